@@ -1,0 +1,70 @@
+//! Subcommands of the `lca` binary, one file each. They only wire library
+//! calls together: read inputs, call the library, write outputs, report.
+
+mod encode;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Sparse coding with the Locally Competitive Algorithm.
+#[derive(Parser, Debug)]
+#[command(name = "lca", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Encode signals (rows of X.npy) over a dictionary (rows of D.npy) with LCA.
+    Encode(encode::EncodeArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Encode(args) => encode::run(args),
+    }
+}
+
+/// Runs `work` on a rayon pool of `threads` threads (all cores when `None`).
+pub(crate) fn with_threads<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> T + Send,
+) -> anyhow::Result<T> {
+    match threads {
+        None => Ok(work()),
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build()?;
+            Ok(pool.install(work))
+        }
+    }
+}
+
+/// Fails early, before any long computation, when `path` cannot be written:
+/// its directory must exist and accept a new file.
+pub(crate) fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: cannot write output: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    if path.is_dir() {
+        anyhow::bail!("{}: cannot write output: it is a directory", path.display());
+    }
+    let probe = dir.join(format!(".lca-write-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}: cannot write output: {e}", path.display()),
+    }
+}

@@ -1,0 +1,114 @@
+//! Dictionaries of unit-norm atoms with their cached Gram matrix.
+//!
+//! Memory layout follows scikit-learn: a dictionary of `n_atoms` atoms of
+//! `n_features` values is stored like numpy's row-major `(n_atoms, n_features)`
+//! `components_`, which is exactly nalgebra's column-major `n_features × n_atoms`
+//! matrix Φ whose columns are the atoms. Files therefore load without copies.
+
+use nalgebra::DMatrix;
+
+use crate::error::{Error, Result};
+
+/// A set of unit-norm atoms (the columns of Φ) and the inhibition matrix
+/// `G = ΦᵀΦ − I` that LCA neurons use to compete.
+#[derive(Clone, Debug)]
+pub struct Dictionary {
+    phi: DMatrix<f32>,
+    inhibition: DMatrix<f32>,
+}
+
+impl Dictionary {
+    /// Builds a dictionary from numpy-style rows: `data` holds `n_atoms` rows of
+    /// `n_features` values each. Atoms are normalised to unit L2 norm.
+    ///
+    /// ```
+    /// use lca::Dictionary;
+    /// let d = Dictionary::from_rows(2, 2, vec![3.0, 4.0, 0.0, 2.0]).unwrap();
+    /// assert_eq!(d.atom(0), &[0.6, 0.8]);
+    /// assert!(Dictionary::from_rows(1, 2, vec![0.0, 0.0]).is_err());
+    /// ```
+    pub fn from_rows(n_atoms: usize, n_features: usize, data: Vec<f32>) -> Result<Self> {
+        if data.len() != n_atoms * n_features {
+            return Err(Error::Shape(format!(
+                "dictionary data has {} values, expected {n_atoms} atoms × {n_features} features",
+                data.len()
+            )));
+        }
+        Self::from_atoms(DMatrix::from_vec(n_features, n_atoms, data))
+    }
+
+    /// Builds a dictionary from a matrix whose columns are the atoms.
+    /// Fails on an empty dictionary, a non-finite value or a zero atom.
+    pub fn from_atoms(mut phi: DMatrix<f32>) -> Result<Self> {
+        if phi.ncols() == 0 || phi.nrows() == 0 {
+            return Err(Error::Shape(format!(
+                "dictionary must have at least one atom and one feature, got {} atoms × {} features",
+                phi.ncols(),
+                phi.nrows()
+            )));
+        }
+        crate::error::check_finite("dictionary", phi.as_slice())?;
+        for (index, mut atom) in phi.column_iter_mut().enumerate() {
+            let norm = atom
+                .iter()
+                .map(|&v| f64::from(v).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if !(norm > 1e-12) || !norm.is_finite() {
+                return Err(Error::ZeroAtom { index });
+            }
+            atom /= norm as f32;
+        }
+        let mut inhibition = phi.tr_mul(&phi);
+        inhibition.fill_diagonal(0.0);
+        Ok(Dictionary { phi, inhibition })
+    }
+
+    /// Number of atoms (neurons).
+    pub fn n_atoms(&self) -> usize {
+        self.phi.ncols()
+    }
+
+    /// Length of each atom (signal dimension).
+    pub fn n_features(&self) -> usize {
+        self.phi.nrows()
+    }
+
+    /// Φ: the atoms as columns (`n_features × n_atoms`).
+    pub fn atoms(&self) -> &DMatrix<f32> {
+        &self.phi
+    }
+
+    /// Atom `j` as a slice.
+    pub fn atom(&self, j: usize) -> &[f32] {
+        let n = self.n_features();
+        &self.phi.as_slice()[j * n..(j + 1) * n]
+    }
+
+    /// The atoms in numpy row-major `(n_atoms, n_features)` order.
+    pub fn as_rows(&self) -> &[f32] {
+        self.phi.as_slice()
+    }
+
+    /// `G = ΦᵀΦ − I` (`n_atoms × n_atoms`, symmetric, zero diagonal).
+    pub fn inhibition(&self) -> &DMatrix<f32> {
+        &self.inhibition
+    }
+
+    /// Column `j` of `G`: how much neuron `j` inhibits every other neuron.
+    #[inline]
+    pub fn inhibition_column(&self, j: usize) -> &[f32] {
+        let n = self.n_atoms();
+        &self.inhibition.as_slice()[j * n..(j + 1) * n]
+    }
+
+    /// Feed-forward drive `B = ΦᵀX` for signals stored as columns.
+    pub fn drive(&self, signals: &DMatrix<f32>) -> DMatrix<f32> {
+        self.phi.tr_mul(signals)
+    }
+
+    /// Reconstruction `ΦA` of codes stored as columns.
+    pub fn reconstruct(&self, codes: &DMatrix<f32>) -> DMatrix<f32> {
+        &self.phi * codes
+    }
+}

@@ -1,0 +1,63 @@
+//! One error type for the whole crate, so callers match on a single enum and
+//! the CLI can print every failure as one line naming the file and the problem.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `lca`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operating system refused a read or write.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is not what it claims or what we accept.
+    #[error("{}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+    /// Arrays whose shapes do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A setting outside its valid range (λ < 0, dt ≤ 0, ...).
+    #[error("invalid setting: {0}")]
+    InvalidSetting(String),
+    /// NaN or ±Inf where finite numbers are required.
+    #[error("{what} contains a non-finite value (NaN or Inf) at index {index}")]
+    NonFinite { what: String, index: usize },
+    /// A dictionary atom that cannot be normalised to unit length.
+    #[error("dictionary atom {index} has zero norm")]
+    ZeroAtom { index: usize },
+}
+
+impl Error {
+    /// Attach a file name to an I/O error.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A format error about `path`.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Fails with [`Error::NonFinite`] on the first NaN or Inf in `values`.
+pub fn check_finite(what: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(Error::NonFinite {
+            what: what.to_string(),
+            index,
+        }),
+    }
+}

@@ -1,0 +1,6 @@
+//! Files users exchange with numpy and scipy, written so that an interrupted
+//! run never leaves a truncated file behind.
+
+pub mod atomic;
+pub mod npy;
+pub mod npz;

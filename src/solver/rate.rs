@@ -1,0 +1,439 @@
+//! The rate LCA of Rozell et al. (2008).
+//!
+//! Every neuron integrates `τ u̇ = b − u − G a` with drive `b = Φᵀx`, lateral
+//! inhibition `G = ΦᵀΦ − I` and outputs `a = T_λ(u)`. With the soft threshold
+//! the fixed point is the LASSO solution `argmin ½‖x − Φa‖² + λ‖a‖₁`.
+//!
+//! Signals are independent, so they are solved in parallel in fixed-size
+//! chunks; each chunk's work depends only on its own signals, which makes the
+//! codes bit-identical for any number of threads. Within a signal only active
+//! neurons inhibit (`G a` is accumulated from the non-zero outputs), and a
+//! signal stops as soon as its state is within the tolerance of the fixed point.
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::Dictionary;
+use crate::error::{Error, Result, check_finite};
+use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
+
+/// Signals solved together: one GEMM computes their drive. A constant, so the
+/// partition of the work, and hence every rounding, is independent of threads.
+const CHUNK: usize = 64;
+
+/// Settings of the rate LCA, set with chained setters and validated once by
+/// [`LcaParams::check`].
+///
+/// The defaults solve the LASSO accurately: soft threshold, λ = 0.1,
+/// `dt/τ = 0.1`, stop when every state is within `1e-4·‖b‖∞` of its fixed point.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LcaParams {
+    /// Threshold level λ (the LASSO penalty for the soft threshold).
+    pub lambda: f32,
+    /// Time constant τ of the neurons.
+    pub tau: f32,
+    /// Time step dt.
+    pub dt: f32,
+    /// Shape of the transfer function.
+    pub threshold: Threshold,
+    /// Only non-negative codes.
+    pub nonneg: bool,
+    /// Discretisation of the dynamics.
+    pub integrator: Integrator,
+    /// Upper bound on iterations per signal.
+    pub max_iters: usize,
+    /// Stop a signal when `max |b − u − G a| ≤ tol·‖b‖∞`.
+    pub tol: f32,
+    /// Record energy, L1 norm and active count at every iteration.
+    pub trace: bool,
+}
+
+impl Default for LcaParams {
+    fn default() -> Self {
+        LcaParams {
+            lambda: 0.1,
+            tau: 1.0,
+            dt: 0.1,
+            threshold: Threshold::Soft,
+            nonneg: false,
+            integrator: Integrator::ForwardEuler,
+            max_iters: 2000,
+            tol: 1e-4,
+            trace: false,
+        }
+    }
+}
+
+impl LcaParams {
+    /// Default settings; see the type's documentation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets λ.
+    pub fn lambda(mut self, lambda: f32) -> Self {
+        self.lambda = lambda;
+        self
+    }
+    /// Sets τ.
+    pub fn tau(mut self, tau: f32) -> Self {
+        self.tau = tau;
+        self
+    }
+    /// Sets dt.
+    pub fn dt(mut self, dt: f32) -> Self {
+        self.dt = dt;
+        self
+    }
+    /// Sets the transfer function's shape.
+    pub fn threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = threshold;
+        self
+    }
+    /// Restricts codes to non-negative values.
+    pub fn nonneg(mut self, nonneg: bool) -> Self {
+        self.nonneg = nonneg;
+        self
+    }
+    /// Sets the discretisation.
+    pub fn integrator(mut self, integrator: Integrator) -> Self {
+        self.integrator = integrator;
+        self
+    }
+    /// Sets the iteration cap.
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.max_iters = max_iters;
+        self
+    }
+    /// Sets the relative stopping tolerance (0 runs every signal to `max_iters`).
+    pub fn tol(mut self, tol: f32) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// Turns per-iteration traces on or off.
+    pub fn trace(mut self, trace: bool) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// Validates the settings into a ready solver.
+    ///
+    /// ```
+    /// use lca::LcaParams;
+    /// assert!(LcaParams::new().lambda(-1.0).check().is_err());
+    /// assert!(LcaParams::new().dt(0.0).check().is_err());
+    /// let lca = LcaParams::new().lambda(0.2).check().unwrap();
+    /// assert_eq!(lca.params().lambda, 0.2);
+    /// ```
+    pub fn check(self) -> Result<Lca> {
+        let bad = |msg: String| Err(Error::InvalidSetting(msg));
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!(
+                "lambda must be finite and >= 0, got {}",
+                self.lambda
+            ));
+        }
+        if !(self.tau.is_finite() && self.tau > 0.0) {
+            return bad(format!("tau must be finite and > 0, got {}", self.tau));
+        }
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return bad(format!("dt must be finite and > 0, got {}", self.dt));
+        }
+        if self.integrator == Integrator::ForwardEuler && self.dt / self.tau >= 2.0 {
+            return bad(format!(
+                "dt/tau = {} >= 2 makes forward Euler diverge; lower dt or use the exponential integrator",
+                self.dt / self.tau
+            ));
+        }
+        if let Threshold::Firm { width } = self.threshold
+            && !(width.is_finite() && width > 0.0)
+        {
+            return bad(format!(
+                "firm threshold width must be finite and > 0, got {width}"
+            ));
+        }
+        if self.max_iters == 0 {
+            return bad("max_iters must be at least 1".into());
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return bad(format!("tol must be finite and >= 0, got {}", self.tol));
+        }
+        let gain = self.integrator.gain(self.dt, self.tau);
+        Ok(Lca { params: self, gain })
+    }
+}
+
+/// Per-iteration record of one signal: what the energy trace plots show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    /// `½‖x − Φa‖² + λ‖a‖₁` at the start of each iteration.
+    pub energy: Vec<f32>,
+    /// `‖a‖₁`.
+    pub l1: Vec<f32>,
+    /// Number of non-zero outputs.
+    pub active: Vec<u32>,
+}
+
+/// Result of encoding a batch of signals; every matrix has one column per signal.
+#[derive(Clone, Debug)]
+pub struct Encoding {
+    /// Sparse codes `a` (`n_atoms × n_signals`; numpy `(n_signals, n_atoms)`).
+    pub codes: DMatrix<f32>,
+    /// Final membrane states `u`, usable as a warm start.
+    pub states: DMatrix<f32>,
+    /// Iterations each signal ran.
+    pub iterations: Vec<u32>,
+    /// Whether each signal met the tolerance before `max_iters`.
+    pub converged: Vec<bool>,
+    /// One trace per signal when tracing is on, else empty.
+    pub traces: Vec<Trace>,
+}
+
+impl Encoding {
+    /// Mean number of non-zero coefficients per signal.
+    pub fn mean_active(&self) -> f64 {
+        let n = self.codes.ncols().max(1);
+        self.codes.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64
+    }
+}
+
+/// A validated rate-LCA solver. Build it with [`LcaParams::check`].
+///
+/// ```
+/// use lca::{Dictionary, LcaParams};
+/// use nalgebra::DMatrix;
+/// // Three atoms in the plane; the signal is the first atom itself.
+/// let d = Dictionary::from_rows(3, 2, vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+/// let x = DMatrix::from_column_slice(2, 1, &[1.0, 0.0]);
+/// let enc = LcaParams::new().lambda(0.1).check().unwrap().encode(&d, &x).unwrap();
+/// let a = enc.codes.column(0);
+/// assert!((a[0] - 0.9).abs() < 1e-3 && a[1] == 0.0 && a[2] == 0.0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Lca {
+    params: LcaParams,
+    gain: f32,
+}
+
+/// Work buffers of one chunk, allocated once and reused for all its signals.
+struct Scratch {
+    inhibition: Vec<f32>,
+    active: Vec<usize>,
+}
+
+impl Lca {
+    /// The validated settings.
+    pub fn params(&self) -> &LcaParams {
+        &self.params
+    }
+
+    fn transfer(&self) -> Transfer {
+        Transfer {
+            threshold: self.params.threshold,
+            lambda: self.params.lambda,
+            nonneg: self.params.nonneg,
+        }
+    }
+
+    /// Encodes the columns of `signals` from rest (`u = 0`).
+    pub fn encode(&self, dict: &Dictionary, signals: &DMatrix<f32>) -> Result<Encoding> {
+        self.encode_from(dict, signals, None, None)
+    }
+
+    /// Encodes the columns of `signals`, starting from `initial_states` when
+    /// given (warm start, `n_atoms × n_signals`), and calling `progress` with
+    /// the number of signals finished each time a chunk completes.
+    pub fn encode_from(
+        &self,
+        dict: &Dictionary,
+        signals: &DMatrix<f32>,
+        initial_states: Option<&DMatrix<f32>>,
+        progress: Option<&(dyn Fn(usize) + Sync)>,
+    ) -> Result<Encoding> {
+        let (n, k, m) = (dict.n_features(), dict.n_atoms(), signals.ncols());
+        if signals.nrows() != n {
+            return Err(Error::Shape(format!(
+                "signals have {} features but the dictionary's atoms have {n}",
+                signals.nrows()
+            )));
+        }
+        check_finite("signals", signals.as_slice())?;
+        let mut states = match initial_states {
+            Some(s) => {
+                if s.shape() != (k, m) {
+                    return Err(Error::Shape(format!(
+                        "initial states are {}×{} but {k} atoms × {m} signals are needed",
+                        s.nrows(),
+                        s.ncols()
+                    )));
+                }
+                check_finite("initial states", s.as_slice())?;
+                s.clone()
+            }
+            None => DMatrix::zeros(k, m),
+        };
+        let mut codes = DMatrix::zeros(k, m);
+        let mut iterations = vec![0u32; m];
+        let mut converged = vec![false; m];
+        if m == 0 {
+            return Ok(Encoding {
+                codes,
+                states,
+                iterations,
+                converged,
+                traces: Vec::new(),
+            });
+        }
+
+        let traces: Vec<Vec<Trace>> = codes
+            .as_mut_slice()
+            .par_chunks_mut(CHUNK * k)
+            .zip(states.as_mut_slice().par_chunks_mut(CHUNK * k))
+            .zip(iterations.par_chunks_mut(CHUNK))
+            .zip(converged.par_chunks_mut(CHUNK))
+            .enumerate()
+            .map(|(chunk, (((a, u), iters), conv))| {
+                let first = chunk * CHUNK;
+                let len = iters.len();
+                let x = signals.columns(first, len);
+                let drive = dict.atoms().tr_mul(&x);
+                let mut scratch = Scratch {
+                    inhibition: vec![0.0; k],
+                    active: Vec::with_capacity(k),
+                };
+                let mut chunk_traces = Vec::new();
+                for s in 0..len {
+                    let b = &drive.as_slice()[s * k..(s + 1) * k];
+                    let us = &mut u[s * k..(s + 1) * k];
+                    let as_ = &mut a[s * k..(s + 1) * k];
+                    let mut trace = self.params.trace.then(Trace::default);
+                    let x_sq = x
+                        .column(s)
+                        .iter()
+                        .map(|&v| f64::from(v) * f64::from(v))
+                        .sum();
+                    let (it, ok) =
+                        self.solve_one(dict, b, x_sq, us, as_, &mut scratch, trace.as_mut());
+                    iters[s] = it;
+                    conv[s] = ok;
+                    chunk_traces.extend(trace);
+                }
+                if let Some(report) = progress {
+                    report(len);
+                }
+                chunk_traces
+            })
+            .collect();
+
+        Ok(Encoding {
+            codes,
+            states,
+            iterations,
+            converged,
+            traces: traces.into_iter().flatten().collect(),
+        })
+    }
+
+    /// Runs one signal to its fixed point. Returns (iterations, converged).
+    #[allow(clippy::too_many_arguments)]
+    fn solve_one(
+        &self,
+        dict: &Dictionary,
+        b: &[f32],
+        x_sq: f64,
+        u: &mut [f32],
+        a: &mut [f32],
+        scratch: &mut Scratch,
+        mut trace: Option<&mut Trace>,
+    ) -> (u32, bool) {
+        let transfer = self.transfer();
+        let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        transfer.apply(u, a);
+        active_indices(a, &mut scratch.active);
+        for it in 0..self.params.max_iters {
+            inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
+            if let Some(t) = trace.as_deref_mut() {
+                record(
+                    t,
+                    x_sq,
+                    b,
+                    a,
+                    &scratch.inhibition,
+                    &scratch.active,
+                    self.params.lambda,
+                );
+            }
+            let distance = leaky_step(u, b, &scratch.inhibition, self.gain);
+            transfer.apply(u, a);
+            active_indices(a, &mut scratch.active);
+            if distance <= tol {
+                return ((it + 1) as u32, true);
+            }
+        }
+        (self.params.max_iters as u32, false)
+    }
+}
+
+/// Indices of the non-zero outputs.
+#[inline]
+fn active_indices(a: &[f32], active: &mut Vec<usize>) {
+    active.clear();
+    active.extend(
+        a.iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, _)| i),
+    );
+}
+
+/// `c = G a`, summing only the columns of active neurons, four at a time so
+/// `c` is loaded and stored once per four columns.
+#[inline]
+fn inhibit(dict: &Dictionary, a: &[f32], active: &[usize], c: &mut [f32]) {
+    c.fill(0.0);
+    let mut quads = active.chunks_exact(4);
+    for q in &mut quads {
+        let (g0, g1, g2, g3) = (
+            dict.inhibition_column(q[0]),
+            dict.inhibition_column(q[1]),
+            dict.inhibition_column(q[2]),
+            dict.inhibition_column(q[3]),
+        );
+        let (a0, a1, a2, a3) = (a[q[0]], a[q[1]], a[q[2]], a[q[3]]);
+        for i in 0..c.len() {
+            c[i] += a0 * g0[i] + a1 * g1[i] + a2 * g2[i] + a3 * g3[i];
+        }
+    }
+    for &j in quads.remainder() {
+        let aj = a[j];
+        for (ci, &g) in c.iter_mut().zip(dict.inhibition_column(j)) {
+            *ci += aj * g;
+        }
+    }
+}
+
+/// Appends the energy of the current outputs to a trace, using
+/// `‖x − Φa‖² = ‖x‖² − 2aᵀb + aᵀ(Ga) + ‖a‖²` so no reconstruction is needed.
+fn record(
+    t: &mut Trace,
+    x_sq: f64,
+    b: &[f32],
+    a: &[f32],
+    ga: &[f32],
+    active: &[usize],
+    lambda: f32,
+) {
+    let (mut ab, mut aga, mut aa, mut l1) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for &j in active {
+        let aj = f64::from(a[j]);
+        ab += aj * f64::from(b[j]);
+        aga += aj * f64::from(ga[j]);
+        aa += aj * aj;
+        l1 += aj.abs();
+    }
+    let residual = (x_sq - 2.0 * ab + aga + aa).max(0.0);
+    t.energy
+        .push((0.5 * residual + f64::from(lambda) * l1) as f32);
+    t.l1.push(l1 as f32);
+    t.active.push(active.len() as u32);
+}

@@ -1,0 +1,250 @@
+//! Properties of the rate LCA: exact cases, LASSO optimality, agreement with an
+//! independent solver, energy descent, warm starts and thread independence.
+
+mod common;
+
+use common::*;
+use lca::neuron::{Integrator, Threshold, Transfer};
+use lca::{Dictionary, LcaParams};
+use nalgebra::DMatrix;
+
+#[test]
+fn identity_dictionary_gives_the_soft_threshold_exactly() {
+    let n = 16;
+    let eye: Vec<f32> = (0..n * n)
+        .map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let d = Dictionary::from_rows(n, n, eye).unwrap();
+    let x = DMatrix::from_fn(n, 3, |i, j| ((i * 7 + j * 3) % 11) as f32 * 0.05 - 0.25);
+    let soft = Transfer {
+        threshold: Threshold::Soft,
+        lambda: 0.1,
+        nonneg: false,
+    };
+    // A one-step exponential integrator lands on the fixed point u = b exactly.
+    let exact = LcaParams::new()
+        .integrator(Integrator::ExponentialEuler)
+        .dt(100.0);
+    let enc = exact.check().unwrap().encode(&d, &x).unwrap();
+    for (a, xi) in enc.codes.iter().zip(x.iter()) {
+        assert_eq!(*a, soft.value(*xi));
+    }
+    // Default settings reach it to within the tolerance.
+    let enc = LcaParams::new().check().unwrap().encode(&d, &x).unwrap();
+    for (a, xi) in enc.codes.iter().zip(x.iter()) {
+        assert!((a - soft.value(*xi)).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn an_atom_as_input_activates_only_that_atom() {
+    let d = random_dictionary(32, 48, 1);
+    for j in [0, 17, 47] {
+        let x = DMatrix::from_column_slice(32, 1, d.atom(j));
+        let enc = LcaParams::new()
+            .lambda(0.1)
+            .tol(1e-6)
+            .check()
+            .unwrap()
+            .encode(&d, &x)
+            .unwrap();
+        let active: Vec<usize> = (0..48).filter(|&i| enc.codes[(i, 0)] != 0.0).collect();
+        assert_eq!(active, vec![j]);
+        assert!((enc.codes[(j, 0)] - 0.9).abs() < 1e-4);
+    }
+}
+
+/// Largest eigenvalue of ΦᵀΦ by power iteration.
+fn lipschitz(d: &Dictionary) -> f32 {
+    let gram = d.atoms().tr_mul(d.atoms());
+    let mut v = DMatrix::from_element(d.n_atoms(), 1, 1.0f32);
+    let mut l = 0.0;
+    for _ in 0..500 {
+        let w = &gram * &v;
+        l = w.norm() / v.norm();
+        v = w / l;
+    }
+    l
+}
+
+/// The energy is a Lyapunov function of the discrete LCA as long as the step
+/// does not exceed 1/L (L = ‖Φ‖², so dt/τ ≤ 1 for an orthonormal dictionary).
+#[test]
+fn energy_never_increases_for_steps_up_to_one_over_l() {
+    let overcomplete = random_dictionary(24, 48, 2);
+    let q = nalgebra::linalg::QR::new(random_dictionary(24, 24, 3).atoms().clone()).q();
+    let orthonormal = Dictionary::from_atoms(q).unwrap();
+    for d in [overcomplete, orthonormal] {
+        let l = lipschitz(&d);
+        let x = sparse_signals(&d, 20, 4, 3);
+        for frac in [0.1f32, 0.5, 1.0] {
+            let dt = (frac / l).min(1.0);
+            let lca = LcaParams::new()
+                .dt(dt)
+                .lambda(0.1)
+                .trace(true)
+                .max_iters(300)
+                .tol(0.0);
+            let enc = lca.check().unwrap().encode(&d, &x).unwrap();
+            for (s, t) in enc.traces.iter().enumerate() {
+                assert!(t.energy.len() > 2);
+                for w in t.energy.windows(2) {
+                    assert!(
+                        w[1] <= w[0] + 1e-6 * w[0],
+                        "L={l} dt={dt} signal {s}: {} -> {}",
+                        w[0],
+                        w[1]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn converged_codes_satisfy_the_kkt_conditions() {
+    let d = random_dictionary(64, 128, 4);
+    let x = sparse_signals(&d, 50, 6, 5);
+    for nonneg in [false, true] {
+        let lca = LcaParams::new()
+            .lambda(0.1)
+            .nonneg(nonneg)
+            .tol(1e-6)
+            .max_iters(20_000);
+        let enc = lca.check().unwrap().encode(&d, &x).unwrap();
+        assert!(enc.converged.iter().all(|&c| c));
+        for s in 0..x.ncols() {
+            let a = enc.codes.column(s);
+            let v = kkt_violation(&d, x.column(s).as_slice(), a.as_slice(), 0.1, nonneg);
+            assert!(v < 1e-3, "nonneg={nonneg} signal {s}: KKT violation {v}");
+            if nonneg {
+                assert!(a.iter().all(|&v| v >= 0.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn defaults_agree_with_coordinate_descent() {
+    for (seed, nonneg) in [(6u64, false), (7, true), (8, false)] {
+        let d = random_dictionary(64, 128, seed);
+        let x = sparse_signals(&d, 40, 8, seed + 100);
+        let enc = LcaParams::new()
+            .lambda(0.1)
+            .nonneg(nonneg)
+            .check()
+            .unwrap()
+            .encode(&d, &x)
+            .unwrap();
+        let mut worst = 0.0f64;
+        for s in 0..x.ncols() {
+            let xs = x.column(s);
+            let exact = coordinate_descent(&d, xs.as_slice(), 0.1, nonneg);
+            let reference = objective(&d, xs.as_slice(), &exact, 0.1);
+            let ours =
+                lca::solver::lasso_energy(&d, xs.as_slice(), enc.codes.column(s).as_slice(), 0.1);
+            worst = worst.max((ours - reference) / reference);
+            assert!(
+                ours >= reference - 1e-9 * reference,
+                "beat the exact solver?"
+            );
+        }
+        println!("seed {seed} nonneg={nonneg}: worst relative objective gap {worst:.2e}");
+        assert!(worst < 1e-4, "relative gap {worst}");
+    }
+}
+
+#[test]
+fn hard_and_firm_thresholds_reach_a_fixed_point() {
+    let d = random_dictionary(32, 64, 9);
+    let x = sparse_signals(&d, 10, 3, 10);
+    for th in [Threshold::Hard, Threshold::Firm { width: 0.2 }] {
+        let enc = LcaParams::new()
+            .threshold(th)
+            .tol(1e-6)
+            .max_iters(20_000)
+            .check()
+            .unwrap()
+            .encode(&d, &x)
+            .unwrap();
+        let b = d.drive(&x);
+        let g = d.inhibition() * &enc.codes;
+        let residual = (&b - &g - &enc.states).abs().max();
+        assert!(residual < 1e-5, "{th:?}: fixed point residual {residual}");
+        let transfer = Transfer {
+            threshold: th,
+            lambda: 0.1,
+            nonneg: false,
+        };
+        for (a, u) in enc.codes.iter().zip(enc.states.iter()) {
+            assert_eq!(*a, transfer.value(*u));
+        }
+    }
+}
+
+#[test]
+fn warm_start_from_a_solution_stops_at_once() {
+    let d = random_dictionary(32, 64, 11);
+    let x = sparse_signals(&d, 30, 4, 12);
+    let lca = LcaParams::new().check().unwrap();
+    let cold = lca.encode(&d, &x).unwrap();
+    let warm = lca.encode_from(&d, &x, Some(&cold.states), None).unwrap();
+    assert!(
+        warm.iterations.iter().all(|&i| i <= 2),
+        "{:?}",
+        warm.iterations
+    );
+    assert!((&warm.codes - &cold.codes).abs().max() < 1e-4);
+}
+
+#[test]
+fn codes_do_not_depend_on_the_thread_count() {
+    let d = random_dictionary(64, 128, 13);
+    let x = sparse_signals(&d, 300, 6, 14);
+    let lca = LcaParams::new().check().unwrap();
+    let run = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| lca.encode(&d, &x).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.codes.as_slice(), two.codes.as_slice());
+    assert_eq!(one.iterations, two.iterations);
+}
+
+#[test]
+fn bad_settings_and_inputs_are_errors() {
+    for p in [
+        LcaParams::new().lambda(-0.1),
+        LcaParams::new().lambda(f32::NAN),
+        LcaParams::new().dt(0.0),
+        LcaParams::new().tau(-1.0),
+        LcaParams::new().dt(3.0),
+        LcaParams::new().max_iters(0),
+        LcaParams::new().threshold(Threshold::Firm { width: 0.0 }),
+    ] {
+        assert!(p.check().is_err());
+    }
+    let d = random_dictionary(8, 10, 15);
+    let lca = LcaParams::new().check().unwrap();
+    let wrong = DMatrix::<f32>::zeros(7, 2);
+    assert!(
+        lca.encode(&d, &wrong)
+            .unwrap_err()
+            .to_string()
+            .contains("features")
+    );
+    let mut nan = DMatrix::<f32>::zeros(8, 2);
+    nan[(3, 1)] = f32::NAN;
+    assert!(
+        lca.encode(&d, &nan)
+            .unwrap_err()
+            .to_string()
+            .contains("non-finite")
+    );
+    assert!(Dictionary::from_rows(2, 2, vec![1.0, 0.0, 0.0, 0.0]).is_err());
+    assert!(Dictionary::from_rows(2, 2, vec![1.0, f32::INFINITY, 0.0, 1.0]).is_err());
+    assert!(Dictionary::from_rows(0, 2, vec![]).is_err());
+}
