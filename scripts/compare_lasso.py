@@ -6,7 +6,7 @@ spams (`pip install spams-bin`, import name `spams`); the lca binary
 (`cargo build --release` -> target/release/lca).
 
     python3 scripts/compare_lasso.py --patch 8 --atoms 128 --lam 0.1 --n 10000 \
-        [--lca target/release/lca] [--threads 2] [--nonneg] [--lca-args "--max-iter 500"] \
+        [--lca target/release/lca] [--threads 2] [--nonneg] [--lca-args "--max-iters 500 --tol 1e-5"] \
         [--repeats 3] [--json] [--skip-lca] [--out DIR] [--peer-dtype float64|float32]
 
 Every solver minimises, per sample x (row of X) and code a (row of A),
@@ -122,6 +122,19 @@ def parse_summary(stdout: str) -> dict:
             except json.JSONDecodeError:
                 continue
     raise ValueError("no JSON object found in lca stdout:\n" + stdout[-2000:])
+
+
+def _json_safe(o):
+    """Strict JSON: numpy scalars -> Python, NaN/inf -> null."""
+    if isinstance(o, dict):
+        return {str(k): _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_safe(v) for v in o]
+    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
+        o = o.item()
+    if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
+        return None
+    return o
 
 
 def main(argv=None) -> int:
@@ -299,7 +312,7 @@ def main(argv=None) -> int:
         status = 2
 
     if args.json:
-        print(json.dumps(report, indent=2, default=float))
+        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
         return status
 
     # ---- human-readable table --------------------------------------------------------

@@ -36,7 +36,7 @@ pub struct EncodeArgs {
     #[arg(long, short = 'o')]
     output: PathBuf,
     /// Threshold λ (the LASSO penalty for the soft threshold).
-    #[arg(long, default_value_t = LcaParams::default().lambda)]
+    #[arg(long, default_value_t = LcaParams::default().lambda, allow_hyphen_values = true)]
     lambda: f32,
     /// Only non-negative codes.
     #[arg(long)]
@@ -48,10 +48,10 @@ pub struct EncodeArgs {
     #[arg(long, default_value_t = 0.1)]
     firm_width: f32,
     /// Neuron time constant τ.
-    #[arg(long, default_value_t = LcaParams::default().tau)]
+    #[arg(long, default_value_t = LcaParams::default().tau, allow_hyphen_values = true)]
     tau: f32,
     /// Time step dt.
-    #[arg(long, default_value_t = LcaParams::default().dt)]
+    #[arg(long, default_value_t = LcaParams::default().dt, allow_hyphen_values = true)]
     dt: f32,
     /// Discretisation of the neuron dynamics.
     #[arg(long, value_enum, default_value_t = IntegratorArg::Euler)]

@@ -55,7 +55,7 @@ impl Transfer {
         let v = if self.nonneg { u.max(0.0) } else { u };
         let m = v.abs();
         match self.threshold {
-            Threshold::Soft => (m - lambda).max(0.0).copysign(v),
+            Threshold::Soft => (v - lambda).max(0.0) - (-v - lambda).max(0.0),
             Threshold::Hard => {
                 if m > lambda {
                     v
@@ -84,8 +84,9 @@ impl Transfer {
         match (self.threshold, self.nonneg) {
             (Threshold::Soft, false) => {
                 let l = self.lambda;
+                // Difference of two ramps: branch-free and never yields -0.0.
                 for (ai, &ui) in a.iter_mut().zip(u) {
-                    *ai = (ui.abs() - l).max(0.0).copysign(ui);
+                    *ai = (ui - l).max(0.0) - (-ui - l).max(0.0);
                 }
             }
             (Threshold::Soft, true) => {
@@ -142,6 +143,7 @@ mod tests {
                 tr.apply(&u, &mut a);
                 for (&ui, &ai) in u.iter().zip(&a) {
                     assert_eq!(ai, tr.value(ui), "{th:?} nonneg={nonneg} u={ui}");
+                    assert!(!(ai == 0.0 && ai.is_sign_negative()), "-0.0 output");
                     if nonneg {
                         assert!(ai >= 0.0);
                     }
