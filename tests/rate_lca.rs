@@ -124,33 +124,41 @@ fn converged_codes_satisfy_the_kkt_conditions() {
     }
 }
 
+/// Both the default solver (dynamics + fixed-point projection) and the pure
+/// dynamics agree with an exact solver on random unit-norm dictionaries.
 #[test]
 fn defaults_agree_with_coordinate_descent() {
     for (seed, nonneg) in [(6u64, false), (7, true), (8, false)] {
         let d = random_dictionary(64, 128, seed);
         let x = sparse_signals(&d, 40, 8, seed + 100);
-        let enc = LcaParams::new()
-            .lambda(0.1)
-            .nonneg(nonneg)
-            .check()
-            .unwrap()
-            .encode(&d, &x)
-            .unwrap();
-        let mut worst = 0.0f64;
-        for s in 0..x.ncols() {
-            let xs = x.column(s);
-            let exact = coordinate_descent(&d, xs.as_slice(), 0.1, nonneg);
-            let reference = objective(&d, xs.as_slice(), &exact, 0.1);
-            let ours =
-                lca::solver::lasso_energy(&d, xs.as_slice(), enc.codes.column(s).as_slice(), 0.1);
-            worst = worst.max((ours - reference) / reference);
-            assert!(
-                ours >= reference - 1e-9 * reference,
-                "beat the exact solver?"
+        for projection in [true, false] {
+            let params = LcaParams::new()
+                .lambda(0.1)
+                .nonneg(nonneg)
+                .projection(projection);
+            let enc = params.check().unwrap().encode(&d, &x).unwrap();
+            let mut worst = 0.0f64;
+            for s in 0..x.ncols() {
+                let xs = x.column(s);
+                let exact = coordinate_descent(&d, xs.as_slice(), 0.1, nonneg);
+                let reference = objective(&d, xs.as_slice(), &exact, 0.1);
+                let a = enc.codes.column(s);
+                let ours = lca::solver::lasso_energy(&d, xs.as_slice(), a.as_slice(), 0.1);
+                worst = worst.max((ours - reference) / reference);
+                assert!(
+                    ours >= reference - 1e-9 * reference,
+                    "beat the exact solver?"
+                );
+                if nonneg {
+                    assert!(a.iter().all(|&v| v >= 0.0));
+                }
+            }
+            let iters = enc.iterations.iter().sum::<u32>() as f64 / x.ncols() as f64;
+            println!(
+                "seed {seed} nonneg={nonneg} projection={projection}: worst gap {worst:.2e}, mean iterations {iters:.0}"
             );
+            assert!(worst < 1e-4, "relative gap {worst}");
         }
-        println!("seed {seed} nonneg={nonneg}: worst relative objective gap {worst:.2e}");
-        assert!(worst < 1e-4, "relative gap {worst}");
     }
 }
 

@@ -62,6 +62,12 @@ pub struct EncodeArgs {
     /// Stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point).
     #[arg(long, default_value_t = LcaParams::default().tol)]
     tol: f32,
+    /// Pure dynamics: never jump to the fixed point implied by a stable active set.
+    #[arg(long)]
+    no_projection: bool,
+    /// Iterations the active set must stay unchanged before jumping to its fixed point.
+    #[arg(long, default_value_t = LcaParams::default().patience)]
+    patience: usize,
     /// Warm start: initial membrane states, shape (n_samples, n_atoms) .npy.
     #[arg(long)]
     warm_start: Option<PathBuf>,
@@ -103,6 +109,8 @@ impl EncodeArgs {
             .max_iters(self.max_iters)
             .tol(self.tol)
             .trace(self.trace.is_some())
+            .projection(!self.no_projection)
+            .patience(self.patience)
     }
 }
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::Dictionary;
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
+use crate::solver::projection::{self, Jump, ProjectionScratch};
 
 /// Signals solved together: one GEMM computes their drive. A constant, so the
 /// partition of the work, and hence every rounding, is independent of threads.
@@ -47,6 +48,11 @@ pub struct LcaParams {
     pub tol: f32,
     /// Record energy, L1 norm and active count at every iteration.
     pub trace: bool,
+    /// Once the active set is stable, jump to the fixed point it implies
+    /// (soft threshold); see [`crate::solver::projection`].
+    pub projection: bool,
+    /// Iterations the support and signs must stay unchanged before a jump.
+    pub patience: usize,
 }
 
 impl Default for LcaParams {
@@ -61,6 +67,8 @@ impl Default for LcaParams {
             max_iters: 2000,
             tol: 1e-4,
             trace: false,
+            projection: true,
+            patience: 3,
         }
     }
 }
@@ -108,6 +116,16 @@ impl LcaParams {
     /// Sets the relative stopping tolerance (0 runs every signal to `max_iters`).
     pub fn tol(mut self, tol: f32) -> Self {
         self.tol = tol;
+        self
+    }
+    /// Turns the fixed-point projection on or off.
+    pub fn projection(mut self, projection: bool) -> Self {
+        self.projection = projection;
+        self
+    }
+    /// Sets how many iterations the support must be stable before a jump.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = patience;
         self
     }
     /// Turns per-iteration traces on or off.
@@ -219,6 +237,8 @@ pub struct Lca {
 struct Scratch {
     inhibition: Vec<f32>,
     active: Vec<usize>,
+    signs: Vec<bool>,
+    projection: ProjectionScratch,
 }
 
 impl Lca {
@@ -300,6 +320,8 @@ impl Lca {
                 let mut scratch = Scratch {
                     inhibition: vec![0.0; k],
                     active: Vec::with_capacity(k),
+                    signs: Vec::with_capacity(k),
+                    projection: ProjectionScratch::new(k, n),
                 };
                 let mut chunk_traces = Vec::new();
                 for s in 0..len {
@@ -348,8 +370,10 @@ impl Lca {
     ) -> (u32, bool) {
         let transfer = self.transfer();
         let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let project = self.params.projection && projection::supports(&transfer);
+        let mut stable = 0usize;
         transfer.apply(u, a);
-        active_indices(a, &mut scratch.active);
+        update_support(a, &mut scratch.active, &mut scratch.signs);
         for it in 0..self.params.max_iters {
             inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
             if let Some(t) = trace.as_deref_mut() {
@@ -365,13 +389,67 @@ impl Lca {
             }
             let distance = leaky_step(u, b, &scratch.inhibition, self.gain);
             transfer.apply(u, a);
-            active_indices(a, &mut scratch.active);
             if distance <= tol {
+                active_indices(a, &mut scratch.active);
                 return ((it + 1) as u32, true);
+            }
+            if update_support(a, &mut scratch.active, &mut scratch.signs) {
+                stable = 0;
+            } else {
+                stable += 1;
+            }
+            if project && stable >= self.params.patience {
+                stable = 0;
+                let jump = projection::try_fixed_point(
+                    dict,
+                    b,
+                    &transfer,
+                    u,
+                    a,
+                    &scratch.active,
+                    &mut scratch.projection,
+                    inhibit,
+                );
+                match jump {
+                    Jump::Converged => return ((it + 1) as u32, true),
+                    Jump::Improved => {
+                        update_support(a, &mut scratch.active, &mut scratch.signs);
+                    }
+                    Jump::Rejected => {}
+                }
             }
         }
         (self.params.max_iters as u32, false)
     }
+}
+
+/// Refreshes the list of active neurons and their signs; returns whether
+/// either changed (the projection waits for a stable support).
+#[inline]
+fn update_support(a: &[f32], active: &mut Vec<usize>, signs: &mut Vec<bool>) -> bool {
+    let mut changed = false;
+    let mut n = 0;
+    for (i, &v) in a.iter().enumerate() {
+        if v != 0.0 {
+            let positive = v > 0.0;
+            if n >= active.len() {
+                active.push(i);
+                signs.push(positive);
+                changed = true;
+            } else if active[n] != i || signs[n] != positive {
+                active[n] = i;
+                signs[n] = positive;
+                changed = true;
+            }
+            n += 1;
+        }
+    }
+    if n != active.len() {
+        active.truncate(n);
+        signs.truncate(n);
+        changed = true;
+    }
+    changed
 }
 
 /// Indices of the non-zero outputs.

@@ -1,0 +1,208 @@
+//! Jumping straight to the fixed point the LCA dynamics are heading for.
+//!
+//! Once the set of active neurons and their signs stop changing, the rate-LCA
+//! dynamics are linear: with the soft threshold, active outputs obey
+//! `(G_SS + I) a_S = b_S − λ s` at the fixed point (`Φ_SᵀΦ_S a_S = b_S − λ s`),
+//! and with the hard threshold `Φ_SᵀΦ_S a_S = b_S`. Solving that small system
+//! (a Cholesky factorisation of |S|×|S|) lands where thousands of small steps
+//! would converge. The jump is kept only when it is self-consistent — the
+//! outputs it implies have exactly the frozen support and signs — in which case
+//! it is an exact fixed point of the dynamics (for the soft threshold, the
+//! LASSO solution); otherwise the dynamics simply continue.
+
+use crate::Dictionary;
+use crate::neuron::{Threshold, Transfer};
+
+/// Work buffers for [`try_fixed_point`], sized once per worker.
+pub(crate) struct ProjectionScratch {
+    gram: Vec<f64>,
+    rhs: Vec<f64>,
+    u: Vec<f32>,
+    a: Vec<f32>,
+}
+
+impl ProjectionScratch {
+    pub(crate) fn new(n_atoms: usize, n_features: usize) -> Self {
+        let s = n_features.min(n_atoms);
+        ProjectionScratch {
+            gram: vec![0.0; s * s],
+            rhs: vec![0.0; s],
+            u: vec![0.0; n_atoms],
+            a: vec![0.0; n_atoms],
+        }
+    }
+}
+
+/// Whether [`try_fixed_point`] applies: the soft threshold, whose fixed point
+/// is the (non-negative) LASSO solution, a convex problem.
+pub(crate) fn supports(transfer: &Transfer) -> bool {
+    transfer.threshold == Threshold::Soft
+}
+
+/// What a jump achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Jump {
+    /// Landed on a self-consistent, exact fixed point: the signal is solved.
+    Converged,
+    /// Moved to a state of lower energy with a better support; keep iterating.
+    Improved,
+    /// Nothing changed (the frozen system was singular).
+    Rejected,
+}
+
+/// Jumps from `(u, a)` towards the fixed point with the support `active` and
+/// the signs of `a` frozen (soft threshold only; see [`supports`]).
+///
+/// Let `a*` solve the frozen system. Three outcomes, each lowering the energy
+/// (the LASSO objective is a convex quadratic on the frozen orthant, minimised
+/// by `a*`), as in the feature-sign search of Lee et al. (2007):
+/// - `a*` keeps every sign and no inactive neuron is driven past λ: the exact
+///   fixed point, [`Jump::Converged`];
+/// - `a*` keeps every sign but some inactive neurons are driven past λ: move
+///   to `a*` and park those neurons at the threshold, where the dynamics will
+///   recruit them next step;
+/// - some sign flips: move along the segment from `a` to `a*` up to the first
+///   zero crossing and drop the neuron(s) that reach zero.
+///
+/// `inhibit` computes `c = G a` for a sparse `a` (the solver's own kernel).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn try_fixed_point(
+    dict: &Dictionary,
+    b: &[f32],
+    transfer: &Transfer,
+    u: &mut [f32],
+    a: &mut [f32],
+    active: &[usize],
+    scratch: &mut ProjectionScratch,
+    inhibit: impl Fn(&Dictionary, &[f32], &[usize], &mut [f32]),
+) -> Jump {
+    let s = active.len();
+    if s > scratch.rhs.len() {
+        return Jump::Rejected; // more atoms than dimensions: Φ_SᵀΦ_S is singular
+    }
+    let lambda = transfer.lambda;
+    // Φ_SᵀΦ_S = G_SS + I and the right-hand side b_S − λ s, in f64.
+    let gram = &mut scratch.gram[..s * s];
+    let target = &mut scratch.rhs[..s];
+    for (p, &i) in active.iter().enumerate() {
+        let column = dict.inhibition_column(i);
+        for (q, &j) in active.iter().enumerate().take(p + 1) {
+            gram[p * s + q] = f64::from(column[j]);
+        }
+        gram[p * s + p] += 1.0;
+        target[p] = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
+    }
+    if !cholesky_solve(gram, target, s) {
+        return Jump::Rejected;
+    }
+
+    // First zero crossing on the segment a → a*, if any sign flips.
+    let mut step = 1.0f64;
+    for (p, &i) in active.iter().enumerate() {
+        let (from, to) = (f64::from(a[i]), target[p]);
+        if to * from <= 0.0 {
+            step = step.min(from / (from - to));
+        }
+    }
+    if step < 1.0 {
+        for (p, &i) in active.iter().enumerate() {
+            let (from, to) = (f64::from(a[i]), target[p]);
+            let crossed = to * from <= 0.0 && from / (from - to) <= step;
+            let v = if crossed {
+                0.0
+            } else {
+                (from + step * (to - from)) as f32
+            };
+            // Keep T(u) = a: active neurons sit λ beyond their output, dropped
+            // ones at the threshold, inactive ones where they are.
+            a[i] = v;
+            u[i] = if v == 0.0 {
+                lambda.copysign(from as f32)
+            } else {
+                v + lambda.copysign(v)
+            };
+        }
+        return Jump::Improved;
+    }
+
+    // Signs hold: u* = b − G a* is where every neuron settles given a*.
+    scratch.a.fill(0.0);
+    for (p, &i) in active.iter().enumerate() {
+        scratch.a[i] = target[p] as f32;
+    }
+    inhibit(dict, &scratch.a, active, &mut scratch.u);
+    for (ui, &bi) in scratch.u.iter_mut().zip(b) {
+        *ui = bi - *ui;
+    }
+    transfer.apply(&scratch.u, &mut scratch.a);
+    let mut recruits = false;
+    for i in 0..scratch.a.len() {
+        if scratch.a[i] != 0.0 && a[i] == 0.0 {
+            recruits = true;
+            // Park it at the threshold: T gives 0 now, the next step recruits it.
+            scratch.u[i] = lambda.copysign(scratch.u[i]);
+            scratch.a[i] = 0.0;
+        }
+    }
+    u.copy_from_slice(&scratch.u);
+    a.copy_from_slice(&scratch.a);
+    if recruits {
+        Jump::Improved
+    } else {
+        Jump::Converged
+    }
+}
+
+/// Solves `M x = rhs` in place for symmetric positive definite `M` (lower
+/// triangle given, row-major `s×s`); `false` if `M` is not safely positive.
+fn cholesky_solve(m: &mut [f64], rhs: &mut [f64], s: usize) -> bool {
+    for j in 0..s {
+        let mut d = m[j * s + j];
+        for k in 0..j {
+            d -= m[j * s + k] * m[j * s + k];
+        }
+        if !(d > 1e-10) {
+            return false;
+        }
+        let d = d.sqrt();
+        m[j * s + j] = d;
+        for i in j + 1..s {
+            let mut v = m[i * s + j];
+            for k in 0..j {
+                v -= m[i * s + k] * m[j * s + k];
+            }
+            m[i * s + j] = v / d;
+        }
+    }
+    for i in 0..s {
+        let mut v = rhs[i];
+        for k in 0..i {
+            v -= m[i * s + k] * rhs[k];
+        }
+        rhs[i] = v / m[i * s + i];
+    }
+    for i in (0..s).rev() {
+        let mut v = rhs[i];
+        for k in i + 1..s {
+            v -= m[k * s + i] * rhs[k];
+        }
+        rhs[i] = v / m[i * s + i];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cholesky_solve;
+
+    #[test]
+    fn cholesky_solves_a_small_system() {
+        // M = [[4, 2], [2, 3]], x = [1, -1] → rhs = [2, -1]
+        let mut m = vec![4.0, 0.0, 2.0, 3.0];
+        let mut rhs = vec![2.0, -1.0];
+        assert!(cholesky_solve(&mut m, &mut rhs, 2));
+        assert!((rhs[0] - 1.0).abs() < 1e-12 && (rhs[1] + 1.0).abs() < 1e-12);
+        let mut singular = vec![1.0, 0.0, 1.0, 1.0];
+        assert!(!cholesky_solve(&mut singular, &mut [1.0, 1.0], 2));
+    }
+}
