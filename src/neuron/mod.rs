@@ -7,7 +7,11 @@
 //! nothing and are written so the compiler can vectorise them.
 
 pub mod integrate;
+pub mod lif;
+pub mod surrogate;
 pub mod threshold;
 
 pub use integrate::{Integrator, leaky_step};
+pub use lif::{CubaLif, LifState, Reset};
+pub use surrogate::{Surrogate, SurrogateKind};
 pub use threshold::{Threshold, Transfer};
