@@ -6,12 +6,12 @@ use std::path::PathBuf;
 /// Everything that can go wrong in `lca`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The operating system refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read or write. The cause is part of
+    /// the message (not a chained source) so it is printed exactly once.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file was read but its content is not what it claims or what we accept.
     #[error("{}: {message}", path.display())]
@@ -35,7 +35,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod dictionary;
 pub mod error;
 pub mod io;
 pub mod neuron;
+pub mod plot;
 pub mod solver;
 
 pub use dictionary::Dictionary;

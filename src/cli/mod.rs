@@ -2,6 +2,7 @@
 //! calls together: read inputs, call the library, write outputs, report.
 
 mod encode;
+mod plot;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -18,12 +19,15 @@ pub struct Cli {
 enum Command {
     /// Encode signals (rows of X.npy) over a dictionary (rows of D.npy) with LCA.
     Encode(encode::EncodeArgs),
+    /// Redraw pictures from saved files (atoms, training curves).
+    Plot(plot::PlotArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(args) => encode::run(args),
+        Command::Plot(args) => plot::run(args),
     }
 }
 

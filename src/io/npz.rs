@@ -509,7 +509,10 @@ fn read_entry(archive: &mut Archive, index: usize, path: &Path) -> Result<(Strin
     }
     let array = npy::read_array_from(entry, Some(size), &entry_path).map_err(|e| match e {
         // The zip reader reports bad checksums and deflate streams this way.
-        Error::Io { path, source } if source.kind() == std::io::ErrorKind::InvalidData => {
+        Error::Io {
+            path,
+            cause: source,
+        } if source.kind() == std::io::ErrorKind::InvalidData => {
             Error::format(path, format!("corrupt archive entry: {source}"))
         }
         other => other,

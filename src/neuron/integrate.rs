@@ -51,13 +51,33 @@ impl Integrator {
 #[inline]
 pub fn leaky_step(u: &mut [f32], drive: &[f32], inhibition: &[f32], gain: f32) -> f32 {
     assert!(u.len() == drive.len() && u.len() == inhibition.len());
-    let mut worst = 0.0f32;
-    for ((ui, &di), &ci) in u.iter_mut().zip(drive).zip(inhibition) {
+    // Sixteen independent running maxima (one AVX-512 register) so the
+    // reduction vectorises; a single `f32::max` chain would stay scalar.
+    const LANES: usize = 16;
+    let mut worst = [0.0f32; LANES];
+    let mut u_chunks = u.chunks_exact_mut(LANES);
+    let mut d_chunks = drive.chunks_exact(LANES);
+    let mut c_chunks = inhibition.chunks_exact(LANES);
+    for ((uc, dc), cc) in (&mut u_chunks).zip(&mut d_chunks).zip(&mut c_chunks) {
+        for l in 0..LANES {
+            let delta = dc[l] - cc[l] - uc[l];
+            let m = delta.abs();
+            worst[l] = if m > worst[l] { m } else { worst[l] };
+            uc[l] += gain * delta;
+        }
+    }
+    let mut tail = 0.0f32;
+    for ((ui, &di), &ci) in u_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(d_chunks.remainder())
+        .zip(c_chunks.remainder())
+    {
         let delta = di - ci - *ui;
-        worst = worst.max(delta.abs());
+        tail = tail.max(delta.abs());
         *ui += gain * delta;
     }
-    worst
+    worst.iter().fold(tail, |m, &w| m.max(w))
 }
 
 #[cfg(test)]

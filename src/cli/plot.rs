@@ -1,0 +1,124 @@
+//! `lca plot`: PNG figures of dictionaries and training logs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use lca::dictionary::training_log::read_training_csv;
+use lca::io::npy;
+use lca::plot;
+
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    #[command(subcommand)]
+    what: PlotCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum PlotCommand {
+    /// Grid of the atoms (rows of D.npy) as P×P image patches.
+    Atoms {
+        /// Dictionary, shape (n_atoms, n_features) with n_features = P*P (or P*P*3 with --color).
+        dictionary: PathBuf,
+        /// Output PNG [default: <dictionary stem>.atoms.png next to the dictionary].
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Atoms are RGB patches, pixel-interleaved ((y*P + x)*3 + c).
+        #[arg(long)]
+        color: bool,
+    },
+    /// Training curves (MSE, L1, active fraction, energy) from a training log CSV.
+    Training {
+        /// Training log with header step,seconds,mse,l1,active_fraction,energy.
+        log: PathBuf,
+        /// Output PNG [default: training.png next to the log].
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Runs `lca plot`.
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    match args.what {
+        PlotCommand::Atoms {
+            dictionary,
+            output,
+            color,
+        } => {
+            let output = output.unwrap_or_else(|| default_atoms_output(&dictionary));
+            let d = npy::read_matrix(&dictionary)?;
+            let channels = if color { 3 } else { 1 };
+            let grid = match plot::atom_grid(&d.data, d.rows, d.cols, channels) {
+                Ok(grid) => grid,
+                Err(e) => {
+                    let hint = if !color && is_square(d.cols / 3) && d.cols.is_multiple_of(3) {
+                        " (RGB atoms? add --color)"
+                    } else {
+                        ""
+                    };
+                    bail!("{}: {e}{hint}", dictionary.display());
+                }
+            };
+            plot::write_rgb_png(&output, &grid)?;
+            eprintln!(
+                "wrote {} ({} atoms, {}x{} px)",
+                output.display(),
+                d.rows,
+                grid.width(),
+                grid.height()
+            );
+        }
+        PlotCommand::Training { log, output } => {
+            let output = output.unwrap_or_else(|| sibling(&log, "training.png"));
+            let rows = read_training_csv(&log)?;
+            if rows.is_empty() {
+                bail!("{}: the training log has no data rows", log.display());
+            }
+            plot::write_training_png(&output, &rows)?;
+            eprintln!("wrote {} ({} steps)", output.display(), rows.len());
+        }
+    }
+    Ok(())
+}
+
+/// `dir/D.npy` -> `dir/D.atoms.png`.
+fn default_atoms_output(dictionary: &Path) -> PathBuf {
+    let stem = dictionary
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dictionary".into());
+    sibling(dictionary, &format!("{stem}.atoms.png"))
+}
+
+/// `name` in the directory of `path`.
+fn sibling(path: &Path, name: &str) -> PathBuf {
+    match path.parent() {
+        Some(dir) => dir.join(name),
+        None => PathBuf::from(name),
+    }
+}
+
+fn is_square(n: usize) -> bool {
+    n > 0 && n.isqrt() * n.isqrt() == n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_outputs_sit_next_to_the_input() {
+        assert_eq!(
+            default_atoms_output(Path::new("runs/a/D.npy")),
+            PathBuf::from("runs/a/D.atoms.png")
+        );
+        assert_eq!(
+            default_atoms_output(Path::new("D.npy")),
+            PathBuf::from("D.atoms.png")
+        );
+        assert_eq!(
+            sibling(Path::new("runs/training.csv"), "training.png"),
+            PathBuf::from("runs/training.png")
+        );
+    }
+}
