@@ -21,6 +21,7 @@
 
 pub mod dictionary;
 pub mod error;
+pub mod image;
 pub mod io;
 pub mod neuron;
 pub mod plot;

@@ -2,6 +2,7 @@
 //! calls together: read inputs, call the library, write outputs, report.
 
 mod encode;
+mod learn;
 mod plot;
 mod progress;
 
@@ -19,6 +20,8 @@ pub struct Cli {
 enum Command {
     /// Encode signals (rows of X.npy) over a dictionary (rows of D.npy) with LCA.
     Encode(encode::EncodeArgs),
+    /// Learn a dictionary from a folder of images (default: the embedded samples).
+    Learn(learn::LearnArgs),
     /// Redraw pictures from saved files (atoms, training curves).
     Plot(plot::PlotArgs),
 }
@@ -27,6 +30,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Encode(args) => encode::run(args),
+        Command::Learn(args) => learn::run(args),
         Command::Plot(args) => plot::run(args),
     }
 }

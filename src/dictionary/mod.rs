@@ -5,6 +5,7 @@
 //! `components_`, which is exactly nalgebra's column-major `n_features × n_atoms`
 //! matrix Φ whose columns are the atoms. Files therefore load without copies.
 
+pub mod learn;
 pub mod training_log;
 
 use nalgebra::DMatrix;
