@@ -5,6 +5,7 @@ mod encode;
 mod learn;
 mod plot;
 mod progress;
+mod reconstruct;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Learn a dictionary from a folder of images (default: the embedded samples).
     Learn(learn::LearnArgs),
+    /// Rebuild images from the sparse codes of their patches; report PSNR.
+    Reconstruct(reconstruct::ReconstructArgs),
     /// Redraw pictures from saved files (atoms, training curves).
     Plot(plot::PlotArgs),
 }
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Encode(args) => encode::run(args),
         Command::Learn(args) => learn::run(args),
         Command::Plot(args) => plot::run(args),
+        Command::Reconstruct(args) => reconstruct::run(args),
     }
 }
 

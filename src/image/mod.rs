@@ -25,6 +25,7 @@
 pub mod folder;
 pub mod patches;
 pub mod preprocess;
+pub mod reconstruct;
 
 use std::path::Path;
 
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 pub use folder::{ImageSet, LoadOptions};
 pub use patches::{Tiles, overlap_add, sample_patches, tile};
 pub use preprocess::{ImageInfo, PatchStat, Preprocessing, Preprocessor, Whitening, Zca};
+pub use reconstruct::{Reconstruction, psnr, reconstruct};
 
 /// An image as `f32` samples, row-major with interleaved channels (HWC).
 ///
