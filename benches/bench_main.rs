@@ -16,10 +16,16 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn problem(patch: usize, atoms: usize, n: usize) -> (Dictionary, DMatrix<f32>) {
-    let path = format!("{}/benches/data/dictionary_{patch}x{patch}_{atoms}.npy", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/benches/data/dictionary_{patch}x{patch}_{atoms}.npy",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let m = npy::read_matrix(std::path::Path::new(&path)).expect("bench dictionary");
     let dict = Dictionary::from_rows(m.rows, m.cols, m.data).unwrap();
-    let settings = Preprocessing { whiten: Whitening::None, ..Preprocessing::default() };
+    let settings = Preprocessing {
+        whiten: Whitening::None,
+        ..Preprocessing::default()
+    };
     let set = ImageSet::embedded(settings.load_options()).unwrap();
     let pre = Preprocessor::new(settings).unwrap();
     let x = sample_patches(&set, n, patch, &pre, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();
@@ -34,8 +40,14 @@ fn encode(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.sample_size(10);
         group.bench_function("default", |b| b.iter(|| lca.encode(&dict, &x).unwrap()));
-        let pure = LcaParams::new().lambda(0.1).projection(false).check().unwrap();
-        group.bench_function("pure_dynamics", |b| b.iter(|| pure.encode(&dict, &x).unwrap()));
+        let pure = LcaParams::new()
+            .lambda(0.1)
+            .projection(false)
+            .check()
+            .unwrap();
+        group.bench_function("pure_dynamics", |b| {
+            b.iter(|| pure.encode(&dict, &x).unwrap())
+        });
         group.finish();
     }
 }

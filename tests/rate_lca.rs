@@ -67,8 +67,10 @@ fn lipschitz(d: &Dictionary) -> f32 {
     l
 }
 
-/// The energy is a Lyapunov function of the discrete LCA as long as the step
-/// does not exceed 1/L (L = ‖Φ‖², so dt/τ ≤ 1 for an orthonormal dictionary).
+/// The energy is a Lyapunov function of the discrete LCA dynamics as long as
+/// the step does not exceed 1/L (L = ‖Φ‖², so dt/τ ≤ 1 for an orthonormal
+/// dictionary). Pure dynamics: the fixed-point jumps may recruit neurons with
+/// a transient rise before landing on the exact minimum.
 #[test]
 fn energy_never_increases_for_steps_up_to_one_over_l() {
     let overcomplete = random_dictionary(24, 48, 2);

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::lasso_objectives;
+use lca::solver::{SpikingParams, lasso_objectives};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 
@@ -16,6 +16,14 @@ enum ThresholdArg {
     Soft,
     Hard,
     Firm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ModeArg {
+    /// Rate LCA: continuous outputs, stops at the fixed point.
+    Rate,
+    /// Spiking LCA: integrate-and-fire neurons, codes are spike rates.
+    Spiking,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -35,6 +43,9 @@ pub struct EncodeArgs {
     /// Codes, shape (n_samples, n_atoms): dense f32 .npy, or scipy CSR when the name ends in .npz.
     #[arg(long, short = 'o')]
     output: PathBuf,
+    /// Solver: the rate LCA or the spiking LCA.
+    #[arg(long, value_enum, default_value_t = ModeArg::Rate)]
+    mode: ModeArg,
     /// Threshold λ (the LASSO penalty for the soft threshold).
     #[arg(long, default_value_t = LcaParams::default().lambda, allow_hyphen_values = true)]
     lambda: f32,
@@ -50,9 +61,9 @@ pub struct EncodeArgs {
     /// Neuron time constant τ.
     #[arg(long, default_value_t = LcaParams::default().tau, allow_hyphen_values = true)]
     tau: f32,
-    /// Time step dt.
-    #[arg(long, default_value_t = LcaParams::default().dt, allow_hyphen_values = true)]
-    dt: f32,
+    /// Time step dt [default: 0.1 (rate), 0.5 (spiking, in units of max|b|)].
+    #[arg(long, allow_hyphen_values = true)]
+    dt: Option<f32>,
     /// Discretisation of the neuron dynamics.
     #[arg(long, value_enum, default_value_t = IntegratorArg::Euler)]
     integrator: IntegratorArg,
@@ -86,6 +97,27 @@ pub struct EncodeArgs {
     /// Print the final summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Spiking: time steps per signal [default: 256].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Spiking: steps discarded before averaging the rates [default: steps/4].
+    #[arg(long)]
+    settle: Option<usize>,
+    /// Spiking: firing threshold ϑ relative to max|b| (threshold scaling) [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    spike_threshold: Option<f32>,
+    /// Spiking: fraction of the synaptic current kept per step, in [0, 1) [default: 0].
+    #[arg(long, allow_hyphen_values = true)]
+    current_decay: Option<f32>,
+    /// Spiking, signed codes: excitation between the ON and OFF neuron of an atom, in [0, 1] [default: 0.5].
+    #[arg(long, allow_hyphen_values = true)]
+    pair_coupling: Option<f32>,
+    /// Spiking: Loihi-style integer arithmetic (24-bit states, 8-bit weights); reports its error against float.
+    #[arg(long)]
+    fixed_point: bool,
+    /// Spiking: write every spike (signal, neuron, step) to this .npz.
+    #[arg(long)]
+    spikes: Option<PathBuf>,
 }
 
 impl EncodeArgs {
@@ -101,7 +133,7 @@ impl EncodeArgs {
                 },
             })
             .tau(self.tau)
-            .dt(self.dt)
+            .dt(self.dt.unwrap_or(LcaParams::default().dt))
             .integrator(match self.integrator {
                 IntegratorArg::Euler => Integrator::ForwardEuler,
                 IntegratorArg::Exponential => Integrator::ExponentialEuler,
@@ -111,6 +143,55 @@ impl EncodeArgs {
             .trace(self.trace.is_some())
             .projection(!self.no_projection)
             .patience(self.patience)
+    }
+
+    fn spiking_params(&self) -> SpikingParams {
+        let d = SpikingParams::default();
+        let mut p = SpikingParams::new()
+            .lambda(self.lambda)
+            .nonneg(self.nonneg)
+            .dt(self.dt.unwrap_or(d.dt))
+            .threshold(self.spike_threshold.unwrap_or(d.threshold))
+            .steps(self.steps.unwrap_or(d.steps))
+            .current_decay(self.current_decay.unwrap_or(d.current_decay))
+            .pair_coupling(self.pair_coupling.unwrap_or(d.pair_coupling))
+            .fixed_point(self.fixed_point)
+            .record_spikes(self.spikes.is_some());
+        if let Some(settle) = self.settle {
+            p = p.settle(settle);
+        }
+        p
+    }
+
+    /// Rejects flags that do not apply to the chosen mode.
+    fn check_mode_flags(&self) -> anyhow::Result<()> {
+        let spiking_only = [
+            ("--steps", self.steps.is_some()),
+            ("--settle", self.settle.is_some()),
+            ("--spike-threshold", self.spike_threshold.is_some()),
+            ("--current-decay", self.current_decay.is_some()),
+            ("--pair-coupling", self.pair_coupling.is_some()),
+            ("--fixed-point", self.fixed_point),
+            ("--spikes", self.spikes.is_some()),
+        ];
+        let rate_only = [
+            ("--warm-start", self.warm_start.is_some()),
+            ("--save-states", self.save_states.is_some()),
+            ("--trace", self.trace.is_some()),
+            ("--no-projection", self.no_projection),
+            (
+                "--threshold hard/firm",
+                !matches!(self.threshold, ThresholdArg::Soft),
+            ),
+        ];
+        let (mode, other) = match self.mode {
+            ModeArg::Rate => ("rate", &spiking_only[..]),
+            ModeArg::Spiking => ("spiking", &rate_only[..]),
+        };
+        if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
+            bail!("{flag} does not apply to --mode {mode}");
+        }
+        Ok(())
     }
 }
 
@@ -151,6 +232,10 @@ fn check_extension(path: &Path, allowed: &[&str]) -> anyhow::Result<()> {
 }
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    args.check_mode_flags()?;
+    if args.mode == ModeArg::Spiking {
+        return run_spiking(args);
+    }
     let lca = args.params().check()?;
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
@@ -161,21 +246,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         check_extension(p, &["npy"])?;
     }
 
-    let dict = read_dictionary(&args.dictionary)?;
-    let signals = read_columns(&args.input, "input")?;
-    if signals.nrows() != dict.n_features() {
-        bail!(
-            "{}: signals have {} features (shape ({}, {})) but the atoms of {} have {} (shape ({}, {}))",
-            args.input.display(),
-            signals.nrows(),
-            signals.ncols(),
-            signals.nrows(),
-            args.dictionary.display(),
-            dict.n_features(),
-            dict.n_atoms(),
-            dict.n_features()
-        );
-    }
+    let (dict, signals) = load_inputs(&args)?;
     let warm = match &args.warm_start {
         None => None,
         Some(p) => {
@@ -205,14 +276,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let k = dict.n_atoms();
-    if args.output.extension().and_then(|e| e.to_str()) == Some("npz") {
-        npz::write_csr(
-            &args.output,
-            &npz::CsrMatrix::from_dense_rows(m, k, enc.codes.as_slice()),
-        )?;
-    } else {
-        npy::write_matrix(&args.output, m, k, enc.codes.as_slice())?;
-    }
+    write_codes(&args.output, m, k, &enc.codes)?;
     if let Some(p) = &args.save_states {
         npy::write_matrix(p, m, k, enc.states.as_slice())?;
     }
@@ -283,4 +347,145 @@ fn trace_csv(traces: &[lca::solver::Trace]) -> String {
         ));
     }
     out
+}
+
+/// Reads the dictionary and the signals and checks that they fit together.
+fn load_inputs(args: &EncodeArgs) -> anyhow::Result<(Dictionary, DMatrix<f32>)> {
+    let dict = read_dictionary(&args.dictionary)?;
+    let signals = read_columns(&args.input, "input")?;
+    if signals.nrows() != dict.n_features() {
+        bail!(
+            "{}: signals have {} features (shape ({}, {})) but the atoms of {} have {} (shape ({}, {}))",
+            args.input.display(),
+            signals.nrows(),
+            signals.ncols(),
+            signals.nrows(),
+            args.dictionary.display(),
+            dict.n_features(),
+            dict.n_atoms(),
+            dict.n_features()
+        );
+    }
+    Ok((dict, signals))
+}
+
+/// Writes codes (`k × m`, one column per signal) as dense .npy or CSR .npz.
+fn write_codes(path: &Path, m: usize, k: usize, codes: &DMatrix<f32>) -> anyhow::Result<()> {
+    if path.extension().and_then(|e| e.to_str()) == Some("npz") {
+        npz::write_csr(
+            path,
+            &npz::CsrMatrix::from_dense_rows(m, k, codes.as_slice()),
+        )?;
+    } else {
+        npy::write_matrix(path, m, k, codes.as_slice())?;
+    }
+    Ok(())
+}
+
+/// `lca encode --mode spiking`: spike-rate codes, optionally every spike.
+fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
+    let solver = args.spiking_params().check()?;
+    let p = solver.params().clone();
+    check_extension(&args.output, &["npy", "npz"])?;
+    super::check_writable(&args.output)?;
+    if let Some(path) = &args.spikes {
+        check_extension(path, &["npz"])?;
+        super::check_writable(path)?;
+    }
+    let (dict, signals) = load_inputs(&args)?;
+
+    let m = signals.ncols();
+    let bar = super::progress::bar(m as u64, "signals", args.quiet);
+    let start = Instant::now();
+    let report = |done: usize| bar.inc(done as u64);
+    let enc = super::with_threads(args.threads, || {
+        solver.encode_with(&dict, &signals, Some(&report))
+    })??;
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+
+    // The fixed-point error is measured against the same network in f32.
+    let float = if p.fixed_point {
+        let float = p.clone().fixed_point(false).record_spikes(false).check()?;
+        Some(super::with_threads(args.threads, || {
+            float.encode(&dict, &signals)
+        })??)
+    } else {
+        None
+    };
+
+    let k = dict.n_atoms();
+    write_codes(&args.output, m, k, &enc.codes)?;
+    if let (Some(path), Some(record)) = (&args.spikes, &enc.spikes) {
+        record.write_npz(path)?;
+    }
+
+    let energies = lasso_objectives(&dict, &signals, &enc.codes, args.lambda);
+    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / m.max(1) as f64;
+    let mean_energy = mean(&mut energies.iter().copied());
+    let saturated = enc.saturated.iter().filter(|&&s| s).count();
+    let mut summary = serde_json::json!({
+        "mode": "spiking",
+        "n_signals": m,
+        "n_atoms": k,
+        "lambda": args.lambda,
+        "mean_energy": mean_energy,
+        "mean_active": enc.mean_active(),
+        "iterations": p.steps,
+        "max_iterations_used": p.steps,
+        "steps": p.steps,
+        "settle": p.settle_steps(),
+        "dt": p.dt,
+        "spike_threshold": p.threshold,
+        "current_decay": p.current_decay,
+        "pair_coupling": p.pair_coupling,
+        "fixed_point": p.fixed_point,
+        "spikes_per_signal": enc.mean_spikes(),
+        "saturated": saturated,
+        "seconds": seconds,
+        "signals_per_second": m as f64 / seconds.max(1e-12),
+        "output": args.output.display().to_string(),
+    });
+    if let Some(float) = &float {
+        let float_energies = lasso_objectives(&dict, &signals, &float.codes, args.lambda);
+        let float_energy = mean(&mut float_energies.iter().copied());
+        let diff = &enc.codes - &float.codes;
+        let rel = f64::from(diff.norm()) / f64::from(float.codes.norm()).max(f64::MIN_POSITIVE);
+        summary["vs_float"] = serde_json::json!({
+            "mean_energy_float": float_energy,
+            "energy_rel_diff": (mean_energy - float_energy) / float_energy.abs().max(f64::MIN_POSITIVE),
+            "rel_code_error": rel,
+            "max_abs_code_error": diff.amax(),
+            "spikes_per_signal_float": float.mean_spikes(),
+        });
+    }
+    if saturated > 0 && !args.quiet {
+        eprintln!(
+            "warning: in {saturated} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold"
+        );
+    }
+    if args.json {
+        println!("{summary}");
+    } else if !args.quiet {
+        println!(
+            "encoded {m} signals over {k} atoms with {} spiking neurons in {seconds:.3} s ({:.0} signals/s): mean energy {mean_energy:.6}, mean active {:.2}, {} steps, {:.1} spikes per signal",
+            if p.fixed_point {
+                "fixed-point"
+            } else {
+                "float"
+            },
+            summary["signals_per_second"].as_f64().unwrap_or(0.0),
+            enc.mean_active(),
+            p.steps,
+            enc.mean_spikes(),
+        );
+        if let Some(v) = summary.get("vs_float") {
+            println!(
+                "fixed point vs float: relative code error {:.3e}, energy relative difference {:.3e}",
+                v["rel_code_error"].as_f64().unwrap_or(0.0),
+                v["energy_rel_diff"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
 }

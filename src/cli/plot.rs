@@ -1,4 +1,4 @@
-//! `lca plot`: PNG figures of dictionaries and training logs.
+//! `lca plot`: PNG figures of dictionaries, training logs and spike rasters.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,17 @@ enum PlotCommand {
         /// Atoms are RGB patches, pixel-interleaved ((y*P + x)*3 + c).
         #[arg(long)]
         color: bool,
+    },
+    /// Spike raster of one signal, with the rate codes beside it, from a spike file.
+    Raster {
+        /// Spike file written by `lca encode --mode spiking --spikes S.npz`.
+        spikes: PathBuf,
+        /// Signal (row of the encoded input) to draw.
+        #[arg(long, short = 's', default_value_t = 0)]
+        signal: usize,
+        /// Output PNG [default: <spikes stem>.raster<K>.png next to the spike file].
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
     },
     /// Training curves (MSE, L1, active fraction, energy) from a training log CSV.
     Training {
@@ -66,6 +77,50 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
                 d.rows,
                 grid.width(),
                 grid.height()
+            );
+        }
+        PlotCommand::Raster {
+            spikes,
+            signal,
+            output,
+        } => {
+            let output = output.unwrap_or_else(|| {
+                let stem = spikes
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "spikes".into());
+                sibling(&spikes, &format!("{stem}.raster{signal}.png"))
+            });
+            let record = lca::solver::SpikeRecord::read_npz(&spikes)?;
+            let raster = record
+                .raster(signal)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", spikes.display()))?;
+            let pairs = if record.signed() {
+                format!(
+                    "; neurons 0..{k} ON, {k}..{} OFF",
+                    2 * record.n_atoms,
+                    k = record.n_atoms
+                )
+            } else {
+                String::new()
+            };
+            let title = format!(
+                "spiking LCA, signal {signal}: rates averaged after step {}{pairs}",
+                record.settle
+            );
+            plot::write_raster_png(
+                &output,
+                raster.n_neurons,
+                raster.steps,
+                &raster.spikes,
+                &raster.rates,
+                &title,
+            )?;
+            eprintln!(
+                "wrote {} ({} neurons, {} spikes)",
+                output.display(),
+                raster.n_neurons,
+                raster.spikes.len()
             );
         }
         PlotCommand::Training { log, output } => {

@@ -57,7 +57,7 @@ impl Dictionary {
                 .map(|&v| f64::from(v).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            if !(norm > 1e-12) || !norm.is_finite() {
+            if norm.is_nan() || norm <= 1e-12 || !norm.is_finite() {
                 return Err(Error::ZeroAtom { index });
             }
             atom /= norm as f32;

@@ -137,6 +137,45 @@ impl CubaLif {
         for (vi, &ii) in v.iter_mut().zip(i) {
             *vi = self.voltage_decay * *vi + ii + bias;
         }
+        self.fire_and_reset(state, spikes)
+    }
+
+    /// [`CubaLif::step`] with a bias of its own for every neuron (`bias[i]`),
+    /// as when each neuron integrates a different constant drive.
+    ///
+    /// ```
+    /// use lca::neuron::lif::{CubaLif, LifState, Reset};
+    /// let lif = CubaLif { current_decay: 0.0, voltage_decay: 1.0, threshold: 1.0, reset: Reset::Subtract, refractory: 0 };
+    /// let mut state = LifState::new(2);
+    /// let mut s = [0.0; 2];
+    /// let mut counts = [0; 2];
+    /// for _ in 0..100 {
+    ///     lif.step_biased(&mut state, &[0.0, 0.0], &[0.25, 0.5], &mut s);
+    ///     counts[0] += s[0] as u32;
+    ///     counts[1] += s[1] as u32;
+    /// }
+    /// assert_eq!(counts, [25, 50]);
+    /// ```
+    pub fn step_biased(
+        &self,
+        state: &mut LifState,
+        input: &[f32],
+        bias: &[f32],
+        spikes: &mut [f32],
+    ) -> usize {
+        assert_eq!(bias.len(), state.voltage.len());
+        decay_accumulate(&mut state.current, input, self.current_decay);
+        let (v, i) = (&mut state.voltage, &state.current);
+        for ((vi, &ii), &bi) in v.iter_mut().zip(i).zip(bias) {
+            *vi = self.voltage_decay * *vi + ii + bi;
+        }
+        self.fire_and_reset(state, spikes)
+    }
+
+    /// Refractory clamp, spike function and reset: the end of every step.
+    #[inline]
+    fn fire_and_reset(&self, state: &mut LifState, spikes: &mut [f32]) -> usize {
+        let v = &mut state.voltage;
         if self.refractory > 0 {
             for (vi, r) in v.iter_mut().zip(state.refractory.iter_mut()) {
                 if *r > 0 {

@@ -6,6 +6,7 @@
 //! and each kernel is written exactly once. Kernels work on slices, allocate
 //! nothing and are written so the compiler can vectorise them.
 
+pub mod fixed;
 pub mod integrate;
 pub mod lif;
 pub mod surrogate;

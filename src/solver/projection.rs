@@ -59,8 +59,8 @@ pub(crate) enum Jump {
 /// - `a*` keeps every sign and no inactive neuron is driven past λ: the exact
 ///   fixed point, [`Jump::Converged`];
 /// - `a*` keeps every sign but some inactive neurons are driven past λ: move
-///   to `a*` and park those neurons at the threshold, where the dynamics will
-///   recruit them next step;
+///   to `u* = b − G a*`, which recruits them with the output one exact
+///   coordinate-descent step would give them (`|u*_i| − λ`, unit-norm atoms);
 /// - some sign flips: move along the segment from `a` to `a*` up to the first
 ///   zero crossing and drop the neuron(s) that reach zero.
 ///
@@ -135,15 +135,11 @@ pub(crate) fn try_fixed_point(
         *ui = bi - *ui;
     }
     transfer.apply(&scratch.u, &mut scratch.a);
-    let mut recruits = false;
-    for i in 0..scratch.a.len() {
-        if scratch.a[i] != 0.0 && a[i] == 0.0 {
-            recruits = true;
-            // Park it at the threshold: T gives 0 now, the next step recruits it.
-            scratch.u[i] = lambda.copysign(scratch.u[i]);
-            scratch.a[i] = 0.0;
-        }
-    }
+    let recruits = scratch
+        .a
+        .iter()
+        .zip(a.iter())
+        .any(|(&new, &old)| new != 0.0 && old == 0.0);
     u.copy_from_slice(&scratch.u);
     a.copy_from_slice(&scratch.a);
     if recruits {
@@ -155,31 +151,47 @@ pub(crate) fn try_fixed_point(
 
 /// Solves `M x = rhs` in place for symmetric positive definite `M` (lower
 /// triangle given, row-major `s×s`); `false` if `M` is not safely positive.
-fn cholesky_solve(m: &mut [f64], rhs: &mut [f64], s: usize) -> bool {
-    for j in 0..s {
-        let mut d = m[j * s + j];
-        for k in 0..j {
-            d -= m[j * s + k] * m[j * s + k];
-        }
-        if !(d > 1e-10) {
-            return false;
-        }
-        let d = d.sqrt();
-        m[j * s + j] = d;
-        for i in j + 1..s {
-            let mut v = m[i * s + j];
-            for k in 0..j {
-                v -= m[i * s + k] * m[j * s + k];
-            }
-            m[i * s + j] = v / d;
+/// Inner product with four independent accumulators, so it vectorises.
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
         }
     }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+#[inline(never)]
+fn cholesky_solve(m: &mut [f64], rhs: &mut [f64], s: usize) -> bool {
+    // Row-oriented: every inner product runs over contiguous row prefixes.
     for i in 0..s {
-        let mut v = rhs[i];
-        for k in 0..i {
-            v -= m[i * s + k] * rhs[k];
+        let (done, rest) = m.split_at_mut(i * s);
+        let row_i = &mut rest[..s];
+        for j in 0..i {
+            let row_j = &done[j * s..j * s + j + 1];
+            let v = row_i[j] - dot(&row_i[..j], &row_j[..j]);
+            row_i[j] = v / row_j[j];
         }
-        rhs[i] = v / m[i * s + i];
+        let d = row_i[i] - dot(&row_i[..i], &row_i[..i]);
+        if d.is_nan() || d <= 1e-10 {
+            return false;
+        }
+        row_i[i] = d.sqrt();
+    }
+    for i in 0..s {
+        let row = &m[i * s..i * s + i + 1];
+        rhs[i] = (rhs[i] - dot(&row[..i], &rhs[..i])) / row[i];
     }
     for i in (0..s).rev() {
         let mut v = rhs[i];

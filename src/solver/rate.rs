@@ -22,6 +22,9 @@ use crate::solver::projection::{self, Jump, ProjectionScratch};
 /// Signals solved together: one GEMM computes their drive. A constant, so the
 /// partition of the work, and hence every rounding, is independent of threads.
 const CHUNK: usize = 64;
+/// Jumps tried back to back once the support is stable: each either solves
+/// the signal or improves the support for the next.
+const CHAIN: usize = 4;
 
 /// Settings of the rate LCA, set with chained setters and validated once by
 /// [`LcaParams::check`].
@@ -400,22 +403,24 @@ impl Lca {
             }
             if project && stable >= self.params.patience {
                 stable = 0;
-                let jump = projection::try_fixed_point(
-                    dict,
-                    b,
-                    &transfer,
-                    u,
-                    a,
-                    &scratch.active,
-                    &mut scratch.projection,
-                    inhibit,
-                );
-                match jump {
-                    Jump::Converged => return ((it + 1) as u32, true),
-                    Jump::Improved => {
-                        update_support(a, &mut scratch.active, &mut scratch.signs);
+                for _ in 0..CHAIN {
+                    let jump = projection::try_fixed_point(
+                        dict,
+                        b,
+                        &transfer,
+                        u,
+                        a,
+                        &scratch.active,
+                        &mut scratch.projection,
+                        inhibit,
+                    );
+                    match jump {
+                        Jump::Converged => return ((it + 1) as u32, true),
+                        Jump::Improved => {
+                            update_support(a, &mut scratch.active, &mut scratch.signs);
+                        }
+                        Jump::Rejected => break,
                     }
-                    Jump::Rejected => {}
                 }
             }
         }

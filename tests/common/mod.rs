@@ -1,4 +1,5 @@
 //! Test helpers: random problems and an independent exact LASSO solver.
+#![allow(clippy::needless_range_loop)]
 #![allow(dead_code)]
 
 use lca::Dictionary;

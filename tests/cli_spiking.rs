@@ -1,0 +1,299 @@
+//! `lca encode --mode spiking` end to end: codes, JSON summary, spike files,
+//! the fixed-point report, and bad input failing with one line and no output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use lca::io::{npy, npz};
+use lca::solver::{SpikeRecord, SpikingParams};
+
+struct Problem {
+    dir: tempfile::TempDir,
+}
+
+impl Problem {
+    /// 48 random atoms of 16 features and 80 signals, written as .npy files.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = random_dictionary(16, 48, 3);
+        let x = sparse_signals(&d, 80, 3, 4);
+        npy::write_matrix(&dir.path().join("D.npy"), 48, 16, d.as_rows()).unwrap();
+        npy::write_matrix(&dir.path().join("X.npy"), 80, 16, x.as_slice()).unwrap();
+        Problem { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn lca(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lca"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn encode(p: &Problem, extra: &[&str], out: &str) -> std::process::Output {
+    let mut args = vec![
+        "encode", "-d", "D.npy", "-i", "X.npy", "-o", out, "--quiet", "--json",
+    ];
+    args.extend_from_slice(extra);
+    lca(&args, p.dir.path())
+}
+
+fn assert_fails(out: &std::process::Output, needles: &[&str]) {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "error {err:?} should mention {n:?}");
+    }
+}
+
+fn summary(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn spiking_mode_writes_codes_spikes_and_a_summary() {
+    let p = Problem::new();
+    let s = summary(&encode(
+        &p,
+        &[
+            "--mode",
+            "spiking",
+            "--nonneg",
+            "--steps",
+            "400",
+            "--spikes",
+            "S.npz",
+            "--threads",
+            "2",
+        ],
+        "A.npy",
+    ));
+    for key in [
+        "mean_energy",
+        "mean_active",
+        "iterations",
+        "seconds",
+        "signals_per_second",
+        "spikes_per_signal",
+        "saturated",
+    ] {
+        assert!(s[key].is_number(), "missing {key}: {s}");
+    }
+    assert_eq!(s["mode"], "spiking");
+    assert_eq!(s["steps"], 400);
+    assert_eq!(s["settle"], 100);
+    let a = npy::read_matrix(&p.path("A.npy")).unwrap();
+    assert_eq!((a.rows, a.cols), (80, 48));
+    assert!(a.data.iter().all(|&v| v >= 0.0));
+
+    // The spike file reproduces the codes exactly.
+    let rec = SpikeRecord::read_npz(&p.path("S.npz")).unwrap();
+    assert_eq!((rec.n_signals(), rec.n_atoms, rec.n_neurons), (80, 48, 48));
+    assert_eq!(rec.codes().as_slice(), a.data.as_slice());
+    let total = s["spikes_per_signal"].as_f64().unwrap() * 80.0;
+    assert!((rec.signal.len() as f64 - total).abs() < 0.5);
+
+    // Same codes as the library (the CLI re-normalises the unit-norm atoms).
+    let d = random_dictionary(16, 48, 3);
+    let x = sparse_signals(&d, 80, 3, 4);
+    let enc = SpikingParams::new()
+        .nonneg(true)
+        .steps(400)
+        .check()
+        .unwrap()
+        .encode(&d, &x)
+        .unwrap();
+    let energy = lca::solver::lasso_objectives(&d, &x, &enc.codes, 0.1)
+        .iter()
+        .sum::<f64>()
+        / 80.0;
+    assert!((energy - s["mean_energy"].as_f64().unwrap()).abs() < 1e-4 * energy);
+
+    // CSR output holds the same codes.
+    assert!(
+        encode(
+            &p,
+            &["--mode", "spiking", "--nonneg", "--steps", "400"],
+            "A.npz"
+        )
+        .status
+        .success()
+    );
+    assert_eq!(
+        npz::read_csr(&p.path("A.npz")).unwrap().to_dense_rows(),
+        a.data
+    );
+}
+
+#[test]
+fn fixed_point_reports_its_error_against_float() {
+    let p = Problem::new();
+    let s = summary(&encode(
+        &p,
+        &["--mode", "spiking", "--fixed-point", "--steps", "600"],
+        "A.npy",
+    ));
+    assert_eq!(s["fixed_point"], true);
+    let v = &s["vs_float"];
+    let rel = v["energy_rel_diff"].as_f64().unwrap();
+    assert!(rel.abs() < 5e-3, "{s}");
+    assert!(v["rel_code_error"].as_f64().unwrap() < 0.2, "{s}");
+    assert!(v["mean_energy_float"].is_number());
+}
+
+#[test]
+fn thread_count_does_not_change_spiking_output() {
+    let p = Problem::new();
+    for extra in [&[][..], &["--fixed-point"][..]] {
+        let mut one = vec!["--mode", "spiking", "--threads", "1", "--spikes", "S1.npz"];
+        let mut two = vec!["--mode", "spiking", "--threads", "2", "--spikes", "S2.npz"];
+        one.extend_from_slice(extra);
+        two.extend_from_slice(extra);
+        assert!(encode(&p, &one, "A1.npy").status.success());
+        assert!(encode(&p, &two, "A2.npy").status.success());
+        for (a, b) in [("A1.npy", "A2.npy"), ("S1.npz", "S2.npz")] {
+            let (fa, fb) = (p.path(a), p.path(b));
+            if a.ends_with("npz") {
+                assert_eq!(
+                    SpikeRecord::read_npz(&fa).unwrap(),
+                    SpikeRecord::read_npz(&fb).unwrap()
+                );
+            } else {
+                assert_eq!(std::fs::read(fa).unwrap(), std::fs::read(fb).unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn flags_of_the_other_mode_and_bad_settings_are_refused_without_output() {
+    let p = Problem::new();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["--steps", "100"], vec!["--steps", "--mode rate"]),
+        (vec!["--fixed-point"], vec!["--fixed-point", "--mode rate"]),
+        (vec!["--spikes", "S.npz"], vec!["--spikes"]),
+        (
+            vec!["--mode", "spiking", "--trace", "t.csv"],
+            vec!["--trace", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--threshold", "hard"],
+            vec!["--threshold", "spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--warm-start", "W.npy"],
+            vec!["--warm-start"],
+        ),
+        (vec!["--mode", "spiking", "--steps", "0"], vec!["steps"]),
+        (
+            vec!["--mode", "spiking", "--steps", "10", "--settle", "10"],
+            vec!["settling window"],
+        ),
+        (
+            vec!["--mode", "spiking", "--spike-threshold", "0"],
+            vec!["threshold"],
+        ),
+        (vec!["--mode", "spiking", "--dt", "-1"], vec!["dt"]),
+        (
+            vec!["--mode", "spiking", "--current-decay", "1"],
+            vec!["current decay"],
+        ),
+        (
+            vec!["--mode", "spiking", "--fixed-point", "--dt", "9"],
+            vec!["fixed point"],
+        ),
+        (
+            vec!["--mode", "spiking", "--spikes", "S.npy"],
+            vec!["S.npy", ".npz"],
+        ),
+        (
+            vec!["--mode", "spiking", "--spikes", "nodir/S.npz"],
+            vec!["nodir"],
+        ),
+    ];
+    for (extra, needles) in cases {
+        let out = encode(&p, &extra, "A.npy");
+        assert_fails(&out, &needles);
+        assert!(!p.path("A.npy").exists(), "{extra:?} left an output");
+        assert!(!p.path("S.npz").exists());
+    }
+    // Mismatched shapes name both files.
+    npy::write_matrix(&p.path("Y.npy"), 3, 5, &[0.5; 15]).unwrap();
+    let out = lca(
+        &[
+            "encode", "-d", "D.npy", "-i", "Y.npy", "-o", "A.npy", "--mode", "spiking", "--spikes",
+            "S.npz",
+        ],
+        p.dir.path(),
+    );
+    assert_fails(&out, &["Y.npy", "D.npy"]);
+    assert!(!p.path("A.npy").exists() && !p.path("S.npz").exists());
+}
+
+#[test]
+fn a_fixed_point_overflow_fails_without_output() {
+    let p = Problem::new();
+    let atom = [0.6f32, 0.8];
+    npy::write_matrix(&p.path("D2.npy"), 200, 2, &atom.repeat(200)).unwrap();
+    npy::write_matrix(&p.path("X2.npy"), 1, 2, &atom).unwrap();
+    let args = [
+        "encode", "-d", "D2.npy", "-i", "X2.npy", "-o", "A.npy", "--mode", "spiking", "--nonneg",
+    ];
+    let mut fixed = args.to_vec();
+    fixed.extend(["--fixed-point", "--spikes", "S.npz"]);
+    let out = lca(&fixed, p.dir.path());
+    assert_fails(&out, &["cannot represent signal 0", "24-bit"]);
+    assert!(!p.path("A.npy").exists() && !p.path("S.npz").exists());
+    assert!(lca(&args, p.dir.path()).status.success());
+}
+
+#[test]
+fn plot_raster_draws_one_signal_of_a_spike_file() {
+    let p = Problem::new();
+    let out = encode(
+        &p,
+        &["--mode", "spiking", "--steps", "300", "--spikes", "S.npz"],
+        "A.npy",
+    );
+    assert!(out.status.success());
+    let plot = |extra: &[&str]| {
+        let mut args = vec!["plot", "raster", "S.npz"];
+        args.extend_from_slice(extra);
+        lca(&args, p.dir.path())
+    };
+    let ok = plot(&["--signal", "3", "-o", "R.png"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let img = image::open(p.path("R.png")).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        lca::plot::raster_figure_size(96)
+    );
+    assert!(plot(&["--signal", "79"]).status.success());
+    assert!(p.path("S.raster79.png").exists());
+    let bad = plot(&["--signal", "80", "-o", "Bad.png"]);
+    assert_fails(&bad, &["S.npz", "signal 80", "80 signals"]);
+    assert!(!p.path("Bad.png").exists());
+    let missing = lca(&["plot", "raster", "none.npz"], p.dir.path());
+    assert_fails(&missing, &["none.npz"]);
+}
