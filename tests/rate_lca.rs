@@ -86,7 +86,8 @@ fn energy_never_increases_for_steps_up_to_one_over_l() {
                 .lambda(0.1)
                 .trace(true)
                 .max_iters(300)
-                .tol(0.0);
+                .tol(0.0)
+                .projection(false);
             let enc = lca.check().unwrap().encode(&d, &x).unwrap();
             for (s, t) in enc.traces.iter().enumerate() {
                 assert!(t.energy.len() > 2);
