@@ -39,15 +39,17 @@ Protocol
   --lambda 0.1 --steps N --batch-size 256 --seed S --remove-mean --unit-norm --threads T
   --quiet --json --output DIR`. Time = wall clock of the whole process (start-up, image
   decoding, patch sampling, learning, writing dictionary.npy / pngs / csv); the JSON "seconds"
-  (learning loop only) is reported too.
+  (learning loop only) is reported too. With a fixed seed and a constant learning rate the
+  shorter runs are prefixes of the longer ones.
 * SPAMS: right after each lca run, one run from scratch, `trainDL(X, K=128, lambda1=0.1,
   mode=2, numThreads=T, batchsize=256, iter=N, posD=False, modeD=0)` (mode=2 is
   min_D 1/n sum_i 1/2||x_i - D a_i||^2 + lambda1 ||a_i||_1, the same objective; lambda2 keeps
   SPAMS's default 1e-9; modeD=0 is ||d_j|| <= 1). N is chosen from SPAMS's measured speed so
   that its total time matches the lca run's wall time (the last one 15% more, so that the
   last lca point is bracketed); a first short run (--spams-calib-iters) calibrates the speed
-  and is a point of the curve too. Time = decoding the training PNGs + luminance + patch
-  extraction (min(N*256, --spams-pool) patches; SPAMS cycles over them) + the trainDL call.
+  and is a point of the curve too, as are a few more short runs (--spams-extra-iters).
+  Time = decoding the training PNGs + luminance + patch extraction (min(N*256, --spams-pool)
+  patches; SPAMS cycles over them) + the trainDL call.
   Every SPAMS run draws the same patch stream (fixed seed, fixed-size draws), so, like the
   fixed-seed lca runs, shorter runs are prefixes of longer ones and the curve is not blurred
   by run-to-run sampling noise. Not timed: Python/numpy/spams imports and evaluation.
@@ -61,7 +63,9 @@ Protocol
 * Floor: --atoms random training patches (same preprocessing) as the dictionary.
 * Optional lca flag variants (--variant NAME='FLAGS'), run at --variant-steps budgets, are
   reported in the same table; the default variants (DEFAULT_VARIANTS) are the best recipes
-  of a short sweep of learning rate / batch size / lambda schedules. Thread pools (OMP/BLAS/rayon) are pinned to --threads for everyone.
+  of a short sweep of learning rate / batch size / lambda schedules.
+* Thread pools (OMP/BLAS/rayon) are pinned to --threads for everyone. lca runs from a private
+  copy of the binary, so a rebuild of target/release during the benchmark cannot mix versions.
 
 Timings are noisy when other work shares the machine; the load average (os.getloadavg)
 is recorded before and after every run and printed.
@@ -127,11 +131,13 @@ def parse_args(argv=None):
     ap.add_argument("--verify-n", type=int, default=300, help="patches for the SPAMS-vs-sklearn exactness check")
     ap.add_argument("--spams-pool", type=int, default=262144, help="max patches extracted per SPAMS run")
     ap.add_argument("--spams-calib-iters", type=int, default=50, help="first SPAMS run (speed calibration)")
+    ap.add_argument("--spams-extra-iters", default="100,200",
+                    help="further short SPAMS runs (iterations, comma-separated) for a denser curve")
     ap.add_argument("--skip-spams", action="store_true")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                     help="extra lca learn run(s): name=flags, e.g. 'lr2=--learning-rate 2'")
     ap.add_argument("--no-default-variants", action="store_true", help="do not run the built-in flag sweep")
-    ap.add_argument("--variant-steps", default="250,2000", help="lca --steps budgets for the variants")
+    ap.add_argument("--variant-steps", default="250,500,2000", help="lca --steps budgets for the variants")
     ap.add_argument("--lca-args", default="", help="extra flags for every lca learn run (one string)")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "learning")
     ap.add_argument("--markdown", action="store_true", help="print a markdown section for BENCHMARKS.md")
@@ -143,6 +149,7 @@ def parse_args(argv=None):
     args.test_list = split(args.test_images)
     args.steps_list = [int(s) for s in split(args.steps)]
     args.variant_steps_list = [int(s) for s in split(args.variant_steps)]
+    args.spams_extra_list = [int(s) for s in split(args.spams_extra_iters)]
     variants = [] if args.no_default_variants else list(DEFAULT_VARIANTS)
     for v in args.variant:
         if "=" not in v:
@@ -433,6 +440,8 @@ def main(argv=None) -> int:
     if not args.skip_spams:
         res = run_spams(args.spams_calib_iters)
         add_spams(res, None)
+        for n_iter in args.spams_extra_list:  # a denser SPAMS curve at short times (cheap)
+            add_spams(run_spams(n_iter), None)
     for steps in sorted(args.steps_list):
         res = run_lca(steps, "", f"lca_steps{steps}")
         r = evaluate(res["D"], f"lca_steps{steps}", check=(steps == max(args.steps_list)))

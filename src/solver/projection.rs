@@ -59,8 +59,8 @@ pub(crate) enum Jump {
 /// - `a*` keeps every sign and no inactive neuron is driven past λ: the exact
 ///   fixed point, [`Jump::Converged`];
 /// - `a*` keeps every sign but some inactive neurons are driven past λ: move
-///   to `u* = b − G a*`, which recruits them with the output one exact
-///   coordinate-descent step would give them (`|u*_i| − λ`, unit-norm atoms);
+///   to `a*`, admit the most strongly driven neuron with the output an exact
+///   coordinate-descent step gives it, and park the others at the threshold;
 /// - some sign flips: move along the segment from `a` to `a*` up to the first
 ///   zero crossing and drop the neuron(s) that reach zero.
 ///
@@ -135,14 +135,28 @@ pub(crate) fn try_fixed_point(
         *ui = bi - *ui;
     }
     transfer.apply(&scratch.u, &mut scratch.a);
-    let recruits = scratch
-        .a
-        .iter()
-        .zip(a.iter())
-        .any(|(&new, &old)| new != 0.0 && old == 0.0);
+    // Neurons a* drives past the threshold: admit the strongest with its exact
+    // coordinate-wise optimum |u*_i| − λ (unit-norm atoms), park the others at
+    // the threshold for the dynamics. Both keep the energy decreasing.
+    let mut strongest: Option<usize> = None;
+    for i in 0..scratch.a.len() {
+        if scratch.a[i] != 0.0 && a[i] == 0.0 {
+            if strongest.is_none_or(|j| scratch.a[i].abs() > scratch.a[j].abs()) {
+                strongest = Some(i);
+            }
+        }
+    }
+    if let Some(j) = strongest {
+        for i in 0..scratch.a.len() {
+            if i != j && scratch.a[i] != 0.0 && a[i] == 0.0 {
+                scratch.u[i] = lambda.copysign(scratch.u[i]);
+                scratch.a[i] = 0.0;
+            }
+        }
+    }
     u.copy_from_slice(&scratch.u);
     a.copy_from_slice(&scratch.a);
-    if recruits {
+    if strongest.is_some() {
         Jump::Improved
     } else {
         Jump::Converged
