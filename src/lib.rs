@@ -25,6 +25,7 @@ pub mod image;
 pub mod io;
 pub mod neuron;
 pub mod plot;
+pub mod snn;
 pub mod solver;
 
 pub use dictionary::Dictionary;

@@ -6,6 +6,7 @@ mod learn;
 mod plot;
 mod progress;
 mod reconstruct;
+mod snn;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,8 @@ enum Command {
     Reconstruct(reconstruct::ReconstructArgs),
     /// Redraw pictures from saved files (atoms, training curves).
     Plot(plot::PlotArgs),
+    /// Spiking neural networks trained with surrogate gradients (train, eval).
+    Snn(snn::SnnArgs),
 }
 
 /// Runs the parsed command.
@@ -36,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Learn(args) => learn::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
+        Command::Snn(args) => snn::run(args),
     }
 }
 

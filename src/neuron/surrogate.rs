@@ -66,6 +66,58 @@ impl Surrogate {
         }
     }
 
+    /// The smooth step `S(x) = ∫_{−∞}^x φ`, rising from 0 to α, whose
+    /// derivative is exactly [`Surrogate::grad`]. Networks use it as a
+    /// differentiable stand-in for `H(v − ϑ)` when checking backpropagation
+    /// against finite differences.
+    ///
+    /// ```
+    /// use lca::neuron::surrogate::{Surrogate, SurrogateKind};
+    /// let phi = Surrogate { kind: SurrogateKind::Triangle, tau: 1.0, alpha: 2.0 };
+    /// assert_eq!(phi.primitive(-1.5), 0.0);
+    /// assert_eq!(phi.primitive(0.0), 1.0);
+    /// assert_eq!(phi.primitive(1.5), 2.0);
+    /// ```
+    #[inline]
+    pub fn primitive(&self, x: f32) -> f32 {
+        let (tau, alpha) = (self.tau, self.alpha);
+        let r = x / tau;
+        match self.kind {
+            SurrogateKind::Box => alpha * ((r + 1.0) * 0.5).clamp(0.0, 1.0),
+            SurrogateKind::Sigmoid => alpha / (1.0 + (-r).exp()),
+            SurrogateKind::Exponential => {
+                if r < 0.0 {
+                    0.5 * alpha * r.exp()
+                } else {
+                    alpha * (1.0 - 0.5 * (-r).exp())
+                }
+            }
+            SurrogateKind::FastSigmoid => 0.5 * alpha * (1.0 + r / (1.0 + r.abs())),
+            SurrogateKind::Triangle => {
+                if r <= -1.0 {
+                    0.0
+                } else if r <= 0.0 {
+                    0.5 * alpha * (1.0 + r) * (1.0 + r)
+                } else if r < 1.0 {
+                    alpha * (1.0 - 0.5 * (1.0 - r) * (1.0 - r))
+                } else {
+                    alpha
+                }
+            }
+        }
+    }
+
+    /// Writes the smooth step `S(v − ϑ)` (see [`Surrogate::primitive`]) for
+    /// every neuron into `out`: the differentiable counterpart of
+    /// [`crate::neuron::lif::fire`].
+    #[inline]
+    pub fn primitive_slice(&self, v: &[f32], threshold: f32, out: &mut [f32]) {
+        assert_eq!(v.len(), out.len());
+        for (o, &vi) in out.iter_mut().zip(v) {
+            *o = self.primitive(vi - threshold);
+        }
+    }
+
     /// Writes `φ(v − ϑ)` for every neuron into `out`.
     #[inline]
     pub fn grad_slice(&self, v: &[f32], threshold: f32, out: &mut [f32]) {
@@ -111,6 +163,31 @@ mod tests {
                 assert!(
                     (got - f64::from(alpha)).abs() < 2e-3 * f64::from(alpha),
                     "{kind:?} τ={tau}: ∫φ = {got}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn primitive_is_the_antiderivative_of_grad() {
+        for kind in KINDS {
+            let phi = Surrogate {
+                kind,
+                tau: 0.7,
+                alpha: 1.3,
+            };
+            assert!(phi.primitive(-1e4) < 1e-3, "{kind:?}");
+            assert!((phi.primitive(1e4) - 1.3).abs() < 1e-3, "{kind:?}");
+            for k in -40..=40 {
+                let x = k as f64 * 0.0731 + 0.013;
+                let h = 1e-3;
+                let fd = (f64::from(phi.primitive((x + h) as f32))
+                    - f64::from(phi.primitive((x - h) as f32)))
+                    / (2.0 * h);
+                let g = f64::from(phi.grad(x as f32));
+                assert!(
+                    (fd - g).abs() < 2e-3 * (1.0 + g.abs()),
+                    "{kind:?} x={x}: {fd} vs {g}"
                 );
             }
         }

@@ -1,0 +1,45 @@
+//! Spiking neural networks trained with surrogate gradients, built on the
+//! same neuron kernels as the spiking LCA ([`crate::neuron`]).
+//!
+//! A network is a stack of discrete-time CUBA-LIF layers ([`layer`]),
+//! feed-forward or recurrent, ending in spiking neurons or a leaky
+//! non-spiking readout. The forward pass uses the true spike `H(v − ϑ)`;
+//! backpropagation through time replaces its derivative by a nascent delta
+//! φ ([`crate::neuron::Surrogate`]) with width τ and scale α. Inputs are
+//! spike trains from an [`encoder`] (latency, Bernoulli rate, or trains
+//! recorded from the spiking LCA: [`SpikingLcaEncoder`], [`trains_from_record`]), losses ([`loss`]) act on spike counts,
+//! first-spike times or readout voltages, and [`train`] runs minibatch Adam
+//! in parallel, bit-identically for any thread count.
+//!
+//! ```
+//! use lca::neuron::{Surrogate, SurrogateKind};
+//! use lca::snn::{Encoder, Latency, LayerKind, LayerSpec, Network, SpikeMode};
+//! let specs = [
+//!     LayerSpec::new(LayerKind::FeedForward, 16, 0.8, 0.9),
+//!     LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
+//! ];
+//! let phi = Surrogate { kind: SurrogateKind::FastSigmoid, tau: 0.1, alpha: 1.0 };
+//! let net = Network::new(4, &specs, phi, 0).unwrap();
+//! let x = Latency { steps: 20, window: 16 }.encode(&[0.1, 0.9, 0.9, 0.1], 0);
+//! let trace = net.forward(&x, SpikeMode::Heaviside);
+//! assert_eq!(trace.output().len(), 20 * 3);
+//! ```
+
+pub mod data;
+pub mod encoder;
+pub mod layer;
+pub mod loss;
+pub mod network;
+pub mod optim;
+pub mod plot;
+pub mod train;
+
+pub use data::{Dataset, Scaling, Splits};
+pub use encoder::{
+    Encoder, EncoderConfig, Latency, Rate, SpikeTrain, SpikingLcaEncoder, trains_from_record,
+};
+pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
+pub use loss::Loss;
+pub use network::{Network, Trace};
+pub use optim::Adam;
+pub use train::{EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train};

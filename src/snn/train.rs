@@ -1,0 +1,403 @@
+//! Minibatch training with Adam, evaluation, and saved models.
+//!
+//! A minibatch is cut into fixed chunks of [`CHUNK`] samples; rayon computes
+//! each chunk's gradient sum on any thread, and the sums are added in chunk
+//! order. The result is therefore bit-identical for any number of threads.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::data::{Dataset, Scaling};
+use super::encoder::{Encoder, EncoderConfig, SpikeTrain, sample_seed};
+use super::layer::SpikeMode;
+use super::loss::Loss;
+use super::network::Network;
+use super::optim::Adam;
+use crate::error::{Error, Result};
+use crate::io::atomic::write_bytes_atomic;
+
+/// Samples per unit of parallel work; fixed so results do not depend on the
+/// thread count.
+pub const CHUNK: usize = 8;
+
+/// Labelled spike trains, produced on demand.
+pub trait Samples: Sync {
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Class of sample `i`.
+    fn label(&self, i: usize) -> usize;
+    /// Spike train of sample `i` in pass `epoch` (stochastic encoders draw a
+    /// new train per epoch, reproducibly).
+    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain>;
+}
+
+/// A dataset encoded on the fly.
+pub struct Encoded<'a, E: Encoder + ?Sized> {
+    /// Features in `[0, 1]` and labels.
+    pub data: &'a Dataset,
+    /// The encoder.
+    pub encoder: &'a E,
+    /// Seed of stochastic encoders.
+    pub seed: u64,
+}
+
+impl<E: Encoder + ?Sized> Samples for Encoded<'_, E> {
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+    fn label(&self, i: usize) -> usize {
+        self.data.labels[i]
+    }
+    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain> {
+        Cow::Owned(
+            self.encoder
+                .encode(self.data.row(i), sample_seed(self.seed, epoch, i as u64)),
+        )
+    }
+}
+
+/// Spike trains computed beforehand (e.g. by the spiking LCA) with labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpikeDataset {
+    /// One train per sample.
+    pub trains: Vec<SpikeTrain>,
+    /// One class per sample.
+    pub labels: Vec<usize>,
+}
+
+impl Samples for SpikeDataset {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn label(&self, i: usize) -> usize {
+        self.labels[i]
+    }
+    fn spikes(&self, i: usize, _epoch: u64) -> Cow<'_, SpikeTrain> {
+        Cow::Borrowed(&self.trains[i])
+    }
+}
+
+/// Optimisation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per Adam step.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f32,
+    /// Cosine annealing ends at `lr · lr_final` in the last epoch.
+    pub lr_final: f32,
+    /// Seed of shuffling and stochastic encoders.
+    pub seed: u64,
+    /// Loss.
+    pub loss: Loss,
+    /// Keep the parameters of the epoch with the best validation accuracy
+    /// (when a validation set is given).
+    pub keep_best: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 30,
+            batch_size: 32,
+            lr: 2e-3,
+            lr_final: 0.05,
+            seed: 0,
+            loss: Loss::MaxVoltage,
+            keep_best: true,
+        }
+    }
+}
+
+/// One line of the training log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub lr: f32,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy during the epoch (parameters changing).
+    pub train_accuracy: f64,
+    /// Accuracy on the validation set after the epoch.
+    pub validation_accuracy: Option<f64>,
+    /// Accuracy on the test set after the epoch.
+    pub test_accuracy: Option<f64>,
+    /// Seconds spent on the training pass (evaluation excluded).
+    pub seconds: f64,
+}
+
+impl EpochStats {
+    /// Header of [`EpochStats::csv_line`].
+    pub const CSV_HEADER: &'static str =
+        "epoch,lr,train_loss,train_accuracy,validation_accuracy,test_accuracy,seconds";
+
+    /// The stats as a CSV line (empty cells for missing accuracies).
+    pub fn csv_line(&self) -> String {
+        let opt = |v: Option<f64>| v.map(|a| format!("{a:.6}")).unwrap_or_default();
+        format!(
+            "{},{},{:.6},{:.6},{},{},{:.4}",
+            self.epoch,
+            self.lr,
+            self.train_loss,
+            self.train_accuracy,
+            opt(self.validation_accuracy),
+            opt(self.test_accuracy),
+            self.seconds
+        )
+    }
+}
+
+fn check_compatible(net: &Network, loss: &Loss, n_classes: usize) -> Result<()> {
+    if loss.needs_readout() != net.has_readout() {
+        return Err(Error::InvalidSetting(format!(
+            "loss '{}' needs {} output layer",
+            loss.name(),
+            if loss.needs_readout() {
+                "a readout"
+            } else {
+                "a spiking"
+            }
+        )));
+    }
+    if net.n_outputs() != n_classes {
+        return Err(Error::Shape(format!(
+            "the network has {} outputs for {n_classes} classes",
+            net.n_outputs()
+        )));
+    }
+    Ok(())
+}
+
+/// Loss gradient summed over `indices` (divided by nothing), with the summed
+/// loss and the number of correct predictions.
+pub fn batch_gradient(
+    net: &Network,
+    samples: &dyn Samples,
+    indices: &[usize],
+    epoch: u64,
+    loss: &Loss,
+) -> (Vec<f32>, f64, usize) {
+    let classes = net.n_outputs();
+    let parts: Vec<(Vec<f32>, f64, usize)> = indices
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut grad = vec![0.0f32; net.params.len()];
+            let (mut total, mut correct) = (0.0f64, 0usize);
+            for &i in chunk {
+                let x = samples.spikes(i, epoch);
+                let trace = net.forward(&x, SpikeMode::Heaviside);
+                let out = trace.output();
+                let label = samples.label(i);
+                let mut g_out = vec![0.0f32; out.len()];
+                total += loss.value_and_grad(out, trace.steps, classes, label, &mut g_out);
+                correct += usize::from(loss.predict(out, trace.steps, classes) == label);
+                net.backward(&x, &trace, &g_out, SpikeMode::Heaviside, &mut grad);
+            }
+            (grad, total, correct)
+        })
+        .collect();
+    let mut grad = vec![0.0f32; net.params.len()];
+    let (mut total, mut correct) = (0.0, 0);
+    for (g, l, c) in parts {
+        for (a, b) in grad.iter_mut().zip(&g) {
+            *a += b;
+        }
+        total += l;
+        correct += c;
+    }
+    (grad, total, correct)
+}
+
+/// Fraction of `samples` classified correctly (stochastic encoders use a
+/// fixed evaluation pass).
+pub fn accuracy(net: &Network, samples: &dyn Samples, loss: &Loss) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let classes = net.n_outputs();
+    let correct: usize = (0..samples.len())
+        .into_par_iter()
+        .map(|i| {
+            let x = samples.spikes(i, u64::MAX);
+            let trace = net.forward(&x, SpikeMode::Heaviside);
+            usize::from(loss.predict(trace.output(), trace.steps, classes) == samples.label(i))
+        })
+        .sum();
+    correct as f64 / samples.len() as f64
+}
+
+/// Trains `net` on `train` with Adam and cosine-annealed learning rate,
+/// evaluating `validation` and `test` after every epoch; `on_epoch` sees each
+/// epoch's stats as they come (for progress bars and logs).
+pub fn train(
+    net: &mut Network,
+    train: &dyn Samples,
+    validation: Option<&dyn Samples>,
+    test: Option<&dyn Samples>,
+    n_classes: usize,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>> {
+    check_compatible(net, &cfg.loss, n_classes)?;
+    if cfg.batch_size == 0 || cfg.epochs == 0 || cfg.lr.is_nan() || cfg.lr <= 0.0 {
+        return Err(Error::InvalidSetting(
+            "epochs, batch size and learning rate must be positive".into(),
+        ));
+    }
+    if train.is_empty() {
+        return Err(Error::InvalidSetting("the training set is empty".into()));
+    }
+    let mut adam = Adam::new(net.params.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut log = Vec::with_capacity(cfg.epochs);
+    let mut best: Option<(f64, Vec<f32>)> = None;
+    for epoch in 0..cfg.epochs {
+        let progress = if cfg.epochs > 1 {
+            epoch as f32 / (cfg.epochs - 1) as f32
+        } else {
+            1.0
+        };
+        let lr = cfg.lr
+            * (cfg.lr_final
+                + (1.0 - cfg.lr_final) * 0.5 * (1.0 + (std::f32::consts::PI * progress).cos()));
+        order.shuffle(&mut rng);
+        let start = Instant::now();
+        let (mut total, mut correct) = (0.0f64, 0usize);
+        for batch in order.chunks(cfg.batch_size) {
+            let (mut grad, l, c) = batch_gradient(net, train, batch, epoch as u64, &cfg.loss);
+            let scale = 1.0 / batch.len() as f32;
+            for g in &mut grad {
+                *g *= scale;
+            }
+            adam.step(&mut net.params, &grad, lr);
+            net.clamp();
+            total += l;
+            correct += c;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        if !net.params.iter().all(|p| p.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("network parameters after epoch {}", epoch + 1),
+                index: net.params.iter().position(|p| !p.is_finite()).unwrap_or(0),
+            });
+        }
+        let validation_accuracy = validation.map(|v| accuracy(net, v, &cfg.loss));
+        let test_accuracy = test.map(|t| accuracy(net, t, &cfg.loss));
+        if cfg.keep_best
+            && let Some(acc) = validation_accuracy
+            && best.as_ref().is_none_or(|(b, _)| acc > *b)
+        {
+            best = Some((acc, net.params.clone()));
+        }
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            lr,
+            train_loss: total / train.len() as f64,
+            train_accuracy: correct as f64 / train.len() as f64,
+            validation_accuracy,
+            test_accuracy,
+            seconds,
+        };
+        on_epoch(&stats);
+        log.push(stats);
+    }
+    if let Some((_, params)) = best {
+        net.params = params;
+    }
+    Ok(log)
+}
+
+/// A trained network with everything needed to classify raw features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// File format tag, `lca-snn/1`.
+    pub format: String,
+    /// Dataset the model was trained on (`yinyang`, `digits` or a path).
+    pub dataset: String,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Feature scaling fitted on the training set.
+    pub scaling: Scaling,
+    /// Input encoder.
+    pub encoder: EncoderConfig,
+    /// Loss (also decides how outputs are read).
+    pub loss: Loss,
+    /// Seed of stochastic encoders.
+    pub seed: u64,
+    /// The network.
+    pub network: Network,
+}
+
+impl Model {
+    /// The format tag written by this version.
+    pub const FORMAT: &'static str = "lca-snn/1";
+
+    /// Writes the model as JSON, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
+        write_bytes_atomic(path, &json)
+    }
+
+    /// Reads a model written by [`Model::save`].
+    pub fn load(path: &Path) -> Result<Model> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let model: Model = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(path, format!("not an lca SNN model: {e}")))?;
+        if model.format != Self::FORMAT {
+            return Err(Error::format(
+                path,
+                format!(
+                    "unsupported model format '{}' (expected {})",
+                    model.format,
+                    Self::FORMAT
+                ),
+            ));
+        }
+        let expected: usize = model.network.layers.iter().map(|l| l.n_params()).sum();
+        if model.network.params.len() != expected {
+            return Err(Error::format(
+                path,
+                format!(
+                    "{} parameters where the layers need {expected}",
+                    model.network.params.len()
+                ),
+            ));
+        }
+        Ok(model)
+    }
+
+    /// Accuracy on raw (unscaled) data.
+    pub fn evaluate(&self, data: &Dataset) -> Result<f64> {
+        let mut data = data.clone();
+        self.scaling.apply(&mut data)?;
+        if let Some(i) = data.labels.iter().position(|&l| l >= self.n_classes) {
+            return Err(Error::Shape(format!(
+                "sample {i} has label {} but the model knows {} classes",
+                data.labels[i], self.n_classes
+            )));
+        }
+        let samples = Encoded {
+            data: &data,
+            encoder: &self.encoder,
+            seed: self.seed,
+        };
+        Ok(accuracy(&self.network, &samples, &self.loss))
+    }
+}

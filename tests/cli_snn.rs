@@ -1,0 +1,174 @@
+//! `lca snn train` / `lca snn eval` end to end on a small CSV dataset.
+
+use std::path::Path;
+use std::process::Command;
+
+fn lca(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lca"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// Two Gaussian-ish blobs in 3 features, labels 0 and 1, with a header line.
+fn blobs_csv() -> String {
+    let mut s = String::from("f1,f2,f3,label\n");
+    for i in 0..80 {
+        let c = i % 2;
+        let j = (i * 37 % 11) as f32 / 11.0;
+        let (a, b) = if c == 0 {
+            (0.2 + 0.2 * j, 0.8)
+        } else {
+            (0.6 + 0.2 * j, 0.1)
+        };
+        s.push_str(&format!("{a},{b},{},{c}\n", 0.5 * j));
+    }
+    s
+}
+
+#[test]
+fn train_writes_model_log_and_figure_then_eval_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blobs.csv"), blobs_csv()).unwrap();
+    let out = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "blobs.csv",
+            "--hidden",
+            "16",
+            "--epochs",
+            "3",
+            "--steps",
+            "20",
+            "--output",
+            "run",
+            "--json",
+            "--threads",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["test_accuracy", "epochs", "seconds"] {
+        assert!(summary.get(key).is_some(), "missing {key} in {summary}");
+    }
+    assert_eq!(summary["epochs"], 3);
+    let run = dir.path().join("run");
+    for f in ["model.json", "training.csv", "training.png"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(run.join("training.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert!(csv.starts_with("epoch,"));
+
+    let ev = lca(
+        &[
+            "snn",
+            "eval",
+            "--model",
+            "run/model.json",
+            "--dataset",
+            "blobs.csv",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(r["samples"], 80);
+    let acc = r["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+}
+
+#[test]
+fn bad_csv_files_fail_with_the_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "short.csv",
+            "1,2,0\n3,4,1\n5,6\n",
+            "line 3: expected 3 columns, found 2",
+        ),
+        (
+            "text.csv",
+            "1,2,0\n3,x,1\n",
+            "line 2, column 2: 'x' is not a finite number",
+        ),
+        ("label.csv", "1,2,0\n3,4,1.5\n", "line 2: label '1.5'"),
+    ];
+    for (name, text, msg) in cases {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let out = lca(
+            &[
+                "snn",
+                "train",
+                "--dataset",
+                name,
+                "--epochs",
+                "1",
+                "--output",
+                "o",
+            ],
+            dir.path(),
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(name) && err.contains(msg), "{name}: {err}");
+        assert!(!dir.path().join("o/model.json").exists());
+    }
+    // labels beyond the model's classes at evaluation time
+    std::fs::write(dir.path().join("blobs.csv"), blobs_csv()).unwrap();
+    let ok = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "blobs.csv",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--steps",
+            "10",
+            "--output",
+            "m",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    std::fs::write(dir.path().join("far.csv"), "0.1,0.2,0.3,0\n0.1,0.2,0.3,5\n").unwrap();
+    let out = lca(
+        &[
+            "snn",
+            "eval",
+            "--model",
+            "m/model.json",
+            "--dataset",
+            "far.csv",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("far.csv") && err.contains("line 2: label 5 out of range"),
+        "{err}"
+    );
+}

@@ -1,0 +1,341 @@
+//! Spiking network: gradients against finite differences, data, determinism.
+
+use std::path::Path;
+
+use lca::neuron::{Reset, Surrogate, SurrogateKind};
+use lca::snn::data::{self, parse_csv, stratified_split, yinyang, yinyang_class};
+use lca::snn::train::{Encoded, batch_gradient};
+use lca::snn::{
+    Encoder, EncoderConfig, Latency, LayerKind, LayerSpec, Loss, Network, Rate, SpikeMode,
+    SpikeTrain, TrainConfig,
+};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random_train(steps: usize, channels: usize, seed: u64) -> SpikeTrain {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data = (0..steps * channels).map(|_| rng.random::<f32>()).collect();
+    SpikeTrain {
+        steps,
+        channels,
+        data,
+    }
+}
+
+fn spec(kind: LayerKind, size: usize, reset: Reset) -> LayerSpec {
+    let mut s = LayerSpec::new(kind, size, 0.7, 0.8);
+    s.neuron.threshold = 0.6;
+    s.neuron.reset = reset;
+    s.train_decays = true;
+    s.train_threshold = true;
+    s.weight_scale = 1.5;
+    s.recurrent_scale = 1.0;
+    s
+}
+
+/// Loss of the smooth network for parameters `p`, in f64 accumulation.
+fn smooth_loss(net: &Network, p: &[f32], x: &SpikeTrain, loss: &Loss, label: usize) -> f64 {
+    let mut n = net.clone();
+    n.params = p.to_vec();
+    let tr = n.forward(x, SpikeMode::Smooth);
+    let mut g = vec![0.0; tr.output().len()];
+    loss.value_and_grad(tr.output(), tr.steps, n.n_outputs(), label, &mut g)
+}
+
+/// Compares backpropagation with central finite differences on every parameter.
+fn check_gradient(net: &Network, loss: Loss, what: &str) {
+    let x = random_train(9, net.n_inputs, 3);
+    let label = 1;
+    let tr = net.forward(&x, SpikeMode::Smooth);
+    let mut g_out = vec![0.0; tr.output().len()];
+    loss.value_and_grad(tr.output(), tr.steps, net.n_outputs(), label, &mut g_out);
+    let mut grad = vec![0.0f32; net.params.len()];
+    net.backward(&x, &tr, &g_out, SpikeMode::Smooth, &mut grad);
+
+    let gmax = grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+    assert!(gmax > 1e-3, "{what}: gradient vanishes ({gmax})");
+    let mut worst = 0.0f32;
+    for k in 0..net.params.len() {
+        let h = 1e-3f32 * net.params[k].abs().max(0.5);
+        let mut p = net.params.clone();
+        p[k] += h;
+        let up = smooth_loss(net, &p, &x, &loss, label);
+        p[k] = net.params[k] - h;
+        let down = smooth_loss(net, &p, &x, &loss, label);
+        let fd = ((up - down) / (2.0 * f64::from(h))) as f32;
+        let err = (fd - grad[k]).abs() / (grad[k].abs() + 0.02 * gmax);
+        worst = worst.max(err);
+        assert!(
+            err < 0.05,
+            "{what}: parameter {k}: backprop {} vs finite difference {fd} (max |g| {gmax})",
+            grad[k]
+        );
+    }
+    eprintln!("{what}: worst relative error {worst:.2e}");
+}
+
+fn network(hidden: LayerKind, out: LayerKind, reset: Reset, kind: SurrogateKind) -> Network {
+    let specs = [spec(hidden, 5, reset), spec(out, 3, reset)];
+    let phi = Surrogate {
+        kind,
+        tau: 0.4,
+        alpha: 1.0,
+    };
+    let mut net = Network::new(3, &specs, phi, 11).unwrap();
+    net.detach_reset = false;
+    // non-zero biases so they are checked too
+    let b0 = net.layers[0].offset
+        + 5 * 3
+        + if hidden == LayerKind::Recurrent {
+            25
+        } else {
+            0
+        };
+    for i in 0..5 {
+        net.params[b0 + i] = 0.05 * i as f32 - 0.1;
+    }
+    net
+}
+
+#[test]
+fn feedforward_readout_gradients_match_finite_differences() {
+    for reset in [Reset::Zero, Reset::Subtract] {
+        for loss in [Loss::MaxVoltage, Loss::MeanVoltage] {
+            let net = network(
+                LayerKind::FeedForward,
+                LayerKind::Readout,
+                reset,
+                SurrogateKind::Sigmoid,
+            );
+            check_gradient(&net, loss, &format!("ff/readout {reset:?} {}", loss.name()));
+        }
+    }
+}
+
+#[test]
+fn recurrent_gradients_match_finite_differences() {
+    for kind in [
+        SurrogateKind::Sigmoid,
+        SurrogateKind::Exponential,
+        SurrogateKind::FastSigmoid,
+    ] {
+        for reset in [Reset::Zero, Reset::Subtract] {
+            let net = network(LayerKind::Recurrent, LayerKind::Readout, reset, kind);
+            check_gradient(
+                &net,
+                Loss::MeanVoltage,
+                &format!("rec/readout {kind:?} {reset:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn spiking_output_gradients_match_finite_differences() {
+    let ttfs = Loss::FirstSpike {
+        tau0: 2.0,
+        tau1: 20.0,
+        gamma: 0.01,
+    };
+    for loss in [Loss::SpikeCount, ttfs] {
+        for (hidden, out) in [
+            (LayerKind::FeedForward, LayerKind::FeedForward),
+            (LayerKind::Recurrent, LayerKind::FeedForward),
+            (LayerKind::FeedForward, LayerKind::Recurrent),
+        ] {
+            for reset in [Reset::Zero, Reset::Subtract] {
+                let net = network(hidden, out, reset, SurrogateKind::Sigmoid);
+                check_gradient(
+                    &net,
+                    loss,
+                    &format!("{hidden:?}/{out:?} {reset:?} {}", loss.name()),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn heaviside_forward_spikes_are_binary_and_backward_runs() {
+    let net = network(
+        LayerKind::Recurrent,
+        LayerKind::FeedForward,
+        Reset::Zero,
+        SurrogateKind::Box,
+    );
+    let x = Latency {
+        steps: 30,
+        window: 20,
+    }
+    .encode(&[0.2, 0.9, 0.5], 0);
+    let tr = net.forward(&x, SpikeMode::Heaviside);
+    assert!(tr.output().iter().all(|&s| s == 0.0 || s == 1.0));
+    assert_eq!(net.state_bytes_per_step(), 4 * (5 + 3));
+    let mut g_out = vec![0.0; tr.output().len()];
+    Loss::SpikeCount.value_and_grad(tr.output(), tr.steps, 3, 0, &mut g_out);
+    let mut grad = vec![0.0; net.params.len()];
+    net.backward(&x, &tr, &g_out, SpikeMode::Heaviside, &mut grad);
+    assert!(grad.iter().all(|g| g.is_finite()));
+}
+
+#[test]
+fn yinyang_has_balanced_labelled_points_in_the_disc() {
+    let ds = yinyang(3000, 42);
+    assert_eq!(ds, yinyang(3000, 42));
+    assert_ne!(ds, yinyang(3000, 41));
+    assert_eq!((ds.len(), ds.n_features, ds.n_classes), (3000, 4, 3));
+    for i in 0..ds.len() {
+        let r = ds.row(i);
+        let (x, y) = (f64::from(r[0]), f64::from(r[1]));
+        assert!(((x - 0.5).powi(2) + (y - 0.5).powi(2)).sqrt() <= 0.5 + 1e-6);
+        assert!((r[0] + r[2] - 1.0).abs() < 1e-6 && (r[1] + r[3] - 1.0).abs() < 1e-6);
+        assert_eq!(yinyang_class(x, y), ds.labels[i]);
+    }
+    for c in ds.class_counts() {
+        assert!((900..1100).contains(&c), "{:?}", ds.class_counts());
+    }
+    // the dots are discs of radius 0.1 centred at (0.25, 0.5) and (0.75, 0.5)
+    assert_eq!(yinyang_class(0.25, 0.5), 2);
+    assert_eq!(yinyang_class(0.75, 0.5), 2);
+    let s = data::yinyang_splits();
+    assert_eq!(
+        (s.train.len(), s.validation.unwrap().len(), s.test.len()),
+        (5000, 1000, 1000)
+    );
+}
+
+#[test]
+fn digits_load_and_split_stratified() {
+    let ds = data::digits().unwrap();
+    assert_eq!((ds.len(), ds.n_features, ds.n_classes), (1797, 64, 10));
+    assert!(ds.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    let (train, test) = stratified_split(&ds, 0.25, 0);
+    assert_eq!(train.len() + test.len(), 1797);
+    for (c, (&a, &b)) in train
+        .class_counts()
+        .iter()
+        .zip(&test.class_counts())
+        .enumerate()
+    {
+        let frac = b as f64 / (a + b) as f64;
+        assert!((frac - 0.25).abs() < 0.02, "class {c}: {a}/{b}");
+    }
+    assert_eq!(data::digits_splits().unwrap().test, test);
+}
+
+#[test]
+fn csv_errors_name_the_line() {
+    let p = Path::new("bad.csv");
+    let err = |text: &str, classes| parse_csv(text, p, classes).unwrap_err().to_string();
+    let e = err("1,2,0\n3,4,1\n5,1\n", None);
+    assert!(
+        e.contains("bad.csv") && e.contains("line 3") && e.contains("expected 3 columns, found 2"),
+        "{e}"
+    );
+    let e = err("x,y,label\n1,2,0\n3,abc,1\n", None);
+    assert!(e.contains("line 3, column 2") && e.contains("'abc'"), "{e}");
+    let e = err("1,2,0\n3,4,7\n", Some(3));
+    assert!(
+        e.contains("line 2") && e.contains("label 7 out of range"),
+        "{e}"
+    );
+    let e = err("1,2,0\n3,4,-1\n", None);
+    assert!(e.contains("line 2") && e.contains("label '-1'"), "{e}");
+    let e = err("1,2,0\n3,4,nan\n", None);
+    assert!(e.contains("line 2"), "{e}");
+    let ok = parse_csv("a,b,c\n1,2,0\n\n3,4,2\n", p, None).unwrap();
+    assert_eq!((ok.len(), ok.n_features, ok.n_classes), (2, 2, 3));
+}
+
+#[test]
+fn training_is_identical_for_one_and_two_threads() {
+    let ds = yinyang(64, 1);
+    let enc = EncoderConfig::Rate(Rate {
+        steps: 20,
+        max_rate: 0.5,
+    });
+    let samples = Encoded {
+        data: &ds,
+        encoder: &enc,
+        seed: 5,
+    };
+    let specs = [
+        LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
+        LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
+    ];
+    let phi = Surrogate {
+        kind: SurrogateKind::FastSigmoid,
+        tau: 0.2,
+        alpha: 1.0,
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut net = Network::new(4, &specs, phi, 3).unwrap();
+            let cfg = TrainConfig {
+                epochs: 2,
+                batch_size: 20,
+                ..TrainConfig::default()
+            };
+            let idx: Vec<usize> = (0..64).collect();
+            let g = batch_gradient(&net, &samples, &idx, 0, &cfg.loss).0;
+            lca::snn::train(
+                &mut net,
+                &samples,
+                Some(&samples),
+                None,
+                3,
+                &cfg,
+                &mut |_| {},
+            )
+            .unwrap();
+            (g, net.params)
+        })
+    };
+    let (g1, p1) = run(1);
+    let (g2, p2) = run(2);
+    assert!(g1.iter().any(|&g| g != 0.0));
+    assert_eq!(g1, g2);
+    assert_eq!(p1, p2);
+}
+
+#[test]
+fn a_small_network_learns_yinyang_above_chance() {
+    let ds = yinyang(600, 3);
+    let enc = Latency {
+        steps: 30,
+        window: 25,
+    };
+    let samples = Encoded {
+        data: &ds,
+        encoder: &enc,
+        seed: 0,
+    };
+    let specs = [
+        {
+            let mut s = LayerSpec::new(LayerKind::FeedForward, 32, 0.85, 0.9);
+            s.weight_scale = 3.0;
+            s
+        },
+        LayerSpec::new(LayerKind::Readout, 3, 0.85, 0.9),
+    ];
+    let phi = Surrogate {
+        kind: SurrogateKind::FastSigmoid,
+        tau: 0.1,
+        alpha: 1.0,
+    };
+    let mut net = Network::new(4, &specs, phi, 1).unwrap();
+    let cfg = TrainConfig {
+        epochs: 8,
+        batch_size: 16,
+        lr: 5e-3,
+        ..TrainConfig::default()
+    };
+    let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
+    let last = log.last().unwrap();
+    assert!(last.train_accuracy > 0.6, "{last:?}");
+    assert!(log[0].train_loss > last.train_loss);
+}
