@@ -52,14 +52,14 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = 2000)]
     steps: u64,
     /// Patches per minibatch.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 128)]
     batch_size: usize,
     /// Learning rate η (at the first step).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 4.0)]
     learning_rate: f32,
-    /// Learning rate at the last step (geometric schedule).
-    #[arg(long)]
-    learning_rate_final: Option<f32>,
+    /// Learning rate at the last step (geometric schedule from --learning-rate).
+    #[arg(long, default_value_t = 0.4)]
+    learning_rate_final: f32,
     /// Momentum of the dictionary update.
     #[arg(long, default_value_t = 0.0)]
     momentum: f32,
@@ -152,7 +152,7 @@ impl LearnArgs {
         let learning = LearnParams {
             lca: LcaParams::new().lambda(self.lambda),
             learning_rate: self.learning_rate,
-            learning_rate_final: self.learning_rate_final,
+            learning_rate_final: Some(self.learning_rate_final),
             lambda_final: self.lambda_final,
             momentum: self.momentum,
             steps: self.steps,

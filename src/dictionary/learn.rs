@@ -38,8 +38,8 @@ impl Default for LearnParams {
     fn default() -> Self {
         LearnParams {
             lca: LcaParams::default(),
-            learning_rate: 1.0,
-            learning_rate_final: None,
+            learning_rate: 4.0,
+            learning_rate_final: Some(0.4),
             lambda_final: None,
             momentum: 0.0,
             steps: 1000,
