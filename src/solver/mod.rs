@@ -1,6 +1,7 @@
 //! Solvers that find sparse codes of signals over a [`Dictionary`](crate::Dictionary).
 
 pub mod fixed_point;
+mod gram_factor;
 pub mod objective;
 pub mod projection;
 pub mod rate;

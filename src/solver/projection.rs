@@ -12,11 +12,15 @@
 
 use crate::Dictionary;
 use crate::neuron::{Threshold, Transfer};
+use crate::solver::gram_factor::GramFactor;
 
-/// Work buffers for [`try_fixed_point`], sized once per worker.
+/// Work buffers for [`try_fixed_point`], sized once per worker. The Gram
+/// factor carries over from jump to jump and from signal to signal.
 pub(crate) struct ProjectionScratch {
-    gram: Vec<f64>,
+    factor: GramFactor,
     rhs: Vec<f64>,
+    target: Vec<f64>,
+    solution: Vec<f64>,
     u: Vec<f32>,
     a: Vec<f32>,
 }
@@ -25,8 +29,10 @@ impl ProjectionScratch {
     pub(crate) fn new(n_atoms: usize, n_features: usize) -> Self {
         let s = n_features.min(n_atoms);
         ProjectionScratch {
-            gram: vec![0.0; s * s],
+            factor: GramFactor::new(n_atoms, n_features),
             rhs: vec![0.0; s],
+            target: vec![0.0; s],
+            solution: vec![0.0; n_atoms],
             u: vec![0.0; n_atoms],
             a: vec![0.0; n_atoms],
         }
@@ -81,20 +87,23 @@ pub(crate) fn try_fixed_point(
         return Jump::Rejected; // more atoms than dimensions: Φ_SᵀΦ_S is singular
     }
     let lambda = transfer.lambda;
-    // Φ_SᵀΦ_S = G_SS + I and the right-hand side b_S − λ s, in f64.
-    let gram = &mut scratch.gram[..s * s];
-    let target = &mut scratch.rhs[..s];
-    for (p, &i) in active.iter().enumerate() {
-        let column = dict.inhibition_column(i);
-        for (q, &j) in active.iter().enumerate().take(p + 1) {
-            gram[p * s + q] = f64::from(column[j]);
-        }
-        gram[p * s + p] += 1.0;
-        target[p] = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
-    }
-    if !cholesky_solve(gram, target, s) {
+    // Φ_SᵀΦ_S a_S = b_S − λ s through the incrementally updated factor.
+    if !scratch.factor.sync(dict, active) {
         return Jump::Rejected;
     }
+    let rhs = &mut scratch.rhs[..s];
+    for (r, &i) in rhs.iter_mut().zip(scratch.factor.order()) {
+        *r = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
+    }
+    scratch.factor.solve(rhs);
+    for (&r, &i) in rhs.iter().zip(scratch.factor.order()) {
+        scratch.solution[i] = r;
+    }
+    let target = &mut scratch.target[..s];
+    for (t, &i) in target.iter_mut().zip(active) {
+        *t = scratch.solution[i];
+    }
+    let target = &scratch.target[..s];
 
     // First zero crossing on the segment a → a*, if any sign flips.
     let mut step = 1.0f64;
@@ -160,75 +169,5 @@ pub(crate) fn try_fixed_point(
         Jump::Improved
     } else {
         Jump::Converged
-    }
-}
-
-/// Solves `M x = rhs` in place for symmetric positive definite `M` (lower
-/// triangle given, row-major `s×s`); `false` if `M` is not safely positive.
-/// Inner product with four independent accumulators, so it vectorises.
-#[inline]
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-}
-
-#[inline(never)]
-fn cholesky_solve(m: &mut [f64], rhs: &mut [f64], s: usize) -> bool {
-    // Row-oriented: every inner product runs over contiguous row prefixes.
-    for i in 0..s {
-        let (done, rest) = m.split_at_mut(i * s);
-        let row_i = &mut rest[..s];
-        for j in 0..i {
-            let row_j = &done[j * s..j * s + j + 1];
-            let v = row_i[j] - dot(&row_i[..j], &row_j[..j]);
-            row_i[j] = v / row_j[j];
-        }
-        let d = row_i[i] - dot(&row_i[..i], &row_i[..i]);
-        if d.is_nan() || d <= 1e-10 {
-            return false;
-        }
-        row_i[i] = d.sqrt();
-    }
-    for i in 0..s {
-        let row = &m[i * s..i * s + i + 1];
-        rhs[i] = (rhs[i] - dot(&row[..i], &rhs[..i])) / row[i];
-    }
-    for i in (0..s).rev() {
-        let mut v = rhs[i];
-        for k in i + 1..s {
-            v -= m[k * s + i] * rhs[k];
-        }
-        rhs[i] = v / m[i * s + i];
-    }
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cholesky_solve;
-
-    #[test]
-    fn cholesky_solves_a_small_system() {
-        // M = [[4, 2], [2, 3]], x = [1, -1] → rhs = [2, -1]
-        let mut m = vec![4.0, 0.0, 2.0, 3.0];
-        let mut rhs = vec![2.0, -1.0];
-        assert!(cholesky_solve(&mut m, &mut rhs, 2));
-        assert!((rhs[0] - 1.0).abs() < 1e-12 && (rhs[1] + 1.0).abs() < 1e-12);
-        let mut singular = vec![1.0, 0.0, 1.0, 1.0];
-        assert!(!cholesky_solve(&mut singular, &mut [1.0, 1.0], 2));
     }
 }
