@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct Dictionary {
     phi: DMatrix<f32>,
+    /// Φᵀ, kept so the drive `ΦᵀX` is a plain blocked GEMM (nalgebra's
+    /// `tr_mul` computes one dot product per entry, several times slower).
+    phi_t: DMatrix<f32>,
     inhibition: DMatrix<f32>,
 }
 
@@ -62,9 +65,14 @@ impl Dictionary {
             }
             atom /= norm as f32;
         }
-        let mut inhibition = phi.tr_mul(&phi);
+        let phi_t = phi.transpose();
+        let mut inhibition = &phi_t * &phi;
         inhibition.fill_diagonal(0.0);
-        Ok(Dictionary { phi, inhibition })
+        Ok(Dictionary {
+            phi,
+            phi_t,
+            inhibition,
+        })
     }
 
     /// Number of atoms (neurons).
@@ -105,9 +113,16 @@ impl Dictionary {
         &self.inhibition.as_slice()[j * n..(j + 1) * n]
     }
 
-    /// Feed-forward drive `B = ΦᵀX` for signals stored as columns.
-    pub fn drive(&self, signals: &DMatrix<f32>) -> DMatrix<f32> {
-        self.phi.tr_mul(signals)
+    /// Feed-forward drive `B = ΦᵀX` for signals stored as columns (any
+    /// matrix or view with `n_features` rows).
+    pub fn drive<S>(
+        &self,
+        signals: &nalgebra::Matrix<f32, nalgebra::Dyn, nalgebra::Dyn, S>,
+    ) -> DMatrix<f32>
+    where
+        S: nalgebra::storage::Storage<f32, nalgebra::Dyn, nalgebra::Dyn>,
+    {
+        &self.phi_t * signals
     }
 
     /// Reconstruction `ΦA` of codes stored as columns.

@@ -324,7 +324,7 @@ impl Lca {
                 let first = chunk * CHUNK;
                 let len = iters.len();
                 let x = signals.columns(first, len);
-                let drive = dict.atoms().tr_mul(&x);
+                let drive = dict.drive(&x);
                 let mut scratch = Scratch {
                     inhibition: vec![0.0; k],
                     active: Vec::with_capacity(k),

@@ -669,7 +669,7 @@ impl SpikingLca {
             .map(|(chunk, (((a, counts), sat), quanta))| {
                 let first = chunk * CHUNK;
                 let len = counts.len();
-                let drive = dict.atoms().tr_mul(&signals.columns(first, len));
+                let drive = dict.drive(&signals.columns(first, len));
                 let mut scratch = Scratch::new(neurons, k);
                 let mut spikes = ChunkSpikes::default();
                 for s in 0..len {
