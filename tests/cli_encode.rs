@@ -3,39 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
+use common::cli::*;
 use common::*;
 use lca::LcaParams;
 use lca::io::{npy, npz};
-
-struct Problem {
-    dir: tempfile::TempDir,
-}
-
-impl Problem {
-    /// 64 random atoms of 16 features and 100 signals, written as .npy files.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let d = random_dictionary(16, 64, 1);
-        let x = sparse_signals(&d, 100, 3, 2);
-        npy::write_matrix(&dir.path().join("D.npy"), 64, 16, d.as_rows()).unwrap();
-        npy::write_matrix(&dir.path().join("X.npy"), 100, 16, x.as_slice()).unwrap();
-        Problem { dir }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-fn lca(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lca"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
 
 fn encode(p: &Problem, extra: &[&str], out: &str) -> std::process::Output {
     let mut args = vec![
@@ -52,23 +23,9 @@ fn encode(p: &Problem, extra: &[&str], out: &str) -> std::process::Output {
     lca(&args, p.dir.path())
 }
 
-/// Asserts failure with a single error line mentioning every `needle`.
-fn assert_fails(out: &std::process::Output, needles: &[&str]) {
-    assert!(!out.status.success(), "expected failure");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.trim().lines().count(),
-        1,
-        "one line expected, got: {err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "error {err:?} should mention {n:?}");
-    }
-}
-
 #[test]
 fn encodes_like_the_library_and_reports_json() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     let out = lca(
         &[
             "encode",
@@ -126,7 +83,7 @@ fn encodes_like_the_library_and_reports_json() {
 
 #[test]
 fn npz_output_is_the_same_codes_in_csr() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     assert!(encode(&p, &[], "A.npy").status.success());
     assert!(encode(&p, &[], "A.npz").status.success());
     let dense = npy::read_matrix(&p.path("A.npy")).unwrap();
@@ -138,7 +95,7 @@ fn npz_output_is_the_same_codes_in_csr() {
 
 #[test]
 fn thread_count_does_not_change_the_output() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     assert!(encode(&p, &["--threads", "1"], "A1.npy").status.success());
     assert!(encode(&p, &["--threads", "2"], "A2.npy").status.success());
     assert_eq!(
@@ -149,7 +106,7 @@ fn thread_count_does_not_change_the_output() {
 
 #[test]
 fn warm_start_and_trace_outputs() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     assert!(
         encode(
             &p,
@@ -188,7 +145,7 @@ fn warm_start_and_trace_outputs() {
 
 #[test]
 fn mismatched_shapes_are_reported_with_both_files() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     npy::write_matrix(&p.path("X.npy"), 10, 15, &vec![0.1; 150]).unwrap();
     assert_fails(&encode(&p, &[], "A.npy"), &["X.npy", "D.npy", "15", "16"]);
     assert!(!p.path("A.npy").exists());
@@ -197,7 +154,7 @@ fn mismatched_shapes_are_reported_with_both_files() {
 #[test]
 fn non_finite_values_are_rejected() {
     for (file, rows, cols) in [("X.npy", 100, 16), ("D.npy", 64, 16)] {
-        let p = Problem::new();
+        let p = Problem::new(16, 64, 100, 1);
         let mut m = npy::read_matrix(&p.path(file)).unwrap();
         m.data[cols + 3] = if file == "X.npy" {
             f32::NAN
@@ -215,7 +172,7 @@ fn non_finite_values_are_rejected() {
 
 #[test]
 fn invalid_settings_are_rejected_before_any_work() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     for (flags, needle) in [
         (&["--lambda", "-0.1"][..], "lambda"),
         (&["--dt", "0"][..], "dt"),
@@ -231,7 +188,7 @@ fn invalid_settings_are_rejected_before_any_work() {
 
 #[test]
 fn a_zero_atom_is_an_error_naming_the_dictionary() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     let mut d = npy::read_matrix(&p.path("D.npy")).unwrap();
     d.data[5 * 16..6 * 16].fill(0.0);
     npy::write_matrix(&p.path("D.npy"), 64, 16, &d.data).unwrap();
@@ -240,7 +197,7 @@ fn a_zero_atom_is_an_error_naming_the_dictionary() {
 
 #[test]
 fn missing_truncated_and_wrongly_typed_files_are_errors() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     assert_fails(
         &lca(
             &["encode", "-d", "nope.npy", "-i", "X.npy", "-o", "A.npy"],
@@ -271,7 +228,7 @@ fn missing_truncated_and_wrongly_typed_files_are_errors() {
 
 #[test]
 fn an_unwritable_output_fails_before_encoding_and_leaves_nothing() {
-    let p = Problem::new();
+    let p = Problem::new(16, 64, 100, 1);
     assert_fails(
         &encode(&p, &[], "missing-dir/A.npy"),
         &["missing-dir/A.npy", "does not exist"],

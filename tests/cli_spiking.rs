@@ -3,39 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
+use common::cli::*;
 use common::*;
 use lca::io::{npy, npz};
 use lca::solver::{SpikeRecord, SpikingParams};
-
-struct Problem {
-    dir: tempfile::TempDir,
-}
-
-impl Problem {
-    /// 48 random atoms of 16 features and 80 signals, written as .npy files.
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let d = random_dictionary(16, 48, 3);
-        let x = sparse_signals(&d, 80, 3, 4);
-        npy::write_matrix(&dir.path().join("D.npy"), 48, 16, d.as_rows()).unwrap();
-        npy::write_matrix(&dir.path().join("X.npy"), 80, 16, x.as_slice()).unwrap();
-        Problem { dir }
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-fn lca(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lca"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
 
 fn encode(p: &Problem, extra: &[&str], out: &str) -> std::process::Output {
     let mut args = vec![
@@ -43,19 +14,6 @@ fn encode(p: &Problem, extra: &[&str], out: &str) -> std::process::Output {
     ];
     args.extend_from_slice(extra);
     lca(&args, p.dir.path())
-}
-
-fn assert_fails(out: &std::process::Output, needles: &[&str]) {
-    assert!(!out.status.success(), "expected failure");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.trim().lines().count(),
-        1,
-        "one line expected, got: {err}"
-    );
-    for n in needles {
-        assert!(err.contains(n), "error {err:?} should mention {n:?}");
-    }
 }
 
 fn summary(out: &std::process::Output) -> serde_json::Value {
@@ -69,7 +27,7 @@ fn summary(out: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn spiking_mode_writes_codes_spikes_and_a_summary() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     let s = summary(&encode(
         &p,
         &[
@@ -144,7 +102,7 @@ fn spiking_mode_writes_codes_spikes_and_a_summary() {
 
 #[test]
 fn fixed_point_reports_its_error_against_float() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     let s = summary(&encode(
         &p,
         &["--mode", "spiking", "--fixed-point", "--steps", "600"],
@@ -160,7 +118,7 @@ fn fixed_point_reports_its_error_against_float() {
 
 #[test]
 fn thread_count_does_not_change_spiking_output() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     for extra in [&[][..], &["--fixed-point"][..]] {
         let mut one = vec!["--mode", "spiking", "--threads", "1", "--spikes", "S1.npz"];
         let mut two = vec!["--mode", "spiking", "--threads", "2", "--spikes", "S2.npz"];
@@ -184,7 +142,7 @@ fn thread_count_does_not_change_spiking_output() {
 
 #[test]
 fn flags_of_the_other_mode_and_bad_settings_are_refused_without_output() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["--steps", "100"], vec!["--steps", "--mode rate"]),
         (vec!["--fixed-point"], vec!["--fixed-point", "--mode rate"]),
@@ -249,7 +207,7 @@ fn flags_of_the_other_mode_and_bad_settings_are_refused_without_output() {
 
 #[test]
 fn a_fixed_point_overflow_fails_without_output() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     let atom = [0.6f32, 0.8];
     npy::write_matrix(&p.path("D2.npy"), 200, 2, &atom.repeat(200)).unwrap();
     npy::write_matrix(&p.path("X2.npy"), 1, 2, &atom).unwrap();
@@ -266,7 +224,7 @@ fn a_fixed_point_overflow_fails_without_output() {
 
 #[test]
 fn plot_raster_draws_one_signal_of_a_spike_file() {
-    let p = Problem::new();
+    let p = Problem::new(16, 48, 80, 3);
     let out = encode(
         &p,
         &["--mode", "spiking", "--steps", "300", "--spikes", "S.npz"],

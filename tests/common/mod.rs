@@ -2,6 +2,8 @@
 #![allow(clippy::needless_range_loop)]
 #![allow(dead_code)]
 
+pub mod cli;
+
 use lca::Dictionary;
 use nalgebra::DMatrix;
 use rand::rngs::StdRng;
