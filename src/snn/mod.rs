@@ -8,7 +8,7 @@
 //! φ ([`crate::neuron::Surrogate`]) with width τ and scale α. Inputs are
 //! spike trains from an [`encoder`] (latency, Bernoulli rate, or trains
 //! recorded from the spiking LCA: [`SpikingLcaEncoder`], [`trains_from_record`]), losses ([`loss`]) act on spike counts,
-//! first-spike times or readout voltages, and [`train`] runs minibatch Adam
+//! first-spike times or readout voltages, and [`train()`] runs minibatch Adam
 //! in parallel, bit-identically for any thread count.
 //!
 //! ```
