@@ -3,9 +3,17 @@
 //! LCA, train a spiking network on the LCA's spike trains, print accuracy.
 //!
 //!     cargo run --release --example snn_pipeline [ATOMS] [EPOCHS] [LAMBDA] [LCA_STEPS] [BIN] [signed|nonneg]
+//!         [--seed N] [--weight-decay W] [--dropout P] [--validate FRACTION]
 //!
-//! Defaults: 100 atoms, 30 epochs, λ = 0.1, 64 solver steps merged 2 by 2,
-//! signed codes of mean-centred digits (96.9 % test accuracy).
+//! Defaults: 100 atoms, 40 epochs, λ = 0.1, 64 solver steps merged 2 by 2,
+//! signed codes of mean-centred digits, AdamW weight decay 1 and input
+//! dropout 0.4 (98.0–98.7 % test accuracy over seeds 0–4, mean 98.4 %).
+//!
+//! `--validate F` carves a stratified fraction F (seed 1) off the training
+//! digits, learns the dictionary and trains on the rest, prints the
+//! validation accuracy and never touches the test digits: settings are
+//! chosen that way, then the default run trains on all training digits for
+//! the chosen epochs and reports the test accuracy of the last epoch.
 
 use std::time::Instant;
 
@@ -26,9 +34,23 @@ fn columns(ds: &Dataset) -> DMatrix<f32> {
 }
 
 fn main() -> lca::Result<()> {
-    let mut args = std::env::args().skip(1);
+    // `--name value` options, then positional arguments.
+    let (mut seed, mut weight_decay, mut dropout, mut validate) = (0u64, 1.0f32, 0.4f32, 0.0f64);
+    let mut positional = Vec::new();
+    let mut raw = std::env::args().skip(1);
+    while let Some(a) = raw.next() {
+        let mut value = || raw.next().unwrap_or_default();
+        match a.as_str() {
+            "--seed" => seed = value().parse().unwrap_or(seed),
+            "--weight-decay" => weight_decay = value().parse().unwrap_or(weight_decay),
+            "--dropout" => dropout = value().parse().unwrap_or(dropout),
+            "--validate" => validate = value().parse().unwrap_or(validate),
+            _ => positional.push(a),
+        }
+    }
+    let mut args = positional.into_iter();
     let n_atoms: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let epochs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    let epochs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(40);
     let lambda: f32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0.1);
     let lca_steps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let bin: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
@@ -36,7 +58,15 @@ fn main() -> lca::Result<()> {
     // non-negative codes of the raw pixels.
     let signed = args.next().is_none_or(|a| a != "nonneg");
     let splits = data::digits_splits()?;
-    let (train, test) = (&splits.train, &splits.test);
+    // With --validate the held-out part of the training digits plays the
+    // test set's role.
+    let carved;
+    let (train, test, held_out) = if validate > 0.0 {
+        carved = data::stratified_split(&splits.train, validate, 1);
+        (&carved.0, &carved.1, "validation")
+    } else {
+        (&splits.train, &splits.test, "test")
+    };
     let (mut xtr, mut xte) = (columns(train), columns(test));
     if signed {
         let mean = xtr.column_mean();
@@ -120,29 +150,40 @@ fn main() -> lca::Result<()> {
         tau: 0.1,
         alpha: 1.0,
     };
-    let mut net = Network::new(encoder_channels(&tr), &specs, phi, 0)?;
+    let mut net = Network::new(encoder_channels(&tr), &specs, phi, seed)?;
+    // The spike trains are deterministic, one per digit, and the network
+    // fits them all within a few epochs: decoupled weight decay of the
+    // weights and dropout of input entries keep it from memorising them.
     let cfg = TrainConfig {
         epochs,
         batch_size: 16,
         lr: 2e-3,
+        seed,
         loss: Loss::MaxVoltage,
+        weight_decay,
+        input_dropout: dropout,
+        keep_best: false,
         ..TrainConfig::default()
     };
     let start = Instant::now();
-    let log = lca::snn::train(&mut net, &tr, None, Some(&te), 10, &cfg, &mut |s| {
+    // Held-out digits are evaluated only while validating.
+    let watch = (validate > 0.0).then_some(&te as &dyn lca::snn::train::Samples);
+    let log = lca::snn::train(&mut net, &tr, watch, None, 10, &cfg, &mut |s| {
         if s.epoch % 10 == 0 {
             println!(
-                "epoch {}: loss {:.4}, train {:.2}%, test {:.2}%",
+                "epoch {}: loss {:.4}, train {:.2}%{}",
                 s.epoch,
                 s.train_loss,
                 100.0 * s.train_accuracy,
-                100.0 * s.test_accuracy.unwrap_or(0.0)
+                s.validation_accuracy
+                    .map(|a| format!(", validation {:.2}%", 100.0 * a))
+                    .unwrap_or_default()
             );
         }
     })?;
     let acc = lca::snn::accuracy(&net, &te, &cfg.loss);
     println!(
-        "test accuracy from spiking-LCA spike trains: {:.2}% ({} epochs, {:.2} s/epoch)",
+        "{held_out} accuracy from spiking-LCA spike trains: {:.2}% (seed {seed}, {} epochs, {:.2} s/epoch)",
         100.0 * acc,
         log.len(),
         start.elapsed().as_secs_f64() / log.len() as f64

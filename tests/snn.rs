@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lca::neuron::{Reset, Surrogate, SurrogateKind};
 use lca::snn::data::{self, parse_csv, stratified_split, yinyang, yinyang_class};
-use lca::snn::train::{Encoded, batch_gradient};
+use lca::snn::train::{Encoded, InputDropout, Samples, batch_gradient};
 use lca::snn::{
     Encoder, EncoderConfig, Latency, LayerKind, LayerSpec, Loss, Network, Rate, SpikeMode,
     SpikeTrain, TrainConfig,
@@ -338,4 +338,131 @@ fn a_small_network_learns_yinyang_above_chance() {
     let last = log.last().unwrap();
     assert!(last.train_accuracy > 0.6, "{last:?}");
     assert!(log[0].train_loss > last.train_loss);
+}
+
+fn small_regularised_run(
+    threads: usize,
+    weight_decay: f32,
+    input_dropout: f32,
+) -> (Vec<f32>, Vec<f32>, f32) {
+    let ds = yinyang(64, 1);
+    let enc = EncoderConfig::Rate(Rate {
+        steps: 20,
+        max_rate: 0.5,
+    });
+    let samples = Encoded {
+        data: &ds,
+        encoder: &enc,
+        seed: 5,
+    };
+    let specs = [
+        LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
+        LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
+    ];
+    let phi = Surrogate {
+        kind: SurrogateKind::FastSigmoid,
+        tau: 0.2,
+        alpha: 1.0,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut net = Network::new(4, &specs, phi, 3).unwrap();
+        let start = net.params.clone();
+        // one epoch of one batch: a single optimiser step
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 64,
+            weight_decay,
+            input_dropout,
+            ..TrainConfig::default()
+        };
+        let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
+        (start, net.params, log[0].lr)
+    })
+}
+
+#[test]
+fn weight_decay_adds_the_decoupled_shrink_to_the_adam_step() {
+    let (p0, plain, lr) = small_regularised_run(1, 0.0, 0.0);
+    let (p0b, decayed, lr_b) = small_regularised_run(1, 0.5, 0.0);
+    assert_eq!(p0, p0b);
+    assert_eq!(lr, lr_b);
+    // the same network, to find the weight ranges
+    let net = Network::new(
+        4,
+        &[
+            LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
+            LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
+        ],
+        Surrogate {
+            kind: SurrogateKind::FastSigmoid,
+            tau: 0.2,
+            alpha: 1.0,
+        },
+        3,
+    )
+    .unwrap();
+    let mut is_weight = vec![false; p0.len()];
+    for l in &net.layers {
+        for k in l.weight_range() {
+            is_weight[k] = true;
+        }
+    }
+    // W and R of both layers, nothing else
+    assert_eq!(
+        is_weight.iter().filter(|&&w| w).count(),
+        12 * 4 + 12 * 12 + 3 * 12
+    );
+    for k in 0..p0.len() {
+        if is_weight[k] {
+            let expected = plain[k] - lr * 0.5 * p0[k];
+            assert!(
+                (decayed[k] - expected).abs() <= 1e-6 * (1.0 + expected.abs()),
+                "weight {k}: {} vs {expected}",
+                decayed[k]
+            );
+        } else {
+            assert_eq!(decayed[k], plain[k], "parameter {k} is not a weight");
+        }
+    }
+}
+
+#[test]
+fn regularised_training_is_identical_for_one_and_two_threads() {
+    let (_, p1, _) = small_regularised_run(1, 0.3, 0.4);
+    let (_, p2, _) = small_regularised_run(2, 0.3, 0.4);
+    assert_eq!(p1, p2);
+    let (_, plain, _) = small_regularised_run(1, 0.3, 0.0);
+    assert_ne!(p1, plain, "dropout changed nothing");
+}
+
+#[test]
+fn input_dropout_zeroes_a_fraction_and_rescales_the_rest() {
+    let x = SpikeTrain {
+        steps: 100,
+        channels: 50,
+        data: vec![2.0; 5000],
+    };
+    let ds = lca::snn::SpikeDataset {
+        trains: vec![x],
+        labels: vec![0],
+    };
+    let d = InputDropout {
+        inner: &ds,
+        p: 0.4,
+        seed: 9,
+    };
+    let a = d.spikes(0, 3);
+    assert_eq!(a, d.spikes(0, 3));
+    assert_ne!(a, d.spikes(0, 4));
+    let dropped = a.data.iter().filter(|&&v| v == 0.0).count() as f32 / 5000.0;
+    assert!((dropped - 0.4).abs() < 0.03, "{dropped}");
+    assert!(
+        a.data
+            .iter()
+            .all(|&v| v == 0.0 || (v - 2.0 / 0.6).abs() < 1e-6)
+    );
 }

@@ -315,6 +315,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         loss,
         keep_best: !args.keep_last,
+        ..TrainConfig::default()
     };
 
     fn enc<'a>(

@@ -148,6 +148,12 @@ impl Layer {
         n * self.n_in + self.n_rec() + n + 3
     }
 
+    /// Indices of this layer's weights `W` and `R` in the flat vector (not
+    /// the biases or scalars): what weight decay shrinks.
+    pub fn weight_range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.size() * self.n_in + self.n_rec()
+    }
+
     /// Index of the current decay `a` (then `β`, then `ϑ`) in the flat vector.
     pub fn scalar_offset(&self) -> usize {
         self.offset + self.n_params() - 3

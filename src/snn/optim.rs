@@ -58,4 +58,37 @@ impl Adam {
             *p -= step * *m / ((*v / c2).sqrt() + eps);
         }
     }
+
+    /// Adam with decoupled weight decay (AdamW, Loshchilov & Hutter 2019):
+    /// the parameters in `decayed` first shrink by `lr·weight_decay·θ`, then
+    /// the Adam step of [`Adam::step`] follows (it does not depend on θ, so
+    /// the order does not matter). The moments see the loss gradient only.
+    ///
+    /// ```
+    /// use lca::snn::Adam;
+    /// let (mut a, mut b) = (Adam::new(2), Adam::new(2));
+    /// let (mut x, mut y) = ([1.0f32, 1.0], [1.0f32, 1.0]);
+    /// a.step(&mut x, &[0.5, 0.5], 0.1);
+    /// b.step_weight_decay(&mut y, &[0.5, 0.5], 0.1, 0.01, &[0..1]);
+    /// assert_eq!(y[0], x[0] - 0.1 * 0.01 * 1.0);
+    /// assert_eq!(y[1], x[1]);
+    /// ```
+    pub fn step_weight_decay(
+        &mut self,
+        params: &mut [f32],
+        grad: &[f32],
+        lr: f32,
+        weight_decay: f32,
+        decayed: &[std::ops::Range<usize>],
+    ) {
+        if weight_decay != 0.0 {
+            let shrink = lr * weight_decay;
+            for r in decayed {
+                for p in &mut params[r.clone()] {
+                    *p -= shrink * *p;
+                }
+            }
+        }
+        self.step(params, grad, lr);
+    }
 }

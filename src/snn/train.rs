@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,46 @@ impl Samples for SpikeDataset {
     }
 }
 
+/// Training samples with input dropout (see [`TrainConfig::input_dropout`]):
+/// the mask of sample `i` in pass `epoch` is drawn from
+/// [`sample_seed`]`(seed, epoch, i)`, so it does not depend on the thread.
+pub struct InputDropout<'a> {
+    /// The samples.
+    pub inner: &'a dyn Samples,
+    /// Drop probability, in `[0, 1)`.
+    pub p: f32,
+    /// Seed of the masks.
+    pub seed: u64,
+}
+
+impl Samples for InputDropout<'_> {
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    fn label(&self, i: usize) -> usize {
+        self.inner.label(i)
+    }
+    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain> {
+        let x = self.inner.spikes(i, epoch);
+        if self.p <= 0.0 {
+            return x;
+        }
+        let mut x = x.into_owned();
+        let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(self.seed, epoch, i as u64));
+        let keep = 1.0 / (1.0 - self.p);
+        for v in &mut x.data {
+            if *v != 0.0 {
+                *v = if rng.random::<f32>() < self.p {
+                    0.0
+                } else {
+                    *v * keep
+                };
+            }
+        }
+        Cow::Owned(x)
+    }
+}
+
 /// Optimisation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -106,6 +146,16 @@ pub struct TrainConfig {
     /// Keep the parameters of the epoch with the best validation accuracy
     /// (when a validation set is given).
     pub keep_best: bool,
+    /// Decoupled weight decay (AdamW) of the weights `W` and `R` (not biases,
+    /// decays or thresholds): each step shrinks them by `lr·weight_decay·θ`.
+    #[serde(default)]
+    pub weight_decay: f32,
+    /// Input dropout: during training every entry of an input train is zeroed
+    /// with this probability and the others are divided by `1 − p`, drawn
+    /// anew for every sample and epoch from `seed` (evaluation sees the
+    /// trains unchanged). In `[0, 1)`.
+    #[serde(default)]
+    pub input_dropout: f32,
 }
 
 impl Default for TrainConfig {
@@ -118,6 +168,8 @@ impl Default for TrainConfig {
             seed: 0,
             loss: Loss::MaxVoltage,
             keep_best: true,
+            weight_decay: 0.0,
+            input_dropout: 0.0,
         }
     }
 }
@@ -262,6 +314,20 @@ pub fn train(
     if train.is_empty() {
         return Err(Error::InvalidSetting("the training set is empty".into()));
     }
+    if !(0.0..1.0).contains(&cfg.input_dropout) || !(cfg.weight_decay >= 0.0) {
+        return Err(Error::InvalidSetting(format!(
+            "input dropout must lie in [0, 1) and weight decay be >= 0 (got {} and {})",
+            cfg.input_dropout, cfg.weight_decay
+        )));
+    }
+    let dropped = InputDropout {
+        inner: train,
+        p: cfg.input_dropout,
+        // a stream apart from the shuffling's
+        seed: cfg.seed ^ 0x5851_F42D_4C95_7F2D,
+    };
+    let decayed: Vec<std::ops::Range<usize>> =
+        net.layers.iter().map(|l| l.weight_range()).collect();
     let mut adam = Adam::new(net.params.len());
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -280,12 +346,12 @@ pub fn train(
         let start = Instant::now();
         let (mut total, mut correct) = (0.0f64, 0usize);
         for batch in order.chunks(cfg.batch_size) {
-            let (mut grad, l, c) = batch_gradient(net, train, batch, epoch as u64, &cfg.loss);
+            let (mut grad, l, c) = batch_gradient(net, &dropped, batch, epoch as u64, &cfg.loss);
             let scale = 1.0 / batch.len() as f32;
             for g in &mut grad {
                 *g *= scale;
             }
-            adam.step(&mut net.params, &grad, lr);
+            adam.step_weight_decay(&mut net.params, &grad, lr, cfg.weight_decay, &decayed);
             net.clamp();
             total += l;
             correct += c;

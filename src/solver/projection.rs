@@ -1,14 +1,15 @@
 //! Jumping straight to the fixed point the LCA dynamics are heading for.
 //!
 //! Once the set of active neurons and their signs stop changing, the rate-LCA
-//! dynamics are linear: with the soft threshold, active outputs obey
-//! `(G_SS + I) a_S = b_S − λ s` at the fixed point (`Φ_SᵀΦ_S a_S = b_S − λ s`),
-//! and with the hard threshold `Φ_SᵀΦ_S a_S = b_S`. Solving that small system
-//! (a Cholesky factorisation of |S|×|S|) lands where thousands of small steps
-//! would converge. The jump is kept only when it is self-consistent — the
-//! outputs it implies have exactly the frozen support and signs — in which case
-//! it is an exact fixed point of the dynamics (for the soft threshold, the
-//! LASSO solution); otherwise the dynamics simply continue.
+//! dynamics with the soft threshold are linear: active outputs obey
+//! `Φ_SᵀΦ_S a_S = b_S − λ s` at the fixed point (`s` the signs). Solving that
+//! small system — through a Cholesky factor kept up to date as the support
+//! changes ([`super::gram_factor`]) — lands where many small steps would
+//! converge. A self-consistent jump (the outputs it implies keep exactly the
+//! frozen support and signs) is an exact fixed point of the dynamics, i.e. the
+//! LASSO solution; an inconsistent one still moves to a state of lower energy
+//! with a better support, as in the feature-sign search of Lee et al. (2007),
+//! and the dynamics go on from there.
 
 use crate::Dictionary;
 use crate::neuron::{Threshold, Transfer};
