@@ -196,6 +196,14 @@ fn a_zero_atom_is_an_error_naming_the_dictionary() {
 }
 
 #[test]
+fn a_dictionary_without_atoms_is_an_error() {
+    let p = Problem::new(16, 64, 100, 1);
+    npy::write_matrix(&p.path("D.npy"), 0, 16, &[]).unwrap();
+    assert_fails(&encode(&p, &[], "A.npy"), &["D.npy", "at least one atom"]);
+    assert!(!p.path("A.npy").exists());
+}
+
+#[test]
 fn missing_truncated_and_wrongly_typed_files_are_errors() {
     let p = Problem::new(16, 64, 100, 1);
     assert_fails(
