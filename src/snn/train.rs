@@ -314,7 +314,10 @@ pub fn train(
     if train.is_empty() {
         return Err(Error::InvalidSetting("the training set is empty".into()));
     }
-    if !(0.0..1.0).contains(&cfg.input_dropout) || !(cfg.weight_decay >= 0.0) {
+    if !(0.0..1.0).contains(&cfg.input_dropout)
+        || cfg.weight_decay.is_nan()
+        || cfg.weight_decay < 0.0
+    {
         return Err(Error::InvalidSetting(format!(
             "input dropout must lie in [0, 1) and weight decay be >= 0 (got {} and {})",
             cfg.input_dropout, cfg.weight_decay

@@ -22,8 +22,8 @@ pub(crate) struct ProjectionScratch {
     rhs: Vec<f64>,
     target: Vec<f64>,
     solution: Vec<f64>,
+    /// Holds `G a*` while a jump checks consistency.
     u: Vec<f32>,
-    a: Vec<f32>,
 }
 
 impl ProjectionScratch {
@@ -35,7 +35,6 @@ impl ProjectionScratch {
             target: vec![0.0; s],
             solution: vec![0.0; n_atoms],
             u: vec![0.0; n_atoms],
-            a: vec![0.0; n_atoms],
         }
     }
 }
@@ -136,39 +135,42 @@ pub(crate) fn try_fixed_point(
     }
 
     // Signs hold: u* = b − G a* is where every neuron settles given a*.
-    scratch.a.fill(0.0);
-    for (p, &i) in active.iter().enumerate() {
-        scratch.a[i] = target[p] as f32;
+    for (&t, &i) in target.iter().zip(active) {
+        a[i] = t as f32; // zero outside the support already
     }
-    inhibit(dict, &scratch.a, active, &mut scratch.u);
-    for (ui, &bi) in scratch.u.iter_mut().zip(b) {
-        *ui = bi - *ui;
-    }
-    transfer.apply(&scratch.u, &mut scratch.a);
-    // Neurons a* drives past the threshold: admit the strongest with its exact
-    // coordinate-wise optimum |u*_i| − λ (unit-norm atoms), park the others at
-    // the threshold for the dynamics. Both keep the energy decreasing.
-    let mut strongest: Option<usize> = None;
-    for i in 0..scratch.a.len() {
-        if scratch.a[i] != 0.0 && a[i] == 0.0 {
-            if strongest.is_none_or(|j| scratch.a[i].abs() > scratch.a[j].abs()) {
-                strongest = Some(i);
+    let c = &mut scratch.u;
+    inhibit(dict, a, active, c);
+    // One pass: move every neuron to u*, except those a* drives past the
+    // threshold from rest — they are parked at the threshold for the dynamics,
+    // and only the strongest is admitted with its exact coordinate-wise
+    // optimum |u*_i| − λ (unit-norm atoms). Both keep the energy decreasing.
+    let mut strongest: Option<(usize, f32)> = None;
+    let mut best = 0.0f32;
+    for (i, ((ui, ai), (&ci, &bi))) in u
+        .iter_mut()
+        .zip(a.iter_mut())
+        .zip(c.iter().zip(b))
+        .enumerate()
+    {
+        let target_u = bi - ci;
+        let out = transfer.value(target_u);
+        if *ai == 0.0 && out != 0.0 {
+            if out.abs() > best {
+                best = out.abs();
+                strongest = Some((i, target_u));
             }
+            *ui = lambda.copysign(target_u);
+        } else {
+            *ui = target_u;
+            *ai = out;
         }
     }
-    if let Some(j) = strongest {
-        for i in 0..scratch.a.len() {
-            if i != j && scratch.a[i] != 0.0 && a[i] == 0.0 {
-                scratch.u[i] = lambda.copysign(scratch.u[i]);
-                scratch.a[i] = 0.0;
-            }
+    match strongest {
+        Some((j, target_u)) => {
+            u[j] = target_u;
+            a[j] = transfer.value(target_u);
+            Jump::Improved
         }
-    }
-    u.copy_from_slice(&scratch.u);
-    a.copy_from_slice(&scratch.a);
-    if strongest.is_some() {
-        Jump::Improved
-    } else {
-        Jump::Converged
+        None => Jump::Converged,
     }
 }
