@@ -105,7 +105,7 @@ fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
     let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
     let flags = [
         "--steps",
-        "60",
+        "120",
         "--checkpoint-every",
         "5",
         "--batch-size",
@@ -139,6 +139,10 @@ fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let interrupted = csv_steps(&killed.join("training.csv")).len();
+    assert!(
+        interrupted < 120,
+        "the run finished before it could be killed"
+    );
 
     let out = lca_cmd()
         .args(["learn", "--quiet", "--resume"])
@@ -150,10 +154,10 @@ fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("killed after {interrupted} logged steps, resumed to 60");
+    println!("killed after {interrupted} logged steps, resumed to 120");
     assert_eq!(
         csv_steps(&killed.join("training.csv")),
-        (1..=60).collect::<Vec<_>>()
+        (1..=120).collect::<Vec<_>>()
     );
     assert_eq!(
         std::fs::read(whole.join("dictionary.npy")).unwrap(),

@@ -1,8 +1,6 @@
 //! `lca learn`: learn a dictionary from a folder of images (or the embedded
 //! samples), with checkpoints that survive `kill -9` and `--resume`.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -208,6 +206,21 @@ pub(crate) fn open_images(config: &LearnConfig, quiet: bool) -> anyhow::Result<I
     Ok(set)
 }
 
+/// Steps between rewrites of `training.csv` while learning (for monitoring).
+const LOG_EVERY: u64 = 100;
+
+/// Writes the whole training log atomically, so it is never seen half-written.
+fn write_log(path: &Path, rows: &[TrainingRow]) -> anyhow::Result<()> {
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.to_csv_line());
+        text.push('\n');
+    }
+    write_bytes_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
 fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.npz")
 }
@@ -385,19 +398,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
 
     let config_json = serde_json::to_string_pretty(&config)?;
     write_bytes_atomic(&out.join("config.json"), config_json.as_bytes())?;
-    // The CSV grows line by line (a crash loses at most the last line, and a
-    // resume rewrites it from the checkpoint); the final copy is atomic.
-    let mut text = String::from(CSV_HEADER);
-    text.push('\n');
-    for r in &rows {
-        text.push_str(&r.to_csv_line());
-        text.push('\n');
-    }
-    write_bytes_atomic(&csv_path, text.as_bytes())?;
-    let mut csv = OpenOptions::new()
-        .append(true)
-        .open(&csv_path)
-        .with_context(|| format!("{}: cannot append", csv_path.display()))?;
+    write_log(&csv_path, &rows)?;
 
     let total = config.learning.steps;
     let bar = super::progress::bar(total, "steps", args.quiet);
@@ -422,8 +423,6 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
                 active_fraction: stats.active_fraction,
                 energy: stats.energy,
             };
-            writeln!(csv, "{}", row.to_csv_line())
-                .with_context(|| format!("{}: cannot append", csv_path.display()))?;
             rows.push(row);
             bar.set_message(format!(
                 "mse {:.5} active {:.3} energy {:.4}",
@@ -431,7 +430,13 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
             ));
             bar.inc(1);
             let done = learner.steps_done();
-            if config.checkpoint_every > 0 && done % config.checkpoint_every == 0 && done < total {
+            let checkpoint = config.checkpoint_every > 0 && done % config.checkpoint_every == 0;
+            if (checkpoint || done % LOG_EVERY == 0) && done < total {
+                // The log first: a resume drops rows past its checkpoint, so
+                // the log may run ahead of the checkpoint but never lag it.
+                write_log(&csv_path, &rows)?;
+            }
+            if checkpoint && done < total {
                 write_dictionary(&out, &learner, &config)?;
                 write_checkpoint(&out, learner.state(), row.seconds)?;
             }
@@ -442,13 +447,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     write_dictionary(&out, &learner, &config)?;
-    let mut text = String::from(CSV_HEADER);
-    text.push('\n');
-    for r in &rows {
-        text.push_str(&r.to_csv_line());
-        text.push('\n');
-    }
-    write_bytes_atomic(&csv_path, text.as_bytes())?;
+    write_log(&csv_path, &rows)?;
     lca::plot::write_training_png(&out.join("training.png"), &rows)?;
     if config.checkpoint_every > 0 {
         write_checkpoint(
