@@ -135,10 +135,10 @@ impl GramFactor {
             let r = lkk.hypot(x[k]);
             let (c, s) = (r / lkk, x[k] / lkk);
             l[row + p + k] = r;
-            for i in k + 1..x.len() {
+            for (i, xi) in x.iter_mut().enumerate().skip(k + 1) {
                 let at = (p + i) * cap + p + k;
-                l[at] = (l[at] + s * x[i]) / c;
-                x[i] = c * x[i] - s * l[at];
+                l[at] = (l[at] + s * *xi) / c;
+                *xi = c * *xi - s * l[at];
             }
         }
         self.position[self.order[p]] = usize::MAX;
