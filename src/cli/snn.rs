@@ -396,7 +396,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "epochs": args.epochs,
         "seconds": seconds,
         "epoch_seconds": epoch_seconds,
-        "surrogate": format!("{:?}", args.surrogate).to_lowercase(),
+        "surrogate": args.surrogate.to_possible_value().map(|v| v.get_name().to_string()),
         "tau": args.tau,
         "alpha": args.alpha,
         "loss": loss.name(),
