@@ -146,6 +146,16 @@ pub(crate) fn try_fixed_point(
     // optimum |u*_i| − λ (unit-norm atoms). Both keep the energy decreasing.
     let mut strongest: Option<(usize, f32)> = None;
     let mut best = 0.0f32;
+    let nonneg = transfer.nonneg;
+    // The soft threshold (the only one jumps handle), inlined for the hot pass.
+    let soft = |v: f32| {
+        let on = (v - lambda).max(0.0);
+        if nonneg {
+            on
+        } else {
+            on - (-v - lambda).max(0.0)
+        }
+    };
     for (i, ((ui, ai), (&ci, &bi))) in u
         .iter_mut()
         .zip(a.iter_mut())
@@ -153,7 +163,7 @@ pub(crate) fn try_fixed_point(
         .enumerate()
     {
         let target_u = bi - ci;
-        let out = transfer.value(target_u);
+        let out = soft(target_u);
         if *ai == 0.0 && out != 0.0 {
             if out.abs() > best {
                 best = out.abs();
