@@ -88,15 +88,8 @@ pub struct EncodeArgs {
     /// Write a per-iteration trace (mean energy, L1, active atoms over signals) to this CSV.
     #[arg(long)]
     trace: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// No progress bar, no summary (errors are still printed).
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Print the final summary as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    run: super::RunOptions,
     /// Spiking: time steps per signal [default: 256].
     #[arg(long)]
     steps: Option<usize>,
@@ -266,10 +259,10 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     };
 
     let m = signals.ncols();
-    let bar = super::progress::bar(m as u64, "signals", args.quiet);
+    let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
     let start = Instant::now();
     let report = |done: usize| bar.inc(done as u64);
-    let enc = super::with_threads(args.threads, || {
+    let enc = super::with_threads(args.run.threads, || {
         lca.encode_from(&dict, &signals, warm.as_ref(), Some(&report))
     })??;
     let seconds = start.elapsed().as_secs_f64();
@@ -300,15 +293,15 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         "signals_per_second": m as f64 / seconds.max(1e-12),
         "output": args.output.display().to_string(),
     });
-    if unconverged > 0 && !args.quiet {
+    if unconverged > 0 && !args.run.quiet {
         eprintln!(
             "warning: {unconverged} of {m} signals did not reach tol {} within {} iterations",
             args.tol, args.max_iters
         );
     }
-    if args.json {
+    if args.run.json {
         println!("{summary}");
-    } else if !args.quiet {
+    } else if !args.run.quiet {
         println!(
             "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}, mean iterations {:.1}",
             summary["signals_per_second"].as_f64().unwrap_or(0.0),
@@ -395,10 +388,10 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     let (dict, signals) = load_inputs(&args)?;
 
     let m = signals.ncols();
-    let bar = super::progress::bar(m as u64, "signals", args.quiet);
+    let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
     let start = Instant::now();
     let report = |done: usize| bar.inc(done as u64);
-    let enc = super::with_threads(args.threads, || {
+    let enc = super::with_threads(args.run.threads, || {
         solver.encode_with(&dict, &signals, Some(&report))
     })??;
     let seconds = start.elapsed().as_secs_f64();
@@ -407,7 +400,7 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     // The fixed-point error is measured against the same network in f32.
     let float = if p.fixed_point {
         let float = p.clone().fixed_point(false).record_spikes(false).check()?;
-        Some(super::with_threads(args.threads, || {
+        Some(super::with_threads(args.run.threads, || {
             float.encode(&dict, &signals)
         })??)
     } else {
@@ -459,14 +452,14 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
             "spikes_per_signal_float": float.mean_spikes(),
         });
     }
-    if saturated > 0 && !args.quiet {
+    if saturated > 0 && !args.run.quiet {
         eprintln!(
             "warning: in {saturated} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold"
         );
     }
-    if args.json {
+    if args.run.json {
         println!("{summary}");
-    } else if !args.quiet {
+    } else if !args.run.quiet {
         println!(
             "encoded {m} signals over {k} atoms with {} spiking neurons in {seconds:.3} s ({:.0} signals/s): mean energy {mean_energy:.6}, mean active {:.2}, {} steps, {:.1} spikes per signal",
             if p.fixed_point {

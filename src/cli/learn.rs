@@ -103,15 +103,8 @@ pub struct LearnArgs {
     /// Continue the interrupted run in this folder (its config.json wins over other flags).
     #[arg(long, conflicts_with_all = ["dir", "output"])]
     resume: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// No progress bar or summary.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Print the final summary as one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    run: super::RunOptions,
 }
 
 /// Every setting of a run, written to `config.json`; `--resume` reads it back.
@@ -327,7 +320,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
     }
     super::check_writable(&out.join("config.json"))?;
 
-    let set = open_images(&config, args.quiet)?;
+    let set = open_images(&config, args.run.quiet)?;
     let channels = set.channels();
     let n = config.patch_size * config.patch_size * channels;
     let k = config.atoms;
@@ -401,10 +394,10 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
     write_log(&csv_path, &rows)?;
 
     let total = config.learning.steps;
-    let bar = super::progress::bar(total, "steps", args.quiet);
+    let bar = super::progress::bar(total, "steps", args.run.quiet);
     bar.set_position(learner.steps_done());
     let start = Instant::now();
-    let result = super::with_threads(args.threads, || -> anyhow::Result<()> {
+    let result = super::with_threads(args.run.threads, || -> anyhow::Result<()> {
         while learner.steps_done() < total {
             let step = learner.steps_done();
             let batch = sample_patches(
@@ -469,9 +462,9 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
         "final_active_fraction": last.map(|r| r.active_fraction),
         "final_energy": last.map(|r| r.energy),
     });
-    if args.json {
+    if args.run.json {
         println!("{summary}");
-    } else if !args.quiet {
+    } else if !args.run.quiet {
         println!(
             "learned {k} atoms of {}×{}{} from {} images in {} steps ({:.1} s): energy {:.4}, active fraction {:.3} → {}",
             config.patch_size,

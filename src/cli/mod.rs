@@ -32,6 +32,20 @@ enum Command {
     Snn(snn::SnnArgs),
 }
 
+/// Flags every long-running subcommand shares.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct RunOptions {
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar, no summary (errors are still printed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print the final summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

@@ -34,15 +34,8 @@ pub struct ReconstructArgs {
     /// Colour patches (only needed without a config.json).
     #[arg(long)]
     color: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// No per-image lines.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Print one JSON object with every image's PSNR and mean active atoms.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    run: super::RunOptions,
 }
 
 /// The preprocessing, patch size and λ to use: from the learning run's
@@ -109,7 +102,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for (i, path) in args.images.iter().enumerate() {
         let original = set.load(i)?;
-        let rec = super::with_threads(args.threads, || {
+        let rec = super::with_threads(args.run.threads, || {
             reconstruct(&original, &dict, &lca, &pre, patch, stride)
         })?
         .with_context(|| path.display().to_string())?;
@@ -134,7 +127,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
         let codes =
             CsrMatrix::from_dense_rows(rec.codes.ncols(), rec.codes.nrows(), rec.codes.as_slice());
         npz::write_csr(&out("codes.npz"), &codes)?;
-        if !args.quiet && !args.json {
+        if !args.run.quiet && !args.run.json {
             println!(
                 "{}: PSNR {quality:.2} dB, {:.2} active atoms per patch ({} patches) → {}",
                 path.display(),
@@ -150,7 +143,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             "patches": rec.codes.ncols(),
         }));
     }
-    if args.json {
+    if args.run.json {
         let n = reports.len() as f64;
         let mean = |key: &str| reports.iter().filter_map(|r| r[key].as_f64()).sum::<f64>() / n;
         let summary = serde_json::json!({

@@ -158,15 +158,8 @@ pub struct TrainArgs {
     /// Keep the final parameters even when an earlier epoch had a better validation accuracy.
     #[arg(long)]
     keep_last: bool,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// No progress bar, no summary.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Print the summary as one JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    run: super::RunOptions,
 }
 
 #[derive(Args, Debug)]
@@ -334,9 +327,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         validation.as_ref().map(|v| enc(v, &encoder, args.seed)),
         enc(&test, &encoder, args.seed),
     );
-    let bar = super::progress::bar(args.epochs as u64, "epochs", args.quiet || args.json);
+    let bar = super::progress::bar(
+        args.epochs as u64,
+        "epochs",
+        args.run.quiet || args.run.json,
+    );
     let start = Instant::now();
-    let log = super::with_threads(args.threads, || {
+    let log = super::with_threads(args.run.threads, || {
         lca::snn::train(
             &mut network,
             &tr,
@@ -360,10 +357,11 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
 
-    let test_accuracy =
-        super::with_threads(args.threads, || lca::snn::accuracy(&network, &te, &loss))?;
+    let test_accuracy = super::with_threads(args.run.threads, || {
+        lca::snn::accuracy(&network, &te, &loss)
+    })?;
     let validation_accuracy = match &va {
-        Some(v) => Some(super::with_threads(args.threads, || {
+        Some(v) => Some(super::with_threads(args.run.threads, || {
             lca::snn::accuracy(&network, v, &loss)
         })?),
         None => None,
@@ -404,9 +402,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "state_bytes_per_sample_step": model.network.state_bytes_per_step(),
         "model": model_path.display().to_string(),
     });
-    if args.json {
+    if args.run.json {
         println!("{summary}");
-    } else if !args.quiet {
+    } else if !args.run.quiet {
         println!(
             "test accuracy {:.2}% ({} test samples){} after {} epochs in {seconds:.1} s ({epoch_seconds:.2} s/epoch); model in {}",
             100.0 * test_accuracy,
