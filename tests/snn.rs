@@ -247,27 +247,39 @@ fn csv_errors_name_the_line() {
     assert_eq!((ok.len(), ok.n_features, ok.n_classes), (2, 2, 3));
 }
 
+/// The small recurrent network on rate-coded Yin-Yang that training tests share.
+fn tiny_specs() -> [LayerSpec; 2] {
+    [
+        LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
+        LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
+    ]
+}
+
+fn tiny_surrogate() -> Surrogate {
+    Surrogate {
+        kind: SurrogateKind::FastSigmoid,
+        tau: 0.2,
+        alpha: 1.0,
+    }
+}
+
+fn tiny_encoder() -> EncoderConfig {
+    EncoderConfig::Rate(Rate {
+        steps: 20,
+        max_rate: 0.5,
+    })
+}
+
 #[test]
 fn training_is_identical_for_one_and_two_threads() {
     let ds = yinyang(64, 1);
-    let enc = EncoderConfig::Rate(Rate {
-        steps: 20,
-        max_rate: 0.5,
-    });
+    let enc = tiny_encoder();
     let samples = Encoded {
         data: &ds,
         encoder: &enc,
         seed: 5,
     };
-    let specs = [
-        LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
-        LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
-    ];
-    let phi = Surrogate {
-        kind: SurrogateKind::FastSigmoid,
-        tau: 0.2,
-        alpha: 1.0,
-    };
+    let (specs, phi) = (tiny_specs(), tiny_surrogate());
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -346,24 +358,13 @@ fn small_regularised_run(
     input_dropout: f32,
 ) -> (Vec<f32>, Vec<f32>, f32) {
     let ds = yinyang(64, 1);
-    let enc = EncoderConfig::Rate(Rate {
-        steps: 20,
-        max_rate: 0.5,
-    });
+    let enc = tiny_encoder();
     let samples = Encoded {
         data: &ds,
         encoder: &enc,
         seed: 5,
     };
-    let specs = [
-        LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
-        LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
-    ];
-    let phi = Surrogate {
-        kind: SurrogateKind::FastSigmoid,
-        tau: 0.2,
-        alpha: 1.0,
-    };
+    let (specs, phi) = (tiny_specs(), tiny_surrogate());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -391,20 +392,7 @@ fn weight_decay_adds_the_decoupled_shrink_to_the_adam_step() {
     assert_eq!(p0, p0b);
     assert_eq!(lr, lr_b);
     // the same network, to find the weight ranges
-    let net = Network::new(
-        4,
-        &[
-            LayerSpec::new(LayerKind::Recurrent, 12, 0.8, 0.9),
-            LayerSpec::new(LayerKind::Readout, 3, 0.8, 0.9),
-        ],
-        Surrogate {
-            kind: SurrogateKind::FastSigmoid,
-            tau: 0.2,
-            alpha: 1.0,
-        },
-        3,
-    )
-    .unwrap();
+    let net = Network::new(4, &tiny_specs(), tiny_surrogate(), 3).unwrap();
     let mut is_weight = vec![false; p0.len()];
     for l in &net.layers {
         for k in l.weight_range() {
