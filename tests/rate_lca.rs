@@ -264,3 +264,36 @@ fn bad_settings_and_inputs_are_errors() {
     assert!(Dictionary::from_rows(2, 2, vec![1.0, f32::INFINITY, 0.0, 1.0]).is_err());
     assert!(Dictionary::from_rows(0, 2, vec![]).is_err());
 }
+
+/// A small λ drives supports up to the number of features, where the frozen
+/// systems become ill-conditioned or singular: the solver must still land on
+/// the LASSO solution.
+#[test]
+fn small_lambda_with_large_supports_still_solves_the_lasso() {
+    let d = random_dictionary(16, 48, 21);
+    let x = sparse_signals(&d, 20, 12, 22);
+    for nonneg in [false, true] {
+        let lca = LcaParams::new().lambda(0.002).nonneg(nonneg).tol(1e-6);
+        let enc = lca.check().unwrap().encode(&d, &x).unwrap();
+        let mut largest = 0;
+        for s in 0..x.ncols() {
+            let xs = x.column(s);
+            let a = enc.codes.column(s);
+            largest = largest.max(a.iter().filter(|&&v| v != 0.0).count());
+            let exact = coordinate_descent(&d, xs.as_slice(), 0.002, nonneg);
+            let reference = objective(&d, xs.as_slice(), &exact, 0.002);
+            let ours = lca::solver::lasso_energy(&d, xs.as_slice(), a.as_slice(), 0.002);
+            assert!(
+                (ours - reference) / reference < 1e-3,
+                "nonneg={nonneg} signal {s}: {ours} vs {reference} (converged {}, {} iterations, {} jumps, {} active)",
+                enc.converged[s],
+                enc.iterations[s],
+                enc.jumps[s],
+                a.iter().filter(|&&v| v != 0.0).count()
+            );
+        }
+        let jumps = enc.jumps.iter().sum::<u32>() as f64 / x.ncols() as f64;
+        println!("nonneg={nonneg}: largest support {largest}, mean jumps {jumps:.1}");
+        assert!(largest >= 12, "supports stayed small: {largest}");
+    }
+}

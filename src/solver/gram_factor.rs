@@ -87,10 +87,14 @@ impl GramFactor {
     }
 
     /// Appends atom `j`: its row solves `L y = Φ_Sᵀφ_j`, its diagonal is
-    /// `sqrt(1 − ‖y‖²)` (unit-norm atoms).
-    fn push(&mut self, dict: &Dictionary, j: usize) -> bool {
+    /// `sqrt(1 − ‖y‖²)` (unit-norm atoms). Returns `false`, leaving the factor
+    /// as it was, when `φ_j` is (numerically) in the span of the factor's atoms.
+    pub(crate) fn push(&mut self, dict: &Dictionary, j: usize) -> bool {
         let m = self.order.len();
         let cap = self.cap;
+        if m == cap {
+            return false;
+        }
         let column = dict.inhibition_column(j);
         let (done, rest) = self.l.split_at_mut(m * cap);
         let row = &mut rest[..cap];
@@ -110,6 +114,14 @@ impl GramFactor {
         self.order.push(j);
         self.updates += 1;
         true
+    }
+
+    /// Removes atom `j`, if present.
+    pub(crate) fn remove_atom(&mut self, j: usize) {
+        let p = self.position[j];
+        if p != usize::MAX {
+            self.remove(p);
+        }
     }
 
     /// Deletes row and column `p`: rows below move up, and the trailing block
@@ -132,7 +144,8 @@ impl GramFactor {
         for k in 0..x.len() {
             let row = (p + k) * cap;
             let lkk = l[row + p + k];
-            let r = lkk.hypot(x[k]);
+            // Entries are bounded by 1 (unit-norm atoms): no overflow guard needed.
+            let r = (lkk * lkk + x[k] * x[k]).sqrt();
             let (c, s) = (r / lkk, x[k] / lkk);
             l[row + p + k] = r;
             for (i, xi) in x.iter_mut().enumerate().skip(k + 1) {
@@ -149,7 +162,8 @@ impl GramFactor {
         self.updates += 1;
     }
 
-    /// Solves `L Lᵀ x = rhs` in place (`rhs` in row order).
+    /// Solves `L Lᵀ x = rhs` in place (`rhs` in row order). Both sweeps run
+    /// along rows of `L` (contiguous), the second as column-oriented updates.
     pub(crate) fn solve(&self, rhs: &mut [f64]) {
         let (m, cap, l) = (self.order.len(), self.cap, &self.l);
         for i in 0..m {
@@ -157,11 +171,12 @@ impl GramFactor {
             rhs[i] = (rhs[i] - dot(&row[..i], &rhs[..i])) / row[i];
         }
         for i in (0..m).rev() {
-            let mut v = rhs[i];
-            for k in i + 1..m {
-                v -= l[k * cap + i] * rhs[k];
+            let row = &l[i * cap..i * cap + i + 1];
+            let xi = rhs[i] / row[i];
+            rhs[i] = xi;
+            for (r, &v) in rhs[..i].iter_mut().zip(&row[..i]) {
+                *r -= v * xi;
             }
-            rhs[i] = v / l[i * cap + i];
         }
     }
 }

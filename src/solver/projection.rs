@@ -1,186 +1,397 @@
 //! Jumping straight to the fixed point the LCA dynamics are heading for.
 //!
-//! Once the set of active neurons and their signs stop changing, the rate-LCA
-//! dynamics with the soft threshold are linear: active outputs obey
-//! `Φ_SᵀΦ_S a_S = b_S − λ s` at the fixed point (`s` the signs). Solving that
-//! small system — through a Cholesky factor kept up to date as the support
-//! changes ([`super::gram_factor`]) — lands where many small steps would
-//! converge. A self-consistent jump (the outputs it implies keep exactly the
-//! frozen support and signs) is an exact fixed point of the dynamics, i.e. the
-//! LASSO solution; an inconsistent one still moves to a state of lower energy
-//! with a better support, as in the feature-sign search of Lee et al. (2007),
-//! and the dynamics go on from there.
+//! With the soft threshold, once the set `S` of active neurons and their signs
+//! `s` are frozen, the LCA dynamics are linear and settle where
+//! `Φ_SᵀΦ_S a_S = b_S − λ s`. Solving that small system — through a Cholesky
+//! factor kept up to date as `S` changes ([`super::gram_factor`]) — lands where
+//! many small steps would converge. [`continue_to_fixed_point`] chains such
+//! jumps, each lowering the energy as in the feature-sign search of Lee et al.
+//! (2007), until one is self-consistent: the outputs it implies keep exactly the
+//! frozen support and signs and drive no other neuron past λ. That state is an
+//! exact fixed point of the dynamics, i.e. the LASSO solution.
+//!
+//! Each jump costs one triangular solve (`O(|S|²)`) and, when it is accepted,
+//! one sparse inhibition pass (`O(n_atoms·|S|)`); the pass over all neurons is
+//! branch-free so it vectorises.
 
 use crate::Dictionary;
 use crate::neuron::{Threshold, Transfer};
 use crate::solver::gram_factor::GramFactor;
 
-/// Work buffers for [`try_fixed_point`], sized once per worker. The Gram
-/// factor carries over from jump to jump and from signal to signal.
+/// Work buffers for [`continue_to_fixed_point`], sized once per worker. The
+/// Gram factor carries over from signal to signal.
 pub(crate) struct ProjectionScratch {
     factor: GramFactor,
+    support: Vec<usize>,
     rhs: Vec<f64>,
-    target: Vec<f64>,
-    solution: Vec<f64>,
-    /// Holds `G a*` while a jump checks consistency.
-    u: Vec<f32>,
+    /// `G a` of the latest accepted jump.
+    inhibition: Vec<f32>,
 }
 
 impl ProjectionScratch {
     pub(crate) fn new(n_atoms: usize, n_features: usize) -> Self {
-        let s = n_features.min(n_atoms);
         ProjectionScratch {
             factor: GramFactor::new(n_atoms, n_features),
-            rhs: vec![0.0; s],
-            target: vec![0.0; s],
-            solution: vec![0.0; n_atoms],
-            u: vec![0.0; n_atoms],
+            support: Vec::with_capacity(n_atoms),
+            rhs: vec![0.0; n_features.min(n_atoms)],
+            inhibition: vec![0.0; n_atoms],
         }
     }
 }
 
-/// Whether [`try_fixed_point`] applies: the soft threshold, whose fixed point
-/// is the (non-negative) LASSO solution, a convex problem.
+/// Whether [`continue_to_fixed_point`] applies: the soft threshold, whose fixed
+/// point is the (non-negative) LASSO solution, a convex problem.
 pub(crate) fn supports(transfer: &Transfer) -> bool {
     transfer.threshold == Threshold::Soft
 }
 
-/// What a jump achieved.
+/// How a continuation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Jump {
-    /// Landed on a self-consistent, exact fixed point: the signal is solved.
-    Converged,
-    /// Moved to a state of lower energy with a better support; keep iterating.
-    Improved,
-    /// Nothing changed (the frozen system was singular).
-    Rejected,
+pub(crate) struct Continuation {
+    /// Reached the exact fixed point.
+    pub solved: bool,
+    /// Jumps taken.
+    pub jumps: u32,
 }
 
-/// Jumps from `(u, a)` towards the fixed point with the support `active` and
-/// the signs of `a` frozen (soft threshold only; see [`supports`]).
+/// Jumps from `(u, a)` (with `T(u) = a`) until the exact fixed point or until
+/// `max_jumps` is spent; soft threshold only (see [`supports`]).
 ///
-/// Let `a*` solve the frozen system. Three outcomes, each lowering the energy
-/// (the LASSO objective is a convex quadratic on the frozen orthant, minimised
-/// by `a*`), as in the feature-sign search of Lee et al. (2007):
-/// - `a*` keeps every sign and no inactive neuron is driven past λ: the exact
-///   fixed point, [`Jump::Converged`];
-/// - `a*` keeps every sign but some inactive neurons are driven past λ: move
-///   to `a*`, admit the most strongly driven neuron with the output an exact
-///   coordinate-descent step gives it, and park the others at the threshold;
-/// - some sign flips: move along the segment from `a` to `a*` up to the first
-///   zero crossing and drop the neuron(s) that reach zero.
+/// Let `a*` solve the system of the current support and signs. Each jump
+/// lowers the energy (a convex quadratic on the frozen orthant, minimised by
+/// `a*`):
+/// - some sign flips on the segment `a → a*`: move to the first zero crossing
+///   and drop the neuron(s) reaching zero;
+/// - every sign holds: move to `a*` and let every neuron settle at
+///   `u* = b − G a*`. If no inactive neuron is driven past λ this is the exact
+///   fixed point; otherwise admit the most strongly driven one with the output
+///   an exact coordinate-descent step gives it, `|u*_i| − λ` (unit-norm atoms).
 ///
-/// `inhibit` computes `c = G a` for a sparse `a` (the solver's own kernel).
+/// Unsolved, the state is left consistent (`T(u) = a`) for the dynamics to go
+/// on from; solved, `u = u*` and `a = a*`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn try_fixed_point(
+pub(crate) fn continue_to_fixed_point(
     dict: &Dictionary,
     b: &[f32],
     transfer: &Transfer,
     u: &mut [f32],
     a: &mut [f32],
-    active: &[usize],
     scratch: &mut ProjectionScratch,
+    max_jumps: u32,
     inhibit: impl Fn(&Dictionary, &[f32], &[usize], &mut [f32]),
-) -> Jump {
-    let s = active.len();
-    if s > scratch.rhs.len() {
-        return Jump::Rejected; // more atoms than dimensions: Φ_SᵀΦ_S is singular
-    }
+) -> Continuation {
     let lambda = transfer.lambda;
-    // Φ_SᵀΦ_S a_S = b_S − λ s through the incrementally updated factor.
-    if !scratch.factor.sync(dict, active) {
-        return Jump::Rejected;
-    }
-    let rhs = &mut scratch.rhs[..s];
-    for (r, &i) in rhs.iter_mut().zip(scratch.factor.order()) {
-        *r = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
-    }
-    scratch.factor.solve(rhs);
-    for (&r, &i) in rhs.iter().zip(scratch.factor.order()) {
-        scratch.solution[i] = r;
-    }
-    let target = &mut scratch.target[..s];
-    for (t, &i) in target.iter_mut().zip(active) {
-        *t = scratch.solution[i];
-    }
-    let target = &scratch.target[..s];
-
-    // First zero crossing on the segment a → a*, if any sign flips.
-    let mut step = 1.0f64;
-    for (p, &i) in active.iter().enumerate() {
-        let (from, to) = (f64::from(a[i]), target[p]);
-        if to * from <= 0.0 {
-            step = step.min(from / (from - to));
-        }
-    }
-    if step < 1.0 {
-        for (p, &i) in active.iter().enumerate() {
-            let (from, to) = (f64::from(a[i]), target[p]);
-            let crossed = to * from <= 0.0 && from / (from - to) <= step;
-            let v = if crossed {
-                0.0
-            } else {
-                (from + step * (to - from)) as f32
-            };
-            // Keep T(u) = a: active neurons sit λ beyond their output, dropped
-            // ones at the threshold, inactive ones where they are.
-            a[i] = v;
-            u[i] = if v == 0.0 {
-                lambda.copysign(from as f32)
-            } else {
-                v + lambda.copysign(v)
-            };
-        }
-        return Jump::Improved;
-    }
-
-    // Signs hold: u* = b − G a* is where every neuron settles given a*.
-    for (&t, &i) in target.iter().zip(active) {
-        a[i] = t as f32; // zero outside the support already
-    }
-    let c = &mut scratch.u;
-    inhibit(dict, a, active, c);
-    // One pass: move every neuron to u*, except those a* drives past the
-    // threshold from rest — they are parked at the threshold for the dynamics,
-    // and only the strongest is admitted with its exact coordinate-wise
-    // optimum |u*_i| − λ (unit-norm atoms). Both keep the energy decreasing.
-    let mut strongest: Option<(usize, f32)> = None;
-    let mut best = 0.0f32;
     let nonneg = transfer.nonneg;
-    // The soft threshold (the only one jumps handle), inlined for the hot pass.
-    let soft = |v: f32| {
-        let on = (v - lambda).max(0.0);
-        if nonneg {
-            on
-        } else {
-            on - (-v - lambda).max(0.0)
+    let ProjectionScratch {
+        factor,
+        support,
+        rhs,
+        inhibition,
+    } = scratch;
+    support.clear();
+    support.extend(
+        a.iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(i, _)| i),
+    );
+    let mut jumps = 0;
+    if !factor.sync(dict, support) {
+        // Too many or dependent atoms to start from: start from rest instead.
+        a.fill(0.0);
+        factor.sync(dict, &[]);
+    }
+    while jumps < max_jumps {
+        jumps += 1;
+        // a* of the frozen support and signs, in the factor's row order.
+        let s = factor.order().len();
+        let rhs = &mut rhs[..s];
+        for (r, &i) in rhs.iter_mut().zip(factor.order()) {
+            *r = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
         }
-    };
-    for (i, ((ui, ai), (&ci, &bi))) in u
-        .iter_mut()
-        .zip(a.iter_mut())
-        .zip(c.iter().zip(b))
-        .enumerate()
-    {
-        let target_u = bi - ci;
-        let out = soft(target_u);
-        if *ai == 0.0 && out != 0.0 {
-            if out.abs() > best {
-                best = out.abs();
-                strongest = Some((i, target_u));
+        factor.solve(rhs);
+
+        // First zero crossing on the segment a → a*, if any sign flips.
+        let mut step = 1.0f64;
+        for (&to, &i) in rhs.iter().zip(factor.order()) {
+            let from = f64::from(a[i]);
+            if to * from <= 0.0 {
+                step = step.min(from / (from - to));
             }
-            *ui = lambda.copysign(target_u);
+        }
+        if step < 1.0 {
+            support.clear();
+            for (&to, &i) in rhs.iter().zip(factor.order()) {
+                let from = f64::from(a[i]);
+                if to * from <= 0.0 && from / (from - to) <= step {
+                    a[i] = 0.0;
+                    support.push(i);
+                } else {
+                    a[i] = (from + step * (to - from)) as f32;
+                }
+            }
+            for &i in support.iter() {
+                factor.remove_atom(i);
+            }
+            continue;
+        }
+
+        // Every sign holds: settle all neurons at u* = b − G a*.
+        for (&t, &i) in rhs.iter().zip(factor.order()) {
+            a[i] = t as f32;
+        }
+        inhibit(dict, a, factor.order(), inhibition);
+        let strongest = if nonneg {
+            settle::<true>(b, inhibition, a, u)
         } else {
-            *ui = target_u;
-            *ai = out;
+            settle::<false>(b, inhibition, a, u)
+        };
+        if strongest <= lambda {
+            return Continuation {
+                solved: true,
+                jumps,
+            };
+        }
+        // Admit the most strongly driven inactive neuron (the first, on ties).
+        let j = (0..a.len())
+            .find(|&i| a[i] == 0.0 && drive::<false>(u[i], nonneg) == strongest)
+            .expect("the maximum is attained");
+        if factor.push(dict, j) {
+            a[j] = transfer.value(u[j]);
+        } else if !swap_in(dict, j, u[j], a, factor, rhs, support) {
+            break;
         }
     }
-    match strongest {
-        Some((j, target_u)) => {
-            u[j] = target_u;
-            a[j] = transfer.value(target_u);
-            Jump::Improved
+    // Out of jumps (or the system turned singular): hand a consistent state
+    // back to the dynamics — active neurons λ beyond their output, inactive
+    // ones parked within the threshold.
+    for (ui, &ai) in u.iter_mut().zip(a.iter()) {
+        *ui = if ai != 0.0 {
+            ai + lambda.copysign(ai)
+        } else if nonneg {
+            ui.min(lambda)
+        } else {
+            ui.clamp(-lambda, lambda)
+        };
+    }
+    Continuation {
+        solved: false,
+        jumps,
+    }
+}
+
+/// Admits neuron `j` when `φ_j` lies in the span of the support (the support
+/// already has as many atoms as there are features, or is nearly dependent).
+///
+/// With `φ_j = Φ_S w`, moving `a_S ← a_S − t w`, `a_j ← t` leaves `Φa`, hence
+/// the reconstruction, unchanged, while `‖a‖₁` falls at the rate
+/// `λ(|wᵀs| − 1) > 0` per unit of `|t|` in the direction of `sign(u_j)`: `u_j`
+/// exceeds λ exactly when `|wᵀs| > 1`, since `u_j = φ_jᵀ(x − Φa) = λ wᵀs` at
+/// the frozen fixed point. The move runs to the first zero crossing, whose
+/// atom leaves as `j` enters. Returns `false` if no such move exists.
+fn swap_in(
+    dict: &Dictionary,
+    j: usize,
+    u_j: f32,
+    a: &mut [f32],
+    factor: &mut GramFactor,
+    w: &mut [f64],
+    leaving: &mut Vec<usize>,
+) -> bool {
+    let s = factor.order().len();
+    let w = &mut w[..s];
+    let column = dict.inhibition_column(j);
+    for (wp, &i) in w.iter_mut().zip(factor.order()) {
+        *wp = f64::from(column[i]);
+    }
+    factor.solve(w);
+    let direction = if u_j > 0.0 { 1.0 } else { -1.0 };
+    // a_i(t) = a_i − direction·t·w_i reaches zero at t = a_i / (direction·w_i).
+    let mut step = f64::INFINITY;
+    for (&wp, &i) in w.iter().zip(factor.order()) {
+        let rate = direction * wp;
+        let from = f64::from(a[i]);
+        if rate * from > 0.0 {
+            step = step.min(from / rate);
         }
-        None => Jump::Converged,
+    }
+    if !step.is_finite() {
+        return false;
+    }
+    leaving.clear();
+    for (&wp, &i) in w.iter().zip(factor.order()) {
+        let rate = direction * wp;
+        let from = f64::from(a[i]);
+        if rate * from > 0.0 && from / rate <= step {
+            a[i] = 0.0;
+            leaving.push(i);
+        } else {
+            a[i] = (from - step * rate) as f32;
+        }
+    }
+    for &i in leaving.iter() {
+        factor.remove_atom(i);
+    }
+    a[j] = (direction * step) as f32;
+    if factor.push(dict, j) {
+        true
+    } else {
+        a[j] = 0.0;
+        false
+    }
+}
+
+/// How strongly `u` drives a neuron towards activity: `|u|`, or `u` for
+/// non-negative codes.
+#[inline(always)]
+fn drive<const NONNEG: bool>(u: f32, nonneg: bool) -> f32 {
+    if NONNEG || nonneg { u } else { u.abs() }
+}
+
+/// Sets `u = b − c` and returns the strongest drive of an inactive neuron
+/// (`a = 0`), 0 if none. Branch-free with independent lane maxima, so it
+/// vectorises.
+#[inline]
+fn settle<const NONNEG: bool>(b: &[f32], c: &[f32], a: &[f32], u: &mut [f32]) -> f32 {
+    const LANES: usize = 16;
+    let n = u.len();
+    let (b, c, a) = (&b[..n], &c[..n], &a[..n]);
+    let mut best = [0.0f32; LANES];
+    let mut uc = u.chunks_exact_mut(LANES);
+    let mut bc = b.chunks_exact(LANES);
+    let mut cc = c.chunks_exact(LANES);
+    let mut ac = a.chunks_exact(LANES);
+    for (((uq, bq), cq), aq) in (&mut uc).zip(&mut bc).zip(&mut cc).zip(&mut ac) {
+        for l in 0..LANES {
+            let t = bq[l] - cq[l];
+            uq[l] = t;
+            let d = if aq[l] == 0.0 {
+                drive::<NONNEG>(t, false)
+            } else {
+                0.0
+            };
+            best[l] = if d > best[l] { d } else { best[l] };
+        }
+    }
+    let mut tail = 0.0f32;
+    for (((ui, &bi), &ci), &ai) in uc
+        .into_remainder()
+        .iter_mut()
+        .zip(bc.remainder())
+        .zip(cc.remainder())
+        .zip(ac.remainder())
+    {
+        let t = bi - ci;
+        *ui = t;
+        let d = if ai == 0.0 {
+            drive::<NONNEG>(t, false)
+        } else {
+            0.0
+        };
+        tail = if d > tail { d } else { tail };
+    }
+    best.iter().fold(tail, |m, &w| if w > m { w } else { m })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::lasso_energy;
+    use nalgebra::DMatrix;
+
+    /// A fixed pseudo-random dictionary of 40 atoms in 16 dimensions.
+    fn dict() -> Dictionary {
+        let mut seed = 11u64;
+        let phi = DMatrix::from_fn(16, 40, |_, _| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5
+        });
+        Dictionary::from_atoms(phi).unwrap()
+    }
+
+    fn inhibit(d: &Dictionary, a: &[f32], active: &[usize], c: &mut [f32]) {
+        c.fill(0.0);
+        for &j in active {
+            for (ci, g) in c.iter_mut().zip(d.inhibition_column(j)) {
+                *ci += a[j] * g;
+            }
+        }
+    }
+
+    fn signal(d: &Dictionary) -> Vec<f32> {
+        let x: Vec<f32> = (0..16)
+            .map(|i| {
+                d.atom(3)[i] - 0.6 * d.atom(17)[i] + 0.3 * d.atom(29)[i] + 0.02 * (i as f32).sin()
+            })
+            .collect();
+        let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        x.iter().map(|v| v / norm).collect()
+    }
+
+    /// Out of jumps, the state is consistent and no worse; resuming solves it
+    /// to the point where the LASSO optimality conditions hold.
+    #[test]
+    fn an_interrupted_continuation_resumes_to_the_lasso_solution() {
+        let d = dict();
+        let x = signal(&d);
+        let b: Vec<f32> = (0..40)
+            .map(|j| d.atom(j).iter().zip(&x).map(|(p, v)| p * v).sum())
+            .collect();
+        for nonneg in [false, true] {
+            let transfer = Transfer {
+                threshold: Threshold::Soft,
+                lambda: 0.05,
+                nonneg,
+            };
+            let (mut u, mut a) = (vec![0.0f32; 40], vec![0.0f32; 40]);
+            let mut scratch = ProjectionScratch::new(40, 16);
+            let mut energy = lasso_energy(&d, &x, &a, 0.05);
+            let mut total = 0;
+            loop {
+                let run = continue_to_fixed_point(
+                    &d,
+                    &b,
+                    &transfer,
+                    &mut u,
+                    &mut a,
+                    &mut scratch,
+                    1,
+                    inhibit,
+                );
+                total += run.jumps;
+                let now = lasso_energy(&d, &x, &a, 0.05);
+                assert!(now <= energy + 1e-7, "energy rose: {energy} -> {now}");
+                energy = now;
+                if run.solved {
+                    break;
+                }
+                for (&ui, &ai) in u.iter().zip(&a) {
+                    let t = transfer.value(ui);
+                    assert!(
+                        (t - ai).abs() <= 1e-6 * ai.abs(),
+                        "inconsistent: {t} vs {ai}"
+                    );
+                }
+                assert!(total < 200, "no convergence");
+            }
+            // KKT: |φ_jᵀ(x − Φa)| ≤ λ, with equality and the sign of a_j on the support.
+            let mut c = vec![0.0; 40];
+            let support: Vec<usize> = (0..40).filter(|&j| a[j] != 0.0).collect();
+            inhibit(&d, &a, &support, &mut c);
+            for j in 0..40 {
+                let g = b[j] - c[j] - a[j];
+                if a[j] != 0.0 {
+                    assert!((g - 0.05f32.copysign(a[j])).abs() < 1e-5, "{j}: {g}");
+                    assert!(!nonneg || a[j] > 0.0);
+                } else if nonneg {
+                    assert!(g <= 0.05 + 1e-5, "{j}: {g}");
+                } else {
+                    assert!(g.abs() <= 0.05 + 1e-5, "{j}: {g}");
+                }
+            }
+            assert!(support.len() >= 3, "{support:?}");
+        }
     }
 }

@@ -17,25 +17,23 @@ use serde::{Deserialize, Serialize};
 use crate::Dictionary;
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
-use crate::solver::projection::{self, Jump, ProjectionScratch};
+use crate::solver::projection::{self, ProjectionScratch};
 
 /// Signals solved together: one GEMM computes their drive. A constant, so the
 /// partition of the work, and hence every rounding, is independent of threads.
 const CHUNK: usize = 64;
-/// Jumps tried back to back once the support is stable: each either solves
-/// the signal or improves the support for the next.
-const CHAIN: usize = 8;
 
 /// Settings of the rate LCA, set with chained setters and validated once by
 /// [`LcaParams::check`].
 ///
 /// The defaults solve the LASSO accurately and fast: soft threshold, λ = 0.1,
 /// `dt/τ = 0.1`, and as soon as the active set survives one step unchanged,
-/// up to eight chained jumps to the fixed point it implies (each jump either
-/// lands on the exact solution or improves the active set with a lower
-/// energy; see [`crate::solver::projection`]). Signals stop when a jump is
-/// self-consistent or every state is within `1e-4·‖b‖∞` of its fixed point.
-/// `projection(false)` gives the pure LCA dynamics.
+/// a chain of jumps to the fixed point it implies (each jump either lands on
+/// the exact solution or improves the active set with a lower energy; see
+/// [`crate::solver::projection`]). Signals stop when a jump is
+/// self-consistent or every state is within `1e-4·‖b‖∞` of its fixed point;
+/// a chain that runs out of jumps (`2·min(n_features, n_atoms) + 16`) hands
+/// back to the dynamics. `projection(false)` gives the pure LCA dynamics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LcaParams {
     /// Threshold level λ (the LASSO penalty for the soft threshold).
@@ -209,6 +207,8 @@ pub struct Encoding {
     pub states: DMatrix<f32>,
     /// Iterations each signal ran.
     pub iterations: Vec<u32>,
+    /// Fixed-point jumps each signal took (see [`crate::solver::projection`]).
+    pub jumps: Vec<u32>,
     /// Whether each signal met the tolerance before `max_iters`.
     pub converged: Vec<bool>,
     /// One trace per signal when tracing is on, else empty.
@@ -302,12 +302,14 @@ impl Lca {
         };
         let mut codes = DMatrix::zeros(k, m);
         let mut iterations = vec![0u32; m];
+        let mut jumps = vec![0u32; m];
         let mut converged = vec![false; m];
         if m == 0 {
             return Ok(Encoding {
                 codes,
                 states,
                 iterations,
+                jumps,
                 converged,
                 traces: Vec::new(),
             });
@@ -318,9 +320,10 @@ impl Lca {
             .par_chunks_mut(CHUNK * k)
             .zip(states.as_mut_slice().par_chunks_mut(CHUNK * k))
             .zip(iterations.par_chunks_mut(CHUNK))
+            .zip(jumps.par_chunks_mut(CHUNK))
             .zip(converged.par_chunks_mut(CHUNK))
             .enumerate()
-            .map(|(chunk, (((a, u), iters), conv))| {
+            .map(|(chunk, ((((a, u), iters), jumps), conv))| {
                 let first = chunk * CHUNK;
                 let len = iters.len();
                 let x = signals.columns(first, len);
@@ -342,10 +345,11 @@ impl Lca {
                         .iter()
                         .map(|&v| f64::from(v) * f64::from(v))
                         .sum();
-                    let (it, ok) =
+                    let outcome =
                         self.solve_one(dict, b, x_sq, us, as_, &mut scratch, trace.as_mut());
-                    iters[s] = it;
-                    conv[s] = ok;
+                    iters[s] = outcome.iterations;
+                    jumps[s] = outcome.jumps;
+                    conv[s] = outcome.converged;
                     chunk_traces.extend(trace);
                 }
                 if let Some(report) = progress {
@@ -359,13 +363,14 @@ impl Lca {
             codes,
             states,
             iterations,
+            jumps,
             converged,
             traces: traces.into_iter().flatten().collect(),
         })
     }
 
-    /// Runs one signal to its fixed point. Returns (iterations, converged).
-    /// A trace ends with the final state, however the signal stopped.
+    /// Runs one signal to its fixed point. A trace ends with the final state,
+    /// however the signal stopped.
     #[allow(clippy::too_many_arguments)]
     fn solve_one(
         &self,
@@ -376,7 +381,7 @@ impl Lca {
         a: &mut [f32],
         scratch: &mut Scratch,
         mut trace: Option<&mut Trace>,
-    ) -> (u32, bool) {
+    ) -> Outcome {
         let result = self.iterate(dict, b, x_sq, u, a, scratch, trace.as_deref_mut());
         if let Some(t) = trace {
             active_indices(a, &mut scratch.active);
@@ -397,8 +402,17 @@ impl Lca {
         a: &mut [f32],
         scratch: &mut Scratch,
         mut trace: Option<&mut Trace>,
-    ) -> (u32, bool) {
+    ) -> Outcome {
         let transfer = self.transfer();
+        // Room for every atom to enter and leave twice; beyond that the
+        // dynamics take over until the support settles again.
+        let max_jumps = (2 * dict.n_features().min(dict.n_atoms()) + 16) as u32;
+        let mut jumps = 0u32;
+        let done = |it: usize, jumps: u32, converged: bool| Outcome {
+            iterations: it as u32,
+            jumps,
+            converged,
+        };
         let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let project = self.params.projection && projection::supports(&transfer);
         let mut stable = 0usize;
@@ -420,7 +434,7 @@ impl Lca {
             let distance = leaky_step(u, b, &scratch.inhibition, self.gain);
             transfer.apply(u, a);
             if distance <= tol {
-                return ((it + 1) as u32, true);
+                return done(it + 1, jumps, true);
             }
             if update_support(a, &mut scratch.active, &mut scratch.signs) {
                 stable = 0;
@@ -429,29 +443,33 @@ impl Lca {
             }
             if project && stable >= self.params.patience {
                 stable = 0;
-                for _ in 0..CHAIN {
-                    let jump = projection::try_fixed_point(
-                        dict,
-                        b,
-                        &transfer,
-                        u,
-                        a,
-                        &scratch.active,
-                        &mut scratch.projection,
-                        inhibit,
-                    );
-                    match jump {
-                        Jump::Converged => return ((it + 1) as u32, true),
-                        Jump::Improved => {
-                            update_support(a, &mut scratch.active, &mut scratch.signs);
-                        }
-                        Jump::Rejected => break,
-                    }
+                let run = projection::continue_to_fixed_point(
+                    dict,
+                    b,
+                    &transfer,
+                    u,
+                    a,
+                    &mut scratch.projection,
+                    max_jumps,
+                    inhibit,
+                );
+                jumps += run.jumps;
+                if run.solved {
+                    return done(it + 1, jumps, true);
                 }
+                update_support(a, &mut scratch.active, &mut scratch.signs);
             }
         }
-        (self.params.max_iters as u32, false)
+        done(self.params.max_iters, jumps, false)
     }
+}
+
+/// How one signal's solve ended.
+#[derive(Clone, Copy, Debug)]
+struct Outcome {
+    iterations: u32,
+    jumps: u32,
+    converged: bool,
 }
 
 /// Refreshes the list of active neurons and their signs; returns whether
