@@ -287,6 +287,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         "mean_energy": mean(&mut energies.iter().copied()),
         "mean_active": enc.mean_active(),
         "iterations": mean(&mut enc.iterations.iter().map(|&i| f64::from(i))),
+        "jumps": mean(&mut enc.jumps.iter().map(|&i| f64::from(i))),
         "max_iterations_used": enc.iterations.iter().copied().max().unwrap_or(0),
         "unconverged": unconverged,
         "seconds": seconds,
