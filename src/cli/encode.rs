@@ -260,16 +260,20 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
 
     let m = signals.ncols();
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
-    let start = Instant::now();
     let report = |done: usize| bar.inc(done as u64);
-    let enc = super::with_threads(args.run.threads, || {
-        lca.encode_from(&dict, &signals, warm.as_ref(), Some(&report))
-    })??;
-    let seconds = start.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-
     let k = dict.n_atoms();
-    write_codes(&args.output, m, k, &enc.codes)?;
+    // One pool for the solve and, overlapped, the output and the summary's energies.
+    let (enc, seconds, energies) = super::with_threads(args.run.threads, || {
+        let start = Instant::now();
+        let enc = lca.encode_from(&dict, &signals, warm.as_ref(), Some(&report))?;
+        let seconds = start.elapsed().as_secs_f64();
+        bar.finish_and_clear();
+        let (written, energies) = rayon::join(
+            || write_codes(&args.output, m, k, &enc.codes),
+            || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
+        );
+        written.map(|()| (enc, seconds, energies))
+    })??;
     if let Some(p) = &args.save_states {
         npy::write_matrix(p, m, k, enc.states.as_slice())?;
     }
@@ -277,7 +281,6 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         atomic::write_bytes_atomic(p, trace_csv(&enc.traces).as_bytes())?;
     }
 
-    let energies = lasso_objectives(&dict, &signals, &enc.codes, args.lambda);
     let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / m.max(1) as f64;
     let unconverged = enc.converged.iter().filter(|&&c| !c).count();
     let summary = serde_json::json!({

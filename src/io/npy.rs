@@ -980,14 +980,15 @@ pub fn write_matrix(path: &Path, rows: usize, cols: usize, data: &[f32]) -> Resu
     };
     write_atomic(path, |w| {
         write_header(w, &header)?;
-        // Convert in chunks so a large matrix is not copied whole.
-        let mut buf = Vec::with_capacity(4 * 4096);
-        for chunk in data.chunks(4096) {
-            buf.clear();
-            for v in chunk {
-                buf.extend_from_slice(&v.to_le_bytes());
+        // Convert in chunks so a large matrix is not copied whole; the
+        // fixed-size copies compile to plain memory moves on little-endian.
+        let mut buf = vec![0u8; 4 * 16384];
+        for chunk in data.chunks(16384) {
+            let bytes = &mut buf[..4 * chunk.len()];
+            for (dst, v) in bytes.chunks_exact_mut(4).zip(chunk) {
+                dst.copy_from_slice(&v.to_le_bytes());
             }
-            w.write_all(&buf)?;
+            w.write_all(bytes)?;
         }
         Ok(())
     })
