@@ -180,6 +180,16 @@ fn invalid_settings_are_rejected_before_any_work() {
         (&["--tau", "0"][..], "tau"),
         (&["--max-iters", "0"][..], "max_iters"),
         (&["--threads", "0"][..], "threads"),
+        (&["--anneal-from", "0.5"][..], "annealing"),
+        (
+            &["--anneal-from", "2", "--anneal-decay", "1.5"][..],
+            "annealing",
+        ),
+        (
+            &["--adaptive-dt", "--threshold", "hard"][..],
+            "soft threshold",
+        ),
+        (&["--anneal-decay", "0.9"][..], "--anneal-from"),
     ] {
         assert_fails(&encode(&p, flags, "A.npy"), &[needle]);
         assert!(!p.path("A.npy").exists());
@@ -249,4 +259,42 @@ fn an_unwritable_output_fails_before_encoding_and_leaves_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers.len(), 3, "{leftovers:?}");
+}
+
+/// The pure-dynamics options reach the same codes as the default solver; the
+/// adaptive step in fewer iterations than the fixed one.
+#[test]
+fn adaptive_step_and_annealing_flags_reach_the_same_codes() {
+    let p = Problem::new(16, 48, 40, 3);
+    let summary = |flags: &[&str], out: &str| {
+        let mut all = vec!["--json", "--tol", "1e-6"];
+        all.extend_from_slice(flags);
+        let o = encode(&p, &all, out);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (
+            v["iterations"].as_f64().unwrap(),
+            npy::read_matrix(&p.path(out)).unwrap(),
+        )
+    };
+    let (_, exact) = summary(&[], "exact.npy");
+    let (fixed, _) = summary(&["--no-projection"], "fixed.npy");
+    let (adaptive, a) = summary(&["--no-projection", "--adaptive-dt"], "adaptive.npy");
+    let (_, annealed) = summary(
+        &["--anneal-from", "3", "--anneal-decay", "0.8"],
+        "annealed.npy",
+    );
+    assert!(
+        adaptive < fixed,
+        "adaptive {adaptive} vs fixed {fixed} iterations"
+    );
+    for other in [&a, &annealed] {
+        let worst = exact
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "codes differ by {worst}");
+    }
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use lca::neuron::{Integrator, Threshold, Transfer};
+use lca::solver::Anneal;
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 
@@ -240,6 +241,17 @@ fn bad_settings_and_inputs_are_errors() {
         LcaParams::new().dt(3.0),
         LcaParams::new().max_iters(0),
         LcaParams::new().threshold(Threshold::Firm { width: 0.0 }),
+        LcaParams::new().anneal(Some(Anneal {
+            start: 0.5,
+            decay: 0.9,
+        })),
+        LcaParams::new().anneal(Some(Anneal {
+            start: 2.0,
+            decay: 1.0,
+        })),
+        LcaParams::new()
+            .adaptive_dt(true)
+            .threshold(Threshold::Hard),
     ] {
         assert!(p.check().is_err());
     }
@@ -295,5 +307,116 @@ fn small_lambda_with_large_supports_still_solves_the_lasso() {
         let jumps = enc.jumps.iter().sum::<u32>() as f64 / x.ncols() as f64;
         println!("nonneg={nonneg}: largest support {largest}, mean jumps {jumps:.1}");
         assert!(largest >= 12, "supports stayed small: {largest}");
+    }
+}
+
+/// The adaptive step undoes any step that raises the energy, so the recorded
+/// energy never rises — even from a step far beyond the stability limit — and
+/// it still lands on the LASSO solution in fewer iterations than the fixed step.
+#[test]
+fn adaptive_time_step_keeps_the_energy_falling_and_converges() {
+    let d = random_dictionary(32, 96, 31);
+    let x = sparse_signals(&d, 12, 5, 32);
+    let pure = LcaParams::new()
+        .projection(false)
+        .tol(1e-5)
+        .max_iters(20_000);
+    let fixed = pure.clone().check().unwrap().encode(&d, &x).unwrap();
+    for dt in [0.1f32, 1.8] {
+        let enc = pure
+            .clone()
+            .dt(dt)
+            .adaptive_dt(true)
+            .trace(true)
+            .check()
+            .unwrap()
+            .encode(&d, &x)
+            .unwrap();
+        assert!(enc.converged.iter().all(|&c| c), "dt {dt}");
+        for (s, t) in enc.traces.iter().enumerate() {
+            for w in t.energy.windows(2) {
+                assert!(
+                    w[1] <= w[0] + 1e-5 * w[0],
+                    "dt {dt} signal {s}: {} -> {}",
+                    w[0],
+                    w[1]
+                );
+            }
+            let xs = x.column(s);
+            let exact = coordinate_descent(&d, xs.as_slice(), 0.1, false);
+            let reference = objective(&d, xs.as_slice(), &exact, 0.1);
+            let a = enc.codes.column(s);
+            let ours = lca::solver::lasso_energy(&d, xs.as_slice(), a.as_slice(), 0.1);
+            assert!((ours - reference) / reference < 1e-4, "dt {dt} signal {s}");
+        }
+        let mean = |v: &[u32]| v.iter().sum::<u32>() as f64 / v.len() as f64;
+        println!(
+            "dt {dt}: adaptive {:.0} vs fixed {:.0} iterations",
+            mean(&enc.iterations),
+            mean(&fixed.iterations)
+        );
+        assert!(mean(&enc.iterations) < mean(&fixed.iterations));
+    }
+}
+
+/// Annealing only changes the path: soft-threshold codes still reach the
+/// LASSO solution (with and without jumps), and hard-threshold codes a fixed
+/// point of the final threshold.
+#[test]
+fn annealed_threshold_ends_at_the_target_fixed_point() {
+    let d = random_dictionary(32, 64, 33);
+    let x = sparse_signals(&d, 10, 4, 34);
+    let anneal = Some(Anneal {
+        start: 4.0,
+        decay: 0.9,
+    });
+    for projection in [true, false] {
+        let enc = LcaParams::new()
+            .anneal(anneal)
+            .projection(projection)
+            .tol(1e-6)
+            .max_iters(20_000)
+            .check()
+            .unwrap()
+            .encode(&d, &x)
+            .unwrap();
+        assert!(enc.converged.iter().all(|&c| c));
+        // λ needs ln 4 / ln(1/0.9) ≈ 13 iterations to come down.
+        assert!(
+            enc.iterations.iter().all(|&i| i >= 13),
+            "{:?}",
+            enc.iterations
+        );
+        for s in 0..x.ncols() {
+            let xs = x.column(s);
+            let exact = coordinate_descent(&d, xs.as_slice(), 0.1, false);
+            let reference = objective(&d, xs.as_slice(), &exact, 0.1);
+            let a = enc.codes.column(s);
+            let ours = lca::solver::lasso_energy(&d, xs.as_slice(), a.as_slice(), 0.1);
+            assert!(
+                (ours - reference) / reference < 1e-4,
+                "projection {projection} signal {s}"
+            );
+        }
+    }
+    let enc = LcaParams::new()
+        .threshold(Threshold::Hard)
+        .anneal(anneal)
+        .tol(1e-6)
+        .max_iters(20_000)
+        .check()
+        .unwrap()
+        .encode(&d, &x)
+        .unwrap();
+    let b = d.drive(&x);
+    let g = d.inhibition() * &enc.codes;
+    assert!((&b - &g - &enc.states).abs().max() < 1e-5);
+    let transfer = Transfer {
+        threshold: Threshold::Hard,
+        lambda: 0.1,
+        nonneg: false,
+    };
+    for (a, u) in enc.codes.iter().zip(enc.states.iter()) {
+        assert_eq!(*a, transfer.value(*u));
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{SpikingParams, lasso_objectives};
+use lca::solver::{Anneal, SpikingParams, lasso_objectives};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 
@@ -79,6 +79,16 @@ pub struct EncodeArgs {
     /// Iterations the active set must stay unchanged before jumping to its fixed point.
     #[arg(long, default_value_t = LcaParams::default().patience)]
     patience: usize,
+    /// Adapt dt to the energy's decay: grow it by 25 % per step while the energy
+    /// falls, undo the step and halve dt when it rises.
+    #[arg(long)]
+    adaptive_dt: bool,
+    /// Threshold annealing: start at FACTOR·λ and lower it to λ (see --anneal-decay).
+    #[arg(long, value_name = "FACTOR")]
+    anneal_from: Option<f32>,
+    /// Per-iteration factor of the annealed threshold [default: 0.95].
+    #[arg(long)]
+    anneal_decay: Option<f32>,
     /// Warm start: initial membrane states, shape (n_samples, n_atoms) .npy.
     #[arg(long)]
     warm_start: Option<PathBuf>,
@@ -136,6 +146,11 @@ impl EncodeArgs {
             .trace(self.trace.is_some())
             .projection(!self.no_projection)
             .patience(self.patience)
+            .adaptive_dt(self.adaptive_dt)
+            .anneal(self.anneal_from.map(|start| Anneal {
+                start,
+                decay: self.anneal_decay.unwrap_or(0.95),
+            }))
     }
 
     fn spiking_params(&self) -> SpikingParams {
@@ -158,6 +173,9 @@ impl EncodeArgs {
 
     /// Rejects flags that do not apply to the chosen mode.
     fn check_mode_flags(&self) -> anyhow::Result<()> {
+        if self.anneal_decay.is_some() && self.anneal_from.is_none() {
+            bail!("--anneal-decay needs --anneal-from");
+        }
         let spiking_only = [
             ("--steps", self.steps.is_some()),
             ("--settle", self.settle.is_some()),
@@ -172,6 +190,8 @@ impl EncodeArgs {
             ("--save-states", self.save_states.is_some()),
             ("--trace", self.trace.is_some()),
             ("--no-projection", self.no_projection),
+            ("--adaptive-dt", self.adaptive_dt),
+            ("--anneal-from", self.anneal_from.is_some()),
             (
                 "--threshold hard/firm",
                 !matches!(self.threshold, ThresholdArg::Soft),

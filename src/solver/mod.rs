@@ -8,5 +8,5 @@ pub mod rate;
 pub mod spiking;
 
 pub use objective::{lasso_energy, lasso_objectives};
-pub use rate::{Encoding, Lca, LcaParams, Trace};
+pub use rate::{Anneal, Encoding, Lca, LcaParams, Trace};
 pub use spiking::{Raster, SpikeRecord, SpikingEncoding, SpikingLca, SpikingParams};

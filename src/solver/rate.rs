@@ -60,6 +60,25 @@ pub struct LcaParams {
     pub projection: bool,
     /// Iterations the support and signs must stay unchanged before a jump.
     pub patience: usize,
+    /// Adapt the time step to the energy's decay: grow it while the energy
+    /// falls, undo the step and halve it when the energy rises.
+    #[serde(default)]
+    pub adaptive_dt: bool,
+    /// Start the threshold high and lower it geometrically to λ.
+    #[serde(default)]
+    pub anneal: Option<Anneal>,
+}
+
+/// Threshold annealing: λ starts at `start·λ` and is multiplied by `decay`
+/// every iteration until it reaches λ. The strongest causes win the
+/// competition first, so hard and firm thresholds find sparser codes, and the
+/// pure dynamics recruit fewer neurons they later have to silence.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Anneal {
+    /// Initial threshold as a multiple of λ (≥ 1).
+    pub start: f32,
+    /// Factor applied to the threshold every iteration (in (0, 1)).
+    pub decay: f32,
 }
 
 impl Default for LcaParams {
@@ -76,6 +95,8 @@ impl Default for LcaParams {
             trace: false,
             projection: true,
             patience: 1,
+            adaptive_dt: false,
+            anneal: None,
         }
     }
 }
@@ -135,6 +156,16 @@ impl LcaParams {
         self.patience = patience;
         self
     }
+    /// Turns the adaptive time step on or off (see [`LcaParams::adaptive_dt`]).
+    pub fn adaptive_dt(mut self, adaptive: bool) -> Self {
+        self.adaptive_dt = adaptive;
+        self
+    }
+    /// Sets threshold annealing (see [`Anneal`]); `None` keeps λ fixed.
+    pub fn anneal(mut self, anneal: Option<Anneal>) -> Self {
+        self.anneal = anneal;
+        self
+    }
     /// Turns per-iteration traces on or off.
     pub fn trace(mut self, trace: bool) -> Self {
         self.trace = trace;
@@ -176,6 +207,20 @@ impl LcaParams {
             return bad(format!(
                 "firm threshold width must be finite and > 0, got {width}"
             ));
+        }
+        if let Some(an) = self.anneal
+            && !(an.start.is_finite() && an.start >= 1.0 && an.decay > 0.0 && an.decay < 1.0)
+        {
+            return bad(format!(
+                "annealing needs start >= 1 and 0 < decay < 1, got start {} and decay {}",
+                an.start, an.decay
+            ));
+        }
+        if self.adaptive_dt && self.threshold != Threshold::Soft {
+            return bad(
+                "the adaptive time step follows the LASSO energy, which only the soft threshold minimises"
+                    .into(),
+            );
         }
         if self.max_iters == 0 {
             return bad("max_iters must be at least 1".into());
@@ -245,6 +290,10 @@ pub struct Lca {
 /// Work buffers of one chunk, allocated once and reused for all its signals.
 struct Scratch {
     inhibition: Vec<f32>,
+    /// The last accepted state, for undoing a step of the adaptive time step.
+    accepted: Vec<f32>,
+    /// The adaptive step's previous update of `u`, to detect oscillation.
+    last_update: Vec<f32>,
     active: Vec<usize>,
     signs: Vec<bool>,
     projection: ProjectionScratch,
@@ -331,6 +380,8 @@ impl Lca {
                 let drive = dict.drive(&x);
                 let mut scratch = Scratch {
                     inhibition: vec![0.0; k],
+                    accepted: vec![0.0; if self.params.adaptive_dt { k } else { 0 }],
+                    last_update: vec![0.0; if self.params.adaptive_dt { k } else { 0 }],
                     active: Vec::with_capacity(k),
                     signs: Vec::with_capacity(k),
                     projection: ProjectionScratch::new(k, n),
@@ -416,33 +467,92 @@ impl Lca {
         };
         let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let project = self.params.projection && projection::supports(&transfer);
+        let params = &self.params;
+        let target = params.lambda;
+        let mut lambda = params.anneal.map_or(target, |an| target * an.start);
+        let (mut dt, mut gain) = (params.dt, self.gain);
+        // A step that raised the energy caps dt below it for the rest of the
+        // run: steps near the stability limit oscillate without converging.
+        let mut ceiling = max_adaptive_dt(params.integrator, params.tau);
+        // Energy, L1 norm and λ of the last accepted state, and the λ of the step since.
+        let mut accepted = (f64::INFINITY, 0.0f64, lambda);
+        let mut step_lambda = lambda;
         let mut stable = 0usize;
-        transfer.apply(u, a);
+        let now = |lambda: f32| Transfer { lambda, ..transfer };
+        now(lambda).apply(u, a);
         update_support(a, &mut scratch.active, &mut scratch.signs);
-        for it in 0..self.params.max_iters {
+        for it in 0..params.max_iters {
             inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
-            if let Some(t) = trace.as_deref_mut() {
-                record(
-                    t,
+            // The energy only decides once λ is fixed: while it anneals the
+            // objective moves under the state.
+            if params.adaptive_dt && step_lambda == target {
+                // Compare both states under the threshold the step used.
+                let (e, l1) = energy(
                     x_sq,
                     b,
                     a,
                     &scratch.inhibition,
                     &scratch.active,
-                    self.params.lambda,
+                    step_lambda,
                 );
+                let reference = accepted.0 + f64::from(step_lambda - accepted.2) * accepted.1;
+                if e > reference + 1e-6 * reference.abs() + 1e-12 {
+                    // The last step raised the energy: undo it, halve dt, and
+                    // never grow past the step that failed again.
+                    u.copy_from_slice(&scratch.accepted);
+                    lambda = step_lambda;
+                    now(lambda).apply(u, a);
+                    update_support(a, &mut scratch.active, &mut scratch.signs);
+                    ceiling = 0.9 * dt;
+                    dt = (0.5 * dt).max(params.dt / 64.0);
+                    gain = params.integrator.gain(dt, params.tau);
+                    stable = 0;
+                    continue;
+                }
+                accepted = (e, l1, step_lambda);
+                scratch.accepted.copy_from_slice(u);
             }
-            let distance = leaky_step(u, b, &scratch.inhibition, self.gain);
-            transfer.apply(u, a);
-            if distance <= tol {
+            if let Some(t) = trace.as_deref_mut() {
+                record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, target);
+            }
+            let distance = leaky_step(u, b, &scratch.inhibition, gain);
+            now(lambda).apply(u, a);
+            step_lambda = lambda;
+            if distance <= tol && lambda == target {
                 return done(it + 1, jumps, true);
+            }
+            if params.adaptive_dt && lambda == target {
+                // Successive updates pointing against each other mean the step
+                // is near the stability limit, where the stiffest mode decays
+                // slowly while the energy still falls: back off. Otherwise grow.
+                let mut turn = 0.0f32;
+                for ((&new, &old), last) in u
+                    .iter()
+                    .zip(&scratch.accepted)
+                    .zip(&mut scratch.last_update)
+                {
+                    let update = new - old;
+                    turn += update * *last;
+                    *last = update;
+                }
+                dt = if turn < 0.0 {
+                    (dt * ADAPTIVE_BACKOFF).max(params.dt / 64.0)
+                } else {
+                    (dt * ADAPTIVE_GROWTH).min(ceiling).max(dt)
+                };
+                gain = params.integrator.gain(dt, params.tau);
+            }
+            if let Some(an) = params.anneal
+                && lambda > target
+            {
+                lambda = (lambda * an.decay).max(target);
             }
             if update_support(a, &mut scratch.active, &mut scratch.signs) {
                 stable = 0;
             } else {
                 stable += 1;
             }
-            if project && stable >= self.params.patience {
+            if project && lambda == target && stable >= params.patience {
                 stable = 0;
                 let run = projection::continue_to_fixed_point(
                     dict,
@@ -459,9 +569,24 @@ impl Lca {
                     return done(it + 1, jumps, true);
                 }
                 update_support(a, &mut scratch.active, &mut scratch.signs);
+                accepted.0 = f64::INFINITY; // the jump moved the state
             }
         }
-        done(self.params.max_iters, jumps, false)
+        done(params.max_iters, jumps, false)
+    }
+}
+
+/// Growth of the adaptive time step per accepted step.
+const ADAPTIVE_GROWTH: f32 = 1.25;
+/// Shrinking of the adaptive time step when successive updates oscillate.
+const ADAPTIVE_BACKOFF: f32 = 0.7;
+
+/// Largest adaptive step: forward Euler's leak overshoots beyond `dt = 2τ`;
+/// the exponential integrator cannot overshoot, and gains nothing past ~`5τ`.
+fn max_adaptive_dt(integrator: Integrator, tau: f32) -> f32 {
+    match integrator {
+        Integrator::ForwardEuler => 1.9 * tau,
+        Integrator::ExponentialEuler => 5.0 * tau,
     }
 }
 
@@ -541,17 +666,17 @@ fn inhibit(dict: &Dictionary, a: &[f32], active: &[usize], c: &mut [f32]) {
     }
 }
 
-/// Appends the energy of the current outputs to a trace, using
-/// `‖x − Φa‖² = ‖x‖² − 2aᵀb + aᵀ(Ga) + ‖a‖²` so no reconstruction is needed.
-fn record(
-    t: &mut Trace,
+/// The energy `½‖x − Φa‖² + λ‖a‖₁` of the current outputs and their L1 norm,
+/// using `‖x − Φa‖² = ‖x‖² − 2aᵀb + aᵀ(Ga) + ‖a‖²` so no reconstruction is
+/// needed: O(active) given `Ga`.
+fn energy(
     x_sq: f64,
     b: &[f32],
     a: &[f32],
     ga: &[f32],
     active: &[usize],
     lambda: f32,
-) {
+) -> (f64, f64) {
     let (mut ab, mut aga, mut aa, mut l1) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for &j in active {
         let aj = f64::from(a[j]);
@@ -561,8 +686,21 @@ fn record(
         l1 += aj.abs();
     }
     let residual = (x_sq - 2.0 * ab + aga + aa).max(0.0);
-    t.energy
-        .push((0.5 * residual + f64::from(lambda) * l1) as f32);
+    (0.5 * residual + f64::from(lambda) * l1, l1)
+}
+
+/// Appends the energy of the current outputs to a trace.
+fn record(
+    t: &mut Trace,
+    x_sq: f64,
+    b: &[f32],
+    a: &[f32],
+    ga: &[f32],
+    active: &[usize],
+    lambda: f32,
+) {
+    let (energy, l1) = energy(x_sq, b, a, ga, active, lambda);
+    t.energy.push(energy as f32);
     t.l1.push(l1 as f32);
     t.active.push(active.len() as u32);
 }
