@@ -28,13 +28,15 @@ const CHUNK: usize = 64;
 /// [`LcaParams::check`].
 ///
 /// The defaults solve the LASSO accurately and fast: soft threshold, λ = 0.1,
-/// `dt/τ = 0.1`, and as soon as the active set survives one step unchanged,
-/// a chain of jumps to the fixed point it implies (each jump either lands on
-/// the exact solution or improves the active set with a lower energy; see
-/// [`crate::solver::projection`]). Signals stop when a jump is
-/// self-consistent or every state is within `1e-4·‖b‖∞` of its fixed point;
-/// a chain that runs out of jumps (`2·min(n_features, n_atoms) + 16`) hands
-/// back to the dynamics. `projection(false)` gives the pure LCA dynamics.
+/// and a chain of jumps from the initial state to the fixed point of the
+/// current active set (each jump either lands on the exact solution or
+/// improves the active set with a lower energy; see
+/// [`crate::solver::projection`]). A chain that runs out of jumps
+/// (`2·min(n_features, n_atoms) + 16`) hands over to the dynamics (`dt/τ =
+/// 0.1`), which jump again once their active set survives `patience` steps
+/// unchanged. Signals stop when a jump is self-consistent or every state is
+/// within `1e-4·‖b‖∞` of its fixed point. `projection(false)` gives the pure
+/// LCA dynamics; [`LcaParams::adaptive_dt`] and [`Anneal`] speed them up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LcaParams {
     /// Threshold level λ (the LASSO penalty for the soft threshold).
@@ -236,7 +238,8 @@ impl LcaParams {
 /// Per-iteration record of one signal: what the energy trace plots show.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace {
-    /// `½‖x − Φa‖² + λ‖a‖₁` at the start of each iteration, then of the final state.
+    /// `½‖x − Φa‖² + λ‖a‖₁` of the initial state, at the start of each
+    /// iteration, then of the final state.
     pub energy: Vec<f32>,
     /// `‖a‖₁`.
     pub l1: Vec<f32>,
@@ -251,7 +254,7 @@ pub struct Encoding {
     pub codes: DMatrix<f32>,
     /// Final membrane states `u`, usable as a warm start.
     pub states: DMatrix<f32>,
-    /// Iterations each signal ran.
+    /// Steps of the dynamics each signal ran (0 when the first chain of jumps solved it).
     pub iterations: Vec<u32>,
     /// Fixed-point jumps each signal took (see [`crate::solver::projection`]).
     pub jumps: Vec<u32>,
@@ -480,6 +483,31 @@ impl Lca {
         let mut stable = 0usize;
         let now = |lambda: f32| Transfer { lambda, ..transfer };
         now(lambda).apply(u, a);
+        // Jump straight from the initial state: from rest the continuation
+        // recruits the strongest causes one jump at a time, whereas the first
+        // steps of the dynamics activate every neuron whose drive crosses λ
+        // before inhibition builds up, and each wrong one costs a jump to drop.
+        if project && lambda == target {
+            if let Some(t) = trace.as_deref_mut() {
+                active_indices(a, &mut scratch.active);
+                inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
+                record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, target);
+            }
+            let run = projection::continue_to_fixed_point(
+                dict,
+                b,
+                &transfer,
+                u,
+                a,
+                &mut scratch.projection,
+                max_jumps,
+                inhibit,
+            );
+            jumps += run.jumps;
+            if run.solved {
+                return done(0, jumps, true);
+            }
+        }
         update_support(a, &mut scratch.active, &mut scratch.signs);
         for it in 0..params.max_iters {
             inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
