@@ -3,8 +3,8 @@
 //! With the soft threshold, once the set `S` of active neurons and their signs
 //! `s` are frozen, the LCA dynamics are linear and settle where
 //! `Φ_SᵀΦ_S a_S = b_S − λ s`. Solving that small system — through a Cholesky
-//! factor kept up to date as `S` changes ([`super::gram_factor`]) — lands where
-//! many small steps would converge. [`continue_to_fixed_point`] chains such
+//! factor kept up to date as `S` changes (`gram_factor`) — lands where
+//! many small steps would converge. The continuation chains such
 //! jumps, each lowering the energy as in the feature-sign search of Lee et al.
 //! (2007), until one is self-consistent: the outputs it implies keep exactly the
 //! frozen support and signs and drive no other neuron past λ. That state is an
