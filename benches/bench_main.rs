@@ -48,6 +48,15 @@ fn encode(c: &mut Criterion) {
         group.bench_function("pure_dynamics", |b| {
             b.iter(|| pure.encode(&dict, &x).unwrap())
         });
+        let adaptive = LcaParams::new()
+            .lambda(0.1)
+            .projection(false)
+            .adaptive_dt(true)
+            .check()
+            .unwrap();
+        group.bench_function("pure_dynamics_adaptive_dt", |b| {
+            b.iter(|| adaptive.encode(&dict, &x).unwrap())
+        });
         group.finish();
     }
 }
