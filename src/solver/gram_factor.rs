@@ -30,7 +30,8 @@ impl GramFactor {
         let cap = n_features.min(n_atoms);
         GramFactor {
             order: Vec::with_capacity(cap),
-            l: vec![0.0; cap * cap],
+            // Grown row by row: supports stay far below `cap` in practice.
+            l: Vec::new(),
             cap,
             position: vec![usize::MAX; n_atoms],
             wanted: vec![false; n_atoms],
@@ -96,6 +97,9 @@ impl GramFactor {
             return false;
         }
         let column = dict.inhibition_column(j);
+        if self.l.len() < (m + 1) * cap {
+            self.l.resize((m + 1) * cap, 0.0);
+        }
         let (done, rest) = self.l.split_at_mut(m * cap);
         let row = &mut rest[..cap];
         let mut norm = 0.0;
