@@ -327,11 +327,12 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         println!("{summary}");
     } else if !args.run.quiet {
         println!(
-            "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}, mean iterations {:.1}",
+            "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}, mean iterations {:.1}, mean jumps {:.1}",
             summary["signals_per_second"].as_f64().unwrap_or(0.0),
             summary["mean_energy"].as_f64().unwrap_or(0.0),
             enc.mean_active(),
             summary["iterations"].as_f64().unwrap_or(0.0),
+            summary["jumps"].as_f64().unwrap_or(0.0),
         );
     }
     Ok(())
