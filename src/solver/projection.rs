@@ -55,7 +55,11 @@ pub(crate) struct Continuation {
 }
 
 /// Jumps from `(u, a)` (with `T(u) = a`) until the exact fixed point or until
-/// `max_jumps` is spent; soft threshold only (see [`supports`]).
+/// `max_jumps` is spent; soft threshold only (see [`supports`]). A silent
+/// neuron driven past λ by no more than `slack` counts as settled: the
+/// solver's tolerance on the distance to the fixed point, which also keeps
+/// rounding noise (λ = 0, supports as large as the dimension) from being
+/// mistaken for a violation.
 ///
 /// Let `a*` solve the system of the current support and signs. Each jump
 /// lowers the energy (a convex quadratic on the frozen orthant, minimised by
@@ -78,6 +82,7 @@ pub(crate) fn continue_to_fixed_point(
     a: &mut [f32],
     scratch: &mut ProjectionScratch,
     max_jumps: u32,
+    slack: f32,
     inhibit: impl Fn(&Dictionary, &[f32], &[usize], &mut [f32]),
 ) -> Continuation {
     let lambda = transfer.lambda;
@@ -101,6 +106,7 @@ pub(crate) fn continue_to_fixed_point(
         a.fill(0.0);
         factor.sync(dict, &[]);
     }
+    let mut accepted_energy = f64::INFINITY;
     'jumps: while jumps < max_jumps {
         jumps += 1;
         // a* of the frozen support and signs, in the factor's row order.
@@ -146,7 +152,21 @@ pub(crate) fn continue_to_fixed_point(
         } else {
             settle::<false>(b, inhibition, a, u)
         };
-        if strongest <= lambda {
+        // Every accepted jump must lower the energy (up to the constant
+        // ½‖x‖²: −aᵀb + ½aᵀGa + ½‖a‖² + λ‖a‖₁). It cannot in exact arithmetic,
+        // but with supports as large as the dimension the frozen systems can be
+        // too ill-conditioned for f32 inhibition weights, and jumps would cycle.
+        let mut energy = 0.0f64;
+        for &i in factor.order() {
+            let ai = f64::from(a[i]);
+            energy += ai * (0.5 * f64::from(inhibition[i]) + 0.5 * ai - f64::from(b[i]))
+                + f64::from(lambda) * ai.abs();
+        }
+        if energy >= accepted_energy {
+            break 'jumps;
+        }
+        accepted_energy = energy;
+        if strongest <= lambda + slack {
             return Continuation {
                 solved: true,
                 jumps,
@@ -462,6 +482,7 @@ mod tests {
                     &mut a,
                     &mut scratch,
                     1,
+                    0.0,
                     inhibit,
                 );
                 total += run.jumps;

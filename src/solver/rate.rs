@@ -469,7 +469,7 @@ impl Lca {
             converged,
         };
         let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let project = self.params.projection && projection::supports(&transfer);
+        let mut project = self.params.projection && projection::supports(&transfer);
         let params = &self.params;
         let target = params.lambda;
         let mut lambda = params.anneal.map_or(target, |an| target * an.start);
@@ -501,6 +501,7 @@ impl Lca {
                 a,
                 &mut scratch.projection,
                 max_jumps,
+                tol,
                 inhibit,
             );
             jumps += run.jumps;
@@ -590,12 +591,16 @@ impl Lca {
                     a,
                     &mut scratch.projection,
                     max_jumps,
+                    tol,
                     inhibit,
                 );
                 jumps += run.jumps;
                 if run.solved {
                     return done(it + 1, jumps, true);
                 }
+                // A second chain would restart from the same trouble (a support
+                // as large as the dimension): leave the rest to the dynamics.
+                project = false;
                 update_support(a, &mut scratch.active, &mut scratch.signs);
                 accepted.0 = f64::INFINITY; // the jump moved the state
             }
