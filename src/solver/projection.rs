@@ -68,8 +68,14 @@ pub(crate) struct Continuation {
 ///   and drop the neuron(s) reaching zero;
 /// - every sign holds: move to `a*` and let every neuron settle at
 ///   `u* = b − G a*`. If no inactive neuron is driven past λ this is the exact
-///   fixed point; otherwise admit the most strongly driven one with the output
-///   an exact coordinate-descent step gives it, `|u*_i| − λ` (unit-norm atoms).
+///   fixed point; otherwise admit the most strongly driven ones (at most
+///   [`MAX_RECRUITS`]) with the outputs exact coordinate-descent steps give
+///   them, `|u*_i| − λ` (unit-norm atoms), shrunk jointly so the energy still
+///   falls ([`scale_joint_step`]); a recruit in the span of the support is
+///   swapped in instead ([`swap_in`]).
+///
+/// An accepted jump that fails to lower the energy (possible only through
+/// rounding, with frozen systems near singular) ends the chain.
 ///
 /// Unsolved, the state is left consistent (`T(u) = a`) for the dynamics to go
 /// on from; solved, `u = u*` and `a = a*`.
