@@ -460,6 +460,43 @@ mod tests {
         x.iter().map(|v| v / norm).collect()
     }
 
+    /// Candidates come out strongest first, at most `MAX_RECRUITS`, the first
+    /// index winning ties, active neurons and those below the floor skipped.
+    #[test]
+    fn recruits_are_the_strongest_silent_neurons_in_order() {
+        let mut u = vec![0.0f32; 40];
+        let mut a = vec![0.0f32; 40];
+        for (i, v) in [
+            (3, 0.5),
+            (17, -0.9),
+            (20, 0.7),
+            (21, -0.7),
+            (30, 0.95),
+            (33, 0.3),
+            (39, 0.6),
+        ] {
+            u[i] = v;
+        }
+        a[30] = 0.85; // active: never a recruit
+        let got: Vec<usize> = strongest_inactive(&u, &a, 0.4, false)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(got, [17, 20, 21, 39][..MAX_RECRUITS.min(4)]);
+        // Non-negative codes only count positive drive.
+        let got: Vec<usize> = strongest_inactive(&u, &a, 0.4, true)
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(got, [20, 39, 3]);
+        assert!(
+            strongest_inactive(&u, &a, 1.0, false)
+                .iter()
+                .next()
+                .is_none()
+        );
+    }
+
     /// Out of jumps, the state is consistent and no worse; resuming solves it
     /// to the point where the LASSO optimality conditions hold.
     #[test]
