@@ -209,18 +209,10 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::DMatrix;
 
     /// A fixed pseudo-random dictionary of 12 atoms in 8 dimensions.
     fn dict() -> Dictionary {
-        let mut seed = 7u64;
-        let phi = DMatrix::from_fn(8, 12, |_, _| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5
-        });
-        Dictionary::from_atoms(phi).unwrap()
+        crate::solver::test_dictionary(8, 12, 7)
     }
 
     /// Solves Φ_SᵀΦ_S x = 1 through the factor and checks the residual.

@@ -10,3 +10,17 @@ pub mod spiking;
 pub use objective::{lasso_energy, lasso_objectives};
 pub use rate::{Anneal, Encoding, Lca, LcaParams, Trace};
 pub use spiking::{Raster, SpikeRecord, SpikingEncoding, SpikingLca, SpikingParams};
+
+/// A fixed pseudo-random dictionary for unit tests (no RNG dependency, so the
+/// same atoms on every platform).
+#[cfg(test)]
+pub(crate) fn test_dictionary(n_features: usize, n_atoms: usize, seed: u64) -> crate::Dictionary {
+    let mut state = seed;
+    let phi = nalgebra::DMatrix::from_fn(n_features, n_atoms, |_, _| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as f32 / (1u64 << 31) as f32 - 0.5
+    });
+    crate::Dictionary::from_atoms(phi).unwrap()
+}

@@ -427,18 +427,10 @@ fn settle<const NONNEG: bool>(b: &[f32], c: &[f32], a: &[f32], u: &mut [f32]) ->
 mod tests {
     use super::*;
     use crate::solver::lasso_energy;
-    use nalgebra::DMatrix;
 
     /// A fixed pseudo-random dictionary of 40 atoms in 16 dimensions.
     fn dict() -> Dictionary {
-        let mut seed = 11u64;
-        let phi = DMatrix::from_fn(16, 40, |_, _| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5
-        });
-        Dictionary::from_atoms(phi).unwrap()
+        crate::solver::test_dictionary(16, 40, 11)
     }
 
     fn inhibit(d: &Dictionary, a: &[f32], active: &[usize], c: &mut [f32]) {

@@ -483,6 +483,11 @@ impl Lca {
         let mut stable = 0usize;
         let now = |lambda: f32| Transfer { lambda, ..transfer };
         now(lambda).apply(u, a);
+        let chain = |u: &mut [f32], a: &mut [f32], scratch: &mut ProjectionScratch| {
+            projection::continue_to_fixed_point(
+                dict, b, &transfer, u, a, scratch, max_jumps, tol, inhibit,
+            )
+        };
         // Jump straight from the initial state: from rest the continuation
         // recruits the strongest causes one jump at a time, whereas the first
         // steps of the dynamics activate every neuron whose drive crosses λ
@@ -493,21 +498,15 @@ impl Lca {
                 inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
                 record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, target);
             }
-            let run = projection::continue_to_fixed_point(
-                dict,
-                b,
-                &transfer,
-                u,
-                a,
-                &mut scratch.projection,
-                max_jumps,
-                tol,
-                inhibit,
-            );
+            let run = chain(u, a, &mut scratch.projection);
             jumps += run.jumps;
             if run.solved {
                 return done(0, jumps, true);
             }
+            // A chain that cannot finish (a support as large as the dimension,
+            // or out of jumps) would only restart from the same trouble: the
+            // dynamics finish the signal.
+            project = false;
         }
         update_support(a, &mut scratch.active, &mut scratch.signs);
         for it in 0..params.max_iters {
@@ -583,23 +582,11 @@ impl Lca {
             }
             if project && lambda == target && stable >= params.patience {
                 stable = 0;
-                let run = projection::continue_to_fixed_point(
-                    dict,
-                    b,
-                    &transfer,
-                    u,
-                    a,
-                    &mut scratch.projection,
-                    max_jumps,
-                    tol,
-                    inhibit,
-                );
+                let run = chain(u, a, &mut scratch.projection);
                 jumps += run.jumps;
                 if run.solved {
                     return done(it + 1, jumps, true);
                 }
-                // A second chain would restart from the same trouble (a support
-                // as large as the dimension): leave the rest to the dynamics.
                 project = false;
                 update_support(a, &mut scratch.active, &mut scratch.signs);
                 accepted.0 = f64::INFINITY; // the jump moved the state

@@ -121,3 +121,12 @@ pub fn kkt_violation(dict: &Dictionary, x: &[f32], a: &[f32], lambda: f64, nonne
     }
     worst
 }
+
+/// `(ours − exact) / exact` for codes `a` of signal `x`, the exact LASSO
+/// objective coming from [`coordinate_descent`].
+pub fn relative_gap(dict: &Dictionary, x: &[f32], a: &[f32], lambda: f32, nonneg: bool) -> f64 {
+    let exact = coordinate_descent(dict, x, f64::from(lambda), nonneg);
+    let reference = objective(dict, x, &exact, f64::from(lambda));
+    let ours = lca::solver::lasso_energy(dict, x, a, lambda);
+    (ours - reference) / reference
+}
