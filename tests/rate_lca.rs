@@ -179,18 +179,24 @@ fn hard_and_firm_thresholds_reach_a_fixed_point() {
             .unwrap()
             .encode(&d, &x)
             .unwrap();
-        let b = d.drive(&x);
-        let g = d.inhibition() * &enc.codes;
-        let residual = (&b - &g - &enc.states).abs().max();
-        assert!(residual < 1e-5, "{th:?}: fixed point residual {residual}");
-        let transfer = Transfer {
-            threshold: th,
-            lambda: 0.1,
-            nonneg: false,
-        };
-        for (a, u) in enc.codes.iter().zip(enc.states.iter()) {
-            assert_eq!(*a, transfer.value(*u));
-        }
+        assert_fixed_point(&d, &x, &enc, th);
+    }
+}
+
+/// `u = b − G a` within rounding and `a = T(u)` exactly: a fixed point of the
+/// dynamics with threshold `th` (λ = 0.1).
+fn assert_fixed_point(d: &Dictionary, x: &DMatrix<f32>, enc: &lca::Encoding, th: Threshold) {
+    let b = d.drive(x);
+    let g = d.inhibition() * &enc.codes;
+    let residual = (&b - &g - &enc.states).abs().max();
+    assert!(residual < 1e-5, "{th:?}: fixed point residual {residual}");
+    let transfer = Transfer {
+        threshold: th,
+        lambda: 0.1,
+        nonneg: false,
+    };
+    for (a, u) in enc.codes.iter().zip(enc.states.iter()) {
+        assert_eq!(*a, transfer.value(*u));
     }
 }
 
@@ -394,17 +400,7 @@ fn annealed_threshold_ends_at_the_target_fixed_point() {
         .unwrap()
         .encode(&d, &x)
         .unwrap();
-    let b = d.drive(&x);
-    let g = d.inhibition() * &enc.codes;
-    assert!((&b - &g - &enc.states).abs().max() < 1e-5);
-    let transfer = Transfer {
-        threshold: Threshold::Hard,
-        lambda: 0.1,
-        nonneg: false,
-    };
-    for (a, u) in enc.codes.iter().zip(enc.states.iter()) {
-        assert_eq!(*a, transfer.value(*u));
-    }
+    assert_fixed_point(&d, &x, &enc, Threshold::Hard);
 }
 
 /// Duplicated and antipodal atoms, dense signals and tiny λ push supports to
