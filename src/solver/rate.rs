@@ -395,13 +395,24 @@ impl Lca {
                     let us = &mut u[s * k..(s + 1) * k];
                     let as_ = &mut a[s * k..(s + 1) * k];
                     let mut trace = self.params.trace.then(Trace::default);
-                    let x_sq = x
-                        .column(s)
-                        .iter()
-                        .map(|&v| f64::from(v) * f64::from(v))
-                        .sum();
+                    // ‖x‖², for energies: traces and the adaptive step only.
+                    let x_sq = if self.params.trace || self.params.adaptive_dt {
+                        x.column(s)
+                            .iter()
+                            .map(|&v| f64::from(v) * f64::from(v))
+                            .sum()
+                    } else {
+                        0.0
+                    };
                     let outcome =
-                        self.solve_one(dict, b, x_sq, us, as_, &mut scratch, trace.as_mut());
+                        self.iterate(dict, b, x_sq, us, as_, &mut scratch, trace.as_mut());
+                    if let Some(t) = trace.as_mut() {
+                        // A trace ends with the final state, however the signal stopped.
+                        active_indices(as_, &mut scratch.active);
+                        inhibit(dict, as_, &scratch.active, &mut scratch.inhibition);
+                        let (inhibition, active) = (&scratch.inhibition, &scratch.active);
+                        record(t, x_sq, b, as_, inhibition, active, self.params.lambda);
+                    }
                     iters[s] = outcome.iterations;
                     jumps[s] = outcome.jumps;
                     conv[s] = outcome.converged;
@@ -424,29 +435,7 @@ impl Lca {
         })
     }
 
-    /// Runs one signal to its fixed point. A trace ends with the final state,
-    /// however the signal stopped.
-    #[allow(clippy::too_many_arguments)]
-    fn solve_one(
-        &self,
-        dict: &Dictionary,
-        b: &[f32],
-        x_sq: f64,
-        u: &mut [f32],
-        a: &mut [f32],
-        scratch: &mut Scratch,
-        mut trace: Option<&mut Trace>,
-    ) -> Outcome {
-        let result = self.iterate(dict, b, x_sq, u, a, scratch, trace.as_deref_mut());
-        if let Some(t) = trace {
-            active_indices(a, &mut scratch.active);
-            inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
-            let lambda = self.params.lambda;
-            record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, lambda);
-        }
-        result
-    }
-
+    /// Runs one signal to its fixed point (see [`LcaParams`] for the strategy).
     #[allow(clippy::too_many_arguments)]
     fn iterate(
         &self,
