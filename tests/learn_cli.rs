@@ -143,6 +143,8 @@ fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
         interrupted < 120,
         "the run finished before it could be killed"
     );
+    // What a kill in the middle of an atomic write leaves: the resume removes it.
+    std::fs::write(killed.join(".dictionary.npy.999999999.0.tmp"), b"half").unwrap();
 
     let out = lca_cmd()
         .args(["learn", "--quiet", "--resume"])

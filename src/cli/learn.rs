@@ -314,7 +314,10 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
             (args.config()?, out)
         }
     };
-    if !resuming {
+    if resuming {
+        // Half-written temporaries of the killed run (its outputs are intact).
+        lca::io::atomic::remove_stale_temporaries(&out)?;
+    } else {
         std::fs::create_dir_all(&out)
             .with_context(|| format!("{}: cannot create output folder", out.display()))?;
     }

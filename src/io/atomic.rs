@@ -94,6 +94,52 @@ impl Drop for RemoveOnDrop<'_> {
     }
 }
 
+/// Removes the temporary files that [`write_atomic`] calls of processes that
+/// no longer run (killed mid-write, e.g. by `kill -9`) from `dir`, and returns
+/// their paths. A resumed run calls it so an interruption leaves nothing behind.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let stale = dir.path().join(".codes.npy.999999999.0.tmp");
+/// std::fs::write(&stale, b"half a file").unwrap();
+/// std::fs::write(dir.path().join("codes.npy"), b"kept").unwrap();
+/// let removed = lca::io::atomic::remove_stale_temporaries(dir.path()).unwrap();
+/// assert_eq!(removed, vec![stale.clone()]);
+/// assert!(!stale.exists() && dir.path().join("codes.npy").exists());
+/// ```
+pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let own = std::process::id();
+    let mut removed = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temporary_owner) else {
+            continue;
+        };
+        // A process that still runs may be writing it (Linux tells; elsewhere
+        // a resumed run's output folder has no other writer).
+        let alive = pid == own || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive {
+            let path = entry.path();
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// The process id in a name of the form `.NAME.PID.N.tmp`.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = rest.rsplitn(3, '.');
+    let _counter: u64 = parts.next()?.parse().ok()?;
+    let pid = parts.next()?.parse().ok()?;
+    parts.next().filter(|target| !target.is_empty())?;
+    Some(pid)
+}
+
 /// Atomically replaces `path` with `bytes`; see [`write_atomic`].
 ///
 /// # Examples
