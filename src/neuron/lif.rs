@@ -35,7 +35,7 @@ pub enum Reset {
 /// decay_accumulate(&mut x, &[0.5, 0.0], 0.5);
 /// assert_eq!(x, [1.0, 1.0]);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn decay_accumulate(x: &mut [f32], input: &[f32], decay: f32) {
     assert_eq!(x.len(), input.len());
     for (xi, &ii) in x.iter_mut().zip(input) {
@@ -45,7 +45,7 @@ pub fn decay_accumulate(x: &mut [f32], input: &[f32], decay: f32) {
 
 /// The spike function `s = H(v − ϑ)`: writes 1.0 where `v ≥ ϑ`, else 0.0, and
 /// returns the number of spikes.
-#[inline]
+#[inline(always)]
 pub fn fire(v: &[f32], threshold: f32, spikes: &mut [f32]) -> usize {
     assert_eq!(v.len(), spikes.len());
     let mut n = 0;
@@ -58,7 +58,7 @@ pub fn fire(v: &[f32], threshold: f32, spikes: &mut [f32]) -> usize {
 }
 
 /// Resets the voltage of neurons that spiked (`spikes[i] = 1.0`).
-#[inline]
+#[inline(always)]
 pub fn reset(v: &mut [f32], spikes: &[f32], threshold: f32, mode: Reset) {
     assert_eq!(v.len(), spikes.len());
     match mode {
@@ -156,6 +156,7 @@ impl CubaLif {
     /// }
     /// assert_eq!(counts, [25, 50]);
     /// ```
+    #[inline(always)]
     pub fn step_biased(
         &self,
         state: &mut LifState,
@@ -173,7 +174,7 @@ impl CubaLif {
     }
 
     /// Refractory clamp, spike function and reset: the end of every step.
-    #[inline]
+    #[inline(always)]
     fn fire_and_reset(&self, state: &mut LifState, spikes: &mut [f32]) -> usize {
         let v = &mut state.voltage;
         if self.refractory > 0 {
