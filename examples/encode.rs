@@ -34,10 +34,14 @@ fn main() -> lca::Result<()> {
     let enc = lca.encode(&dict, &signals)?;
     let energies = lasso_objectives(&dict, &signals, &enc.codes, lambda);
     let mean_energy = energies.iter().sum::<f64>() / m as f64;
-    let mean_iters = enc.iterations.iter().map(|&i| f64::from(i)).sum::<f64>() / m as f64;
+    // Steps of the dynamics and jumps to fixed points (the default solver
+    // usually needs no steps at all).
+    let mean = |v: &[u32]| v.iter().map(|&i| f64::from(i)).sum::<f64>() / m as f64;
     println!(
-        "{m} signals, {k} atoms: mean active {:.2}, mean energy {mean_energy:.5}, mean iterations {mean_iters:.0}",
-        enc.mean_active()
+        "{m} signals, {k} atoms: mean active {:.2}, mean energy {mean_energy:.5}, mean steps {:.1}, mean jumps {:.1}",
+        enc.mean_active(),
+        mean(&enc.iterations),
+        mean(&enc.jumps)
     );
 
     // Codes in numpy layout (n_samples, n_atoms): np.load("codes.npy").
