@@ -73,10 +73,10 @@ pub struct EncodeArgs {
     /// Stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point).
     #[arg(long, default_value_t = LcaParams::default().tol)]
     tol: f32,
-    /// Pure dynamics: never jump to the fixed point implied by a stable active set.
+    /// Pure dynamics: never jump to the fixed point implied by the active set.
     #[arg(long)]
     no_projection: bool,
-    /// Iterations the active set must stay unchanged before jumping to its fixed point.
+    /// With --anneal-from: steps the active set must stay unchanged, once λ reached its target, before jumping to its fixed point.
     #[arg(long, default_value_t = LcaParams::default().patience)]
     patience: usize,
     /// Adapt dt to the energy's decay: grow it by 25 % per step while the energy

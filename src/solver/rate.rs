@@ -31,12 +31,13 @@ const CHUNK: usize = 64;
 /// and a chain of jumps from the initial state to the fixed point of the
 /// current active set (each jump either lands on the exact solution or
 /// improves the active set with a lower energy; see
-/// [`crate::solver::projection`]). A chain that runs out of jumps
-/// (`2·min(n_features, n_atoms) + 16`) hands over to the dynamics (`dt/τ =
-/// 0.1`), which jump again once their active set survives `patience` steps
-/// unchanged. Signals stop when a jump is self-consistent or every state is
-/// within `1e-4·‖b‖∞` of its fixed point. `projection(false)` gives the pure
-/// LCA dynamics; [`LcaParams::adaptive_dt`] and [`Anneal`] speed them up.
+/// [`crate::solver::projection`]). A chain that cannot finish (out of its
+/// `2·min(n_features, n_atoms) + 16` jumps, or stalled on a degenerate
+/// support) hands over to the dynamics (`dt/τ = 0.1`). Signals stop when a
+/// jump is self-consistent or every state is within `1e-4·‖b‖∞` of its fixed
+/// point. With [`Anneal`] the chain waits until λ has reached its target and
+/// the active set has survived `patience` steps. `projection(false)` gives the
+/// pure LCA dynamics; [`LcaParams::adaptive_dt`] and [`Anneal`] speed them up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LcaParams {
     /// Threshold level λ (the LASSO penalty for the soft threshold).
@@ -57,10 +58,11 @@ pub struct LcaParams {
     pub tol: f32,
     /// Record energy, L1 norm and active count at every iteration.
     pub trace: bool,
-    /// Once the active set is stable, jump to the fixed point it implies
-    /// (soft threshold); see [`crate::solver::projection`].
+    /// Jump to the fixed point the active set implies (soft threshold); see
+    /// [`crate::solver::projection`].
     pub projection: bool,
-    /// Iterations the support and signs must stay unchanged before a jump.
+    /// With annealing, steps the support and signs must stay unchanged (once
+    /// λ reached its target) before the chain of jumps starts.
     pub patience: usize,
     /// Adapt the time step to the energy's decay: grow it while the energy
     /// falls, undo the step and halve it when the energy rises.
@@ -183,7 +185,7 @@ impl LcaParams {
         self.projection = projection;
         self
     }
-    /// Sets how many iterations the support must be stable before a jump.
+    /// Sets how many steps the support must be stable before jumping (with annealing).
     pub fn patience(mut self, patience: usize) -> Self {
         self.patience = patience;
         self
