@@ -5,6 +5,9 @@
 //! the next, since the matrix does not depend on the signal). Refactoring costs
 //! O(|S|³); adding an atom (one triangular solve) or removing one (a rank-one
 //! update of the trailing block) costs O(|S|²), as in LARS implementations.
+//! The factor also keeps the forward half `z = L⁻¹r` of the solve for a
+//! right-hand side `r` that is fixed per atom (the jumps' `b_i − λs_i`), so
+//! each jump only runs the backward sweep.
 
 use crate::Dictionary;
 
@@ -22,6 +25,10 @@ pub(crate) struct GramFactor {
     wanted: Vec<bool>,
     work: Vec<f64>,
     updates: usize,
+    /// Right-hand side of each row and the forward solution `L z = r`,
+    /// maintained through pushes and removals.
+    r: Vec<f64>,
+    z: Vec<f64>,
 }
 
 impl GramFactor {
@@ -37,6 +44,8 @@ impl GramFactor {
             wanted: vec![false; n_atoms],
             work: vec![0.0; cap],
             updates: 0,
+            r: vec![0.0; cap],
+            z: vec![0.0; cap],
         }
     }
 
@@ -53,10 +62,29 @@ impl GramFactor {
         self.updates = 0;
     }
 
-    /// Makes the factor describe exactly the atoms in `support`. Returns
-    /// `false` (and leaves the factor empty) if `Φ_SᵀΦ_S` is singular or too
-    /// large to factor.
-    pub(crate) fn sync(&mut self, dict: &Dictionary, support: &[usize]) -> bool {
+    /// Makes the factor describe exactly the atoms in `support`, with the
+    /// right-hand side `rhs(atom)`. Returns `false` (and leaves the factor
+    /// empty) if `Φ_SᵀΦ_S` is singular or too large to factor.
+    pub(crate) fn sync(
+        &mut self,
+        dict: &Dictionary,
+        support: &[usize],
+        rhs: impl Fn(usize) -> f64,
+    ) -> bool {
+        let ok = self.sync_atoms(dict, support);
+        // Rows kept from an earlier signal carry its right-hand side: renew all.
+        for (p, &j) in self.order.iter().enumerate() {
+            self.r[p] = rhs(j);
+        }
+        let m = self.order.len();
+        self.z[..m].copy_from_slice(&self.r[..m]);
+        let mut z = std::mem::take(&mut self.z);
+        self.forward(&mut z[..m]);
+        self.z = z;
+        ok
+    }
+
+    fn sync_atoms(&mut self, dict: &Dictionary, support: &[usize]) -> bool {
         if support.len() > self.cap {
             self.clear();
             return false;
@@ -77,7 +105,7 @@ impl GramFactor {
         let mut ok = true;
         for &j in support {
             if ok && self.position[j] == usize::MAX {
-                ok = self.push(dict, j);
+                ok = self.push(dict, j, 0.0); // right-hand sides follow
             }
             self.wanted[j] = false;
         }
@@ -87,10 +115,11 @@ impl GramFactor {
         ok
     }
 
-    /// Appends atom `j`: its row solves `L y = Φ_Sᵀφ_j`, its diagonal is
-    /// `sqrt(1 − ‖y‖²)` (unit-norm atoms). Returns `false`, leaving the factor
-    /// as it was, when `φ_j` is (numerically) in the span of the factor's atoms.
-    pub(crate) fn push(&mut self, dict: &Dictionary, j: usize) -> bool {
+    /// Appends atom `j` with right-hand side `rhs`: its row solves
+    /// `L y = Φ_Sᵀφ_j`, its diagonal is `sqrt(1 − ‖y‖²)` (unit-norm atoms).
+    /// Returns `false`, leaving the factor as it was, when `φ_j` is
+    /// (numerically) in the span of the factor's atoms.
+    pub(crate) fn push(&mut self, dict: &Dictionary, j: usize, rhs: f64) -> bool {
         let m = self.order.len();
         let cap = self.cap;
         if m == cap {
@@ -114,6 +143,8 @@ impl GramFactor {
             return false;
         }
         row[m] = d.sqrt();
+        self.r[m] = rhs;
+        self.z[m] = (rhs - dot(&row[..m], &self.z[..m])) / row[m];
         self.position[j] = m;
         self.order.push(j);
         self.updates += 1;
@@ -135,6 +166,10 @@ impl GramFactor {
         let cap = self.cap;
         let l = &mut self.l;
         let x = &mut self.work[..m - p - 1];
+        // z below p absorbs the removed row's z_p by the same rotations.
+        let mut carried = self.z[p];
+        self.r.copy_within(p + 1..m, p);
+        self.z.copy_within(p + 1..m, p);
         for i in p + 1..m {
             x[i - p - 1] = l[i * cap + p];
             for j in 0..p {
@@ -151,6 +186,10 @@ impl GramFactor {
             // Entries are bounded by 1 (unit-norm atoms): no overflow guard needed.
             let r = (lkk * lkk + x[k] * x[k]).sqrt();
             let (c, s) = (r / lkk, x[k] / lkk);
+            let (cos, sin) = (lkk / r, x[k] / r);
+            let zk = self.z[p + k];
+            self.z[p + k] = cos * zk + sin * carried;
+            carried = cos * carried - sin * zk;
             l[row + p + k] = r;
             for (i, xi) in x.iter_mut().enumerate().skip(k + 1) {
                 let at = (p + i) * cap + p + k;
@@ -166,19 +205,37 @@ impl GramFactor {
         self.updates += 1;
     }
 
-    /// Solves `L Lᵀ x = rhs` in place (`rhs` in row order). Both sweeps run
-    /// along rows of `L` (contiguous), the second as column-oriented updates.
+    /// Solves `L Lᵀ x = rhs` in place (`rhs` in row order).
     pub(crate) fn solve(&self, rhs: &mut [f64]) {
+        self.forward(rhs);
+        self.backward(rhs);
+    }
+
+    /// Solves `L Lᵀ x = r` for the maintained right-hand side into `out` (row
+    /// order): only the backward sweep, from the kept `z`.
+    pub(crate) fn solve_kept(&self, out: &mut [f64]) {
+        let m = self.order.len();
+        out[..m].copy_from_slice(&self.z[..m]);
+        self.backward(out);
+    }
+
+    /// `L y = x` in place, along rows of `L` (contiguous).
+    fn forward(&self, x: &mut [f64]) {
         let (m, cap, l) = (self.order.len(), self.cap, &self.l);
         for i in 0..m {
             let row = &l[i * cap..i * cap + i + 1];
-            rhs[i] = (rhs[i] - dot(&row[..i], &rhs[..i])) / row[i];
+            x[i] = (x[i] - dot(&row[..i], &x[..i])) / row[i];
         }
+    }
+
+    /// `Lᵀ y = x` in place, as column-oriented updates along rows of `L`.
+    fn backward(&self, x: &mut [f64]) {
+        let (m, cap, l) = (self.order.len(), self.cap, &self.l);
         for i in (0..m).rev() {
             let row = &l[i * cap..i * cap + i + 1];
-            let xi = rhs[i] / row[i];
-            rhs[i] = xi;
-            for (r, &v) in rhs[..i].iter_mut().zip(&row[..i]) {
+            let xi = x[i] / row[i];
+            x[i] = xi;
+            for (r, &v) in x[..i].iter_mut().zip(&row[..i]) {
                 *r -= v * xi;
             }
         }
@@ -215,6 +272,35 @@ mod tests {
         crate::solver::test_dictionary(8, 12, 7)
     }
 
+    /// The kept forward solution gives the same answer as a full solve of
+    /// the kept right-hand side.
+    fn kept_matches_full_solve(f: &GramFactor) -> bool {
+        let m = f.order().len();
+        let mut full = f.r[..m].to_vec();
+        f.solve(&mut full);
+        let mut kept = vec![0.0; m];
+        f.solve_kept(&mut kept);
+        full.iter().zip(&kept).all(|(a, b)| (a - b).abs() < 1e-9)
+    }
+
+    /// Pushes and removals (from the middle, too) keep `z` in step with `L`.
+    #[test]
+    fn the_kept_right_hand_side_follows_pushes_and_removals() {
+        let d = dict();
+        let mut f = GramFactor::new(12, 8);
+        assert!(f.sync(&d, &[], |_| 0.0));
+        for (j, r) in [(3, 0.5), (7, -1.0), (1, 0.25), (10, 2.0), (5, -0.75)] {
+            assert!(f.push(&d, j, r));
+            assert!(kept_matches_full_solve(&f));
+        }
+        for j in [7, 3, 5] {
+            f.remove_atom(j);
+            assert!(kept_matches_full_solve(&f), "after removing {j}");
+        }
+        assert_eq!(f.order(), [1, 10]);
+        assert_eq!(&f.r[..2], [0.25, 2.0]);
+    }
+
     /// Solves Φ_SᵀΦ_S x = 1 through the factor and checks the residual.
     fn residual(f: &GramFactor, d: &Dictionary) -> f64 {
         let order = f.order().to_vec();
@@ -248,16 +334,17 @@ mod tests {
             vec![2, 4, 6, 7, 9, 11],
             vec![],
         ] {
-            assert!(f.sync(&d, &support));
+            assert!(f.sync(&d, &support, |j| j as f64 - 4.0));
             let mut got = f.order().to_vec();
             got.sort();
             assert_eq!(got, support);
             if !support.is_empty() {
                 assert!(residual(&f, &d) < 1e-9, "{support:?}: {}", residual(&f, &d));
+                assert!(kept_matches_full_solve(&f), "{support:?}");
             }
         }
         // More atoms than dimensions cannot be factored.
-        assert!(!f.sync(&d, &(0..9).collect::<Vec<_>>()));
+        assert!(!f.sync(&d, &(0..9).collect::<Vec<_>>(), |_| 1.0));
         assert!(f.order().is_empty());
     }
 }

@@ -107,10 +107,13 @@ pub(crate) fn continue_to_fixed_point(
             .map(|(i, _)| i),
     );
     let mut jumps = 0;
-    if !factor.sync(dict, support) {
+    // Each atom's right-hand side b_i − λ·s_i: fixed while it stays active,
+    // since a sign change always passes through zero and drops the atom.
+    let target = |i: usize, sign: f32| f64::from(b[i]) - f64::from(lambda.copysign(sign));
+    if !factor.sync(dict, support, |i| target(i, a[i])) {
         // Too many or dependent atoms to start from: start from rest instead.
         a.fill(0.0);
-        factor.sync(dict, &[]);
+        factor.sync(dict, &[], |_| 0.0);
     }
     let mut accepted_energy = f64::INFINITY;
     'jumps: while jumps < max_jumps {
@@ -118,10 +121,7 @@ pub(crate) fn continue_to_fixed_point(
         // a* of the frozen support and signs, in the factor's row order.
         let s = factor.order().len();
         let rhs = &mut rhs[..s];
-        for (r, &i) in rhs.iter_mut().zip(factor.order()) {
-            *r = f64::from(b[i]) - f64::from(lambda.copysign(a[i]));
-        }
-        factor.solve(rhs);
+        factor.solve_kept(rhs);
 
         // First zero crossing on the segment a → a*, if any sign flips.
         let mut step = 1.0f64;
@@ -183,12 +183,12 @@ pub(crate) fn continue_to_fixed_point(
         let recruits = strongest_inactive(u, a, floor, nonneg);
         let mut admitted = Recruits::default();
         for (n, &j) in recruits.iter().enumerate() {
-            if factor.push(dict, j) {
+            if factor.push(dict, j, target(j, u[j])) {
                 a[j] = transfer.value(u[j]);
                 admitted.offer_last(j);
             } else if n > 0 {
                 break; // the next jump settles the others
-            } else if !swap_in(dict, j, u[j], a, factor, rhs, support) {
+            } else if !swap_in(dict, j, u[j], target(j, u[j]), a, factor, rhs, support) {
                 break 'jumps;
             }
         }
@@ -319,10 +319,12 @@ fn scale_joint_step(dict: &Dictionary, a: &mut [f32], admitted: &Recruits) {
 /// exceeds λ exactly when `|wᵀs| > 1`, since `u_j = φ_jᵀ(x − Φa) = λ wᵀs` at
 /// the frozen fixed point. The move runs to the first zero crossing, whose
 /// atom leaves as `j` enters. Returns `false` if no such move exists.
+#[allow(clippy::too_many_arguments)]
 fn swap_in(
     dict: &Dictionary,
     j: usize,
     u_j: f32,
+    rhs_j: f64,
     a: &mut [f32],
     factor: &mut GramFactor,
     w: &mut [f64],
@@ -363,7 +365,7 @@ fn swap_in(
         factor.remove_atom(i);
     }
     a[j] = (direction * step) as f32;
-    if factor.push(dict, j) {
+    if factor.push(dict, j, rhs_j) {
         true
     } else {
         a[j] = 0.0;
