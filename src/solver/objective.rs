@@ -47,3 +47,22 @@ pub fn lasso_objectives(
         .map(|(x, a)| lasso_energy(dict, x, a, lambda))
         .collect()
 }
+
+/// The signal-dependent part of the energy of a sparse code, from quantities
+/// the solvers already hold: `(−2aᵀb + aᵀGa + ‖a‖², ‖a‖₁)` summed over
+/// `active`, with `b = Φᵀx` and `ga = G a`. Then
+/// `½‖x − Φa‖² + λ‖a‖₁ = ½(‖x‖² + first) + λ·second`, with no reconstruction.
+pub(crate) fn sparse_energy_terms(
+    b: &[f32],
+    a: &[f32],
+    ga: &[f32],
+    active: &[usize],
+) -> (f64, f64) {
+    let (mut quadratic, mut l1) = (0.0f64, 0.0f64);
+    for &j in active {
+        let aj = f64::from(a[j]);
+        quadratic += aj * (f64::from(ga[j]) + aj - 2.0 * f64::from(b[j]));
+        l1 += aj.abs();
+    }
+    (quadratic, l1)
+}

@@ -17,6 +17,7 @@
 use crate::Dictionary;
 use crate::neuron::{Threshold, Transfer};
 use crate::solver::gram_factor::GramFactor;
+use crate::solver::objective::sparse_energy_terms;
 
 /// Work buffers for [`continue_to_fixed_point`], sized once per worker. The
 /// Gram factor carries over from signal to signal.
@@ -162,12 +163,8 @@ pub(crate) fn continue_to_fixed_point(
         // ½‖x‖²: −aᵀb + ½aᵀGa + ½‖a‖² + λ‖a‖₁). It cannot in exact arithmetic,
         // but with supports as large as the dimension the frozen systems can be
         // too ill-conditioned for f32 inhibition weights, and jumps would cycle.
-        let mut energy = 0.0f64;
-        for &i in factor.order() {
-            let ai = f64::from(a[i]);
-            energy += ai * (0.5 * f64::from(inhibition[i]) + 0.5 * ai - f64::from(b[i]))
-                + f64::from(lambda) * ai.abs();
-        }
+        let (quadratic, l1) = sparse_energy_terms(b, a, inhibition, factor.order());
+        let energy = 0.5 * quadratic + f64::from(lambda) * l1;
         if energy >= accepted_energy {
             break 'jumps;
         }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::Dictionary;
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
+use crate::solver::objective::sparse_energy_terms;
 use crate::solver::projection::{self, ProjectionScratch};
 
 /// Signals solved together: one GEMM computes their drive. A constant, so the
@@ -708,8 +709,7 @@ fn inhibit(dict: &Dictionary, a: &[f32], active: &[usize], c: &mut [f32]) {
 }
 
 /// The energy `½‖x − Φa‖² + λ‖a‖₁` of the current outputs and their L1 norm,
-/// using `‖x − Φa‖² = ‖x‖² − 2aᵀb + aᵀ(Ga) + ‖a‖²` so no reconstruction is
-/// needed: O(active) given `Ga`.
+/// O(active) given `Ga` (see [`sparse_energy_terms`]).
 fn energy(
     x_sq: f64,
     b: &[f32],
@@ -718,15 +718,8 @@ fn energy(
     active: &[usize],
     lambda: f32,
 ) -> (f64, f64) {
-    let (mut ab, mut aga, mut aa, mut l1) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for &j in active {
-        let aj = f64::from(a[j]);
-        ab += aj * f64::from(b[j]);
-        aga += aj * f64::from(ga[j]);
-        aa += aj * aj;
-        l1 += aj.abs();
-    }
-    let residual = (x_sq - 2.0 * ab + aga + aa).max(0.0);
+    let (quadratic, l1) = sparse_energy_terms(b, a, ga, active);
+    let residual = (x_sq + quadratic).max(0.0);
     (0.5 * residual + f64::from(lambda) * l1, l1)
 }
 
