@@ -20,6 +20,7 @@ fn row(step: u64) -> TrainingRow {
         l1: 3.0 + (s * 0.3).sin(),
         active_fraction: 0.05 + 0.2 / (1.0 + 0.1 * s),
         energy: 0.25 / (1.0 + s) + 0.1,
+        heldout_energy: (step % 100 == 0).then(|| 0.3 / (1.0 + s) + 0.12),
     }
 }
 

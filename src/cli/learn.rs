@@ -418,6 +418,7 @@ pub fn run(args: LearnArgs) -> anyhow::Result<()> {
                 l1: stats.l1,
                 active_fraction: stats.active_fraction,
                 energy: stats.energy,
+                heldout_energy: None,
             };
             rows.push(row);
             bar.set_message(format!(

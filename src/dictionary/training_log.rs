@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Header line of a training log, naming the fields of [`TrainingRow`] in order.
-pub const CSV_HEADER: &str = "step,seconds,mse,l1,active_fraction,energy";
+pub const CSV_HEADER: &str = "step,seconds,mse,l1,active_fraction,energy,heldout_energy";
 
-/// Number of columns of a training log.
-const N_COLUMNS: usize = 6;
+/// Header of logs written before the held-out column existed; still read.
+const CSV_HEADER_V1: &str = "step,seconds,mse,l1,active_fraction,energy";
 
 /// One line of the training log: statistics of the codes after a training step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,10 @@ pub struct TrainingRow {
     pub active_fraction: f64,
     /// Mean LASSO energy `½‖x − Φa‖² + λ‖a‖₁` per signal.
     pub energy: f64,
+    /// Exact mean LASSO objective of the fixed held-out patches (never
+    /// trained on) for the dictionary after this step; only on the steps where
+    /// the held-out set was scored (an empty cell in the CSV otherwise).
+    pub heldout_energy: Option<f64>,
 }
 
 impl TrainingRow {
@@ -38,12 +42,15 @@ impl TrainingRow {
     ///
     /// ```
     /// use lca::dictionary::training_log::TrainingRow;
-    /// let row = TrainingRow { step: 3, seconds: 1.5, mse: 0.25, l1: 2.0, active_fraction: 0.1, energy: 0.325 };
-    /// assert_eq!(row.to_csv_line(), "3,1.5,0.25,2,0.1,0.325");
+    /// let mut row = TrainingRow { step: 3, seconds: 1.5, mse: 0.25, l1: 2.0, active_fraction: 0.1, energy: 0.325, heldout_energy: None };
+    /// assert_eq!(row.to_csv_line(), "3,1.5,0.25,2,0.1,0.325,");
+    /// row.heldout_energy = Some(0.25);
+    /// assert_eq!(row.to_csv_line(), "3,1.5,0.25,2,0.1,0.325,0.25");
     /// ```
     pub fn to_csv_line(&self) -> String {
+        let heldout = self.heldout_energy.map_or(String::new(), |v| v.to_string());
         format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{heldout}",
             self.step, self.seconds, self.mse, self.l1, self.active_fraction, self.energy
         )
     }
@@ -53,7 +60,8 @@ impl TrainingRow {
 /// [`TrainingRow::to_csv_line`].
 ///
 /// The first line must be the header (spaces around names and a Windows
-/// `\r\n` line end are accepted); blank lines are skipped.
+/// `\r\n` line end are accepted); blank lines are skipped. Logs of earlier
+/// versions, without the `heldout_energy` column, are read too.
 ///
 /// # Errors
 ///
@@ -75,7 +83,10 @@ fn parse_training_csv(text: &str, path: &Path) -> Result<Vec<TrainingRow>> {
         ));
     };
     let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    if names != CSV_HEADER.split(',').collect::<Vec<_>>() {
+    let n_columns = names.len();
+    if names != CSV_HEADER.split(',').collect::<Vec<_>>()
+        && names != CSV_HEADER_V1.split(',').collect::<Vec<_>>()
+    {
         return Err(Error::format(
             path,
             format!(
@@ -91,11 +102,12 @@ fn parse_training_csv(text: &str, path: &Path) -> Result<Vec<TrainingRow>> {
             continue;
         }
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cells.len() != N_COLUMNS {
+        if cells.len() != n_columns {
             return Err(Error::format(
                 path,
                 format!(
-                    "line {line_no}: expected {N_COLUMNS} columns ({CSV_HEADER}), found {}",
+                    "line {line_no}: expected {n_columns} columns ({}), found {}",
+                    names.join(","),
                     cells.len()
                 ),
             ));
@@ -120,6 +132,10 @@ fn parse_training_csv(text: &str, path: &Path) -> Result<Vec<TrainingRow>> {
             l1: num(3)?,
             active_fraction: num(4)?,
             energy: num(5)?,
+            heldout_energy: match cells.get(6) {
+                None | Some(&"") => None,
+                Some(_) => Some(num(6)?),
+            },
         });
     }
     Ok(rows)
@@ -139,15 +155,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_names_match_the_struct_fields() {
-        assert_eq!(CSV_HEADER.split(',').count(), N_COLUMNS);
-    }
-
-    #[test]
     fn accepts_crlf_and_blank_lines() {
-        let text = format!("{CSV_HEADER}\r\n1,0.5,1,2,0.5,3\r\n\r\n2,1,0.5,1,0.25,1.5\r\n");
+        let text = format!("{CSV_HEADER}\r\n1,0.5,1,2,0.5,3,\r\n\r\n2,1,0.5,1,0.25,1.5,1.25\r\n");
         let rows = parse_training_csv(&text, Path::new("t.csv")).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].step, 2);
+        assert_eq!((rows[0].heldout_energy, rows[1].heldout_energy), (None, Some(1.25)));
+    }
+
+    #[test]
+    fn reads_logs_without_the_heldout_column() {
+        let text = format!("{CSV_HEADER_V1}\n1,0.5,1,2,0.5,3\n");
+        let rows = parse_training_csv(&text, Path::new("t.csv")).unwrap();
+        assert_eq!((rows[0].energy, rows[0].heldout_energy), (3.0, None));
+        let bad = format!("{CSV_HEADER_V1}\n1,0.5,1,2,0.5,3,4\n");
+        assert!(parse_training_csv(&bad, Path::new("t.csv")).is_err());
     }
 }
