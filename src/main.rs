@@ -3,11 +3,14 @@
 
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
-    let args = cli::Cli::parse();
-    if let Err(e) = cli::run(args) {
+    // Matches are kept beside the parsed flags so a subcommand can tell a
+    // flag the user typed from its default (`learn --resume` refuses the former).
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Err(e) = cli::run(args, &matches) {
         // One line naming the file and the problem, then a failing exit code.
         eprintln!("error: {e:#}");
         std::process::exit(1);

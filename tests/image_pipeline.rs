@@ -451,7 +451,10 @@ fn all_flat_images_fail_instead_of_looping() {
 
 #[test]
 fn settings_serialise_with_kebab_case_whitening() {
-    let s = Preprocessing::default();
+    let s = Preprocessing {
+        whiten: Whitening::from_name("one-over-f").unwrap(),
+        ..Preprocessing::default()
+    };
     let json = serde_json::to_string(&s).unwrap();
     assert!(
         json.contains(r#""whiten":{"kind":"one-over-f","f0":0.4}"#),

@@ -188,21 +188,21 @@ fn bad_training_csv_lines_name_file_and_line() {
         (
             format!("{CSV_HEADER}\n{good}\n1,2,3\n"),
             "line 3",
-            "expected 6 columns",
+            "expected 7 columns",
         ),
-        (format!("{CSV_HEADER}\n{good},9\n"), "line 2", "found 7"),
+        (format!("{CSV_HEADER}\n{good},9\n"), "line 2", "found 8"),
         (
-            format!("{CSV_HEADER}\n{good}\n{good}\n2,0.1,abc,1,0.1,1\n"),
+            format!("{CSV_HEADER}\n{good}\n{good}\n2,0.1,abc,1,0.1,1,\n"),
             "line 4",
             "'mse'",
         ),
         (
-            format!("{CSV_HEADER}\n-1,0.1,0.1,1,0.1,1\n"),
+            format!("{CSV_HEADER}\n-1,0.1,0.1,1,0.1,1,\n"),
             "line 2",
             "'step'",
         ),
         (
-            format!("{CSV_HEADER}\n1.5,0.1,0.1,1,0.1,1\n"),
+            format!("{CSV_HEADER}\n1.5,0.1,0.1,1,0.1,1,\n"),
             "line 2",
             "integer",
         ),

@@ -1,30 +1,54 @@
-//! `lca learn`: learn a dictionary from a folder of images (or the embedded
-//! samples), with checkpoints that survive `kill -9` and `--resume`.
+//! `lca learn`: wires flags to the library's training loop
+//! ([`lca::dictionary::training`]), draws progress, and turns SIGINT/SIGTERM
+//! into a clean stop (current step finished, every output and a checkpoint
+//! written, exit code 130/143).
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
-use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use lca::Dictionary;
-use lca::dictionary::learn::{DictionaryLearner, LearnParams, LearnerState};
-use lca::dictionary::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
-use lca::image::{ImageSet, Preprocessing, Preprocessor, Whitening, Zca, sample_patches};
-use lca::io::atomic::write_bytes_atomic;
-use lca::io::npy::{self, NpyArray};
-use lca::io::npz;
+use anyhow::bail;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use indicatif::ProgressBar;
+use lca::dictionary::learn::{LearnParams, Rule, UNBOUNDED_STEPS};
+use lca::dictionary::training::{
+    Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
+};
+use lca::dictionary::training_log::TrainingRow;
+use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
-use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 enum WhitenArg {
     None,
     OneOverF,
     Zca,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum RuleArg {
+    Online,
+    Hebbian,
+}
+
+fn default_rule() -> RuleArg {
+    match Rule::default() {
+        Rule::Online => RuleArg::Online,
+        Rule::Hebbian => RuleArg::Hebbian,
+    }
+}
+
+fn default_whiten() -> WhitenArg {
+    match Preprocessing::default().whiten {
+        Whitening::None => WhitenArg::None,
+        Whitening::OneOverF { .. } => WhitenArg::OneOverF,
+        Whitening::Zca { .. } => WhitenArg::Zca,
+    }
+}
+
+fn lp() -> LearnParams {
+    LearnParams::default()
 }
 
 #[derive(Args, Debug)]
@@ -35,35 +59,49 @@ pub struct LearnArgs {
     #[arg(long)]
     recursive: bool,
     /// Patch side P (patches are P×P).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = defaults::PATCH_SIZE)]
     patch_size: usize,
     /// Number of atoms.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults::ATOMS)]
     atoms: usize,
+    /// Update rule: online (sufficient statistics, Mairal et al. 2010, as SPAMS
+    /// trainDL) or hebbian (gradient on the reconstruction error, as PetaVision).
+    #[arg(long, value_enum, default_value_t = default_rule())]
+    rule: RuleArg,
     /// Sparsity penalty λ (at the first step).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = LcaParams::default().lambda)]
     lambda: f32,
     /// λ at the last step (geometric schedule).
     #[arg(long)]
     lambda_final: Option<f32>,
-    /// Learning steps (minibatches).
-    #[arg(long, default_value_t = 2000)]
+    /// Learning steps (minibatches). With --max-seconds and no --steps, no step limit.
+    #[arg(long, default_value_t = lp().steps)]
     steps: u64,
+    /// Stop after this many seconds of training, writing every output (as SPAMS's iter=-S).
+    #[arg(long)]
+    max_seconds: Option<f64>,
     /// Patches per minibatch.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = defaults::BATCH_SIZE)]
     batch_size: usize,
-    /// Learning rate η (at the first step).
-    #[arg(long, default_value_t = 4.0)]
+    /// Learning rate η at the first step (hebbian rule).
+    #[arg(long, default_value_t = lp().learning_rate)]
     learning_rate: f32,
-    /// Learning rate at the last step (geometric schedule from --learning-rate).
-    #[arg(long, default_value_t = 0.4)]
+    /// Learning rate at the last step (hebbian rule; geometric schedule from --learning-rate).
+    #[arg(long, default_value_t = lp().learning_rate_final.unwrap_or(lp().learning_rate))]
     learning_rate_final: f32,
-    /// Momentum of the dictionary update.
-    #[arg(long, default_value_t = 0.0)]
+    /// Momentum of the dictionary update (hebbian rule).
+    #[arg(long, default_value_t = lp().momentum)]
     momentum: f32,
     /// Re-seed an atom unused for this many consecutive steps (0: never).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = lp().resample_after)]
     resample_after: u64,
+    /// Held-out patches (from the bottom tenth of up to 32 images, never
+    /// trained on) scored with the exact objective; 0: none.
+    #[arg(long, default_value_t = defaults::HELDOUT_PATCHES)]
+    heldout_patches: usize,
+    /// Steps between two scorings of the held-out patches (column heldout_energy of training.csv).
+    #[arg(long, default_value_t = defaults::HELDOUT_EVERY)]
+    heldout_every: u64,
     /// Seed of every random choice (patch sampling, initial atoms).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -74,10 +112,10 @@ pub struct LearnArgs {
     #[arg(long)]
     color: bool,
     /// Shrink images by this factor before sampling.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = Preprocessing::default().downscale)]
     downscale: f32,
     /// Whitening: none, one-over-f (Olshausen & Field, whole images) or zca (patches).
-    #[arg(long, value_enum, default_value_t = WhitenArg::None)]
+    #[arg(long, value_enum, default_value_t = default_whiten())]
     whiten: WhitenArg,
     /// Remove each patch's mean (on by default).
     #[arg(long, overrides_with = "no_remove_mean")]
@@ -92,42 +130,27 @@ pub struct LearnArgs {
     #[arg(long)]
     no_unit_norm: bool,
     /// Patches whose norm after mean removal is below this are skipped as flat.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = Preprocessing::default().min_norm)]
     min_norm: f32,
-    /// Output folder: dictionary.npy, atoms.png, training.csv, training.png, config.json.
+    /// Output folder: dictionary.npy, atoms.png, training.csv, training.png, config.json, checkpoint.npz.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
-    /// Write a resumable checkpoint every K steps (0: only at the end).
+    /// Write a checkpoint every K steps (0: every 60 s of training). A checkpoint
+    /// is also written at the end and on Ctrl-C / SIGTERM, so `--resume` continues
+    /// any run bit for bit; after kill -9 it continues from the last checkpoint.
     #[arg(long, default_value_t = 0)]
     checkpoint_every: u64,
-    /// Continue the interrupted run in this folder (its config.json wins over other flags).
-    #[arg(long, conflicts_with_all = ["dir", "output"])]
+    /// Continue the run in this folder from its checkpoint; its config.json
+    /// fixes every setting (only --threads, --quiet and --json may be given).
+    #[arg(long)]
     resume: Option<PathBuf>,
     #[command(flatten)]
     run: super::RunOptions,
 }
 
-/// Every setting of a run, written to `config.json`; `--resume` reads it back.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct LearnConfig {
-    pub crate_version: String,
-    pub images: Option<PathBuf>,
-    pub recursive: bool,
-    pub patch_size: usize,
-    pub atoms: usize,
-    pub batch_size: usize,
-    pub seed: u64,
-    pub init: Option<PathBuf>,
-    pub checkpoint_every: u64,
-    pub preprocessing: Preprocessing,
-    pub learning: LearnParams,
-    /// ZCA transform fitted on the training patches (with `whiten = zca`).
-    pub zca: Option<Zca>,
-}
-
 impl LearnArgs {
-    fn config(&self) -> anyhow::Result<LearnConfig> {
-        let preprocessing = Preprocessing {
+    fn config(&self, explicit_steps: bool) -> anyhow::Result<TrainingConfig> {
+        let mut preprocessing = Preprocessing {
             downscale: self.downscale,
             color: self.color,
             whiten: match self.whiten {
@@ -135,26 +158,31 @@ impl LearnArgs {
                 WhitenArg::OneOverF => Whitening::from_name("one-over-f")?,
                 WhitenArg::Zca => Whitening::from_name("zca")?,
             },
-            remove_mean: !self.no_remove_mean,
-            unit_norm: !self.no_unit_norm,
-            min_norm: self.min_norm,
+            ..Preprocessing::default()
         };
-        preprocessing.validate()?;
+        preprocessing.remove_mean = !self.no_remove_mean;
+        preprocessing.unit_norm = !self.no_unit_norm;
+        preprocessing.min_norm = self.min_norm;
+        let rule = match self.rule {
+            RuleArg::Online => Rule::Online,
+            RuleArg::Hebbian => Rule::Hebbian,
+        };
+        let steps = if self.max_seconds.is_some() && !explicit_steps {
+            UNBOUNDED_STEPS
+        } else {
+            self.steps
+        };
         let learning = LearnParams {
+            rule,
             lca: LcaParams::new().lambda(self.lambda),
             learning_rate: self.learning_rate,
             learning_rate_final: Some(self.learning_rate_final),
             lambda_final: self.lambda_final,
             momentum: self.momentum,
-            steps: self.steps,
+            steps,
             resample_after: self.resample_after,
         };
-        learning.check()?;
-        if self.patch_size == 0 || self.atoms == 0 || self.batch_size == 0 {
-            bail!("--patch-size, --atoms and --batch-size must be at least 1");
-        }
-        Ok(LearnConfig {
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        let config = TrainingConfig {
             images: self.dir.clone(),
             recursive: self.recursive,
             patch_size: self.patch_size,
@@ -163,324 +191,221 @@ impl LearnArgs {
             seed: self.seed,
             init: self.init.clone(),
             checkpoint_every: self.checkpoint_every,
+            max_seconds: self.max_seconds,
+            heldout_patches: self.heldout_patches,
+            heldout_every: self.heldout_every,
             preprocessing,
             learning,
-            zca: None,
-        })
+            ..TrainingConfig::default()
+        };
+        config.check()?;
+        Ok(config)
     }
 }
 
-/// Random stream for one purpose: every step samples from its own stream, so
-/// a resumed run draws exactly the patches the uninterrupted run would have.
-fn stream(seed: u64, id: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(id);
-    rng
+/// Flags the user typed (not defaults), by their long name.
+fn explicit(matches: &ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        // Flattened structs appear as argument groups named after the struct.
+        .filter(|id| !id.as_str().starts_with(|c: char| c.is_ascii_uppercase()))
+        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
 }
-const STREAM_ZCA: u64 = u64::MAX;
-const STREAM_INIT: u64 = u64::MAX - 1;
 
-/// Opens the images of a run, printing one warning per skipped file.
-pub(crate) fn open_images(config: &LearnConfig, quiet: bool) -> anyhow::Result<ImageSet> {
-    let opts = config.preprocessing.load_options();
-    let set = match &config.images {
-        None => ImageSet::embedded(opts)?,
-        Some(dir) => {
-            let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts)?;
+/// Progress bar and warnings on the terminal.
+struct Terminal {
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+impl Observer for Terminal {
+    fn started(&mut self, info: &StartInfo) {
+        if info.steps != UNBOUNDED_STEPS {
+            self.bar.set_length(info.steps);
+        }
+        // Position before the clock starts, so the first rate is not the resumed steps / 0 s.
+        self.bar.set_position(info.resumed_at);
+        self.bar.reset_eta();
+    }
+    fn step(&mut self, row: &TrainingRow) {
+        self.bar.set_message(format!(
+            "mse {:.5} active {:.3} energy {:.4}{}",
+            row.mse,
+            row.active_fraction,
+            row.energy,
+            row.heldout_energy
+                .map_or(String::new(), |h| format!(" held-out {h:.4}"))
+        ));
+        self.bar.inc(1);
+    }
+    fn warning(&mut self, message: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("warning: {message}"));
+        }
+    }
+}
+
+pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let quiet = args.run.quiet;
+    let bar = super::progress::bar(0, "steps", quiet);
+    let mut term = Terminal { bar, quiet };
+    let typed = explicit(matches);
+    let (mut training, out) = match &args.resume {
+        Some(out) => {
+            let refused: Vec<String> = typed
+                .iter()
+                .filter(|id| !["resume", "threads", "quiet", "json"].contains(&id.as_str()))
+                .map(|id| format!("--{}", id.replace('_', "-")))
+                .collect();
+            if !refused.is_empty() {
+                bail!(
+                    "{} cannot be given with --resume: {} fixes every setting of the run (start a new run with --output to change them)",
+                    refused.join(", "),
+                    out.join("config.json").display()
+                );
+            }
+            let t = Training::resume(out, &mut term)?;
             if !quiet {
-                for w in warnings {
-                    eprintln!("warning: {w}");
+                let total = steps_label(t.config().learning.steps);
+                match t.already_finished() {
+                    Some(status) => eprintln!(
+                        "{}: the run is already {} ({} of {total} steps); nothing to do",
+                        out.display(),
+                        match status {
+                            Status::TimeBudget => "at its time budget",
+                            _ => "complete",
+                        },
+                        t.steps_done()
+                    ),
+                    None => eprintln!("resuming at step {} of {total}", t.steps_done()),
                 }
             }
-            set
-        }
-    };
-    set.check_patch(config.patch_size)?;
-    Ok(set)
-}
-
-/// Steps between rewrites of `training.csv` while learning (for monitoring).
-const LOG_EVERY: u64 = 100;
-
-/// Writes the whole training log atomically, so it is never seen half-written.
-fn write_log(path: &Path, rows: &[TrainingRow]) -> anyhow::Result<()> {
-    let mut text = String::from(CSV_HEADER);
-    text.push('\n');
-    for r in rows {
-        text.push_str(&r.to_csv_line());
-        text.push('\n');
-    }
-    write_bytes_atomic(path, text.as_bytes())?;
-    Ok(())
-}
-
-fn checkpoint_path(out: &Path) -> PathBuf {
-    out.join("checkpoint.npz")
-}
-
-fn write_checkpoint(out: &Path, state: &LearnerState, seconds: f64) -> anyhow::Result<()> {
-    let (n, k) = state.atoms.shape();
-    let meta = serde_json::json!({ "step": state.step, "seconds": seconds }).to_string();
-    let idle: Vec<i64> = state.idle.iter().map(|&v| v as i64).collect();
-    let arrays = [
-        (
-            "atoms",
-            NpyArray::from_f32(vec![k, n], state.atoms.as_slice())?,
-        ),
-        (
-            "velocity",
-            NpyArray::from_f32(vec![k, n], state.velocity.as_slice())?,
-        ),
-        ("idle", NpyArray::from_i64(vec![k], &idle)?),
-        (
-            "meta",
-            NpyArray::from_u8(vec![meta.len()], meta.as_bytes())?,
-        ),
-    ];
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(name, a)| (*name, a)).collect();
-    npz::write_npz(&checkpoint_path(out), &named)?;
-    Ok(())
-}
-
-fn read_checkpoint(out: &Path, n: usize, k: usize) -> anyhow::Result<(LearnerState, f64)> {
-    let path = checkpoint_path(out);
-    let arrays = npz::read_npz(&path)?;
-    let get = |name: &str| {
-        arrays
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a)
-            .with_context(|| format!("{}: checkpoint has no '{name}' array", path.display()))
-    };
-    let f32s = |name: &str| -> anyhow::Result<DMatrix<f32>> {
-        let v = get(name)?
-            .to_f32_vec()
-            .with_context(|| format!("{}: '{name}' is not f32", path.display()))?;
-        if v.len() != n * k {
-            bail!(
-                "{}: '{name}' has {} values, expected {k} atoms × {n} features",
-                path.display(),
-                v.len()
-            );
-        }
-        Ok(DMatrix::from_vec(n, k, v))
-    };
-    let idle = get("idle")?
-        .to_i64_vec()
-        .with_context(|| format!("{}: bad 'idle'", path.display()))?;
-    let meta: serde_json::Value = serde_json::from_slice(&get("meta")?.bytes)
-        .with_context(|| format!("{}: unreadable 'meta'", path.display()))?;
-    let state = LearnerState {
-        step: meta["step"]
-            .as_u64()
-            .with_context(|| format!("{}: no step in meta", path.display()))?,
-        atoms: f32s("atoms")?,
-        velocity: f32s("velocity")?,
-        idle: idle.into_iter().map(|v| v.max(0) as u64).collect(),
-    };
-    Ok((state, meta["seconds"].as_f64().unwrap_or(0.0)))
-}
-
-/// Writes the dictionary and its picture (atomically), as at the end of a run.
-fn write_dictionary(
-    out: &Path,
-    learner: &DictionaryLearner,
-    config: &LearnConfig,
-) -> anyhow::Result<()> {
-    let atoms = &learner.state().atoms;
-    let (n, k) = atoms.shape();
-    npy::write_matrix(&out.join("dictionary.npy"), k, n, atoms.as_slice())?;
-    let channels = if config.preprocessing.color { 3 } else { 1 };
-    lca::plot::write_atoms_png(&out.join("atoms.png"), atoms.as_slice(), k, n, channels)?;
-    Ok(())
-}
-
-pub fn run(args: LearnArgs) -> anyhow::Result<()> {
-    let resuming = args.resume.is_some();
-    let (mut config, out) = match &args.resume {
-        Some(out) => {
-            let path = out.join("config.json");
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("{}: cannot resume", path.display()))?;
-            let config: LearnConfig = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a valid lca learn config", path.display()))?;
-            (config, out.clone())
+            (t, out.clone())
         }
         None => {
-            let out = args
-                .output
-                .clone()
-                .context("--output OUT/ is required (or --resume OUT/)")?;
-            (args.config()?, out)
-        }
-    };
-    if resuming {
-        // Half-written temporaries of the killed run (its outputs are intact).
-        lca::io::atomic::remove_stale_temporaries(&out)?;
-    } else {
-        std::fs::create_dir_all(&out)
-            .with_context(|| format!("{}: cannot create output folder", out.display()))?;
-    }
-    super::check_writable(&out.join("config.json"))?;
-
-    let set = open_images(&config, args.run.quiet)?;
-    let channels = set.channels();
-    let n = config.patch_size * config.patch_size * channels;
-    let k = config.atoms;
-
-    let mut pre = Preprocessor::new(config.preprocessing)?;
-    match (&config.zca, config.preprocessing.whiten) {
-        (Some(zca), _) => pre.set_zca(zca.clone())?,
-        (None, Whitening::Zca { .. }) => {
-            pre = Preprocessor::fit(
-                config.preprocessing,
-                &set,
-                config.patch_size,
-                &mut stream(config.seed, STREAM_ZCA),
-            )?;
-            config.zca = pre.zca().cloned();
-        }
-        _ => {}
-    }
-
-    let csv_path = out.join("training.csv");
-    let (mut learner, mut rows, elapsed) = if resuming && checkpoint_path(&out).exists() {
-        let (state, seconds) = read_checkpoint(&out, n, k)?;
-        let step = state.step;
-        let learner = DictionaryLearner::resume(config.learning.clone(), state)?;
-        // Rows after the checkpoint were lost with the interrupted run: drop them.
-        let rows: Vec<TrainingRow> = if csv_path.exists() {
-            read_training_csv(&csv_path)?
-                .into_iter()
-                .filter(|r| r.step <= step)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        (learner, rows, seconds)
-    } else {
-        let init = match &config.init {
-            Some(path) => {
-                let d = super::encode::read_dictionary(path)?;
-                if d.n_atoms() != k || d.n_features() != n {
-                    bail!(
-                        "{}: initial dictionary has shape ({}, {}), expected ({k}, {n}) for {k} atoms of {}×{}×{channels} patches",
-                        path.display(),
-                        d.n_atoms(),
-                        d.n_features(),
-                        config.patch_size,
-                        config.patch_size
-                    );
-                }
-                d
-            }
-            None => {
-                let patches = sample_patches(
-                    &set,
-                    k,
-                    config.patch_size,
-                    &pre,
-                    &mut stream(config.seed, STREAM_INIT),
-                )?;
-                Dictionary::from_atoms(patches)?
-            }
-        };
-        (
-            DictionaryLearner::new(config.learning.clone(), init)?,
-            Vec::new(),
-            0.0,
-        )
-    };
-
-    let config_json = serde_json::to_string_pretty(&config)?;
-    write_bytes_atomic(&out.join("config.json"), config_json.as_bytes())?;
-    write_log(&csv_path, &rows)?;
-
-    let total = config.learning.steps;
-    let bar = super::progress::bar(total, "steps", args.run.quiet);
-    bar.set_position(learner.steps_done());
-    let start = Instant::now();
-    let result = super::with_threads(args.run.threads, || -> anyhow::Result<()> {
-        while learner.steps_done() < total {
-            let step = learner.steps_done();
-            let batch = sample_patches(
-                &set,
-                config.batch_size,
-                config.patch_size,
-                &pre,
-                &mut stream(config.seed, step),
-            )?;
-            let stats = learner.step(&batch)?;
-            let row = TrainingRow {
-                step: step + 1,
-                seconds: elapsed + start.elapsed().as_secs_f64(),
-                mse: stats.mse,
-                l1: stats.l1,
-                active_fraction: stats.active_fraction,
-                energy: stats.energy,
-                heldout_energy: None,
+            let Some(out) = args.output.clone() else {
+                bail!("--output OUT/ is required (or --resume OUT/)");
             };
-            rows.push(row);
-            bar.set_message(format!(
-                "mse {:.5} active {:.3} energy {:.4}",
-                stats.mse, stats.active_fraction, stats.energy
-            ));
-            bar.inc(1);
-            let done = learner.steps_done();
-            let checkpoint = config.checkpoint_every > 0 && done % config.checkpoint_every == 0;
-            if (checkpoint || done % LOG_EVERY == 0) && done < total {
-                // The log first: a resume drops rows past its checkpoint, so
-                // the log may run ahead of the checkpoint but never lag it.
-                write_log(&csv_path, &rows)?;
-            }
-            if checkpoint && done < total {
-                write_dictionary(&out, &learner, &config)?;
-                write_checkpoint(&out, learner.state(), row.seconds)?;
-            }
+            let config = args.config(typed.iter().any(|t| t == "steps"))?;
+            (Training::start(config, &out, &mut term)?, out)
         }
-        Ok(())
-    })?;
-    result?;
-    bar.finish_and_clear();
+    };
 
-    write_dictionary(&out, &learner, &config)?;
-    write_log(&csv_path, &rows)?;
-    lca::plot::write_training_png(&out.join("training.png"), &rows)?;
-    if config.checkpoint_every > 0 {
-        write_checkpoint(
-            &out,
-            learner.state(),
-            rows.last().map_or(0.0, |r| r.seconds),
-        )?;
+    // SIGINT / SIGTERM: finish the step, write everything, exit 130 / 143. A
+    // second Ctrl-C kills at once (the last checkpoint stays resumable).
+    let stop = Arc::new(AtomicUsize::new(0));
+    let signalled = Arc::new(AtomicBool::new(false));
+    for (sig, code) in [
+        (signal_hook::consts::SIGINT, 130),
+        (signal_hook::consts::SIGTERM, 143),
+    ] {
+        signal_hook::flag::register_conditional_shutdown(sig, code as i32, Arc::clone(&signalled))?;
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&stop), code)?;
     }
+    training = training.with_interrupt(Arc::clone(&stop));
 
-    let last = rows.last().copied();
+    let report = super::with_threads(args.run.threads, || training.run(&mut term))??;
+    term.bar.finish_and_clear();
+
+    let config = training.config();
+    let channels = if config.preprocessing.color { 3 } else { 1 };
+    let k = config.atoms;
+    let n = config.patch_size * config.patch_size * channels;
+    let last = report.last;
+    let rate = |count: f64| {
+        if report.session_seconds > 0.0 {
+            count / report.session_seconds
+        } else {
+            0.0
+        }
+    };
+    let status = match report.status {
+        Status::Completed => "completed",
+        Status::TimeBudget => "time-budget",
+        Status::Interrupted => "interrupted",
+        Status::Running => "running",
+    };
     let summary = serde_json::json!({
         "output": out.display().to_string(),
-        "steps": learner.steps_done(),
+        "status": status,
+        "rule": config.learning.rule.name(),
+        "steps": report.steps_done,
         "atoms": k,
         "n_features": n,
-        "images": set.len(),
-        "seconds": last.map_or(0.0, |r| r.seconds),
+        "images": report.images,
+        "seconds": report.seconds,
         "final_mse": last.map(|r| r.mse),
         "final_active_fraction": last.map(|r| r.active_fraction),
         "final_energy": last.map(|r| r.energy),
+        "heldout_energy": report.heldout_energy,
+        "steps_per_second": rate(report.session_steps as f64),
+        "decodes": report.decodes,
+        "decodes_per_second": rate(report.decodes as f64),
     });
     if args.run.json {
         println!("{summary}");
-    } else if !args.run.quiet {
+    } else if !quiet && training.already_finished().is_none() {
         println!(
-            "learned {k} atoms of {}×{}{} from {} images in {} steps ({:.1} s): energy {:.4}, active fraction {:.3} → {}",
+            "learned {k} atoms of {}×{}{} ({} rule) from {} images in {} steps ({:.1} s, {:.0} steps/s, {} decodes): energy {:.4}, held-out {}, active fraction {:.3} → {}",
             config.patch_size,
             config.patch_size,
             if channels == 3 { "×3" } else { "" },
-            set.len(),
-            learner.steps_done(),
-            last.map_or(0.0, |r| r.seconds),
+            config.learning.rule.name(),
+            report.images,
+            report.steps_done,
+            report.seconds,
+            rate(report.session_steps as f64),
+            report.decodes,
             last.map_or(0.0, |r| r.energy),
+            report
+                .heldout_energy
+                .map_or("-".to_string(), |h| format!("{h:.4}")),
             last.map_or(0.0, |r| r.active_fraction),
             out.display()
         );
     }
+    if report.status == Status::Interrupted {
+        let code = stop.load(std::sync::atomic::Ordering::SeqCst);
+        if !quiet {
+            eprintln!(
+                "interrupted at step {} of {}: outputs and checkpoint written; continue with: lca learn --resume {}",
+                report.steps_done,
+                steps_label(config.learning.steps),
+                out.display()
+            );
+        }
+        std::process::exit(code as i32);
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn parse(argv: &[&str]) -> (LearnArgs, ArgMatches) {
+        let m = crate::cli::Cli::command().get_matches_from(argv);
+        let sub = m.subcommand_matches("learn").unwrap().clone();
+        (LearnArgs::from_arg_matches(&sub).unwrap(), sub)
+    }
+
+    #[test]
+    fn cli_defaults_are_the_library_defaults() {
+        let (args, _) = parse(&["lca", "learn"]);
+        assert_eq!(args.config(false).unwrap(), TrainingConfig::default());
+    }
+
+    #[test]
+    fn max_seconds_without_steps_has_no_step_limit() {
+        let (args, m) = parse(&["lca", "learn", "--max-seconds", "5", "--rule", "online"]);
+        assert!(!explicit(&m).contains(&"steps".to_string()));
+        assert_eq!(args.config(false).unwrap().learning.steps, UNBOUNDED_STEPS);
+        let (args, m) = parse(&["lca", "learn", "--max-seconds", "5", "--steps", "10"]);
+        assert!(explicit(&m).contains(&"steps".to_string()));
+        assert_eq!(args.config(true).unwrap().learning.steps, 10);
+    }
 }

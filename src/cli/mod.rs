@@ -47,10 +47,16 @@ pub(crate) struct RunOptions {
 }
 
 /// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let sub = |name: &str| {
+        matches
+            .subcommand_matches(name)
+            .cloned()
+            .unwrap_or_default()
+    };
     match cli.command {
         Command::Encode(args) => encode::run(args),
-        Command::Learn(args) => learn::run(args),
+        Command::Learn(args) => learn::run(args, &sub("learn")),
         Command::Plot(args) => plot::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
         Command::Snn(args) => snn::run(args),

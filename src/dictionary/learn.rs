@@ -1,12 +1,23 @@
-//! Learning a dictionary from minibatches of signals with LCA codes and a
-//! Hebbian update, as in Olshausen & Field (1997), PetaVision and lca-pytorch.
+//! Learning a dictionary from minibatches of signals encoded by the LCA, with
+//! one of two rules ([`Rule`]):
 //!
-//! Each step encodes a batch `X` with the rate LCA, then moves the atoms along
-//! the reconstruction error: `ΔΦ = η (X − ΦA) Aᵀ`, with each atom's update
-//! divided by the number of signals it took part in (so rarely used atoms learn
-//! as fast as busy ones), optional momentum, and renormalisation to unit norm.
-//! Atoms that stay silent for a while are re-seeded with the residual of the
-//! worst-reconstructed signal of the batch, which is what the code lacks.
+//! * **online** (default; Mairal, Bach, Ponce & Sapiro, JMLR 2010, Alg. 1–2,
+//!   the algorithm of SPAMS `trainDL` and scikit-learn's
+//!   `MiniBatchDictionaryLearning`): keep the sufficient statistics
+//!   `A = Σ a aᵀ` and `B = Σ x aᵀ` of all batches seen, older ones down-weighted
+//!   by a forgetting factor, and after each batch minimise the surrogate
+//!   `½ tr(Φᵀ Φ A) − tr(Φᵀ B)` by one pass of block-coordinate descent over the
+//!   atoms, `φ_j ← φ_j + (b_j − Φ a_j) / A_jj`, each renormalised to unit norm.
+//!   Every batch ever seen shapes the dictionary, so it keeps improving where a
+//!   gradient rule plateaus (measured in `BENCHMARKS.md`).
+//! * **hebbian** (Olshausen & Field 1997, PetaVision, lca-pytorch): move the
+//!   atoms along the reconstruction error, `ΔΦ = η (X − ΦA) Aᵀ`, each atom's
+//!   update divided by the number of signals it took part in (so rarely used
+//!   atoms learn as fast as busy ones), optional momentum, renormalisation.
+//!
+//! With both rules, atoms that stay silent for a while are re-seeded with the
+//! residual of the worst-reconstructed signal of the batch, which is what the
+//! code lacks (their statistics are reset with them).
 
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
@@ -15,12 +26,44 @@ use crate::error::{Error, Result};
 use crate::solver::LcaParams;
 use crate::{Dictionary, Encoding};
 
+/// How the atoms are updated from each encoded batch (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Online dictionary learning with sufficient statistics (Mairal et al. 2010).
+    #[default]
+    Online,
+    /// Gradient step on the reconstruction error (Olshausen & Field).
+    Hebbian,
+}
+
+impl Rule {
+    /// The rule of runs saved before rules existed (`config.json` without one).
+    fn legacy() -> Rule {
+        Rule::Hebbian
+    }
+
+    /// The name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Online => "online",
+            Rule::Hebbian => "hebbian",
+        }
+    }
+}
+
+/// Steps value meaning "no step limit" (a run bounded by time instead).
+pub const UNBOUNDED_STEPS: u64 = u64::MAX;
+
 /// Settings of dictionary learning, validated by [`LearnParams::check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LearnParams {
+    /// Update rule.
+    #[serde(default = "Rule::legacy")]
+    pub rule: Rule,
     /// Solver used to encode each batch; its λ is the starting λ.
     pub lca: LcaParams,
-    /// Learning rate η at the first step.
+    /// Learning rate η at the first step (Hebbian rule only).
     pub learning_rate: f32,
     /// Learning rate reached at the last step (geometric schedule); `None` keeps η.
     pub learning_rate_final: Option<f32>,
@@ -28,7 +71,8 @@ pub struct LearnParams {
     pub lambda_final: Option<f32>,
     /// Momentum of the update (0 disables it).
     pub momentum: f32,
-    /// Total number of steps (the schedules' horizon).
+    /// Total number of steps (the schedules' horizon); [`UNBOUNDED_STEPS`]
+    /// for a run bounded by time only (then no schedule may be set).
     pub steps: u64,
     /// An atom unused for this many consecutive steps is re-seeded (0: never).
     pub resample_after: u64,
@@ -37,12 +81,13 @@ pub struct LearnParams {
 impl Default for LearnParams {
     fn default() -> Self {
         LearnParams {
+            rule: Rule::default(),
             lca: LcaParams::default(),
             learning_rate: 4.0,
             learning_rate_final: Some(0.4),
             lambda_final: None,
             momentum: 0.0,
-            steps: 1000,
+            steps: 2000,
             resample_after: 50,
         }
     }
@@ -76,6 +121,17 @@ impl LearnParams {
         }
         if self.steps == 0 {
             return bad("steps must be at least 1".into());
+        }
+        if self.steps == UNBOUNDED_STEPS {
+            let lr_schedule = self.rule == Rule::Hebbian
+                && self
+                    .learning_rate_final
+                    .is_some_and(|f| f != self.learning_rate);
+            if lr_schedule || self.lambda_final.is_some() {
+                return bad(
+                    "a run without a step limit cannot have a learning-rate or lambda schedule (their horizon is the number of steps): give steps, or drop the schedule".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -128,6 +184,43 @@ pub struct LearnerState {
     pub velocity: DMatrix<f32>,
     /// Consecutive steps each atom has been silent.
     pub idle: Vec<u64>,
+    /// Sufficient statistics of the online rule (`None` with the Hebbian rule).
+    pub stats: Option<OnlineStats>,
+}
+
+/// The online rule's memory of every batch seen: `A = Σ a aᵀ` (`n_atoms ×
+/// n_atoms`) and `B = Σ x aᵀ` (`n_features × n_atoms`), each batch's term
+/// divided by its size and older terms down-weighted by the forgetting factor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OnlineStats {
+    /// `Σ a aᵀ`.
+    pub a: DMatrix<f32>,
+    /// `Σ x aᵀ`.
+    pub b: DMatrix<f32>,
+}
+
+impl OnlineStats {
+    fn zeros(n: usize, k: usize) -> Self {
+        OnlineStats {
+            a: DMatrix::zeros(k, k),
+            b: DMatrix::zeros(n, k),
+        }
+    }
+
+    /// Weight kept by the old statistics at `step` (0-based) for batches of
+    /// `m` signals: Mairal et al.'s §3.4 schedule as scikit-learn implements
+    /// it, `β = (θ + 1 − m)/(θ + 1)` with `θ = (t + 1)m` for `t < m − 1`, else
+    /// `m² + t + 1 − m`: early batches are forgotten quickly (the first atoms
+    /// are poor), later ones are averaged over ever longer windows.
+    pub fn forgetting(step: u64, m: usize) -> f32 {
+        let (t, m) = (step as f64, m as f64);
+        let theta = if t < m - 1.0 {
+            (t + 1.0) * m
+        } else {
+            m * m + t + 1.0 - m
+        };
+        ((theta + 1.0 - m) / (theta + 1.0)) as f32
+    }
 }
 
 /// Learns a dictionary one minibatch at a time.
@@ -155,10 +248,12 @@ impl DictionaryLearner {
     /// Starts from `init` (e.g. random patches, or a dictionary to refine).
     pub fn new(params: LearnParams, init: Dictionary) -> Result<Self> {
         let atoms = init.atoms().clone();
+        let (n, k) = atoms.shape();
         let state = LearnerState {
             step: 0,
-            velocity: DMatrix::zeros(atoms.nrows(), atoms.ncols()),
-            idle: vec![0; atoms.ncols()],
+            velocity: DMatrix::zeros(n, k),
+            idle: vec![0; k],
+            stats: (params.rule == Rule::Online).then(|| OnlineStats::zeros(n, k)),
             atoms,
         };
         Self::resume(params, state)
@@ -172,6 +267,17 @@ impl DictionaryLearner {
             return Err(Error::Shape(
                 "learner state: atoms, velocity and idle counts disagree".into(),
             ));
+        }
+        let (n, k) = state.atoms.shape();
+        match (&state.stats, params.rule) {
+            (Some(s), Rule::Online) if s.a.shape() == (k, k) && s.b.shape() == (n, k) => {}
+            (None, Rule::Hebbian) => {}
+            _ => {
+                return Err(Error::Shape(format!(
+                    "learner state does not hold the statistics of the {} rule for {k} atoms of {n} features",
+                    params.rule.name()
+                )));
+            }
         }
         Ok(DictionaryLearner { params, state })
     }
@@ -223,17 +329,10 @@ impl DictionaryLearner {
             .collect();
         let stats_energy = (0.5 * squared.iter().sum::<f64>() + f64::from(lambda) * l1) / m as f64;
 
-        // Hebbian update, each atom's share averaged over the signals that used it.
-        let mut update = &residual * codes.transpose();
-        for (j, mut col) in update.column_iter_mut().enumerate() {
-            col /= counts[j].max(1) as f32;
-        }
-        let momentum = self.params.momentum;
-        let velocity = &mut self.state.velocity;
-        *velocity *= momentum;
-        *velocity += &update;
-        let mut atoms = phi.clone();
-        atoms += velocity.scale(eta);
+        let mut atoms = match self.params.rule {
+            Rule::Hebbian => self.hebbian(&residual, &codes, &counts, eta),
+            Rule::Online => self.online(batch, &codes),
+        };
 
         // Re-seed atoms that have been silent too long with the residuals of
         // the worst-reconstructed signals, largest first.
@@ -250,6 +349,11 @@ impl DictionaryLearner {
                     let Some(s) = donors.next() else { break };
                     atoms.set_column(j, &residual.column(s));
                     self.state.velocity.column_mut(j).fill(0.0);
+                    if let Some(st) = &mut self.state.stats {
+                        st.a.row_mut(j).fill(0.0);
+                        st.a.column_mut(j).fill(0.0);
+                        st.b.column_mut(j).fill(0.0);
+                    }
                     self.state.idle[j] = 0;
                     resampled += 1;
                 }
@@ -272,5 +376,63 @@ impl DictionaryLearner {
             energy: stats_energy,
             resampled,
         })
+    }
+
+    /// Hebbian update: atoms moved by `η (X − ΦA) Aᵀ`, each atom's share
+    /// averaged over the signals that used it, with momentum.
+    fn hebbian(
+        &mut self,
+        residual: &DMatrix<f32>,
+        codes: &DMatrix<f32>,
+        counts: &[usize],
+        eta: f32,
+    ) -> DMatrix<f32> {
+        let mut update = residual * codes.transpose();
+        for (j, mut col) in update.column_iter_mut().enumerate() {
+            col /= counts[j].max(1) as f32;
+        }
+        let velocity = &mut self.state.velocity;
+        *velocity *= self.params.momentum;
+        *velocity += &update;
+        let mut atoms = self.state.atoms.clone();
+        atoms += velocity.scale(eta);
+        atoms
+    }
+
+    /// Online update: fold the batch into `A` and `B`, then one pass of
+    /// block-coordinate descent over the atoms (Mairal et al. 2010, Alg. 2).
+    /// Atoms are renormalised here as they go, since later atoms' updates use
+    /// the earlier ones; an atom no signal has used yet (`A_jj ≈ 0`) is left
+    /// as it is, for re-seeding.
+    fn online(&mut self, batch: &DMatrix<f32>, codes: &DMatrix<f32>) -> DMatrix<f32> {
+        let m = batch.ncols().max(1);
+        let beta = OnlineStats::forgetting(self.state.step, m);
+        let stats = self
+            .state
+            .stats
+            .as_mut()
+            .expect("the online rule keeps statistics (checked on construction)");
+        let inv_m = 1.0 / m as f32;
+        stats.a.gemm(inv_m, codes, &codes.transpose(), beta);
+        stats.b.gemm(inv_m, batch, &codes.transpose(), beta);
+        let mut atoms = self.state.atoms.clone();
+        let (n, k) = atoms.shape();
+        let mut u = nalgebra::DVector::<f32>::zeros(n);
+        for j in 0..k {
+            let ajj = stats.a[(j, j)];
+            if ajj <= 1e-10 {
+                continue;
+            }
+            // u = b_j − Φ a_j, then φ_j += u / A_jj.
+            u.copy_from(&stats.b.column(j));
+            u.gemv(-1.0, &atoms, &stats.a.column(j), 1.0);
+            let mut col = atoms.column_mut(j);
+            col.axpy(1.0 / ajj, &u, 1.0);
+            let norm = col.norm();
+            if norm > 1e-12 && norm.is_finite() {
+                col /= norm;
+            }
+        }
+        atoms
     }
 }

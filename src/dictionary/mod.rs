@@ -5,7 +5,9 @@
 //! `components_`, which is exactly nalgebra's column-major `n_features × n_atoms`
 //! matrix Φ whose columns are the atoms. Files therefore load without copies.
 
+pub mod checkpoint;
 pub mod learn;
+pub mod training;
 pub mod training_log;
 
 use nalgebra::DMatrix;

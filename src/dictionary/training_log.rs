@@ -160,7 +160,10 @@ mod tests {
         let rows = parse_training_csv(&text, Path::new("t.csv")).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].step, 2);
-        assert_eq!((rows[0].heldout_energy, rows[1].heldout_energy), (None, Some(1.25)));
+        assert_eq!(
+            (rows[0].heldout_energy, rows[1].heldout_energy),
+            (None, Some(1.25))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, Cursor, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use image::imageops::FilterType;
@@ -162,6 +163,8 @@ pub struct ImageSet {
     entries: Vec<Entry>,
     options: LoadOptions,
     cache: Mutex<Cache>,
+    /// Images decoded so far (cache misses), for tests and throughput reports.
+    decodes: AtomicU64,
 }
 
 fn limits() -> Limits {
@@ -260,6 +263,7 @@ impl ImageSet {
                 capacity: DEFAULT_CACHE_BYTES,
                 ..Cache::default()
             }),
+            decodes: AtomicU64::new(0),
         }
     }
 
@@ -474,7 +478,13 @@ impl ImageSet {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Number of image decodes so far (loads the cache did not serve).
+    pub fn decode_count(&self) -> u64 {
+        self.decodes.load(Ordering::Relaxed)
+    }
+
     fn decode(&self, i: usize) -> Result<Image> {
+        self.decodes.fetch_add(1, Ordering::Relaxed);
         let entry = &self.entries[i];
         let img = match &entry.source {
             Source::File(path) => {

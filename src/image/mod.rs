@@ -23,6 +23,7 @@
 //! ```
 
 pub mod folder;
+pub mod patch_stream;
 pub mod patches;
 pub mod preprocess;
 pub mod reconstruct;
@@ -32,6 +33,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use folder::{ImageSet, LoadOptions};
+pub use patch_stream::{PatchStream, PatchStreamParams};
 pub use patches::{Tiles, overlap_add, sample_patches, tile};
 pub use preprocess::{ImageInfo, PatchStat, Preprocessing, Preprocessor, Whitening, Zca};
 pub use reconstruct::{Reconstruction, psnr, reconstruct};

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// Copies the `patch × patch` patch with top-left corner `(x, y)` into `out`
 /// (`patch² · channels` values, HWC order).
-fn extract(img: &Image, x: usize, y: usize, patch: usize, out: &mut [f32]) {
+pub(crate) fn extract(img: &Image, x: usize, y: usize, patch: usize, out: &mut [f32]) {
     let row = patch * img.channels;
     for (dy, dst) in out.chunks_exact_mut(row).enumerate() {
         let start = ((y + dy) * img.width + x) * img.channels;

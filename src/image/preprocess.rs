@@ -126,7 +126,7 @@ impl Default for Preprocessing {
         Preprocessing {
             downscale: 1.0,
             color: false,
-            whiten: Whitening::OneOverF { f0: DEFAULT_F0 },
+            whiten: Whitening::None,
             remove_mean: true,
             unit_norm: true,
             min_norm: 0.1,

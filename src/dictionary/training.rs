@@ -1,0 +1,717 @@
+//! The dictionary-learning loop over a folder of images, owned by the library
+//! so that the CLI and embedding programs run the same thing.
+//!
+//! Shaped like argmin's executor: a [`Training`] holds the state (learner,
+//! patch stream, log) and runs steps until a stop condition (step count, time
+//! budget, interrupt flag); an [`Observer`] sees every step, warning and
+//! checkpoint (progress bars, logging), and the output folder is written by
+//! the loop itself — `config.json`, `dictionary.npy`, `atoms.png`,
+//! `training.csv`, `training.png` and `checkpoint.npz`, each atomically —
+//! so any run can be resumed with [`Training::resume`] bit for bit.
+//!
+//! ```no_run
+//! use lca::dictionary::training::{Training, TrainingConfig, NoObserver};
+//! let config = TrainingConfig { images: Some("photos/".into()), ..TrainingConfig::default() };
+//! let mut run = Training::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
+//! let report = run.run(&mut NoObserver).unwrap();
+//! println!("{} steps, held-out objective {:?}", report.steps_done, report.last.and_then(|r| r.heldout_energy));
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{read_checkpoint, write_checkpoint};
+use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
+use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
+use crate::Dictionary;
+use crate::error::{Error, Result};
+use crate::image::{
+    ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
+};
+use crate::io::atomic::write_bytes_atomic;
+
+/// Defaults of a training run, shared by [`TrainingConfig::default`] and the
+/// CLI's flags (one source, checked by a test).
+pub mod defaults {
+    /// Patch side.
+    pub const PATCH_SIZE: usize = 8;
+    /// Number of atoms.
+    pub const ATOMS: usize = 128;
+    /// Patches per minibatch.
+    pub const BATCH_SIZE: usize = 128;
+    /// Held-out patches scored with the exact objective.
+    pub const HELDOUT_PATCHES: usize = 2048;
+    /// Steps between two scorings of the held-out patches.
+    pub const HELDOUT_EVERY: u64 = 100;
+    /// Seconds of training between checkpoints when no step interval is set.
+    pub const CHECKPOINT_SECONDS: f64 = 60.0;
+}
+
+/// Steps between rewrites of `training.csv` while learning (for monitoring).
+const LOG_EVERY: u64 = 100;
+
+/// How a finished or stopped run ended, recorded in `config.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Still running, or killed before it could say (resumable from its last checkpoint).
+    Running,
+    /// All steps done.
+    Completed,
+    /// Stopped by the time budget (`max_seconds`).
+    TimeBudget,
+    /// Stopped by a signal (SIGINT, SIGTERM) after writing every output.
+    Interrupted,
+}
+
+/// Where a run stands, kept in `config.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Steps done (dictionary updates).
+    pub steps_done: u64,
+    /// Training seconds so far (held-out scoring and output writing excluded).
+    pub seconds: f64,
+    /// How the run ended.
+    pub status: Status,
+}
+
+/// Every setting of a run, written to `config.json` (which `--resume` reads
+/// back; keys are a contract with users' scripts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingConfig {
+    /// Version of the crate that started the run.
+    pub crate_version: String,
+    /// Image folder (absolute once the run starts); `None`: the embedded samples.
+    pub images: Option<PathBuf>,
+    /// Also read images in sub-folders.
+    pub recursive: bool,
+    /// Patch side `P`.
+    pub patch_size: usize,
+    /// Number of atoms.
+    pub atoms: usize,
+    /// Patches per minibatch.
+    pub batch_size: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Initial dictionary (absolute path) instead of random patches.
+    pub init: Option<PathBuf>,
+    /// Steps between checkpoints (0: every [`defaults::CHECKPOINT_SECONDS`]).
+    pub checkpoint_every: u64,
+    /// Stop after this many seconds of training (all outputs written).
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
+    /// Held-out patches (0: none; training then uses every image row).
+    #[serde(default)]
+    pub heldout_patches: usize,
+    /// Steps between two scorings of the held-out patches.
+    #[serde(default = "default_heldout_every")]
+    pub heldout_every: u64,
+    /// Image and patch preprocessing.
+    pub preprocessing: Preprocessing,
+    /// Rule, encoder and schedules.
+    pub learning: LearnParams,
+    /// ZCA transform fitted on the training patches (with ZCA whitening).
+    pub zca: Option<Zca>,
+    /// Where the run stands (written by the loop).
+    #[serde(default)]
+    pub progress: Option<Progress>,
+}
+
+fn default_heldout_every() -> u64 {
+    defaults::HELDOUT_EVERY
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            images: None,
+            recursive: false,
+            patch_size: defaults::PATCH_SIZE,
+            atoms: defaults::ATOMS,
+            batch_size: defaults::BATCH_SIZE,
+            seed: 0,
+            init: None,
+            checkpoint_every: 0,
+            max_seconds: None,
+            heldout_patches: defaults::HELDOUT_PATCHES,
+            heldout_every: defaults::HELDOUT_EVERY,
+            preprocessing: Preprocessing::default(),
+            learning: LearnParams::default(),
+            zca: None,
+            progress: None,
+        }
+    }
+}
+
+impl TrainingConfig {
+    /// Checks every setting (before anything is read or written).
+    pub fn check(&self) -> Result<()> {
+        self.preprocessing.validate()?;
+        self.learning.check()?;
+        if self.patch_size == 0 || self.atoms == 0 || self.batch_size == 0 {
+            return Err(Error::InvalidSetting(
+                "patch size, atoms and batch size must be at least 1".into(),
+            ));
+        }
+        if let Some(s) = self.max_seconds
+            && !(s.is_finite() && s > 0.0)
+        {
+            return Err(Error::InvalidSetting(format!(
+                "max seconds must be finite and > 0, got {s}"
+            )));
+        }
+        if self.heldout_every == 0 {
+            return Err(Error::InvalidSetting(
+                "held-out scoring interval must be at least 1 step".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Values per patch for `channels` channels.
+    fn n_features(&self, channels: usize) -> usize {
+        self.patch_size * self.patch_size * channels
+    }
+
+    /// Bytes of memory the run needs at least (matrices of the learner and
+    /// the encoder, patch blocks, image cache), to refuse up front a run that
+    /// cannot fit instead of aborting in an allocation.
+    pub fn memory_needed(&self, channels: usize) -> u128 {
+        let (n, k, m) = (
+            self.n_features(channels) as u128,
+            self.atoms as u128,
+            self.batch_size.max(self.heldout_patches) as u128,
+        );
+        let f = 4u128;
+        // Gram matrix, online A, encoder's active-set factor workspace;
+        // atoms, Φᵀ, velocity, B, update; codes, drive, states, residual per signal.
+        let learner = f * (3 * k * k + 6 * n * k + 4 * k * m + 2 * n * m);
+        let block = (crate::image::patch_stream::DEFAULT_POOL_BYTES as u128)
+            .min(f * n * crate::image::patch_stream::DEFAULT_POOL_PATCHES as u128);
+        learner
+            + (crate::image::patch_stream::DEFAULT_WINDOW as u128 + 1) * block
+            + crate::image::folder::DEFAULT_CACHE_BYTES as u128
+    }
+}
+
+/// What the loop tells its caller as it goes; every method has an empty default.
+pub trait Observer {
+    /// The run is about to take its first step (`resumed_at` steps already done).
+    fn started(&mut self, _info: &StartInfo) {}
+    /// One step done, with its log row.
+    fn step(&mut self, _row: &TrainingRow) {}
+    /// Something the user should know (skipped files, restarts).
+    fn warning(&mut self, _message: &str) {}
+    /// A checkpoint was written after `step` steps.
+    fn checkpoint(&mut self, _step: u64) {}
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+/// Facts about a run at its start.
+#[derive(Clone, Debug)]
+pub struct StartInfo {
+    /// Images in the set.
+    pub images: usize,
+    /// Steps already done (0 for a new run).
+    pub resumed_at: u64,
+    /// Step limit ([`UNBOUNDED_STEPS`] for a time-bounded run).
+    pub steps: u64,
+    /// Values per patch.
+    pub n_features: usize,
+    /// Held-out patches scored (0: none).
+    pub heldout_patches: usize,
+}
+
+/// The outcome of [`Training::run`].
+#[derive(Clone, Debug)]
+pub struct TrainingReport {
+    /// Steps done in all (this session and earlier ones).
+    pub steps_done: u64,
+    /// Training seconds in all.
+    pub seconds: f64,
+    /// How it ended.
+    pub status: Status,
+    /// Last log row.
+    pub last: Option<TrainingRow>,
+    /// Last held-out objective.
+    pub heldout_energy: Option<f64>,
+    /// Images in the set.
+    pub images: usize,
+    /// Image decodes during this session.
+    pub decodes: u64,
+    /// Steps taken in this session.
+    pub session_steps: u64,
+    /// Wall seconds of this session's loop.
+    pub session_seconds: f64,
+}
+
+/// A dictionary-learning run bound to its output folder.
+pub struct Training {
+    config: TrainingConfig,
+    out: PathBuf,
+    set: Arc<ImageSet>,
+    stream: PatchStream,
+    heldout: Option<DMatrix<f32>>,
+    learner: DictionaryLearner,
+    rows: Vec<TrainingRow>,
+    /// Training seconds of earlier sessions.
+    elapsed: f64,
+    interrupt: Option<Arc<AtomicUsize>>,
+    already: Option<Status>,
+}
+
+fn config_path(out: &Path) -> PathBuf {
+    out.join("config.json")
+}
+
+/// The checkpoint file of a run in `out`.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.npz")
+}
+
+/// Makes `path` absolute (so a resumed run finds it from any directory),
+/// failing with the path when it does not exist.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).map_err(|e| Error::io(path, e))
+}
+
+/// Memory available to new allocations (Linux `MemAvailable`), if known.
+fn available_memory() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u128 << 30) as f64)
+}
+
+impl Training {
+    /// Starts a new run: checks the settings, opens the images and checks the
+    /// memory needed, and only then creates `out` and writes `config.json`
+    /// (a failed start leaves no folder behind).
+    pub fn start(
+        mut config: TrainingConfig,
+        out: &Path,
+        observer: &mut dyn Observer,
+    ) -> Result<Self> {
+        config.check()?;
+        config.crate_version = env!("CARGO_PKG_VERSION").to_string();
+        config.images = config.images.as_deref().map(absolute).transpose()?;
+        config.init = config.init.as_deref().map(absolute).transpose()?;
+        config.progress = None;
+        config.zca = None;
+        let set = open_images(&config, observer, None)?;
+        let needed = config.memory_needed(set.channels());
+        if let Some(avail) = available_memory()
+            && needed > avail
+        {
+            return Err(Error::InvalidSetting(format!(
+                "{} atoms of {} values need about {} of memory, more than the {} available",
+                config.atoms,
+                config.n_features(set.channels()),
+                gib(needed),
+                gib(avail)
+            )));
+        }
+        if out.exists() && !out.is_dir() {
+            return Err(Error::format(out, "output exists and is not a folder"));
+        }
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let run = Self::assemble(config, out, set, None)?;
+        run.write_config(Status::Running)?;
+        run.write_log()?;
+        Ok(run)
+    }
+
+    /// Reopens the run in `out` from its `config.json` and checkpoint. Paths
+    /// recorded in the config that no longer exist are reported as coming
+    /// from it. Without a checkpoint (killed before its first one) the run
+    /// starts again from step 0, with a warning.
+    pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        let path = config_path(out);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let config: TrainingConfig = serde_json::from_str(&text)
+            .map_err(|e| Error::format(&path, format!("not a valid lca learn config ({e})")))?;
+        config
+            .check()
+            .map_err(|e| Error::format(&path, e.to_string()))?;
+        for p in config.images.iter().chain(&config.init) {
+            if !p.exists() {
+                return Err(Error::format(
+                    p,
+                    format!("not found (path recorded in {})", path.display()),
+                ));
+            }
+        }
+        crate::io::atomic::remove_stale_temporaries(out)?;
+        let set = open_images(&config, observer, Some(&path))?;
+        let ckpt = checkpoint_path(out);
+        let resume_state = if ckpt.exists() {
+            let n = config.n_features(set.channels());
+            Some(read_checkpoint(&ckpt, n, config.atoms)?)
+        } else {
+            observer.warning(&format!(
+                "{}: no checkpoint to resume from (the run was stopped before its first one); starting again from step 0",
+                out.display()
+            ));
+            None
+        };
+        let status = config.progress.map(|p| p.status);
+        let mut run = Self::assemble(config, out, set, resume_state)?;
+        let done = run.learner.steps_done();
+        let budget_spent = run.config.max_seconds.is_some_and(|s| run.elapsed >= s);
+        if done >= run.config.learning.steps || (status == Some(Status::TimeBudget) && budget_spent)
+        {
+            run.already = Some(status.unwrap_or(Status::Completed));
+        }
+        Ok(run)
+    }
+
+    fn assemble(
+        mut config: TrainingConfig,
+        out: &Path,
+        set: ImageSet,
+        resume: Option<(super::learn::LearnerState, f64)>,
+    ) -> Result<Self> {
+        let set = Arc::new(set);
+        let channels = set.channels();
+        let (n, k) = (config.n_features(channels), config.atoms);
+        let mut pre = Preprocessor::new(config.preprocessing)?;
+        match (&config.zca, config.preprocessing.whiten) {
+            (Some(zca), _) => pre.set_zca(zca.clone())?,
+            (None, Whitening::Zca { .. }) => {
+                let mut rng = crate::image::patch_stream::zca_rng(config.seed);
+                pre = Preprocessor::fit(config.preprocessing, &set, config.patch_size, &mut rng)?;
+                config.zca = pre.zca().cloned();
+            }
+            _ => {}
+        }
+        let params = PatchStreamParams {
+            heldout_patches: config.heldout_patches,
+            ..PatchStreamParams::new(config.patch_size, config.batch_size, config.seed)
+        };
+        let mut stream = PatchStream::new(Arc::clone(&set), Arc::new(pre), params)?;
+        let heldout = stream.heldout()?;
+        let csv = out.join("training.csv");
+        let (learner, rows, elapsed) = match resume {
+            Some((state, seconds)) => {
+                let step = state.step;
+                let learner = DictionaryLearner::resume(config.learning.clone(), state)?;
+                // Rows after the checkpoint were lost with the interrupted run: drop them.
+                let rows = if csv.exists() {
+                    read_training_csv(&csv)?
+                        .into_iter()
+                        .filter(|r| r.step <= step)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (learner, rows, seconds)
+            }
+            None => {
+                let init = match &config.init {
+                    Some(path) => {
+                        let m = crate::io::npy::read_matrix(path)?;
+                        if m.rows != k || m.cols != n {
+                            return Err(Error::format(
+                                path,
+                                format!(
+                                    "initial dictionary has shape ({}, {}), expected ({k}, {n}) for {k} atoms of {}×{}×{channels} patches",
+                                    m.rows, m.cols, config.patch_size, config.patch_size
+                                ),
+                            ));
+                        }
+                        Dictionary::from_rows(k, n, m.data)
+                            .map_err(|e| Error::format(path, e.to_string()))?
+                    }
+                    None => Dictionary::from_atoms(stream.initial_patches(k)?)?,
+                };
+                (
+                    DictionaryLearner::new(config.learning.clone(), init)?,
+                    Vec::new(),
+                    0.0,
+                )
+            }
+        };
+        Ok(Training {
+            config,
+            out: out.to_path_buf(),
+            set,
+            stream,
+            heldout,
+            learner,
+            rows,
+            elapsed,
+            interrupt: None,
+            already: None,
+        })
+    }
+
+    /// Stops the run (after finishing the current step and writing every
+    /// output) as soon as `flag` is non-zero — e.g. set by a signal handler.
+    pub fn with_interrupt(mut self, flag: Arc<AtomicUsize>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// The settings (after resolving paths and fitting ZCA).
+    pub fn config(&self) -> &TrainingConfig {
+        &self.config
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> u64 {
+        self.learner.steps_done()
+    }
+
+    /// `Some(status)` when a resumed run had nothing left to do.
+    pub fn already_finished(&self) -> Option<Status> {
+        self.already
+    }
+
+    /// The learner (current dictionary and state).
+    pub fn learner(&self) -> &DictionaryLearner {
+        &self.learner
+    }
+
+    /// The training log so far.
+    pub fn rows(&self) -> &[TrainingRow] {
+        &self.rows
+    }
+
+    /// Mean exact LASSO objective of the held-out patches for the current
+    /// dictionary at the current λ (`None` without held-out patches).
+    pub fn score_heldout(&self) -> Result<Option<f64>> {
+        let Some(x) = &self.heldout else {
+            return Ok(None);
+        };
+        let step = self.learner.steps_done().saturating_sub(1);
+        let lambda = self.config.learning.lambda_at(step);
+        let dict = self.learner.dictionary()?;
+        let lca = self
+            .config
+            .learning
+            .lca
+            .clone()
+            .lambda(lambda)
+            .tol(0.0)
+            .check()?;
+        let codes = lca.encode(&dict, x)?.codes;
+        let total: f64 = crate::solver::objective::lasso_objectives(&dict, x, &codes, lambda)
+            .iter()
+            .sum();
+        Ok(Some(total / x.ncols().max(1) as f64))
+    }
+
+    /// Runs steps until the step limit, the time budget or an interrupt, then
+    /// writes every output (dictionary, pictures, log, checkpoint, config).
+    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let decodes0 = self.set.decode_count();
+        let start_step = self.learner.steps_done();
+        let total = self.config.learning.steps;
+        observer.started(&StartInfo {
+            images: self.set.len(),
+            resumed_at: start_step,
+            steps: total,
+            n_features: self.stream.dim(),
+            heldout_patches: self.heldout.as_ref().map_or(0, |h| h.ncols()),
+        });
+        if let Some(status) = self.already {
+            return Ok(self.report(status, decodes0, start_step, 0.0));
+        }
+        let session = Instant::now();
+        let mut training = 0.0f64; // this session's training seconds
+        let mut last_checkpoint = self.elapsed;
+        let status = loop {
+            if self.learner.steps_done() >= total {
+                break Status::Completed;
+            }
+            if self
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst) != 0)
+            {
+                break Status::Interrupted;
+            }
+            if let Some(budget) = self.config.max_seconds
+                && self.elapsed + training >= budget
+            {
+                break Status::TimeBudget;
+            }
+            let t0 = Instant::now();
+            let step = self.learner.steps_done();
+            let batch = self.stream.batch(step)?;
+            let stats = self.learner.step(&batch)?;
+            training += t0.elapsed().as_secs_f64();
+            for w in self.stream.take_warnings() {
+                observer.warning(&w);
+            }
+            let done = step + 1;
+            let score = done % self.config.heldout_every == 0 || done == total;
+            let heldout_energy = if score { self.score_heldout()? } else { None };
+            let row = TrainingRow {
+                step: done,
+                seconds: self.elapsed + training,
+                mse: stats.mse,
+                l1: stats.l1,
+                active_fraction: stats.active_fraction,
+                energy: stats.energy,
+                heldout_energy,
+            };
+            self.rows.push(row);
+            observer.step(&row);
+            let checkpoint = if self.config.checkpoint_every > 0 {
+                done % self.config.checkpoint_every == 0
+            } else {
+                row.seconds - last_checkpoint >= defaults::CHECKPOINT_SECONDS
+            };
+            if (checkpoint || done % LOG_EVERY == 0) && done < total {
+                // The log first: a resume drops rows past its checkpoint, so
+                // the log may run ahead of the checkpoint but never lag it.
+                self.write_log()?;
+            }
+            if checkpoint && done < total {
+                self.write_dictionary()?;
+                write_checkpoint(
+                    &checkpoint_path(&self.out),
+                    self.learner.state(),
+                    row.seconds,
+                )?;
+                self.write_config(Status::Running)?;
+                last_checkpoint = row.seconds;
+                observer.checkpoint(done);
+            }
+        };
+        // A run ended early gets a held-out score for its last state too.
+        if status != Status::Completed
+            && self
+                .rows
+                .last()
+                .is_some_and(|r| r.heldout_energy.is_none() && r.step > start_step)
+        {
+            let score = self.score_heldout()?;
+            if let Some(last) = self.rows.last_mut() {
+                last.heldout_energy = score;
+            }
+        }
+        self.finish(status)?;
+        observer.checkpoint(self.learner.steps_done());
+        let secs = session.elapsed().as_secs_f64();
+        let _ = training;
+        Ok(self.report(status, decodes0, start_step, secs))
+    }
+
+    fn report(&self, status: Status, decodes0: u64, start_step: u64, secs: f64) -> TrainingReport {
+        let last = self.rows.last().copied();
+        TrainingReport {
+            steps_done: self.learner.steps_done(),
+            seconds: last.map_or(self.elapsed, |r| r.seconds),
+            status,
+            last,
+            heldout_energy: self.rows.iter().rev().find_map(|r| r.heldout_energy),
+            images: self.set.len(),
+            decodes: self.set.decode_count() - decodes0,
+            session_steps: self.learner.steps_done() - start_step,
+            session_seconds: secs,
+        }
+    }
+
+    /// Writes every output of the current state.
+    fn finish(&mut self, status: Status) -> Result<()> {
+        self.write_dictionary()?;
+        self.write_log()?;
+        if !self.rows.is_empty() {
+            crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
+        }
+        let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
+        write_checkpoint(&checkpoint_path(&self.out), self.learner.state(), seconds)?;
+        self.write_config(status)
+    }
+
+    fn write_config(&self, status: Status) -> Result<()> {
+        let mut config = self.config.clone();
+        config.progress = Some(Progress {
+            steps_done: self.learner.steps_done(),
+            seconds: self.rows.last().map_or(self.elapsed, |r| r.seconds),
+            status,
+        });
+        let text = serde_json::to_string_pretty(&config)
+            .map_err(|e| Error::InvalidSetting(format!("cannot serialise config ({e})")))?;
+        write_bytes_atomic(&config_path(&self.out), text.as_bytes())
+    }
+
+    /// Writes the whole training log atomically, so it is never seen half-written.
+    fn write_log(&self) -> Result<()> {
+        let mut text = String::from(CSV_HEADER);
+        text.push('\n');
+        for r in &self.rows {
+            text.push_str(&r.to_csv_line());
+            text.push('\n');
+        }
+        write_bytes_atomic(&self.out.join("training.csv"), text.as_bytes())
+    }
+
+    fn write_dictionary(&self) -> Result<()> {
+        let atoms = &self.learner.state().atoms;
+        let (n, k) = atoms.shape();
+        crate::io::npy::write_matrix(&self.out.join("dictionary.npy"), k, n, atoms.as_slice())?;
+        let channels = self.set.channels();
+        crate::plot::write_atoms_png(
+            &self.out.join("atoms.png"),
+            atoms.as_slice(),
+            k,
+            n,
+            channels,
+        )
+    }
+}
+
+/// Opens the images of a run (warning once per skipped file); `recorded_in`
+/// names the config a path came from, for the error when it is gone.
+fn open_images(
+    config: &TrainingConfig,
+    observer: &mut dyn Observer,
+    recorded_in: Option<&Path>,
+) -> Result<ImageSet> {
+    let opts = config.preprocessing.load_options();
+    let set = match &config.images {
+        None => ImageSet::embedded(opts)?,
+        Some(dir) => {
+            let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
+                |e| match recorded_in {
+                    Some(cfg) => Error::InvalidSetting(format!(
+                        "{e} (image folder recorded in {})",
+                        cfg.display()
+                    )),
+                    None => e,
+                },
+            )?;
+            for w in warnings {
+                observer.warning(&w);
+            }
+            set
+        }
+    };
+    set.check_patch(config.patch_size)?;
+    Ok(set)
+}
+
+/// Steps as a user reads them ("∞" for a time-bounded run).
+pub fn steps_label(steps: u64) -> String {
+    if steps == UNBOUNDED_STEPS {
+        "∞".into()
+    } else {
+        steps.to_string()
+    }
+}

@@ -1,0 +1,515 @@
+//! A stream of training minibatches that scales with the image folder.
+//!
+//! Drawing each minibatch's patches from random images (as
+//! [`sample_patches`](super::sample_patches) does) costs one image decode per
+//! patch once the folder outgrows the image cache: on 400 photos learning was
+//! ~2000× slower per step than on the embedded samples. Here images are
+//! decoded a few at a time and many patches are taken from each:
+//!
+//! * Images are visited in passes, each pass a seeded permutation of the
+//!   folder. Consecutive groups of `images_per_block` images form **blocks**;
+//!   a block holds up to `pool_patches` preprocessed patches, shared between
+//!   its images in proportion to their area (every training position equally
+//!   likely within a block). Each photo is thus decoded once per pass (twice
+//!   at most when a block straddles two passes), whatever the folder's size.
+//! * A minibatch mixes `window` consecutive blocks (default 2: up to 32
+//!   photos), taking an equal share from each; every block serves
+//!   `window × steps_per_block` steps and each of its patches is used once
+//!   (in a seeded shuffled order), so blocks overlap and batches change
+//!   smoothly rather than jumping from one group of photos to the next.
+//! * The next block is built on a background thread while the current ones
+//!   are learned from, so decoding runs in parallel with learning.
+//!
+//! Everything a batch holds is a pure function of `(seed, step)`: blocks are
+//! rebuilt from their index alone, so a resumed run draws exactly the batches
+//! of the uninterrupted one, and no result depends on thread timing or on the
+//! number of threads. Memory is bounded by `window + 1` blocks plus the image
+//! cache of [`ImageSet`].
+//!
+//! A fixed **held-out** set of patches, never trained on, comes from the
+//! bottom rows of up to [`HELDOUT_IMAGES`] images: training positions never
+//! overlap those rows (see [`heldout_rows`]).
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+
+use nalgebra::DMatrix;
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::folder::ImageSet;
+use super::preprocess::Preprocessor;
+use crate::error::{Error, Result};
+
+/// Most patches one block holds (for small patches; large ones are bounded by
+/// [`DEFAULT_POOL_BYTES`]).
+pub const DEFAULT_POOL_PATCHES: usize = 65_536;
+/// Most bytes of patches one block holds.
+pub const DEFAULT_POOL_BYTES: usize = 64 << 20;
+/// Images decoded per block.
+pub const DEFAULT_IMAGES_PER_BLOCK: usize = 16;
+/// Blocks a minibatch mixes.
+pub const DEFAULT_WINDOW: usize = 2;
+/// Held-out patches are taken from at most this many images.
+pub const HELDOUT_IMAGES: usize = 32;
+
+/// Settings of a [`PatchStream`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PatchStreamParams {
+    /// Patch side `P` (patches are `P × P`).
+    pub patch: usize,
+    /// Patches per minibatch.
+    pub batch_size: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Most patches per block.
+    pub pool_patches: usize,
+    /// Most bytes per block (patches are `P²·channels` `f32`s).
+    pub pool_bytes: usize,
+    /// Images decoded per block.
+    pub images_per_block: usize,
+    /// Blocks each minibatch mixes (≥ 1).
+    pub window: usize,
+    /// Held-out patches (0: none, and every row of every image is trained on).
+    pub heldout_patches: usize,
+}
+
+impl PatchStreamParams {
+    /// Defaults for `patch × patch` patches and `batch_size` patches per step.
+    pub fn new(patch: usize, batch_size: usize, seed: u64) -> Self {
+        PatchStreamParams {
+            patch,
+            batch_size,
+            seed,
+            pool_patches: DEFAULT_POOL_PATCHES,
+            pool_bytes: DEFAULT_POOL_BYTES,
+            images_per_block: DEFAULT_IMAGES_PER_BLOCK,
+            window: DEFAULT_WINDOW,
+            heldout_patches: 0,
+        }
+    }
+}
+
+/// Rows at the bottom of an image of `height` rows kept for held-out patches
+/// (0 when the image is too small to give both training and held-out patches):
+/// a tenth of the height, at least one patch.
+pub fn heldout_rows(height: usize, patch: usize) -> usize {
+    let rows = height.div_ceil(10).max(patch);
+    if height >= rows + patch { rows } else { 0 }
+}
+
+/// Tags of the independent random streams (high byte of the stream id).
+const TAG_PASS: u64 = 1;
+const TAG_IMAGE: u64 = 2;
+const TAG_SHUFFLE: u64 = 3;
+const TAG_HELDOUT: u64 = 4;
+const TAG_INIT: u64 = 5;
+const TAG_ZCA: u64 = 6;
+
+/// The random stream a run fits its ZCA transform with.
+pub fn zca_rng(seed: u64) -> ChaCha8Rng {
+    stream(seed, TAG_ZCA, 0)
+}
+
+fn stream(seed: u64, tag: u64, index: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream((tag << 56) | (index & ((1 << 56) - 1)));
+    rng
+}
+
+/// One block: preprocessed patches (one column each) in shuffled order.
+struct Block {
+    patches: DMatrix<f32>,
+}
+
+/// What the background builder shares with the stream.
+struct Source {
+    set: Arc<ImageSet>,
+    pre: Arc<Preprocessor>,
+    params: PatchStreamParams,
+    /// Patch length `P²·channels`.
+    dim: usize,
+    /// Training images (large enough for a patch above their held-out rows).
+    usable: Vec<usize>,
+    /// Held-out rows per image (0 without held-out patches).
+    heldout: Vec<usize>,
+    /// Patches per block.
+    block_patches: usize,
+    /// Images per block (`images_per_block`, at most the number of images).
+    per_block: usize,
+    /// Images that failed to decode, skipped with a warning; deterministic,
+    /// since the same file fails the same way whenever it is read.
+    bad: Mutex<BTreeSet<usize>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Source {
+    /// Image at position `s` of the infinite sequence of passes.
+    fn image_at(&self, s: u64, perm: &mut (u64, Vec<usize>)) -> usize {
+        let n = self.usable.len() as u64;
+        let pass = s / n;
+        if perm.0 != pass || perm.1.is_empty() {
+            let mut order = self.usable.clone();
+            order.shuffle(&mut stream(self.params.seed, TAG_PASS, pass));
+            *perm = (pass, order);
+        }
+        perm.1[(s % n) as usize]
+    }
+
+    /// Training positions of image `i` (top-left corners).
+    fn positions(&self, i: usize) -> (usize, usize) {
+        let (w, h) = self.set.dims(i);
+        let p = self.params.patch;
+        let rows = h.saturating_sub(self.heldout[i]);
+        if w < p || rows < p {
+            return (0, 0);
+        }
+        (w - p + 1, rows - p + 1)
+    }
+
+    /// Decodes (or fetches from the cache) image `i` as preprocessing wants
+    /// it; `None`, with one warning, when it cannot be decoded.
+    fn image(&self, i: usize) -> Option<Arc<super::Image>> {
+        if self
+            .bad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&i)
+        {
+            return None;
+        }
+        let key = self.pre.image_key();
+        match self
+            .set
+            .load_derived(i, key, |raw| Ok(self.pre.forward_image(raw)?.0))
+        {
+            Ok(img) => Some(img),
+            Err(e) => {
+                self.bad.lock().unwrap_or_else(|e| e.into_inner()).insert(i);
+                self.warnings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{e}; skipped"));
+                None
+            }
+        }
+    }
+
+    /// Up to `quota` preprocessed, non-flat patches of image `i` whose
+    /// top-left corners `rng` draws uniformly from `x in 0..nx`, `y in
+    /// y0..y0 + ny`. Flat patches are redrawn a bounded number of times.
+    fn draw(
+        &self,
+        i: usize,
+        quota: usize,
+        (nx, y0, ny): (usize, usize, usize),
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<f32>,
+    ) -> Result<usize> {
+        if quota == 0 || nx == 0 || ny == 0 {
+            return Ok(0);
+        }
+        let Some(img) = self.image(i) else {
+            return Ok(0);
+        };
+        let (p, d) = (self.params.patch, self.dim);
+        let mut got = 0;
+        let mut drawn = 0;
+        while got < quota && drawn < 4 * quota + 64 {
+            let need = quota - got;
+            drawn += need;
+            let mut batch = DMatrix::<f32>::zeros(d, need);
+            for col in batch.as_mut_slice().chunks_exact_mut(d) {
+                let x = rng.random_range(0..nx);
+                let y = y0 + rng.random_range(0..ny);
+                super::patches::extract(&img, x, y, p, col);
+            }
+            let stats = self.pre.forward_patches(&mut batch)?;
+            for (col, s) in batch.as_slice().chunks_exact(d).zip(&stats) {
+                if s.kept {
+                    out.extend_from_slice(col);
+                    got += 1;
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// Builds block `b` (a pure function of the seed and `b`).
+    fn build(&self, b: u64) -> Result<Block> {
+        let g = self.per_block as u64;
+        let mut perm = (u64::MAX, Vec::new());
+        let images: Vec<usize> = (0..g)
+            .map(|j| self.image_at(b * g + j, &mut perm))
+            .collect();
+        let sizes: Vec<(usize, usize)> = images.iter().map(|&i| self.positions(i)).collect();
+        let total: f64 = sizes.iter().map(|&(nx, ny)| (nx * ny) as f64).sum();
+        let k = self.block_patches;
+        let mut data = Vec::with_capacity(k * self.dim);
+        let mut cumulative = 0.0;
+        let mut assigned = 0usize;
+        for (j, (&i, &(nx, ny))) in images.iter().zip(&sizes).enumerate() {
+            cumulative += (nx * ny) as f64;
+            let upto = ((k as f64) * cumulative / total.max(1.0)).round() as usize;
+            let quota = upto.min(k) - assigned;
+            assigned += quota;
+            let mut rng = stream(self.params.seed, TAG_IMAGE, b * g + j as u64);
+            self.draw(i, quota, (nx, 0, ny), &mut rng, &mut data)?;
+        }
+        let n = data.len() / self.dim;
+        if n == 0 {
+            let names: Vec<&str> = images.iter().map(|&i| self.set.name(i)).collect();
+            return Err(Error::InvalidSetting(format!(
+                "no usable patch in images {} (all flat, below min_norm, or unreadable)",
+                names.join(", ")
+            )));
+        }
+        let patches = DMatrix::from_vec(self.dim, n, data);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut stream(self.params.seed, TAG_SHUFFLE, b));
+        let shuffled = patches.select_columns(order.iter());
+        Ok(Block { patches: shuffled })
+    }
+
+    fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Deterministic minibatches of preprocessed patches from an [`ImageSet`],
+/// decoded block by block in the background (see the module docs).
+///
+/// ```
+/// use std::sync::Arc;
+/// use lca::image::{ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor};
+/// let settings = Preprocessing::default();
+/// let set = Arc::new(ImageSet::embedded(settings.load_options()).unwrap());
+/// let pre = Arc::new(Preprocessor::new(settings).unwrap());
+/// let params = PatchStreamParams { pool_patches: 4096, ..PatchStreamParams::new(8, 64, 7) };
+/// let mut stream = PatchStream::new(set.clone(), pre.clone(), params).unwrap();
+/// let x = stream.batch(3).unwrap();
+/// assert_eq!((x.nrows(), x.ncols()), (64, 64));
+/// // A fresh stream (as after a resume) gives the same batch for the same step.
+/// let mut again = PatchStream::new(set, pre, params).unwrap();
+/// assert_eq!(again.batch(3).unwrap(), x);
+/// ```
+pub struct PatchStream {
+    source: Arc<Source>,
+    /// Steps between two consecutive blocks entering the window.
+    steps_per_block: u64,
+    /// Built blocks, by index (at most `window` of them).
+    blocks: Vec<(u64, Arc<Block>)>,
+    /// The block being built in the background.
+    pending: Option<(u64, Receiver<Result<Block>>)>,
+}
+
+impl PatchStream {
+    /// Checks the settings against the set and prepares the first pass.
+    pub fn new(
+        set: Arc<ImageSet>,
+        pre: Arc<Preprocessor>,
+        params: PatchStreamParams,
+    ) -> Result<Self> {
+        let settings = pre.settings();
+        let opts = set.options();
+        if opts.color != settings.color || opts.downscale != settings.downscale {
+            return Err(Error::InvalidSetting(format!(
+                "images were loaded with color={} downscale={} but preprocessing expects color={} downscale={}",
+                opts.color, opts.downscale, settings.color, settings.downscale
+            )));
+        }
+        let p = params.patch;
+        set.check_patch(p)?;
+        if params.batch_size == 0 || params.window == 0 || params.images_per_block == 0 {
+            return Err(Error::InvalidSetting(
+                "batch size, window and images per block must be at least 1".into(),
+            ));
+        }
+        let dim = p * p * set.channels();
+        let heldout: Vec<usize> = (0..set.len())
+            .map(|i| {
+                if params.heldout_patches == 0 {
+                    0
+                } else {
+                    heldout_rows(set.dims(i).1, p)
+                }
+            })
+            .collect();
+        let usable: Vec<usize> = (0..set.len())
+            .filter(|&i| {
+                let (w, h) = set.dims(i);
+                w >= p && h >= heldout[i] + p
+            })
+            .collect();
+        if usable.is_empty() {
+            return Err(Error::InvalidSetting(format!(
+                "no image holds a {p}×{p} training patch"
+            )));
+        }
+        let by_bytes = params.pool_bytes / (dim * std::mem::size_of::<f32>()).max(1);
+        // A block feeds `window` steps' shares at least once.
+        let block_patches = params.pool_patches.min(by_bytes).max(params.batch_size);
+        let steps_per_block = (block_patches / params.batch_size).max(1) as u64;
+        let per_block = params.images_per_block.min(usable.len());
+        let source = Source {
+            set,
+            pre,
+            params,
+            dim,
+            usable,
+            heldout,
+            block_patches,
+            per_block,
+            bad: Mutex::new(BTreeSet::new()),
+            warnings: Mutex::new(Vec::new()),
+        };
+        Ok(PatchStream {
+            source: Arc::new(source),
+            steps_per_block,
+            blocks: Vec::new(),
+            pending: None,
+        })
+    }
+
+    /// Patch length `P²·channels`.
+    pub fn dim(&self) -> usize {
+        self.source.dim
+    }
+
+    /// Patches per block.
+    pub fn block_patches(&self) -> usize {
+        self.source.block_patches
+    }
+
+    /// Steps between two blocks entering the window.
+    pub fn steps_per_block(&self) -> u64 {
+        self.steps_per_block
+    }
+
+    /// Warnings (unreadable images, skipped) since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.source.take_warnings()
+    }
+
+    /// Returns block `b`, building it (or waiting for its background build).
+    fn block(&mut self, b: u64) -> Result<Arc<Block>> {
+        if let Some((_, blk)) = self.blocks.iter().find(|(i, _)| *i == b) {
+            return Ok(Arc::clone(blk));
+        }
+        let built = match self.pending.take() {
+            Some((i, rx)) if i == b => rx.recv().unwrap_or_else(|_| {
+                Err(Error::InvalidSetting(
+                    "patch builder thread panicked".into(),
+                ))
+            })?,
+            other => {
+                self.pending = other;
+                self.source.build(b)?
+            }
+        };
+        let blk = Arc::new(built);
+        self.blocks.push((b, Arc::clone(&blk)));
+        Ok(blk)
+    }
+
+    /// Starts building block `b` in the background unless it is built or pending.
+    fn prefetch(&mut self, b: u64) {
+        if self.blocks.iter().any(|(i, _)| *i == b)
+            || self.pending.as_ref().is_some_and(|(i, _)| *i == b)
+        {
+            return;
+        }
+        let (tx, rx) = channel();
+        let source = Arc::clone(&self.source);
+        std::thread::spawn(move || {
+            let _ = tx.send(source.build(b));
+        });
+        self.pending = Some((b, rx));
+    }
+
+    /// The minibatch of `step` (one patch per column): an equal share of
+    /// patches from each of the `window` blocks `b..b + window` where
+    /// `b = step / steps_per_block`.
+    pub fn batch(&mut self, step: u64) -> Result<DMatrix<f32>> {
+        let w = self.source.params.window as u64;
+        let s = self.steps_per_block;
+        let bsz = self.source.params.batch_size;
+        let first = step / s;
+        let d = self.source.dim;
+        let mut out = DMatrix::<f32>::zeros(d, bsz);
+        let mut col = 0;
+        for c in first..first + w {
+            let blk = self.block(c)?;
+            // Block c sits at window position c - first; it entered at step
+            // (c + 1 - w)·s (its life starts before 0 for the first blocks) and
+            // takes share(pos) patches per step while at position pos.
+            let pos = (c - first) as usize;
+            let share = |p: usize| bsz / w as usize + usize::from(p < bsz % w as usize);
+            let age = step + (w - 1) * s - c * s; // steps since it entered
+            let mut offset = 0u64;
+            let mut remaining = age;
+            let mut p = w as usize - 1;
+            while remaining > 0 {
+                let seg = remaining.min(s);
+                offset += seg * share(p) as u64;
+                remaining -= seg;
+                p = p.saturating_sub(1);
+            }
+            let n = blk.patches.ncols() as u64;
+            for t in 0..share(pos) as u64 {
+                let j = ((offset + t) % n) as usize;
+                out.column_mut(col).copy_from(&blk.patches.column(j));
+                col += 1;
+            }
+        }
+        // Keep only the blocks still needed and build the next in the background.
+        self.blocks.retain(|(i, _)| *i >= first);
+        self.prefetch(first + w);
+        Ok(out)
+    }
+
+    /// `n` patches for the initial dictionary, drawn from the first block.
+    pub fn initial_patches(&mut self, n: usize) -> Result<DMatrix<f32>> {
+        let blk = self.block(0)?;
+        let m = blk.patches.ncols();
+        let mut rng = stream(self.source.params.seed, TAG_INIT, 0);
+        let mut order: Vec<usize> = (0..m).collect();
+        order.shuffle(&mut rng);
+        let picks: Vec<usize> = (0..n).map(|j| order[j % m]).collect();
+        Ok(blk.patches.select_columns(picks.iter()))
+    }
+
+    /// The held-out patches: `heldout_patches` of them from the held-out rows
+    /// of up to [`HELDOUT_IMAGES`] images spread over the set; `None` when no
+    /// image has held-out rows or none were asked for.
+    pub fn heldout(&self) -> Result<Option<DMatrix<f32>>> {
+        let src = &self.source;
+        let total = src.params.heldout_patches;
+        let with_rows: Vec<usize> = (0..src.set.len()).filter(|&i| src.heldout[i] > 0).collect();
+        if total == 0 || with_rows.is_empty() {
+            return Ok(None);
+        }
+        let m = with_rows.len().min(HELDOUT_IMAGES);
+        let chosen: Vec<usize> = (0..m).map(|j| with_rows[j * with_rows.len() / m]).collect();
+        let p = src.params.patch;
+        let mut data = Vec::with_capacity(total * src.dim);
+        for (j, &i) in chosen.iter().enumerate() {
+            let quota = total / m + usize::from(j < total % m);
+            let (w, h) = src.set.dims(i);
+            let rows = src.heldout[i];
+            let mut rng = stream(src.params.seed, TAG_HELDOUT, j as u64);
+            src.draw(
+                i,
+                quota,
+                (w - p + 1, h - rows, rows - p + 1),
+                &mut rng,
+                &mut data,
+            )?;
+        }
+        let n = data.len() / src.dim;
+        Ok((n > 0).then(|| DMatrix::from_vec(src.dim, n, data)))
+    }
+}
