@@ -100,7 +100,16 @@ fn learning_writes_every_output_and_is_identical_for_1_and_2_threads() {
 }
 
 #[test]
-fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
+fn a_run_killed_mid_way_resumes_to_the_same_dictionary_online_rule() {
+    killed_run_resumes_bit_exactly("online");
+}
+
+#[test]
+fn a_run_killed_mid_way_resumes_to_the_same_dictionary_hebbian_rule() {
+    killed_run_resumes_bit_exactly("hebbian");
+}
+
+fn killed_run_resumes_bit_exactly(rule: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
     let flags = [
@@ -112,6 +121,10 @@ fn a_run_killed_mid_way_resumes_to_the_same_dictionary() {
         "512",
         "--patch-size",
         "12",
+        "--rule",
+        rule,
+        "--heldout-every",
+        "7",
     ];
     let mut args = vec!["learn", "--atoms", "32", "--seed", "3", "--quiet"];
     args.extend_from_slice(&flags);
