@@ -8,9 +8,10 @@
 //!
 //! * Images are visited in passes, each pass a seeded permutation of the
 //!   folder. Consecutive groups of `images_per_block` images form **blocks**;
-//!   a block holds up to `pool_patches` preprocessed patches, shared between
-//!   its images in proportion to their area (every training position equally
-//!   likely within a block). Each photo is thus decoded once per pass (twice
+//!   a block holds up to `pool_patches` preprocessed patches drawn from
+//!   positions uniform over its images' area, flat patches dropped (so every
+//!   non-flat training position is equally likely, as with uniform sampling
+//!   over the folder: an image of sky gives few patches, not its area's share). Each photo is thus decoded once per pass (twice
 //!   at most when a block straddles two passes), whatever the folder's size.
 //! * A minibatch mixes `window` consecutive blocks (default 2: up to 32
 //!   photos), taking an equal share from each; every block serves
@@ -108,6 +109,7 @@ const TAG_SHUFFLE: u64 = 3;
 const TAG_HELDOUT: u64 = 4;
 const TAG_INIT: u64 = 5;
 const TAG_ZCA: u64 = 6;
+const TAG_PROBE: u64 = 7;
 
 /// The random stream a run fits its ZCA transform with.
 pub fn zca_rng(seed: u64) -> ChaCha8Rng {
@@ -140,6 +142,10 @@ struct Source {
     block_patches: usize,
     /// Images per block (`images_per_block`, at most the number of images).
     per_block: usize,
+    /// Positions drawn per patch kept: 1.2 / (fraction of non-flat patches),
+    /// estimated once from the images of the first block (so a pure function
+    /// of the set and the seed), between 1.25 and 16.
+    oversample: f64,
     /// Images that failed to decode, skipped with a warning; deterministic,
     /// since the same file fails the same way whenever it is read.
     bad: Mutex<BTreeSet<usize>>,
@@ -198,18 +204,20 @@ impl Source {
         }
     }
 
-    /// Up to `quota` preprocessed, non-flat patches of image `i` whose
-    /// top-left corners `rng` draws uniformly from `x in 0..nx`, `y in
-    /// y0..y0 + ny`. Flat patches are redrawn a bounded number of times.
+    /// The preprocessed, non-flat patches among `draws` positions of image
+    /// `i` drawn uniformly by `rng` (`x in 0..nx`, `y in y0..y0 + ny`),
+    /// appended to `out`. Flat patches are dropped, not redrawn: an image
+    /// then contributes in proportion to its *non-flat* area, as when every
+    /// valid non-flat position of the folder is equally likely.
     fn draw(
         &self,
         i: usize,
-        quota: usize,
+        draws: usize,
         (nx, y0, ny): (usize, usize, usize),
         rng: &mut ChaCha8Rng,
         out: &mut Vec<f32>,
     ) -> Result<usize> {
-        if quota == 0 || nx == 0 || ny == 0 {
+        if draws == 0 || nx == 0 || ny == 0 {
             return Ok(0);
         }
         let Some(img) = self.image(i) else {
@@ -217,11 +225,11 @@ impl Source {
         };
         let (p, d) = (self.params.patch, self.dim);
         let mut got = 0;
-        let mut drawn = 0;
-        while got < quota && drawn < 4 * quota + 64 {
-            let need = quota - got;
-            drawn += need;
-            let mut batch = DMatrix::<f32>::zeros(d, need);
+        let mut left = draws;
+        while left > 0 {
+            let now = left.min(4096);
+            left -= now;
+            let mut batch = DMatrix::<f32>::zeros(d, now);
             for col in batch.as_mut_slice().chunks_exact_mut(d) {
                 let x = rng.random_range(0..nx);
                 let y = y0 + rng.random_range(0..ny);
@@ -248,13 +256,15 @@ impl Source {
         let sizes: Vec<(usize, usize)> = images.iter().map(|&i| self.positions(i)).collect();
         let total: f64 = sizes.iter().map(|&(nx, ny)| (nx * ny) as f64).sum();
         let k = self.block_patches;
+        // Positions drawn: enough that about `k` survive the flat-patch test.
+        let draws = (k as f64 * self.oversample).ceil();
         let mut data = Vec::with_capacity(k * self.dim);
         let mut cumulative = 0.0;
         let mut assigned = 0usize;
         for (j, (&i, &(nx, ny))) in images.iter().zip(&sizes).enumerate() {
             cumulative += (nx * ny) as f64;
-            let upto = ((k as f64) * cumulative / total.max(1.0)).round() as usize;
-            let quota = upto.min(k) - assigned;
+            let upto = (draws * cumulative / total.max(1.0)).round() as usize;
+            let quota = upto - assigned.min(upto);
             assigned += quota;
             let mut rng = stream(self.params.seed, TAG_IMAGE, b * g + j as u64);
             self.draw(i, quota, (nx, 0, ny), &mut rng, &mut data)?;
@@ -270,8 +280,27 @@ impl Source {
         let patches = DMatrix::from_vec(self.dim, n, data);
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut stream(self.params.seed, TAG_SHUFFLE, b));
+        // A uniform subsample of the surplus keeps every image's share.
+        order.truncate(k);
         let shuffled = patches.select_columns(order.iter());
         Ok(Block { patches: shuffled })
+    }
+
+    fn estimate_oversample(&self) -> Result<f64> {
+        const PROBES: usize = 512;
+        let mut perm = (u64::MAX, Vec::new());
+        let (mut drawn, mut kept) = (0usize, 0usize);
+        let mut scratch = Vec::new();
+        for j in 0..self.per_block as u64 {
+            let i = self.image_at(j, &mut perm);
+            let (nx, ny) = self.positions(i);
+            let mut rng = stream(self.params.seed, TAG_PROBE, j);
+            kept += self.draw(i, PROBES, (nx, 0, ny), &mut rng, &mut scratch)?;
+            drawn += PROBES;
+            scratch.clear();
+        }
+        let fraction = kept as f64 / drawn.max(1) as f64;
+        Ok((1.2 / fraction.max(1e-9)).clamp(1.25, 16.0))
     }
 
     fn take_warnings(&self) -> Vec<String> {
@@ -363,9 +392,12 @@ impl PatchStream {
             heldout,
             block_patches,
             per_block,
+            oversample: 1.0,
             bad: Mutex::new(BTreeSet::new()),
             warnings: Mutex::new(Vec::new()),
         };
+        let mut source = source;
+        source.oversample = source.estimate_oversample()?;
         Ok(PatchStream {
             source: Arc::new(source),
             steps_per_block,
