@@ -22,7 +22,7 @@ use plotters::style::{FontStyle, RGBColor};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
-pub use atoms::{atom_grid, write_atoms_png};
+pub use atoms::{atom_grid, atoms_figure, write_atoms_png};
 pub use compare::{compare_figure_size, write_compare_png, write_image_png};
 pub use curves::{
     PlotArea, TRAINING_FIGURE_SIZE, TrainingFigure, training_figure, write_training_png,
