@@ -130,7 +130,7 @@ pub fn write_training_png(path: &Path, rows: &[TrainingRow]) -> Result<()> {
 ///         l1: 2.0,
 ///         active_fraction: 0.1,
 ///         energy: 0.5 / (1.0 + s as f64),
-///         heldout_energy: (s % 100 == 0).then_some(0.6 / (1.0 + s as f64)),
+///         heldout_energy: s.is_multiple_of(100).then_some(0.6 / (1.0 + s as f64)),
 ///     })
 ///     .collect();
 /// let fig = lca::plot::training_figure(&rows).unwrap();
@@ -683,6 +683,84 @@ mod tests {
         let r = padded_range([3.0].into_iter(), 0.1);
         assert!(r.start < 3.0 && r.end > 3.0);
         let r = padded_range([f64::NAN].into_iter(), 0.1);
+        assert_eq!(r, 0.0..1.0);
+    }
+
+    #[test]
+    fn segments_are_clipped_to_the_rectangle() {
+        let (x, y) = (0.0..10.0, 0.0..1.0);
+        // Inside: unchanged.
+        assert_eq!(
+            clip_segment((1.0, 0.2), (2.0, 0.8), &x, &y),
+            Some(((1.0, 0.2), (2.0, 0.8)))
+        );
+        // Up to an outlier: ends on the top edge.
+        let (a, b) = clip_segment((1.0, 0.5), (2.0, 1e6), &x, &y).unwrap();
+        assert_eq!(a, (1.0, 0.5));
+        assert_eq!(b.1, 1.0);
+        assert!(b.0 > 1.0 && b.0 < 1.0 + 1e-5);
+        // Entirely outside.
+        assert_eq!(clip_segment((1.0, 2.0), (2.0, 3.0), &x, &y), None);
+        assert_eq!(clip_segment((1.0, -1e300), (2.0, -1e300), &x, &y), None);
+    }
+
+    #[test]
+    fn polylines_split_where_they_leave_the_rectangle() {
+        let (x, y) = (0.0..10.0, 0.0..1.0);
+        let points = [(0.0, 0.5), (1.0, 0.5), (2.0, 1e6), (3.0, 0.5), (4.0, 0.4)];
+        let runs = clipped_runs(&points, &x, &y);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        assert_eq!(runs[0][..2], [(0.0, 0.5), (1.0, 0.5)]);
+        assert_eq!(runs[0].last().unwrap().1, 1.0);
+        assert_eq!(runs[1][0].1, 1.0);
+        assert_eq!(runs[1][1..], [(3.0, 0.5), (4.0, 0.4)]);
+        for p in runs.iter().flatten() {
+            assert!(in_rect(*p, &x, &y), "{p:?}");
+        }
+        assert_eq!(clipped_runs(&[(1.0, 0.5)], &x, &y), [vec![(1.0, 0.5)]]);
+        assert!(clipped_runs(&[(1.0, 5.0)], &x, &y).is_empty());
+    }
+
+    #[test]
+    fn moving_average_is_centred_and_skips_non_finite_values() {
+        let steps: Vec<f64> = (0..7).map(f64::from).collect();
+        let values = [1.0, 2.0, 3.0, f64::NAN, 5.0, 6.0, 7.0];
+        let m = moving_average(&steps, &values, 3, 100);
+        let means: Vec<f64> = m.iter().map(|p| p.1).collect();
+        assert_eq!(means, [1.5, 2.0, 2.5, 4.0, 5.5, 6.0, 6.5]);
+        // Long series: evaluated at `max_points` rows, first and last included.
+        let steps: Vec<f64> = (0..10_000).map(f64::from).collect();
+        let m = moving_average(&steps, &steps, 201, 4000);
+        assert_eq!(m.len(), 4000);
+        assert_eq!((m[0].0, m[3999].0), (0.0, 9999.0));
+        assert_eq!(m[0].1, 50.0);
+    }
+
+    #[test]
+    fn decimation_keeps_the_envelope() {
+        let steps: Vec<f64> = (0..100_000).map(f64::from).collect();
+        let mut values: Vec<f64> = steps.iter().map(|s| (s * 0.1).sin()).collect();
+        values[77_777] = 50.0;
+        let d = decimate(&steps, &values, 4000);
+        assert!(d.len() <= 4000);
+        assert!(d.contains(&(77_777.0, 50.0)));
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(decimate(&steps[..10], &values[..10], 4000).len(), 10);
+    }
+
+    #[test]
+    fn y_ranges_ignore_outliers_but_not_held_out_values() {
+        let mut values: Vec<f64> = (0..1000).map(|i| 1.0 + f64::from(i) / 1000.0).collect();
+        values[500] = 1e6;
+        values[501] = -1e6;
+        let r = robust_range(&values, 21, 4000, std::iter::empty());
+        assert!(
+            r.start > 0.8 && r.start < 1.0 && r.end > 2.0 && r.end < 2.2,
+            "{r:?}"
+        );
+        let r = robust_range(&values, 21, 4000, [5.0].into_iter());
+        assert!(r.end > 5.0 && r.end < 5.5, "{r:?}");
+        let r = robust_range(&[f64::NAN; 3], 1, 4000, std::iter::empty());
         assert_eq!(r, 0.0..1.0);
     }
 }
