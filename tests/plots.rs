@@ -20,7 +20,7 @@ fn row(step: u64) -> TrainingRow {
         l1: 3.0 + (s * 0.3).sin(),
         active_fraction: 0.05 + 0.2 / (1.0 + 0.1 * s),
         energy: 0.25 / (1.0 + s) + 0.1,
-        heldout_energy: (step % 100 == 0).then(|| 0.3 / (1.0 + s) + 0.12),
+        heldout_energy: step.is_multiple_of(100).then(|| 0.3 / (1.0 + s) + 0.12),
     }
 }
 
@@ -107,13 +107,78 @@ fn atom_grid_is_near_square_and_upscales_small_patches() {
 }
 
 #[test]
-fn write_atoms_png_writes_the_grid() {
+fn every_atom_is_at_least_24_pixels_a_side() {
+    for p in 1..=40usize {
+        let img = plot::atom_grid(&vec![0.3f32; p * p], 1, p * p, 1).unwrap();
+        let cell = img.width() - 2 * SEP;
+        assert!(cell >= 24, "P = {p}: {cell} px");
+        assert_eq!(cell % p as u32, 0, "P = {p}: integer upscaling");
+        assert!(
+            cell < 24 + p as u32 || p >= 24,
+            "P = {p}: no more than needed"
+        );
+    }
+}
+
+/// Whether a pixel is ink of the title (dark text on white, antialiased).
+fn is_ink(px: [u8; 3]) -> bool {
+    px.iter().all(|&c| c < 160)
+}
+
+#[test]
+fn atoms_figure_is_the_grid_under_a_title() {
+    let title = atoms::TITLE_PIXELS as u32;
+    let min_w = atoms::MIN_FIGURE_WIDTH as u32;
+    // (atoms, features, channels): a wide grid, a narrow one, one RGB atom.
+    for (n, f, c) in [(256, 64, 1), (10, 64, 1), (1, 27, 3), (128, 192, 3)] {
+        let d: Vec<f32> = (0..n * f).map(|i| (i as f32 * 0.37).sin()).collect();
+        let grid = plot::atom_grid(&d, n, f, c).unwrap();
+        let fig = plot::atoms_figure(&d, n, f, c).unwrap();
+        let (gw, gh) = grid.dimensions();
+        let width = gw.max(min_w);
+        assert_eq!(
+            fig.dimensions(),
+            (width, title + gh),
+            "{n} atoms of {f}x{c}"
+        );
+        // The grid, pixel for pixel, at the bottom, centred.
+        let x0 = (width - gw) / 2;
+        for (x, y, px) in grid.enumerate_pixels() {
+            assert_eq!(fig.get_pixel(x0 + x, title + y), px, "({x}, {y})");
+        }
+        // The title band holds dark text on white, inside the band.
+        let band: Vec<[u8; 3]> = (0..title)
+            .flat_map(|y| (0..width).map(move |x| (x, y)))
+            .map(|(x, y)| fig.get_pixel(x, y).0)
+            .collect();
+        let ink = band.iter().filter(|px| is_ink(**px)).count();
+        assert!(ink > 100, "{n} atoms: only {ink} text pixels in the title");
+        for x in 0..width {
+            assert_eq!(fig.get_pixel(x, 0).0, [255; 3], "text touches the top edge");
+            assert_eq!(
+                fig.get_pixel(x, title - 1).0,
+                [255; 3],
+                "text touches the grid"
+            );
+        }
+        // Beside a narrow grid: background.
+        if x0 > 0 {
+            assert_eq!(fig.get_pixel(0, fig.height() - 1).0, [255; 3]);
+        }
+    }
+    assert_eq!(atoms::atoms_title(128, 8, 1), "128 atoms, 8×8");
+    assert_eq!(atoms::atoms_title(48, 8, 3), "48 atoms, 8×8×3 RGB");
+}
+
+#[test]
+fn write_atoms_png_writes_the_titled_grid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("atoms.png");
     let d: Vec<f32> = (0..5 * 27).map(|i| (i as f32 * 0.11).cos()).collect();
     plot::write_atoms_png(&path, &d, 5, 27, 3).unwrap();
-    let expected = plot::atom_grid(&d, 5, 27, 3).unwrap();
+    let expected = plot::atoms_figure(&d, 5, 27, 3).unwrap();
     assert_eq!(decode(&path), expected);
+    assert!(plot::write_atoms_png(&path, &d, 5, 27, 1).is_err());
 }
 
 #[test]
@@ -235,6 +300,190 @@ fn training_png_has_the_documented_size() {
     plot::write_training_png(&path, &[one]).unwrap();
     assert_eq!(decode(&path).dimensions(), plot::TRAINING_FIGURE_SIZE);
     assert!(plot::write_training_png(&path, &[]).is_err());
+}
+
+/// A colour of `lca::plot::curves` as RGB bytes.
+macro_rules! rgb {
+    ($c:ident) => {{
+        let c = plot::curves::$c;
+        [c.0, c.1, c.2]
+    }};
+}
+
+/// A log whose MSE rises linearly from 1 to 2 and whose energy falls; with
+/// held-out values every 100 steps when `heldout`.
+fn linear_log(n: u64, heldout: bool) -> Vec<TrainingRow> {
+    (0..n)
+        .map(|s| {
+            let t = s as f64 / n as f64;
+            let wiggle = 0.05 * (s as f64 * 1.3).sin();
+            TrainingRow {
+                step: s,
+                seconds: s as f64 * 0.01,
+                mse: 1.0 + t + wiggle,
+                l1: 3.0 - t + wiggle,
+                active_fraction: 0.1 + 0.05 * t + 0.01 * wiggle,
+                energy: 2.0 - t + wiggle,
+                heldout_energy: (heldout && s.is_multiple_of(100)).then_some(2.1 - t),
+            }
+        })
+        .collect()
+}
+
+/// Whether a pixel is a data colour (blue, light blue or orange) rather than
+/// the white background or the gray text, axes and grid.
+fn is_data(px: [u8; 3]) -> bool {
+    let (lo, hi) = (px.iter().min().unwrap(), px.iter().max().unwrap());
+    hi - lo > 30
+}
+
+/// Pixels of `img` inside `area` (shrunk by `inset`) matching `pred`.
+fn count_in(
+    img: &image::RgbImage,
+    area: &plot::PlotArea,
+    inset: u32,
+    pred: impl Fn([u8; 3]) -> bool,
+) -> usize {
+    let mut n = 0;
+    for y in area.y.start + inset..area.y.end - inset {
+        for x in area.x.start + inset..area.x.end - inset {
+            n += usize::from(pred(img.get_pixel(x, y).0));
+        }
+    }
+    n
+}
+
+#[test]
+fn training_panels_are_laid_out_in_a_2x2_grid() {
+    let fig = plot::training_figure(&linear_log(500, true)).unwrap();
+    let [a, b, c, d] = &fig.plot_areas;
+    let (w, h) = plot::TRAINING_FIGURE_SIZE;
+    assert!(a.x.end < b.x.start && c.x.end < d.x.start);
+    assert!(a.y.end < c.y.start && b.y.end < d.y.start);
+    assert!(a.y.start > 60, "room for the title above the panels");
+    assert!(b.x.end <= w && d.y.end <= h);
+    for area in [a, b, c, d] {
+        assert!(area.x.len() > 400 && area.y.len() > 250, "{area:?}");
+    }
+}
+
+#[test]
+fn outliers_stay_inside_their_panels_and_do_not_flatten_the_curves() {
+    let mut rows = linear_log(1000, true);
+    for r in &mut rows[500..502] {
+        (r.mse, r.l1, r.active_fraction, r.energy) = (1e6, 1e6, 1e6, 1e6);
+    }
+    rows[700].energy = -1e6;
+    rows[300].heldout_energy = Some(2.5);
+    let fig = plot::training_figure(&rows).unwrap();
+    let img = &fig.image;
+    // Nothing of the data outside the plotting areas (the lines' width may
+    // reach over their edge by a pixel or two): not over the title, the
+    // captions, the axes' labels or the neighbouring panels.
+    let near = |x: u32, y: u32| {
+        fig.plot_areas.iter().any(|a| {
+            (a.x.start.saturating_sub(3)..a.x.end + 3).contains(&x)
+                && (a.y.start.saturating_sub(3)..a.y.end + 3).contains(&y)
+        })
+    };
+    let mut stray = Vec::new();
+    for (x, y, px) in img.enumerate_pixels() {
+        if !near(x, y) && is_data(px.0) {
+            stray.push((x, y));
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "{} data pixels outside the panels, e.g. {:?}",
+        stray.len(),
+        &stray[..stray.len().min(5)]
+    );
+    // The title band above all panels is untouched by data.
+    let top = fig.plot_areas.iter().map(|a| a.y.start).min().unwrap();
+    for y in 0..top.saturating_sub(3) {
+        for x in 0..img.width() {
+            assert!(!is_data(img.get_pixel(x, y).0), "({x}, {y})");
+        }
+    }
+    // The y range follows the curve, not the outlier: the rising MSE starts in
+    // the lower half of its panel and ends in the upper half.
+    let mse = &fig.plot_areas[0];
+    let mean_row = |cols: std::ops::Range<u32>| {
+        let ys: Vec<u32> = cols
+            .flat_map(|x| mse.y.clone().map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0 == rgb!(SMOOTHED_COLOR))
+            .map(|(_, y)| y)
+            .collect();
+        assert!(!ys.is_empty());
+        ys.iter().sum::<u32>() as f64 / ys.len() as f64
+    };
+    let mid = (mse.y.start + mse.y.end) as f64 / 2.0;
+    let w = mse.x.len() as u32;
+    assert!(mean_row(mse.x.start + w / 20..mse.x.start + w / 8) > mid);
+    assert!(mean_row(mse.x.end - w / 8..mse.x.end - w / 20) < mid);
+    // The outlier's bump reaches the top edge of the panel: clipped there.
+    let bump_col = mse.x.start + w / 2;
+    let top_hit = (bump_col - 10..bump_col + 10)
+        .any(|x| img.get_pixel(x, mse.y.start).0 == rgb!(SMOOTHED_COLOR));
+    assert!(top_hit, "the bump is clipped at the top edge");
+}
+
+#[test]
+fn held_out_energy_is_drawn_only_in_the_energy_panel_and_only_when_logged() {
+    let orange = |px: [u8; 3]| px == rgb!(HELDOUT_COLOR);
+    let blue = |px: [u8; 3]| px == rgb!(SMOOTHED_COLOR);
+    let with = plot::training_figure(&linear_log(2000, true)).unwrap();
+    let without = plot::training_figure(&linear_log(2000, false)).unwrap();
+    let held = |fig: &plot::TrainingFigure, panel: usize| {
+        count_in(&fig.image, &fig.plot_areas[panel], 0, orange)
+    };
+    assert!(
+        held(&with, 3) > 500,
+        "held-out line and points: {}",
+        held(&with, 3)
+    );
+    assert_eq!(held(&without, 3), 0);
+    for panel in 0..3 {
+        assert_eq!(held(&with, panel), 0, "panel {panel}");
+    }
+    // Smoothed curves everywhere, and faint raw values behind them.
+    for fig in [&with, &without] {
+        for area in &fig.plot_areas {
+            assert!(count_in(&fig.image, area, 0, blue) > 300);
+            let faint = |px: [u8; 3]| px == rgb!(RAW_COLOR);
+            assert!(count_in(&fig.image, area, 0, faint) > 300);
+        }
+    }
+    // Held-out values outside the training values' range widen the range.
+    let mut rows = linear_log(2000, true);
+    rows[1000].heldout_energy = Some(10.0);
+    let fig = plot::training_figure(&rows).unwrap();
+    let area = &fig.plot_areas[3];
+    let high = (area.y.start..area.y.start + area.y.len() as u32 / 8)
+        .flat_map(|y| area.x.clone().map(move |x| (x, y)))
+        .filter(|&(x, y)| orange(fig.image.get_pixel(x, y).0))
+        .count();
+    assert!(high > 10, "the high held-out point is drawn near the top");
+}
+
+#[test]
+fn long_logs_and_gaps_still_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("training.png");
+    let mut rows = linear_log(200_000, true);
+    for r in rows.iter_mut().skip(1000).take(5000) {
+        r.l1 = f64::NAN;
+        r.energy = f64::INFINITY;
+    }
+    plot::write_training_png(&path, &rows).unwrap();
+    let img = decode(&path);
+    assert_eq!(img.dimensions(), plot::TRAINING_FIGURE_SIZE);
+    // Every panel still shows its curve.
+    let fig = plot::training_figure(&rows).unwrap();
+    for area in &fig.plot_areas {
+        let n = count_in(&fig.image, area, 0, |px| px == rgb!(SMOOTHED_COLOR));
+        assert!(n > 300, "{area:?}: {n}");
+    }
 }
 
 // -------------------------------------------------------------- compare ----

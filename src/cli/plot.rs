@@ -59,7 +59,7 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
             let output = output.unwrap_or_else(|| default_atoms_output(&dictionary));
             let d = npy::read_matrix(&dictionary)?;
             let channels = if color { 3 } else { 1 };
-            let grid = match plot::atom_grid(&d.data, d.rows, d.cols, channels) {
+            let grid = match plot::atoms_figure(&d.data, d.rows, d.cols, channels) {
                 Ok(grid) => grid,
                 Err(e) => {
                     let hint = if !color && is_square(d.cols / 3) && d.cols.is_multiple_of(3) {

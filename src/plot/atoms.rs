@@ -1,10 +1,13 @@
-//! A near-square grid of dictionary atoms shown as image patches.
+//! A near-square grid of dictionary atoms shown as image patches, under a
+//! title line.
 
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{to_u8, write_rgb_png};
+use super::{FONT, TEXT, draw_error, ensure_font, to_u8, write_rgb_png};
 use crate::error::{Error, Result, check_finite};
 
 /// Atoms are upscaled (nearest neighbour) to at least this many pixels a side.
@@ -105,8 +108,94 @@ pub fn atom_grid(
     Ok(img)
 }
 
-/// Renders the atom grid of [`atom_grid`] and writes it to `path` as a PNG,
-/// atomically.
+/// Height in pixels of the title band above the grid in [`atoms_figure`].
+pub const TITLE_PIXELS: usize = 34;
+
+/// The figure of [`atoms_figure`] is at least this wide, so its title fits
+/// above a grid of few atoms.
+pub const MIN_FIGURE_WIDTH: usize = 320;
+
+/// The title of an atoms figure: the number of atoms and their patch size,
+/// `"128 atoms, 8×8"` for gray atoms and `"48 atoms, 8×8×3 RGB"` for colour.
+///
+/// ```
+/// assert_eq!(lca::plot::atoms::atoms_title(128, 8, 1), "128 atoms, 8×8");
+/// assert_eq!(lca::plot::atoms::atoms_title(1, 5, 3), "1 atom, 5×5×3 RGB");
+/// ```
+pub fn atoms_title(n_atoms: usize, patch: usize, channels: usize) -> String {
+    let noun = if n_atoms == 1 { "atom" } else { "atoms" };
+    let colour = if channels == 3 { "×3 RGB" } else { "" };
+    format!("{n_atoms} {noun}, {patch}×{patch}{colour}")
+}
+
+/// The atom grid of [`atom_grid`] under a title line ([`atoms_title`]), on a
+/// white background.
+///
+/// The figure is `max(W, MIN_FIGURE_WIDTH)` by `TITLE_PIXELS + H` pixels for a
+/// grid of `W×H` ([`MIN_FIGURE_WIDTH`], [`TITLE_PIXELS`]); the grid sits at the
+/// bottom, centred horizontally (left offset `(width - W) / 2`), and the title
+/// is centred in the band above it (its font shrinks if it would not fit).
+///
+/// ```
+/// let d = vec![0.5f32; 10 * 64]; // ten 8×8 gray atoms: 4×3 cells of 24 px
+/// let grid = lca::plot::atom_grid(&d, 10, 64, 1).unwrap();
+/// let fig = lca::plot::atoms_figure(&d, 10, 64, 1).unwrap();
+/// assert_eq!(grid.dimensions(), (2 + 4 * 26, 2 + 3 * 26));
+/// assert_eq!(fig.dimensions(), (320, 34 + 2 + 3 * 26));
+/// ```
+///
+/// # Errors
+///
+/// Those of [`atom_grid`].
+pub fn atoms_figure(
+    rows: &[f32],
+    n_atoms: usize,
+    n_features: usize,
+    channels: usize,
+) -> Result<RgbImage> {
+    let grid = atom_grid(rows, n_atoms, n_features, channels)?;
+    let patch = patch_side(n_features, channels)?;
+    let title = atoms_title(n_atoms, patch, channels);
+    let (gw, gh) = grid.dimensions();
+    let width = gw.max(MIN_FIGURE_WIDTH as u32);
+    let height = gh
+        .checked_add(TITLE_PIXELS as u32)
+        .ok_or_else(|| Error::Shape(format!("atom figure of {width}x{gh} pixels is too large")))?;
+    let mut buf = vec![255u8; width as usize * height as usize * 3];
+    {
+        ensure_font();
+        let what = Path::new("atoms figure");
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let mut size = 20.0;
+        let style = loop {
+            let style = (FONT, size).into_font().color(&TEXT);
+            let (tw, _) = root
+                .estimate_text_size(&title, &style)
+                .map_err(|e| draw_error(what, e))?;
+            if tw + 16 <= width || size <= 8.0 {
+                break style;
+            }
+            size -= 1.0;
+        };
+        let style = style.pos(Pos::new(HPos::Center, VPos::Center));
+        // plotters draws ab_glyph text about a quarter of its size too high.
+        let y = (TITLE_PIXELS as f64 / 2.0 + size / 4.0).round() as i32;
+        root.draw(&Text::new(title.as_str(), ((width / 2) as i32, y), style))
+            .map_err(|e| draw_error(what, e))?;
+        root.present().map_err(|e| draw_error(what, e))?;
+    }
+    let mut img = RgbImage::from_raw(width, height, buf).expect("the buffer has the figure's size");
+    image::imageops::replace(
+        &mut img,
+        &grid,
+        i64::from((width - gw) / 2),
+        TITLE_PIXELS as i64,
+    );
+    Ok(img)
+}
+
+/// Renders the titled atom grid of [`atoms_figure`] and writes it to `path` as
+/// a PNG, atomically.
 ///
 /// # Errors
 ///
@@ -119,7 +208,7 @@ pub fn write_atoms_png(
     n_features: usize,
     channels: usize,
 ) -> Result<()> {
-    let img = atom_grid(rows, n_atoms, n_features, channels)?;
+    let img = atoms_figure(rows, n_atoms, n_features, channels)?;
     write_rgb_png(path, &img)
 }
 

@@ -22,9 +22,11 @@ use plotters::style::{FontStyle, RGBColor};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
-pub use atoms::{atom_grid, write_atoms_png};
+pub use atoms::{atom_grid, atoms_figure, write_atoms_png};
 pub use compare::{compare_figure_size, write_compare_png, write_image_png};
-pub use curves::{TRAINING_FIGURE_SIZE, write_training_png};
+pub use curves::{
+    PlotArea, TRAINING_FIGURE_SIZE, TrainingFigure, training_figure, write_training_png,
+};
 pub use raster::{raster_figure_size, write_raster_png};
 
 /// Font family name under which the embedded DejaVu Sans is registered.
