@@ -239,18 +239,14 @@ impl EncodeArgs {
         if self.firm_width.is_some() && !matches!(self.transfer(), ThresholdArg::Firm) {
             bail!("--firm-width needs --transfer firm");
         }
-        if let Some(t) = self.time_constant {
-            if !(t.is_finite() && t > 0.0) {
-                bail!("--time-constant (τ) must be finite and > 0, got {t}");
-            }
+        if let Some(t) = self.time_constant.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            bail!("--time-constant (τ) must be finite and > 0, got {t}");
         }
         if self.time_steps == Some(0) {
             bail!("--time-steps must be at least 1, got 0");
         }
-        if let Some(c) = self.chunk_rows {
-            if c == 0 || c % SIGNAL_CHUNK != 0 {
-                bail!("--chunk-rows must be a positive multiple of {SIGNAL_CHUNK}, got {c}");
-            }
+        if let Some(c) = self.chunk_rows.filter(|c| *c == 0 || c % SIGNAL_CHUNK != 0) {
+            bail!("--chunk-rows must be a positive multiple of {SIGNAL_CHUNK}, got {c}");
         }
         Ok(())
     }

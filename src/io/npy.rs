@@ -1050,11 +1050,7 @@ impl MatrixWriter {
     /// Appends whole rows (row-major, a multiple of `cols` values).
     pub fn write_rows(&mut self, data: &[f32]) -> Result<()> {
         let path = self.file.path().to_path_buf();
-        let new_rows = if self.cols == 0 {
-            0
-        } else {
-            data.len() / self.cols
-        };
+        let new_rows = data.len().checked_div(self.cols).unwrap_or(0);
         if data.len() != new_rows * self.cols || self.written + new_rows > self.rows {
             return Err(Error::Shape(format!(
                 "cannot write {}: {} values do not continue a {}x{} matrix at row {}",
