@@ -177,7 +177,8 @@ fn invalid_settings_are_rejected_before_any_work() {
         (&["--lambda", "-0.1"][..], "lambda"),
         (&["--dt", "0"][..], "dt"),
         (&["--dt", "-1"][..], "dt"),
-        (&["--tau", "0"][..], "tau"),
+        (&["--tau", "0"][..], "--time-constant"),
+        (&["--time-constant", "-1"][..], "--time-constant"),
         (&["--max-iters", "0"][..], "max_iters"),
         (&["--threads", "0"][..], "threads"),
         (&["--anneal-from", "0.5"][..], "annealing"),
@@ -297,4 +298,200 @@ fn adaptive_step_and_annealing_flags_reach_the_same_codes() {
             .fold(0.0f32, f32::max);
         assert!(worst < 1e-3, "codes differ by {worst}");
     }
+}
+
+/// Issue 11 item 4: the codes must be a LASSO solution for the dictionary
+/// given, so atoms that are not unit-norm are refused unless --normalize.
+#[test]
+fn a_dictionary_that_is_not_unit_norm_is_refused_unless_normalize() {
+    let p = Problem::new(16, 64, 100, 1);
+    let d = npy::read_matrix(&p.path("D.npy")).unwrap();
+    let doubled: Vec<f32> = d.data.iter().map(|v| 2.0 * v).collect();
+    npy::write_matrix(&p.path("D2.npy"), 64, 16, &doubled).unwrap();
+    let with = |dict: &str, extra: &[&str], out: &str| {
+        let mut args = vec!["encode", "-d", dict, "-i", "X.npy", "-o", out, "--json"];
+        args.extend_from_slice(extra);
+        lca(&args, p.dir.path())
+    };
+    assert_fails(
+        &with("D2.npy", &[], "A2.npy"),
+        &["D2.npy", "row 0", "2.000000", "--normalize"],
+    );
+    assert!(!p.path("A2.npy").exists());
+    // Only one atom off: that row is named.
+    let mut one = d.data.clone();
+    one[7 * 16..8 * 16].iter_mut().for_each(|v| *v *= 1.01);
+    npy::write_matrix(&p.path("D3.npy"), 64, 16, &one).unwrap();
+    assert_fails(
+        &with("D3.npy", &[], "A3.npy"),
+        &["D3.npy", "row 7", "1.010000"],
+    );
+    for mode in ["rate", "spiking"] {
+        let out = with("D2.npy", &["--normalize", "--mode", mode], "A2.npy");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["normalized"], true, "{s}");
+        let out = with("D.npy", &["--mode", mode], "A.npy");
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(s["normalized"], false, "{s}");
+        // --normalize encodes over the normalised atoms, which are D's.
+        let (a, a2) = (
+            npy::read_matrix(&p.path("A.npy")).unwrap(),
+            npy::read_matrix(&p.path("A2.npy")).unwrap(),
+        );
+        let worst = a
+            .data
+            .iter()
+            .zip(&a2.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{mode}: codes differ by {worst}");
+    }
+    let help = lca(&["encode", "--help"], p.dir.path());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--normalize"));
+}
+
+/// Issue 11 item 8: negative numbers are values, so they reach the real
+/// validation, for every subcommand.
+#[test]
+fn negative_numbers_reach_the_validation_of_every_subcommand() {
+    let p = Problem::new(16, 64, 10, 1);
+    for (args, needle) in [
+        (&["--lambda", "-1"][..], "lambda"),
+        (&["--tol", "-1"][..], "tol"),
+        (&["--dt", "-0.5"][..], "dt"),
+        (&["--anneal-from", "-2"][..], "anneal"),
+    ] {
+        let out = encode(&p, args, "A.npy");
+        assert_fails(&out, &[needle]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+    // An unsigned count gets clap's own value error, not the flag confusion.
+    let out = encode(&p, &["--max-iters", "-1"], "A.npy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value '-1' for '--max-iters"), "{err}");
+    for (args, needle) in [
+        (
+            &["learn", "--lambda", "-1", "--output", "out"][..],
+            "lambda",
+        ),
+        (
+            &[
+                "snn",
+                "train",
+                "--lr",
+                "-1",
+                "--dataset",
+                "yinyang",
+                "--output",
+                "net",
+            ][..],
+            "learning rate",
+        ),
+    ] {
+        let out = lca(args, p.dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// Issue 11 item 15: unambiguous names, old spellings kept as aliases.
+#[test]
+fn renamed_flags_and_their_old_spellings_give_the_same_codes() {
+    let p = Problem::new(16, 48, 40, 3);
+    for (old, new) in [
+        (
+            &["--tau", "2", "--no-projection"][..],
+            &["--time-constant", "2", "--no-projection"][..],
+        ),
+        (
+            &["--threshold", "firm", "--firm-width", "0.2"][..],
+            &["--transfer", "firm", "--firm-width", "0.2"][..],
+        ),
+        (
+            &["--mode", "spiking", "--steps", "100"][..],
+            &["--mode", "spiking", "--time-steps", "100"][..],
+        ),
+    ] {
+        let (a, b) = (encode(&p, old, "A.npy"), encode(&p, new, "B.npy"));
+        assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        assert_eq!(
+            std::fs::read(p.path("A.npy")).unwrap(),
+            std::fs::read(p.path("B.npy")).unwrap(),
+            "{old:?} vs {new:?}"
+        );
+    }
+    // The spelling matters: --tau 2 is not the default.
+    assert!(encode(&p, &["--no-projection"], "C.npy").status.success());
+    assert!(
+        encode(&p, &["--tau", "2", "--no-projection"], "A.npy")
+            .status
+            .success()
+    );
+    let s = |f: &str| {
+        let out = lca(
+            &[
+                "encode",
+                "-d",
+                "D.npy",
+                "-i",
+                "X.npy",
+                "-o",
+                f,
+                "--json",
+                "--no-projection",
+                "--tau",
+                "2",
+            ],
+            p.dir.path(),
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert!(s("A.npy")["iterations"].as_f64().unwrap() > 0.0);
+    let help =
+        String::from_utf8_lossy(&lca(&["encode", "--help"], p.dir.path()).stdout).to_string();
+    for flag in ["--time-constant", "--transfer", "--time-steps"] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+    for old in ["--tau ", "--threshold ", "--steps "] {
+        assert!(!help.contains(old), "help still shows {old}");
+    }
+    assert_fails(
+        &encode(&p, &["--firm-width", "0.2"], "F.npy"),
+        &["--firm-width", "--transfer firm"],
+    );
+}
+
+/// Issue 11 item 10: the summary reports what the default solver does.
+#[test]
+fn the_text_summary_reports_jumps_and_dynamics_steps() {
+    let p = Problem::new(16, 64, 100, 1);
+    let out = lca(
+        &["encode", "-d", "D.npy", "-i", "X.npy", "-o", "A.npy"],
+        p.dir.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("jumps per signal") && text.contains("dynamics steps"),
+        "{text}"
+    );
+    assert!(!text.contains("mean iterations"), "{text}");
+}
+
+#[test]
+fn an_output_under_a_regular_file_says_it_is_not_a_directory() {
+    let p = Problem::new(16, 64, 10, 1);
+    std::fs::write(p.path("afile"), b"x").unwrap();
+    assert_fails(
+        &encode(&p, &[], "afile/A.npy"),
+        &["afile/A.npy", "afile is not a directory"],
+    );
 }

@@ -144,7 +144,11 @@ fn thread_count_does_not_change_spiking_output() {
 fn flags_of_the_other_mode_and_bad_settings_are_refused_without_output() {
     let p = Problem::new(16, 48, 80, 3);
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["--steps", "100"], vec!["--steps", "--mode rate"]),
+        (vec!["--steps", "100"], vec!["--time-steps", "--mode rate"]),
+        (
+            vec!["--time-steps", "100"],
+            vec!["--time-steps", "--mode rate"],
+        ),
         (vec!["--fixed-point"], vec!["--fixed-point", "--mode rate"]),
         (vec!["--spikes", "S.npz"], vec!["--spikes"]),
         (
@@ -153,7 +157,70 @@ fn flags_of_the_other_mode_and_bad_settings_are_refused_without_output() {
         ),
         (
             vec!["--mode", "spiking", "--threshold", "hard"],
-            vec!["--threshold", "spiking"],
+            vec!["--transfer hard", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--transfer", "firm"],
+            vec!["--transfer firm", "--mode spiking"],
+        ),
+        // Every rate-only flag is refused in spiking mode, naming flag and mode.
+        (
+            vec!["--mode", "spiking", "--max-iters", "10"],
+            vec!["--max-iters", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--tol", "1e-3"],
+            vec!["--tol", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--tau", "2"],
+            vec!["--time-constant", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--time-constant", "2"],
+            vec!["--time-constant", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--integrator", "exponential"],
+            vec!["--integrator", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--patience", "3"],
+            vec!["--patience", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--no-projection"],
+            vec!["--no-projection", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--adaptive-dt"],
+            vec!["--adaptive-dt", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--anneal-from", "2"],
+            vec!["--anneal-from", "--mode spiking"],
+        ),
+        (
+            vec!["--mode", "spiking", "--save-states", "U.npy"],
+            vec!["--save-states", "--mode spiking"],
+        ),
+        // And every spiking-only flag in rate mode.
+        (vec!["--settle", "10"], vec!["--settle", "--mode rate"]),
+        (
+            vec!["--spike-threshold", "2"],
+            vec!["--spike-threshold", "--mode rate"],
+        ),
+        (
+            vec!["--current-decay", "0.5"],
+            vec!["--current-decay", "--mode rate"],
+        ),
+        (
+            vec!["--pair-coupling", "1"],
+            vec!["--pair-coupling", "--mode rate"],
+        ),
+        (
+            vec!["--mode", "spiking", "--time-steps", "0"],
+            vec!["--time-steps"],
         ),
         (
             vec!["--mode", "spiking", "--warm-start", "W.npy"],

@@ -222,6 +222,8 @@ fn unsupported_npy_files_are_clear_errors() {
     ];
     for (path, needle) in cases {
         assert_err(npy::read_matrix(&path).unwrap_err(), &path, needle);
+        // The streaming reader refuses the same files, before any row.
+        assert_err(npy::MatrixReader::open(&path).unwrap_err(), &path, needle);
     }
 
     // A numpy file cut short inside its data.
@@ -594,4 +596,90 @@ fn atomic_write_replaces_or_leaves_nothing() {
     let err = write_bytes_atomic(&dir.path().join("sub"), b"x").unwrap_err();
     assert!(err.to_string().contains("sub"));
     assert_eq!(dir_names(dir.path()), ["out.bin", "sub"]);
+}
+
+/// Reading in blocks of rows gives what reading whole gives, for every
+/// layout numpy writes (C/Fortran order, f32/f64, 1-D) and uneven blocks.
+#[test]
+fn matrix_reader_blocks_equal_the_whole_matrix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        put(dir.path(), "a.npy", include_bytes!("fixtures/f64_2x3.npy")),
+        put(
+            dir.path(),
+            "b.npy",
+            include_bytes!("fixtures/f32_fortran_2x3.npy"),
+        ),
+        put(
+            dir.path(),
+            "c.npy",
+            include_bytes!("fixtures/f64_fortran_3x2.npy"),
+        ),
+        put(dir.path(), "d.npy", include_bytes!("fixtures/f32_1d.npy")),
+        put(dir.path(), "e.npy", include_bytes!("fixtures/f32_v3.npy")),
+    ];
+    // A larger Fortran-order f64 matrix: element (i, j) = 100 i + j.
+    let (rows, cols) = (37, 5);
+    let fortran: Vec<f64> = (0..cols)
+        .flat_map(|j| (0..rows).map(move |i| (100 * i + j) as f64))
+        .collect();
+    let big = NpyArray {
+        header: npy::Header {
+            dtype: Dtype::F64,
+            fortran_order: true,
+            shape: vec![rows, cols],
+        },
+        bytes: npy::f64_bytes(&fortran),
+    };
+    let p = dir.path().join("big.npy");
+    npy::write_npy(&p, &big).unwrap();
+    files.push(p);
+    for path in files {
+        let whole = npy::read_matrix(&path).unwrap();
+        for block in [1, 2, 7, 1000] {
+            let mut r = npy::MatrixReader::open(&path).unwrap();
+            assert_eq!((r.rows(), r.cols()), (whole.rows, whole.cols));
+            let mut data = Vec::new();
+            while r.remaining() > 0 {
+                data.extend(r.read_rows(block).unwrap());
+            }
+            assert_eq!(data, whole.data, "{} in blocks of {block}", path.display());
+        }
+    }
+    let m = npy::read_matrix(&dir.path().join("big.npy")).unwrap();
+    assert_eq!(m.data[3 * cols + 4], 304.0);
+}
+
+/// A streamed matrix appears only when complete; an incomplete or
+/// abandoned one leaves nothing behind, not even its temporary file.
+#[test]
+fn matrix_writer_is_atomic_and_checks_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.npy");
+    let mut w = npy::MatrixWriter::create(&p, 3, 2).unwrap();
+    w.write_rows(&[1.0, 2.0]).unwrap();
+    assert_err(w.write_rows(&[1.0]).unwrap_err(), &p, "do not continue");
+    assert_err(w.write_rows(&[0.0; 6]).unwrap_err(), &p, "do not continue");
+    let err = w.finish().unwrap_err();
+    assert!(err.to_string().contains("only 1 of 3 rows"), "{err}");
+    assert!(dir_names(dir.path()).is_empty());
+
+    let w = npy::MatrixWriter::create(&p, 1, 1).unwrap();
+    drop(w);
+    assert!(dir_names(dir.path()).is_empty());
+
+    let mut w = npy::MatrixWriter::create(&p, 3, 2).unwrap();
+    w.write_rows(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+    w.write_rows(&[5.0, 6.0]).unwrap();
+    w.finish().unwrap();
+    assert_eq!(dir_names(dir.path()), ["m.npy"]);
+    let m = npy::read_matrix(&p).unwrap();
+    assert_eq!(
+        (m.rows, m.cols, &m.data[..]),
+        (3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0][..])
+    );
+    // Byte-identical to the whole-matrix writer.
+    let q = dir.path().join("q.npy");
+    npy::write_matrix(&q, 3, 2, &m.data).unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&q).unwrap());
 }

@@ -1,4 +1,11 @@
 //! `lca encode`: sparse codes of the rows of X.npy over the atoms of D.npy.
+//!
+//! The input is streamed: rows are read, encoded and written a block at a
+//! time (outputs go to temporary files renamed into place at the end), so
+//! memory stays bounded whatever the number of rows. Blocks are multiples of
+//! the solvers' own chunk ([`SIGNAL_CHUNK`]) and every summary value is
+//! summed signal by signal in input order, so outputs and summaries are
+//! bit-identical for any block size, as they are for any number of threads.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -7,7 +14,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{Anneal, SpikingParams, lasso_objectives};
+use lca::solver::{Anneal, SIGNAL_CHUNK, SpikeRecord, SpikingParams, Trace, lasso_objectives};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 
@@ -35,9 +42,10 @@ enum IntegratorArg {
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
     /// Dictionary, shape (n_atoms, n_features) like scikit-learn's components_ (f32 or f64 .npy).
+    /// Its rows must have unit L2 norm (within 1e-3), or pass --normalize.
     #[arg(long, short = 'd')]
     dictionary: PathBuf,
-    /// Signals, shape (n_samples, n_features) (f32 or f64 .npy).
+    /// Signals, shape (n_samples, n_features) (f32 or f64 .npy; read in blocks of rows, so any length fits in memory).
     #[arg(long, short = 'i')]
     input: PathBuf,
     /// Codes, shape (n_samples, n_atoms): dense f32 .npy, or scipy CSR when the name ends in .npz.
@@ -47,73 +55,77 @@ pub struct EncodeArgs {
     #[arg(long, value_enum, default_value_t = ModeArg::Rate)]
     mode: ModeArg,
     /// Threshold λ (the LASSO penalty for the soft threshold).
-    #[arg(long, default_value_t = LcaParams::default().lambda, allow_hyphen_values = true)]
+    #[arg(long, default_value_t = LcaParams::default().lambda)]
     lambda: f32,
     /// Only non-negative codes.
     #[arg(long)]
     nonneg: bool,
-    /// Transfer function.
-    #[arg(long, value_enum, default_value_t = ThresholdArg::Soft)]
-    threshold: ThresholdArg,
-    /// Ramp width of the firm threshold.
-    #[arg(long, default_value_t = 0.1)]
-    firm_width: f32,
-    /// Neuron time constant τ.
-    #[arg(long, default_value_t = LcaParams::default().tau, allow_hyphen_values = true)]
-    tau: f32,
+    /// Rescale atoms that are not unit-norm to unit norm (the codes are then those of the
+    /// normalised dictionary; the summary says "normalized": true). Without it such a dictionary is refused.
+    #[arg(long)]
+    normalize: bool,
+    /// Rate: transfer (threshold) function of the neurons [default: soft].
+    #[arg(long = "transfer", alias = "threshold", value_enum)]
+    transfer: Option<ThresholdArg>,
+    /// Rate, with --transfer firm: ramp width of the firm threshold [default: 0.1].
+    #[arg(long)]
+    firm_width: Option<f32>,
+    /// Rate: neuron time constant τ [default: 1].
+    #[arg(long = "time-constant", alias = "tau", value_name = "TAU")]
+    time_constant: Option<f32>,
     /// Time step dt [default: 0.1 (rate), 0.5 (spiking, in units of max|b|)].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long)]
     dt: Option<f32>,
-    /// Discretisation of the neuron dynamics.
-    #[arg(long, value_enum, default_value_t = IntegratorArg::Euler)]
-    integrator: IntegratorArg,
-    /// Maximum iterations per signal.
-    #[arg(long, default_value_t = LcaParams::default().max_iters)]
-    max_iters: usize,
-    /// Stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point).
-    #[arg(long, default_value_t = LcaParams::default().tol)]
-    tol: f32,
-    /// Pure dynamics: never jump to the fixed point implied by the active set.
+    /// Rate: discretisation of the neuron dynamics [default: euler].
+    #[arg(long, value_enum)]
+    integrator: Option<IntegratorArg>,
+    /// Rate: maximum dynamics steps per signal [default: 2000].
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Rate: stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point) [default: 1e-4].
+    #[arg(long)]
+    tol: Option<f32>,
+    /// Rate: pure dynamics, never jump to the fixed point implied by the active set.
     #[arg(long)]
     no_projection: bool,
-    /// With --anneal-from: steps the active set must stay unchanged, once λ reached its target, before jumping to its fixed point.
-    #[arg(long, default_value_t = LcaParams::default().patience)]
-    patience: usize,
-    /// Adapt dt to the energy's decay: grow it by 25 % per step while the energy
+    /// Rate, with --anneal-from: steps the active set must stay unchanged, once λ reached its target, before jumping to its fixed point [default: 1].
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Rate: adapt dt to the energy's decay: grow it by 25 % per step while the energy
     /// falls, undo the step and halve dt when it rises.
     #[arg(long)]
     adaptive_dt: bool,
-    /// Threshold annealing: start at FACTOR·λ and lower it to λ (see --anneal-decay).
+    /// Rate: threshold annealing, start at FACTOR·λ and lower it to λ (see --anneal-decay).
     #[arg(long, value_name = "FACTOR")]
     anneal_from: Option<f32>,
-    /// Per-iteration factor of the annealed threshold [default: 0.95].
+    /// Rate: per-iteration factor of the annealed threshold [default: 0.95].
     #[arg(long)]
     anneal_decay: Option<f32>,
-    /// Warm start: initial membrane states, shape (n_samples, n_atoms) .npy.
+    /// Rate: warm start, initial membrane states, shape (n_samples, n_atoms) .npy.
     #[arg(long)]
     warm_start: Option<PathBuf>,
-    /// Also write the final membrane states (n_samples, n_atoms) to this .npy (a later warm start).
+    /// Rate: also write the final membrane states (n_samples, n_atoms) to this .npy (a later warm start).
     #[arg(long)]
     save_states: Option<PathBuf>,
-    /// Write a per-iteration trace (mean energy, L1, active atoms over signals) to this CSV.
+    /// Rate: write a per-iteration trace (mean energy, L1, active atoms over signals) to this CSV.
     #[arg(long)]
     trace: Option<PathBuf>,
     #[command(flatten)]
     run: super::RunOptions,
-    /// Spiking: time steps per signal [default: 256].
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Spiking: steps discarded before averaging the rates [default: steps/4].
+    /// Spiking: simulated time steps per signal [default: 256].
+    #[arg(long = "time-steps", alias = "steps", value_name = "STEPS")]
+    time_steps: Option<usize>,
+    /// Spiking: steps discarded before averaging the rates [default: time-steps/4].
     #[arg(long)]
     settle: Option<usize>,
     /// Spiking: firing threshold ϑ relative to max|b| (threshold scaling) [default: 1].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long)]
     spike_threshold: Option<f32>,
     /// Spiking: fraction of the synaptic current kept per step, in [0, 1) [default: 0].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long)]
     current_decay: Option<f32>,
     /// Spiking, signed codes: excitation between the ON and OFF neuron of an atom, in [0, 1] [default: 0.5].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long)]
     pair_coupling: Option<f32>,
     /// Spiking: Loihi-style integer arithmetic (24-bit states, 8-bit weights); reports its error against float.
     #[arg(long)]
@@ -121,31 +133,40 @@ pub struct EncodeArgs {
     /// Spiking: write every spike (signal, neuron, step) to this .npz.
     #[arg(long)]
     spikes: Option<PathBuf>,
+    /// Rows read and encoded per block (a multiple of 64) [default: what fits 64 MiB, at most
+    /// 65536]. Hidden: outputs do not depend on it, it exists to test exactly that.
+    #[arg(long, hide = true)]
+    chunk_rows: Option<usize>,
 }
 
 impl EncodeArgs {
+    fn transfer(&self) -> ThresholdArg {
+        self.transfer.unwrap_or(ThresholdArg::Soft)
+    }
+
     fn params(&self) -> LcaParams {
+        let d = LcaParams::default();
         LcaParams::new()
             .lambda(self.lambda)
             .nonneg(self.nonneg)
-            .threshold(match self.threshold {
+            .threshold(match self.transfer() {
                 ThresholdArg::Soft => Threshold::Soft,
                 ThresholdArg::Hard => Threshold::Hard,
                 ThresholdArg::Firm => Threshold::Firm {
-                    width: self.firm_width,
+                    width: self.firm_width.unwrap_or(0.1),
                 },
             })
-            .tau(self.tau)
-            .dt(self.dt.unwrap_or(LcaParams::default().dt))
-            .integrator(match self.integrator {
+            .tau(self.time_constant.unwrap_or(d.tau))
+            .dt(self.dt.unwrap_or(d.dt))
+            .integrator(match self.integrator.unwrap_or(IntegratorArg::Euler) {
                 IntegratorArg::Euler => Integrator::ForwardEuler,
                 IntegratorArg::Exponential => Integrator::ExponentialEuler,
             })
-            .max_iters(self.max_iters)
-            .tol(self.tol)
+            .max_iters(self.max_iters.unwrap_or(d.max_iters))
+            .tol(self.tol.unwrap_or(d.tol))
             .trace(self.trace.is_some())
             .projection(!self.no_projection)
-            .patience(self.patience)
+            .patience(self.patience.unwrap_or(d.patience))
             .adaptive_dt(self.adaptive_dt)
             .anneal(self.anneal_from.map(|start| Anneal {
                 start,
@@ -160,7 +181,7 @@ impl EncodeArgs {
             .nonneg(self.nonneg)
             .dt(self.dt.unwrap_or(d.dt))
             .threshold(self.spike_threshold.unwrap_or(d.threshold))
-            .steps(self.steps.unwrap_or(d.steps))
+            .steps(self.time_steps.unwrap_or(d.steps))
             .current_decay(self.current_decay.unwrap_or(d.current_decay))
             .pair_coupling(self.pair_coupling.unwrap_or(d.pair_coupling))
             .fixed_point(self.fixed_point)
@@ -171,13 +192,15 @@ impl EncodeArgs {
         p
     }
 
-    /// Rejects flags that do not apply to the chosen mode.
-    fn check_mode_flags(&self) -> anyhow::Result<()> {
+    /// Rejects flags that do not apply to the chosen mode (a flag that is
+    /// accepted and ignored makes a script believe it changed something), and
+    /// checks the flags whose names differ from the library's settings.
+    fn check_flags(&self) -> anyhow::Result<()> {
         if self.anneal_decay.is_some() && self.anneal_from.is_none() {
             bail!("--anneal-decay needs --anneal-from");
         }
         let spiking_only = [
-            ("--steps", self.steps.is_some()),
+            ("--time-steps", self.time_steps.is_some()),
             ("--settle", self.settle.is_some()),
             ("--spike-threshold", self.spike_threshold.is_some()),
             ("--current-decay", self.current_decay.is_some()),
@@ -185,24 +208,45 @@ impl EncodeArgs {
             ("--fixed-point", self.fixed_point),
             ("--spikes", self.spikes.is_some()),
         ];
+        let transfer = match self.transfer() {
+            ThresholdArg::Soft => "--transfer soft",
+            ThresholdArg::Hard => "--transfer hard",
+            ThresholdArg::Firm => "--transfer firm",
+        };
         let rate_only = [
-            ("--warm-start", self.warm_start.is_some()),
-            ("--save-states", self.save_states.is_some()),
-            ("--trace", self.trace.is_some()),
+            ("--time-constant", self.time_constant.is_some()),
+            ("--integrator", self.integrator.is_some()),
+            ("--max-iters", self.max_iters.is_some()),
+            ("--tol", self.tol.is_some()),
+            ("--patience", self.patience.is_some()),
             ("--no-projection", self.no_projection),
             ("--adaptive-dt", self.adaptive_dt),
             ("--anneal-from", self.anneal_from.is_some()),
-            (
-                "--threshold hard/firm",
-                !matches!(self.threshold, ThresholdArg::Soft),
-            ),
+            // The spiking LCA solves the LASSO: its threshold is the soft one.
+            (transfer, !matches!(self.transfer(), ThresholdArg::Soft)),
+            ("--firm-width", self.firm_width.is_some()),
+            ("--warm-start", self.warm_start.is_some()),
+            ("--save-states", self.save_states.is_some()),
+            ("--trace", self.trace.is_some()),
         ];
-        let (mode, other) = match self.mode {
-            ModeArg::Rate => ("rate", &spiking_only[..]),
-            ModeArg::Spiking => ("spiking", &rate_only[..]),
+        let (mode, other_mode, other) = match self.mode {
+            ModeArg::Rate => ("rate", "spiking", &spiking_only[..]),
+            ModeArg::Spiking => ("spiking", "rate", &rate_only[..]),
         };
         if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
-            bail!("{flag} does not apply to --mode {mode}");
+            bail!("{flag} does not apply to --mode {mode}: it is a --mode {other_mode} flag");
+        }
+        if self.firm_width.is_some() && !matches!(self.transfer(), ThresholdArg::Firm) {
+            bail!("--firm-width needs --transfer firm");
+        }
+        if let Some(t) = self.time_constant.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            bail!("--time-constant (τ) must be finite and > 0, got {t}");
+        }
+        if self.time_steps == Some(0) {
+            bail!("--time-steps must be at least 1, got 0");
+        }
+        if let Some(c) = self.chunk_rows.filter(|c| *c == 0 || c % SIGNAL_CHUNK != 0) {
+            bail!("--chunk-rows must be a positive multiple of {SIGNAL_CHUNK}, got {c}");
         }
         Ok(())
     }
@@ -222,10 +266,45 @@ pub(crate) fn read_columns(path: &Path, what: &str) -> anyhow::Result<DMatrix<f3
     Ok(DMatrix::from_vec(m.cols, m.rows, m.data))
 }
 
-/// Reads and validates a dictionary file.
+/// Reads and validates a dictionary file, normalising its atoms.
+///
+/// For `reconstruct` and `learn --init`, which only use `Φa` (the rebuilt
+/// image does not change when an atom and its code trade a scale factor)
+/// or start learning from it; `encode`, whose codes are the output, uses
+/// [`read_unit_dictionary`] instead.
 pub(crate) fn read_dictionary(path: &Path) -> anyhow::Result<Dictionary> {
     let atoms = read_columns(path, "dictionary")?;
     Dictionary::from_atoms(atoms).with_context(|| path.display().to_string())
+}
+
+/// Relative tolerance on each atom's L2 norm: rows normalised in f32 are
+/// within 1e-6 of 1, a rescaled dictionary is far outside.
+const UNIT_NORM_TOLERANCE: f64 = 1e-3;
+
+/// Reads the dictionary for `encode`. The solvers work with unit-norm atoms,
+/// so for other atoms the codes would solve the LASSO of the normalised
+/// dictionary, not of the one given: such a file is refused unless
+/// `normalize`. Returns the dictionary and whether an atom was rescaled.
+fn read_unit_dictionary(path: &Path, normalize: bool) -> anyhow::Result<(Dictionary, bool)> {
+    let atoms = read_columns(path, "dictionary")?;
+    let norms: Vec<f64> = atoms
+        .column_iter()
+        .map(|a| a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
+        .collect();
+    let off = norms
+        .iter()
+        .position(|&n| (n - 1.0).abs() > UNIT_NORM_TOLERANCE);
+    // A zero atom gets the dictionary's own error.
+    let zero = norms.iter().any(|&n| n <= 1e-12);
+    if let (Some(row), false, false) = (off, zero, normalize) {
+        bail!(
+            "{}: row {row} (an atom) has L2 norm {:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}): the codes would solve the LASSO for the normalised atoms, not for this dictionary; normalise its rows or pass --normalize",
+            path.display(),
+            norms[row]
+        );
+    }
+    let dict = Dictionary::from_atoms(atoms).with_context(|| path.display().to_string())?;
+    Ok((dict, off.is_some()))
 }
 
 fn check_extension(path: &Path, allowed: &[&str]) -> anyhow::Result<()> {
@@ -244,11 +323,212 @@ fn check_extension(path: &Path, allowed: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    args.check_mode_flags()?;
-    if args.mode == ModeArg::Spiking {
-        return run_spiking(args);
+/// Working set per block of rows when no `--chunk-rows` is given.
+const BLOCK_BYTES: usize = 64 << 20;
+/// Most rows per block: enough parallel work for many cores.
+const MAX_BLOCK_ROWS: usize = 65536;
+
+/// Rows read, encoded and written per block: what fits [`BLOCK_BYTES`]
+/// (signals, drive, codes and states of a row), cut to a multiple of
+/// [`SIGNAL_CHUNK`] so blocks split the input only where the solvers split
+/// it anyway, which keeps the codes independent of the block size.
+fn block_rows(args: &EncodeArgs, n_features: usize, n_atoms: usize) -> usize {
+    if let Some(rows) = args.chunk_rows {
+        return rows;
     }
+    let per_row = 4 * (n_features + 3 * n_atoms).max(1);
+    (BLOCK_BYTES / per_row).clamp(SIGNAL_CHUNK, MAX_BLOCK_ROWS) / SIGNAL_CHUNK * SIGNAL_CHUNK
+}
+
+/// Opens the signals for streaming and checks them against the dictionary.
+fn open_input(args: &EncodeArgs, dict: &Dictionary) -> anyhow::Result<npy::MatrixReader> {
+    let input = npy::MatrixReader::open(&args.input)?;
+    if input.cols() != dict.n_features() {
+        bail!(
+            "{}: signals have {} features (shape ({}, {})) but the atoms of {} have {} (shape ({}, {}))",
+            args.input.display(),
+            input.cols(),
+            input.rows(),
+            input.cols(),
+            args.dictionary.display(),
+            dict.n_features(),
+            dict.n_atoms(),
+            dict.n_features()
+        );
+    }
+    Ok(input)
+}
+
+/// The next `rows` rows of `reader` as columns, rejecting NaN/Inf with
+/// their position in the whole file.
+fn next_block(
+    reader: &mut npy::MatrixReader,
+    rows: usize,
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<DMatrix<f32>> {
+    let first = reader.rows() - reader.remaining();
+    let cols = reader.cols();
+    let data = reader.read_rows(rows)?;
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: {what} contains a non-finite value (NaN or Inf) at row {}, column {}",
+            path.display(),
+            first + i / cols.max(1),
+            i % cols.max(1)
+        );
+    }
+    Ok(DMatrix::from_vec(cols, rows, data))
+}
+
+/// Where the codes go: dense rows streamed into a `.npy`, or, for `.npz`,
+/// CSR arrays gathered block by block (they hold only the non-zeros, a small
+/// fraction of a sparse code) and written at the end.
+enum CodesSink {
+    Dense(npy::MatrixWriter),
+    Sparse(PathBuf, npz::CsrMatrix),
+}
+
+impl CodesSink {
+    fn create(path: &Path, m: usize, k: usize) -> anyhow::Result<CodesSink> {
+        Ok(
+            if path.extension().and_then(|e| e.to_str()) == Some("npz") {
+                CodesSink::Sparse(
+                    path.to_path_buf(),
+                    npz::CsrMatrix {
+                        rows: 0,
+                        cols: k,
+                        data: Vec::new(),
+                        indices: Vec::new(),
+                        indptr: vec![0],
+                    },
+                )
+            } else {
+                CodesSink::Dense(npy::MatrixWriter::create(path, m, k)?)
+            },
+        )
+    }
+
+    /// Appends the codes of a block (`k × rows`, one column per signal).
+    fn write(&mut self, codes: &DMatrix<f32>) -> anyhow::Result<()> {
+        match self {
+            CodesSink::Dense(w) => w.write_rows(codes.as_slice())?,
+            CodesSink::Sparse(_, csr) => {
+                let block =
+                    npz::CsrMatrix::from_dense_rows(codes.ncols(), csr.cols, codes.as_slice());
+                let base = csr.indptr.last().copied().unwrap_or(0);
+                csr.data.extend_from_slice(&block.data);
+                csr.indices.extend_from_slice(&block.indices);
+                csr.indptr
+                    .extend(block.indptr[1..].iter().map(|&p| p + base));
+                csr.rows += block.rows;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            CodesSink::Dense(w) => w.finish()?,
+            CodesSink::Sparse(path, csr) => npz::write_csr(&path, &csr)?,
+        }
+        Ok(())
+    }
+}
+
+/// The trace CSV's per-iteration sums, accumulated one signal at a time.
+///
+/// A signal that stopped early keeps contributing its final values, so the
+/// curve is the batch's true energy. The sums are formed in input order, and
+/// an iteration first reached by a later signal starts from the running sum
+/// of the earlier signals' final values, which is the same sequence of
+/// additions: the file is identical however the input is cut into blocks.
+#[derive(Default)]
+struct TraceSums {
+    /// Per iteration: energy, L1 and active sums, and signals still running.
+    energy: Vec<f64>,
+    l1: Vec<f64>,
+    active: Vec<f64>,
+    running: Vec<usize>,
+    /// Sums of the final values of the signals so far.
+    tail: [f64; 3],
+    signals: usize,
+}
+
+impl TraceSums {
+    fn add(&mut self, t: &Trace) {
+        self.signals += 1;
+        let Some(last) = t.energy.len().checked_sub(1) else {
+            return;
+        };
+        let len = last + 1;
+        if len > self.energy.len() {
+            self.energy.resize(len, self.tail[0]);
+            self.l1.resize(len, self.tail[1]);
+            self.active.resize(len, self.tail[2]);
+            self.running.resize(len, 0);
+        }
+        for it in 0..self.energy.len() {
+            let i = it.min(last);
+            self.energy[it] += f64::from(t.energy[i]);
+            self.l1[it] += f64::from(t.l1[i]);
+            self.active[it] += f64::from(t.active[i]);
+            self.running[it] += usize::from(it < len);
+        }
+        self.tail[0] += f64::from(t.energy[last]);
+        self.tail[1] += f64::from(t.l1[last]);
+        self.tail[2] += f64::from(t.active[last]);
+    }
+
+    /// Per-iteration means over all signals.
+    fn csv(&self) -> String {
+        let n = self.signals.max(1) as f64;
+        let mut out = String::from("iteration,mean_energy,mean_l1,mean_active,running\n");
+        for it in 0..self.energy.len() {
+            out.push_str(&format!(
+                "{it},{},{},{},{}\n",
+                self.energy[it] / n,
+                self.l1[it] / n,
+                self.active[it] / n,
+                self.running[it]
+            ));
+        }
+        out
+    }
+}
+
+/// Sum of the per-signal values of the summary, in input order (so the
+/// means do not depend on the blocks) and from +0 (an empty input reports 0).
+#[derive(Default)]
+struct Totals {
+    energy: f64,
+    active: u64,
+}
+
+impl Totals {
+    fn add(&mut self, codes: &DMatrix<f32>, energies: &[f64]) {
+        for &e in energies {
+            self.energy += e;
+        }
+        self.active += codes.iter().filter(|&&v| v != 0.0).count() as u64;
+    }
+}
+
+/// Mean over `m` signals, 0 for none.
+fn mean(total: f64, m: usize) -> f64 {
+    total / m.max(1) as f64
+}
+
+pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    args.check_flags()?;
+    match args.mode {
+        ModeArg::Rate => run_rate(args),
+        ModeArg::Spiking => run_spiking(args),
+    }
+}
+
+/// `lca encode --mode rate`, streamed block by block.
+fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     let lca = args.params().check()?;
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
@@ -259,196 +539,248 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         check_extension(p, &["npy"])?;
     }
 
-    let (dict, signals) = load_inputs(&args)?;
-    let warm = match &args.warm_start {
+    let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
+    let mut input = open_input(&args, &dict)?;
+    let (m, k) = (input.rows(), dict.n_atoms());
+    let mut warm = match &args.warm_start {
         None => None,
         Some(p) => {
-            let s = read_columns(p, "warm-start states")?;
-            if s.shape() != (dict.n_atoms(), signals.ncols()) {
+            let s = npy::MatrixReader::open(p)?;
+            if (s.rows(), s.cols()) != (m, k) {
                 bail!(
-                    "{}: warm-start states have shape ({}, {}), expected ({}, {}) = (n_samples, n_atoms)",
+                    "{}: warm-start states have shape ({}, {}), expected ({m}, {k}) = (n_samples, n_atoms)",
                     p.display(),
-                    s.ncols(),
-                    s.nrows(),
-                    signals.ncols(),
-                    dict.n_atoms()
+                    s.rows(),
+                    s.cols(),
                 );
             }
             Some(s)
         }
     };
+    let block = block_rows(&args, dict.n_features(), k);
 
-    let m = signals.ncols();
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
     let report = |done: usize| bar.inc(done as u64);
-    let k = dict.n_atoms();
-    // One pool for the solve and, overlapped, the output and the summary's energies.
-    let (enc, seconds, energies) = super::with_threads(args.run.threads, || {
-        let start = Instant::now();
-        let enc = lca.encode_from(&dict, &signals, warm.as_ref(), Some(&report))?;
-        let seconds = start.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        let (written, energies) = rayon::join(
-            || write_codes(&args.output, m, k, &enc.codes),
-            || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
-        );
-        written.map(|()| (enc, seconds, energies))
+    let mut codes_out = CodesSink::create(&args.output, m, k)?;
+    let mut states_out = match &args.save_states {
+        Some(p) => Some(npy::MatrixWriter::create(p, m, k)?),
+        None => None,
+    };
+    let mut totals = Totals::default();
+    let mut traces = args.trace.is_some().then(TraceSums::default);
+    let (mut iterations, mut jumps, mut max_iterations, mut unconverged) = (0u64, 0u64, 0u32, 0);
+    let mut seconds = 0.0;
+    super::with_threads(args.run.threads, || -> anyhow::Result<()> {
+        while input.remaining() > 0 {
+            let rows = block.min(input.remaining());
+            let signals = next_block(&mut input, rows, &args.input, "input")?;
+            let initial = match (&mut warm, &args.warm_start) {
+                (Some(r), Some(p)) => Some(next_block(r, rows, p, "warm-start states")?),
+                _ => None,
+            };
+            let start = Instant::now();
+            let enc = lca.encode_from(&dict, &signals, initial.as_ref(), Some(&report))?;
+            seconds += start.elapsed().as_secs_f64();
+            // The next block's solve waits for this one's output anyway, so
+            // the writes overlap the summary's energies only.
+            let (written, energies) = rayon::join(
+                || -> anyhow::Result<()> {
+                    codes_out.write(&enc.codes)?;
+                    if let Some(w) = states_out.as_mut() {
+                        w.write_rows(enc.states.as_slice())?;
+                    }
+                    Ok(())
+                },
+                || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
+            );
+            written?;
+            totals.add(&enc.codes, &energies);
+            iterations += enc.iterations.iter().map(|&i| u64::from(i)).sum::<u64>();
+            jumps += enc.jumps.iter().map(|&i| u64::from(i)).sum::<u64>();
+            max_iterations = max_iterations.max(enc.iterations.iter().copied().max().unwrap_or(0));
+            unconverged += enc.converged.iter().filter(|&&c| !c).count();
+            if let Some(t) = traces.as_mut() {
+                enc.traces.iter().for_each(|trace| t.add(trace));
+            }
+        }
+        Ok(())
     })??;
-    if let Some(p) = &args.save_states {
-        npy::write_matrix(p, m, k, enc.states.as_slice())?;
+    bar.finish_and_clear();
+    codes_out.finish()?;
+    if let Some(w) = states_out {
+        w.finish()?;
     }
-    if let Some(p) = &args.trace {
-        atomic::write_bytes_atomic(p, trace_csv(&enc.traces).as_bytes())?;
+    if let (Some(p), Some(t)) = (&args.trace, &traces) {
+        atomic::write_bytes_atomic(p, t.csv().as_bytes())?;
     }
 
-    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / m.max(1) as f64;
-    let unconverged = enc.converged.iter().filter(|&&c| !c).count();
     let summary = serde_json::json!({
         "n_signals": m,
         "n_atoms": k,
         "lambda": args.lambda,
-        "mean_energy": mean(&mut energies.iter().copied()),
-        "mean_active": enc.mean_active(),
-        "iterations": mean(&mut enc.iterations.iter().map(|&i| f64::from(i))),
-        "jumps": mean(&mut enc.jumps.iter().map(|&i| f64::from(i))),
-        "max_iterations_used": enc.iterations.iter().copied().max().unwrap_or(0),
+        "normalized": normalized,
+        "mean_energy": mean(totals.energy, m),
+        "mean_active": mean(totals.active as f64, m),
+        "iterations": mean(iterations as f64, m),
+        "jumps": mean(jumps as f64, m),
+        "max_iterations_used": max_iterations,
         "unconverged": unconverged,
         "seconds": seconds,
         "signals_per_second": m as f64 / seconds.max(1e-12),
         "output": args.output.display().to_string(),
     });
-    if unconverged > 0 && !args.run.quiet {
-        eprintln!(
-            "warning: {unconverged} of {m} signals did not reach tol {} within {} iterations",
-            args.tol, args.max_iters
-        );
+    if !args.run.quiet {
+        if normalized {
+            eprintln!(
+                "note: {}: atoms rescaled to unit norm (--normalize); the codes are those of the normalised dictionary",
+                args.dictionary.display()
+            );
+        }
+        if unconverged > 0 {
+            eprintln!(
+                "warning: {unconverged} of {m} signals did not reach tol {} within {} iterations",
+                lca.params().tol,
+                lca.params().max_iters
+            );
+        }
     }
     if args.run.json {
         println!("{summary}");
     } else if !args.run.quiet {
-        println!(
-            "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}, mean iterations {:.1}, mean jumps {:.1}",
-            summary["signals_per_second"].as_f64().unwrap_or(0.0),
-            summary["mean_energy"].as_f64().unwrap_or(0.0),
-            enc.mean_active(),
-            summary["iterations"].as_f64().unwrap_or(0.0),
-            summary["jumps"].as_f64().unwrap_or(0.0),
-        );
-    }
-    Ok(())
-}
-
-/// Per-iteration means over all signals; a signal that stopped early keeps
-/// contributing its final values, so the curve is the batch's true energy.
-fn trace_csv(traces: &[lca::solver::Trace]) -> String {
-    let longest = traces.iter().map(|t| t.energy.len()).max().unwrap_or(0);
-    let n = traces.len().max(1) as f64;
-    let mut out = String::from("iteration,mean_energy,mean_l1,mean_active,running\n");
-    for it in 0..longest {
-        let (mut e, mut l1, mut act, mut running) = (0.0f64, 0.0f64, 0.0f64, 0usize);
-        for t in traces {
-            let last = t.energy.len().saturating_sub(1);
-            let i = it.min(last);
-            if t.energy.is_empty() {
-                continue;
-            }
-            running += usize::from(it < t.energy.len());
-            e += f64::from(t.energy[i]);
-            l1 += f64::from(t.l1[i]);
-            act += f64::from(t.active[i]);
+        if m == 0 {
+            println!("encoded 0 signals over {k} atoms: the input has no rows");
+        } else {
+            // The default solver jumps between the fixed points of active sets
+            // and rarely needs a step of the dynamics, so both are reported.
+            let jumps = if lca.params().projection {
+                format!(
+                    ", {:.1} jumps per signal (to fixed points of active sets)",
+                    mean(jumps as f64, m)
+                )
+            } else {
+                String::new()
+            };
+            println!(
+                "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}{jumps}, {:.1} dynamics steps per signal",
+                m as f64 / seconds.max(1e-12),
+                mean(totals.energy, m),
+                mean(totals.active as f64, m),
+                mean(iterations as f64, m),
+            );
         }
-        out.push_str(&format!(
-            "{it},{},{},{},{running}\n",
-            e / n,
-            l1 / n,
-            act / n
-        ));
-    }
-    out
-}
-
-/// Reads the dictionary and the signals and checks that they fit together.
-fn load_inputs(args: &EncodeArgs) -> anyhow::Result<(Dictionary, DMatrix<f32>)> {
-    let dict = read_dictionary(&args.dictionary)?;
-    let signals = read_columns(&args.input, "input")?;
-    if signals.nrows() != dict.n_features() {
-        bail!(
-            "{}: signals have {} features (shape ({}, {})) but the atoms of {} have {} (shape ({}, {}))",
-            args.input.display(),
-            signals.nrows(),
-            signals.ncols(),
-            signals.nrows(),
-            args.dictionary.display(),
-            dict.n_features(),
-            dict.n_atoms(),
-            dict.n_features()
-        );
-    }
-    Ok((dict, signals))
-}
-
-/// Writes codes (`k × m`, one column per signal) as dense .npy or CSR .npz.
-fn write_codes(path: &Path, m: usize, k: usize, codes: &DMatrix<f32>) -> anyhow::Result<()> {
-    if path.extension().and_then(|e| e.to_str()) == Some("npz") {
-        npz::write_csr(
-            path,
-            &npz::CsrMatrix::from_dense_rows(m, k, codes.as_slice()),
-        )?;
-    } else {
-        npy::write_matrix(path, m, k, codes.as_slice())?;
     }
     Ok(())
 }
 
-/// `lca encode --mode spiking`: spike-rate codes, optionally every spike.
+/// Fixed point against float, summed over the blocks in input order.
+#[derive(Default)]
+struct FloatComparison {
+    energy: f64,
+    diff_sq: f64,
+    float_sq: f64,
+    max_abs: f32,
+    spikes: u64,
+}
+
+/// `lca encode --mode spiking`: spike-rate codes, optionally every spike,
+/// streamed block by block like the rate mode.
 fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     let solver = args.spiking_params().check()?;
     let p = solver.params().clone();
+    // The fixed-point error is measured against the same network in f32.
+    let float = if p.fixed_point {
+        Some(p.clone().fixed_point(false).record_spikes(false).check()?)
+    } else {
+        None
+    };
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
     if let Some(path) = &args.spikes {
         check_extension(path, &["npz"])?;
         super::check_writable(path)?;
     }
-    let (dict, signals) = load_inputs(&args)?;
+    let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
+    let mut input = open_input(&args, &dict)?;
+    let (m, k) = (input.rows(), dict.n_atoms());
+    if p.record_spikes && m > u32::MAX as usize {
+        bail!(
+            "{}: {m} signals are more than a spike record can index",
+            args.input.display()
+        );
+    }
+    let block = block_rows(&args, dict.n_features(), k);
 
-    let m = signals.ncols();
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
-    let start = Instant::now();
     let report = |done: usize| bar.inc(done as u64);
-    let enc = super::with_threads(args.run.threads, || {
-        solver.encode_with(&dict, &signals, Some(&report))
+    let mut codes_out = CodesSink::create(&args.output, m, k)?;
+    let mut record = p.record_spikes.then(|| SpikeRecord {
+        n_atoms: k,
+        n_neurons: if p.nonneg { k } else { 2 * k },
+        steps: p.steps,
+        settle: p.settle_steps(),
+        ..SpikeRecord::default()
+    });
+    let mut totals = Totals::default();
+    let (mut spikes, mut saturated) = (0u64, 0usize);
+    let mut vs_float = float.as_ref().map(|_| FloatComparison::default());
+    let mut seconds = 0.0;
+    super::with_threads(args.run.threads, || -> anyhow::Result<()> {
+        while input.remaining() > 0 {
+            let first = m - input.remaining();
+            let rows = block.min(input.remaining());
+            let signals = next_block(&mut input, rows, &args.input, "input")?;
+            let start = Instant::now();
+            let enc = solver.encode_with(&dict, &signals, Some(&report))?;
+            seconds += start.elapsed().as_secs_f64();
+            let (written, energies) = rayon::join(
+                || codes_out.write(&enc.codes),
+                || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
+            );
+            written?;
+            totals.add(&enc.codes, &energies);
+            spikes += enc.spike_counts.iter().sum::<u64>();
+            saturated += enc.saturated.iter().filter(|&&s| s).count();
+            if let (Some(r), Some(b)) = (record.as_mut(), &enc.spikes) {
+                // Block-local signal numbers become rows of the whole input.
+                let base = first as u32;
+                r.signal.extend(b.signal.iter().map(|&s| s + base));
+                r.neuron.extend_from_slice(&b.neuron);
+                r.step.extend_from_slice(&b.step);
+                r.quantum.extend_from_slice(&b.quantum);
+            }
+            if let (Some(v), Some(float)) = (vs_float.as_mut(), &float) {
+                let f = float.encode(&dict, &signals)?;
+                for e in lasso_objectives(&dict, &signals, &f.codes, args.lambda) {
+                    v.energy += e;
+                }
+                for (&a, &b) in enc.codes.iter().zip(f.codes.iter()) {
+                    let d = a - b;
+                    v.diff_sq += f64::from(d) * f64::from(d);
+                    v.float_sq += f64::from(b) * f64::from(b);
+                    v.max_abs = v.max_abs.max(d.abs());
+                }
+                v.spikes += f.spike_counts.iter().sum::<u64>();
+            }
+        }
+        Ok(())
     })??;
-    let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-
-    // The fixed-point error is measured against the same network in f32.
-    let float = if p.fixed_point {
-        let float = p.clone().fixed_point(false).record_spikes(false).check()?;
-        Some(super::with_threads(args.run.threads, || {
-            float.encode(&dict, &signals)
-        })??)
-    } else {
-        None
-    };
-
-    let k = dict.n_atoms();
-    write_codes(&args.output, m, k, &enc.codes)?;
-    if let (Some(path), Some(record)) = (&args.spikes, &enc.spikes) {
+    codes_out.finish()?;
+    if let (Some(path), Some(record)) = (&args.spikes, &record) {
         record.write_npz(path)?;
     }
 
-    let energies = lasso_objectives(&dict, &signals, &enc.codes, args.lambda);
-    let mean = |v: &mut dyn Iterator<Item = f64>| v.sum::<f64>() / m.max(1) as f64;
-    let mean_energy = mean(&mut energies.iter().copied());
-    let saturated = enc.saturated.iter().filter(|&&s| s).count();
+    let mean_energy = mean(totals.energy, m);
+    let mean_active = mean(totals.active as f64, m);
+    let mean_spikes = mean(spikes as f64, m);
     let mut summary = serde_json::json!({
         "mode": "spiking",
         "n_signals": m,
         "n_atoms": k,
         "lambda": args.lambda,
+        "normalized": normalized,
         "mean_energy": mean_energy,
-        "mean_active": enc.mean_active(),
+        "mean_active": mean_active,
         "iterations": p.steps,
         "max_iterations_used": p.steps,
         "steps": p.steps,
@@ -458,45 +790,52 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
         "current_decay": p.current_decay,
         "pair_coupling": p.pair_coupling,
         "fixed_point": p.fixed_point,
-        "spikes_per_signal": enc.mean_spikes(),
+        "spikes_per_signal": mean_spikes,
         "saturated": saturated,
         "seconds": seconds,
         "signals_per_second": m as f64 / seconds.max(1e-12),
         "output": args.output.display().to_string(),
     });
-    if let Some(float) = &float {
-        let float_energies = lasso_objectives(&dict, &signals, &float.codes, args.lambda);
-        let float_energy = mean(&mut float_energies.iter().copied());
-        let diff = &enc.codes - &float.codes;
-        let rel = f64::from(diff.norm()) / f64::from(float.codes.norm()).max(f64::MIN_POSITIVE);
+    if let Some(v) = &vs_float {
+        let float_energy = mean(v.energy, m);
         summary["vs_float"] = serde_json::json!({
             "mean_energy_float": float_energy,
             "energy_rel_diff": (mean_energy - float_energy) / float_energy.abs().max(f64::MIN_POSITIVE),
-            "rel_code_error": rel,
-            "max_abs_code_error": diff.amax(),
-            "spikes_per_signal_float": float.mean_spikes(),
+            "rel_code_error": v.diff_sq.sqrt() / v.float_sq.sqrt().max(f64::MIN_POSITIVE),
+            "max_abs_code_error": v.max_abs,
+            "spikes_per_signal_float": mean(v.spikes as f64, m),
         });
     }
-    if saturated > 0 && !args.run.quiet {
-        eprintln!(
-            "warning: in {saturated} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold"
-        );
+    if !args.run.quiet {
+        if normalized {
+            eprintln!(
+                "note: {}: atoms rescaled to unit norm (--normalize); the codes are those of the normalised dictionary",
+                args.dictionary.display()
+            );
+        }
+        if saturated > 0 {
+            eprintln!(
+                "warning: in {saturated} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold"
+            );
+        }
     }
     if args.run.json {
         println!("{summary}");
     } else if !args.run.quiet {
-        println!(
-            "encoded {m} signals over {k} atoms with {} spiking neurons in {seconds:.3} s ({:.0} signals/s): mean energy {mean_energy:.6}, mean active {:.2}, {} steps, {:.1} spikes per signal",
-            if p.fixed_point {
-                "fixed-point"
-            } else {
-                "float"
-            },
-            summary["signals_per_second"].as_f64().unwrap_or(0.0),
-            enc.mean_active(),
-            p.steps,
-            enc.mean_spikes(),
-        );
+        if m == 0 {
+            println!("encoded 0 signals over {k} atoms: the input has no rows");
+        } else {
+            println!(
+                "encoded {m} signals over {k} atoms with {} spiking neurons in {seconds:.3} s ({:.0} signals/s): mean energy {mean_energy:.6}, mean active {mean_active:.2}, {} time steps, {mean_spikes:.1} spikes per signal",
+                if p.fixed_point {
+                    "fixed-point"
+                } else {
+                    "float"
+                },
+                m as f64 / seconds.max(1e-12),
+                p.steps,
+            );
+        }
         if let Some(v) = summary.get("vs_float") {
             println!(
                 "fixed point vs float: relative code error {:.3e}, energy relative difference {:.3e}",

@@ -8,14 +8,63 @@ mod progress;
 mod reconstruct;
 mod snn;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Sparse coding with the Locally Competitive Algorithm.
 #[derive(Parser, Debug)]
 #[command(name = "lca", version, about, long_about = None)]
-pub struct Cli {
+struct Parsed {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The command line: [`Parsed`], with negative numbers accepted as values
+/// of every option of every subcommand (`--lambda -1` reaches the real
+/// validation instead of clap's "unexpected argument '-1'"). clap has no
+/// setting that reaches nested subcommands, so the command is rewritten here.
+#[derive(Debug)]
+pub struct Cli(Parsed);
+
+impl CommandFactory for Cli {
+    fn command() -> clap::Command {
+        accept_negative_numbers(Parsed::command())
+    }
+
+    fn command_for_update() -> clap::Command {
+        accept_negative_numbers(Parsed::command_for_update())
+    }
+}
+
+impl FromArgMatches for Cli {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Parsed::from_arg_matches(matches).map(Cli)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+}
+
+impl Parser for Cli {}
+
+/// Lets every option that takes a value accept a negative number, in `cmd`
+/// and all its subcommands. Values that merely start with '-' (like
+/// `--output -q`) are still read as flags.
+fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
+    let subcommands: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let cmd = cmd.mut_args(|arg| {
+        if arg.get_action().takes_values() {
+            arg.allow_negative_numbers(true)
+        } else {
+            arg
+        }
+    });
+    subcommands.iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, accept_negative_numbers)
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -54,7 +103,7 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             .cloned()
             .unwrap_or_default()
     };
-    match cli.command {
+    match cli.0.command {
         Command::Encode(args) => encode::run(args),
         Command::Learn(args) => learn::run(args, &sub("learn")),
         Command::Plot(args) => plot::run(args),
@@ -85,6 +134,13 @@ pub(crate) fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "{}: cannot write output: {} is not a directory",
+            path.display(),
+            dir.display()
+        );
+    }
     if !dir.is_dir() {
         anyhow::bail!(
             "{}: cannot write output: directory {} does not exist",

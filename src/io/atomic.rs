@@ -37,59 +37,113 @@ pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::io(
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "path does not name a file"),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| {
-            let msg = format!("cannot create a file in directory '{}': {e}", dir.display());
-            Error::io(path, io::Error::new(e.kind(), msg))
-        })?;
-    // Removes the temporary file on every exit except success, panics included.
-    let mut guard = RemoveOnDrop(Some(&tmp));
-
-    let mut w = BufWriter::new(file);
-    let result = write(&mut w)
-        .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
-        .and_then(|file| file.sync_all())
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = result {
-        return Err(Error::io(path, e));
-    }
-    guard.0 = None;
-    // Persist the rename itself; not all platforms/file systems allow syncing
-    // a directory, and the data is already safe, so failure is ignored.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer()).map_err(|e| Error::io(path, e))?;
+    file.commit()
 }
 
-struct RemoveOnDrop<'a>(Option<&'a Path>);
+/// A file written incrementally and replaced atomically: the same temporary
+/// file, fsync and rename as [`write_atomic`], for outputs produced piece by
+/// piece (a streamed encoding) that should not be held in memory whole.
+///
+/// Nothing appears at the target until [`AtomicFile::commit`]; dropping an
+/// uncommitted file (an error, a panic) removes the temporary file.
+///
+/// ```
+/// use std::io::Write;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("log.txt");
+/// let mut f = lca::io::atomic::AtomicFile::create(&path).unwrap();
+/// f.writer().write_all(b"one ").unwrap();
+/// f.writer().write_all(b"two").unwrap();
+/// assert!(!path.exists());
+/// f.commit().unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"one two");
+/// ```
+#[derive(Debug)]
+pub struct AtomicFile {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
 
-impl Drop for RemoveOnDrop<'_> {
+impl AtomicFile {
+    /// Creates the hidden temporary file (`.NAME.PID.N.tmp`) next to `path`;
+    /// a missing or unwritable directory fails here, before any work.
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let file_name = path.file_name().ok_or_else(|| {
+            Error::io(
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "path does not name a file"),
+            )
+        })?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        tmp_name.push(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp = dir.join(tmp_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| {
+                let msg = format!("cannot create a file in directory '{}': {e}", dir.display());
+                Error::io(path, io::Error::new(e.kind(), msg))
+            })?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            dir,
+            tmp,
+            writer: Some(BufWriter::new(file)),
+        })
+    }
+
+    /// The target path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The buffered temporary file; write errors should name [`AtomicFile::path`].
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.writer.as_mut().expect("writer exists until commit")
+    }
+
+    /// Flushes, fsyncs and renames the temporary file over the target. On
+    /// failure the temporary file is removed and the target left untouched.
+    pub fn commit(mut self) -> Result<()> {
+        let w = self.writer.take().expect("writer exists until commit");
+        let result = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| fs::rename(&self.tmp, &self.path));
+        if let Err(e) = result {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(Error::io(&self.path, e));
+        }
+        // Persist the rename itself; not all platforms/file systems allow
+        // syncing a directory, and the data is already safe, so failure is
+        // ignored.
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    /// Removes the temporary file of a write that was not committed.
     fn drop(&mut self) {
-        if let Some(p) = self.0 {
-            let _ = fs::remove_file(p);
+        if self.writer.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -738,39 +738,8 @@ fn read_data<R: Read>(
     trusted: bool,
     path: &Path,
 ) -> Result<Vec<u8>> {
-    let nbytes = header.data_len().ok_or_else(|| {
-        Error::format(
-            path,
-            format!(
-                "shape {} of dtype {} is too large: its size overflows",
-                shape_string(&header.shape),
-                header.dtype
-            ),
-        )
-    })?;
-    let truncated = |found: u64| {
-        Error::format(
-            path,
-            format!("file is truncated: expected {nbytes} bytes of data, found {found}"),
-        )
-    };
-    if let Some(total) = available {
-        let found = total.saturating_sub(header_len);
-        if found < nbytes as u64 {
-            return Err(truncated(found));
-        }
-        if found > nbytes as u64 {
-            return Err(Error::format(
-                path,
-                format!(
-                    "{} unexpected bytes after the array data (shape {} of dtype {} needs {nbytes} bytes)",
-                    found - nbytes as u64,
-                    shape_string(&header.shape),
-                    header.dtype
-                ),
-            ));
-        }
-    }
+    let found = available.map(|total| total.saturating_sub(header_len));
+    let nbytes = check_data_len(header, found, path)?;
     let capacity = if trusted && available.is_some() {
         nbytes
     } else {
@@ -782,7 +751,7 @@ fn read_data<R: Read>(
         .read_to_end(&mut buf)
         .map_err(|e| Error::io(path, e))?;
     if buf.len() < nbytes {
-        return Err(truncated(buf.len() as u64));
+        return Err(truncated(path, nbytes, buf.len() as u64));
     }
     if available.is_some() {
         // Reaching the end lets zip readers verify their checksum.
@@ -842,6 +811,16 @@ fn read_matrix_impl<R: Read>(
     path: &Path,
 ) -> Result<NpyMatrix> {
     let (header, header_len) = read_header(reader, path)?;
+    let (rows, cols) = matrix_shape(&header, path)?;
+    let bytes = read_data(reader, &header, header_len, available, trusted, path)?;
+    let array = NpyArray { header, bytes }.into_c_order();
+    let data = array.to_f32_vec().expect("dtype checked above");
+    Ok(NpyMatrix { rows, cols, data })
+}
+
+/// `(rows, cols)` of a float matrix header (a 1-D array is one row); other
+/// dtypes and 0-D or 3-D+ shapes are errors naming `path`.
+fn matrix_shape(header: &Header, path: &Path) -> Result<(usize, usize)> {
     if !matches!(header.dtype, Dtype::F32 | Dtype::F64) {
         return Err(Error::format(
             path,
@@ -851,24 +830,263 @@ fn read_matrix_impl<R: Read>(
             ),
         ));
     }
-    let (rows, cols) = match header.shape[..] {
-        [n] => (1, n),
-        [r, c] => (r, c),
-        _ => {
+    match header.shape[..] {
+        [n] => Ok((1, n)),
+        [r, c] => Ok((r, c)),
+        _ => Err(Error::format(
+            path,
+            format!(
+                "expected a 1-D or 2-D array, found a {}-D array of shape {}",
+                header.shape.len(),
+                shape_string(&header.shape)
+            ),
+        )),
+    }
+}
+
+/// The data size a header implies, checked against the `found` bytes after
+/// the header: a truncated file or trailing bytes are errors naming `path`.
+fn check_data_len(header: &Header, found: Option<u64>, path: &Path) -> Result<usize> {
+    let nbytes = header.data_len().ok_or_else(|| {
+        Error::format(
+            path,
+            format!(
+                "shape {} of dtype {} is too large: its size overflows",
+                shape_string(&header.shape),
+                header.dtype
+            ),
+        )
+    })?;
+    if let Some(found) = found {
+        if found < nbytes as u64 {
+            return Err(truncated(path, nbytes, found));
+        }
+        if found > nbytes as u64 {
             return Err(Error::format(
                 path,
                 format!(
-                    "expected a 1-D or 2-D array, found a {}-D array of shape {}",
-                    header.shape.len(),
-                    shape_string(&header.shape)
+                    "{} unexpected bytes after the array data (shape {} of dtype {} needs {nbytes} bytes)",
+                    found - nbytes as u64,
+                    shape_string(&header.shape),
+                    header.dtype
                 ),
             ));
         }
-    };
-    let bytes = read_data(reader, &header, header_len, available, trusted, path)?;
-    let array = NpyArray { header, bytes }.into_c_order();
-    let data = array.to_f32_vec().expect("dtype checked above");
-    Ok(NpyMatrix { rows, cols, data })
+    }
+    Ok(nbytes)
+}
+
+fn truncated(path: &Path, nbytes: usize, found: u64) -> Error {
+    Error::format(
+        path,
+        format!("file is truncated: expected {nbytes} bytes of data, found {found}"),
+    )
+}
+/// Reads a 2-D (or 1-D, as one row) float32/float64 `.npy` file a block of
+/// rows at a time, so an input of any length is processed in bounded memory.
+///
+/// The header and the file length are checked when opening: a truncated
+/// file, trailing bytes, another dtype or shape fail before any row is
+/// read. Rows come back as row-major f32, whatever the file's order (a
+/// Fortran-order file is read one column strip per block) and dtype (f64 is
+/// rounded per block, as [`read_matrix`] does).
+///
+/// ```
+/// use lca::io::npy;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("x.npy");
+/// npy::write_matrix(&path, 3, 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+/// let mut r = npy::MatrixReader::open(&path).unwrap();
+/// assert_eq!((r.rows(), r.cols()), (3, 2));
+/// assert_eq!(r.read_rows(2).unwrap(), [1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(r.read_rows(1).unwrap(), [5.0, 6.0]);
+/// ```
+#[derive(Debug)]
+pub struct MatrixReader {
+    reader: BufReader<File>,
+    path: std::path::PathBuf,
+    header: Header,
+    data_start: u64,
+    rows: usize,
+    cols: usize,
+    next_row: usize,
+    bytes: Vec<u8>,
+}
+
+impl MatrixReader {
+    /// Opens `path` and validates its header against the file's length.
+    pub fn open(path: &Path) -> Result<MatrixReader> {
+        let (mut reader, len) = open(path)?;
+        let (header, header_len) = read_header(&mut reader, path)?;
+        let (rows, cols) = matrix_shape(&header, path)?;
+        check_data_len(&header, Some(len.saturating_sub(header_len)), path)?;
+        Ok(MatrixReader {
+            reader,
+            path: path.to_path_buf(),
+            header,
+            data_start: header_len,
+            rows,
+            cols,
+            next_row: 0,
+            bytes: Vec::new(),
+        })
+    }
+
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Values per row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Rows not yet read.
+    pub fn remaining(&self) -> usize {
+        self.rows - self.next_row
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next `n` rows (at most [`MatrixReader::remaining`]), row-major.
+    /// A file that shrank since it was opened fails with "truncated".
+    pub fn read_rows(&mut self, n: usize) -> Result<Vec<f32>> {
+        let n = n.min(self.remaining());
+        let item = self.header.dtype.item_size();
+        let (rows, cols, first) = (self.rows, self.cols, self.next_row);
+        let nbytes = n * cols * item;
+        self.bytes.resize(nbytes, 0);
+        let path = self.path.clone();
+        let eof = |e: io::Error| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                Error::format(&path, "file is truncated: it shrank while being read")
+            } else {
+                Error::io(&path, e)
+            }
+        };
+        if self.header.fortran_order && rows > 1 && n > 0 {
+            // Column j of the block is contiguous at element j·rows + first;
+            // gather the strips, then transpose into row order.
+            let mut strip = vec![0u8; n * item];
+            for j in 0..cols {
+                let offset = self.data_start + ((j * rows + first) * item) as u64;
+                self.reader
+                    .seek(io::SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&path, e))?;
+                self.reader.read_exact(&mut strip).map_err(eof)?;
+                for (i, v) in strip.chunks_exact(item).enumerate() {
+                    let at = (i * cols + j) * item;
+                    self.bytes[at..at + item].copy_from_slice(v);
+                }
+            }
+        } else {
+            self.reader.read_exact(&mut self.bytes).map_err(eof)?;
+        }
+        self.next_row += n;
+        Ok(match self.header.dtype {
+            Dtype::F64 => decode(&self.bytes, |b| f64::from_le_bytes(b) as f32),
+            _ => decode(&self.bytes, f32::from_le_bytes),
+        })
+    }
+}
+
+/// Writes a C-order `<f4` `(rows, cols)` `.npy` file a block of rows at a
+/// time: the header is known from the row count, the rows stream into a
+/// temporary file that [`MatrixWriter::finish`] renames into place (see
+/// [`super::atomic::AtomicFile`]), so a large output never sits in memory.
+///
+/// ```
+/// use lca::io::npy;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.npy");
+/// let mut w = npy::MatrixWriter::create(&path, 2, 2).unwrap();
+/// w.write_rows(&[1.0, 2.0]).unwrap();
+/// w.write_rows(&[3.0, 4.0]).unwrap();
+/// w.finish().unwrap();
+/// assert_eq!(npy::read_matrix(&path).unwrap().data, [1.0, 2.0, 3.0, 4.0]);
+/// ```
+#[derive(Debug)]
+pub struct MatrixWriter {
+    file: super::atomic::AtomicFile,
+    rows: usize,
+    cols: usize,
+    written: usize,
+    buf: Vec<u8>,
+}
+
+impl MatrixWriter {
+    /// Creates the temporary file and writes the header.
+    pub fn create(path: &Path, rows: usize, cols: usize) -> Result<MatrixWriter> {
+        if rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(4))
+            .is_none()
+        {
+            return Err(Error::Shape(format!(
+                "cannot write {}: a {rows}x{cols} matrix is too large",
+                path.display()
+            )));
+        }
+        let mut file = super::atomic::AtomicFile::create(path)?;
+        let header = Header {
+            dtype: Dtype::F32,
+            fortran_order: false,
+            shape: vec![rows, cols],
+        };
+        write_header(file.writer(), &header).map_err(|e| Error::io(path, e))?;
+        Ok(MatrixWriter {
+            file,
+            rows,
+            cols,
+            written: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Appends whole rows (row-major, a multiple of `cols` values).
+    pub fn write_rows(&mut self, data: &[f32]) -> Result<()> {
+        let path = self.file.path().to_path_buf();
+        let new_rows = data.len().checked_div(self.cols).unwrap_or(0);
+        if data.len() != new_rows * self.cols || self.written + new_rows > self.rows {
+            return Err(Error::Shape(format!(
+                "cannot write {}: {} values do not continue a {}x{} matrix at row {}",
+                path.display(),
+                data.len(),
+                self.rows,
+                self.cols,
+                self.written
+            )));
+        }
+        self.buf.clear();
+        self.buf.reserve(4 * data.len());
+        for v in data {
+            self.buf.extend_from_slice(&v.to_le_bytes());
+        }
+        self.file
+            .writer()
+            .write_all(&self.buf)
+            .map_err(|e| Error::io(&path, e))?;
+        self.written += new_rows;
+        Ok(())
+    }
+
+    /// Renames the complete file into place; fails, leaving nothing, unless
+    /// every row was written.
+    pub fn finish(self) -> Result<()> {
+        if self.written != self.rows {
+            return Err(Error::Shape(format!(
+                "cannot write {}: only {} of {} rows were written",
+                self.file.path().display(),
+                self.written,
+                self.rows
+            )));
+        }
+        self.file.commit()
+    }
 }
 
 /// Writes a `.npy` header (version 1.0, or 2.0 when the dictionary is too

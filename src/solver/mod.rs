@@ -8,6 +8,12 @@ pub mod rate;
 pub mod spiking;
 
 pub use objective::{lasso_energy, lasso_objectives};
+
+/// Signals both solvers process together (one GEMM for their drive, one
+/// parallel task). Each chunk's work depends only on its own signals, so a
+/// caller that cuts a long input into blocks of a multiple of this many
+/// signals gets exactly the codes of one call on the whole input.
+pub const SIGNAL_CHUNK: usize = 64;
 pub use rate::{Anneal, Encoding, Lca, LcaParams, Trace};
 pub use spiking::{Raster, SpikeRecord, SpikingEncoding, SpikingLca, SpikingParams};
 

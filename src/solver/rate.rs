@@ -23,7 +23,7 @@ use crate::solver::projection::{self, ProjectionScratch};
 
 /// Signals solved together: one GEMM computes their drive. A constant, so the
 /// partition of the work, and hence every rounding, is independent of threads.
-const CHUNK: usize = 64;
+const CHUNK: usize = super::SIGNAL_CHUNK;
 
 /// Settings of the rate LCA, set with chained setters and validated once by
 /// [`LcaParams::check`].

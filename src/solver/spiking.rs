@@ -70,7 +70,7 @@ use crate::neuron::{CubaLif, LifState, Reset};
 use crate::solver::fixed_point::{self, QuantisedWeights};
 
 /// Signals per parallel task, fixed so results do not depend on threads.
-const CHUNK: usize = 64;
+const CHUNK: usize = super::SIGNAL_CHUNK;
 
 /// Settings of the spiking LCA, set with chained setters and validated by
 /// [`SpikingParams::check`].
