@@ -113,9 +113,9 @@ fn heldout_patches_are_never_trained_on() {
     // One image whose bottom tenth is a distinct constant texture: training
     // patches never contain it, held-out patches always do.
     let dir = tempfile::tempdir().unwrap();
-    let (w, h) = (64u32, 80u32);
+    let (w, h) = (64u32, 200u32);
     let rows = lca::image::patch_stream::heldout_rows(h as usize, 8) as u32;
-    assert_eq!(rows, 8);
+    assert_eq!(rows, 10);
     let img = image::GrayImage::from_fn(w, h, |x, y| {
         if y >= h - rows {
             image::Luma([if (x + y) % 2 == 0 { 255 } else { 0 }])

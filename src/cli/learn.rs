@@ -95,7 +95,7 @@ pub struct LearnArgs {
     /// Re-seed an atom unused for this many consecutive steps (0: never).
     #[arg(long, default_value_t = lp().resample_after)]
     resample_after: u64,
-    /// Held-out patches (from the bottom tenth of up to 32 images, never
+    /// Held-out patches (from the bottom twentieth of up to 32 images, never
     /// trained on) scored with the exact objective; 0: none.
     #[arg(long, default_value_t = defaults::HELDOUT_PATCHES)]
     heldout_patches: usize,

@@ -28,7 +28,7 @@
 //! cache of [`ImageSet`].
 //!
 //! A fixed **held-out** set of patches, never trained on, comes from the
-//! bottom rows of up to [`HELDOUT_IMAGES`] images: training positions never
+//! bottom twentieth of up to [`HELDOUT_IMAGES`] images: training positions never
 //! overlap those rows (see [`heldout_rows`]).
 
 use std::collections::BTreeSet;
@@ -96,9 +96,10 @@ impl PatchStreamParams {
 
 /// Rows at the bottom of an image of `height` rows kept for held-out patches
 /// (0 when the image is too small to give both training and held-out patches):
-/// a tenth of the height, at least one patch.
+/// a twentieth of the height, at least one patch — little enough that the
+/// training data hardly shrinks, enough for a few thousand distinct patches.
 pub fn heldout_rows(height: usize, patch: usize) -> usize {
-    let rows = height.div_ceil(10).max(patch);
+    let rows = height.div_ceil(20).max(patch);
     if height >= rows + patch { rows } else { 0 }
 }
 
