@@ -226,3 +226,36 @@ fn a_downscaled_reconstruction_reports_the_size_it_was_written_and_measured_at()
     let help = lca(&["reconstruct", "--help"], dir.path());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--downscale"));
 }
+
+#[test]
+fn learn_says_once_that_alpha_channels_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("icons");
+    std::fs::create_dir(&images).unwrap();
+    for name in ["a.png", "b.png", "c.png"] {
+        ImageBuffer::from_fn(32, 32, |x, y| Rgba([(x * 8) as u8, (y * 8) as u8, 50, 200]))
+            .save(images.join(name))
+            .unwrap();
+    }
+    let out = lca(
+        &[
+            "learn",
+            "icons",
+            "--steps",
+            "2",
+            "--atoms",
+            "8",
+            "--batch-size",
+            "16",
+            "-o",
+            "run",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("alpha")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("warning: 3 images have an alpha channel, which is ignored"));
+}
