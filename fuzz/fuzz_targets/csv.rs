@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, bytes)) = data.split_first() else {
         return;
     };
-    let path = Path::new(if flags & 1 == 1 { "fuzz.csv.gz" } else { "fuzz.csv" });
+    let path = Path::new(if flags & 1 == 1 {
+        "fuzz.csv.gz"
+    } else {
+        "fuzz.csv"
+    });
     let classes = (flags & 2 == 2).then_some(usize::from(flags >> 2) + 1);
     if let Ok(mut ds) = read_csv_bytes(bytes.to_vec(), path, classes) {
         let _ = ds.class_counts();
