@@ -15,7 +15,10 @@ struct PrintHeldout;
 impl Observer for PrintHeldout {
     fn step(&mut self, row: &TrainingRow) {
         if let Some(h) = row.heldout_energy {
-            println!("step {:>5}  {:6.2} s  held-out objective {h:.4}", row.step, row.seconds);
+            println!(
+                "step {:>5}  {:6.2} s  held-out objective {h:.4}",
+                row.step, row.seconds
+            );
         }
     }
     fn warning(&mut self, message: &str) {
@@ -27,7 +30,10 @@ fn main() -> lca::Result<()> {
     let mut args = std::env::args().skip(1);
     let images = args.next().map(Into::into);
     let out = args.next().unwrap_or_else(|| "out/example_learn".into());
-    let mut config = TrainingConfig { images, ..TrainingConfig::default() };
+    let mut config = TrainingConfig {
+        images,
+        ..TrainingConfig::default()
+    };
     config.learning.steps = 1000;
     let mut run = Training::start(config, out.as_ref(), &mut PrintHeldout)?;
     let report = run.run(&mut PrintHeldout)?;

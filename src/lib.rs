@@ -29,7 +29,7 @@ pub mod snn;
 pub mod solver;
 
 pub use dictionary::Dictionary;
+pub use error::{Error, Result};
 /// The matrix crate of the public API, re-exported so users need no second copy.
 pub use nalgebra;
-pub use error::{Error, Result};
 pub use solver::{Encoding, Lca, LcaParams};

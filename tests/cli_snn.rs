@@ -172,3 +172,95 @@ fn bad_csv_files_fail_with_the_line_number() {
         "{err}"
     );
 }
+
+/// `snn train --json` on blobs.csv with `flags`, without the timings.
+fn train_summary(dir: &Path, out: &str, flags: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "snn",
+        "train",
+        "--dataset",
+        "blobs.csv",
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+        "--output",
+        out,
+        "--json",
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(flags);
+    let run = lca(&args, dir);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for key in ["seconds", "epoch_seconds", "model"] {
+        summary.as_object_mut().unwrap().remove(key);
+    }
+    summary
+}
+
+#[test]
+fn unambiguous_flag_names_and_their_old_spellings_train_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blobs.csv"), blobs_csv()).unwrap();
+    let new = train_summary(
+        dir.path(),
+        "new",
+        &[
+            "--surrogate-width",
+            "0.3",
+            "--firing-threshold",
+            "0.8",
+            "--time-steps",
+            "12",
+        ],
+    );
+    let old = train_summary(
+        dir.path(),
+        "old",
+        &["--tau", "0.3", "--threshold", "0.8", "--steps", "12"],
+    );
+    assert_eq!(new, old);
+    assert_eq!(new["surrogate_width"], 0.3f32 as f64);
+    assert_eq!(new["firing_threshold"], 0.8f32 as f64);
+    assert_eq!(new["time_steps"], 12);
+    let model = |d: &str| std::fs::read_to_string(dir.path().join(d).join("model.json")).unwrap();
+    assert_eq!(model("new"), model("old"));
+    // The new names are the ones --help shows.
+    let help = lca(&["snn", "train", "--help"], dir.path());
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--surrogate-width") && help.contains("--time-steps"));
+    assert!(!help.contains("--tau "), "{help}");
+}
+
+#[test]
+fn eval_quiet_prints_nothing_but_still_fails_on_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blobs.csv"), blobs_csv()).unwrap();
+    train_summary(dir.path(), "m", &["--time-steps", "10"]);
+    let eval = |dataset: &str| {
+        lca(
+            &[
+                "snn",
+                "eval",
+                "-m",
+                "m/model.json",
+                "--dataset",
+                dataset,
+                "--quiet",
+            ],
+            dir.path(),
+        )
+    };
+    let ok = eval("blobs.csv");
+    assert!(ok.status.success());
+    assert!(ok.stdout.is_empty() && ok.stderr.is_empty());
+    let bad = eval("missing.csv");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.csv"));
+}

@@ -260,7 +260,14 @@ fn corrupt_files_are_skipped_with_a_warning() {
     assert_eq!(set.len(), 3);
     assert!(set.name(2).ends_with("d.png"));
     assert_eq!(set.usable_for_patch(10), 2);
-    assert!(set.check_patch(14).is_err() || set.usable_for_patch(14) > 0);
+    // 20×10, 12×14 and 9×9: only the first two hold a 10×10 patch.
+    let small = set.check_patch(10).unwrap();
+    assert_eq!(small.len(), 1, "{small:?}");
+    assert!(
+        small[0].ends_with("d.png: 9×9 is smaller than the 10×10 patch, skipped"),
+        "{}",
+        small[0]
+    );
     let err = set.check_patch(32).unwrap_err().to_string();
     assert!(err.contains("smaller than the 32×32 patch"), "{err}");
 
@@ -276,14 +283,16 @@ fn empty_or_missing_folders_are_errors() {
     let err = ImageSet::from_folder(dir.path(), true, LoadOptions::default()).unwrap_err();
     assert!(
         err.to_string()
-            .contains("no readable images (0 files skipped)"),
+            .contains("no readable images (the folder holds no files)"),
         "{err}"
     );
     std::fs::write(dir.path().join("x.png"), b"garbage").unwrap();
     let err = ImageSet::from_folder(dir.path(), true, LoadOptions::default()).unwrap_err();
+    // The reason is in the error: no warnings are printed when the scan fails.
     assert!(
         err.to_string()
-            .contains("no readable images (1 files skipped)"),
+            .contains("no readable images (1 file skipped: ")
+            && err.to_string().contains("x.png: not a readable image ("),
         "{err}"
     );
     assert!(
@@ -516,4 +525,172 @@ fn hostile_headers_are_rejected_at_scan_time() {
         "{}",
         warnings[0]
     );
+}
+
+/// A 96×64 noisy gradient as JPEG bytes.
+fn jpeg_bytes() -> Vec<u8> {
+    let img = ImageBuffer::from_fn(96, 64, |x, y| {
+        Rgb([(x * 2) as u8, (y * 3) as u8, ((x * y * 7919) % 251) as u8])
+    });
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    bytes
+}
+
+#[test]
+fn truncated_jpegs_are_refused_whether_scanned_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = jpeg_bytes();
+    assert_eq!(&full[full.len() - 2..], &[0xFF, 0xD9]);
+    std::fs::write(dir.path().join("cut.jpg"), &full[..full.len() / 3]).unwrap();
+    // Bytes after the end-of-image marker (camera trailers) are fine.
+    let mut trailer = full.clone();
+    trailer.extend_from_slice(b"trailing camera data");
+    std::fs::write(dir.path().join("trailer.jpg"), &trailer).unwrap();
+
+    let (set, warnings) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
+    assert_eq!(set.len(), 1);
+    assert!(set.name(0).ends_with("trailer.jpg"));
+    assert_eq!(set.load(0).unwrap().width, 96);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("cut.jpg: not a readable image (truncated JPEG"),
+        "{}",
+        warnings[0]
+    );
+
+    let err = ImageSet::from_files(&[dir.path().join("cut.jpg")], LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cut.jpg") && err.contains("truncated JPEG"),
+        "{err}"
+    );
+    // Every cut, even one byte short of the end, is found.
+    for len in [2, 3, 200, full.len() / 2, full.len() - 1] {
+        let r = ImageSet::from_memory(
+            vec![("m.jpg".into(), full[..len].to_vec())],
+            LoadOptions::default(),
+        );
+        assert!(r.is_err(), "a JPEG cut to {len} bytes was accepted");
+    }
+}
+
+#[test]
+fn a_file_failing_at_decode_time_is_marked_bad_and_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png_gray(&dir.path().join("a.png"), 20, 20);
+    let jpg = dir.path().join("b.jpg");
+    std::fs::write(&jpg, jpeg_bytes()).unwrap();
+    // A PNG whose header is whole but whose pixel data is cut: the scan
+    // (headers only) accepts it, decoding fails.
+    let noise = ImageBuffer::from_fn(64, 64, |x, y| {
+        Luma([((x * 7919 + y * 104_729) % 251) as u8])
+    });
+    let mut png = Vec::new();
+    noise
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    std::fs::write(dir.path().join("c.png"), &png[..png.len() * 2 / 3]).unwrap();
+
+    let (set, warnings) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
+    assert_eq!((set.len(), warnings.len()), (3, 0), "{warnings:?}");
+    // The JPEG is cut after the scan: decoding finds it.
+    let full = std::fs::read(&jpg).unwrap();
+    std::fs::write(&jpg, &full[..full.len() / 3]).unwrap();
+
+    assert!(set.load(0).is_ok());
+    for i in [1, 2] {
+        let err = set.load(i).unwrap_err().to_string();
+        assert!(
+            err.contains(set.name(i)) && err.contains("cannot decode image"),
+            "{err}"
+        );
+        assert!(set.is_bad(i));
+        // Later loads fail the same way without decoding again.
+        assert_eq!(set.load(i).unwrap_err().to_string(), err);
+    }
+    assert!(!set.is_bad(0));
+    let lines = set.take_warnings();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("b.jpg: cannot decode image (truncated JPEG"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("c.png: cannot decode image (") && lines[1].ends_with(", skipped"));
+    assert!(set.take_warnings().is_empty(), "reported once");
+    assert_eq!(set.usable_for_patch(8), 1);
+    assert!(set.check_patch(8).unwrap().is_empty());
+
+    // When every image went bad, check_patch says why.
+    let named = ImageSet::from_files(&[dir.path().join("c.png")], LoadOptions::default()).unwrap();
+    assert!(named.load(0).is_err());
+    let err = named.check_patch(8).unwrap_err().to_string();
+    assert!(
+        err.contains("no image could be decoded: ") && err.contains("c.png"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folders_say_why_they_hold_no_images_and_flag_dropped_alpha() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("2024")).unwrap();
+    std::fs::create_dir(dir.path().join("2025")).unwrap();
+    write_png_gray(&dir.path().join("2024").join("a.png"), 8, 8);
+    let err = ImageSet::from_folder(dir.path(), false, LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2 sub-folders not searched: pass --recursive"),
+        "{err}"
+    );
+    assert!(ImageSet::from_folder(dir.path(), true, LoadOptions::default()).is_ok());
+
+    for i in 0..5 {
+        std::fs::write(dir.path().join(format!("junk{i}.png")), b"junk").unwrap();
+    }
+    let err = ImageSet::from_folder(dir.path(), false, LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("(5 files skipped: ") && err.contains("; and 2 more)"),
+        "{err}"
+    );
+    assert!(err.contains("junk0.png: not a readable image ("), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_png_gray(&dir.path().join("gray.png"), 8, 8);
+    for name in ["a.png", "b.png"] {
+        ImageBuffer::from_fn(8, 8, |x, _| Rgba([(x * 30) as u8, 0, 0, 128]))
+            .save(dir.path().join(name))
+            .unwrap();
+    }
+    let (set, warnings) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
+    assert_eq!(set.len(), 3);
+    assert!(set.has_alpha(0) && set.has_alpha(1) && !set.has_alpha(2));
+    assert_eq!(warnings.len(), 1, "one line per run: {warnings:?}");
+    assert!(
+        warnings[0].starts_with("2 images have an alpha channel, which is ignored")
+            && warnings[0].ends_with("a.png"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn original_size_is_kept_next_to_the_downscaled_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png_gray(&dir.path().join("a.png"), 64, 48);
+    let opts = LoadOptions {
+        color: false,
+        downscale: 2.0,
+    };
+    let set = ImageSet::from_files(&[dir.path().join("a.png")], opts).unwrap();
+    assert_eq!((set.dims(0), set.original_dims(0)), ((32, 24), (64, 48)));
 }

@@ -16,7 +16,10 @@ pub struct ReconstructArgs {
     /// Dictionary (n_atoms, n_features), e.g. dictionary.npy from `lca learn`.
     #[arg(long, short = 'd')]
     dictionary: PathBuf,
-    /// Images to reconstruct.
+    /// Images to reconstruct, loaded as the dictionary was learned: after a
+    /// learning run with --downscale F each image is shrunk by F first, and
+    /// its reconstruction is written and its PSNR measured at that reduced
+    /// size (the summary gives both sizes). Alpha channels are ignored.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// Output folder for NAME.recon.png, NAME.compare.png and NAME.codes.npz.
@@ -98,6 +101,16 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot create output folder", args.output.display()))?;
     super::check_writable(&args.output.join("probe.png"))?;
     let set = ImageSet::from_files(&args.images, pre.settings().load_options())?;
+    let downscale = set.options().downscale;
+    let quiet = args.run.quiet || args.run.json;
+    for i in (0..set.len()).filter(|&i| set.has_alpha(i)) {
+        if !args.run.quiet {
+            eprintln!(
+                "warning: {}: the alpha channel is ignored (transparent pixels keep their colour)",
+                set.name(i)
+            );
+        }
+    }
 
     let mut reports = Vec::new();
     for (i, path) in args.images.iter().enumerate() {
@@ -127,9 +140,15 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
         let codes =
             CsrMatrix::from_dense_rows(rec.codes.ncols(), rec.codes.nrows(), rec.codes.as_slice());
         npz::write_csr(&out("codes.npz"), &codes)?;
-        if !args.run.quiet && !args.run.json {
+        let (ow, oh) = set.original_dims(i);
+        if !quiet {
+            let size = if (ow, oh) == (w, h) {
+                format!("{w}×{h}")
+            } else {
+                format!("{w}×{h}, downscaled {downscale}× from {ow}×{oh}")
+            };
             println!(
-                "{}: PSNR {quality:.2} dB, {:.2} active atoms per patch ({} patches) → {}",
+                "{}: PSNR {quality:.2} dB at {size}, {:.2} active atoms per patch ({} patches) → {}",
                 path.display(),
                 rec.mean_active(),
                 rec.codes.ncols(),
@@ -141,6 +160,10 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             "psnr": quality,
             "mean_active": rec.mean_active(),
             "patches": rec.codes.ncols(),
+            "width": w,
+            "height": h,
+            "original_width": ow,
+            "original_height": oh,
         }));
     }
     if args.run.json {
@@ -153,6 +176,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             "lambda": lambda,
             "patch_size": patch,
             "stride": stride,
+            "downscale": downscale,
         });
         println!("{summary}");
     }

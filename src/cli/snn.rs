@@ -76,9 +76,10 @@ pub struct TrainArgs {
     /// Surrogate gradient (nascent delta) family.
     #[arg(long, value_enum, default_value_t = SurrogateArg::FastSigmoid)]
     surrogate: SurrogateArg,
-    /// Surrogate width τ (in units of the threshold).
-    #[arg(long, default_value_t = 0.1)]
-    tau: f32,
+    /// Width of the surrogate gradient (in units of the firing threshold);
+    /// not a time constant. Old spelling: --tau.
+    #[arg(long = "surrogate-width", alias = "tau", default_value_t = 0.1)]
+    surrogate_width: f32,
     /// Surrogate scale α (its integral).
     #[arg(long, default_value_t = 1.0)]
     alpha: f32,
@@ -103,10 +104,10 @@ pub struct TrainArgs {
     /// Input encoding.
     #[arg(long, value_enum, default_value_t = EncoderArg::Latency)]
     encoder: EncoderArg,
-    /// Time steps per sample.
-    #[arg(long, default_value_t = 60)]
-    steps: usize,
-    /// Latency coding window (steps over which spike times spread; default: steps − 10).
+    /// Simulated time steps per sample (not training steps). Old spelling: --steps.
+    #[arg(long = "time-steps", alias = "steps", default_value_t = 60)]
+    time_steps: usize,
+    /// Latency coding window (time steps over which spike times spread; default: time steps − 10).
     #[arg(long)]
     window: Option<usize>,
     /// Spike probability per step of a feature equal to 1 (rate coding).
@@ -130,9 +131,9 @@ pub struct TrainArgs {
     /// Voltage decay β = 1 − δ_v of every layer.
     #[arg(long, default_value_t = 0.95)]
     voltage_decay: f32,
-    /// Firing threshold ϑ.
-    #[arg(long, default_value_t = 1.0)]
-    threshold: f32,
+    /// Membrane voltage ϑ at which a neuron fires. Old spelling: --threshold.
+    #[arg(long = "firing-threshold", alias = "threshold", default_value_t = 1.0)]
+    firing_threshold: f32,
     /// Reset after a spike.
     #[arg(long, value_enum, default_value_t = ResetArg::Zero)]
     reset: ResetArg,
@@ -170,12 +171,8 @@ pub struct EvalArgs {
     /// `yinyang` or `digits` (their test splits), or a CSV file (all of it).
     #[arg(long)]
     dataset: String,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Print the result as one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    run: super::RunOptions,
 }
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
@@ -236,16 +233,18 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 
     let encoder = match args.encoder {
         EncoderArg::Latency => EncoderConfig::Latency(Latency {
-            steps: args.steps,
-            window: args.window.unwrap_or(args.steps.saturating_sub(10).max(1)),
+            steps: args.time_steps,
+            window: args
+                .window
+                .unwrap_or(args.time_steps.saturating_sub(10).max(1)),
         }),
         EncoderArg::Rate => EncoderConfig::Rate(Rate {
-            steps: args.steps,
+            steps: args.time_steps,
             max_rate: args.max_rate,
         }),
     };
-    if args.steps == 0 {
-        bail!("--steps must be at least 1");
+    if args.time_steps == 0 {
+        bail!("--time-steps must be at least 1");
     }
     let loss = match args.loss {
         LossArg::Max => Loss::MaxVoltage,
@@ -263,7 +262,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     let layer = |kind, size, scale| {
         let mut s = LayerSpec::new(kind, size, args.current_decay, args.voltage_decay);
-        s.neuron.threshold = args.threshold;
+        s.neuron.threshold = args.firing_threshold;
         s.neuron.reset = reset;
         s.train_decays = !args.fixed_decays;
         s.train_threshold = !args.fixed_threshold;
@@ -295,7 +294,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             SurrogateArg::FastSigmoid => SurrogateKind::FastSigmoid,
             SurrogateArg::Triangle => SurrogateKind::Triangle,
         },
-        tau: args.tau,
+        tau: args.surrogate_width,
         alpha: args.alpha,
     };
     let mut network = Network::new(train.n_features, &specs, surrogate, args.seed)?;
@@ -327,8 +326,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         validation.as_ref().map(|v| enc(v, &encoder, args.seed)),
         enc(&test, &encoder, args.seed),
     );
-    let bar = super::progress::bar(
+    // Baseline at 0 now, so the first epoch already shows a rate.
+    let bar = super::progress::bar_from(
         args.epochs as u64,
+        0,
         "epochs",
         args.run.quiet || args.run.json,
     );
@@ -395,7 +396,11 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "seconds": seconds,
         "epoch_seconds": epoch_seconds,
         "surrogate": args.surrogate.to_possible_value().map(|v| v.get_name().to_string()),
-        "tau": args.tau,
+        "surrogate_width": args.surrogate_width,
+        // Old name of surrogate_width, still read by scripts/snn_benchmarks.sh.
+        "tau": args.surrogate_width,
+        "firing_threshold": args.firing_threshold,
+        "time_steps": args.time_steps,
         "alpha": args.alpha,
         "loss": loss.name(),
         "parameters": model.network.params.len(),
@@ -435,14 +440,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         );
     }
     let start = Instant::now();
-    let acc = super::with_threads(args.threads, || model.evaluate(&data))??;
+    let acc = super::with_threads(args.run.threads, || model.evaluate(&data))??;
     let seconds = start.elapsed().as_secs_f64();
-    if args.json {
+    if args.run.json {
         println!(
             "{}",
             serde_json::json!({"accuracy": acc, "samples": data.len(), "seconds": seconds})
         );
-    } else {
+    } else if !args.run.quiet {
         println!(
             "accuracy {:.2}% on {} samples of {} ({seconds:.2} s)",
             100.0 * acc,

@@ -57,8 +57,8 @@ pub mod defaults {
 
 /// Steps between rewrites of `training.csv` while learning (for monitoring)...
 const LOG_EVERY: u64 = 100;
-/// ...but at most one rewrite per this many seconds: the whole log is
-/// rewritten (atomically), so frequent rewrites of a long log cost O(n²).
+/// ...but, once the log is long, at most one rewrite per this many seconds:
+/// the whole log is rewritten (atomically), so frequent rewrites cost O(n²).
 const LOG_SECONDS: f64 = 5.0;
 
 /// How a finished or stopped run ended, recorded in `config.json`.
@@ -583,7 +583,9 @@ impl Training {
             } else {
                 row.seconds - last_checkpoint >= defaults::CHECKPOINT_SECONDS
             };
-            let log_due = done % LOG_EVERY == 0 && last_log.elapsed().as_secs_f64() >= LOG_SECONDS;
+            let log_due = done % LOG_EVERY == 0
+                && (self.rows.len() <= 20 * LOG_EVERY as usize
+                    || last_log.elapsed().as_secs_f64() >= LOG_SECONDS);
             if (checkpoint || log_due) && done < total {
                 // The log first: a resume drops rows past its checkpoint, so
                 // the log may run ahead of the checkpoint but never lag it.
@@ -711,7 +713,9 @@ fn open_images(
             set
         }
     };
-    set.check_patch(config.patch_size)?;
+    for w in set.check_patch(config.patch_size)? {
+        observer.warning(&w);
+    }
     Ok(set)
 }
 

@@ -196,10 +196,13 @@ impl Source {
             Ok(img) => Some(img),
             Err(e) => {
                 self.bad.lock().unwrap_or_else(|e| e.into_inner()).insert(i);
-                self.warnings
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(format!("{e}; skipped"));
+                // The set reports its own decode failures once (take_warnings).
+                if !self.set.is_bad(i) {
+                    self.warnings
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("{e}; skipped"));
+                }
                 None
             }
         }
@@ -305,7 +308,9 @@ impl Source {
     }
 
     fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut w = self.set.take_warnings();
+        w.append(&mut self.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+        w
     }
 }
 
@@ -352,7 +357,7 @@ impl PatchStream {
             )));
         }
         let p = params.patch;
-        set.check_patch(p)?;
+        set.check_patch(p)?; // its warnings were shown when the set was opened
         if params.batch_size == 0 || params.window == 0 || params.images_per_block == 0 {
             return Err(Error::InvalidSetting(
                 "batch size, window and images per block must be at least 1".into(),
@@ -371,7 +376,7 @@ impl PatchStream {
         let usable: Vec<usize> = (0..set.len())
             .filter(|&i| {
                 let (w, h) = set.dims(i);
-                w >= p && h >= heldout[i] + p
+                !set.is_bad(i) && w >= p && h >= heldout[i] + p
             })
             .collect();
         if usable.is_empty() {

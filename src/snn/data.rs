@@ -178,6 +178,13 @@ fn gunzip(bytes: &[u8], path: &Path) -> Result<String> {
 /// without any number is taken as a header. Errors name the line.
 pub fn read_csv(path: &Path, n_classes: Option<usize>) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_csv_bytes(bytes, path, n_classes)
+}
+
+/// [`read_csv`] on the file's bytes (gzip-compressed when `path` ends in
+/// `.gz`); `path` only names the source in errors. The entry point for
+/// in-memory data and the fuzz target.
+pub fn read_csv_bytes(bytes: Vec<u8>, path: &Path, n_classes: Option<usize>) -> Result<Dataset> {
     let text = if path.extension().is_some_and(|e| e == "gz") {
         gunzip(&bytes, path)?
     } else {
@@ -272,9 +279,15 @@ pub fn parse_csv(text: &str, path: &Path, n_classes: Option<usize>) -> Result<Da
 /// shuffling each class with `seed`; both parts keep the original order.
 pub fn stratified_split(ds: &Dataset, test_fraction: f64, seed: u64) -> (Dataset, Dataset) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // One pass to group samples by class: a file may declare up to 10⁶
+    // classes, and a scan per class would take a million passes. Empty
+    // classes draw nothing from `rng`, so skipping them changes no split.
+    let mut by_class = std::collections::BTreeMap::<usize, Vec<usize>>::new();
+    for (i, &label) in ds.labels.iter().enumerate() {
+        by_class.entry(label).or_default().push(i);
+    }
     let mut test = Vec::new();
-    for class in 0..ds.n_classes {
-        let mut idx: Vec<usize> = (0..ds.len()).filter(|&i| ds.labels[i] == class).collect();
+    for mut idx in by_class.into_values() {
         idx.shuffle(&mut rng);
         let n_test = (idx.len() as f64 * test_fraction).round() as usize;
         test.extend_from_slice(&idx[..n_test]);

@@ -277,6 +277,9 @@ pub struct SpikeRecord {
     pub quantum: Vec<f32>,
 }
 
+/// Most atoms a spike record read from a file may declare (16 M neurons).
+pub const MAX_RECORD_ATOMS: usize = 1 << 24;
+
 impl SpikeRecord {
     /// Number of signals.
     pub fn n_signals(&self) -> usize {
@@ -420,6 +423,13 @@ impl SpikeRecord {
         }
         if settle >= steps || steps > u32::MAX as usize {
             return Err(bad(format!("invalid steps = {steps} / settle = {settle}")));
+        }
+        // Rasters and codes allocate per neuron: a hostile header must not
+        // make them request terabytes (found while fuzzing).
+        if n_atoms > MAX_RECORD_ATOMS {
+            return Err(bad(format!(
+                "n_atoms = {n_atoms} exceeds the {MAX_RECORD_ATOMS} a spike record may hold"
+            )));
         }
         let quantum = get("quantum")?
             .to_f32_vec()
