@@ -18,8 +18,10 @@ Protocol
 * Objective per held-out patch: 1/2 ||x - D^T a||^2 + lam ||a||_1, lam = 0.1, atoms renormalised,
   solved exactly by SPAMS lasso (mode 2); reported: mean over the held-out patches.
 * lca: one run per budget B from scratch with its defaults, `lca learn TRAIN --max-seconds B
-  --rule R --patch-size P --atoms K --threads T --json` (plus `--color`; the Hebbian rule also gets
-  `--steps` about what the budget allows, the horizon of its learning-rate schedule); time = wall clock of
+  --rule R --patch-size P --atoms K --threads T --json` (plus `--color`). The Hebbian rule (the
+  default) keeps its default 2000 steps, the horizon of its learning-rate schedule, so a run ends
+  at the budget or at 2000 steps, whichever comes first; the online rule gets `--steps 0` (no step
+  limit: it uses the whole budget); time = wall clock of
   the whole process (start-up, decoding, held-out scoring, writing every output).
 * SPAMS: `trainDL(X, K, lambda1=lam, mode=2, iter=-B, batchsize=256, numThreads=T)` (a negative
   iter is a time budget in seconds) on a pool of 400 000 pre-extracted patches; time = the
@@ -155,9 +157,8 @@ def main():
                 if color:
                     cmd.append("--color")
                 cmd += a.lca_args.split()
-                if rule == "hebbian":
-                    # Its learning-rate schedule needs a horizon: about the steps the budget allows.
-                    cmd += ["--steps", str(int(max(2000, 400 * b * (64 / (P * P)))))]
+                if rule == "online":
+                    cmd += ["--steps", "0"]  # no step limit: the budget alone ends the run
                 if odir.exists():
                     subprocess.run(["rm", "-rf", str(odir)], check=True)
                 t0 = time.perf_counter()

@@ -228,6 +228,10 @@ fn a_time_budget_stops_with_every_output_and_records_the_steps() {
     args.extend([
         "--max-seconds",
         "0.5",
+        "--steps",
+        "0",
+        "--rule",
+        "online",
         "--quiet",
         "-o",
         out.to_str().unwrap(),

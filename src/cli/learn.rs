@@ -74,10 +74,12 @@ pub struct LearnArgs {
     /// λ at the last step (geometric schedule).
     #[arg(long)]
     lambda_final: Option<f32>,
-    /// Learning steps (minibatches). With --max-seconds and no --steps, no step limit.
+    /// Learning steps (minibatches); 0: no step limit (needs --max-seconds and
+    /// a rule without a schedule, e.g. --rule online).
     #[arg(long, default_value_t = lp().steps)]
     steps: u64,
-    /// Stop after this many seconds of training, writing every output (as SPAMS's iter=-S).
+    /// Stop after this many seconds of training, writing every output (as SPAMS's
+    /// iter=-S); the run ends at whichever of --steps and --max-seconds comes first.
     #[arg(long)]
     max_seconds: Option<f64>,
     /// Patches per minibatch.
@@ -149,7 +151,7 @@ pub struct LearnArgs {
 }
 
 impl LearnArgs {
-    fn config(&self, explicit_steps: bool) -> anyhow::Result<TrainingConfig> {
+    fn config(&self) -> anyhow::Result<TrainingConfig> {
         let mut preprocessing = Preprocessing {
             downscale: self.downscale,
             color: self.color,
@@ -167,10 +169,10 @@ impl LearnArgs {
             RuleArg::Online => Rule::Online,
             RuleArg::Hebbian => Rule::Hebbian,
         };
-        let steps = if self.max_seconds.is_some() && !explicit_steps {
-            UNBOUNDED_STEPS
-        } else {
-            self.steps
+        let steps = match (self.steps, self.max_seconds) {
+            (0, Some(_)) => UNBOUNDED_STEPS,
+            (0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
+            (n, _) => n,
         };
         let learning = LearnParams {
             rule,
@@ -288,7 +290,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
             let Some(out) = args.output.clone() else {
                 bail!("--output OUT/ is required (or --resume OUT/)");
             };
-            let config = args.config(typed.iter().any(|t| t == "steps"))?;
+            let config = args.config()?;
             (Training::start(config, &out, &mut term)?, out)
         }
     };
@@ -396,16 +398,21 @@ mod tests {
     #[test]
     fn cli_defaults_are_the_library_defaults() {
         let (args, _) = parse(&["lca", "learn"]);
-        assert_eq!(args.config(false).unwrap(), TrainingConfig::default());
+        assert_eq!(args.config().unwrap(), TrainingConfig::default());
     }
 
     #[test]
-    fn max_seconds_without_steps_has_no_step_limit() {
-        let (args, m) = parse(&["lca", "learn", "--max-seconds", "5", "--rule", "online"]);
-        assert!(!explicit(&m).contains(&"steps".to_string()));
-        assert_eq!(args.config(false).unwrap().learning.steps, UNBOUNDED_STEPS);
-        let (args, m) = parse(&["lca", "learn", "--max-seconds", "5", "--steps", "10"]);
+    fn steps_zero_with_a_time_budget_has_no_step_limit() {
+        let online = ["lca", "learn", "--max-seconds", "5", "--rule", "online"];
+        let (args, m) = parse(&[&online[..], &["--steps", "0"]].concat());
         assert!(explicit(&m).contains(&"steps".to_string()));
-        assert_eq!(args.config(true).unwrap().learning.steps, 10);
+        assert_eq!(args.config().unwrap().learning.steps, UNBOUNDED_STEPS);
+        let (args, _) = parse(&online);
+        assert_eq!(args.config().unwrap().learning.steps, lp().steps);
+        let (args, _) = parse(&["lca", "learn", "--steps", "0"]);
+        assert!(args.config().is_err());
+        // The Hebbian rule's learning-rate schedule needs a horizon.
+        let (args, _) = parse(&["lca", "learn", "--max-seconds", "5", "--steps", "0"]);
+        assert!(args.config().is_err());
     }
 }

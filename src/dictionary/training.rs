@@ -565,7 +565,7 @@ impl Training {
                 observer.warning(&w);
             }
             let done = step + 1;
-            let score = done % self.config.heldout_every == 0 || done == total;
+            let score = done.is_multiple_of(self.config.heldout_every) || done == total;
             let heldout_energy = if score { self.score_heldout()? } else { None };
             let row = TrainingRow {
                 step: done,
@@ -579,11 +579,11 @@ impl Training {
             self.rows.push(row);
             observer.step(&row);
             let checkpoint = if self.config.checkpoint_every > 0 {
-                done % self.config.checkpoint_every == 0
+                done.is_multiple_of(self.config.checkpoint_every)
             } else {
                 row.seconds - last_checkpoint >= defaults::CHECKPOINT_SECONDS
             };
-            let log_due = done % LOG_EVERY == 0
+            let log_due = done.is_multiple_of(LOG_EVERY)
                 && (self.rows.len() <= 20 * LOG_EVERY as usize
                     || last_log.elapsed().as_secs_f64() >= LOG_SECONDS);
             if (checkpoint || log_due) && done < total {
