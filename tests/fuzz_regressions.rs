@@ -131,3 +131,38 @@ fn a_spike_file_claiming_two_to_the_forty_atoms_is_refused() {
     };
     assert!(refused);
 }
+
+/// The checkpoint target's seeds (two shape bytes, then a real run's
+/// `checkpoint.npz` or `config.json`) are what `lca learn --resume` accepts.
+#[test]
+fn every_checkpoint_seed_is_read() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/checkpoint");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (n, k) = (
+            1 + usize::from(bytes[0] % 64),
+            1 + usize::from(bytes[1] % 64),
+        );
+        let body = &bytes[2..];
+        if path.extension().is_some_and(|e| e == "json") {
+            let c: lca::dictionary::training::TrainingConfig =
+                serde_json::from_slice(body).unwrap();
+            c.check().unwrap();
+        } else {
+            let file = tmp.path().join("checkpoint.npz");
+            std::fs::write(&file, body).unwrap();
+            let (state, _) = lca::dictionary::checkpoint::read_checkpoint(&file, n, k).unwrap();
+            assert_eq!(state.atoms.shape(), (n, k));
+            // Cut anywhere, it is refused (never a panic or a huge allocation).
+            for cut in [0, 10, body.len() / 2, body.len() - 1] {
+                std::fs::write(&file, &body[..cut]).unwrap();
+                assert!(lca::dictionary::checkpoint::read_checkpoint(&file, n, k).is_err());
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen >= 4, "{seen} seeds");
+}
