@@ -447,3 +447,26 @@ fn failed_starts_leave_no_output_folder() {
         assert!(!out.exists(), "{extra:?} left {} behind", out.display());
     }
 }
+
+#[test]
+fn a_photo_that_fails_to_decode_mid_run_is_skipped_once() {
+    let dir = photo_folder(4);
+    // A PNG cut inside its pixel data: the header scan accepts it, decoding fails.
+    let good = std::fs::read(dir.path().join("p000.png")).unwrap();
+    std::fs::write(dir.path().join("p999.png"), &good[..good.len() / 2]).unwrap();
+    let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
+    let set = Arc::new(set);
+    let params = PatchStreamParams {
+        pool_patches: 256,
+        images_per_block: 5,
+        ..PatchStreamParams::new(6, 32, 4)
+    };
+    let mut stream = stream_over(Arc::clone(&set), params);
+    let mut warnings = Vec::new();
+    for s in 0..40 {
+        assert_eq!(stream.batch(s).unwrap().ncols(), 32);
+        warnings.extend(stream.take_warnings());
+    }
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("p999.png"), "{warnings:?}");
+}

@@ -48,8 +48,7 @@ pub mod defaults {
     pub const BATCH_SIZE: usize = 256;
     /// Held-out patches scored with the exact objective.
     pub const HELDOUT_PATCHES: usize = 2048;
-    /// Steps between two scorings of the held-out patches (scoring 2048
-    /// patches costs about as much as 30 steps: ~3 % of the run).
+    /// Steps between two scorings of the held-out patches.
     pub const HELDOUT_EVERY: u64 = 250;
     /// Seconds of training between checkpoints when no step interval is set.
     pub const CHECKPOINT_SECONDS: f64 = 60.0;

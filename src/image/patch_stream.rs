@@ -31,9 +31,8 @@
 //! bottom twentieth of up to [`HELDOUT_IMAGES`] images: training positions never
 //! overlap those rows (see [`heldout_rows`]).
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
 
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -147,10 +146,6 @@ struct Source {
     /// estimated once from the images of the first block (so a pure function
     /// of the set and the seed), between 1.25 and 16.
     oversample: f64,
-    /// Images that failed to decode, skipped with a warning; deterministic,
-    /// since the same file fails the same way whenever it is read.
-    bad: Mutex<BTreeSet<usize>>,
-    warnings: Mutex<Vec<String>>,
 }
 
 impl Source {
@@ -178,33 +173,18 @@ impl Source {
     }
 
     /// Decodes (or fetches from the cache) image `i` as preprocessing wants
-    /// it; `None`, with one warning, when it cannot be decoded.
-    fn image(&self, i: usize) -> Option<Arc<super::Image>> {
-        if self
-            .bad
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&i)
-        {
-            return None;
-        }
+    /// it; `None` when the file cannot be decoded. The set remembers such a
+    /// file (it is never decoded again, so skipping it is deterministic) and
+    /// reports it once through its `take_warnings`.
+    fn image(&self, i: usize) -> Result<Option<Arc<super::Image>>> {
         let key = self.pre.image_key();
         match self
             .set
             .load_derived(i, key, |raw| Ok(self.pre.forward_image(raw)?.0))
         {
-            Ok(img) => Some(img),
-            Err(e) => {
-                self.bad.lock().unwrap_or_else(|e| e.into_inner()).insert(i);
-                // The set reports its own decode failures once (take_warnings).
-                if !self.set.is_bad(i) {
-                    self.warnings
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(format!("{e}; skipped"));
-                }
-                None
-            }
+            Ok(img) => Ok(Some(img)),
+            Err(_) if self.set.is_bad(i) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -224,7 +204,7 @@ impl Source {
         if draws == 0 || nx == 0 || ny == 0 {
             return Ok(0);
         }
-        let Some(img) = self.image(i) else {
+        let Some(img) = self.image(i)? else {
             return Ok(0);
         };
         let (p, d) = (self.params.patch, self.dim);
@@ -308,9 +288,7 @@ impl Source {
     }
 
     fn take_warnings(&self) -> Vec<String> {
-        let mut w = self.set.take_warnings();
-        w.append(&mut self.warnings.lock().unwrap_or_else(|e| e.into_inner()));
-        w
+        self.set.take_warnings()
     }
 }
 
@@ -399,8 +377,6 @@ impl PatchStream {
             block_patches,
             per_block,
             oversample: 1.0,
-            bad: Mutex::new(BTreeSet::new()),
-            warnings: Mutex::new(Vec::new()),
         };
         let mut source = source;
         source.oversample = source.estimate_oversample()?;
