@@ -39,6 +39,11 @@ impl Error {
         }
     }
 
+    /// An invalid-setting error naming the setting `name` (e.g. `"lambda"`).
+    pub fn setting(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidSetting(format!("{name}: {}", reason.into()))
+    }
+
     /// A format error about `path`.
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Format {
