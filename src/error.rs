@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong in `lca`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The operating system refused a read or write. The cause is part of
     /// the message (not a chained source) so it is printed exactly once.
@@ -19,9 +20,17 @@ pub enum Error {
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
-    /// A setting outside its valid range (λ < 0, dt ≤ 0, ...).
-    #[error("invalid setting: {0}")]
-    InvalidSetting(String),
+    /// A setting outside its valid range (λ < 0, dt ≤ 0, ...), naming the
+    /// setting so a caller (or the CLI) can point at the flag.
+    #[error("invalid setting `{name}`: {reason}")]
+    InvalidSetting { name: &'static str, reason: String },
+    /// Input data that is well-formed but cannot be used (no decodable
+    /// image, no usable patch, an empty training set).
+    #[error("{0}")]
+    Data(String),
+    /// A bug or a failed worker thread, not the caller's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// NaN or ±Inf where finite numbers are required.
     #[error("{what} contains a non-finite value (NaN or Inf) at index {index}")]
     NonFinite { what: String, index: usize },
@@ -41,7 +50,10 @@ impl Error {
 
     /// An invalid-setting error naming the setting `name` (e.g. `"lambda"`).
     pub fn setting(name: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidSetting(format!("{name}: {}", reason.into()))
+        Error::InvalidSetting {
+            name,
+            reason: reason.into(),
+        }
     }
 
     /// A format error about `path`.

@@ -408,11 +408,11 @@ fn generic_npz_and_wide_index_types() {
     let a = &arrays[0].1;
     assert!(matches!(
         npz::write_npz(&path, &[("x", a), ("x", a)]),
-        Err(Error::InvalidSetting(_))
+        Err(Error::InvalidSetting { .. })
     ));
     assert!(matches!(
         npz::write_npz(&path, &[("a/b", a)]),
-        Err(Error::InvalidSetting(_))
+        Err(Error::InvalidSetting { .. })
     ));
 }
 

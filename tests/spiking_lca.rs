@@ -374,7 +374,7 @@ fn a_fixed_point_overflow_is_reported_not_returned() {
         .encode(&d, &x)
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::InvalidSetting(_)));
+    assert!(matches!(err, Error::InvalidSetting { .. }));
     assert!(
         msg.contains("cannot represent signal 1") && msg.contains("current"),
         "{msg}"
@@ -450,7 +450,7 @@ fn bad_settings_and_inputs_fail_clearly() {
     ];
     for p in bad {
         let err = p.clone().check().unwrap_err();
-        assert!(matches!(err, Error::InvalidSetting(_)), "{p:?}: {err}");
+        assert!(matches!(err, Error::InvalidSetting { .. }), "{p:?}: {err}");
         assert_eq!(err.to_string().lines().count(), 1);
     }
     assert!(SpikingParams::new().dt(8.0).check().is_ok());

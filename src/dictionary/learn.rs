@@ -103,7 +103,7 @@ impl Default for LearnParams {
 impl LearnParams {
     /// Checks every setting once, so the loop never sees an invalid one.
     pub fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidSetting(m));
+        let bad = |name: &'static str, m: String| Err(Error::setting(name, m));
         self.lca.clone().check()?;
         for (name, v) in [
             ("learning rate", Some(self.learning_rate)),
@@ -112,22 +112,31 @@ impl LearnParams {
             if let Some(v) = v
                 && !(v.is_finite() && v > 0.0)
             {
-                return bad(format!("{name} must be finite and > 0, got {v}"));
+                return bad(
+                    "learning_rate",
+                    format!("{name} must be finite and > 0, got {v}"),
+                );
             }
         }
         if let Some(l) = self.lambda_final
             && !(l.is_finite() && l > 0.0 && self.lca.lambda > 0.0)
         {
-            return bad(format!(
-                "a lambda schedule needs lambda > 0 and final lambda > 0, got {} → {l}",
-                self.lca.lambda
-            ));
+            return bad(
+                "lambda_final",
+                format!(
+                    "a lambda schedule needs lambda > 0 and final lambda > 0, got {} → {l}",
+                    self.lca.lambda
+                ),
+            );
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
+            return bad(
+                "momentum",
+                format!("momentum must be in [0, 1), got {}", self.momentum),
+            );
         }
         if self.steps == 0 {
-            return bad("steps must be at least 1".into());
+            return bad("steps", "steps must be at least 1".into());
         }
         if self.steps == UNBOUNDED_STEPS {
             let lr_schedule = self.rule == Rule::Hebbian
@@ -135,7 +144,7 @@ impl LearnParams {
                     .learning_rate_final
                     .is_some_and(|f| f != self.learning_rate);
             if lr_schedule || self.lambda_final.is_some() {
-                return bad(
+                return bad("steps", 
                     "a run without a step limit cannot have a learning-rate or lambda schedule (their horizon is the number of steps): give steps, or drop the schedule".into(),
                 );
             }

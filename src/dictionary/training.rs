@@ -160,20 +160,23 @@ impl TrainingConfig {
         self.preprocessing.validate()?;
         self.learning.check()?;
         if self.patch_size == 0 || self.atoms == 0 || self.batch_size == 0 {
-            return Err(Error::InvalidSetting(
-                "patch size, atoms and batch size must be at least 1".into(),
+            return Err(Error::setting(
+                "sizes",
+                "patch size, atoms and batch size must be at least 1",
             ));
         }
         if let Some(s) = self.max_seconds
             && !(s.is_finite() && s > 0.0)
         {
-            return Err(Error::InvalidSetting(format!(
-                "max seconds must be finite and > 0, got {s}"
-            )));
+            return Err(Error::setting(
+                "max_seconds",
+                format!("max seconds must be finite and > 0, got {s}"),
+            ));
         }
         if self.heldout_every == 0 {
-            return Err(Error::InvalidSetting(
-                "held-out scoring interval must be at least 1 step".into(),
+            return Err(Error::setting(
+                "heldout_every",
+                "held-out scoring interval must be at least 1 step",
             ));
         }
         Ok(())
@@ -322,13 +325,16 @@ impl Training {
         if let Some(avail) = available_memory()
             && needed > avail
         {
-            return Err(Error::InvalidSetting(format!(
-                "{} atoms of {} values need about {} of memory, more than the {} available",
-                config.atoms,
-                config.n_features(set.channels()),
-                gib(needed),
-                gib(avail)
-            )));
+            return Err(Error::setting(
+                "atoms",
+                format!(
+                    "{} atoms of {} values need about {} of memory, more than the {} available",
+                    config.atoms,
+                    config.n_features(set.channels()),
+                    gib(needed),
+                    gib(avail)
+                ),
+            ));
         }
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
@@ -656,7 +662,7 @@ impl Training {
             status,
         });
         let text = serde_json::to_string_pretty(&config)
-            .map_err(|e| Error::InvalidSetting(format!("cannot serialise config ({e})")))?;
+            .map_err(|e| Error::Internal(format!("cannot serialise config ({e})")))?;
         write_bytes_atomic(&config_path(&self.out), text.as_bytes())
     }
 
@@ -699,10 +705,9 @@ fn open_images(
         Some(dir) => {
             let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
                 |e| match recorded_in {
-                    Some(cfg) => Error::InvalidSetting(format!(
-                        "{e} (image folder recorded in {})",
-                        cfg.display()
-                    )),
+                    Some(cfg) => {
+                        Error::Data(format!("{e} (image folder recorded in {})", cfg.display()))
+                    }
                     None => e,
                 },
             )?;

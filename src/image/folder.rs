@@ -68,10 +68,13 @@ impl LoadOptions {
     /// Fails with [`Error::InvalidSetting`] unless `downscale` is finite and ≥ 1.
     pub fn validate(&self) -> Result<()> {
         if !(self.downscale.is_finite() && self.downscale >= 1.0) {
-            return Err(Error::InvalidSetting(format!(
-                "downscale must be a finite factor >= 1, got {}",
-                self.downscale
-            )));
+            return Err(Error::setting(
+                "downscale",
+                format!(
+                    "downscale must be a finite factor >= 1, got {}",
+                    self.downscale
+                ),
+            ));
         }
         Ok(())
     }
@@ -490,7 +493,7 @@ impl ImageSet {
     pub fn from_files(paths: &[PathBuf], opts: LoadOptions) -> Result<ImageSet> {
         opts.validate()?;
         if paths.is_empty() {
-            return Err(Error::InvalidSetting("no image files given".into()));
+            return Err(Error::Data("no image files given".into()));
         }
         let entries = paths
             .iter()
@@ -518,7 +521,7 @@ impl ImageSet {
     pub fn from_memory(items: Vec<(String, Vec<u8>)>, opts: LoadOptions) -> Result<ImageSet> {
         opts.validate()?;
         if items.is_empty() {
-            return Err(Error::InvalidSetting("no images given".into()));
+            return Err(Error::Data("no images given".into()));
         }
         let entries = items
             .into_iter()
@@ -636,8 +639,9 @@ impl ImageSet {
     /// the largest image size, or the decode failures when every image failed.
     pub fn check_patch(&self, patch: usize) -> Result<Vec<String>> {
         if patch == 0 {
-            return Err(Error::InvalidSetting(
-                "patch size must be at least 1".into(),
+            return Err(Error::setting(
+                "patch_size",
+                "patch size must be at least 1",
             ));
         }
         let bad = self.failures().to_vec();
@@ -665,7 +669,7 @@ impl ImageSet {
                 .zip(&bad)
                 .filter_map(|(e, b)| Some(format!("{}: {}", e.name, b.as_ref()?)))
                 .collect();
-            return Err(Error::InvalidSetting(format!(
+            return Err(Error::Data(format!(
                 "no image could be decoded: {}",
                 first_few(&reasons)
             )));
@@ -676,9 +680,12 @@ impl ImageSet {
                 .max_by_key(|e| e.width.min(e.height))
                 .map(|e| scaled(e))
                 .unwrap_or_default();
-            return Err(Error::InvalidSetting(format!(
-                "every image is smaller than the {patch}×{patch} patch (largest {largest})"
-            )));
+            return Err(Error::setting(
+                "patch_size",
+                format!(
+                    "every image is smaller than the {patch}×{patch} patch (largest {largest})"
+                ),
+            ));
         }
         Ok(good
             .iter()

@@ -256,7 +256,7 @@ impl Source {
         let n = data.len() / self.dim;
         if n == 0 {
             let names: Vec<&str> = images.iter().map(|&i| self.set.name(i)).collect();
-            return Err(Error::InvalidSetting(format!(
+            return Err(Error::Data(format!(
                 "no usable patch in images {} (all flat, below min_norm, or unreadable)",
                 names.join(", ")
             )));
@@ -329,16 +329,20 @@ impl PatchStream {
         let settings = pre.settings();
         let opts = set.options();
         if opts.color != settings.color || opts.downscale != settings.downscale {
-            return Err(Error::InvalidSetting(format!(
-                "images were loaded with color={} downscale={} but preprocessing expects color={} downscale={}",
-                opts.color, opts.downscale, settings.color, settings.downscale
-            )));
+            return Err(Error::setting(
+                "preprocessing",
+                format!(
+                    "images were loaded with color={} downscale={} but preprocessing expects color={} downscale={}",
+                    opts.color, opts.downscale, settings.color, settings.downscale
+                ),
+            ));
         }
         let p = params.patch;
         set.check_patch(p)?; // its warnings were shown when the set was opened
         if params.batch_size == 0 || params.window == 0 || params.images_per_block == 0 {
-            return Err(Error::InvalidSetting(
-                "batch size, window and images per block must be at least 1".into(),
+            return Err(Error::setting(
+                "batch_size",
+                "batch size, window and images per block must be at least 1",
             ));
         }
         let dim = p * p * set.channels();
@@ -358,9 +362,10 @@ impl PatchStream {
             })
             .collect();
         if usable.is_empty() {
-            return Err(Error::InvalidSetting(format!(
-                "no image holds a {p}×{p} training patch"
-            )));
+            return Err(Error::setting(
+                "patch_size",
+                format!("no image holds a {p}×{p} training patch"),
+            ));
         }
         let by_bytes = params.pool_bytes / (dim * std::mem::size_of::<f32>()).max(1);
         // A block feeds `window` steps' shares at least once.
@@ -414,11 +419,9 @@ impl PatchStream {
             return Ok(Arc::clone(blk));
         }
         let built = match self.pending.take() {
-            Some((i, rx)) if i == b => rx.recv().unwrap_or_else(|_| {
-                Err(Error::InvalidSetting(
-                    "patch builder thread panicked".into(),
-                ))
-            })?,
+            Some((i, rx)) if i == b => rx
+                .recv()
+                .unwrap_or_else(|_| Err(Error::Internal("patch builder thread panicked".into())))?,
             other => {
                 self.pending = other;
                 self.source.build(b)?

@@ -57,10 +57,13 @@ pub fn sample_patches(
     let settings = pre.settings();
     let opts = set.options();
     if opts.color != settings.color || opts.downscale != settings.downscale {
-        return Err(Error::InvalidSetting(format!(
-            "images were loaded with color={} downscale={} but preprocessing expects color={} downscale={}",
-            opts.color, opts.downscale, settings.color, settings.downscale
-        )));
+        return Err(Error::setting(
+            "preprocessing",
+            format!(
+                "images were loaded with color={} downscale={} but preprocessing expects color={} downscale={}",
+                opts.color, opts.downscale, settings.color, settings.downscale
+            ),
+        ));
     }
     set.check_patch(patch)?;
     let d = patch * patch * set.channels();
@@ -81,10 +84,13 @@ pub fn sample_patches(
     while got < n {
         let need = n - got;
         if drawn > 100 * n + 10_000 {
-            return Err(Error::InvalidSetting(format!(
-                "only {got} of {drawn} sampled patches had norm >= min_norm {}; lower min_norm",
-                settings.min_norm
-            )));
+            return Err(Error::setting(
+                "min_norm",
+                format!(
+                    "only {got} of {drawn} sampled patches had norm >= min_norm {}; lower min_norm",
+                    settings.min_norm
+                ),
+            ));
         }
         drawn += need;
         // Draw (image, x, y) for each slot, in slot order.
@@ -164,15 +170,21 @@ fn starts(len: usize, patch: usize, stride: usize) -> Vec<usize> {
 /// ```
 pub fn tile(image: &Image, patch: usize, stride: usize) -> Result<Tiles> {
     if patch == 0 || stride == 0 || stride > patch {
-        return Err(Error::InvalidSetting(format!(
-            "stride must be between 1 and the patch size {patch} so tiles cover the image, got {stride}"
-        )));
+        return Err(Error::setting(
+            "stride",
+            format!(
+                "stride must be between 1 and the patch size {patch} so tiles cover the image, got {stride}"
+            ),
+        ));
     }
     if image.width < patch || image.height < patch {
-        return Err(Error::InvalidSetting(format!(
-            "a {}×{} image is smaller than the {patch}×{patch} patch",
-            image.width, image.height
-        )));
+        return Err(Error::setting(
+            "patch_size",
+            format!(
+                "a {}×{} image is smaller than the {patch}×{patch} patch",
+                image.width, image.height
+            ),
+        ));
     }
     let xs = starts(image.width, patch, stride);
     let ys = starts(image.height, patch, stride);

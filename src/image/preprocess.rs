@@ -83,9 +83,10 @@ impl Whitening {
             "zca" => Ok(Whitening::Zca {
                 epsilon: DEFAULT_ZCA_EPSILON,
             }),
-            other => Err(Error::InvalidSetting(format!(
-                "unknown whitening '{other}' (expected none, one-over-f or zca)"
-            ))),
+            other => Err(Error::setting(
+                "whitening",
+                format!("unknown whitening '{other}' (expected none, one-over-f or zca)"),
+            )),
         }
     }
 
@@ -139,18 +140,22 @@ impl Preprocessing {
     pub fn validate(&self) -> Result<()> {
         self.load_options().validate()?;
         if !(self.min_norm.is_finite() && self.min_norm >= 0.0) {
-            return Err(Error::InvalidSetting(format!(
-                "min_norm must be finite and >= 0, got {}",
-                self.min_norm
-            )));
+            return Err(Error::setting(
+                "min_norm",
+                format!("min_norm must be finite and >= 0, got {}", self.min_norm),
+            ));
         }
         match self.whiten {
-            Whitening::OneOverF { f0 } if !(f0.is_finite() && f0 > 0.0) => Err(
-                Error::InvalidSetting(format!("one-over-f f0 must be > 0 cycles/pixel, got {f0}")),
-            ),
-            Whitening::Zca { epsilon } if !(epsilon.is_finite() && epsilon > 0.0) => Err(
-                Error::InvalidSetting(format!("zca epsilon must be > 0, got {epsilon}")),
-            ),
+            Whitening::OneOverF { f0 } if !(f0.is_finite() && f0 > 0.0) => Err(Error::setting(
+                "whitening",
+                format!("one-over-f f0 must be > 0 cycles/pixel, got {f0}"),
+            )),
+            Whitening::Zca { epsilon } if !(epsilon.is_finite() && epsilon > 0.0) => {
+                Err(Error::setting(
+                    "whitening",
+                    format!("zca epsilon must be > 0, got {epsilon}"),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -301,9 +306,10 @@ impl Zca {
             )));
         }
         if !(epsilon.is_finite() && epsilon > 0.0) {
-            return Err(Error::InvalidSetting(format!(
-                "zca epsilon must be > 0, got {epsilon}"
-            )));
+            return Err(Error::setting(
+                "zca_epsilon",
+                format!("zca epsilon must be > 0, got {epsilon}"),
+            ));
         }
         crate::error::check_finite("zca mean", &mean)?;
         crate::error::check_finite("zca eigenvalues", &eigenvalues)?;
@@ -616,10 +622,13 @@ impl Preprocessor {
                 self.zca = Some(zca);
                 Ok(())
             }
-            other => Err(Error::InvalidSetting(format!(
-                "a ZCA transform (epsilon {}) does not match whitening {other:?}",
-                zca.epsilon()
-            ))),
+            other => Err(Error::setting(
+                "whitening",
+                format!(
+                    "a ZCA transform (epsilon {}) does not match whitening {other:?}",
+                    zca.epsilon()
+                ),
+            )),
         }
     }
 
@@ -746,8 +755,9 @@ impl Preprocessor {
 
     fn zca_for_patches(&self) -> Result<Option<&Zca>> {
         match (&self.settings.whiten, &self.zca) {
-            (Whitening::Zca { .. }, None) => Err(Error::InvalidSetting(
-                "zca whitening selected but no ZCA transform was fitted or loaded".into(),
+            (Whitening::Zca { .. }, None) => Err(Error::setting(
+                "whitening",
+                "zca whitening selected but no ZCA transform was fitted or loaded",
             )),
             (_, z) => Ok(z.as_ref()),
         }

@@ -408,16 +408,22 @@ pub fn read_csr(path: &Path) -> Result<CsrMatrix> {
 pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<()> {
     for (i, (name, array)) in arrays.iter().enumerate() {
         if name.is_empty() || name.contains(['/', '\\', '\0']) {
-            return Err(Error::InvalidSetting(format!(
-                "cannot write {}: invalid array name {name:?}",
-                path.display()
-            )));
+            return Err(Error::setting(
+                "array_name",
+                format!(
+                    "cannot write {}: invalid array name {name:?}",
+                    path.display()
+                ),
+            ));
         }
         if arrays[..i].iter().any(|(other, _)| other == name) {
-            return Err(Error::InvalidSetting(format!(
-                "cannot write {}: array name {name:?} used twice",
-                path.display()
-            )));
+            return Err(Error::setting(
+                "array_name",
+                format!(
+                    "cannot write {}: array name {name:?} used twice",
+                    path.display()
+                ),
+            ));
         }
         if array.header.data_len() != Some(array.bytes.len()) {
             return Err(Error::Shape(format!(

@@ -59,9 +59,10 @@ pub fn atom_grid(
     channels: usize,
 ) -> Result<RgbImage> {
     if channels != 1 && channels != 3 {
-        return Err(Error::InvalidSetting(format!(
-            "atoms must have 1 (gray) or 3 (RGB) channels, got {channels}"
-        )));
+        return Err(Error::setting(
+            "channels",
+            format!("atoms must have 1 (gray) or 3 (RGB) channels, got {channels}"),
+        ));
     }
     if n_atoms == 0 {
         return Err(Error::Shape("the dictionary has no atoms to plot".into()));

@@ -116,9 +116,10 @@ pub(crate) fn check_image_len(
     len: usize,
 ) -> Result<()> {
     if channels != 1 && channels != 3 {
-        return Err(Error::InvalidSetting(format!(
-            "{what}: channels must be 1 (gray) or 3 (RGB), got {channels}"
-        )));
+        return Err(Error::setting(
+            "channels",
+            format!("{what}: channels must be 1 (gray) or 3 (RGB), got {channels}"),
+        ));
     }
     if width == 0 || height == 0 {
         return Err(Error::Shape(format!(

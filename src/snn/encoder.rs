@@ -202,8 +202,9 @@ pub fn trains_from_record(
     bin: usize,
 ) -> Result<Vec<SpikeTrain>> {
     if bin == 0 {
-        return Err(Error::InvalidSetting(
-            "spike bins must span at least one step".into(),
+        return Err(Error::setting(
+            "bin",
+            "spike bins must span at least one step",
         ));
     }
     let steps = record.steps.div_ceil(bin);
@@ -242,7 +243,7 @@ impl SpikingLcaEncoder {
         let enc = params.encode(&self.dictionary, signals)?;
         let record = enc
             .spikes
-            .ok_or_else(|| Error::InvalidSetting("the solver recorded no spikes".into()))?;
+            .ok_or_else(|| Error::Data("the solver recorded no spikes".into()))?;
         trains_from_record(&record, self.bin)
     }
 }

@@ -61,27 +61,33 @@ impl Network {
         seed: u64,
     ) -> Result<Self> {
         if specs.is_empty() {
-            return Err(Error::InvalidSetting(
-                "a network needs at least one layer".into(),
+            return Err(Error::setting(
+                "layers",
+                "a network needs at least one layer",
             ));
         }
         if !(surrogate.tau > 0.0 && surrogate.alpha > 0.0) {
-            return Err(Error::InvalidSetting(format!(
-                "surrogate τ and α must be positive (got τ = {}, α = {})",
-                surrogate.tau, surrogate.alpha
-            )));
+            return Err(Error::setting(
+                "surrogate",
+                format!(
+                    "surrogate τ and α must be positive (got τ = {}, α = {})",
+                    surrogate.tau, surrogate.alpha
+                ),
+            ));
         }
         let mut layers = Vec::with_capacity(specs.len());
         let (mut n_in, mut offset) = (n_inputs, 0);
         for (l, spec) in specs.iter().enumerate() {
             if spec.size == 0 || n_in == 0 {
-                return Err(Error::InvalidSetting(format!(
-                    "layer {l} has no neurons or inputs"
-                )));
+                return Err(Error::setting(
+                    "layers",
+                    format!("layer {l} has no neurons or inputs"),
+                ));
             }
             if spec.kind == LayerKind::Readout && l + 1 != specs.len() {
-                return Err(Error::InvalidSetting(
-                    "only the last layer can be a readout".into(),
+                return Err(Error::setting(
+                    "layers",
+                    "only the last layer can be a readout",
                 ));
             }
             let c = spec.neuron;
@@ -91,9 +97,12 @@ impl Network {
                 || c.threshold <= 0.0
                 || c.refractory != 0
             {
-                return Err(Error::InvalidSetting(format!(
-                    "layer {l}: decays must lie in [0, 1], the threshold be positive and refractory 0"
-                )));
+                return Err(Error::setting(
+                    "layers",
+                    format!(
+                        "layer {l}: decays must lie in [0, 1], the threshold be positive and refractory 0"
+                    ),
+                ));
             }
             let layer = Layer {
                 spec: spec.clone(),
@@ -110,15 +119,16 @@ impl Network {
             let n = layer.size();
             let sd = layer.spec.weight_scale / (layer.n_in as f32).sqrt();
             let normal = Normal::new(0.0f32, sd.max(0.0))
-                .map_err(|e| Error::InvalidSetting(format!("weight scale: {e}")))?;
+                .map_err(|e| Error::setting("weight_scale", format!("weight scale: {e}")))?;
             let w = layer.offset..layer.offset + n * layer.n_in;
             for p in &mut params[w.clone()] {
                 *p = normal.sample(&mut rng);
             }
             if layer.spec.kind == LayerKind::Recurrent {
                 let sd = layer.spec.recurrent_scale / (n as f32).sqrt();
-                let normal = Normal::new(0.0f32, sd.max(0.0))
-                    .map_err(|e| Error::InvalidSetting(format!("recurrent scale: {e}")))?;
+                let normal = Normal::new(0.0f32, sd.max(0.0)).map_err(|e| {
+                    Error::setting("recurrent_scale", format!("recurrent scale: {e}"))
+                })?;
                 for p in &mut params[w.end..w.end + n * n] {
                     *p = normal.sample(&mut rng);
                 }

@@ -216,15 +216,18 @@ impl EpochStats {
 
 fn check_compatible(net: &Network, loss: &Loss, n_classes: usize) -> Result<()> {
     if loss.needs_readout() != net.has_readout() {
-        return Err(Error::InvalidSetting(format!(
-            "loss '{}' needs {} output layer",
-            loss.name(),
-            if loss.needs_readout() {
-                "a readout"
-            } else {
-                "a spiking"
-            }
-        )));
+        return Err(Error::setting(
+            "loss",
+            format!(
+                "loss '{}' needs {} output layer",
+                loss.name(),
+                if loss.needs_readout() {
+                    "a readout"
+                } else {
+                    "a spiking"
+                }
+            ),
+        ));
     }
     if net.n_outputs() != n_classes {
         return Err(Error::Shape(format!(
@@ -307,21 +310,25 @@ pub fn train(
 ) -> Result<Vec<EpochStats>> {
     check_compatible(net, &cfg.loss, n_classes)?;
     if cfg.batch_size == 0 || cfg.epochs == 0 || cfg.lr.is_nan() || cfg.lr <= 0.0 {
-        return Err(Error::InvalidSetting(
-            "epochs, batch size and learning rate must be positive".into(),
+        return Err(Error::setting(
+            "training",
+            "epochs, batch size and learning rate must be positive",
         ));
     }
     if train.is_empty() {
-        return Err(Error::InvalidSetting("the training set is empty".into()));
+        return Err(Error::Data("the training set is empty".into()));
     }
     if !(0.0..1.0).contains(&cfg.input_dropout)
         || cfg.weight_decay.is_nan()
         || cfg.weight_decay < 0.0
     {
-        return Err(Error::InvalidSetting(format!(
-            "input dropout must lie in [0, 1) and weight decay be >= 0 (got {} and {})",
-            cfg.input_dropout, cfg.weight_decay
-        )));
+        return Err(Error::setting(
+            "regularisation",
+            format!(
+                "input dropout must lie in [0, 1) and weight decay be >= 0 (got {} and {})",
+                cfg.input_dropout, cfg.weight_decay
+            ),
+        ));
     }
     let dropped = InputDropout {
         inner: train,

@@ -59,9 +59,12 @@ impl QuantisedWeights {
         while (largest / step(exponent)).round() > mant_max {
             exponent += 1;
             if exponent > WEIGHT_EXP_MAX {
-                return Err(Error::InvalidSetting(format!(
-                    "fixed point cannot represent a weight of {largest:.0} with an {WEIGHT_BITS}-bit mantissa and exponent <= {WEIGHT_EXP_MAX}"
-                )));
+                return Err(Error::setting(
+                    "fixed_point",
+                    format!(
+                        "fixed point cannot represent a weight of {largest:.0} with an {WEIGHT_BITS}-bit mantissa and exponent <= {WEIGHT_EXP_MAX}"
+                    ),
+                ));
             }
         }
         let unit = step(exponent);

@@ -217,51 +217,64 @@ impl LcaParams {
     /// assert_eq!(lca.params().lambda, 0.2);
     /// ```
     pub fn check(self) -> Result<Lca> {
-        let bad = |msg: String| Err(Error::InvalidSetting(msg));
+        let bad = |name: &'static str, msg: String| Err(Error::setting(name, msg));
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return bad(format!(
-                "lambda must be finite and >= 0, got {}",
-                self.lambda
-            ));
+            return bad(
+                "lambda",
+                format!("lambda must be finite and >= 0, got {}", self.lambda),
+            );
         }
         if !(self.tau.is_finite() && self.tau > 0.0) {
-            return bad(format!("tau must be finite and > 0, got {}", self.tau));
+            return bad(
+                "tau",
+                format!("tau must be finite and > 0, got {}", self.tau),
+            );
         }
         if !(self.dt.is_finite() && self.dt > 0.0) {
-            return bad(format!("dt must be finite and > 0, got {}", self.dt));
+            return bad("dt", format!("dt must be finite and > 0, got {}", self.dt));
         }
         if self.integrator == Integrator::ForwardEuler && self.dt / self.tau >= 2.0 {
-            return bad(format!(
-                "dt/tau = {} >= 2 makes forward Euler diverge; lower dt or use the exponential integrator",
-                self.dt / self.tau
-            ));
+            return bad(
+                "dt",
+                format!(
+                    "dt/tau = {} >= 2 makes forward Euler diverge; lower dt or use the exponential integrator",
+                    self.dt / self.tau
+                ),
+            );
         }
         if let Threshold::Firm { width } = self.threshold
             && !(width.is_finite() && width > 0.0)
         {
-            return bad(format!(
-                "firm threshold width must be finite and > 0, got {width}"
-            ));
+            return bad(
+                "firm_width",
+                format!("firm threshold width must be finite and > 0, got {width}"),
+            );
         }
         if let Some(an) = self.anneal
             && !(an.start.is_finite() && an.start >= 1.0 && an.decay > 0.0 && an.decay < 1.0)
         {
-            return bad(format!(
-                "annealing needs start >= 1 and 0 < decay < 1, got start {} and decay {}",
-                an.start, an.decay
-            ));
+            return bad(
+                "anneal",
+                format!(
+                    "annealing needs start >= 1 and 0 < decay < 1, got start {} and decay {}",
+                    an.start, an.decay
+                ),
+            );
         }
         if self.adaptive_dt && self.threshold != Threshold::Soft {
-            return bad(
+            return bad("adaptive_dt", 
                 "the adaptive time step follows the LASSO energy, which only the soft threshold minimises"
                     .into(),
             );
         }
         if self.max_iters == 0 {
-            return bad("max_iters must be at least 1".into());
+            return bad("max_iters", "max_iters must be at least 1".into());
         }
         if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return bad(format!("tol must be finite and >= 0, got {}", self.tol));
+            return bad(
+                "tol",
+                format!("tol must be finite and >= 0, got {}", self.tol),
+            );
         }
         let gain = self.integrator.gain(self.dt, self.tau);
         Ok(Lca { params: self, gain })

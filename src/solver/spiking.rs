@@ -194,59 +194,77 @@ impl SpikingParams {
     /// assert_eq!(SpikingParams::new().check().unwrap().params().settle_steps(), 64);
     /// ```
     pub fn check(self) -> Result<SpikingLca> {
-        let bad = |msg: String| Err(Error::InvalidSetting(msg));
+        let bad = |name: &'static str, msg: String| Err(Error::setting(name, msg));
         if !(self.lambda.is_finite() && self.lambda >= 0.0) {
-            return bad(format!(
-                "lambda must be finite and >= 0, got {}",
-                self.lambda
-            ));
+            return bad(
+                "lambda",
+                format!("lambda must be finite and >= 0, got {}", self.lambda),
+            );
         }
         if !(self.dt.is_finite() && self.dt > 0.0) {
-            return bad(format!("dt must be finite and > 0, got {}", self.dt));
+            return bad("dt", format!("dt must be finite and > 0, got {}", self.dt));
         }
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return bad(format!(
-                "spike threshold must be finite and > 0, got {}",
-                self.threshold
-            ));
+            return bad(
+                "threshold",
+                format!(
+                    "spike threshold must be finite and > 0, got {}",
+                    self.threshold
+                ),
+            );
         }
         if self.steps == 0 || self.steps > u32::MAX as usize {
-            return bad(format!(
-                "steps must be between 1 and {}, got {}",
-                u32::MAX,
-                self.steps
-            ));
+            return bad(
+                "steps",
+                format!(
+                    "steps must be between 1 and {}, got {}",
+                    u32::MAX,
+                    self.steps
+                ),
+            );
         }
         if self.settle_steps() >= self.steps {
-            return bad(format!(
-                "the settling window ({} steps) must be shorter than the simulation ({} steps)",
-                self.settle_steps(),
-                self.steps
-            ));
+            return bad(
+                "settle",
+                format!(
+                    "the settling window ({} steps) must be shorter than the simulation ({} steps)",
+                    self.settle_steps(),
+                    self.steps
+                ),
+            );
         }
         if !(self.current_decay.is_finite() && (0.0..1.0).contains(&self.current_decay)) {
-            return bad(format!(
-                "current decay (fraction of the synaptic current kept per step) must be in [0, 1), got {}",
-                self.current_decay
-            ));
+            return bad(
+                "current_decay",
+                format!(
+                    "current decay (fraction of the synaptic current kept per step) must be in [0, 1), got {}",
+                    self.current_decay
+                ),
+            );
         }
         if !(self.pair_coupling.is_finite() && (0.0..=1.0).contains(&self.pair_coupling)) {
-            return bad(format!(
-                "ON/OFF pair coupling must be in [0, 1], got {}",
-                self.pair_coupling
-            ));
+            return bad(
+                "pair_coupling",
+                format!(
+                    "ON/OFF pair coupling must be in [0, 1], got {}",
+                    self.pair_coupling
+                ),
+            );
         }
         if self.fixed_point {
             // The largest bias is dt·(1 + λ/s)/ϑ < 2·dt/ϑ thresholds.
             let most = 2.0 * f64::from(self.dt) / f64::from(self.threshold)
                 * f64::from(fixed_point::THRESHOLD);
             if most > fixed_point::BIAS_MAX as f64 {
-                return bad(format!(
-                    "dt/threshold = {} is too large for fixed point: the drive per step would exceed the {}-bit bias (at most {})",
-                    self.dt / self.threshold,
-                    fixed_point::BIAS_BITS,
-                    fixed_point::BIAS_MAX as f64 / 2.0 / f64::from(fixed_point::THRESHOLD)
-                ));
+                return bad(
+                    "dt",
+                    format!(
+                        "dt/threshold = {} is too large for fixed point: the drive per step would exceed the {}-bit bias (at most {})",
+                        self.dt / self.threshold,
+                        fixed_point::BIAS_BITS,
+                        fixed_point::BIAS_MAX as f64 / 2.0 / f64::from(fixed_point::THRESHOLD)
+                    ),
+                );
             }
         }
         Ok(SpikingLca { params: self })
@@ -301,10 +319,13 @@ impl SpikeRecord {
     /// raster plot shows them.
     pub fn raster(&self, signal: usize) -> Result<Raster> {
         if signal >= self.n_signals() {
-            return Err(Error::InvalidSetting(format!(
-                "signal {signal} out of range: the spike file holds {} signals",
-                self.n_signals()
-            )));
+            return Err(Error::setting(
+                "signal",
+                format!(
+                    "signal {signal} out of range: the spike file holds {} signals",
+                    self.n_signals()
+                ),
+            ));
         }
         let range = self.range(signal);
         let spikes: Vec<(u32, u32)> = self.neuron[range.clone()]
@@ -700,7 +721,7 @@ impl SpikingLca {
                                         "a neuron needs more than one spike per step; lower dt or raise the spike threshold"
                                     }
                                 };
-                                Error::InvalidSetting(format!(
+                                Error::setting("fixed_point", format!(
                                     "fixed point cannot represent signal {signal}: at step {step} {overflow} ({hint})"
                                 ))
                             })?,
