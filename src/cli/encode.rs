@@ -598,7 +598,7 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
             iterations += enc.iterations.iter().map(|&i| u64::from(i)).sum::<u64>();
             jumps += enc.jumps.iter().map(|&i| u64::from(i)).sum::<u64>();
             max_iterations = max_iterations.max(enc.iterations.iter().copied().max().unwrap_or(0));
-            unconverged += enc.converged.iter().filter(|&&c| !c).count();
+            unconverged += enc.unconverged();
             if let Some(t) = traces.as_mut() {
                 enc.traces.iter().for_each(|trace| t.add(trace));
             }

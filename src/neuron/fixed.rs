@@ -2,10 +2,14 @@
 //! models simulate them: the fixed-point twin of [`super::lif`].
 //!
 //! ```text
-//! u[t] = u[t−1]·(4096 − du) / 4096 + input[t]      (rounded toward zero)
-//! v[t] = v[t−1]·(4096 − dv) / 4096 + u[t] + bias
+//! u[t] = u[t−1]·r_u / 4096 + input[t]      (rounded toward zero)
+//! v[t] = v[t−1]·r_v / 4096 + u[t] + bias
 //! s[t] = H(v[t] − ϑ)           then reset v (to 0, or by subtracting ϑ)
 //! ```
+//! A *decay* here means what it means in [`super::lif`]: the fraction of a
+//! state kept per step, `r = current_decay` or `voltage_decay`, in 4096ths.
+//! Loihi and Lava write the fraction removed, `du = 4096 − r_u` and
+//! `dv = 4096 − r_v`.
 //! Currents and voltages are 24-bit signed integers and the decays 12-bit
 //! fractions of 4096. On the chip a current that leaves 24 bits wraps around
 //! and a voltage saturates; here a wrapping current, or a voltage pushed above
@@ -22,9 +26,9 @@ pub const STATE_BITS: u32 = 24;
 pub const STATE_MAX: i32 = (1 << (STATE_BITS - 1)) - 1;
 /// Smallest voltage, `−(2²³ − 1)` (Lava's symmetric limit); currents share it.
 pub const STATE_MIN: i32 = -STATE_MAX;
-/// Bits of the decay constants: `du`, `dv` are fractions of `2¹² = 4096`.
+/// Bits of the decay constants: fractions of `2¹² = 4096`.
 pub const DECAY_BITS: u32 = 12;
-/// `2^DECAY_BITS`: a decay of `DECAY_UNITY` empties a state every step.
+/// `2^DECAY_BITS`: a decay of `DECAY_UNITY` keeps a state whole (no leak).
 pub const DECAY_UNITY: u16 = 1 << DECAY_BITS;
 
 /// A state that left its 24-bit range during [`CubaLifFixed::step_biased`].
@@ -49,18 +53,19 @@ impl std::fmt::Display for Overflow {
     }
 }
 
-/// `x·(4096 − d)/4096` rounded toward zero: Loihi's decay of a state by `d`.
+/// `x·keep/4096` rounded toward zero: a state decayed by one step, keeping
+/// `keep` 4096ths (Loihi's decay by `du = 4096 − keep`).
 ///
 /// ```
 /// use lca::neuron::fixed::decay;
-/// assert_eq!(decay(1000, 0), 1000);
-/// assert_eq!(decay(1000, 4096), 0);
+/// assert_eq!(decay(1000, 4096), 1000);
+/// assert_eq!(decay(1000, 0), 0);
 /// assert_eq!(decay(-1000, 2048), -500);
 /// assert_eq!(decay(3, 2048), 1);
 /// ```
 #[inline]
-pub fn decay(x: i32, d: u16) -> i32 {
-    let p = i64::from(x) * i64::from(DECAY_UNITY - d.min(DECAY_UNITY));
+pub fn decay(x: i32, keep: u16) -> i32 {
+    let p = i64::from(x) * i64::from(keep.min(DECAY_UNITY));
     let q = p.unsigned_abs() >> DECAY_BITS;
     (if p < 0 { -(q as i64) } else { q as i64 }) as i32
 }
@@ -68,11 +73,13 @@ pub fn decay(x: i32, d: u16) -> i32 {
 /// Parameters of a population of integer CUBA-LIF neurons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CubaLifFixed {
-    /// Current decay `du` in 4096ths (4096: no synaptic filter, the current is
-    /// the input of this step only).
-    pub du: u16,
-    /// Voltage decay `dv` in 4096ths (0: perfect integrator).
-    pub dv: u16,
+    /// Fraction of the current kept per step, in 4096ths (0: no synaptic
+    /// filter, the current is the input of this step only; Loihi's
+    /// `du = 4096 − current_decay`).
+    pub current_decay: u16,
+    /// Fraction of the voltage kept per step, in 4096ths (4096: perfect
+    /// integrator; Loihi's `dv = 4096 − voltage_decay`).
+    pub voltage_decay: u16,
     /// Firing threshold ϑ (in `1..=STATE_MAX`).
     pub threshold: i32,
     /// Reset rule.
@@ -113,7 +120,7 @@ impl CubaLifFixed {
     /// use lca::neuron::fixed::{CubaLifFixed, LifStateFixed};
     /// use lca::neuron::Reset;
     /// // A perfect integrator with ϑ = 64 fed 16 per step fires every 4 steps.
-    /// let lif = CubaLifFixed { du: 4096, dv: 0, threshold: 64, reset: Reset::Subtract };
+    /// let lif = CubaLifFixed { current_decay: 0, voltage_decay: 4096, threshold: 64, reset: Reset::Subtract };
     /// let mut state = LifStateFixed::new(1);
     /// let mut s = [false];
     /// let mut total = 0;
@@ -135,11 +142,11 @@ impl CubaLifFixed {
         );
         // Every term fits comfortably in i32 (states 24-bit, inputs and biases
         // below 2³⁰ in practice), so the range checks run on i32 values.
-        if self.du >= DECAY_UNITY {
+        if self.current_decay == 0 {
             state.current.copy_from_slice(input);
         } else {
             for (u, &x) in state.current.iter_mut().zip(input) {
-                *u = decay(*u, self.du).saturating_add(x);
+                *u = decay(*u, self.current_decay).saturating_add(x);
             }
         }
         let widest = state
@@ -161,7 +168,7 @@ impl CubaLifFixed {
         // bias can leave i32: that add saturates), noting the highest value.
         let mut highest = i32::MIN;
         let v = &mut state.voltage;
-        if self.dv == 0 {
+        if self.voltage_decay >= DECAY_UNITY {
             for ((vi, &u), &b) in v.iter_mut().zip(&state.current).zip(bias) {
                 let x = (*vi + u).saturating_add(b);
                 highest = highest.max(x);
@@ -169,7 +176,7 @@ impl CubaLifFixed {
             }
         } else {
             for ((vi, &u), &b) in v.iter_mut().zip(&state.current).zip(bias) {
-                let x = (decay(*vi, self.dv) + u).saturating_add(b);
+                let x = (decay(*vi, self.voltage_decay) + u).saturating_add(b);
                 highest = highest.max(x);
                 *vi = x;
             }
@@ -215,8 +222,8 @@ mod tests {
     #[test]
     fn a_wrapping_current_is_reported() {
         let lif = CubaLifFixed {
-            du: 2048,
-            dv: 0,
+            current_decay: 2048,
+            voltage_decay: DECAY_UNITY,
             threshold: 1 << 20,
             reset: Reset::Subtract,
         };
@@ -237,8 +244,8 @@ mod tests {
     #[test]
     fn voltages_saturate_below_and_overflow_above() {
         let lif = CubaLifFixed {
-            du: 4096,
-            dv: 0,
+            current_decay: 0,
+            voltage_decay: DECAY_UNITY,
             threshold: STATE_MAX,
             reset: Reset::Subtract,
         };
@@ -270,8 +277,8 @@ mod tests {
             refractory: 0,
         };
         let fixed = CubaLifFixed {
-            du: DECAY_UNITY,
-            dv: 0,
+            current_decay: 0,
+            voltage_decay: DECAY_UNITY,
             threshold: 1 << 16,
             reset: Reset::Subtract,
         };

@@ -103,9 +103,10 @@ pub fn quantise_bias(value: f64) -> Option<i32> {
     None
 }
 
-/// Current decay `du` (4096ths) for a float fraction `keep` of the current
-/// kept per step.
+/// The current decay (fraction kept, in 4096ths) for a float fraction `keep`
+/// kept per step: `4096 − du`, with Loihi's `du` rounded from `1 − keep`.
 pub fn current_decay_units(keep: f32) -> u16 {
     let unity = f64::from(crate::neuron::fixed::DECAY_UNITY);
-    (unity * (1.0 - f64::from(keep))).round().clamp(0.0, unity) as u16
+    let removed = (unity * (1.0 - f64::from(keep))).round().clamp(0.0, unity) as u16;
+    crate::neuron::fixed::DECAY_UNITY - removed
 }

@@ -1,5 +1,6 @@
 //! Solvers that find sparse codes of signals over a [`Dictionary`](crate::Dictionary).
 
+mod batch;
 pub mod fixed_point;
 mod gram_factor;
 pub mod objective;
@@ -14,7 +15,7 @@ pub use objective::{lasso_energy, lasso_objectives};
 /// caller that cuts a long input into blocks of a multiple of this many
 /// signals gets exactly the codes of one call on the whole input.
 pub const SIGNAL_CHUNK: usize = 64;
-pub use rate::{Anneal, Encoding, Lca, LcaParams, Trace};
+pub use rate::{Anneal, Encoding, Lca, LcaParams, Termination, Trace};
 pub use spiking::{Raster, SpikeRecord, SpikingEncoding, SpikingLca, SpikingParams};
 
 /// A fixed pseudo-random dictionary for unit tests (no RNG dependency, so the

@@ -46,52 +46,90 @@ pub(crate) fn supports(transfer: &Transfer) -> bool {
     transfer.threshold == Threshold::Soft
 }
 
+/// Why a chain of jumps ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChainEnd {
+    /// On the exact fixed point: the LASSO solution.
+    Solved,
+    /// Every allowed jump was spent.
+    OutOfJumps,
+    /// A jump failed to lower the energy or no recruit could be admitted
+    /// (a degenerate or ill-conditioned support).
+    Stalled,
+}
+
 /// How a continuation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Continuation {
-    /// Reached the exact fixed point.
-    pub solved: bool,
+    pub end: ChainEnd,
     /// Jumps taken.
     pub jumps: u32,
 }
 
-/// Jumps from `(u, a)` (with `T(u) = a`) until the exact fixed point or until
-/// `max_jumps` is spent; soft threshold only (see [`supports`]). A silent
-/// neuron driven past λ by no more than `slack` counts as settled: the
-/// solver's tolerance on the distance to the fixed point, which also keeps
-/// rounding noise (λ = 0, supports as large as the dimension) from being
-/// mistaken for a violation.
-///
-/// Let `a*` solve the system of the current support and signs. Each jump
-/// lowers the energy (a convex quadratic on the frozen orthant, minimised by
-/// `a*`):
-/// - some sign flips on the segment `a → a*`: move to the first zero crossing
-///   and drop the neuron(s) reaching zero;
-/// - every sign holds: move to `a*` and let every neuron settle at
-///   `u* = b − G a*`. If no inactive neuron is driven past λ this is the exact
-///   fixed point; otherwise admit the most strongly driven ones (at most
-///   [`MAX_RECRUITS`]) with the outputs exact coordinate-descent steps give
-///   them, `|u*_i| − λ` (unit-norm atoms), shrunk jointly so the energy still
-///   falls ([`scale_joint_step`]); a recruit in the span of the support is
-///   swapped in instead ([`swap_in`]).
-///
-/// An accepted jump that fails to lower the energy (possible only through
-/// rounding, with frozen systems near singular) ends the chain.
-///
-/// Unsolved, the state is left consistent (`T(u) = a`) for the dynamics to go
-/// on from; solved, `u = u*` and `a = a*`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn continue_to_fixed_point(
-    dict: &Dictionary,
-    b: &[f32],
-    transfer: &Transfer,
+/// The fixed problem of one signal a chain of jumps works on.
+pub(crate) struct Chain<'a, I> {
+    pub dict: &'a Dictionary,
+    /// Drive `b = Φᵀx`.
+    pub b: &'a [f32],
+    /// Soft threshold (see [`supports`]).
+    pub transfer: &'a Transfer,
+    /// Most jumps before the chain hands over to the dynamics.
+    pub max_jumps: u32,
+    /// How far past λ a silent neuron may be driven and still count as settled.
+    pub slack: f32,
+    /// `c = G a` over the active neurons (the solver's vectorised kernel).
+    pub inhibit: I,
+}
+
+impl<I: Fn(&Dictionary, &[f32], &[usize], &mut [f32])> Chain<'_, I> {
+    /// Jumps from `(u, a)` (with `T(u) = a`) until the exact fixed point or until
+    /// `max_jumps` is spent. A silent neuron driven past λ by no more than
+    /// `slack` counts as settled: the solver's tolerance on the distance to the
+    /// fixed point, which also keeps rounding noise (λ = 0, supports as large as
+    /// the dimension) from being mistaken for a violation.
+    ///
+    /// Let `a*` solve the system of the current support and signs. Each jump
+    /// lowers the energy (a convex quadratic on the frozen orthant, minimised by
+    /// `a*`):
+    /// - some sign flips on the segment `a → a*`: move to the first zero crossing
+    ///   and drop the neuron(s) reaching zero;
+    /// - every sign holds: move to `a*` and let every neuron settle at
+    ///   `u* = b − G a*`. If no inactive neuron is driven past λ this is the exact
+    ///   fixed point; otherwise admit the most strongly driven ones (at most
+    ///   [`MAX_RECRUITS`]) with the outputs exact coordinate-descent steps give
+    ///   them, `|u*_i| − λ` (unit-norm atoms), shrunk jointly so the energy still
+    ///   falls ([`scale_joint_step`]); a recruit in the span of the support is
+    ///   swapped in instead ([`swap_in`]).
+    ///
+    /// An accepted jump that fails to lower the energy (possible only through
+    /// rounding, with frozen systems near singular) ends the chain.
+    ///
+    /// Unsolved, the state is left consistent (`T(u) = a`) for the dynamics to go
+    /// on from; solved, `u = u*` and `a = a*`.
+    pub(crate) fn run(
+        &self,
+        u: &mut [f32],
+        a: &mut [f32],
+        scratch: &mut ProjectionScratch,
+    ) -> Continuation {
+        continue_to_fixed_point(self, u, a, scratch)
+    }
+}
+
+fn continue_to_fixed_point<I: Fn(&Dictionary, &[f32], &[usize], &mut [f32])>(
+    chain: &Chain<'_, I>,
     u: &mut [f32],
     a: &mut [f32],
     scratch: &mut ProjectionScratch,
-    max_jumps: u32,
-    slack: f32,
-    inhibit: impl Fn(&Dictionary, &[f32], &[usize], &mut [f32]),
 ) -> Continuation {
+    let Chain {
+        dict,
+        b,
+        transfer,
+        max_jumps,
+        slack,
+        ref inhibit,
+    } = *chain;
     let lambda = transfer.lambda;
     let nonneg = transfer.nonneg;
     let ProjectionScratch {
@@ -117,6 +155,7 @@ pub(crate) fn continue_to_fixed_point(
         factor.sync(dict, &[], |_| 0.0);
     }
     let mut accepted_energy = f64::INFINITY;
+    let mut end = ChainEnd::OutOfJumps;
     'jumps: while jumps < max_jumps {
         jumps += 1;
         // a* of the frozen support and signs, in the factor's row order.
@@ -166,12 +205,13 @@ pub(crate) fn continue_to_fixed_point(
         let (quadratic, l1) = sparse_energy_terms(b, a, inhibition, factor.order());
         let energy = 0.5 * quadratic + f64::from(lambda) * l1;
         if energy >= accepted_energy {
+            end = ChainEnd::Stalled;
             break 'jumps;
         }
         accepted_energy = energy;
         if strongest <= lambda + slack {
             return Continuation {
-                solved: true,
+                end: ChainEnd::Solved,
                 jumps,
             };
         }
@@ -185,8 +225,16 @@ pub(crate) fn continue_to_fixed_point(
                 admitted.offer_last(j);
             } else if n > 0 {
                 break; // the next jump settles the others
-            } else if !swap_in(dict, j, u[j], target(j, u[j]), a, factor, rhs, support) {
-                break 'jumps;
+            } else {
+                let recruit = Recruit {
+                    index: j,
+                    drive: u[j],
+                    rhs: target(j, u[j]),
+                };
+                if !swap_in(dict, recruit, a, factor, rhs, support) {
+                    end = ChainEnd::Stalled;
+                    break 'jumps;
+                }
             }
         }
         scale_joint_step(dict, a, &admitted);
@@ -203,10 +251,7 @@ pub(crate) fn continue_to_fixed_point(
             ui.clamp(-lambda, lambda)
         };
     }
-    Continuation {
-        solved: false,
-        jumps,
-    }
+    Continuation { end, jumps }
 }
 
 /// Most neurons admitted by one accepted jump. Admitting several at once cuts
@@ -316,17 +361,29 @@ fn scale_joint_step(dict: &Dictionary, a: &mut [f32], admitted: &Recruits) {
 /// exceeds λ exactly when `|wᵀs| > 1`, since `u_j = φ_jᵀ(x − Φa) = λ wᵀs` at
 /// the frozen fixed point. The move runs to the first zero crossing, whose
 /// atom leaves as `j` enters. Returns `false` if no such move exists.
-#[allow(clippy::too_many_arguments)]
+/// A neuron about to join the support.
+#[derive(Clone, Copy)]
+struct Recruit {
+    index: usize,
+    /// Its state `u_j`.
+    drive: f32,
+    /// Its right-hand side `b_j − λ·sign(u_j)`.
+    rhs: f64,
+}
+
 fn swap_in(
     dict: &Dictionary,
-    j: usize,
-    u_j: f32,
-    rhs_j: f64,
+    recruit: Recruit,
     a: &mut [f32],
     factor: &mut GramFactor,
     w: &mut [f64],
     leaving: &mut Vec<usize>,
 ) -> bool {
+    let Recruit {
+        index: j,
+        drive: u_j,
+        rhs: rhs_j,
+    } = recruit;
     let s = factor.order().len();
     let w = &mut w[..s];
     let column = dict.inhibition_column(j);

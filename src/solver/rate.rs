@@ -12,18 +12,14 @@
 
 use multiversion::multiversion;
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::Dictionary;
-use crate::error::{Error, Result, check_finite};
+use crate::error::{Error, Result};
 use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
+use crate::solver::batch::{self, Signal, SignalOutput, SignalSolver, States};
 use crate::solver::objective::sparse_energy_terms;
-use crate::solver::projection::{self, ProjectionScratch};
-
-/// Signals solved together: one GEMM computes their drive. A constant, so the
-/// partition of the work, and hence every rounding, is independent of threads.
-const CHUNK: usize = super::SIGNAL_CHUNK;
+use crate::solver::projection::{self, Chain, ChainEnd, ProjectionScratch};
 
 /// Settings of the rate LCA, set with chained setters and validated once by
 /// [`LcaParams::check`].
@@ -95,7 +91,7 @@ pub struct LcaParams {
 ///     .unwrap()
 ///     .encode(&d, &x)
 ///     .unwrap();
-/// assert!(hard.converged[0]);
+/// assert!(hard.termination[0].converged());
 /// assert!((d.reconstruct(&hard.codes) - &x).norm() < 1e-3);
 /// // Soft-threshold dynamics with the adaptive step reach the LASSO solution:
 /// // the atom that is the signal, shrunk by λ.
@@ -106,7 +102,7 @@ pub struct LcaParams {
 ///     .unwrap()
 ///     .encode(&d, &x)
 ///     .unwrap();
-/// assert!(soft.converged[0] && (soft.codes[(2, 0)] - 0.9).abs() < 1e-3);
+/// assert!(soft.termination[0].converged() && (soft.codes[(2, 0)] - 0.9).abs() < 1e-3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Anneal {
@@ -293,8 +289,43 @@ pub struct Trace {
     pub active: Vec<u32>,
 }
 
+/// Why one signal's solve stopped, reported per signal in [`Encoding`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Termination {
+    /// A chain of jumps ended on the exact fixed point of its active set
+    /// (with the soft threshold: the LASSO solution).
+    Solved,
+    /// The dynamics came within the tolerance of their fixed point.
+    Converged,
+    /// The dynamics used up `max_iters` steps.
+    MaxIterations,
+    /// A chain of jumps stalled (a degenerate support, or out of jumps) and
+    /// the dynamics that took over used up `max_iters` steps.
+    Stalled,
+}
+
+impl Termination {
+    /// Whether the signal met the tolerance.
+    pub fn converged(self) -> bool {
+        matches!(self, Termination::Solved | Termination::Converged)
+    }
+
+    /// The name used in JSON summaries (`solved`, `converged`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Termination::Solved => "solved",
+            Termination::Converged => "converged",
+            Termination::MaxIterations => "max-iterations",
+            Termination::Stalled => "stalled",
+        }
+    }
+}
+
 /// Result of encoding a batch of signals; every matrix has one column per signal.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Encoding {
     /// Sparse codes `a` (`n_atoms × n_signals`; numpy `(n_signals, n_atoms)`).
     pub codes: DMatrix<f32>,
@@ -302,10 +333,10 @@ pub struct Encoding {
     pub states: DMatrix<f32>,
     /// Steps of the dynamics each signal ran (0 when the first chain of jumps solved it).
     pub iterations: Vec<u32>,
-    /// Fixed-point jumps each signal took (see [`crate::solver::projection`]).
+    /// Fixed-point jumps each signal took (see [`LcaParams`]).
     pub jumps: Vec<u32>,
-    /// Whether each signal met the tolerance before `max_iters`.
-    pub converged: Vec<bool>,
+    /// How each signal's solve ended.
+    pub termination: Vec<Termination>,
     /// One trace per signal when tracing is on, else empty.
     pub traces: Vec<Trace>,
 }
@@ -315,6 +346,11 @@ impl Encoding {
     pub fn mean_active(&self) -> f64 {
         let n = self.codes.ncols().max(1);
         self.codes.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64
+    }
+
+    /// Signals that did not meet the tolerance.
+    pub fn unconverged(&self) -> usize {
+        self.termination.iter().filter(|t| !t.converged()).count()
     }
 }
 
@@ -337,7 +373,7 @@ pub struct Lca {
 }
 
 /// Work buffers of one chunk, allocated once and reused for all its signals.
-struct Scratch {
+pub(crate) struct Scratch {
     inhibition: Vec<f32>,
     /// The last accepted state, for undoing a step of the adaptive time step.
     accepted: Vec<f32>,
@@ -346,6 +382,14 @@ struct Scratch {
     active: Vec<usize>,
     signs: Vec<bool>,
     projection: ProjectionScratch,
+}
+
+/// What one signal's solve reports to the batch driver.
+pub(crate) struct SignalReport {
+    iterations: u32,
+    jumps: u32,
+    termination: Termination,
+    trace: Option<Trace>,
 }
 
 impl Lca {
@@ -377,178 +421,99 @@ impl Lca {
         initial_states: Option<&DMatrix<f32>>,
         progress: Option<&(dyn Fn(usize) + Sync)>,
     ) -> Result<Encoding> {
-        let (n, k, m) = (dict.n_features(), dict.n_atoms(), signals.ncols());
-        if signals.nrows() != n {
-            return Err(Error::Shape(format!(
-                "signals have {} features but the dictionary's atoms have {n}",
-                signals.nrows()
-            )));
-        }
-        check_finite("signals", signals.as_slice())?;
-        let mut states = match initial_states {
-            Some(s) => {
-                if s.shape() != (k, m) {
-                    return Err(Error::Shape(format!(
-                        "initial states are {}×{} but {k} atoms × {m} signals are needed",
-                        s.nrows(),
-                        s.ncols()
-                    )));
-                }
-                check_finite("initial states", s.as_slice())?;
-                s.clone()
-            }
-            None => DMatrix::zeros(k, m),
+        let initial = match initial_states {
+            Some(s) => States::Warm(s),
+            None => States::Rest,
         };
-        let mut codes = DMatrix::zeros(k, m);
-        let mut iterations = vec![0u32; m];
-        let mut jumps = vec![0u32; m];
-        let mut converged = vec![false; m];
-        if m == 0 {
-            return Ok(Encoding {
-                codes,
-                states,
-                iterations,
-                jumps,
-                converged,
-                traces: Vec::new(),
-            });
+        let solved = batch::solve_batch(self, dict, signals, initial, progress)?;
+        let m = solved.reports.len();
+        let mut encoding = Encoding {
+            codes: solved.codes,
+            states: solved.states.unwrap_or_else(|| DMatrix::zeros(dict.n_atoms(), m)),
+            iterations: Vec::with_capacity(m),
+            jumps: Vec::with_capacity(m),
+            termination: Vec::with_capacity(m),
+            traces: Vec::new(),
+        };
+        for report in solved.reports {
+            encoding.iterations.push(report.iterations);
+            encoding.jumps.push(report.jumps);
+            encoding.termination.push(report.termination);
+            encoding.traces.extend(report.trace);
         }
-
-        let traces: Vec<Vec<Trace>> = codes
-            .as_mut_slice()
-            .par_chunks_mut(CHUNK * k)
-            .zip(states.as_mut_slice().par_chunks_mut(CHUNK * k))
-            .zip(iterations.par_chunks_mut(CHUNK))
-            .zip(jumps.par_chunks_mut(CHUNK))
-            .zip(converged.par_chunks_mut(CHUNK))
-            .enumerate()
-            .map(|(chunk, ((((a, u), iters), jumps), conv))| {
-                let first = chunk * CHUNK;
-                let len = iters.len();
-                let x = signals.columns(first, len);
-                let drive = dict.drive(&x);
-                let mut scratch = Scratch {
-                    inhibition: vec![0.0; k],
-                    accepted: vec![0.0; if self.params.adaptive_dt { k } else { 0 }],
-                    last_update: vec![0.0; if self.params.adaptive_dt { k } else { 0 }],
-                    active: Vec::with_capacity(k),
-                    signs: Vec::with_capacity(k),
-                    projection: ProjectionScratch::new(k, n),
-                };
-                let mut chunk_traces = Vec::new();
-                for s in 0..len {
-                    let b = &drive.as_slice()[s * k..(s + 1) * k];
-                    let us = &mut u[s * k..(s + 1) * k];
-                    let as_ = &mut a[s * k..(s + 1) * k];
-                    let mut trace = self.params.trace.then(Trace::default);
-                    // ‖x‖², for energies: traces and the adaptive step only.
-                    let x_sq = if self.params.trace || self.params.adaptive_dt {
-                        x.column(s)
-                            .iter()
-                            .map(|&v| f64::from(v) * f64::from(v))
-                            .sum()
-                    } else {
-                        0.0
-                    };
-                    let outcome =
-                        self.iterate(dict, b, x_sq, us, as_, &mut scratch, trace.as_mut());
-                    if let Some(t) = trace.as_mut() {
-                        // A trace ends with the final state, however the signal stopped.
-                        active_indices(as_, &mut scratch.active);
-                        inhibit(dict, as_, &scratch.active, &mut scratch.inhibition);
-                        let (inhibition, active) = (&scratch.inhibition, &scratch.active);
-                        record(t, x_sq, b, as_, inhibition, active, self.params.lambda);
-                    }
-                    iters[s] = outcome.iterations;
-                    jumps[s] = outcome.jumps;
-                    conv[s] = outcome.converged;
-                    chunk_traces.extend(trace);
-                }
-                if let Some(report) = progress {
-                    report(len);
-                }
-                chunk_traces
-            })
-            .collect();
-
-        Ok(Encoding {
-            codes,
-            states,
-            iterations,
-            jumps,
-            converged,
-            traces: traces.into_iter().flatten().collect(),
-        })
+        Ok(encoding)
     }
 
-    /// Runs one signal to its fixed point (see [`LcaParams`] for the strategy).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs one signal to its fixed point (see [`LcaParams`] for the strategy):
+    /// a chain of jumps from the start, then the dynamics — with their time
+    /// step, λ schedule and projection gate — until the tolerance or
+    /// `max_iters`.
     fn iterate(
         &self,
-        dict: &Dictionary,
-        b: &[f32],
-        x_sq: f64,
+        signal: &SignalProblem<'_>,
         u: &mut [f32],
         a: &mut [f32],
         scratch: &mut Scratch,
         mut trace: Option<&mut Trace>,
-    ) -> Outcome {
-        let transfer = self.transfer();
-        // Room for every atom to enter and leave twice; beyond that the
-        // dynamics take over until the support settles again.
-        let max_jumps = (2 * dict.n_features().min(dict.n_atoms()) + 16) as u32;
-        let mut jumps = 0u32;
-        let done = |it: usize, jumps: u32, converged: bool| Outcome {
-            iterations: it as u32,
-            jumps,
-            converged,
-        };
-        let tol = self.params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let mut project = self.params.projection && projection::supports(&transfer);
+    ) -> SignalReport {
         let params = &self.params;
-        let target = params.lambda;
-        let mut lambda = params.anneal.map_or(target, |an| target * an.start);
-        let (mut dt, mut gain) = (params.dt, self.gain);
-        // A step that raised the energy caps dt below it for the rest of the
-        // run: steps near the stability limit oscillate without converging.
-        let mut ceiling = max_adaptive_dt(params.integrator, params.tau);
-        // Energy, L1 norm and λ of the last accepted state, and the λ of the step since.
-        let mut accepted = (f64::INFINITY, 0.0f64, lambda);
-        let mut step_lambda = lambda;
-        let mut stable = 0usize;
-        let now = |lambda: f32| Transfer { lambda, ..transfer };
-        now(lambda).apply(u, a);
-        let chain = |u: &mut [f32], a: &mut [f32], scratch: &mut ProjectionScratch| {
-            projection::continue_to_fixed_point(
-                dict, b, &transfer, u, a, scratch, max_jumps, tol, inhibit,
-            )
+        let &SignalProblem { dict, b, x_sq } = signal;
+        let transfer = self.transfer();
+        let tol = params.tol * b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let chain = Chain {
+            dict,
+            b,
+            transfer: &transfer,
+            // Room for every atom to enter and leave twice; beyond that the
+            // dynamics take over until the support settles again.
+            max_jumps: (2 * dict.n_features().min(dict.n_atoms()) + 16) as u32,
+            slack: tol,
+            inhibit,
         };
+        let mut lambda = LambdaSchedule::new(params);
+        let mut step = TimeStep::new(params, self.gain, lambda.current);
+        let mut gate = ProjectionGate::new(params, &transfer);
+        let mut jumps = 0u32;
+        let mut stalled = false;
+        let report = |iterations: usize, jumps: u32, termination: Termination| SignalReport {
+            iterations: iterations as u32,
+            jumps,
+            termination,
+            trace: None,
+        };
+        let target = lambda.target;
+        // λ of the last step, under which its energy is judged.
+        let mut step_lambda = lambda.current;
+        lambda.transfer(&transfer).apply(u, a);
         // Jump straight from the initial state: from rest the continuation
         // recruits the strongest causes one jump at a time, whereas the first
         // steps of the dynamics activate every neuron whose drive crosses λ
         // before inhibition builds up, and each wrong one costs a jump to drop.
-        if project && lambda == target {
+        if gate.open && lambda.at_target() {
             if let Some(t) = trace.as_deref_mut() {
                 active_indices(a, &mut scratch.active);
                 inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
                 record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, target);
             }
-            let run = chain(u, a, &mut scratch.projection);
+            let run = chain.run(u, a, &mut scratch.projection);
             jumps += run.jumps;
-            if run.solved {
-                return done(0, jumps, true);
+            if run.end == ChainEnd::Solved {
+                return report(0, jumps, Termination::Solved);
             }
             // A chain that cannot finish (a support as large as the dimension,
             // or out of jumps) would only restart from the same trouble: the
             // dynamics finish the signal.
-            project = false;
+            gate.open = false;
+            stalled = true;
         }
         update_support(a, &mut scratch.active, &mut scratch.signs);
         for it in 0..params.max_iters {
             inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
             // The energy only decides once λ is fixed: while it anneals the
             // objective moves under the state.
-            if params.adaptive_dt && step_lambda == target {
+            if let TimeStep::Adaptive(adaptive) = &mut step
+                && step_lambda == target
+            {
                 // Compare both states under the threshold the step used.
                 let (e, l1) = energy(
                     x_sq,
@@ -558,33 +523,34 @@ impl Lca {
                     &scratch.active,
                     step_lambda,
                 );
-                let reference = accepted.0 + f64::from(step_lambda - accepted.2) * accepted.1;
-                if e > reference + 1e-6 * reference.abs() + 1e-12 {
-                    // The last step raised the energy: undo it, halve dt, and
-                    // never grow past the step that failed again.
+                if adaptive.rose(e, step_lambda) {
+                    // The last step raised the energy: undo it and shrink dt.
                     u.copy_from_slice(&scratch.accepted);
-                    lambda = step_lambda;
-                    now(lambda).apply(u, a);
+                    lambda.transfer(&transfer).apply(u, a);
                     update_support(a, &mut scratch.active, &mut scratch.signs);
-                    ceiling = 0.9 * dt;
-                    dt = (0.5 * dt).max(params.dt / 64.0);
-                    gain = params.integrator.gain(dt, params.tau);
-                    stable = 0;
+                    adaptive.shrink();
+                    gate.stable = 0;
                     continue;
                 }
-                accepted = (e, l1, step_lambda);
+                adaptive.accepted = Accepted {
+                    energy: e,
+                    l1,
+                    lambda: step_lambda,
+                };
                 scratch.accepted.copy_from_slice(u);
             }
             if let Some(t) = trace.as_deref_mut() {
                 record(t, x_sq, b, a, &scratch.inhibition, &scratch.active, target);
             }
-            let distance = leaky_step(u, b, &scratch.inhibition, gain);
-            now(lambda).apply(u, a);
-            step_lambda = lambda;
-            if distance <= tol && lambda == target {
-                return done(it + 1, jumps, true);
+            let distance = leaky_step(u, b, &scratch.inhibition, step.gain());
+            lambda.transfer(&transfer).apply(u, a);
+            step_lambda = lambda.current;
+            if distance <= tol && lambda.at_target() {
+                return report(it + 1, jumps, Termination::Converged);
             }
-            if params.adaptive_dt && lambda == target {
+            if let TimeStep::Adaptive(adaptive) = &mut step
+                && lambda.at_target()
+            {
                 // Successive updates pointing against each other mean the step
                 // is near the stability limit, where the stiffest mode decays
                 // slowly while the energy still falls: back off. Otherwise grow.
@@ -598,36 +564,246 @@ impl Lca {
                     turn += update * *last;
                     *last = update;
                 }
-                dt = if turn < 0.0 {
-                    (dt * ADAPTIVE_BACKOFF).max(params.dt / 64.0)
-                } else {
-                    (dt * ADAPTIVE_GROWTH).min(ceiling).max(dt)
-                };
-                gain = params.integrator.gain(dt, params.tau);
+                adaptive.adapt(turn);
             }
-            if let Some(an) = params.anneal
-                && lambda > target
-            {
-                lambda = (lambda * an.decay).max(target);
-            }
-            if update_support(a, &mut scratch.active, &mut scratch.signs) {
-                stable = 0;
-            } else {
-                stable += 1;
-            }
-            if project && lambda == target && stable >= params.patience {
-                stable = 0;
-                let run = chain(u, a, &mut scratch.projection);
+            lambda.advance();
+            let changed = update_support(a, &mut scratch.active, &mut scratch.signs);
+            gate.observe(changed);
+            if gate.ready(&lambda) {
+                gate.stable = 0;
+                let run = chain.run(u, a, &mut scratch.projection);
                 jumps += run.jumps;
-                if run.solved {
-                    return done(it + 1, jumps, true);
+                if run.end == ChainEnd::Solved {
+                    return report(it + 1, jumps, Termination::Solved);
                 }
-                project = false;
+                gate.open = false;
+                stalled = true;
                 update_support(a, &mut scratch.active, &mut scratch.signs);
-                accepted.0 = f64::INFINITY; // the jump moved the state
+                if let TimeStep::Adaptive(adaptive) = &mut step {
+                    adaptive.accepted.energy = f64::INFINITY; // the jump moved the state
+                }
             }
         }
-        done(params.max_iters, jumps, false)
+        let termination = if stalled {
+            Termination::Stalled
+        } else {
+            Termination::MaxIterations
+        };
+        report(params.max_iters, jumps, termination)
+    }
+}
+
+impl SignalSolver for Lca {
+    type Scratch = Scratch;
+    type Report = SignalReport;
+
+    fn scratch(&self, dict: &Dictionary) -> Scratch {
+        let (k, n) = (dict.n_atoms(), dict.n_features());
+        let adaptive = if self.params.adaptive_dt { k } else { 0 };
+        Scratch {
+            inhibition: vec![0.0; k],
+            accepted: vec![0.0; adaptive],
+            last_update: vec![0.0; adaptive],
+            active: Vec::with_capacity(k),
+            signs: Vec::with_capacity(k),
+            projection: ProjectionScratch::new(k, n),
+        }
+    }
+
+    fn solve(
+        &self,
+        dict: &Dictionary,
+        signal: Signal<'_>,
+        out: SignalOutput<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<SignalReport> {
+        let (b, u, a) = (signal.drive, out.state, out.code);
+        let mut trace = self.params.trace.then(Trace::default);
+        // ‖x‖², for energies: traces and the adaptive step only.
+        let x_sq = if self.params.trace || self.params.adaptive_dt {
+            signal
+                .x
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum()
+        } else {
+            0.0
+        };
+        let problem = SignalProblem { dict, b, x_sq };
+        let mut report = self.iterate(&problem, u, a, scratch, trace.as_mut());
+        if let Some(t) = trace.as_mut() {
+            // A trace ends with the final state, however the signal stopped.
+            active_indices(a, &mut scratch.active);
+            inhibit(dict, a, &scratch.active, &mut scratch.inhibition);
+            let (inhibition, active) = (&scratch.inhibition, &scratch.active);
+            record(t, x_sq, b, a, inhibition, active, self.params.lambda);
+        }
+        report.trace = trace;
+        Ok(report)
+    }
+}
+
+/// What one signal's solve reads.
+struct SignalProblem<'a> {
+    dict: &'a Dictionary,
+    /// Drive `b = Φᵀx`.
+    b: &'a [f32],
+    /// `‖x‖²` (only computed when energies are needed, else 0).
+    x_sq: f64,
+}
+
+/// The threshold of one signal: λ, or annealed from `start·λ` down to it.
+struct LambdaSchedule {
+    current: f32,
+    target: f32,
+    decay: Option<f32>,
+}
+
+impl LambdaSchedule {
+    fn new(params: &LcaParams) -> Self {
+        let target = params.lambda;
+        LambdaSchedule {
+            current: params.anneal.map_or(target, |an| target * an.start),
+            target,
+            decay: params.anneal.map(|an| an.decay),
+        }
+    }
+
+    fn at_target(&self) -> bool {
+        self.current == self.target
+    }
+
+    /// One step of the schedule.
+    fn advance(&mut self) {
+        if let Some(decay) = self.decay
+            && self.current > self.target
+        {
+            self.current = (self.current * decay).max(self.target);
+        }
+    }
+
+    /// The transfer function under the current threshold.
+    fn transfer(&self, base: &Transfer) -> Transfer {
+        Transfer {
+            lambda: self.current,
+            ..*base
+        }
+    }
+}
+
+/// The time step of the dynamics: fixed, or adapted to the energy's decay.
+enum TimeStep {
+    Fixed { gain: f32 },
+    Adaptive(AdaptiveStep),
+}
+
+impl TimeStep {
+    fn new(params: &LcaParams, gain: f32, lambda: f32) -> Self {
+        if !params.adaptive_dt {
+            return TimeStep::Fixed { gain };
+        }
+        TimeStep::Adaptive(AdaptiveStep {
+            dt: params.dt,
+            gain,
+            smallest: params.dt / 64.0,
+            // A step that raised the energy caps dt below it for the rest of
+            // the run: steps near the stability limit oscillate without
+            // converging.
+            ceiling: max_adaptive_dt(params.integrator, params.tau),
+            integrator: params.integrator,
+            tau: params.tau,
+            accepted: Accepted {
+                energy: f64::INFINITY,
+                l1: 0.0,
+                lambda,
+            },
+        })
+    }
+
+    /// The leak gain of the current step (see [`Integrator::gain`]).
+    fn gain(&self) -> f32 {
+        match self {
+            TimeStep::Fixed { gain } => *gain,
+            TimeStep::Adaptive(step) => step.gain,
+        }
+    }
+}
+
+/// The adaptive step: grows while the energy falls, is undone and halved
+/// when it rises, backs off when successive updates oscillate.
+struct AdaptiveStep {
+    dt: f32,
+    gain: f32,
+    /// The step never shrinks below this (`dt/64` of the settings).
+    smallest: f32,
+    ceiling: f32,
+    integrator: Integrator,
+    tau: f32,
+    /// The last state whose energy was accepted.
+    accepted: Accepted,
+}
+
+/// Energy, L1 norm and λ of the last accepted state.
+struct Accepted {
+    energy: f64,
+    l1: f64,
+    lambda: f32,
+}
+
+impl AdaptiveStep {
+    /// Whether energy `e`, reached by a step under `lambda`, rose above the
+    /// accepted state's (re-evaluated under the same λ).
+    fn rose(&self, e: f64, lambda: f32) -> bool {
+        let a = &self.accepted;
+        let reference = a.energy + f64::from(lambda - a.lambda) * a.l1;
+        e > reference + 1e-6 * reference.abs() + 1e-12
+    }
+
+    /// Halves dt after a rejected step and never grows past it again.
+    fn shrink(&mut self) {
+        self.ceiling = 0.9 * self.dt;
+        self.dt = (0.5 * self.dt).max(self.smallest);
+        self.gain = self.integrator.gain(self.dt, self.tau);
+    }
+
+    /// Grows dt, or backs off when the last two updates turned (`turn < 0`).
+    fn adapt(&mut self, turn: f32) {
+        self.dt = if turn < 0.0 {
+            (self.dt * ADAPTIVE_BACKOFF).max(self.smallest)
+        } else {
+            (self.dt * ADAPTIVE_GROWTH).min(self.ceiling).max(self.dt)
+        };
+        self.gain = self.integrator.gain(self.dt, self.tau);
+    }
+}
+
+/// When the dynamics hand over to a chain of jumps: the soft threshold, λ at
+/// its target and the support unchanged for `patience` steps.
+struct ProjectionGate {
+    open: bool,
+    stable: usize,
+    patience: usize,
+}
+
+impl ProjectionGate {
+    fn new(params: &LcaParams, transfer: &Transfer) -> Self {
+        ProjectionGate {
+            open: params.projection && projection::supports(transfer),
+            stable: 0,
+            patience: params.patience,
+        }
+    }
+
+    fn observe(&mut self, support_changed: bool) {
+        if support_changed {
+            self.stable = 0;
+        } else {
+            self.stable += 1;
+        }
+    }
+
+    fn ready(&self, lambda: &LambdaSchedule) -> bool {
+        self.open && lambda.at_target() && self.stable >= self.patience
     }
 }
 
@@ -643,14 +819,6 @@ fn max_adaptive_dt(integrator: Integrator, tau: f32) -> f32 {
         Integrator::ForwardEuler => 1.9 * tau,
         Integrator::ExponentialEuler => 5.0 * tau,
     }
-}
-
-/// How one signal's solve ended.
-#[derive(Clone, Copy, Debug)]
-struct Outcome {
-    iterations: u32,
-    jumps: u32,
-    converged: bool,
 }
 
 /// Refreshes the list of active neurons and their signs; returns whether

@@ -60,17 +60,16 @@
 
 use multiversion::multiversion;
 use nalgebra::DMatrix;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::ops::{AddAssign, Neg, SubAssign};
+
 use crate::Dictionary;
-use crate::error::{Error, Result, check_finite};
+use crate::error::{Error, Result};
 use crate::neuron::fixed::{CubaLifFixed, LifStateFixed, Overflow};
 use crate::neuron::{CubaLif, LifState, Reset};
+use crate::solver::batch::{self, Signal, SignalOutput, SignalSolver, States};
 use crate::solver::fixed_point::{self, QuantisedWeights};
-
-/// Signals per parallel task, fixed so results do not depend on threads.
-const CHUNK: usize = super::SIGNAL_CHUNK;
 
 /// Settings of the spiking LCA, set with chained setters and validated by
 /// [`SpikingParams::check`].
@@ -586,65 +585,203 @@ pub struct SpikingLca {
     params: SpikingParams,
 }
 
-/// What one signal's simulation produced.
-struct SignalOutcome {
+/// What one signal's simulation reports to the batch driver.
+pub(crate) struct SignalOutcome {
     quantum: f32,
     spikes: u64,
     saturated: bool,
+    /// `(neuron, step)` of every spike, in order, when recording.
+    record: Option<SignalSpikes>,
 }
 
-/// Spikes of one chunk, in order.
+/// The spikes of one signal, in step then neuron order.
 #[derive(Default)]
-struct ChunkSpikes {
-    signal: Vec<u32>,
+pub(crate) struct SignalSpikes {
     neuron: Vec<u32>,
     step: Vec<u32>,
 }
 
+/// The arithmetic one spiking network runs in: [`FloatNetwork`] (f32) or
+/// [`FixedNetwork`] (Loihi's integers). The event-driven loop
+/// ([`SpikingRun::simulate`]) is written once over it.
+pub(crate) trait Arithmetic: Sync {
+    /// A weight, current, voltage or bias.
+    type Value: Copy + Default + PartialEq + AddAssign + SubAssign + Neg<Output = Self::Value>;
+    /// A neuron's spike flag.
+    type Flag: Copy + Default + PartialEq;
+    /// The neurons' currents and voltages.
+    type State;
+
+    fn state(&self, neurons: usize) -> Self::State;
+    /// Puts every neuron back at rest.
+    fn rest(&self, state: &mut Self::State);
+    /// Column `j` of the inhibition weights, summed per spike.
+    fn column<'a>(&'a self, dict: &'a Dictionary, j: usize) -> &'a [Self::Value];
+    /// The input a summed column sends (the weights' common scale).
+    fn weigh(&self, summed: Self::Value) -> Self::Value;
+    /// What a spike sends to the other neuron of its ON/OFF pair.
+    fn pair(&self) -> Self::Value;
+    /// Drive per step of a neuron whose excess drive is `excess = ±b − λ`, for
+    /// a signal scaled by `s = max|b|`.
+    fn bias(&self, excess: f64, s: f64) -> Self::Value;
+    /// One step of every neuron; the number of spikes, or the first overflow.
+    fn step(
+        &self,
+        state: &mut Self::State,
+        input: &[Self::Value],
+        bias: &[Self::Value],
+        spikes: &mut [Self::Flag],
+    ) -> std::result::Result<usize, Overflow>;
+    /// Runs one signal (monomorphic, so each arithmetic picks its own
+    /// compilation targets).
+    fn simulate(
+        run: &SpikingRun<'_, Self>,
+        dict: &Dictionary,
+        b: &[f32],
+        scratch: &mut Scratch<Self>,
+    ) -> std::result::Result<SignalOutcome, (usize, Overflow)>
+    where
+        Self: Sized;
+}
+
+/// The f32 network: inhibition weights are `G` scaled by `w = ϑ(1 − c)`.
+pub(crate) struct FloatNetwork {
+    lif: CubaLif,
+    /// `ϑ·(1 − c)`: the weight that spreads each spike's `ϑ·G` over the synapse.
+    w: f32,
+    /// `w·κ`, the ON/OFF pair excitation.
+    pair: f32,
+    dt: f64,
+}
+
+impl Arithmetic for FloatNetwork {
+    type Value = f32;
+    type Flag = f32;
+    type State = LifState;
+
+    fn state(&self, neurons: usize) -> LifState {
+        LifState::new(neurons)
+    }
+    fn rest(&self, state: &mut LifState) {
+        state.current.fill(0.0);
+        state.voltage.fill(0.0);
+    }
+    #[inline(always)]
+    fn column<'a>(&'a self, dict: &'a Dictionary, j: usize) -> &'a [f32] {
+        dict.inhibition_column(j)
+    }
+    #[inline(always)]
+    fn weigh(&self, summed: f32) -> f32 {
+        self.w * summed
+    }
+    #[inline(always)]
+    fn pair(&self) -> f32 {
+        self.pair
+    }
+    fn bias(&self, excess: f64, s: f64) -> f32 {
+        (self.dt * excess / s) as f32
+    }
+    #[inline(always)]
+    fn step(
+        &self,
+        state: &mut LifState,
+        input: &[f32],
+        bias: &[f32],
+        spikes: &mut [f32],
+    ) -> std::result::Result<usize, Overflow> {
+        Ok(self.lif.step_biased(state, input, bias, spikes))
+    }
+    fn simulate(
+        run: &SpikingRun<'_, Self>,
+        dict: &Dictionary,
+        b: &[f32],
+        scratch: &mut Scratch<Self>,
+    ) -> std::result::Result<SignalOutcome, (usize, Overflow)> {
+        Ok(simulate_float(run, dict, b, scratch))
+    }
+}
+
 /// The weights of the integer network, quantised once per encoding.
-struct FixedNetwork {
+pub(crate) struct FixedNetwork {
     /// Column `j`: the inhibition a spike of neuron `j` sends, `ϑ·G_·j`.
     columns: Vec<i32>,
     /// What a spike sends to the other neuron of its ON/OFF pair, `c·ϑ`.
     pair: i32,
     lif: CubaLifFixed,
-    /// Float value of one voltage unit relative to ϑ, for the biases.
-    units_per_threshold: f64,
+    /// Voltage units per unit of drive·dt/ϑ (divided by `s` per signal).
+    units: f64,
+    n_atoms: usize,
 }
 
-/// Buffers of one chunk, reused for all its signals.
-struct Scratch {
-    bias: Vec<f32>,
-    input: Vec<f32>,
-    acc: Vec<f32>,
-    flags: Vec<f32>,
-    state: LifState,
-    ibias: Vec<i32>,
-    iinput: Vec<i32>,
-    iacc: Vec<i32>,
-    iflags: Vec<bool>,
-    istate: LifStateFixed,
+impl Arithmetic for FixedNetwork {
+    type Value = i32;
+    type Flag = bool;
+    type State = LifStateFixed;
+
+    fn state(&self, neurons: usize) -> LifStateFixed {
+        LifStateFixed::new(neurons)
+    }
+    fn rest(&self, state: &mut LifStateFixed) {
+        state.clear();
+    }
+    #[inline(always)]
+    fn column<'a>(&'a self, _: &'a Dictionary, j: usize) -> &'a [i32] {
+        &self.columns[j * self.n_atoms..(j + 1) * self.n_atoms]
+    }
+    #[inline(always)]
+    fn weigh(&self, summed: i32) -> i32 {
+        summed
+    }
+    #[inline(always)]
+    fn pair(&self) -> i32 {
+        self.pair
+    }
+    fn bias(&self, excess: f64, s: f64) -> i32 {
+        let x = self.units / s * excess;
+        // check() bounds dt/ϑ so every bias fits; saturate defensively.
+        fixed_point::quantise_bias(x).unwrap_or(if x > 0.0 {
+            fixed_point::BIAS_MAX as i32
+        } else {
+            -(fixed_point::BIAS_MAX as i32)
+        })
+    }
+    #[inline(always)]
+    fn step(
+        &self,
+        state: &mut LifStateFixed,
+        input: &[i32],
+        bias: &[i32],
+        spikes: &mut [bool],
+    ) -> std::result::Result<usize, Overflow> {
+        self.lif.step_biased(state, input, bias, spikes)
+    }
+    fn simulate(
+        run: &SpikingRun<'_, Self>,
+        dict: &Dictionary,
+        b: &[f32],
+        scratch: &mut Scratch<Self>,
+    ) -> std::result::Result<SignalOutcome, (usize, Overflow)> {
+        run.simulate(dict, b, scratch)
+    }
+}
+
+/// Buffers of one chunk for the arithmetic in use, reused for its signals.
+pub(crate) struct Scratch<A: Arithmetic> {
+    bias: Vec<A::Value>,
+    input: Vec<A::Value>,
+    /// Inhibition columns summed over one step's spikes.
+    summed: Vec<A::Value>,
+    flags: Vec<A::Flag>,
+    state: A::State,
     fired: Vec<u32>,
     counts: Vec<u32>,
 }
 
-impl Scratch {
-    fn new(neurons: usize, atoms: usize) -> Self {
-        Scratch {
-            bias: vec![0.0; neurons],
-            input: vec![0.0; neurons],
-            acc: vec![0.0; atoms],
-            flags: vec![0.0; neurons],
-            state: LifState::new(neurons),
-            ibias: vec![0; neurons],
-            iinput: vec![0; neurons],
-            iacc: vec![0; atoms],
-            iflags: vec![false; neurons],
-            istate: LifStateFixed::new(neurons),
-            fired: Vec::with_capacity(neurons),
-            counts: vec![0; neurons],
-        }
-    }
+/// One encoding's settings and network, the unit the batch driver runs.
+pub(crate) struct SpikingRun<'a, A> {
+    lca: &'a SpikingLca,
+    net: A,
+    neurons: usize,
 }
 
 impl SpikingLca {
@@ -666,83 +803,31 @@ impl SpikingLca {
         signals: &DMatrix<f32>,
         progress: Option<&(dyn Fn(usize) + Sync)>,
     ) -> Result<SpikingEncoding> {
-        let (n, k, m) = (dict.n_features(), dict.n_atoms(), signals.ncols());
-        if signals.nrows() != n {
-            return Err(Error::Shape(format!(
-                "signals have {} features but the dictionary's atoms have {n}",
-                signals.nrows()
-            )));
-        }
-        check_finite("signals", signals.as_slice())?;
+        let m = signals.ncols();
         if m > u32::MAX as usize {
             return Err(Error::Shape(format!(
                 "{m} signals are more than a spike record can index"
             )));
         }
         let p = &self.params;
+        let k = dict.n_atoms();
         let neurons = if p.nonneg { k } else { 2 * k };
-        let fixed = if p.fixed_point {
-            Some(self.fixed_network(dict)?)
+        let solved = if p.fixed_point {
+            let net = self.fixed_network(dict)?;
+            let run = SpikingRun {
+                lca: self,
+                net,
+                neurons,
+            };
+            batch::solve_batch(&run, dict, signals, States::Stateless, progress)?
         } else {
-            None
+            let run = SpikingRun {
+                lca: self,
+                net: self.float_network(),
+                neurons,
+            };
+            batch::solve_batch(&run, dict, signals, States::Stateless, progress)?
         };
-        let mut codes = DMatrix::zeros(k, m);
-        let mut spike_counts = vec![0u64; m];
-        let mut saturated = vec![false; m];
-        let mut quantum = vec![0.0f32; m];
-
-        let results: Vec<Result<ChunkSpikes>> = codes
-            .as_mut_slice()
-            .par_chunks_mut(CHUNK * k)
-            .zip(spike_counts.par_chunks_mut(CHUNK))
-            .zip(saturated.par_chunks_mut(CHUNK))
-            .zip(quantum.par_chunks_mut(CHUNK))
-            .enumerate()
-            .map(|(chunk, (((a, counts), sat), quanta))| {
-                let first = chunk * CHUNK;
-                let len = counts.len();
-                let drive = dict.drive(&signals.columns(first, len));
-                let mut scratch = Scratch::new(neurons, k);
-                let mut spikes = ChunkSpikes::default();
-                for s in 0..len {
-                    let b = &drive.as_slice()[s * k..(s + 1) * k];
-                    let signal = (first + s) as u32;
-                    let mut record = p.record_spikes.then_some((&mut spikes, signal));
-                    let outcome = match &fixed {
-                        None => simulate_float(self, dict, b, &mut scratch, record.as_mut()),
-                        Some(net) => self
-                            .simulate_fixed(net, b, &mut scratch, record.as_mut())
-                            .map_err(|(step, overflow)| {
-                                let hint = match overflow {
-                                    Overflow::Current { .. } => {
-                                        "too many simultaneous spikes; a synaptic current decay spreads their inhibition"
-                                    }
-                                    Overflow::Voltage { .. } => {
-                                        "a neuron needs more than one spike per step; lower dt or raise the spike threshold"
-                                    }
-                                };
-                                Error::setting("fixed_point", format!(
-                                    "fixed point cannot represent signal {signal}: at step {step} {overflow} ({hint})"
-                                ))
-                            })?,
-                    };
-                    let col = &mut a[s * k..(s + 1) * k];
-                    let c = &scratch.counts;
-                    for (i, ai) in col.iter_mut().enumerate() {
-                        let net = i64::from(c[i]) - if p.nonneg { 0 } else { i64::from(c[k + i]) };
-                        *ai = code_value(outcome.quantum, net);
-                    }
-                    counts[s] = outcome.spikes;
-                    sat[s] = outcome.saturated;
-                    quanta[s] = outcome.quantum;
-                }
-                if let Some(report) = progress {
-                    report(len);
-                }
-                Ok(spikes)
-            })
-            .collect();
-
         let mut record = p.record_spikes.then(|| SpikeRecord {
             n_atoms: k,
             n_neurons: neurons,
@@ -750,19 +835,25 @@ impl SpikingLca {
             settle: p.settle_steps(),
             ..SpikeRecord::default()
         });
-        for chunk in results {
-            let chunk = chunk?;
-            if let Some(r) = record.as_mut() {
-                r.signal.extend(chunk.signal);
-                r.neuron.extend(chunk.neuron);
-                r.step.extend(chunk.step);
+        let mut spike_counts = Vec::with_capacity(m);
+        let mut saturated = Vec::with_capacity(m);
+        let mut quantum = Vec::with_capacity(m);
+        for (signal, outcome) in solved.reports.into_iter().enumerate() {
+            spike_counts.push(outcome.spikes);
+            saturated.push(outcome.saturated);
+            quantum.push(outcome.quantum);
+            if let (Some(r), Some(spikes)) = (record.as_mut(), outcome.record) {
+                r.signal
+                    .extend(std::iter::repeat_n(signal as u32, spikes.neuron.len()));
+                r.neuron.extend(spikes.neuron);
+                r.step.extend(spikes.step);
             }
         }
         if let Some(r) = record.as_mut() {
             r.quantum = quantum;
         }
         Ok(SpikingEncoding {
-            codes,
+            codes: solved.codes,
             spike_counts,
             saturated,
             spikes: record,
@@ -770,12 +861,29 @@ impl SpikingLca {
         })
     }
 
+    fn float_network(&self) -> FloatNetwork {
+        let p = &self.params;
+        let w = p.threshold * (1.0 - p.current_decay);
+        FloatNetwork {
+            lif: CubaLif {
+                current_decay: p.current_decay,
+                voltage_decay: 1.0,
+                threshold: p.threshold,
+                reset: Reset::Subtract,
+                refractory: 0,
+            },
+            w,
+            pair: w * p.pair_coupling,
+            dt: f64::from(p.dt),
+        }
+    }
+
     /// Quantises the inhibition of `dict` for the integer network.
     fn fixed_network(&self, dict: &Dictionary) -> Result<FixedNetwork> {
         let p = &self.params;
-        let du = fixed_point::current_decay_units(p.current_decay);
+        let keep = fixed_point::current_decay_units(p.current_decay);
         // Each spike's inhibition, spread by the synaptic decay, must add up to ϑ·G.
-        let spread = f64::from(du) / f64::from(crate::neuron::fixed::DECAY_UNITY);
+        let spread = 1.0 - f64::from(keep) / f64::from(crate::neuron::fixed::DECAY_UNITY);
         let scale = f64::from(fixed_point::THRESHOLD) * spread;
         let mut values: Vec<f64> = dict
             .inhibition()
@@ -798,12 +906,13 @@ impl SpikingLca {
             columns,
             pair,
             lif: CubaLifFixed {
-                du,
-                dv: 0,
+                current_decay: keep,
+                voltage_decay: crate::neuron::fixed::DECAY_UNITY,
                 threshold: fixed_point::THRESHOLD,
                 reset: Reset::Subtract,
             },
-            units_per_threshold: f64::from(fixed_point::THRESHOLD),
+            units: f64::from(p.dt) / f64::from(p.threshold) * f64::from(fixed_point::THRESHOLD),
+            n_atoms: dict.n_atoms(),
         })
     }
 
@@ -816,238 +925,196 @@ impl SpikingLca {
         let quantum = (f64::from(s) * f64::from(p.threshold) / (window * f64::from(p.dt))) as f32;
         (f64::from(s), quantum)
     }
+}
 
-    /// Records the spikes of one step and counts those in the window.
+impl<A: Arithmetic> SpikingRun<'_, A> {
+    /// Counts one step's spikes in the window and records them.
     #[inline]
     fn after_step(
         &self,
         step: usize,
-        scratch_fired: &[u32],
+        fired: &[u32],
         counts: &mut [u32],
-        record: Option<&mut (&mut ChunkSpikes, u32)>,
+        record: Option<&mut SignalSpikes>,
     ) {
-        if step >= self.params.settle_steps() {
-            for &i in scratch_fired {
+        if step >= self.lca.params.settle_steps() {
+            for &i in fired {
                 counts[i as usize] += 1;
             }
         }
-        if let Some((spikes, signal)) = record {
-            spikes
-                .signal
-                .extend(std::iter::repeat_n(*signal, scratch_fired.len()));
-            spikes.neuron.extend_from_slice(scratch_fired);
+        if let Some(spikes) = record {
+            spikes.neuron.extend_from_slice(fired);
             spikes
                 .step
-                .extend(std::iter::repeat_n(step as u32, scratch_fired.len()));
+                .extend(std::iter::repeat_n(step as u32, fired.len()));
         }
     }
 
     fn saturated(&self, counts: &[u32]) -> bool {
-        let window = self.params.steps - self.params.settle_steps();
+        let p = &self.lca.params;
+        let window = p.steps - p.settle_steps();
         counts.iter().any(|&c| c as usize >= window)
     }
 
-    /// Runs one signal in f32; leaves the window's spike counts in `scratch.counts`.
-    /// See the free [`simulate_float`], which compiles this for AVX2 too.
+    /// Runs one signal, event-driven: a step costs one pass over the neurons
+    /// plus one inhibition column per spike of the step before. Leaves the
+    /// window's spike counts in `sc.counts`; fails with the step and the
+    /// overflow when an integer state leaves its range.
     #[inline(always)]
-    fn simulate_float(
+    fn simulate(
         &self,
         dict: &Dictionary,
         b: &[f32],
-        sc: &mut Scratch,
-        mut record: Option<&mut (&mut ChunkSpikes, u32)>,
-    ) -> SignalOutcome {
-        let p = &self.params;
-        let k = b.len();
-        let (s, quantum) = self.scaling(b);
-        sc.counts.fill(0);
-        let lambda = f64::from(p.lambda);
-        if s <= lambda {
-            return SignalOutcome {
-                quantum,
-                spikes: 0,
-                saturated: false,
-            };
-        }
-        let dt = f64::from(p.dt);
-        for (i, &bi) in b.iter().enumerate() {
-            let bi = f64::from(bi);
-            sc.bias[i] = (dt * (bi - lambda) / s) as f32;
-            if !p.nonneg {
-                sc.bias[k + i] = (dt * (-bi - lambda) / s) as f32;
-            }
-        }
-        let lif = CubaLif {
-            current_decay: p.current_decay,
-            voltage_decay: 1.0,
-            threshold: p.threshold,
-            reset: Reset::Subtract,
-            refractory: 0,
-        };
-        let w = p.threshold * (1.0 - p.current_decay);
-        sc.state.current.fill(0.0);
-        sc.state.voltage.fill(0.0);
-        sc.input.fill(0.0);
-        sc.fired.clear();
-        let mut dirty = false;
-        let mut total = 0u64;
-        for step in 0..p.steps {
-            if !sc.fired.is_empty() {
-                // Event-driven inhibition: one column of G per spike.
-                sc.acc.fill(0.0);
-                for &j in &sc.fired {
-                    let j = j as usize;
-                    if j < k {
-                        for (a, &g) in sc.acc.iter_mut().zip(dict.inhibition_column(j)) {
-                            *a += g;
-                        }
-                    } else {
-                        for (a, &g) in sc.acc.iter_mut().zip(dict.inhibition_column(j - k)) {
-                            *a -= g;
-                        }
-                    }
-                }
-                let (on, off) = sc.input.split_at_mut(k);
-                for (x, &a) in on.iter_mut().zip(&sc.acc) {
-                    *x = -w * a;
-                }
-                if !p.nonneg {
-                    for (x, &a) in off.iter_mut().zip(&sc.acc) {
-                        *x = w * a;
-                    }
-                    // A spike excites the other neuron of its pair by c·ϑ.
-                    let wp = w * p.pair_coupling;
-                    for &j in &sc.fired {
-                        let j = j as usize;
-                        let partner = if j < k { j + k } else { j - k };
-                        sc.input[partner] += wp;
-                    }
-                }
-                dirty = true;
-            } else if dirty {
-                sc.input.fill(0.0);
-                dirty = false;
-            }
-            let n = lif.step_biased(&mut sc.state, &sc.input, &sc.bias, &mut sc.flags);
-            sc.fired.clear();
-            if n > 0 {
-                total += n as u64;
-                spike_indices(&sc.flags, n, &mut sc.fired);
-                self.after_step(step, &sc.fired, &mut sc.counts, record.as_deref_mut());
-            }
-        }
-        SignalOutcome {
-            quantum,
-            spikes: total,
-            saturated: self.saturated(&sc.counts),
-        }
-    }
-
-    /// Runs one signal in Loihi integer arithmetic; fails with the step and
-    /// the overflow when a state leaves its range.
-    fn simulate_fixed(
-        &self,
-        net: &FixedNetwork,
-        b: &[f32],
-        sc: &mut Scratch,
-        mut record: Option<&mut (&mut ChunkSpikes, u32)>,
+        sc: &mut Scratch<A>,
     ) -> std::result::Result<SignalOutcome, (usize, Overflow)> {
-        let p = &self.params;
+        let p = &self.lca.params;
+        let net = &self.net;
         let k = b.len();
-        let (s, quantum) = self.scaling(b);
+        let (s, quantum) = self.lca.scaling(b);
         sc.counts.fill(0);
+        let mut record = p.record_spikes.then(SignalSpikes::default);
         let lambda = f64::from(p.lambda);
         if s <= lambda {
             return Ok(SignalOutcome {
                 quantum,
                 spikes: 0,
                 saturated: false,
+                record,
             });
         }
-        let unit = f64::from(p.dt) / f64::from(p.threshold) * net.units_per_threshold / s;
-        let quantise = |x: f64| {
-            // check() bounds dt/ϑ so every bias fits; saturate defensively.
-            fixed_point::quantise_bias(x).unwrap_or(if x > 0.0 {
-                fixed_point::BIAS_MAX as i32
-            } else {
-                -(fixed_point::BIAS_MAX as i32)
-            })
-        };
         for (i, &bi) in b.iter().enumerate() {
             let bi = f64::from(bi);
-            sc.ibias[i] = quantise(unit * (bi - lambda));
+            sc.bias[i] = net.bias(bi - lambda, s);
             if !p.nonneg {
-                sc.ibias[k + i] = quantise(unit * (-bi - lambda));
+                sc.bias[k + i] = net.bias(-bi - lambda, s);
             }
         }
-        sc.istate.clear();
-        sc.iinput.fill(0);
+        net.rest(&mut sc.state);
+        sc.input.fill(A::Value::default());
         sc.fired.clear();
         let mut dirty = false;
         let mut total = 0u64;
         for step in 0..p.steps {
             if !sc.fired.is_empty() {
-                sc.iacc.fill(0);
+                // Event-driven inhibition: one column per spike; OFF neurons
+                // carry −φ, so their columns count negatively.
+                sc.summed.fill(A::Value::default());
                 for &j in &sc.fired {
                     let j = j as usize;
-                    let (col, sign) = if j < k { (j, 1) } else { (j - k, -1) };
-                    let w = &net.columns[col * k..(col + 1) * k];
-                    if sign > 0 {
-                        for (a, &g) in sc.iacc.iter_mut().zip(w) {
+                    if j < k {
+                        for (a, &g) in sc.summed.iter_mut().zip(net.column(dict, j)) {
                             *a += g;
                         }
                     } else {
-                        for (a, &g) in sc.iacc.iter_mut().zip(w) {
+                        for (a, &g) in sc.summed.iter_mut().zip(net.column(dict, j - k)) {
                             *a -= g;
                         }
                     }
                 }
-                let (on, off) = sc.iinput.split_at_mut(k);
-                for (x, &a) in on.iter_mut().zip(&sc.iacc) {
-                    *x = -a;
+                let (on, off) = sc.input.split_at_mut(k);
+                for (x, &a) in on.iter_mut().zip(&sc.summed) {
+                    *x = -net.weigh(a);
                 }
                 if !p.nonneg {
-                    off.copy_from_slice(&sc.iacc);
+                    for (x, &a) in off.iter_mut().zip(&sc.summed) {
+                        *x = net.weigh(a);
+                    }
+                    // A spike excites the other neuron of its pair by κ·ϑ.
                     for &j in &sc.fired {
                         let j = j as usize;
                         let partner = if j < k { j + k } else { j - k };
-                        sc.iinput[partner] += net.pair;
+                        sc.input[partner] += net.pair();
                     }
                 }
                 dirty = true;
             } else if dirty {
-                sc.iinput.fill(0);
+                sc.input.fill(A::Value::default());
                 dirty = false;
             }
             let n = net
-                .lif
-                .step_biased(&mut sc.istate, &sc.iinput, &sc.ibias, &mut sc.iflags)
+                .step(&mut sc.state, &sc.input, &sc.bias, &mut sc.flags)
                 .map_err(|e| (step, e))?;
             sc.fired.clear();
             if n > 0 {
                 total += n as u64;
-                spike_indices(&sc.iflags, n, &mut sc.fired);
-                self.after_step(step, &sc.fired, &mut sc.counts, record.as_deref_mut());
+                spike_indices(&sc.flags, n, &mut sc.fired);
+                self.after_step(step, &sc.fired, &mut sc.counts, record.as_mut());
             }
         }
         Ok(SignalOutcome {
             quantum,
             spikes: total,
             saturated: self.saturated(&sc.counts),
+            record,
         })
     }
 }
-/// One float simulation, compiled for AVX2 as well as the baseline and chosen
+
+impl<A: Arithmetic> SignalSolver for SpikingRun<'_, A> {
+    type Scratch = Scratch<A>;
+    type Report = SignalOutcome;
+
+    fn scratch(&self, dict: &Dictionary) -> Scratch<A> {
+        let neurons = self.neurons;
+        Scratch {
+            bias: vec![A::Value::default(); neurons],
+            input: vec![A::Value::default(); neurons],
+            summed: vec![A::Value::default(); dict.n_atoms()],
+            flags: vec![A::Flag::default(); neurons],
+            state: self.net.state(neurons),
+            fired: Vec::with_capacity(neurons),
+            counts: vec![0; neurons],
+        }
+    }
+
+    fn solve(
+        &self,
+        dict: &Dictionary,
+        signal: Signal<'_>,
+        out: SignalOutput<'_>,
+        scratch: &mut Scratch<A>,
+    ) -> Result<SignalOutcome> {
+        let outcome = A::simulate(self, dict, signal.drive, scratch).map_err(|(step, overflow)| {
+            let hint = match overflow {
+                Overflow::Current { .. } => {
+                    "too many simultaneous spikes; a synaptic current decay spreads their inhibition"
+                }
+                Overflow::Voltage { .. } => {
+                    "a neuron needs more than one spike per step; lower dt or raise the spike threshold"
+                }
+            };
+            Error::setting(
+                "fixed_point",
+                format!(
+                    "fixed point cannot represent signal {}: at step {step} {overflow} ({hint})",
+                    signal.index
+                ),
+            )
+        })?;
+        let k = out.code.len();
+        let c = &scratch.counts;
+        let nonneg = self.lca.params.nonneg;
+        for (i, ai) in out.code.iter_mut().enumerate() {
+            let net = i64::from(c[i]) - if nonneg { 0 } else { i64::from(c[k + i]) };
+            *ai = code_value(outcome.quantum, net);
+        }
+        Ok(outcome)
+    }
+}
+
+/// The float simulation, compiled for AVX2 as well as the baseline and chosen
 /// at run time: the per-step neuron loops (shared kernels in `crate::neuron`,
 /// inlined here) run ~20 % faster on 256-bit registers. No fused
 /// multiply-adds, so both versions give the same spikes.
 #[multiversion(targets("x86_64+avx2"))]
 fn simulate_float(
-    lca: &SpikingLca,
+    run: &SpikingRun<'_, FloatNetwork>,
     dict: &Dictionary,
     b: &[f32],
-    sc: &mut Scratch,
-    record: Option<&mut (&mut ChunkSpikes, u32)>,
+    sc: &mut Scratch<FloatNetwork>,
 ) -> SignalOutcome {
-    lca.simulate_float(dict, b, sc, record)
+    match run.simulate(dict, b, sc) {
+        Ok(outcome) => outcome,
+        Err(_) => unreachable!("float neurons cannot overflow"),
+    }
 }

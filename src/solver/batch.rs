@@ -1,0 +1,168 @@
+//! The one driver every patch solver runs under.
+//!
+//! A solver only says how to solve *one* signal given its drive `b = Φᵀx`
+//! ([`SignalSolver`]); [`solve_batch`] does the rest, the same way for every
+//! solver: it validates the inputs (shapes, finite values, warm starts), cuts
+//! the signals into chunks of [`SIGNAL_CHUNK`], computes each chunk's drive
+//! with one GEMM, solves the chunks in parallel with scratch allocated once
+//! per chunk, reports progress as chunks finish and returns the first error
+//! in signal order. The partition into chunks is a constant, and each chunk's
+//! work depends only on its own signals, so the results are bit-identical
+//! for any number of threads.
+
+use nalgebra::DMatrix;
+use rayon::prelude::*;
+
+use crate::Dictionary;
+use crate::error::{Error, Result, check_finite};
+use crate::solver::SIGNAL_CHUNK;
+
+/// What one signal's solve reads.
+pub(crate) struct Signal<'a> {
+    /// Position of the signal in the batch.
+    pub index: usize,
+    /// The signal `x` (`n_features` values).
+    pub x: &'a [f32],
+    /// Its drive `b = Φᵀx` (`n_atoms` values).
+    pub drive: &'a [f32],
+}
+
+/// What one signal's solve writes.
+pub(crate) struct SignalOutput<'a> {
+    /// The code `a` (`n_atoms` values), zero on entry.
+    pub code: &'a mut [f32],
+    /// The membrane state `u`: the warm start on entry (zeros from rest),
+    /// the final state on exit; empty for a solver without [`States`].
+    pub state: &'a mut [f32],
+}
+
+/// A solver of one signal at a time.
+pub(crate) trait SignalSolver: Sync {
+    /// Work buffers of one chunk, sized once and reused for its signals.
+    type Scratch;
+    /// What one signal's solve reports besides its code.
+    type Report: Send;
+
+    /// Buffers for a chunk of signals over `dict`.
+    fn scratch(&self, dict: &Dictionary) -> Self::Scratch;
+
+    /// Solves one signal.
+    fn solve(
+        &self,
+        dict: &Dictionary,
+        signal: Signal<'_>,
+        out: SignalOutput<'_>,
+        scratch: &mut Self::Scratch,
+    ) -> Result<Self::Report>;
+}
+
+/// The membrane states a batch starts from.
+#[derive(Clone, Copy)]
+pub(crate) enum States<'a> {
+    /// The solver keeps no state that callers see.
+    Stateless,
+    /// Every neuron at rest (`u = 0`).
+    Rest,
+    /// A warm start, `n_atoms × n_signals`.
+    Warm(&'a DMatrix<f32>),
+}
+
+/// Everything a batch produced, one column or entry per signal.
+pub(crate) struct Solved<R> {
+    pub codes: DMatrix<f32>,
+    /// Final states, unless the batch was [`States::Stateless`].
+    pub states: Option<DMatrix<f32>>,
+    pub reports: Vec<R>,
+}
+
+/// Called with the number of signals finished each time a chunk completes.
+pub(crate) type Progress<'a> = Option<&'a (dyn Fn(usize) + Sync)>;
+
+/// Solves every column of `signals` with `solver` (see the module doc).
+pub(crate) fn solve_batch<S: SignalSolver>(
+    solver: &S,
+    dict: &Dictionary,
+    signals: &DMatrix<f32>,
+    initial: States<'_>,
+    progress: Progress<'_>,
+) -> Result<Solved<S::Report>> {
+    let (n, k, m) = (dict.n_features(), dict.n_atoms(), signals.ncols());
+    if signals.nrows() != n {
+        return Err(Error::Shape(format!(
+            "signals have {} features but the dictionary's atoms have {n}",
+            signals.nrows()
+        )));
+    }
+    check_finite("signals", signals.as_slice())?;
+    let mut states = match initial {
+        States::Stateless => None,
+        States::Rest => Some(DMatrix::zeros(k, m)),
+        States::Warm(s) => {
+            if s.shape() != (k, m) {
+                return Err(Error::Shape(format!(
+                    "initial states are {}×{} but {k} atoms × {m} signals are needed",
+                    s.nrows(),
+                    s.ncols()
+                )));
+            }
+            check_finite("initial states", s.as_slice())?;
+            Some(s.clone())
+        }
+    };
+    let mut codes = DMatrix::zeros(k, m);
+    if m == 0 {
+        return Ok(Solved {
+            codes,
+            states,
+            reports: Vec::new(),
+        });
+    }
+    let n_chunks = m.div_ceil(SIGNAL_CHUNK);
+    let state_chunks: Vec<&mut [f32]> = match states.as_mut() {
+        Some(s) => s.as_mut_slice().chunks_mut(SIGNAL_CHUNK * k).collect(),
+        None => (0..n_chunks).map(|_| &mut [][..]).collect(),
+    };
+    let per_chunk: Vec<Result<Vec<S::Report>>> = codes
+        .as_mut_slice()
+        .par_chunks_mut(SIGNAL_CHUNK * k)
+        .zip(state_chunks.into_par_iter())
+        .enumerate()
+        .map(|(chunk, (a, u))| {
+            let first = chunk * SIGNAL_CHUNK;
+            let len = (m - first).min(SIGNAL_CHUNK);
+            let drive = dict.drive(&signals.columns(first, len));
+            let mut scratch = solver.scratch(dict);
+            let mut reports = Vec::with_capacity(len);
+            for s in 0..len {
+                let signal = Signal {
+                    index: first + s,
+                    x: &signals.as_slice()[(first + s) * n..(first + s + 1) * n],
+                    drive: &drive.as_slice()[s * k..(s + 1) * k],
+                };
+                let state = if u.is_empty() {
+                    &mut [][..]
+                } else {
+                    &mut u[s * k..(s + 1) * k]
+                };
+                let out = SignalOutput {
+                    code: &mut a[s * k..(s + 1) * k],
+                    state,
+                };
+                reports.push(solver.solve(dict, signal, out, &mut scratch)?);
+            }
+            if let Some(report) = progress {
+                report(len);
+            }
+            Ok(reports)
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(m);
+    for chunk in per_chunk {
+        reports.extend(chunk?);
+    }
+    Ok(Solved {
+        codes,
+        states,
+        reports,
+    })
+}
