@@ -1,9 +1,22 @@
 //! Sparse coding with the Locally Competitive Algorithm (LCA).
 //!
-//! A [`Dictionary`] of unit-norm atoms and a rate-LCA solver ([`Lca`], built
-//! from [`LcaParams`]) find sparse codes `a` of signals `x` that minimise
-//! `½‖x − Φa‖² + λ‖a‖₁`. Neuron kernels live in [`neuron`], shared by every
-//! solver; [`io`] reads and writes numpy `.npy` and scipy CSR `.npz` files.
+//! Four entry points:
+//! - **Encode**: a [`Dictionary`] of unit-norm atoms and a solver built from
+//!   validated settings — [`LcaParams`] → [`Lca`] (rate LCA, exact LASSO
+//!   codes) or [`solver::SpikingParams`] → [`solver::SpikingLca`]
+//!   (integrate-and-fire neurons, optionally in Loihi's integer arithmetic)
+//!   — find codes `a` of signals `x` minimising `½‖x − Φa‖² + λ‖a‖₁`.
+//! - **Learn**: [`dictionary::training::Training`] learns a dictionary from a
+//!   folder of images (patch stream, Hebbian or online rule, checkpoints,
+//!   resume), configured by [`dictionary::training::TrainingConfig`].
+//! - **Files**: [`io`] reads and writes numpy `.npy` and scipy CSR `.npz`,
+//!   atomically; [`image`] loads, whitens, cuts and reassembles images.
+//! - **Spiking networks**: [`snn`] trains spike-timing networks on the same
+//!   neuron kernels ([`neuron`]) as the spiking LCA.
+//!
+//! Settings follow one pattern: a plain settings type with chained setters,
+//! `check(self)` into a ready (validated) value, and
+//! [`Error::InvalidSetting`] naming the setting when it is out of range.
 //!
 //! Matrices follow one convention: one column per signal, atom or code, which
 //! in memory is numpy's row-major `(n_samples, n_features)` layout used by

@@ -11,7 +11,7 @@ use lca::dictionary::learn::{DictionaryLearner, LearnParams, Rule};
 use lca::image::{
     ImageSet, LoadOptions, PatchStream, PatchStreamParams, Preprocessing, Preprocessor,
 };
-use lca::solver::objective::lasso_objectives;
+use lca::solver::lasso_objectives;
 use lca::{Dictionary, LcaParams};
 
 fn lca_cmd() -> Command {

@@ -14,9 +14,12 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{Anneal, SIGNAL_CHUNK, SpikeRecord, SpikingParams, Trace, lasso_objectives};
+use lca::solver::{
+    Anneal, SIGNAL_CHUNK, SpikeRecord, SpikingParams, Termination, Trace, lasso_objectives,
+};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
+use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ThresholdArg {
@@ -64,84 +67,100 @@ pub struct EncodeArgs {
     /// normalised dictionary; the summary says "normalized": true). Without it such a dictionary is refused.
     #[arg(long)]
     normalize: bool,
-    /// Rate: transfer (threshold) function of the neurons [default: soft].
-    #[arg(long = "transfer", alias = "threshold", value_enum)]
-    transfer: Option<ThresholdArg>,
-    /// Rate, with --transfer firm: ramp width of the firm threshold [default: 0.1].
-    #[arg(long)]
-    firm_width: Option<f32>,
-    /// Rate: neuron time constant τ [default: 1].
-    #[arg(long = "time-constant", alias = "tau", value_name = "TAU")]
-    time_constant: Option<f32>,
     /// Time step dt [default: 0.1 (rate), 0.5 (spiking, in units of max|b|)].
     #[arg(long)]
     dt: Option<f32>,
-    /// Rate: discretisation of the neuron dynamics [default: euler].
-    #[arg(long, value_enum)]
-    integrator: Option<IntegratorArg>,
-    /// Rate: maximum dynamics steps per signal [default: 2000].
-    #[arg(long)]
-    max_iters: Option<usize>,
-    /// Rate: stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point) [default: 1e-4].
-    #[arg(long)]
-    tol: Option<f32>,
-    /// Rate: pure dynamics, never jump to the fixed point implied by the active set.
-    #[arg(long)]
-    no_projection: bool,
-    /// Rate, with --anneal-from: steps the active set must stay unchanged, once λ reached its target, before jumping to its fixed point [default: 1].
-    #[arg(long)]
-    patience: Option<usize>,
-    /// Rate: adapt dt to the energy's decay: grow it by 25 % per step while the energy
-    /// falls, undo the step and halve dt when it rises.
-    #[arg(long)]
-    adaptive_dt: bool,
-    /// Rate: threshold annealing, start at FACTOR·λ and lower it to λ (see --anneal-decay).
-    #[arg(long, value_name = "FACTOR")]
-    anneal_from: Option<f32>,
-    /// Rate: per-iteration factor of the annealed threshold [default: 0.95].
-    #[arg(long)]
-    anneal_decay: Option<f32>,
-    /// Rate: warm start, initial membrane states, shape (n_samples, n_atoms) .npy.
-    #[arg(long)]
-    warm_start: Option<PathBuf>,
-    /// Rate: also write the final membrane states (n_samples, n_atoms) to this .npy (a later warm start).
-    #[arg(long)]
-    save_states: Option<PathBuf>,
-    /// Rate: write a per-iteration trace (mean energy, L1, active atoms over signals) to this CSV.
-    #[arg(long)]
-    trace: Option<PathBuf>,
-    #[command(flatten)]
-    run: super::RunOptions,
-    /// Spiking: simulated time steps per signal [default: 256].
-    #[arg(long = "time-steps", alias = "steps", value_name = "STEPS")]
-    time_steps: Option<usize>,
-    /// Spiking: steps discarded before averaging the rates [default: time-steps/4].
-    #[arg(long)]
-    settle: Option<usize>,
-    /// Spiking: firing threshold ϑ relative to max|b| (threshold scaling) [default: 1].
-    #[arg(long)]
-    spike_threshold: Option<f32>,
-    /// Spiking: fraction of the synaptic current kept per step, in [0, 1) [default: 0].
-    #[arg(long)]
-    current_decay: Option<f32>,
-    /// Spiking, signed codes: excitation between the ON and OFF neuron of an atom, in [0, 1] [default: 0.5].
-    #[arg(long)]
-    pair_coupling: Option<f32>,
-    /// Spiking: Loihi-style integer arithmetic (24-bit states, 8-bit weights); reports its error against float.
-    #[arg(long)]
-    fixed_point: bool,
-    /// Spiking: write every spike (signal, neuron, step) to this .npz.
-    #[arg(long)]
-    spikes: Option<PathBuf>,
     /// Rows read and encoded per block (a multiple of 64) [default: what fits 64 MiB, at most
     /// 65536]. Hidden: outputs do not depend on it, it exists to test exactly that.
     #[arg(long, hide = true)]
     chunk_rows: Option<usize>,
+    #[command(flatten)]
+    rate: RateArgs,
+    #[command(flatten)]
+    spiking: SpikingArgs,
+    #[command(flatten)]
+    run: super::RunOptions,
+}
+
+/// Flags of the rate LCA (`--mode rate`), refused in spiking mode.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Rate LCA (--mode rate)")]
+struct RateArgs {
+    /// Transfer (threshold) function of the neurons [default: soft].
+    #[arg(long = "transfer", alias = "threshold", value_enum)]
+    transfer: Option<ThresholdArg>,
+    /// With --transfer firm: ramp width of the firm threshold [default: 0.1].
+    #[arg(long)]
+    firm_width: Option<f32>,
+    /// Neuron time constant τ [default: 1].
+    #[arg(long = "time-constant", alias = "tau", value_name = "TAU")]
+    time_constant: Option<f32>,
+    /// Discretisation of the neuron dynamics [default: euler].
+    #[arg(long, value_enum)]
+    integrator: Option<IntegratorArg>,
+    /// Maximum dynamics steps per signal [default: 2000].
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Stop a signal when max|b − u − Ga| ≤ tol·max|b| (relative distance to the fixed point) [default: 1e-4].
+    #[arg(long)]
+    tol: Option<f32>,
+    /// Pure dynamics, never jump to the fixed point implied by the active set.
+    #[arg(long)]
+    no_projection: bool,
+    /// With --anneal-from: steps the active set must stay unchanged, once λ reached its target, before jumping to its fixed point [default: 1].
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Adapt dt to the energy's decay: grow it by 25 % per step while the energy
+    /// falls, undo the step and halve dt when it rises.
+    #[arg(long)]
+    adaptive_dt: bool,
+    /// Threshold annealing, start at FACTOR·λ and lower it to λ (see --anneal-decay).
+    #[arg(long, value_name = "FACTOR")]
+    anneal_from: Option<f32>,
+    /// Per-iteration factor of the annealed threshold [default: 0.95].
+    #[arg(long)]
+    anneal_decay: Option<f32>,
+    /// Warm start, initial membrane states, shape (n_samples, n_atoms) .npy.
+    #[arg(long)]
+    warm_start: Option<PathBuf>,
+    /// Also write the final membrane states (n_samples, n_atoms) to this .npy (a later warm start).
+    #[arg(long)]
+    save_states: Option<PathBuf>,
+    /// Write a per-iteration trace (mean energy, L1, active atoms over signals) to this CSV.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+/// Flags of the spiking LCA (`--mode spiking`), refused in rate mode.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Spiking LCA (--mode spiking)")]
+struct SpikingArgs {
+    /// Simulated time steps per signal [default: 256].
+    #[arg(long = "time-steps", alias = "steps", value_name = "STEPS")]
+    time_steps: Option<usize>,
+    /// Steps discarded before averaging the rates [default: time-steps/4].
+    #[arg(long)]
+    settle: Option<usize>,
+    /// Firing threshold ϑ relative to max|b| (threshold scaling) [default: 1].
+    #[arg(long)]
+    spike_threshold: Option<f32>,
+    /// Fraction of the synaptic current kept per step, in [0, 1) [default: 0].
+    #[arg(long)]
+    current_decay: Option<f32>,
+    /// Signed codes: excitation between the ON and OFF neuron of an atom, in [0, 1] [default: 0.5].
+    #[arg(long)]
+    pair_coupling: Option<f32>,
+    /// Loihi-style integer arithmetic (24-bit states, 8-bit weights); reports its error against float.
+    #[arg(long)]
+    fixed_point: bool,
+    /// Write every spike (signal, neuron, step) to this .npz.
+    #[arg(long)]
+    spikes: Option<PathBuf>,
 }
 
 impl EncodeArgs {
     fn transfer(&self) -> ThresholdArg {
-        self.transfer.unwrap_or(ThresholdArg::Soft)
+        self.rate.transfer.unwrap_or(ThresholdArg::Soft)
     }
 
     fn params(&self) -> LcaParams {
@@ -153,24 +172,24 @@ impl EncodeArgs {
                 ThresholdArg::Soft => Threshold::Soft,
                 ThresholdArg::Hard => Threshold::Hard,
                 ThresholdArg::Firm => Threshold::Firm {
-                    width: self.firm_width.unwrap_or(0.1),
+                    width: self.rate.firm_width.unwrap_or(0.1),
                 },
             })
-            .tau(self.time_constant.unwrap_or(d.tau))
+            .tau(self.rate.time_constant.unwrap_or(d.tau))
             .dt(self.dt.unwrap_or(d.dt))
-            .integrator(match self.integrator.unwrap_or(IntegratorArg::Euler) {
+            .integrator(match self.rate.integrator.unwrap_or(IntegratorArg::Euler) {
                 IntegratorArg::Euler => Integrator::ForwardEuler,
                 IntegratorArg::Exponential => Integrator::ExponentialEuler,
             })
-            .max_iters(self.max_iters.unwrap_or(d.max_iters))
-            .tol(self.tol.unwrap_or(d.tol))
-            .trace(self.trace.is_some())
-            .projection(!self.no_projection)
-            .patience(self.patience.unwrap_or(d.patience))
-            .adaptive_dt(self.adaptive_dt)
-            .anneal(self.anneal_from.map(|start| Anneal {
+            .max_iters(self.rate.max_iters.unwrap_or(d.max_iters))
+            .tol(self.rate.tol.unwrap_or(d.tol))
+            .trace(self.rate.trace.is_some())
+            .projection(!self.rate.no_projection)
+            .patience(self.rate.patience.unwrap_or(d.patience))
+            .adaptive_dt(self.rate.adaptive_dt)
+            .anneal(self.rate.anneal_from.map(|start| Anneal {
                 start,
-                decay: self.anneal_decay.unwrap_or(0.95),
+                decay: self.rate.anneal_decay.unwrap_or(0.95),
             }))
     }
 
@@ -180,13 +199,13 @@ impl EncodeArgs {
             .lambda(self.lambda)
             .nonneg(self.nonneg)
             .dt(self.dt.unwrap_or(d.dt))
-            .threshold(self.spike_threshold.unwrap_or(d.threshold))
-            .steps(self.time_steps.unwrap_or(d.steps))
-            .current_decay(self.current_decay.unwrap_or(d.current_decay))
-            .pair_coupling(self.pair_coupling.unwrap_or(d.pair_coupling))
-            .fixed_point(self.fixed_point)
-            .record_spikes(self.spikes.is_some());
-        if let Some(settle) = self.settle {
+            .threshold(self.spiking.spike_threshold.unwrap_or(d.threshold))
+            .steps(self.spiking.time_steps.unwrap_or(d.steps))
+            .current_decay(self.spiking.current_decay.unwrap_or(d.current_decay))
+            .pair_coupling(self.spiking.pair_coupling.unwrap_or(d.pair_coupling))
+            .fixed_point(self.spiking.fixed_point)
+            .record_spikes(self.spiking.spikes.is_some());
+        if let Some(settle) = self.spiking.settle {
             p = p.settle(settle);
         }
         p
@@ -196,17 +215,17 @@ impl EncodeArgs {
     /// accepted and ignored makes a script believe it changed something), and
     /// checks the flags whose names differ from the library's settings.
     fn check_flags(&self) -> anyhow::Result<()> {
-        if self.anneal_decay.is_some() && self.anneal_from.is_none() {
+        if self.rate.anneal_decay.is_some() && self.rate.anneal_from.is_none() {
             bail!("--anneal-decay needs --anneal-from");
         }
         let spiking_only = [
-            ("--time-steps", self.time_steps.is_some()),
-            ("--settle", self.settle.is_some()),
-            ("--spike-threshold", self.spike_threshold.is_some()),
-            ("--current-decay", self.current_decay.is_some()),
-            ("--pair-coupling", self.pair_coupling.is_some()),
-            ("--fixed-point", self.fixed_point),
-            ("--spikes", self.spikes.is_some()),
+            ("--time-steps", self.spiking.time_steps.is_some()),
+            ("--settle", self.spiking.settle.is_some()),
+            ("--spike-threshold", self.spiking.spike_threshold.is_some()),
+            ("--current-decay", self.spiking.current_decay.is_some()),
+            ("--pair-coupling", self.spiking.pair_coupling.is_some()),
+            ("--fixed-point", self.spiking.fixed_point),
+            ("--spikes", self.spiking.spikes.is_some()),
         ];
         let transfer = match self.transfer() {
             ThresholdArg::Soft => "--transfer soft",
@@ -214,20 +233,20 @@ impl EncodeArgs {
             ThresholdArg::Firm => "--transfer firm",
         };
         let rate_only = [
-            ("--time-constant", self.time_constant.is_some()),
-            ("--integrator", self.integrator.is_some()),
-            ("--max-iters", self.max_iters.is_some()),
-            ("--tol", self.tol.is_some()),
-            ("--patience", self.patience.is_some()),
-            ("--no-projection", self.no_projection),
-            ("--adaptive-dt", self.adaptive_dt),
-            ("--anneal-from", self.anneal_from.is_some()),
+            ("--time-constant", self.rate.time_constant.is_some()),
+            ("--integrator", self.rate.integrator.is_some()),
+            ("--max-iters", self.rate.max_iters.is_some()),
+            ("--tol", self.rate.tol.is_some()),
+            ("--patience", self.rate.patience.is_some()),
+            ("--no-projection", self.rate.no_projection),
+            ("--adaptive-dt", self.rate.adaptive_dt),
+            ("--anneal-from", self.rate.anneal_from.is_some()),
             // The spiking LCA solves the LASSO: its threshold is the soft one.
             (transfer, !matches!(self.transfer(), ThresholdArg::Soft)),
-            ("--firm-width", self.firm_width.is_some()),
-            ("--warm-start", self.warm_start.is_some()),
-            ("--save-states", self.save_states.is_some()),
-            ("--trace", self.trace.is_some()),
+            ("--firm-width", self.rate.firm_width.is_some()),
+            ("--warm-start", self.rate.warm_start.is_some()),
+            ("--save-states", self.rate.save_states.is_some()),
+            ("--trace", self.rate.trace.is_some()),
         ];
         let (mode, other_mode, other) = match self.mode {
             ModeArg::Rate => ("rate", "spiking", &spiking_only[..]),
@@ -236,13 +255,17 @@ impl EncodeArgs {
         if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
             bail!("{flag} does not apply to --mode {mode}: it is a --mode {other_mode} flag");
         }
-        if self.firm_width.is_some() && !matches!(self.transfer(), ThresholdArg::Firm) {
+        if self.rate.firm_width.is_some() && !matches!(self.transfer(), ThresholdArg::Firm) {
             bail!("--firm-width needs --transfer firm");
         }
-        if let Some(t) = self.time_constant.filter(|t| !(t.is_finite() && *t > 0.0)) {
+        if let Some(t) = self
+            .rate
+            .time_constant
+            .filter(|t| !(t.is_finite() && *t > 0.0))
+        {
             bail!("--time-constant (τ) must be finite and > 0, got {t}");
         }
-        if self.time_steps == Some(0) {
+        if self.spiking.time_steps == Some(0) {
             bail!("--time-steps must be at least 1, got 0");
         }
         if let Some(c) = self.chunk_rows.filter(|c| *c == 0 || c % SIGNAL_CHUNK != 0) {
@@ -532,17 +555,20 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     let lca = args.params().check()?;
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
-    for extra in [&args.save_states, &args.trace].into_iter().flatten() {
+    for extra in [&args.rate.save_states, &args.rate.trace]
+        .into_iter()
+        .flatten()
+    {
         super::check_writable(extra)?;
     }
-    if let Some(p) = &args.save_states {
+    if let Some(p) = &args.rate.save_states {
         check_extension(p, &["npy"])?;
     }
 
     let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
     let mut input = open_input(&args, &dict)?;
     let (m, k) = (input.rows(), dict.n_atoms());
-    let mut warm = match &args.warm_start {
+    let mut warm = match &args.rate.warm_start {
         None => None,
         Some(p) => {
             let s = npy::MatrixReader::open(p)?;
@@ -562,19 +588,20 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
     let report = |done: usize| bar.inc(done as u64);
     let mut codes_out = CodesSink::create(&args.output, m, k)?;
-    let mut states_out = match &args.save_states {
+    let mut states_out = match &args.rate.save_states {
         Some(p) => Some(npy::MatrixWriter::create(p, m, k)?),
         None => None,
     };
     let mut totals = Totals::default();
-    let mut traces = args.trace.is_some().then(TraceSums::default);
+    let mut traces = args.rate.trace.is_some().then(TraceSums::default);
     let (mut iterations, mut jumps, mut max_iterations, mut unconverged) = (0u64, 0u64, 0u32, 0);
+    let mut terminations = TerminationCounts::default();
     let mut seconds = 0.0;
     super::with_threads(args.run.threads, || -> anyhow::Result<()> {
         while input.remaining() > 0 {
             let rows = block.min(input.remaining());
             let signals = next_block(&mut input, rows, &args.input, "input")?;
-            let initial = match (&mut warm, &args.warm_start) {
+            let initial = match (&mut warm, &args.rate.warm_start) {
                 (Some(r), Some(p)) => Some(next_block(r, rows, p, "warm-start states")?),
                 _ => None,
             };
@@ -599,6 +626,9 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
             jumps += enc.jumps.iter().map(|&i| u64::from(i)).sum::<u64>();
             max_iterations = max_iterations.max(enc.iterations.iter().copied().max().unwrap_or(0));
             unconverged += enc.unconverged();
+            for t in &enc.termination {
+                terminations.add(*t);
+            }
             if let Some(t) = traces.as_mut() {
                 enc.traces.iter().for_each(|trace| t.add(trace));
             }
@@ -610,25 +640,27 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     if let Some(w) = states_out {
         w.finish()?;
     }
-    if let (Some(p), Some(t)) = (&args.trace, &traces) {
+    if let (Some(p), Some(t)) = (&args.rate.trace, &traces) {
         atomic::write_bytes_atomic(p, t.csv().as_bytes())?;
     }
 
-    let summary = serde_json::json!({
-        "n_signals": m,
-        "n_atoms": k,
-        "lambda": args.lambda,
-        "normalized": normalized,
-        "mean_energy": mean(totals.energy, m),
-        "mean_active": mean(totals.active as f64, m),
-        "iterations": mean(iterations as f64, m),
-        "jumps": mean(jumps as f64, m),
-        "max_iterations_used": max_iterations,
-        "unconverged": unconverged,
-        "seconds": seconds,
-        "signals_per_second": m as f64 / seconds.max(1e-12),
-        "output": args.output.display().to_string(),
-    });
+    let summary = RateSummary {
+        mode: "rate",
+        n_signals: m,
+        n_atoms: k,
+        lambda: args.lambda,
+        normalized,
+        mean_energy: mean(totals.energy, m),
+        mean_active: mean(totals.active as f64, m),
+        iterations: mean(iterations as f64, m),
+        jumps: mean(jumps as f64, m),
+        max_iterations_used: max_iterations,
+        unconverged,
+        termination: terminations,
+        seconds,
+        signals_per_second: m as f64 / seconds.max(1e-12),
+        output: args.output.display().to_string(),
+    };
     if !args.run.quiet {
         if normalized {
             eprintln!(
@@ -645,7 +677,7 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
         }
     }
     if args.run.json {
-        println!("{summary}");
+        println!("{}", serde_json::to_string(&summary)?);
     } else if !args.run.quiet {
         if m == 0 {
             println!("encoded 0 signals over {k} atoms: the input has no rows");
@@ -672,6 +704,88 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `--json` summary of `lca encode --mode rate` (keys are a contract).
+#[derive(Serialize)]
+struct RateSummary {
+    mode: &'static str,
+    n_signals: usize,
+    n_atoms: usize,
+    lambda: f32,
+    normalized: bool,
+    mean_energy: f64,
+    mean_active: f64,
+    /// Mean dynamics steps per signal.
+    iterations: f64,
+    /// Mean jumps per signal.
+    jumps: f64,
+    max_iterations_used: u32,
+    unconverged: usize,
+    /// Signals per way their solve ended.
+    termination: TerminationCounts,
+    seconds: f64,
+    signals_per_second: f64,
+    output: String,
+}
+
+/// How many signals ended each way (see [`Termination`]).
+#[derive(Default, Serialize)]
+struct TerminationCounts {
+    solved: usize,
+    converged: usize,
+    max_iterations: usize,
+    stalled: usize,
+}
+
+impl TerminationCounts {
+    fn add(&mut self, t: Termination) {
+        match t {
+            Termination::Solved => self.solved += 1,
+            Termination::Converged => self.converged += 1,
+            Termination::MaxIterations => self.max_iterations += 1,
+            Termination::Stalled => self.stalled += 1,
+            _ => {}
+        }
+    }
+}
+
+/// The `--json` summary of `lca encode --mode spiking` (keys are a contract).
+#[derive(Serialize)]
+struct SpikingSummary {
+    mode: &'static str,
+    n_signals: usize,
+    n_atoms: usize,
+    lambda: f32,
+    normalized: bool,
+    mean_energy: f64,
+    mean_active: f64,
+    iterations: usize,
+    max_iterations_used: usize,
+    steps: usize,
+    settle: usize,
+    dt: f32,
+    spike_threshold: f32,
+    current_decay: f32,
+    pair_coupling: f32,
+    fixed_point: bool,
+    spikes_per_signal: f64,
+    saturated: usize,
+    seconds: f64,
+    signals_per_second: f64,
+    output: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vs_float: Option<VsFloat>,
+}
+
+/// Fixed point against float in the spiking summary.
+#[derive(Serialize)]
+struct VsFloat {
+    mean_energy_float: f64,
+    energy_rel_diff: f64,
+    rel_code_error: f64,
+    max_abs_code_error: f32,
+    spikes_per_signal_float: f64,
+}
+
 /// Fixed point against float, summed over the blocks in input order.
 #[derive(Default)]
 struct FloatComparison {
@@ -695,7 +809,7 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     };
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
-    if let Some(path) = &args.spikes {
+    if let Some(path) = &args.spiking.spikes {
         check_extension(path, &["npz"])?;
         super::check_writable(path)?;
     }
@@ -766,46 +880,47 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     })??;
     bar.finish_and_clear();
     codes_out.finish()?;
-    if let (Some(path), Some(record)) = (&args.spikes, &record) {
+    if let (Some(path), Some(record)) = (&args.spiking.spikes, &record) {
         record.write_npz(path)?;
     }
 
     let mean_energy = mean(totals.energy, m);
     let mean_active = mean(totals.active as f64, m);
     let mean_spikes = mean(spikes as f64, m);
-    let mut summary = serde_json::json!({
-        "mode": "spiking",
-        "n_signals": m,
-        "n_atoms": k,
-        "lambda": args.lambda,
-        "normalized": normalized,
-        "mean_energy": mean_energy,
-        "mean_active": mean_active,
-        "iterations": p.steps,
-        "max_iterations_used": p.steps,
-        "steps": p.steps,
-        "settle": p.settle_steps(),
-        "dt": p.dt,
-        "spike_threshold": p.threshold,
-        "current_decay": p.current_decay,
-        "pair_coupling": p.pair_coupling,
-        "fixed_point": p.fixed_point,
-        "spikes_per_signal": mean_spikes,
-        "saturated": saturated,
-        "seconds": seconds,
-        "signals_per_second": m as f64 / seconds.max(1e-12),
-        "output": args.output.display().to_string(),
-    });
-    if let Some(v) = &vs_float {
-        let float_energy = mean(v.energy, m);
-        summary["vs_float"] = serde_json::json!({
-            "mean_energy_float": float_energy,
-            "energy_rel_diff": (mean_energy - float_energy) / float_energy.abs().max(f64::MIN_POSITIVE),
-            "rel_code_error": v.diff_sq.sqrt() / v.float_sq.sqrt().max(f64::MIN_POSITIVE),
-            "max_abs_code_error": v.max_abs,
-            "spikes_per_signal_float": mean(v.spikes as f64, m),
-        });
-    }
+    let summary = SpikingSummary {
+        mode: "spiking",
+        n_signals: m,
+        n_atoms: k,
+        lambda: args.lambda,
+        normalized,
+        mean_energy,
+        mean_active,
+        iterations: p.steps,
+        max_iterations_used: p.steps,
+        steps: p.steps,
+        settle: p.settle_steps(),
+        dt: p.dt,
+        spike_threshold: p.threshold,
+        current_decay: p.current_decay,
+        pair_coupling: p.pair_coupling,
+        fixed_point: p.fixed_point,
+        spikes_per_signal: mean_spikes,
+        saturated,
+        seconds,
+        signals_per_second: m as f64 / seconds.max(1e-12),
+        output: args.output.display().to_string(),
+        vs_float: vs_float.as_ref().map(|v| {
+            let float_energy = mean(v.energy, m);
+            VsFloat {
+                mean_energy_float: float_energy,
+                energy_rel_diff: (mean_energy - float_energy)
+                    / float_energy.abs().max(f64::MIN_POSITIVE),
+                rel_code_error: v.diff_sq.sqrt() / v.float_sq.sqrt().max(f64::MIN_POSITIVE),
+                max_abs_code_error: v.max_abs,
+                spikes_per_signal_float: mean(v.spikes as f64, m),
+            }
+        }),
+    };
     if !args.run.quiet {
         if normalized {
             eprintln!(
@@ -820,7 +935,7 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
         }
     }
     if args.run.json {
-        println!("{summary}");
+        println!("{}", serde_json::to_string(&summary)?);
     } else if !args.run.quiet {
         if m == 0 {
             println!("encoded 0 signals over {k} atoms: the input has no rows");
@@ -836,11 +951,10 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
                 p.steps,
             );
         }
-        if let Some(v) = summary.get("vs_float") {
+        if let Some(v) = &summary.vs_float {
             println!(
                 "fixed point vs float: relative code error {:.3e}, energy relative difference {:.3e}",
-                v["rel_code_error"].as_f64().unwrap_or(0.0),
-                v["energy_rel_diff"].as_f64().unwrap_or(0.0)
+                v.rel_code_error, v.energy_rel_diff
             );
         }
     }

@@ -520,7 +520,7 @@ impl Training {
             .tol(0.0)
             .check()?;
         let codes = lca.encode(&dict, x)?.codes;
-        let total: f64 = crate::solver::objective::lasso_objectives(&dict, x, &codes, lambda)
+        let total: f64 = crate::solver::lasso_objectives(&dict, x, &codes, lambda)
             .iter()
             .sum();
         Ok(Some(total / x.ncols().max(1) as f64))

@@ -20,14 +20,14 @@ use crate::error::{Error, Result};
 use super::atomic::write_atomic;
 
 /// The 6 bytes every `.npy` file starts with.
-pub const MAGIC: &[u8; 6] = b"\x93NUMPY";
+pub(crate) const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// Longest header dictionary accepted when reading, in bytes. numpy writes
 /// headers of about 128 bytes and itself refuses more than 10 000 by default.
-pub const MAX_HEADER_LEN: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_LEN: usize = 64 * 1024;
 
 /// Most dimensions accepted (numpy's own limit).
-pub const MAX_DIMS: usize = 64;
+pub(crate) const MAX_DIMS: usize = 64;
 
 /// Initial buffer for data whose size is claimed but not yet confirmed by a
 /// file length; the buffer grows only as real bytes arrive.
@@ -149,7 +149,7 @@ impl Header {
     /// The grammar is exactly what numpy writes (single- or double-quoted
     /// keys, any whitespace, optional trailing comma); the dictionary must
     /// have the three keys and nothing else. Only whitespace may follow it.
-    pub fn parse(dict: &str) -> std::result::Result<Header, String> {
+    pub(crate) fn parse(dict: &str) -> std::result::Result<Header, String> {
         HeaderParser {
             s: dict.as_bytes(),
             pos: 0,
@@ -158,7 +158,7 @@ impl Header {
     }
 
     /// The dictionary literal numpy writes for this header (without padding).
-    pub fn to_dict_string(&self) -> String {
+    pub(crate) fn to_dict_string(&self) -> String {
         let shape = match self.shape.as_slice() {
             [] => "()".to_string(),
             [d] => format!("({d},)"),
@@ -603,7 +603,10 @@ pub struct NpyMatrix {
 /// of bytes it occupied (magic, version, length field, dictionary, padding).
 ///
 /// Errors name `path_for_errors`.
-pub fn read_header<R: Read>(reader: &mut R, path_for_errors: &Path) -> Result<(Header, u64)> {
+pub(crate) fn read_header<R: Read>(
+    reader: &mut R,
+    path_for_errors: &Path,
+) -> Result<(Header, u64)> {
     let path = path_for_errors;
     let eof = |e: io::Error, what: &str| {
         if e.kind() == io::ErrorKind::UnexpectedEof {

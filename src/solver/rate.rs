@@ -28,7 +28,7 @@ use crate::solver::projection::{self, Chain, ChainEnd, ProjectionScratch};
 /// and a chain of jumps from the initial state to the fixed point of the
 /// current active set (each jump either lands on the exact solution or
 /// improves the active set with a lower energy; see
-/// [`crate::solver::projection`]). A chain that cannot finish (out of its
+/// the solver module's *Jumps* section). A chain that cannot finish (out of its
 /// `2·min(n_features, n_atoms) + 16` jumps, or stalled on a degenerate
 /// support) hands over to the dynamics (`dt/τ = 0.1`). Signals stop when a
 /// jump is self-consistent or every state is within `1e-4·‖b‖∞` of its fixed
@@ -36,6 +36,7 @@ use crate::solver::projection::{self, Chain, ChainEnd, ProjectionScratch};
 /// the active set has survived `patience` steps. `projection(false)` gives the
 /// pure LCA dynamics; [`LcaParams::adaptive_dt`] and [`Anneal`] speed them up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LcaParams {
     /// Threshold level λ (the LASSO penalty for the soft threshold).
     pub lambda: f32,
@@ -56,7 +57,7 @@ pub struct LcaParams {
     /// Record energy, L1 norm and active count at every iteration.
     pub trace: bool,
     /// Jump to the fixed point the active set implies (soft threshold); see
-    /// [`crate::solver::projection`].
+    /// the solver module's *Jumps* section.
     pub projection: bool,
     /// With annealing, steps the support and signs must stay unchanged (once
     /// λ reached its target) before the chain of jumps starts.
@@ -429,7 +430,9 @@ impl Lca {
         let m = solved.reports.len();
         let mut encoding = Encoding {
             codes: solved.codes,
-            states: solved.states.unwrap_or_else(|| DMatrix::zeros(dict.n_atoms(), m)),
+            states: solved
+                .states
+                .unwrap_or_else(|| DMatrix::zeros(dict.n_atoms(), m)),
             iterations: Vec::with_capacity(m),
             jumps: Vec::with_capacity(m),
             termination: Vec::with_capacity(m),
@@ -621,11 +624,7 @@ impl SignalSolver for Lca {
         let mut trace = self.params.trace.then(Trace::default);
         // ‖x‖², for energies: traces and the adaptive step only.
         let x_sq = if self.params.trace || self.params.adaptive_dt {
-            signal
-                .x
-                .iter()
-                .map(|&v| f64::from(v) * f64::from(v))
-                .sum()
+            signal.x.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
         } else {
             0.0
         };

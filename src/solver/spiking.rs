@@ -78,6 +78,7 @@ use crate::solver::fixed_point::{self, QuantisedWeights};
 /// discarded) reach a mean relative objective gap below 1e-3 on 8×8 image
 /// patches; the code error falls as `1/steps`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SpikingParams {
     /// Threshold λ of the LASSO.
     pub lambda: f32,
@@ -540,6 +541,7 @@ fn code_value(quantum: f32, count: i64) -> f32 {
 
 /// Result of a spiking encoding; matrices have one column per signal.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SpikingEncoding {
     /// Rate codes (`n_atoms × n_signals`).
     pub codes: DMatrix<f32>,
