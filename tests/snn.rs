@@ -291,7 +291,9 @@ fn training_is_identical_for_one_and_two_threads() {
                 epochs: 2,
                 batch_size: 20,
                 ..TrainConfig::default()
-            };
+            }
+            .check()
+            .unwrap();
             let idx: Vec<usize> = (0..64).collect();
             let g = batch_gradient(&net, &samples, &idx, 0, &cfg.loss).0;
             lca::snn::train(
@@ -345,7 +347,9 @@ fn a_small_network_learns_yinyang_above_chance() {
         batch_size: 16,
         lr: 5e-3,
         ..TrainConfig::default()
-    };
+    }
+    .check()
+    .unwrap();
     let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
     let last = log.last().unwrap();
     assert!(last.train_accuracy > 0.6, "{last:?}");
@@ -379,7 +383,9 @@ fn small_regularised_run(
             weight_decay,
             input_dropout,
             ..TrainConfig::default()
-        };
+        }
+        .check()
+        .unwrap();
         let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
         (start, net.params, log[0].lr)
     })

@@ -308,7 +308,8 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         loss,
         keep_best: !args.keep_last,
         ..TrainConfig::default()
-    };
+    }
+    .check()?;
 
     fn enc<'a>(
         d: &'a Dataset,

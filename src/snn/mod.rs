@@ -40,6 +40,8 @@ pub use encoder::{
 };
 pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
 pub use loss::Loss;
-pub use network::{Network, Trace};
+pub use network::{Network, Trace, Workspace};
 pub use optim::Adam;
-pub use train::{EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train};
+pub use train::{
+    CheckedTrainConfig, EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train,
+};
