@@ -472,6 +472,10 @@ pub struct Model {
     pub seed: u64,
     /// The network.
     pub network: Network,
+    /// How event streams are binned, for a model trained on them (the
+    /// encoder and scaling are then unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<super::streams::Binning>,
 }
 
 impl Model {
@@ -511,6 +515,35 @@ impl Model {
             ));
         }
         Ok(model)
+    }
+
+    /// Accuracy on event streams (a model trained on streams).
+    pub fn evaluate_events(&self, data: &super::streams::EventDataset) -> Result<f64> {
+        let Some(b) = self.events else {
+            return Err(Error::InvalidSetting(
+                "this model reads features, not event streams".into(),
+            ));
+        };
+        if data.n_channels > b.n_channels {
+            return Err(Error::Shape(format!(
+                "the streams have {} channels, the model was trained on {}",
+                data.n_channels, b.n_channels
+            )));
+        }
+        if let Some(i) = data.labels.iter().position(|&l| l >= self.n_classes) {
+            return Err(Error::Shape(format!(
+                "sample {i} has label {} but the model knows {} classes",
+                data.labels[i], self.n_classes
+            )));
+        }
+        let mut data = data.clone();
+        data.n_channels = b.n_channels;
+        data.duration = b.duration;
+        let samples = super::streams::Binned {
+            data: &data,
+            steps: b.steps,
+        };
+        Ok(accuracy(&self.network, &samples, &self.loss))
     }
 
     /// Accuracy on raw (unscaled) data.
