@@ -164,7 +164,8 @@ fn main() -> lca::Result<()> {
         input_dropout: dropout,
         keep_best: false,
         ..TrainConfig::default()
-    };
+    }
+    .check()?;
     let start = Instant::now();
     // Held-out digits are evaluated only while validating.
     let watch = (validate > 0.0).then_some(&te as &dyn lca::snn::train::Samples);

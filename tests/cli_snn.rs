@@ -264,3 +264,146 @@ fn eval_quiet_prints_nothing_but_still_fails_on_bad_input() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.csv"));
 }
+
+#[test]
+fn json_reports_the_dataset_recipe_with_the_flags_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "digits",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--output",
+            "d",
+            "--json",
+            "--threads",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &s["recipe"];
+    // the digits recipe where no flag was given
+    assert_eq!(r["time_steps"], 20);
+    assert_eq!(r["window"], 16);
+    assert_eq!(r["neuron"]["current_decay"], 0.85f32 as f64);
+    assert_eq!(r["train_decays"], false);
+    assert_eq!(r["weight_scale"], 1.5);
+    // the flags where given
+    assert_eq!(r["hidden"], serde_json::json!([8]));
+    assert_eq!(r["train"]["epochs"], 1);
+    assert_eq!(s["epochs"], 1);
+    // `snn recipe` prints the same defaults
+    let rec = lca(&["snn", "recipe", "--dataset", "digits"], dir.path());
+    let rec: serde_json::Value = serde_json::from_slice(&rec.stdout).unwrap();
+    assert_eq!(rec["time_steps"], 20);
+    assert_eq!(rec["train"]["epochs"], 30);
+}
+
+#[test]
+fn streams_written_to_a_file_train_and_evaluate_like_the_built_in_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = lca(
+        &[
+            "snn",
+            "make-streams",
+            "ev.npz",
+            "--seed",
+            "0",
+            "--samples",
+            "120",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(m["samples"], 120);
+    assert_eq!(m["n_channels"], 20);
+    let out = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "ev.npz",
+            "--hidden",
+            "16",
+            "--epochs",
+            "2",
+            "--time-steps",
+            "25",
+            "--output",
+            "m",
+            "--json",
+            "--threads",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["recipe"]["time_steps"], 25);
+    let acc = s["test_accuracy"].as_f64().unwrap();
+    let ev = lca(
+        &[
+            "snn",
+            "eval",
+            "-m",
+            "m/model.json",
+            "--dataset",
+            "ev.npz",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let e: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(e["samples"], 120);
+    assert!((0.0..=1.0).contains(&acc));
+    // a feature model refuses streams, a stream model refuses features
+    let bad = lca(
+        &["snn", "eval", "-m", "m/model.json", "--dataset", "digits"],
+        dir.path(),
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("spike streams"));
+    // a broken file is named
+    std::fs::write(dir.path().join("junk.npz"), b"not a zip").unwrap();
+    let junk = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "junk.npz",
+            "--epochs",
+            "1",
+            "--output",
+            "j",
+        ],
+        dir.path(),
+    );
+    assert!(!junk.status.success());
+    assert!(String::from_utf8_lossy(&junk.stderr).contains("junk.npz"));
+}

@@ -9,6 +9,7 @@ use lca::snn::{
     Encoder, EncoderConfig, Latency, LayerKind, LayerSpec, Loss, Network, Rate, SpikeMode,
     SpikeTrain, TrainConfig,
 };
+use lca::snn::{EventDataset, StreamTask};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -291,7 +292,9 @@ fn training_is_identical_for_one_and_two_threads() {
                 epochs: 2,
                 batch_size: 20,
                 ..TrainConfig::default()
-            };
+            }
+            .check()
+            .unwrap();
             let idx: Vec<usize> = (0..64).collect();
             let g = batch_gradient(&net, &samples, &idx, 0, &cfg.loss).0;
             lca::snn::train(
@@ -345,7 +348,9 @@ fn a_small_network_learns_yinyang_above_chance() {
         batch_size: 16,
         lr: 5e-3,
         ..TrainConfig::default()
-    };
+    }
+    .check()
+    .unwrap();
     let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
     let last = log.last().unwrap();
     assert!(last.train_accuracy > 0.6, "{last:?}");
@@ -379,7 +384,9 @@ fn small_regularised_run(
             weight_decay,
             input_dropout,
             ..TrainConfig::default()
-        };
+        }
+        .check()
+        .unwrap();
         let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
         (start, net.params, log[0].lr)
     })
@@ -453,4 +460,265 @@ fn input_dropout_zeroes_a_fraction_and_rescales_the_rest() {
             .iter()
             .all(|&v| v == 0.0 || (v - 2.0 / 0.6).abs() < 1e-6)
     );
+}
+
+#[test]
+fn train_config_check_names_the_bad_setting() {
+    let base = TrainConfig::default;
+    let cases = [
+        (
+            TrainConfig {
+                epochs: 0,
+                ..base()
+            },
+            "epochs",
+        ),
+        (
+            TrainConfig {
+                lr: f32::NAN,
+                ..base()
+            },
+            "lr",
+        ),
+        (
+            TrainConfig {
+                input_dropout: 1.0,
+                ..base()
+            },
+            "input_dropout",
+        ),
+        (
+            TrainConfig {
+                weight_decay: -1.0,
+                ..base()
+            },
+            "weight_decay",
+        ),
+        (
+            TrainConfig {
+                loss: Loss::FirstSpike {
+                    tau0: 0.0,
+                    tau1: 1.0,
+                    gamma: 0.0,
+                },
+                ..base()
+            },
+            "loss",
+        ),
+    ];
+    for (cfg, name) in cases {
+        let err = cfg.check().unwrap_err().to_string();
+        assert!(err.starts_with(name), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_reused_workspace_gives_the_gradient_of_a_fresh_one() {
+    // Recurrent hidden layer, trained decays: every scratch buffer is used.
+    let net = network(
+        LayerKind::Recurrent,
+        LayerKind::Readout,
+        Reset::Subtract,
+        SurrogateKind::FastSigmoid,
+    );
+    let mut ws = net.workspace();
+    for (steps, seed) in [(12, 1), (5, 2), (9, 3)] {
+        let x = random_train(steps, net.n_inputs, seed);
+        let tr = net.forward(&x, SpikeMode::Heaviside);
+        let mut g_out = vec![0.0; tr.output().len()];
+        Loss::MaxVoltage.value_and_grad(tr.output(), tr.steps, 3, 0, &mut g_out);
+        let mut fresh = vec![0.0f32; net.params.len()];
+        net.backward(&x, &tr, &g_out, SpikeMode::Heaviside, &mut fresh);
+        let mut reused = vec![0.0f32; net.params.len()];
+        net.backward_with(&x, &tr, &g_out, SpikeMode::Heaviside, &mut reused, &mut ws);
+        assert_eq!(fresh, reused, "{steps} steps");
+        assert!(fresh.iter().any(|&g| g != 0.0));
+    }
+}
+
+#[test]
+fn event_files_round_trip_and_bin_every_event() {
+    let data = StreamTask {
+        samples: 40,
+        ..StreamTask::default()
+    }
+    .generate(7);
+    assert_eq!(
+        data,
+        StreamTask {
+            samples: 40,
+            ..StreamTask::default()
+        }
+        .generate(7)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.npz");
+    data.write_npz(&path).unwrap();
+    let back = EventDataset::read_npz(&path, None).unwrap();
+    assert_eq!(back, data);
+    for i in 0..data.len() {
+        let train = back.bin(i, 50);
+        let (times, channels) = data.events(i);
+        assert_eq!(train.data.iter().sum::<f32>() as usize, times.len());
+        // each event sits in the step of its time
+        for (&t, &c) in times.iter().zip(channels) {
+            let k = ((t / data.duration * 50.0) as usize).min(49);
+            assert!(train.step(k)[c as usize] >= 1.0);
+        }
+        assert_eq!(
+            back.counts(i),
+            (0..data.n_channels)
+                .map(|c| (0..50).map(|k| train.step(k)[c]).sum::<f32>())
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn event_at_the_end_of_a_sample_falls_in_the_last_step() {
+    let data = EventDataset {
+        n_channels: 2,
+        duration: 1.0,
+        times: vec![0.0, 0.5, 0.5, 1.0],
+        channels: vec![0, 1, 1, 0],
+        offsets: vec![0, 4],
+        labels: vec![0],
+        n_classes: 1,
+    };
+    let s = data.bin(0, 4);
+    assert_eq!(s.step(0), &[1.0, 0.0]);
+    assert_eq!(s.step(2), &[0.0, 2.0]);
+    assert_eq!(s.step(3), &[1.0, 0.0]);
+}
+
+#[test]
+fn bad_event_files_name_the_file_and_the_entry() {
+    use lca::io::{npy::NpyArray, npz};
+    let dir = tempfile::tempdir().unwrap();
+    let f32s = |v: &[f32]| NpyArray::from_f32(vec![v.len()], v).unwrap();
+    let i64s = |v: &[i64]| NpyArray::from_i64(vec![v.len()], v).unwrap();
+    let cases: [(&str, Vec<(&str, NpyArray)>, &str); 5] = [
+        (
+            "nolabels.npz",
+            vec![
+                ("times", f32s(&[0.1])),
+                ("channels", i64s(&[0])),
+                ("offsets", i64s(&[0, 1])),
+            ],
+            "missing entry 'labels.npy'",
+        ),
+        (
+            "offsets.npz",
+            vec![
+                ("times", f32s(&[0.1, 0.2])),
+                ("channels", i64s(&[0, 1])),
+                ("offsets", i64s(&[0, 2, 1, 2])),
+                ("labels", i64s(&[0, 1, 0])),
+            ],
+            "offsets.npy: decreases at sample 1",
+        ),
+        (
+            "count.npz",
+            vec![
+                ("times", f32s(&[0.1, 0.2])),
+                ("channels", i64s(&[0])),
+                ("offsets", i64s(&[0, 2])),
+                ("labels", i64s(&[0])),
+            ],
+            "2 times but 1 channels",
+        ),
+        (
+            "negative.npz",
+            vec![
+                ("times", f32s(&[-0.1])),
+                ("channels", i64s(&[0])),
+                ("offsets", i64s(&[0, 1])),
+                ("labels", i64s(&[0])),
+            ],
+            "times.npy: event 0 has time -0.1",
+        ),
+        (
+            "duration.npz",
+            vec![
+                ("times", f32s(&[0.1, 2.0])),
+                ("channels", i64s(&[0, 0])),
+                ("offsets", i64s(&[0, 2])),
+                ("labels", i64s(&[0])),
+                ("duration", NpyArray::from_f32(vec![], &[1.0]).unwrap()),
+            ],
+            "cover the latest event",
+        ),
+    ];
+    for (name, arrays, msg) in cases {
+        let path = dir.path().join(name);
+        let refs: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+        npz::write_npz(&path, &refs).unwrap();
+        let err = EventDataset::read_npz(&path, None).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains(msg), "{name}: {err}");
+    }
+}
+
+#[test]
+fn stream_classes_of_a_pair_share_counts_and_differ_in_burst_order() {
+    let task = StreamTask {
+        samples: 1200,
+        ..StreamTask::default()
+    };
+    let data = task.generate(3);
+    let g = task.group;
+    // mean count per channel and mean time of each group's events, per class
+    let mut counts = vec![vec![0.0f64; data.n_channels]; task.n_classes];
+    let mut n = vec![0usize; task.n_classes];
+    let mut order_ok = 0usize;
+    for i in 0..data.len() {
+        let y = data.labels[i];
+        n[y] += 1;
+        for (c, v) in data.counts(i).iter().enumerate() {
+            counts[y][c] += f64::from(*v);
+        }
+        // median time of the first group's events minus the second's
+        let a = (y / 2) * 2 * g;
+        let (times, channels) = data.events(i);
+        let median = |lo: usize| {
+            let mut t: Vec<f32> = times
+                .iter()
+                .zip(channels)
+                .filter(|&(_, &c)| (lo..lo + g).contains(&(c as usize)))
+                .map(|(&t, _)| t)
+                .collect();
+            t.sort_by(f32::total_cmp);
+            t.get(t.len() / 2).copied().unwrap_or(0.5)
+        };
+        let a_first = median(a) < median(a + g);
+        order_ok += usize::from(a_first == (y % 2 == 0));
+    }
+    for p in 0..task.n_classes / 2 {
+        for c in 0..data.n_channels {
+            let (m0, m1) = (
+                counts[2 * p][c] / n[2 * p] as f64,
+                counts[2 * p + 1][c] / n[2 * p + 1] as f64,
+            );
+            assert!(
+                (m0 - m1).abs() < 0.5,
+                "class pair {p}, channel {c}: {m0} vs {m1}"
+            );
+        }
+    }
+    // timing separates the pair (the median order is right most of the time)
+    assert!(order_ok as f64 > 0.8 * data.len() as f64, "{order_ok}");
+}
+
+#[test]
+fn recipes_build_the_networks_they_describe() {
+    use lca::snn::defaults;
+    let d = defaults::for_dataset("digits");
+    let net = d.network(64, 10, 0).unwrap();
+    assert_eq!(net.layers.len(), 2);
+    assert_eq!(net.layers[0].size(), 128);
+    assert!(!net.layers[0].spec.train_decays && net.has_readout());
+    assert_eq!(net.layers[0].spec.neuron.current_decay, 0.85);
+    assert_eq!(defaults::for_dataset("yinyang"), defaults::yinyang());
+    assert_eq!(defaults::for_dataset("x.npz"), defaults::streams());
+    assert_eq!(defaults::for_dataset("x.csv"), defaults::yinyang());
+    assert!(d.train.clone().check().is_ok());
 }

@@ -1,18 +1,19 @@
 //! `lca snn train` / `lca snn eval`: spiking networks trained with surrogate
-//! gradients on Yin-Yang, the 8×8 digits or a CSV file.
+//! gradients on Yin-Yang, the 8×8 digits, a CSV file, spike streams (an
+//! event `.npz` file or the synthetic `streams` task); `lca snn make-streams`
+//! writes the synthetic task to a file, `lca snn recipe` prints a dataset's
+//! default hyperparameters.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use lca::neuron::{Reset, Surrogate, SurrogateKind};
+use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
-use lca::snn::train::Encoded;
-use lca::snn::{
-    EncoderConfig, EpochStats, Latency, LayerKind, LayerSpec, Loss, Model, Network, Rate,
-    TrainConfig,
-};
+use lca::snn::defaults::{self, EncoderKind, Recipe};
+use lca::snn::train::{Encoded, Samples};
+use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Model, StreamTask};
 
 #[derive(Args, Debug)]
 pub struct SnnArgs {
@@ -25,8 +26,12 @@ enum SnnCommand {
     /// Train a spiking network with surrogate gradients; writes OUT/model.json,
     /// OUT/training.csv and OUT/training.png and prints the test accuracy.
     Train(TrainArgs),
-    /// Accuracy of a trained model on a dataset's test split (or a whole CSV file).
+    /// Accuracy of a trained model on a dataset's test split (or a whole CSV or event file).
     Eval(EvalArgs),
+    /// Write the synthetic spike-stream task (`--dataset streams`) to an event .npz file.
+    MakeStreams(MakeStreamsArgs),
+    /// Print the default hyperparameters (recipe) `train` uses for a dataset, as JSON.
+    Recipe(RecipeArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -62,98 +67,120 @@ enum ResetArg {
     Subtract,
 }
 
+/// Every option left out takes its value from the dataset's recipe
+/// (`lca snn recipe --dataset NAME` prints it; `lib: lca::snn::defaults`).
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// `yinyang`, `digits`, or a CSV file (features then an integer label per line; .csv or .csv.gz).
+    /// `yinyang`, `digits`, `streams` (synthetic spike streams drawn from
+    /// --seed), an event file `*.npz` (times, channels, offsets, labels; see
+    /// `lca::snn::streams`), or a CSV file (features then an integer label
+    /// per line; .csv or .csv.gz).
     #[arg(long)]
     dataset: String,
-    /// Classes of a CSV dataset (default: largest label + 1).
+    /// Classes of a CSV or event dataset (default: largest label + 1).
     #[arg(long)]
     classes: Option<usize>,
     /// Output folder (created if missing).
     #[arg(long, short = 'o')]
     output: PathBuf,
-    /// Surrogate gradient (nascent delta) family.
-    #[arg(long, value_enum, default_value_t = SurrogateArg::FastSigmoid)]
-    surrogate: SurrogateArg,
+    /// Surrogate gradient (nascent delta) family [recipe: fast-sigmoid].
+    #[arg(long, value_enum)]
+    surrogate: Option<SurrogateArg>,
     /// Width of the surrogate gradient (in units of the firing threshold);
-    /// not a time constant. Old spelling: --tau.
-    #[arg(long = "surrogate-width", alias = "tau", default_value_t = 0.1)]
-    surrogate_width: f32,
-    /// Surrogate scale α (its integral).
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f32,
-    /// Hidden layer sizes, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "100")]
-    hidden: Vec<usize>,
+    /// not a time constant [recipe: 0.1]. Old spelling: --tau.
+    #[arg(long = "surrogate-width", alias = "tau")]
+    surrogate_width: Option<f32>,
+    /// Surrogate scale α (its integral) [recipe: 1].
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// Hidden layer sizes, comma separated [recipe: 100; digits 128].
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
     /// Recurrent hidden layers.
     #[arg(long)]
     recurrent: bool,
-    /// Loss; `max` and `mean` use a leaky non-spiking readout, `count` and `ttfs` spiking outputs.
-    #[arg(long, value_enum, default_value_t = LossArg::Max)]
-    loss: LossArg,
-    /// Softmax temperature τ₀ (steps) of the ttfs loss.
-    #[arg(long, default_value_t = 2.0)]
-    ttfs_tau0: f32,
-    /// Regulariser time scale τ₁ (steps) of the ttfs loss.
-    #[arg(long, default_value_t = 20.0)]
-    ttfs_tau1: f32,
-    /// Regulariser weight γ of the ttfs loss.
-    #[arg(long, default_value_t = 0.0)]
-    ttfs_gamma: f32,
-    /// Input encoding.
-    #[arg(long, value_enum, default_value_t = EncoderArg::Latency)]
-    encoder: EncoderArg,
-    /// Simulated time steps per sample (not training steps). Old spelling: --steps.
-    #[arg(long = "time-steps", alias = "steps", default_value_t = 60)]
-    time_steps: usize,
-    /// Latency coding window (time steps over which spike times spread; default: time steps − 10).
+    /// Loss; `max` and `mean` use a leaky non-spiking readout, `count` and
+    /// `ttfs` spiking outputs [recipe: max].
+    #[arg(long, value_enum)]
+    loss: Option<LossArg>,
+    /// Softmax temperature τ₀ (steps) of the ttfs loss [2].
+    #[arg(long)]
+    ttfs_tau0: Option<f32>,
+    /// Regulariser time scale τ₁ (steps) of the ttfs loss [20].
+    #[arg(long)]
+    ttfs_tau1: Option<f32>,
+    /// Regulariser weight γ of the ttfs loss [0].
+    #[arg(long)]
+    ttfs_gamma: Option<f32>,
+    /// Input encoding of features [recipe: latency].
+    #[arg(long, value_enum)]
+    encoder: Option<EncoderArg>,
+    /// Simulated time steps per sample (not training steps), or bins of an
+    /// event stream [recipe: 60; digits 20; streams 50]. Old spelling: --steps.
+    #[arg(long = "time-steps", alias = "steps")]
+    time_steps: Option<usize>,
+    /// Latency coding window (time steps over which spike times spread)
+    /// [recipe: time steps − 10; digits 16].
     #[arg(long)]
     window: Option<usize>,
-    /// Spike probability per step of a feature equal to 1 (rate coding).
-    #[arg(long, default_value_t = 0.5)]
-    max_rate: f32,
-    /// Passes over the training set.
-    #[arg(long, default_value_t = 60)]
-    epochs: usize,
-    /// Samples per Adam step.
-    #[arg(long, default_value_t = 16)]
-    batch_size: usize,
-    /// Initial learning rate (cosine-annealed).
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f32,
-    /// Final learning rate as a fraction of the initial one.
-    #[arg(long, default_value_t = 0.05)]
-    lr_final: f32,
-    /// Current decay a = 1 − δ_i of every layer.
-    #[arg(long, default_value_t = 0.9)]
-    current_decay: f32,
-    /// Voltage decay β = 1 − δ_v of every layer.
-    #[arg(long, default_value_t = 0.95)]
-    voltage_decay: f32,
-    /// Membrane voltage ϑ at which a neuron fires. Old spelling: --threshold.
-    #[arg(long = "firing-threshold", alias = "threshold", default_value_t = 1.0)]
-    firing_threshold: f32,
-    /// Reset after a spike.
-    #[arg(long, value_enum, default_value_t = ResetArg::Zero)]
-    reset: ResetArg,
-    /// Keep the decays fixed (by default they are trained, per layer).
+    /// Spike probability per step of a feature equal to 1 (rate coding) [0.5].
     #[arg(long)]
+    max_rate: Option<f32>,
+    /// Passes over the training set [recipe: 60; digits 30; streams 40].
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per Adam step [recipe: 16].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Initial learning rate (cosine-annealed) [recipe: 0.002].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Final learning rate as a fraction of the initial one [recipe: 0.05].
+    #[arg(long)]
+    lr_final: Option<f32>,
+    /// Decoupled weight decay (AdamW) of the weights [recipe: 0].
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// Probability of dropping each input entry during training [recipe: 0].
+    #[arg(long)]
+    input_dropout: Option<f32>,
+    /// Current decay a = 1 − δ_i of every layer [recipe: 0.9; digits 0.85].
+    #[arg(long)]
+    current_decay: Option<f32>,
+    /// Voltage decay β = 1 − δ_v of every layer [recipe: 0.95; digits 0.9].
+    #[arg(long)]
+    voltage_decay: Option<f32>,
+    /// Membrane voltage ϑ at which a neuron fires [recipe: 1]. Old spelling: --threshold.
+    #[arg(long = "firing-threshold", alias = "threshold")]
+    firing_threshold: Option<f32>,
+    /// Reset after a spike [recipe: zero].
+    #[arg(long, value_enum)]
+    reset: Option<ResetArg>,
+    /// Keep the decays fixed (the recipe trains them, per layer, except for digits).
+    #[arg(long, conflicts_with = "train_decays")]
     fixed_decays: bool,
-    /// Keep the thresholds fixed (by default they are trained, per layer).
+    /// Train the decays (per layer) even where the recipe fixes them.
     #[arg(long)]
+    train_decays: bool,
+    /// Keep the thresholds fixed (the recipe trains them, per layer, except for digits).
+    #[arg(long, conflicts_with = "train_threshold")]
     fixed_threshold: bool,
+    /// Train the thresholds (per layer) even where the recipe fixes them.
+    #[arg(long)]
+    train_threshold: bool,
     /// Differentiate through the reset (default: treat it as a constant).
     #[arg(long)]
     reset_gradient: bool,
-    /// Initial weights N(0, (scale/√fan_in)²) of hidden layers.
-    #[arg(long, default_value_t = 3.0)]
-    weight_scale: f32,
+    /// Initial weights N(0, (scale/√fan_in)²) of hidden layers [recipe: 3; digits, streams 1.5].
+    #[arg(long)]
+    weight_scale: Option<f32>,
     /// Initial weight scale of the output layer (small: a leaky readout's
-    /// gain is 1/((1−a)(1−β)), and saturated initial outputs can silence it).
-    #[arg(long, default_value_t = 0.05)]
-    output_scale: f32,
-    /// Seed of initialisation, shuffling and stochastic encoding.
+    /// gain is 1/((1−a)(1−β)), and saturated initial outputs can silence it)
+    /// [recipe: 0.05; digits 1; streams 0.5].
+    #[arg(long)]
+    output_scale: Option<f32>,
+    /// Seed of initialisation, shuffling, stochastic encoding and of the
+    /// synthetic `streams` data.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Keep the final parameters even when an earlier epoch had a better validation accuracy.
@@ -168,17 +195,47 @@ pub struct EvalArgs {
     /// Model written by `lca snn train` (OUT/model.json).
     #[arg(long, short = 'm')]
     model: PathBuf,
-    /// `yinyang` or `digits` (their test splits), or a CSV file (all of it).
+    /// `yinyang`, `digits` or `streams` (their test splits; streams drawn
+    /// from the model's seed), or a CSV or event `.npz` file (all of it).
     #[arg(long)]
     dataset: String,
     #[command(flatten)]
     run: super::RunOptions,
 }
 
+#[derive(Args, Debug)]
+pub struct MakeStreamsArgs {
+    /// Event file to write (.npz: times, channels, offsets, labels, n_channels, duration).
+    output: PathBuf,
+    /// Seed of the draw; `train --dataset streams --seed S` uses the same samples.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of samples.
+    #[arg(long, default_value_t = StreamTask::default().samples)]
+    samples: usize,
+    #[command(flatten)]
+    run: super::RunOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct RecipeArgs {
+    /// Dataset name or file, as for `train`.
+    #[arg(long)]
+    dataset: String,
+}
+
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
     match args.command {
         SnnCommand::Train(a) => train(a),
         SnnCommand::Eval(a) => eval(a),
+        SnnCommand::MakeStreams(a) => make_streams(a),
+        SnnCommand::Recipe(a) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&defaults::for_dataset(&a.dataset))?
+            );
+            Ok(())
+        }
     }
 }
 
@@ -202,8 +259,167 @@ fn load_splits(name: &str, classes: Option<usize>) -> anyhow::Result<Splits> {
     })
 }
 
+/// Whether `name` names spike streams rather than features.
+fn is_events(name: &str) -> bool {
+    name == "streams" || name.ends_with(".npz")
+}
+
+/// All streams of `name`: the synthetic task drawn from `seed`, or a file.
+fn load_events(name: &str, classes: Option<usize>, seed: u64) -> anyhow::Result<EventDataset> {
+    Ok(if name == "streams" {
+        StreamTask::default().generate(seed)
+    } else {
+        EventDataset::read_npz(Path::new(name), classes)?
+    })
+}
+
+/// Train and test streams (75/25, stratified, seed 0, like CSV files).
+fn event_splits(all: &EventDataset, name: &str) -> anyhow::Result<(EventDataset, EventDataset)> {
+    if all.len() < 2 {
+        bail!("{name}: need at least 2 samples, found {}", all.len());
+    }
+    let (tr, te) = data::stratified_indices(&all.labels, 0.25, 0);
+    Ok((all.subset(&tr), all.subset(&te)))
+}
+
+fn surrogate_name(kind: SurrogateKind) -> &'static str {
+    match kind {
+        SurrogateKind::Box => "box",
+        SurrogateKind::Sigmoid => "sigmoid",
+        SurrogateKind::Exponential => "exponential",
+        SurrogateKind::FastSigmoid => "fast-sigmoid",
+        SurrogateKind::Triangle => "triangle",
+    }
+}
+
+/// The dataset's recipe with every option the user passed applied.
+fn recipe(args: &TrainArgs) -> Recipe {
+    let mut r = defaults::for_dataset(&args.dataset);
+    if let Some(k) = args.surrogate {
+        r.surrogate.kind = match k {
+            SurrogateArg::Box => SurrogateKind::Box,
+            SurrogateArg::Sigmoid => SurrogateKind::Sigmoid,
+            SurrogateArg::Exponential => SurrogateKind::Exponential,
+            SurrogateArg::FastSigmoid => SurrogateKind::FastSigmoid,
+            SurrogateArg::Triangle => SurrogateKind::Triangle,
+        };
+    }
+    let set = |slot: &mut f32, v: Option<f32>| {
+        if let Some(v) = v {
+            *slot = v;
+        }
+    };
+    set(&mut r.surrogate.tau, args.surrogate_width);
+    set(&mut r.surrogate.alpha, args.alpha);
+    if let Some(h) = &args.hidden {
+        r.hidden = h.clone();
+    }
+    r.recurrent |= args.recurrent;
+    if let Some(l) = args.loss {
+        r.train.loss = match l {
+            LossArg::Max => Loss::MaxVoltage,
+            LossArg::Mean => Loss::MeanVoltage,
+            LossArg::Count => Loss::SpikeCount,
+            LossArg::Ttfs => defaults::TTFS,
+        };
+    }
+    if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
+        set(tau0, args.ttfs_tau0);
+        set(tau1, args.ttfs_tau1);
+        set(gamma, args.ttfs_gamma);
+    }
+    if let Some(e) = args.encoder {
+        r.encoder = match e {
+            EncoderArg::Latency => EncoderKind::Latency,
+            EncoderArg::Rate => EncoderKind::Rate,
+        };
+    }
+    if let Some(t) = args.time_steps {
+        r.time_steps = t;
+        if args.window.is_none() {
+            r.window = None;
+        }
+    }
+    if args.window.is_some() {
+        r.window = args.window;
+    }
+    set(&mut r.max_rate, args.max_rate);
+    if let Some(e) = args.epochs {
+        r.train.epochs = e;
+    }
+    if let Some(b) = args.batch_size {
+        r.train.batch_size = b;
+    }
+    set(&mut r.train.lr, args.lr);
+    set(&mut r.train.lr_final, args.lr_final);
+    set(&mut r.train.weight_decay, args.weight_decay);
+    set(&mut r.train.input_dropout, args.input_dropout);
+    set(&mut r.neuron.current_decay, args.current_decay);
+    set(&mut r.neuron.voltage_decay, args.voltage_decay);
+    set(&mut r.neuron.threshold, args.firing_threshold);
+    if let Some(reset) = args.reset {
+        r.neuron.reset = match reset {
+            ResetArg::Zero => Reset::Zero,
+            ResetArg::Subtract => Reset::Subtract,
+        };
+    }
+    r.train_decays = (r.train_decays || args.train_decays) && !args.fixed_decays;
+    r.train_threshold = (r.train_threshold || args.train_threshold) && !args.fixed_threshold;
+    r.reset_gradient |= args.reset_gradient;
+    set(&mut r.weight_scale, args.weight_scale);
+    set(&mut r.output_scale, args.output_scale);
+    r.train.seed = args.seed;
+    r.train.keep_best &= !args.keep_last;
+    r
+}
+
+/// The training inputs, feature rows or event streams.
+enum Inputs {
+    Features {
+        train: Dataset,
+        validation: Option<Dataset>,
+        test: Dataset,
+        scaling: Scaling,
+    },
+    Events {
+        train: EventDataset,
+        test: EventDataset,
+    },
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let splits = load_splits(&args.dataset, args.classes)?;
+    let recipe = recipe(&args);
+    if recipe.time_steps == 0 {
+        bail!("--time-steps must be at least 1");
+    }
+    let inputs = if is_events(&args.dataset) {
+        let all = load_events(&args.dataset, args.classes, args.seed)?;
+        let (train, test) = event_splits(&all, &args.dataset)?;
+        Inputs::Events { train, test }
+    } else {
+        let Splits {
+            mut train,
+            mut validation,
+            mut test,
+        } = load_splits(&args.dataset, args.classes)?;
+        let scaling = if matches!(args.dataset.as_str(), "yinyang" | "digits") {
+            Scaling::identity(train.n_features)
+        } else {
+            Scaling::fit(&train)
+        };
+        for ds in [Some(&mut train), validation.as_mut(), Some(&mut test)]
+            .into_iter()
+            .flatten()
+        {
+            scaling.apply(ds)?;
+        }
+        Inputs::Features {
+            train,
+            validation,
+            test,
+            scaling,
+        }
+    };
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
     let model_path = args.output.join("model.json");
@@ -213,122 +429,42 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         super::check_writable(p)?;
     }
 
-    let Splits {
-        mut train,
-        mut validation,
-        mut test,
-    } = splits;
-    let scaling = if matches!(args.dataset.as_str(), "yinyang" | "digits") {
-        Scaling::identity(train.n_features)
-    } else {
-        Scaling::fit(&train)
+    let (n_inputs, n_classes, n_test) = match &inputs {
+        Inputs::Features { train, test, .. } => (train.n_features, train.n_classes, test.len()),
+        Inputs::Events { train, test } => (train.n_channels, train.n_classes, test.len()),
     };
-    for ds in [Some(&mut train), validation.as_mut(), Some(&mut test)]
-        .into_iter()
-        .flatten()
-    {
-        scaling.apply(ds)?;
-    }
-    let n_classes = train.n_classes;
+    let loss = recipe.train.loss;
+    let mut network = recipe.network(n_inputs, n_classes, args.seed)?;
+    let cfg = recipe.train.clone().check()?;
 
-    let encoder = match args.encoder {
-        EncoderArg::Latency => EncoderConfig::Latency(Latency {
-            steps: args.time_steps,
-            window: args
-                .window
-                .unwrap_or(args.time_steps.saturating_sub(10).max(1)),
-        }),
-        EncoderArg::Rate => EncoderConfig::Rate(Rate {
-            steps: args.time_steps,
-            max_rate: args.max_rate,
-        }),
-    };
-    if args.time_steps == 0 {
-        bail!("--time-steps must be at least 1");
-    }
-    let loss = match args.loss {
-        LossArg::Max => Loss::MaxVoltage,
-        LossArg::Mean => Loss::MeanVoltage,
-        LossArg::Count => Loss::SpikeCount,
-        LossArg::Ttfs => Loss::FirstSpike {
-            tau0: args.ttfs_tau0,
-            tau1: args.ttfs_tau1,
-            gamma: args.ttfs_gamma,
-        },
-    };
-    let reset = match args.reset {
-        ResetArg::Zero => Reset::Zero,
-        ResetArg::Subtract => Reset::Subtract,
-    };
-    let layer = |kind, size, scale| {
-        let mut s = LayerSpec::new(kind, size, args.current_decay, args.voltage_decay);
-        s.neuron.threshold = args.firing_threshold;
-        s.neuron.reset = reset;
-        s.train_decays = !args.fixed_decays;
-        s.train_threshold = !args.fixed_threshold;
-        s.weight_scale = scale;
-        s
-    };
-    let hidden_kind = if args.recurrent {
-        LayerKind::Recurrent
-    } else {
-        LayerKind::FeedForward
-    };
-    let mut specs: Vec<LayerSpec> = args
-        .hidden
-        .iter()
-        .filter(|&&h| h > 0)
-        .map(|&h| layer(hidden_kind, h, args.weight_scale))
-        .collect();
-    let out_kind = if loss.needs_readout() {
-        LayerKind::Readout
-    } else {
-        LayerKind::FeedForward
-    };
-    specs.push(layer(out_kind, n_classes, args.output_scale));
-    let surrogate = Surrogate {
-        kind: match args.surrogate {
-            SurrogateArg::Box => SurrogateKind::Box,
-            SurrogateArg::Sigmoid => SurrogateKind::Sigmoid,
-            SurrogateArg::Exponential => SurrogateKind::Exponential,
-            SurrogateArg::FastSigmoid => SurrogateKind::FastSigmoid,
-            SurrogateArg::Triangle => SurrogateKind::Triangle,
-        },
-        tau: args.surrogate_width,
-        alpha: args.alpha,
-    };
-    let mut network = Network::new(train.n_features, &specs, surrogate, args.seed)?;
-    network.detach_reset = !args.reset_gradient;
-    let cfg = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        lr_final: args.lr_final,
-        seed: args.seed,
-        loss,
-        keep_best: !args.keep_last,
-        ..TrainConfig::default()
-    };
-
-    fn enc<'a>(
-        d: &'a Dataset,
-        encoder: &'a EncoderConfig,
-        seed: u64,
-    ) -> Encoded<'a, EncoderConfig> {
-        Encoded {
+    let encoder = recipe.encoder();
+    let steps = recipe.time_steps;
+    let seed = args.seed;
+    fn encoded<'a>(d: &'a Dataset, encoder: &'a EncoderConfig, seed: u64) -> Box<dyn Samples + 'a> {
+        Box::new(Encoded {
             data: d,
             encoder,
             seed,
-        }
+        })
     }
-    let (tr, va, te) = (
-        enc(&train, &encoder, args.seed),
-        validation.as_ref().map(|v| enc(v, &encoder, args.seed)),
-        enc(&test, &encoder, args.seed),
-    );
+    let enc = |d| encoded(d, &encoder, seed);
+    type Boxed<'a> = Box<dyn Samples + 'a>;
+    let (tr, va, te): (Boxed<'_>, Option<Boxed<'_>>, Boxed<'_>) = match &inputs {
+        Inputs::Features {
+            train,
+            validation,
+            test,
+            ..
+        } => (enc(train), validation.as_ref().map(enc), enc(test)),
+        Inputs::Events { train, test } => (
+            Box::new(Binned { data: train, steps }),
+            None,
+            Box::new(Binned { data: test, steps }),
+        ),
+    };
     // Baseline at 0 now, so the first epoch already shows a rate.
     let bar = super::progress::bar_from(
-        args.epochs as u64,
+        cfg.epochs as u64,
         0,
         "epochs",
         args.run.quiet || args.run.json,
@@ -337,9 +473,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let log = super::with_threads(args.run.threads, || {
         lca::snn::train(
             &mut network,
-            &tr,
-            va.as_ref().map(|v| v as &dyn lca::snn::train::Samples),
-            Some(&te),
+            tr.as_ref(),
+            va.as_deref(),
+            Some(te.as_ref()),
             n_classes,
             &cfg,
             &mut |s: &EpochStats| {
@@ -359,13 +495,21 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let test_accuracy = super::with_threads(args.run.threads, || {
-        lca::snn::accuracy(&network, &te, &loss)
+        lca::snn::accuracy(&network, te.as_ref(), &loss)
     })?;
     let validation_accuracy = match &va {
         Some(v) => Some(super::with_threads(args.run.threads, || {
-            lca::snn::accuracy(&network, v, &loss)
+            lca::snn::accuracy(&network, v.as_ref(), &loss)
         })?),
         None => None,
+    };
+    let (scaling, encoder, events) = match &inputs {
+        Inputs::Features { scaling, .. } => (scaling.clone(), encoder, None),
+        Inputs::Events { train, .. } => (
+            Scaling::identity(train.n_channels),
+            encoder,
+            Some(train.binning(steps)),
+        ),
     };
     let model = Model {
         format: Model::FORMAT.to_string(),
@@ -376,6 +520,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         loss,
         seed: args.seed,
         network,
+        events,
     };
     model.save(&model_path)?;
     let mut csv = String::from(EpochStats::CSV_HEADER);
@@ -392,32 +537,32 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "dataset": args.dataset,
         "test_accuracy": test_accuracy,
         "validation_accuracy": validation_accuracy,
-        "epochs": args.epochs,
+        "epochs": cfg.epochs,
         "seconds": seconds,
         "epoch_seconds": epoch_seconds,
-        "surrogate": args.surrogate.to_possible_value().map(|v| v.get_name().to_string()),
-        "surrogate_width": args.surrogate_width,
+        "surrogate": surrogate_name(recipe.surrogate.kind),
+        "surrogate_width": recipe.surrogate.tau,
         // Old name of surrogate_width, still read by scripts/snn_benchmarks.sh.
-        "tau": args.surrogate_width,
-        "firing_threshold": args.firing_threshold,
-        "time_steps": args.time_steps,
-        "alpha": args.alpha,
+        "tau": recipe.surrogate.tau,
+        "firing_threshold": recipe.neuron.threshold,
+        "time_steps": recipe.time_steps,
+        "alpha": recipe.surrogate.alpha,
         "loss": loss.name(),
         "parameters": model.network.params.len(),
         "state_bytes_per_sample_step": model.network.state_bytes_per_step(),
+        "recipe": recipe,
         "model": model_path.display().to_string(),
     });
     if args.run.json {
         println!("{summary}");
     } else if !args.run.quiet {
         println!(
-            "test accuracy {:.2}% ({} test samples){} after {} epochs in {seconds:.1} s ({epoch_seconds:.2} s/epoch); model in {}",
+            "test accuracy {:.2}% ({n_test} test samples){} after {} epochs in {seconds:.1} s ({epoch_seconds:.2} s/epoch); model in {}",
             100.0 * test_accuracy,
-            test.len(),
             validation_accuracy
                 .map(|a| format!(", validation {:.2}%", 100.0 * a))
                 .unwrap_or_default(),
-            args.epochs,
+            cfg.epochs,
             model_path.display()
         );
     }
@@ -426,33 +571,92 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
-    let data = match args.dataset.as_str() {
-        "yinyang" | "digits" => load_splits(&args.dataset, None)?.test,
-        path => data::read_csv(Path::new(path), Some(model.n_classes))?,
-    };
-    if data.n_features != model.scaling.min.len() {
-        bail!(
-            "{}: {} features per sample, but the model {} was trained on {}",
-            args.dataset,
-            data.n_features,
-            args.model.display(),
-            model.scaling.min.len()
-        );
-    }
     let start = Instant::now();
-    let acc = super::with_threads(args.run.threads, || model.evaluate(&data))??;
+    let (acc, samples) = if is_events(&args.dataset) {
+        if model.events.is_none() {
+            bail!(
+                "{}: the model {} reads features, not spike streams",
+                args.dataset,
+                args.model.display()
+            );
+        }
+        let all = load_events(&args.dataset, Some(model.n_classes), model.seed)?;
+        let data = if args.dataset == "streams" {
+            event_splits(&all, &args.dataset)?.1
+        } else {
+            all
+        };
+        let acc = super::with_threads(args.run.threads, || model.evaluate_events(&data))??;
+        (acc, data.len())
+    } else {
+        if model.events.is_some() {
+            bail!(
+                "{}: the model {} reads spike streams (streams or an event .npz file)",
+                args.dataset,
+                args.model.display()
+            );
+        }
+        let data = match args.dataset.as_str() {
+            "yinyang" | "digits" => load_splits(&args.dataset, None)?.test,
+            path => data::read_csv(Path::new(path), Some(model.n_classes))?,
+        };
+        if data.n_features != model.scaling.min.len() {
+            bail!(
+                "{}: {} features per sample, but the model {} was trained on {}",
+                args.dataset,
+                data.n_features,
+                args.model.display(),
+                model.scaling.min.len()
+            );
+        }
+        let acc = super::with_threads(args.run.threads, || model.evaluate(&data))??;
+        (acc, data.len())
+    };
     let seconds = start.elapsed().as_secs_f64();
     if args.run.json {
         println!(
             "{}",
-            serde_json::json!({"accuracy": acc, "samples": data.len(), "seconds": seconds})
+            serde_json::json!({"accuracy": acc, "samples": samples, "seconds": seconds})
         );
     } else if !args.run.quiet {
         println!(
-            "accuracy {:.2}% on {} samples of {} ({seconds:.2} s)",
+            "accuracy {:.2}% on {samples} samples of {} ({seconds:.2} s)",
             100.0 * acc,
-            data.len(),
             args.dataset
+        );
+    }
+    Ok(())
+}
+
+fn make_streams(args: MakeStreamsArgs) -> anyhow::Result<()> {
+    let task = StreamTask {
+        samples: args.samples,
+        ..StreamTask::default()
+    };
+    task.check()?;
+    super::check_writable(&args.output)?;
+    let data = task.generate(args.seed);
+    data.write_npz(&args.output)?;
+    let summary = serde_json::json!({
+        "output": args.output.display().to_string(),
+        "samples": data.len(),
+        "events": data.times.len(),
+        "n_channels": data.n_channels,
+        "n_classes": data.n_classes,
+        "duration": data.duration,
+        "seed": args.seed,
+        "task": task,
+    });
+    if args.run.json {
+        println!("{summary}");
+    } else if !args.run.quiet {
+        println!(
+            "{} samples, {} events on {} channels, {} classes written to {}",
+            data.len(),
+            data.times.len(),
+            data.n_channels,
+            data.n_classes,
+            args.output.display()
         );
     }
     Ok(())

@@ -278,12 +278,23 @@ pub fn parse_csv(text: &str, path: &Path, n_classes: Option<usize>) -> Result<Da
 /// Splits off `test_fraction` of every class (rounded) as a test set, after
 /// shuffling each class with `seed`; both parts keep the original order.
 pub fn stratified_split(ds: &Dataset, test_fraction: f64, seed: u64) -> (Dataset, Dataset) {
+    let (train, test) = stratified_indices(&ds.labels, test_fraction, seed);
+    (ds.subset(&train), ds.subset(&test))
+}
+
+/// Indices of the train and test parts of [`stratified_split`] for any
+/// labelled collection (feature rows or event streams), each ascending.
+pub fn stratified_indices(
+    labels: &[usize],
+    test_fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // One pass to group samples by class: a file may declare up to 10⁶
     // classes, and a scan per class would take a million passes. Empty
     // classes draw nothing from `rng`, so skipping them changes no split.
     let mut by_class = std::collections::BTreeMap::<usize, Vec<usize>>::new();
-    for (i, &label) in ds.labels.iter().enumerate() {
+    for (i, &label) in labels.iter().enumerate() {
         by_class.entry(label).or_default().push(i);
     }
     let mut test = Vec::new();
@@ -293,12 +304,12 @@ pub fn stratified_split(ds: &Dataset, test_fraction: f64, seed: u64) -> (Dataset
         test.extend_from_slice(&idx[..n_test]);
     }
     test.sort_unstable();
-    let mut is_test = vec![false; ds.len()];
+    let mut is_test = vec![false; labels.len()];
     for &i in &test {
         is_test[i] = true;
     }
-    let train: Vec<usize> = (0..ds.len()).filter(|&i| !is_test[i]).collect();
-    (ds.subset(&train), ds.subset(&test))
+    let train: Vec<usize> = (0..labels.len()).filter(|&i| !is_test[i]).collect();
+    (train, test)
 }
 
 /// Per-feature affine map to `[0, 1]` fitted on a training set (constant

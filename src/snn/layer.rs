@@ -111,6 +111,93 @@ struct Params<'a> {
     th: f32,
 }
 
+/// What one pass through a layer shares with every other layer of the
+/// network: the parameters, the spike rule and the number of steps.
+pub(crate) struct Pass<'a> {
+    /// The network's flat parameter vector.
+    pub params: &'a [f32],
+    /// Nascent delta of the backward pass (and of [`SpikeMode::Smooth`]).
+    pub surrogate: &'a Surrogate,
+    /// Heaviside or smooth spikes.
+    pub mode: SpikeMode,
+    /// Number of time steps.
+    pub steps: usize,
+    /// Treat the reset as a constant in the backward pass.
+    pub detach_reset: bool,
+}
+
+/// What the backward pass reads of one layer's forward pass: its input,
+/// its stored voltages and the gradient arriving from above (all
+/// `[steps × width]`).
+pub(crate) struct Recorded<'a> {
+    /// Input `x` (`[steps × n_in]`).
+    pub x: &'a [f32],
+    /// Pre-reset voltages (`[steps × size]`).
+    pub v: &'a [f32],
+    /// `∂L/∂s` (spiking) or `∂L/∂v` (readout), `[steps × size]`.
+    pub g_out: &'a [f32],
+}
+
+/// Where the backward pass writes: parameter gradients (added) and, when
+/// the layer below needs it, `∂L/∂x` (overwritten).
+pub(crate) struct Grads<'a> {
+    /// Gradient of the whole flat parameter vector.
+    pub params: &'a mut [f32],
+    /// `∂L/∂x`, `[steps × n_in]`.
+    pub input: Option<&'a mut [f32]>,
+}
+
+/// Per-neuron temporaries of [`Layer::backward`], allocated once and reused
+/// for every sample (each buffer holds one value per neuron).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scratch {
+    gi_next: Vec<f32>,
+    gv_next: Vec<f32>,
+    gi: Vec<f32>,
+    gv: Vec<f32>,
+    grec: Vec<f32>,
+    s: Vec<f32>,
+    s_prev: Vec<f32>,
+    phi: Vec<f32>,
+    vhat_prev: Vec<f32>,
+    vhat_prev2: Vec<f32>,
+    s_tmp: Vec<f32>,
+}
+
+impl Scratch {
+    /// Buffers for a layer of `n` neurons.
+    pub(crate) fn new(n: usize) -> Self {
+        let mut s = Scratch::default();
+        s.sized(n);
+        s
+    }
+
+    /// The buffers at length `n`, the adjoints carried between steps
+    /// (`gi_next`, `gv_next`, `grec`) zeroed; grows only when `n` exceeds
+    /// every earlier size.
+    fn sized(&mut self, n: usize) -> &mut Self {
+        for b in [
+            &mut self.gi_next,
+            &mut self.gv_next,
+            &mut self.gi,
+            &mut self.gv,
+            &mut self.grec,
+            &mut self.s,
+            &mut self.s_prev,
+            &mut self.phi,
+            &mut self.vhat_prev,
+            &mut self.vhat_prev2,
+            &mut self.s_tmp,
+        ] {
+            b.resize(n, 0.0);
+        }
+        self.gi_next.fill(0.0);
+        self.gv_next.fill(0.0);
+        self.grec.fill(0.0);
+        self
+    }
+}
+
 #[inline]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
@@ -219,25 +306,15 @@ impl Layer {
     /// Runs the layer over `x` (`[steps × n_in]`), writing the pre-reset
     /// voltages into `v_out` and, for spiking layers, the spikes into `s_out`
     /// (both `[steps × size]`; `s_out` is untouched for a readout).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn forward(
-        &self,
-        p: &[f32],
-        x: &[f32],
-        steps: usize,
-        sur: &Surrogate,
-        mode: SpikeMode,
-        v_out: &mut [f32],
-        s_out: &mut [f32],
-    ) {
+    pub(crate) fn forward(&self, pass: &Pass<'_>, x: &[f32], v_out: &mut [f32], s_out: &mut [f32]) {
         let (n, ni) = (self.size(), self.n_in);
-        let pr = self.params(p);
+        let pr = self.params(pass.params);
         let reset_mode = self.spec.neuron.reset;
         let mut cur = vec![0.0f32; n];
         let mut vol = vec![0.0f32; n];
         let mut drive = vec![0.0f32; n];
         let mut s = vec![0.0f32; n];
-        for t in 0..steps {
+        for t in 0..pass.steps {
             drive.copy_from_slice(pr.b);
             for (j, &xj) in x[t * ni..(t + 1) * ni].iter().enumerate() {
                 if xj != 0.0 {
@@ -255,53 +332,58 @@ impl Layer {
             decay_accumulate(&mut vol, &cur, pr.beta);
             v_out[t * n..(t + 1) * n].copy_from_slice(&vol);
             if self.spiking() {
-                Self::spikes(mode, sur, &vol, pr.th, &mut s);
+                Self::spikes(pass.mode, pass.surrogate, &vol, pr.th, &mut s);
                 reset(&mut vol, &s, pr.th, reset_mode);
                 s_out[t * n..(t + 1) * n].copy_from_slice(&s);
             }
         }
     }
 
-    /// Backpropagation through time. `g_out[t·size + i]` is `∂L/∂s_i[t]` for a
-    /// spiking layer and `∂L/∂v_i[t]` for a readout; gradients of this layer's
-    /// parameters are added into `grad` (the flat vector), and `∂L/∂x` is
-    /// written into `g_x` when given.
-    #[allow(clippy::too_many_arguments)]
+    /// Backpropagation through time over the recorded pass `rec`.
+    /// `rec.g_out[t·size + i]` is `∂L/∂s_i[t]` for a spiking layer and
+    /// `∂L/∂v_i[t]` for a readout; gradients of this layer's parameters are
+    /// added into `grads.params` (the flat vector), and `∂L/∂x` is written
+    /// into `grads.input` when given. `scratch` (from [`Layer::scratch`], or
+    /// any scratch of a layer at least this wide) holds every temporary, so
+    /// the call allocates nothing.
     pub(crate) fn backward(
         &self,
-        p: &[f32],
-        x: &[f32],
-        steps: usize,
-        v: &[f32],
-        g_out: &[f32],
-        sur: &Surrogate,
-        mode: SpikeMode,
-        detach_reset: bool,
-        grad: &mut [f32],
-        mut g_x: Option<&mut [f32]>,
+        pass: &Pass<'_>,
+        rec: &Recorded<'_>,
+        grads: Grads<'_>,
+        scratch: &mut Scratch,
     ) {
         let (n, ni) = (self.size(), self.n_in);
-        let pr = self.params(p);
+        let steps = pass.steps;
+        let (x, v, g_out) = (rec.x, rec.v, rec.g_out);
+        let (mode, sur) = (pass.mode, pass.surrogate);
+        let pr = self.params(pass.params);
         let spiking = self.spiking();
         let reset_mode = self.spec.neuron.reset;
         let train_decays = self.spec.train_decays;
+        let Grads {
+            params: grad,
+            input: mut g_x,
+        } = grads;
 
         let g = &mut grad[self.offset..self.offset + self.n_params()];
         let (gw, rest) = g.split_at_mut(n * ni);
         let (gr, rest) = rest.split_at_mut(self.n_rec());
         let (gb, gsc) = rest.split_at_mut(n);
 
-        let mut gi_next = vec![0.0f32; n];
-        let mut gv_next = vec![0.0f32; n];
-        let mut gi = vec![0.0f32; n];
-        let mut gv = vec![0.0f32; n];
-        let mut grec = vec![0.0f32; n];
-        let mut s = vec![0.0f32; n];
-        let mut s_prev = vec![0.0f32; n];
-        let mut phi = vec![0.0f32; n];
-        let mut vhat_prev = vec![0.0f32; n];
-        let mut vhat_prev2 = vec![0.0f32; n];
-        let mut s_tmp = vec![0.0f32; n];
+        let Scratch {
+            gi_next,
+            gv_next,
+            gi,
+            gv,
+            grec,
+            s,
+            s_prev,
+            phi,
+            vhat_prev,
+            vhat_prev2,
+            s_tmp,
+        } = scratch.sized(n);
         let (mut g_a, mut g_beta, mut g_th) = (0.0f64, 0.0f64, 0.0f64);
 
         // v̂[k] from the stored v[k] (v̂ = v for a readout).
@@ -317,11 +399,11 @@ impl Layer {
         for t in (0..steps).rev() {
             let vt = &v[t * n..(t + 1) * n];
             if spiking {
-                Self::spikes(mode, sur, vt, pr.th, &mut s);
-                sur.grad_slice(vt, pr.th, &mut phi);
+                Self::spikes(mode, sur, vt, pr.th, s);
+                sur.grad_slice(vt, pr.th, phi);
             }
             if t > 0 {
-                post_reset(t - 1, &mut vhat_prev, &mut s_prev);
+                post_reset(t - 1, vhat_prev, s_prev);
                 if !spiking {
                     s_prev.fill(0.0);
                 }
@@ -338,7 +420,7 @@ impl Layer {
                         Reset::Zero => (1.0 - s[i], -vt[i]),
                         Reset::Subtract => (1.0, -pr.th),
                     };
-                    if !detach_reset {
+                    if !pass.detach_reset {
                         gs += gvhat * ds;
                     }
                     g_th -= f64::from(gs * phi[i]);
@@ -354,11 +436,11 @@ impl Layer {
                 gb[i] += gi[i];
             }
             if train_decays {
-                g_beta += f64::from(dot(&gv, &vhat_prev));
+                g_beta += f64::from(dot(gv, vhat_prev));
                 if t > 0 {
                     // i[t−1] = v[t−1] − β v̂[t−2]
                     if t > 1 {
-                        post_reset(t - 2, &mut vhat_prev2, &mut s_tmp);
+                        post_reset(t - 2, vhat_prev2, s_tmp);
                     } else {
                         vhat_prev2.fill(0.0);
                     }
@@ -373,26 +455,26 @@ impl Layer {
             let xt = &x[t * ni..(t + 1) * ni];
             for (j, &xj) in xt.iter().enumerate() {
                 if xj != 0.0 {
-                    axpy(xj, &gi, &mut gw[j * n..(j + 1) * n]);
+                    axpy(xj, gi, &mut gw[j * n..(j + 1) * n]);
                 }
             }
             if let Some(gx) = g_x.as_deref_mut() {
                 for (j, gxj) in gx[t * ni..(t + 1) * ni].iter_mut().enumerate() {
-                    *gxj = dot(&pr.w[j * n..(j + 1) * n], &gi);
+                    *gxj = dot(&pr.w[j * n..(j + 1) * n], gi);
                 }
             }
             if !pr.r.is_empty() {
                 for (j, &sj) in s_prev.iter().enumerate() {
                     if sj != 0.0 {
-                        axpy(sj, &gi, &mut gr[j * n..(j + 1) * n]);
+                        axpy(sj, gi, &mut gr[j * n..(j + 1) * n]);
                     }
                 }
                 for (j, gj) in grec.iter_mut().enumerate() {
-                    *gj = dot(&pr.r[j * n..(j + 1) * n], &gi);
+                    *gj = dot(&pr.r[j * n..(j + 1) * n], gi);
                 }
             }
-            std::mem::swap(&mut gi, &mut gi_next);
-            std::mem::swap(&mut gv, &mut gv_next);
+            std::mem::swap(gi, gi_next);
+            std::mem::swap(gv, gv_next);
         }
         if train_decays {
             gsc[0] += g_a as f32;
@@ -401,5 +483,10 @@ impl Layer {
         if self.spec.train_threshold && spiking {
             gsc[2] += g_th as f32;
         }
+    }
+
+    /// Scratch space for [`Layer::backward`] of this layer.
+    pub(crate) fn scratch(&self) -> Scratch {
+        Scratch::new(self.size())
     }
 }

@@ -8,7 +8,9 @@
 //! φ ([`crate::neuron::Surrogate`]) with width τ and scale α. Inputs are
 //! spike trains from an [`encoder`] (latency, Bernoulli rate, or trains
 //! recorded from the spiking LCA: [`SpikingLcaEncoder`], [`trains_from_record`]), losses ([`loss`]) act on spike counts,
-//! first-spike times or readout voltages, and [`train()`] runs minibatch Adam
+//! first-spike times or readout voltages; event streams (time, channel)
+//! from files or the synthetic [`StreamTask`] are binned onto the steps
+//! ([`streams`]); [`defaults`] holds the per-dataset recipes; and [`train()`] runs minibatch Adam
 //! in parallel, bit-identically for any thread count.
 //!
 //! ```
@@ -26,20 +28,26 @@
 //! ```
 
 pub mod data;
+pub mod defaults;
 pub mod encoder;
 pub mod layer;
 pub mod loss;
 pub mod network;
 pub mod optim;
 pub mod plot;
+pub mod streams;
 pub mod train;
 
 pub use data::{Dataset, Scaling, Splits};
+pub use defaults::{EncoderKind, Recipe};
 pub use encoder::{
     Encoder, EncoderConfig, Latency, Rate, SpikeTrain, SpikingLcaEncoder, trains_from_record,
 };
 pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
 pub use loss::Loss;
-pub use network::{Network, Trace};
+pub use network::{Network, Trace, Workspace};
 pub use optim::Adam;
-pub use train::{EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train};
+pub use streams::{Binned, Binning, EventDataset, StreamTask};
+pub use train::{
+    CheckedTrainConfig, EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train,
+};

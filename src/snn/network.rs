@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::SpikeTrain;
-use super::layer::{Layer, LayerKind, LayerSpec, SpikeMode};
+use super::layer::{Grads, Layer, LayerKind, LayerSpec, Pass, Recorded, Scratch, SpikeMode};
 use crate::error::{Error, Result};
 use crate::neuron::Surrogate;
 
@@ -198,15 +198,7 @@ impl Network {
                 Vec::new()
             };
             let xin = if l == 0 { &x.data } else { &input };
-            layer.forward(
-                &self.params,
-                xin,
-                steps,
-                &self.surrogate,
-                mode,
-                &mut v,
-                &mut s,
-            );
+            layer.forward(&self.pass(steps, mode), xin, &mut v, &mut s);
             voltages.push(v);
             if l + 1 == self.layers.len() {
                 if layer.spiking() {
@@ -223,8 +215,19 @@ impl Network {
         }
     }
 
+    fn pass(&self, steps: usize, mode: SpikeMode) -> Pass<'_> {
+        Pass {
+            params: &self.params,
+            surrogate: &self.surrogate,
+            mode,
+            steps,
+            detach_reset: self.detach_reset,
+        }
+    }
+
     /// Adds `∂L/∂θ` into `grad` (same layout as `params`) given the trace of
     /// [`Network::forward`] on `x` and `g_out = ∂L/∂output` (`[steps × n_outputs]`).
+    /// Allocates its temporaries; [`Network::backward_with`] reuses them.
     pub fn backward(
         &self,
         x: &SpikeTrain,
@@ -233,40 +236,81 @@ impl Network {
         mode: SpikeMode,
         grad: &mut [f32],
     ) {
+        let mut ws = self.workspace();
+        self.backward_with(x, trace, g_out, mode, grad, &mut ws);
+    }
+
+    /// Temporaries of [`Network::backward_with`] for this network: one per
+    /// worker, reused for every sample it processes.
+    pub fn workspace(&self) -> Workspace {
+        Workspace {
+            layers: self.layers.iter().map(Layer::scratch).collect(),
+            ..Workspace::default()
+        }
+    }
+
+    /// [`Network::backward`] with its temporaries in `ws` (from
+    /// [`Network::workspace`]): after the first sample of a given length it
+    /// allocates nothing.
+    pub fn backward_with(
+        &self,
+        x: &SpikeTrain,
+        trace: &Trace,
+        g_out: &[f32],
+        mode: SpikeMode,
+        grad: &mut [f32],
+        ws: &mut Workspace,
+    ) {
         let steps = trace.steps;
-        let mut g = g_out.to_vec();
+        let pass = self.pass(steps, mode);
+        if ws.layers.len() != self.layers.len() {
+            *ws = self.workspace();
+        }
+        let Workspace {
+            layers: scratch,
+            g,
+            g_x,
+            input,
+        } = ws;
+        g.clear();
+        g.extend_from_slice(g_out);
         for l in (0..self.layers.len()).rev() {
             let layer = &self.layers[l];
-            let input = if l == 0 {
-                None
-            } else {
+            if l > 0 {
                 let below = &self.layers[l - 1];
-                let mut s = vec![0.0f32; steps * below.size()];
+                input.resize(steps * below.size(), 0.0);
                 below.spikes_of(
                     &self.params,
                     &trace.voltages[l - 1],
                     &self.surrogate,
                     mode,
-                    &mut s,
+                    input,
                 );
-                Some(s)
+                g_x.resize(input.len(), 0.0);
+            }
+            let rec = Recorded {
+                x: if l == 0 { &x.data } else { input },
+                v: &trace.voltages[l],
+                g_out: g,
             };
-            let mut g_x = input.as_ref().map(|s| vec![0.0f32; s.len()]);
-            layer.backward(
-                &self.params,
-                input.as_deref().unwrap_or(&x.data),
-                steps,
-                &trace.voltages[l],
-                &g,
-                &self.surrogate,
-                mode,
-                self.detach_reset,
-                grad,
-                g_x.as_deref_mut(),
-            );
-            if let Some(gx) = g_x {
-                g = gx;
+            let grads = Grads {
+                params: grad,
+                input: (l > 0).then_some(g_x.as_mut_slice()),
+            };
+            layer.backward(&pass, &rec, grads, &mut scratch[l]);
+            if l > 0 {
+                std::mem::swap(g, g_x);
             }
         }
     }
+}
+
+/// Reusable temporaries of [`Network::backward_with`]: per-layer scratch,
+/// the gradient flowing down and the recomputed spikes of the layer below.
+#[derive(Clone, Debug, Default)]
+pub struct Workspace {
+    layers: Vec<Scratch>,
+    g: Vec<f32>,
+    g_x: Vec<f32>,
+    input: Vec<f32>,
 }

@@ -174,6 +174,80 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// Validates the settings; [`train()`] takes only checked ones. Errors
+    /// name the setting ([`Error::setting`]).
+    ///
+    /// ```
+    /// use lca::snn::TrainConfig;
+    /// let bad = TrainConfig { batch_size: 0, ..TrainConfig::default() };
+    /// assert!(bad.check().unwrap_err().to_string().contains("batch_size"));
+    /// let cfg = TrainConfig::default().check().unwrap();
+    /// assert_eq!(cfg.epochs, TrainConfig::default().epochs);
+    /// ```
+    pub fn check(self) -> Result<CheckedTrainConfig> {
+        let positive = |x: f32| x.is_finite() && x > 0.0;
+        let non_negative = |x: f32| x.is_finite() && x >= 0.0;
+        if self.epochs == 0 {
+            return Err(Error::setting("epochs", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::setting("batch_size", "must be at least 1"));
+        }
+        if !positive(self.lr) {
+            return Err(Error::setting(
+                "lr",
+                format!("must be finite and > 0 (got {})", self.lr),
+            ));
+        }
+        if !non_negative(self.lr_final) {
+            return Err(Error::setting(
+                "lr_final",
+                format!("must be finite and >= 0 (got {})", self.lr_final),
+            ));
+        }
+        if !non_negative(self.weight_decay) {
+            return Err(Error::setting(
+                "weight_decay",
+                format!("must be finite and >= 0 (got {})", self.weight_decay),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.input_dropout) {
+            return Err(Error::setting(
+                "input_dropout",
+                format!("must lie in [0, 1) (got {})", self.input_dropout),
+            ));
+        }
+        if let Loss::FirstSpike { tau0, tau1, gamma } = self.loss
+            && !(positive(tau0) && positive(tau1) && gamma.is_finite())
+        {
+            return Err(Error::setting(
+                "loss",
+                format!("ttfs needs τ₀, τ₁ > 0 and a finite γ (got {tau0}, {tau1}, {gamma})"),
+            ));
+        }
+        Ok(CheckedTrainConfig(self))
+    }
+}
+
+/// A [`TrainConfig`] that passed [`TrainConfig::check`]; reads like one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckedTrainConfig(TrainConfig);
+
+impl CheckedTrainConfig {
+    /// The settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for CheckedTrainConfig {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
 /// One line of the training log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochStats {
@@ -252,6 +326,7 @@ pub fn batch_gradient(
         .par_chunks(CHUNK)
         .map(|chunk| {
             let mut grad = vec![0.0f32; net.params.len()];
+            let mut ws = net.workspace();
             let (mut total, mut correct) = (0.0f64, 0usize);
             for &i in chunk {
                 let x = samples.spikes(i, epoch);
@@ -261,7 +336,7 @@ pub fn batch_gradient(
                 let mut g_out = vec![0.0f32; out.len()];
                 total += loss.value_and_grad(out, trace.steps, classes, label, &mut g_out);
                 correct += usize::from(loss.predict(out, trace.steps, classes) == label);
-                net.backward(&x, &trace, &g_out, SpikeMode::Heaviside, &mut grad);
+                net.backward_with(&x, &trace, &g_out, SpikeMode::Heaviside, &mut grad, &mut ws);
             }
             (grad, total, correct)
         })
@@ -305,30 +380,12 @@ pub fn train(
     validation: Option<&dyn Samples>,
     test: Option<&dyn Samples>,
     n_classes: usize,
-    cfg: &TrainConfig,
+    cfg: &CheckedTrainConfig,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>> {
     check_compatible(net, &cfg.loss, n_classes)?;
-    if cfg.batch_size == 0 || cfg.epochs == 0 || cfg.lr.is_nan() || cfg.lr <= 0.0 {
-        return Err(Error::setting(
-            "training",
-            "epochs, batch size and learning rate must be positive",
-        ));
-    }
     if train.is_empty() {
         return Err(Error::Data("the training set is empty".into()));
-    }
-    if !(0.0..1.0).contains(&cfg.input_dropout)
-        || cfg.weight_decay.is_nan()
-        || cfg.weight_decay < 0.0
-    {
-        return Err(Error::setting(
-            "regularisation",
-            format!(
-                "input dropout must lie in [0, 1) and weight decay be >= 0 (got {} and {})",
-                cfg.input_dropout, cfg.weight_decay
-            ),
-        ));
     }
     let dropped = InputDropout {
         inner: train,
@@ -418,6 +475,10 @@ pub struct Model {
     pub seed: u64,
     /// The network.
     pub network: Network,
+    /// How event streams are binned, for a model trained on them (the
+    /// encoder and scaling are then unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<super::streams::Binning>,
 }
 
 impl Model {
@@ -457,6 +518,35 @@ impl Model {
             ));
         }
         Ok(model)
+    }
+
+    /// Accuracy on event streams (a model trained on streams).
+    pub fn evaluate_events(&self, data: &super::streams::EventDataset) -> Result<f64> {
+        let Some(b) = self.events else {
+            return Err(Error::InvalidSetting(
+                "this model reads features, not event streams".into(),
+            ));
+        };
+        if data.n_channels > b.n_channels {
+            return Err(Error::Shape(format!(
+                "the streams have {} channels, the model was trained on {}",
+                data.n_channels, b.n_channels
+            )));
+        }
+        if let Some(i) = data.labels.iter().position(|&l| l >= self.n_classes) {
+            return Err(Error::Shape(format!(
+                "sample {i} has label {} but the model knows {} classes",
+                data.labels[i], self.n_classes
+            )));
+        }
+        let mut data = data.clone();
+        data.n_channels = b.n_channels;
+        data.duration = b.duration;
+        let samples = super::streams::Binned {
+            data: &data,
+            steps: b.steps,
+        };
+        Ok(accuracy(&self.network, &samples, &self.loss))
     }
 
     /// Accuracy on raw (unscaled) data.
