@@ -242,7 +242,8 @@ fn a_time_budget_stops_with_every_output_and_records_the_steps() {
     assert_eq!(c["max_seconds"], 0.5);
     assert_eq!(c["progress"]["status"], "time-budget");
     let steps = c["progress"]["steps_done"].as_u64().unwrap();
-    assert!(steps > 10, "{c}");
+    // At least one step, however loaded the machine (a timed test must not depend on speed).
+    assert!(steps >= 1, "{c}");
     for f in [
         "dictionary.npy",
         "atoms.png",

@@ -114,7 +114,7 @@ fn converged_codes_satisfy_the_kkt_conditions() {
             .tol(1e-6)
             .max_iters(20_000);
         let enc = lca.check().unwrap().encode(&d, &x).unwrap();
-        assert!(enc.converged.iter().all(|&c| c));
+        assert!(enc.termination.iter().all(|t| t.converged()));
         for s in 0..x.ncols() {
             let a = enc.codes.column(s);
             let v = kkt_violation(&d, x.column(s).as_slice(), a.as_slice(), 0.1, nonneg);
@@ -304,7 +304,7 @@ fn small_lambda_with_large_supports_still_solves_the_lasso() {
             assert!(
                 gap < 1e-3,
                 "nonneg={nonneg} signal {s}: gap {gap} (converged {}, {} iterations, {} jumps, {} active)",
-                enc.converged[s],
+                enc.termination[s].converged(),
                 enc.iterations[s],
                 enc.jumps[s],
                 a.iter().filter(|&&v| v != 0.0).count()
@@ -338,7 +338,7 @@ fn adaptive_time_step_keeps_the_energy_falling_and_converges() {
             .unwrap()
             .encode(&d, &x)
             .unwrap();
-        assert!(enc.converged.iter().all(|&c| c), "dt {dt}");
+        assert!(enc.termination.iter().all(|t| t.converged()), "dt {dt}");
         assert_energy_never_rises(&enc, 1e-5, &format!("dt {dt}"));
         for s in 0..x.ncols() {
             let xs = x.column(s);
@@ -377,7 +377,7 @@ fn annealed_threshold_ends_at_the_target_fixed_point() {
             .unwrap()
             .encode(&d, &x)
             .unwrap();
-        assert!(enc.converged.iter().all(|&c| c));
+        assert!(enc.termination.iter().all(|t| t.converged()));
         // λ needs ln 4 / ln(1/0.9) ≈ 13 iterations to come down.
         assert!(
             enc.iterations.iter().all(|&i| i >= 13),

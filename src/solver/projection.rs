@@ -19,7 +19,7 @@ use crate::neuron::{Threshold, Transfer};
 use crate::solver::gram_factor::GramFactor;
 use crate::solver::objective::sparse_energy_terms;
 
-/// Work buffers for [`continue_to_fixed_point`], sized once per worker. The
+/// Work buffers for [`Chain::run`], sized once per worker. The
 /// Gram factor carries over from signal to signal.
 pub(crate) struct ProjectionScratch {
     factor: GramFactor,
@@ -40,7 +40,7 @@ impl ProjectionScratch {
     }
 }
 
-/// Whether [`continue_to_fixed_point`] applies: the soft threshold, whose fixed
+/// Whether [`Chain::run`] applies: the soft threshold, whose fixed
 /// point is the (non-negative) LASSO solution, a convex problem.
 pub(crate) fn supports(transfer: &Transfer) -> bool {
     transfer.threshold == Threshold::Soft
@@ -565,22 +565,20 @@ mod tests {
             let mut energy = lasso_energy(&d, &x, &a, 0.05);
             let mut total = 0;
             loop {
-                let run = continue_to_fixed_point(
-                    &d,
-                    &b,
-                    &transfer,
-                    &mut u,
-                    &mut a,
-                    &mut scratch,
-                    1,
-                    0.0,
+                let chain = Chain {
+                    dict: &d,
+                    b: &b,
+                    transfer: &transfer,
+                    max_jumps: 1,
+                    slack: 0.0,
                     inhibit,
-                );
+                };
+                let run = chain.run(&mut u, &mut a, &mut scratch);
                 total += run.jumps;
                 let now = lasso_energy(&d, &x, &a, 0.05);
                 assert!(now <= energy + 1e-7, "energy rose: {energy} -> {now}");
                 energy = now;
-                if run.solved {
+                if run.end == ChainEnd::Solved {
                     break;
                 }
                 for (&ui, &ai) in u.iter().zip(&a) {
