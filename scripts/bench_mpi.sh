@@ -5,7 +5,7 @@
 # Prints one JSON summary per run: see its "mpi" block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lca=target/release/lca
+lca="${LCA:-target/release/lca}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 run() { # ranks patch atoms steps

@@ -343,7 +343,7 @@ mod tests {
                 for r in 0..size {
                     let s = share(m, r, size);
                     assert_eq!(s.start, next, "m={m} size={size} rank={r}");
-                    assert!(s.start % SIGNAL_CHUNK == 0 || s.is_empty());
+                    assert!(s.start.is_multiple_of(SIGNAL_CHUNK) || s.is_empty());
                     next = s.end;
                 }
                 assert_eq!(next, m);

@@ -119,7 +119,7 @@ impl MpiWorld {
                 let req = root.immediate_gather_varcount_into(scope, local);
                 self.wait(req, "gather to rank 0");
             });
-            super::record(item * local.len(), start.elapsed());
+            super::record(std::mem::size_of_val(local), start.elapsed());
             return Ok(None);
         }
         let mut out = vec![T::default(); total];
