@@ -9,6 +9,12 @@
 //! `training.csv`, `training.png` and `checkpoint.npz`, each atomically —
 //! so any run can be resumed with [`Training::resume`] bit for bit.
 //!
+//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop on the
+//! same batches; each encodes its share of the batch and the codes are
+//! gathered in a fixed order ([`crate::distributed`]), so every rank holds
+//! the single-process state after every step. Only rank 0 writes, and a run
+//! resumes with any number of ranks.
+//!
 //! ```no_run
 //! use lca::dictionary::training::{Training, TrainingConfig, NoObserver};
 //! let config = TrainingConfig { images: Some("photos/".into()), ..TrainingConfig::default() };
