@@ -33,6 +33,7 @@
 //! ```
 
 pub mod dictionary;
+pub mod distributed;
 pub mod error;
 pub mod image;
 pub mod io;

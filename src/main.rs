@@ -11,8 +11,11 @@ fn main() {
     let matches = cli::Cli::command().get_matches();
     let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Err(e) = cli::run(args, &matches) {
-        // One line naming the file and the problem, then a failing exit code.
+        // One line naming the file and the problem, then a failing exit code
+        // (under `mpirun`, for the whole job: the other ranks may wait for this one).
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        lca::distributed::abort(1);
     }
+    // MPI, when a launcher started it, is finalised before exiting.
+    lca::distributed::exit(0)
 }

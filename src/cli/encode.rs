@@ -21,6 +21,9 @@ use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
+/// What ranks other than 0 run under `mpirun` (rows split over ranks).
+mod shard;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ThresholdArg {
     Soft,
@@ -544,6 +547,7 @@ fn mean(total: f64, m: usize) -> f64 {
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     args.check_flags()?;
+    shard::check_supported(&args)?;
     match args.mode {
         ModeArg::Rate => run_rate(args),
         ModeArg::Spiking => run_spiking(args),
@@ -553,6 +557,9 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
 /// `lca encode --mode rate`, streamed block by block.
 fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     let lca = args.params().check()?;
+    if !lca::distributed::world().is_root() {
+        return shard::follow(&args, &lca);
+    }
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
     for extra in [&args.rate.save_states, &args.rate.trace]
@@ -606,7 +613,16 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
                 _ => None,
             };
             let start = Instant::now();
-            let enc = lca.encode_from(&dict, &signals, initial.as_ref(), Some(&report))?;
+            let comm = lca::distributed::world();
+            let enc = lca::distributed::encode_gathered(
+                comm,
+                &lca,
+                &dict,
+                &signals,
+                initial.as_ref(),
+                Some(&report),
+            )?
+            .expect("rank 0 receives the gathered encoding");
             seconds += start.elapsed().as_secs_f64();
             // The next block's solve waits for this one's output anyway, so
             // the writes overlap the summary's energies only.

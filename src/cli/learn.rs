@@ -250,7 +250,9 @@ impl Observer for Terminal {
 }
 
 pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
-    let quiet = args.run.quiet;
+    // Under `mpirun` rank 0 speaks for the job; the others stay silent.
+    let root = lca::distributed::world().is_root();
+    let quiet = args.run.quiet || !root;
     let bar = super::progress::bar(0, "steps", quiet);
     let mut term = Terminal { bar, quiet };
     let typed = explicit(matches);
@@ -347,7 +349,20 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         "decodes": report.decodes,
         "decodes_per_second": rate(report.decodes as f64),
     });
-    if args.run.json {
+    let mut summary = summary;
+    let world = lca::distributed::world();
+    if cfg!(feature = "mpi") {
+        // Rank 0's encoding and communication, for the scaling figures.
+        let t = lca::distributed::traffic();
+        summary["mpi"] = serde_json::json!({
+            "ranks": world.size(),
+            "collectives": t.collectives,
+            "bytes": t.bytes,
+            "communication_seconds": t.seconds,
+            "encode_seconds": t.encode_seconds,
+        });
+    }
+    if args.run.json && root {
         println!("{summary}");
     } else if !quiet && training.already_finished().is_none() {
         println!(
@@ -379,7 +394,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        std::process::exit(code as i32);
+        lca::distributed::exit(code as i32);
     }
     Ok(())
 }

@@ -22,9 +22,10 @@
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use crate::Dictionary;
+use crate::distributed::{Communicator, SingleProcess, encode_codes};
 use crate::error::{Error, Result};
 use crate::solver::LcaParams;
-use crate::{Dictionary, Encoding};
 
 /// How the atoms are updated from each encoded batch (see the module docs).
 ///
@@ -320,12 +321,24 @@ impl DictionaryLearner {
 
     /// One step on a batch of signals (columns); returns its statistics.
     pub fn step(&mut self, batch: &DMatrix<f32>) -> Result<StepStats> {
+        self.step_shared(batch, &SingleProcess)
+    }
+
+    /// [`DictionaryLearner::step`] with the encoding of the batch shared by
+    /// the ranks of `comm` (each solves its share; see [`crate::distributed`]).
+    /// Every rank passes the same batch and ends in the same state, the
+    /// state a single process reaches, bit for bit.
+    pub fn step_shared(
+        &mut self,
+        batch: &DMatrix<f32>,
+        comm: &dyn Communicator,
+    ) -> Result<StepStats> {
         let step = self.state.step;
         let lambda = self.params.lambda_at(step);
         let eta = self.params.learning_rate_at(step);
         let dict = self.dictionary()?;
         let lca = self.params.lca.clone().lambda(lambda).check()?;
-        let Encoding { codes, .. } = lca.encode(&dict, batch)?;
+        let codes = encode_codes(comm, &lca, &dict, batch)?;
         let phi = dict.atoms();
         let residual = batch - phi * &codes;
 

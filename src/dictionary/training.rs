@@ -9,6 +9,12 @@
 //! `training.csv`, `training.png` and `checkpoint.npz`, each atomically —
 //! so any run can be resumed with [`Training::resume`] bit for bit.
 //!
+//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop on the
+//! same batches; each encodes its share of the batch and the codes are
+//! gathered in a fixed order ([`crate::distributed`]), so every rank holds
+//! the single-process state after every step. Only rank 0 writes, and a run
+//! resumes with any number of ranks.
+//!
 //! ```no_run
 //! use lca::dictionary::training::{Training, TrainingConfig, NoObserver};
 //! let config = TrainingConfig { images: Some("photos/".into()), ..TrainingConfig::default() };
@@ -29,6 +35,7 @@ use super::checkpoint::{read_checkpoint, write_checkpoint};
 use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::Dictionary;
+use crate::distributed::{Communicator, agree, encode_codes};
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
@@ -276,6 +283,8 @@ pub struct Training {
     elapsed: f64,
     interrupt: Option<Arc<AtomicUsize>>,
     already: Option<Status>,
+    /// The job's ranks: each encodes its share of every batch, rank 0 writes.
+    comm: &'static dyn Communicator,
 }
 
 fn config_path(out: &Path) -> PathBuf {
@@ -339,7 +348,9 @@ impl Training {
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        if crate::distributed::world().is_root() {
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
         let run = Self::assemble(config, out, set, None)?;
         run.write_config(Status::Running)?;
         run.write_log()?;
@@ -366,7 +377,9 @@ impl Training {
                 ));
             }
         }
-        crate::io::atomic::remove_stale_temporaries(out)?;
+        if crate::distributed::world().is_root() {
+            crate::io::atomic::remove_stale_temporaries(out)?;
+        }
         let set = open_images(&config, observer, Some(&path))?;
         let ckpt = checkpoint_path(out);
         let resume_state = if ckpt.exists() {
@@ -467,6 +480,7 @@ impl Training {
             elapsed,
             interrupt: None,
             already: None,
+            comm: crate::distributed::world(),
         })
     }
 
@@ -519,7 +533,7 @@ impl Training {
             .lambda(lambda)
             .tol(0.0)
             .check()?;
-        let codes = lca.encode(&dict, x)?.codes;
+        let codes = encode_codes(self.comm, &lca, &dict, x)?;
         let total: f64 = crate::solver::lasso_objectives(&dict, x, &codes, lambda)
             .iter()
             .sum();
@@ -549,22 +563,27 @@ impl Training {
             if self.learner.steps_done() >= total {
                 break Status::Completed;
             }
-            if self
+            // Every rank stops at the same step: on an interrupt any rank
+            // received, or on rank 0's clock for the time budget.
+            let interrupted = self
                 .interrupt
                 .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst) != 0)
-            {
+                .is_some_and(|f| f.load(Ordering::SeqCst) != 0);
+            let over_budget = self
+                .config
+                .max_seconds
+                .is_some_and(|budget| self.elapsed + training >= budget);
+            let (interrupted, over_budget) = agree(self.comm, interrupted, over_budget)?;
+            if interrupted {
                 break Status::Interrupted;
             }
-            if let Some(budget) = self.config.max_seconds
-                && self.elapsed + training >= budget
-            {
+            if over_budget {
                 break Status::TimeBudget;
             }
             let t0 = Instant::now();
             let step = self.learner.steps_done();
             let batch = self.stream.batch(step)?;
-            let stats = self.learner.step(&batch)?;
+            let stats = self.learner.step_shared(&batch, self.comm)?;
             training += t0.elapsed().as_secs_f64();
             for w in self.stream.take_warnings() {
                 observer.warning(&w);
@@ -599,11 +618,13 @@ impl Training {
             }
             if checkpoint && done < total {
                 self.write_dictionary()?;
-                write_checkpoint(
-                    &checkpoint_path(&self.out),
-                    self.learner.state(),
-                    row.seconds,
-                )?;
+                if self.comm.is_root() {
+                    write_checkpoint(
+                        &checkpoint_path(&self.out),
+                        self.learner.state(),
+                        row.seconds,
+                    )?;
+                }
                 self.write_config(Status::Running)?;
                 last_checkpoint = row.seconds;
                 observer.checkpoint(done);
@@ -642,8 +663,11 @@ impl Training {
         }
     }
 
-    /// Writes every output of the current state.
+    /// Writes every output of the current state (rank 0 of a job only).
     fn finish(&mut self, status: Status) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         self.write_dictionary()?;
         self.write_log()?;
         if !self.rows.is_empty() {
@@ -655,6 +679,9 @@ impl Training {
     }
 
     fn write_config(&self, status: Status) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         let mut config = self.config.clone();
         config.progress = Some(Progress {
             steps_done: self.learner.steps_done(),
@@ -668,6 +695,9 @@ impl Training {
 
     /// Writes the whole training log atomically, so it is never seen half-written.
     fn write_log(&self) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         let mut text = String::from(CSV_HEADER);
         text.push('\n');
         for r in &self.rows {
@@ -678,6 +708,9 @@ impl Training {
     }
 
     fn write_dictionary(&self) -> Result<()> {
+        if !self.comm.is_root() {
+            return Ok(());
+        }
         let atoms = &self.learner.state().atoms;
         let (n, k) = atoms.shape();
         crate::io::npy::write_matrix(&self.out.join("dictionary.npy"), k, n, atoms.as_slice())?;

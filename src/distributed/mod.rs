@@ -1,0 +1,380 @@
+//! Running one job over several processes (MPI ranks) with the results of a
+//! single process, bit for bit.
+//!
+//! The learning loop and the encoder talk to a [`Communicator`]: a
+//! [`SingleProcess`] one that is always compiled (and that every run without
+//! `mpirun` uses), and, with the cargo feature `mpi`, one over MPI's world
+//! communicator. Both go through the same code, so there is one path to test.
+//!
+//! **Why a gather, not a sum-allreduce.** A floating-point sum depends on its
+//! order, and an allreduce over N ranks adds N partial sums in an order that
+//! depends on N. Here work is cut into the solver's fixed chunks of
+//! [`SIGNAL_CHUNK`] signals (whose codes depend on their own signals only),
+//! each rank solves a contiguous run of chunks ([`share`]), and the codes are
+//! gathered in chunk order. Every rank then holds exactly the codes a single
+//! process would have computed, and forms the update from them with the same
+//! code as a single process: the dictionary after S steps is identical for
+//! any number of ranks, and identical to the single-process run.
+//!
+//! **Faults.** Every collective is nonblocking and waited on with a deadline
+//! ([`timeout`], `LCA_MPI_TIMEOUT` seconds, default [`DEFAULT_TIMEOUT_SECONDS`]):
+//! a rank that stops answering makes the others print which wait failed and
+//! abort the whole job (non-zero exit on every rank), never hang. A rank
+//! killed outright is noticed sooner by `mpirun`, which ends the others.
+//! Outputs are written by rank 0 only, each atomically, so the last
+//! checkpoint stays intact and resumable with any number of ranks.
+//!
+//! ```
+//! use lca::distributed::{Communicator, SingleProcess, share};
+//! let comm = SingleProcess;
+//! assert_eq!((comm.rank(), comm.size()), (0, 1));
+//! // 300 signals in chunks of 64 over 2 ranks: chunks 0–1 and 2–4.
+//! assert_eq!(share(300, 0, 2), 0..128);
+//! assert_eq!(share(300, 1, 2), 128..300);
+//! assert_eq!(comm.all_gather_f32(&[1.0, 2.0], &[2]).unwrap(), [1.0, 2.0]);
+//! ```
+
+#[cfg(feature = "mpi")]
+mod mpi;
+
+use std::ops::Range;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nalgebra::DMatrix;
+
+use crate::Dictionary;
+use crate::error::{Error, Result};
+use crate::solver::{Encoding, Lca, SIGNAL_CHUNK};
+
+/// Seconds a rank waits in one collective before it declares the job broken.
+/// Long enough for the slowest rank's step, a checkpoint write or a block of
+/// images decoded at the start; short enough that a hung job ends.
+pub const DEFAULT_TIMEOUT_SECONDS: f64 = 300.0;
+
+/// The deadline of every wait for the other ranks: `LCA_MPI_TIMEOUT`
+/// seconds when set to a positive number, else [`DEFAULT_TIMEOUT_SECONDS`].
+pub fn timeout() -> Duration {
+    let secs = std::env::var("LCA_MPI_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    Duration::from_secs_f64(secs)
+}
+
+/// The processes of a job and the few collectives the crate needs. Every
+/// gather concatenates the ranks' pieces in rank order; `counts[r]` is the
+/// number of values rank `r` sends (every rank knows them: they follow from
+/// [`share`]).
+pub trait Communicator: Sync {
+    /// This process's index, `0..size`.
+    fn rank(&self) -> usize;
+    /// Number of processes.
+    fn size(&self) -> usize;
+    /// Every rank's `local`, concatenated in rank order, on every rank.
+    fn all_gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Vec<f32>>;
+    /// As [`Communicator::all_gather_f32`], for counts and flags.
+    fn all_gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Vec<u32>>;
+    /// Every rank's `local` in rank order on rank 0 (`None` on the others).
+    fn gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Option<Vec<f32>>>;
+    /// As [`Communicator::gather_f32`], for counts and flags.
+    fn gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Option<Vec<u32>>>;
+
+    /// Rank 0 writes the outputs.
+    fn is_root(&self) -> bool {
+        self.rank() == 0
+    }
+}
+
+/// A job of one process: every gather returns its input.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SingleProcess;
+
+fn check_single(local: usize, counts: &[usize]) -> Result<()> {
+    if counts != [local] {
+        return Err(Error::Shape(format!(
+            "gather of {local} values on one process with counts {counts:?}"
+        )));
+    }
+    Ok(())
+}
+
+impl Communicator for SingleProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn all_gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Vec<f32>> {
+        check_single(local.len(), counts)?;
+        Ok(local.to_vec())
+    }
+    fn all_gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Vec<u32>> {
+        check_single(local.len(), counts)?;
+        Ok(local.to_vec())
+    }
+    fn gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Option<Vec<f32>>> {
+        check_single(local.len(), counts)?;
+        Ok(Some(local.to_vec()))
+    }
+    fn gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Option<Vec<u32>>> {
+        check_single(local.len(), counts)?;
+        Ok(Some(local.to_vec()))
+    }
+}
+
+/// The signals `0..m` rank `rank` of `size` works on: a contiguous run of
+/// whole solver chunks ([`SIGNAL_CHUNK`]), as even as chunks allow. The
+/// cut depends on `m` and `size` only; results never depend on it.
+pub fn share(m: usize, rank: usize, size: usize) -> Range<usize> {
+    let chunks = m.div_ceil(SIGNAL_CHUNK);
+    let size = size.max(1);
+    let c0 = chunks * rank / size;
+    let c1 = chunks * (rank + 1) / size;
+    (c0 * SIGNAL_CHUNK).min(m)..(c1 * SIGNAL_CHUNK).min(m)
+}
+
+/// Signals of every rank's share of `m` signals.
+pub fn share_sizes(m: usize, size: usize) -> Vec<usize> {
+    (0..size).map(|r| share(m, r, size).len()).collect()
+}
+
+/// Codes of every column of `signals` (which every rank holds), each rank
+/// solving its [`share`] and all ranks receiving every code: exactly
+/// `lca.encode(dict, signals)?.codes` on every rank, for any number of ranks.
+pub fn encode_codes(
+    comm: &dyn Communicator,
+    lca: &Lca,
+    dict: &Dictionary,
+    signals: &DMatrix<f32>,
+) -> Result<DMatrix<f32>> {
+    let (k, m) = (dict.n_atoms(), signals.ncols());
+    if comm.size() == 1 {
+        return Ok(timed_encode(|| lca.encode(dict, signals))?.codes);
+    }
+    let mine = share(m, comm.rank(), comm.size());
+    let local = signals.columns(mine.start, mine.len()).into_owned();
+    let codes = timed_encode(|| lca.encode(dict, &local))?.codes;
+    let counts: Vec<usize> = share_sizes(m, comm.size()).iter().map(|c| c * k).collect();
+    let all = comm.all_gather_f32(codes.as_slice(), &counts)?;
+    Ok(DMatrix::from_vec(k, m, all))
+}
+
+/// [`Lca::encode_from`] over the ranks for streamed encoding: each rank
+/// solves its [`share`] of the columns of `signals` (every rank holds the
+/// block), and rank 0 receives the whole [`Encoding`] — identical to a
+/// single-process call — while the others get `None`. `progress` hears
+/// rank 0's chunks as they finish and then the other ranks' signals at once.
+/// Traces are per-signal curves of variable length and are not gathered:
+/// asking for them on more than one rank is refused.
+pub fn encode_gathered(
+    comm: &dyn Communicator,
+    lca: &Lca,
+    dict: &Dictionary,
+    signals: &DMatrix<f32>,
+    initial_states: Option<&DMatrix<f32>>,
+    progress: Option<&(dyn Fn(usize) + Sync)>,
+) -> Result<Option<Encoding>> {
+    if comm.size() == 1 {
+        return timed_encode(|| lca.encode_from(dict, signals, initial_states, progress)).map(Some);
+    }
+    if lca.params().trace {
+        return Err(Error::setting(
+            "trace",
+            format!(
+                "energy traces are not gathered over MPI ranks: encode with one process to record them ({} ranks)",
+                comm.size()
+            ),
+        ));
+    }
+    let (k, m) = (dict.n_atoms(), signals.ncols());
+    let mine = share(m, comm.rank(), comm.size());
+    let local = signals.columns(mine.start, mine.len()).into_owned();
+    let warm = initial_states.map(|s| s.columns(mine.start, mine.len()).into_owned());
+    let enc = timed_encode(|| lca.encode_from(dict, &local, warm.as_ref(), progress))?;
+    let sizes = share_sizes(m, comm.size());
+    // Codes and states in one message, iterations, jumps and flags in another.
+    let mut floats = Vec::with_capacity(2 * k * mine.len());
+    floats.extend_from_slice(enc.codes.as_slice());
+    floats.extend_from_slice(enc.states.as_slice());
+    let mut ints = Vec::with_capacity(3 * mine.len());
+    ints.extend_from_slice(&enc.iterations);
+    ints.extend_from_slice(&enc.jumps);
+    ints.extend(enc.converged.iter().map(|&c| u32::from(c)));
+    let float_counts: Vec<usize> = sizes.iter().map(|c| 2 * k * c).collect();
+    let int_counts: Vec<usize> = sizes.iter().map(|c| 3 * c).collect();
+    let floats = comm.gather_f32(&floats, &float_counts)?;
+    let ints = comm.gather_u32(&ints, &int_counts)?;
+    let (Some(floats), Some(ints)) = (floats, ints) else {
+        return Ok(None);
+    };
+    if let Some(report) = progress {
+        report(m - mine.len());
+    }
+    let mut codes = Vec::with_capacity(k * m);
+    let mut states = Vec::with_capacity(k * m);
+    let (mut iterations, mut jumps, mut converged) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut f, mut i) = (0, 0);
+    for &c in &sizes {
+        codes.extend_from_slice(&floats[f..f + k * c]);
+        states.extend_from_slice(&floats[f + k * c..f + 2 * k * c]);
+        iterations.extend_from_slice(&ints[i..i + c]);
+        jumps.extend_from_slice(&ints[i + c..i + 2 * c]);
+        converged.extend(ints[i + 2 * c..i + 3 * c].iter().map(|&v| v != 0));
+        f += 2 * k * c;
+        i += 3 * c;
+    }
+    Ok(Some(Encoding {
+        codes: DMatrix::from_vec(k, m, codes),
+        states: DMatrix::from_vec(k, m, states),
+        iterations,
+        jumps,
+        converged,
+        traces: Vec::new(),
+    }))
+}
+
+/// Combines per-rank stop requests so every rank stops at the same step:
+/// `any` is true when any rank asks (e.g. an interrupt reached one of them),
+/// `root` is rank 0's own decision (e.g. its clock's time budget).
+pub fn agree(comm: &dyn Communicator, any: bool, root: bool) -> Result<(bool, bool)> {
+    if comm.size() == 1 {
+        return Ok((any, root));
+    }
+    let mine = u32::from(any) | (u32::from(root && comm.is_root()) << 1);
+    let all = comm.all_gather_u32(&[mine], &vec![1; comm.size()])?;
+    Ok((
+        all.iter().any(|v| v & 1 != 0),
+        all.first().is_some_and(|v| v & 2 != 0),
+    ))
+}
+
+/// What this process has communicated so far (all zero on one process):
+/// for the scaling figures of BENCHMARKS.md.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Traffic {
+    /// Collective calls made.
+    pub collectives: u64,
+    /// Payload bytes: what this rank received from the others in all-gathers
+    /// and gathers to rank 0, plus what it sent in gathers to rank 0.
+    pub bytes: u64,
+    /// Seconds spent inside collectives (transfer and waiting for the
+    /// slowest rank alike).
+    pub seconds: f64,
+    /// Seconds this rank spent solving its share of shared encodings
+    /// ([`encode_codes`], [`encode_gathered`]; counted on one process too).
+    pub encode_seconds: f64,
+}
+
+static COLLECTIVES: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+static NANOS: AtomicU64 = AtomicU64::new(0);
+static ENCODE_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f`, adding its duration to [`Traffic::encode_seconds`].
+fn timed_encode<T>(f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    ENCODE_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+/// Counts one collective (called by the MPI communicator).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn record(bytes: usize, took: Duration) {
+    COLLECTIVES.fetch_add(1, Ordering::Relaxed);
+    BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+    NANOS.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// This process's [`Traffic`] since it started.
+pub fn traffic() -> Traffic {
+    Traffic {
+        collectives: COLLECTIVES.load(Ordering::Relaxed),
+        bytes: BYTES.load(Ordering::Relaxed),
+        seconds: NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
+        encode_seconds: ENCODE_NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
+    }
+}
+
+/// The job's world: MPI's when the feature is on and the process was started
+/// by `mpirun` (MPI is then initialised on first use), else [`SingleProcess`].
+pub fn world() -> &'static dyn Communicator {
+    static WORLD: OnceLock<Box<dyn Communicator + Send>> = OnceLock::new();
+    WORLD
+        .get_or_init(|| {
+            #[cfg(feature = "mpi")]
+            if let Some(world) = mpi::MpiWorld::init() {
+                return Box::new(world);
+            }
+            Box::new(SingleProcess)
+        })
+        .as_ref()
+}
+
+/// Ends the process with `code`: MPI is finalised first when it was started
+/// (a rank that exits without it makes `mpirun` report the job as failed).
+pub fn exit(code: i32) -> ! {
+    #[cfg(feature = "mpi")]
+    mpi::finalize();
+    std::process::exit(code)
+}
+
+/// Ends the process after an error: in a job of several ranks the whole job
+/// is aborted (the others may be waiting for this one), else like [`exit`].
+pub fn abort(code: i32) -> ! {
+    #[cfg(feature = "mpi")]
+    mpi::abort_if_running(code);
+    exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_cover_the_signals_in_whole_chunks() {
+        for m in [0, 1, 63, 64, 65, 256, 300, 1000] {
+            for size in 1..=9 {
+                let mut next = 0;
+                for r in 0..size {
+                    let s = share(m, r, size);
+                    assert_eq!(s.start, next, "m={m} size={size} rank={r}");
+                    assert!(s.start.is_multiple_of(SIGNAL_CHUNK) || s.is_empty());
+                    next = s.end;
+                }
+                assert_eq!(next, m);
+            }
+        }
+    }
+
+    #[test]
+    fn single_process_gathers_refuse_wrong_counts() {
+        assert!(SingleProcess.all_gather_f32(&[1.0], &[2]).is_err());
+        assert_eq!(SingleProcess.gather_u32(&[3], &[1]).unwrap(), Some(vec![3]));
+        assert_eq!(agree(&SingleProcess, true, false).unwrap(), (true, false));
+    }
+
+    /// A fake job of `size` ranks in one process, for checking that the
+    /// split-and-gather gives the single-process codes: each "rank" encodes
+    /// its share and the pieces are concatenated as a gather would.
+    #[test]
+    fn split_encodings_concatenate_to_the_whole() {
+        let dict = crate::solver::test_dictionary(16, 24, 3);
+        let x = DMatrix::from_fn(16, 200, |i, j| ((i * 7 + j * 13) % 11) as f32 / 5.0 - 1.0);
+        let lca = crate::LcaParams::new().lambda(0.2).check().unwrap();
+        let whole = lca.encode(&dict, &x).unwrap().codes;
+        for size in [2, 3, 4] {
+            let mut parts = Vec::new();
+            for r in 0..size {
+                let s = share(200, r, size);
+                let local = x.columns(s.start, s.len()).into_owned();
+                parts.extend_from_slice(lca.encode(&dict, &local).unwrap().codes.as_slice());
+            }
+            assert_eq!(parts, whole.as_slice(), "{size} ranks");
+        }
+    }
+}
