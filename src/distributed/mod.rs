@@ -46,7 +46,7 @@ use nalgebra::DMatrix;
 
 use crate::Dictionary;
 use crate::error::{Error, Result};
-use crate::solver::{Encoding, Lca, SIGNAL_CHUNK};
+use crate::solver::{Encoding, Lca, SIGNAL_CHUNK, Termination};
 
 /// Seconds a rank waits in one collective before it declares the job broken.
 /// Long enough for the slowest rank's step, a checkpoint write or a block of
@@ -203,7 +203,7 @@ pub fn encode_gathered(
     let mut ints = Vec::with_capacity(3 * mine.len());
     ints.extend_from_slice(&enc.iterations);
     ints.extend_from_slice(&enc.jumps);
-    ints.extend(enc.converged.iter().map(|&c| u32::from(c)));
+    ints.extend(enc.termination.iter().map(|t| t.code()));
     let float_counts: Vec<usize> = sizes.iter().map(|c| 2 * k * c).collect();
     let int_counts: Vec<usize> = sizes.iter().map(|c| 3 * c).collect();
     let floats = comm.gather_f32(&floats, &float_counts)?;
@@ -216,14 +216,14 @@ pub fn encode_gathered(
     }
     let mut codes = Vec::with_capacity(k * m);
     let mut states = Vec::with_capacity(k * m);
-    let (mut iterations, mut jumps, mut converged) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut iterations, mut jumps, mut termination) = (Vec::new(), Vec::new(), Vec::new());
     let (mut f, mut i) = (0, 0);
     for &c in &sizes {
         codes.extend_from_slice(&floats[f..f + k * c]);
         states.extend_from_slice(&floats[f + k * c..f + 2 * k * c]);
         iterations.extend_from_slice(&ints[i..i + c]);
         jumps.extend_from_slice(&ints[i + c..i + 2 * c]);
-        converged.extend(ints[i + 2 * c..i + 3 * c].iter().map(|&v| v != 0));
+        termination.extend(ints[i + 2 * c..i + 3 * c].iter().map(|&v| Termination::from_code(v)));
         f += 2 * k * c;
         i += 3 * c;
     }
@@ -232,7 +232,7 @@ pub fn encode_gathered(
         states: DMatrix::from_vec(k, m, states),
         iterations,
         jumps,
-        converged,
+        termination,
         traces: Vec::new(),
     }))
 }

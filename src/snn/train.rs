@@ -523,7 +523,7 @@ impl Model {
     /// Accuracy on event streams (a model trained on streams).
     pub fn evaluate_events(&self, data: &super::streams::EventDataset) -> Result<f64> {
         let Some(b) = self.events else {
-            return Err(Error::InvalidSetting(
+            return Err(Error::Data(
                 "this model reads features, not event streams".into(),
             ));
         };

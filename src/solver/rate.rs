@@ -313,6 +313,27 @@ impl Termination {
         matches!(self, Termination::Solved | Termination::Converged)
     }
 
+    /// A number for messages between processes ([`Termination::from_code`]).
+    pub fn code(self) -> u32 {
+        match self {
+            Termination::Solved => 0,
+            Termination::Converged => 1,
+            Termination::MaxIterations => 2,
+            Termination::Stalled => 3,
+        }
+    }
+
+    /// The termination of [`Termination::code`] (an unknown code reads as
+    /// [`Termination::MaxIterations`], i.e. not converged).
+    pub fn from_code(code: u32) -> Self {
+        match code {
+            0 => Termination::Solved,
+            1 => Termination::Converged,
+            3 => Termination::Stalled,
+            _ => Termination::MaxIterations,
+        }
+    }
+
     /// The name used in JSON summaries (`solved`, `converged`, ...).
     pub fn name(self) -> &'static str {
         match self {
