@@ -28,7 +28,7 @@ pub(super) fn check_supported(args: &EncodeArgs) -> anyhow::Result<()> {
 pub(super) fn follow(args: &EncodeArgs, lca: &Lca) -> anyhow::Result<()> {
     let (dict, _) = read_unit_dictionary(&args.dictionary, args.normalize)?;
     let mut input = open_input(args, &dict)?;
-    let mut warm = match &args.warm_start {
+    let mut warm = match &args.rate.warm_start {
         Some(p) => Some((npy::MatrixReader::open(p)?, p)),
         None => None,
     };
