@@ -26,7 +26,10 @@ def problem():
 @pytest.fixture(scope="session")
 def lca_bin():
     """The CLI built from this checkout (LCA_BIN, target/release/lca, or on PATH)."""
-    cands = [os.environ.get("LCA_BIN"), str(REPO / "target" / "release" / "lca"), shutil.which("lca")]
+    explicit = os.environ.get("LCA_BIN")
+    if explicit and not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+        pytest.fail(f"LCA_BIN={explicit} is not an executable")
+    cands = [explicit, str(REPO / "target" / "release" / "lca"), shutil.which("lca")]
     for c in cands:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
