@@ -45,6 +45,7 @@ __all__ = [
     "SparseCoder",
     "DictionaryLearning",
     "DEFAULTS",
+    "snn",
 ]
 
 __version__ = "0.1.0"
@@ -275,4 +276,5 @@ def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_co
 
 
 from ._estimators import DictionaryLearning, SparseCoder  # noqa: E402
+from . import snn  # noqa: E402,F401
 

@@ -5,6 +5,7 @@ import numpy.typing as npt
 
 from ._estimators import DictionaryLearning as DictionaryLearning
 from ._estimators import SparseCoder as SparseCoder
+from . import snn as snn
 
 
 __version__: str

@@ -786,5 +786,299 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reconstruct_image, m)?)?;
     m.add_function(wrap_pyfunction!(learn_images, m)?)?;
     m.add_class::<PatchLearner>()?;
+    m.add_function(wrap_pyfunction!(snn_train, m)?)?;
+    m.add_class::<SnnModel>()?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Spiking networks (`lca snn train` / `lca snn eval`)
+
+/// A dataset from `x (n_samples, n_features)` and integer labels `y`.
+fn dataset(
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    n_classes: Option<usize>,
+) -> PyResult<lca::snn::Dataset> {
+    let m = columns(x, "X")?;
+    let labels: Vec<i64> = y
+        .extract::<numpy::PyReadonlyArray1<'_, i64>>()
+        .map_err(|_| PyTypeError::new_err("y must be a 1-D int64 numpy array of class labels"))?
+        .as_array()
+        .to_vec();
+    if labels.len() != m.ncols() {
+        return Err(PyValueError::new_err(format!(
+            "X has {} samples but y has {} labels",
+            m.ncols(),
+            labels.len()
+        )));
+    }
+    if let Some(i) = labels.iter().position(|&l| l < 0) {
+        return Err(PyValueError::new_err(format!(
+            "label {} of sample {i} is negative",
+            labels[i]
+        )));
+    }
+    let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+    let n_classes = n_classes.unwrap_or_else(|| labels.iter().max().map_or(0, |&l| l + 1));
+    lca::error::check_finite("X", m.as_slice()).map_err(to_py)?;
+    Ok(lca::snn::Dataset {
+        n_features: m.nrows(),
+        features: m.data.into(),
+        labels,
+        n_classes,
+    })
+}
+
+/// A trained spiking network with its encoder, loss and feature scaling:
+/// the `model.json` of `lca snn train` (`save` / `load` read and write it).
+#[pyclass(module = "lca._lca")]
+struct SnnModel {
+    model: lca::snn::Model,
+}
+
+#[pymethods]
+impl SnnModel {
+    /// Reads a `model.json` written by `lca snn train` or `save`.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        Ok(SnnModel {
+            model: lca::snn::Model::load(&path).map_err(to_py)?,
+        })
+    }
+
+    /// Writes the model as `lca snn eval --model` reads it (atomically).
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.model.save(&path).map_err(to_py)
+    }
+
+    /// Accuracy on raw (unscaled) samples `x` with labels `y`.
+    #[pyo3(signature = (x, y, n_jobs=None))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        n_jobs: Option<usize>,
+    ) -> PyResult<f64> {
+        let data = dataset(x, y, Some(self.model.n_classes))?;
+        let model = &self.model;
+        py.detach(|| with_pool(n_jobs, || model.evaluate(&data)))?
+            .map_err(to_py)
+    }
+
+    #[getter]
+    fn n_classes(&self) -> usize {
+        self.model.n_classes
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.model.scaling.min.len()
+    }
+
+    #[getter]
+    fn n_parameters(&self) -> usize {
+        self.model.network.params.len()
+    }
+}
+
+/// `lca snn train` on arrays: the same network, encoder, loss and schedule
+/// built from the same settings (their CLI names with underscores; absent
+/// ones take the CLI's defaults). Features are scaled to [0, 1] by the
+/// training set's range (as for a CSV dataset). Returns the model (the best
+/// validation epoch's parameters when a validation set is given, unless
+/// `keep_last`) and the per-epoch log (`training.csv`'s columns).
+#[pyfunction]
+#[pyo3(signature = (train, validation=None, test=None, settings=None, n_jobs=None))]
+fn snn_train<'py>(
+    py: Python<'py>,
+    train: (Bound<'py, PyAny>, Bound<'py, PyAny>),
+    validation: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    test: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(SnnModel, Bound<'py, PyDict>)> {
+    use lca::neuron::{Reset, Surrogate, SurrogateKind};
+    use lca::snn::{EncoderConfig, LayerKind, LayerSpec, Loss, Network, TrainConfig};
+    let mut s = Settings::new(settings, py);
+    let mut tr = dataset(&train.0, &train.1, s.get("n_classes")?)?;
+    let n_classes = tr.n_classes;
+    let mut va = validation
+        .map(|(x, y)| dataset(&x, &y, Some(n_classes)))
+        .transpose()?;
+    let mut te = test
+        .map(|(x, y)| dataset(&x, &y, Some(n_classes)))
+        .transpose()?;
+    let scaling = if s.or("scale", true)? {
+        lca::snn::Scaling::fit(&tr)
+    } else {
+        lca::snn::Scaling::identity(tr.n_features)
+    };
+    for d in [Some(&mut tr), va.as_mut(), te.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        scaling.apply(d).map_err(to_py)?;
+    }
+    let time_steps: usize = s.or("time_steps", 60)?;
+    if time_steps == 0 {
+        return Err(PyValueError::new_err("time_steps must be at least 1"));
+    }
+    let encoder = match s.or("encoder", "latency".to_string())?.as_str() {
+        "latency" => EncoderConfig::Latency(lca::snn::Latency {
+            steps: time_steps,
+            window: s.or("window", time_steps.saturating_sub(10).max(1))?,
+        }),
+        "rate" => EncoderConfig::Rate(lca::snn::Rate {
+            steps: time_steps,
+            max_rate: s.or("max_rate", 0.5)?,
+        }),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "encoder must be 'latency' or 'rate', got '{other}'"
+            )));
+        }
+    };
+    let loss = match s.or("loss", "max".to_string())?.as_str() {
+        "max" => Loss::MaxVoltage,
+        "mean" => Loss::MeanVoltage,
+        "count" => Loss::SpikeCount,
+        "ttfs" => Loss::FirstSpike {
+            tau0: s.or("ttfs_tau0", 2.0)?,
+            tau1: s.or("ttfs_tau1", 20.0)?,
+            gamma: s.or("ttfs_gamma", 0.0)?,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "loss must be 'max', 'mean', 'count' or 'ttfs', got '{other}'"
+            )));
+        }
+    };
+    let reset = match s.or("reset", "zero".to_string())?.as_str() {
+        "zero" => Reset::Zero,
+        "subtract" => Reset::Subtract,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "reset must be 'zero' or 'subtract', got '{other}'"
+            )));
+        }
+    };
+    let kind = match s.or("surrogate", "fast-sigmoid".to_string())?.as_str() {
+        "box" => SurrogateKind::Box,
+        "sigmoid" => SurrogateKind::Sigmoid,
+        "exponential" => SurrogateKind::Exponential,
+        "fast-sigmoid" => SurrogateKind::FastSigmoid,
+        "triangle" => SurrogateKind::Triangle,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "surrogate must be box, sigmoid, exponential, fast-sigmoid or triangle, got '{other}'"
+            )));
+        }
+    };
+    let surrogate = Surrogate {
+        kind,
+        tau: s.or("surrogate_width", 0.1)?,
+        alpha: s.or("alpha", 1.0)?,
+    };
+    let (current_decay, voltage_decay): (f32, f32) =
+        (s.or("current_decay", 0.9)?, s.or("voltage_decay", 0.95)?);
+    let firing_threshold: f32 = s.or("firing_threshold", 1.0)?;
+    let (train_decays, train_threshold) = (
+        !s.or("fixed_decays", false)?,
+        !s.or("fixed_threshold", false)?,
+    );
+    let layer = |kind, size, scale| {
+        let mut l = LayerSpec::new(kind, size, current_decay, voltage_decay);
+        l.neuron.threshold = firing_threshold;
+        l.neuron.reset = reset;
+        l.train_decays = train_decays;
+        l.train_threshold = train_threshold;
+        l.weight_scale = scale;
+        l
+    };
+    let hidden_kind = if s.or("recurrent", false)? {
+        LayerKind::Recurrent
+    } else {
+        LayerKind::FeedForward
+    };
+    let hidden: Vec<usize> = s.or("hidden", vec![100])?;
+    let weight_scale: f32 = s.or("weight_scale", 3.0)?;
+    let mut specs: Vec<LayerSpec> = hidden
+        .iter()
+        .filter(|&&h| h > 0)
+        .map(|&h| layer(hidden_kind, h, weight_scale))
+        .collect();
+    let out_kind = if loss.needs_readout() {
+        LayerKind::Readout
+    } else {
+        LayerKind::FeedForward
+    };
+    specs.push(layer(out_kind, n_classes, s.or("output_scale", 0.05)?));
+    let seed: u64 = s.or("seed", 0)?;
+    let mut network = Network::new(tr.n_features, &specs, surrogate, seed).map_err(to_py)?;
+    network.detach_reset = !s.or("reset_gradient", false)?;
+    let cfg = TrainConfig {
+        epochs: s.or("epochs", 60)?,
+        batch_size: s.or("batch_size", 16)?,
+        lr: s.or("lr", 2e-3)?,
+        lr_final: s.or("lr_final", 0.05)?,
+        seed,
+        loss,
+        keep_best: !s.or("keep_last", false)?,
+        ..TrainConfig::default()
+    };
+    s.finish()?;
+    let enc = |d| lca::snn::train::Encoded {
+        data: d,
+        encoder: &encoder,
+        seed,
+    };
+    let (trs, vas, tes) = (enc(&tr), va.as_ref().map(enc), te.as_ref().map(enc));
+    let stop = AtomicUsize::new(0);
+    let log = interruptible(py, n_jobs, &stop, || {
+        lca::snn::train(
+            &mut network,
+            &trs,
+            vas.as_ref().map(|v| v as &dyn lca::snn::train::Samples),
+            tes.as_ref().map(|t| t as &dyn lca::snn::train::Samples),
+            n_classes,
+            &cfg,
+            &mut |_| {},
+        )
+    })?
+    .map_err(to_py)?;
+    let d = PyDict::new(py);
+    let col =
+        |f: &dyn Fn(&lca::snn::EpochStats) -> f64| -> Vec<f64> { log.iter().map(f).collect() };
+    d.set_item(
+        "epoch",
+        PyArray1::from_vec(py, log.iter().map(|e| e.epoch as u64).collect()),
+    )?;
+    d.set_item("lr", PyArray1::from_vec(py, col(&|e| f64::from(e.lr))))?;
+    d.set_item("train_loss", PyArray1::from_vec(py, col(&|e| e.train_loss)))?;
+    d.set_item(
+        "train_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.train_accuracy)),
+    )?;
+    d.set_item(
+        "validation_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.validation_accuracy.unwrap_or(f64::NAN))),
+    )?;
+    d.set_item(
+        "test_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.test_accuracy.unwrap_or(f64::NAN))),
+    )?;
+    d.set_item("seconds", PyArray1::from_vec(py, col(&|e| e.seconds)))?;
+    let model = lca::snn::Model {
+        format: lca::snn::Model::FORMAT.to_string(),
+        dataset: "python".to_string(),
+        n_classes,
+        scaling,
+        encoder,
+        loss: cfg.loss,
+        seed,
+        network,
+    };
+    Ok((SnnModel { model }, d))
 }
