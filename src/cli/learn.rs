@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::ProgressBar;
@@ -16,6 +16,7 @@ use lca::dictionary::training::{
     Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
 };
 use lca::dictionary::training_log::TrainingRow;
+use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
 use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
 
@@ -55,6 +56,15 @@ fn lp() -> LearnParams {
 pub struct LearnArgs {
     /// Folder of images (PNG, JPEG, TIFF, BMP). Without it, the sample images embedded in the binary.
     dir: Option<PathBuf>,
+    /// Learn from these patches instead of images: rows of a (n_patches, n_features) .npy, used
+    /// as they are (no preprocessing, no held-out set), in seeded shuffled passes — what Python's
+    /// `lca.DictionaryLearning().fit(X)` runs. Writes dictionary.npy and training.csv to --output.
+    #[arg(long, value_name = "X.npy", conflicts_with_all = [
+        "dir", "resume", "recursive", "patch_size", "color", "downscale", "whiten", "remove_mean",
+        "no_remove_mean", "unit_norm", "no_unit_norm", "min_norm", "heldout_patches", "heldout_every",
+        "checkpoint_every",
+    ])]
+    patches: Option<PathBuf>,
     /// Also read images in sub-folders.
     #[arg(long)]
     recursive: bool,
@@ -151,6 +161,29 @@ pub struct LearnArgs {
 }
 
 impl LearnArgs {
+    /// The rule, encoder and schedules (shared by image and patch runs).
+    fn learning(&self) -> anyhow::Result<LearnParams> {
+        let rule = match self.rule {
+            RuleArg::Online => Rule::Online,
+            RuleArg::Hebbian => Rule::Hebbian,
+        };
+        let steps = match (self.steps, self.max_seconds) {
+            (0, Some(_)) => UNBOUNDED_STEPS,
+            (0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
+            (n, _) => n,
+        };
+        Ok(LearnParams {
+            rule,
+            lca: LcaParams::new().lambda(self.lambda),
+            learning_rate: self.learning_rate,
+            learning_rate_final: Some(self.learning_rate_final),
+            lambda_final: self.lambda_final,
+            momentum: self.momentum,
+            steps,
+            resample_after: self.resample_after,
+        })
+    }
+
     fn config(&self) -> anyhow::Result<TrainingConfig> {
         let mut preprocessing = Preprocessing {
             downscale: self.downscale,
@@ -165,25 +198,7 @@ impl LearnArgs {
         preprocessing.remove_mean = !self.no_remove_mean;
         preprocessing.unit_norm = !self.no_unit_norm;
         preprocessing.min_norm = self.min_norm;
-        let rule = match self.rule {
-            RuleArg::Online => Rule::Online,
-            RuleArg::Hebbian => Rule::Hebbian,
-        };
-        let steps = match (self.steps, self.max_seconds) {
-            (0, Some(_)) => UNBOUNDED_STEPS,
-            (0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
-            (n, _) => n,
-        };
-        let learning = LearnParams {
-            rule,
-            lca: LcaParams::new().lambda(self.lambda),
-            learning_rate: self.learning_rate,
-            learning_rate_final: Some(self.learning_rate_final),
-            lambda_final: self.lambda_final,
-            momentum: self.momentum,
-            steps,
-            resample_after: self.resample_after,
-        };
+        let learning = self.learning()?;
         let config = TrainingConfig {
             images: self.dir.clone(),
             recursive: self.recursive,
@@ -249,7 +264,112 @@ impl Observer for Terminal {
     }
 }
 
+/// SIGINT / SIGTERM set `stop` to 130 / 143; a second one kills at once.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicUsize>> {
+    let stop = Arc::new(AtomicUsize::new(0));
+    let signalled = Arc::new(AtomicBool::new(false));
+    for (sig, code) in [
+        (signal_hook::consts::SIGINT, 130),
+        (signal_hook::consts::SIGTERM, 143),
+    ] {
+        signal_hook::flag::register_conditional_shutdown(sig, code as i32, Arc::clone(&signalled))?;
+        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&stop), code)?;
+    }
+    Ok(stop)
+}
+
+/// `lca learn --patches X.npy`: learning over the rows of a matrix
+/// ([`PatchMatrixTraining`]); writes `dictionary.npy` and `training.csv`.
+fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
+    let Some(out) = args.output.clone() else {
+        bail!("--output OUT/ is required");
+    };
+    let patches = super::encode::read_columns(path, "patches")?;
+    let init = args
+        .init
+        .as_deref()
+        .map(super::encode::read_dictionary)
+        .transpose()?;
+    let params = PatchMatrixParams {
+        atoms: args.atoms,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        max_seconds: args.max_seconds,
+        learning: args.learning()?,
+    };
+    let mut training = PatchMatrixTraining::new(params, patches, init)
+        .with_context(|| path.display().to_string())?;
+    if out.exists() && !out.is_dir() {
+        bail!("{}: output exists and is not a folder", out.display());
+    }
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("{}: cannot create the output folder", out.display()))?;
+    let stop = stop_on_signals()?;
+    let bar = super::progress::bar(0, "steps", args.run.quiet);
+    let mut term = Terminal {
+        bar,
+        quiet: args.run.quiet,
+    };
+    let report = super::with_threads(args.run.threads, || training.run(&mut term, Some(&stop)))??;
+    term.bar.finish_and_clear();
+    let atoms = &training.learner().state().atoms;
+    let (n, k) = atoms.shape();
+    lca::io::npy::write_matrix(&out.join("dictionary.npy"), k, n, atoms.as_slice())?;
+    let mut csv = String::from(lca::dictionary::training_log::CSV_HEADER);
+    csv.push('\n');
+    for r in training.rows() {
+        csv.push_str(&r.to_csv_line());
+        csv.push('\n');
+    }
+    lca::io::atomic::write_bytes_atomic(&out.join("training.csv"), csv.as_bytes())?;
+    let status = match report.status {
+        Status::Completed => "completed",
+        Status::TimeBudget => "time-budget",
+        Status::Interrupted => "interrupted",
+        Status::Running => "running",
+    };
+    let last = report.last;
+    if args.run.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "output": out.display().to_string(),
+                "status": status,
+                "rule": training.params().learning.rule.name(),
+                "steps": report.steps_done,
+                "atoms": k,
+                "n_features": n,
+                "patches": path.display().to_string(),
+                "seconds": report.seconds,
+                "final_mse": last.map(|r| r.mse),
+                "final_active_fraction": last.map(|r| r.active_fraction),
+                "final_energy": last.map(|r| r.energy),
+            })
+        );
+    } else if !args.run.quiet {
+        println!(
+            "learned {k} atoms of {n} values ({} rule) from the {} patches of {} in {} steps ({:.1} s): energy {:.4}, active fraction {:.3} → {}",
+            training.params().learning.rule.name(),
+            training.n_patches(),
+            path.display(),
+            report.steps_done,
+            report.seconds,
+            last.map_or(0.0, |r| r.energy),
+            last.map_or(0.0, |r| r.active_fraction),
+            out.display()
+        );
+    }
+    if report.status == Status::Interrupted {
+        std::process::exit(stop.load(std::sync::atomic::Ordering::SeqCst) as i32);
+    }
+    Ok(())
+}
+
 pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    if let Some(path) = args.patches.clone() {
+        return run_patches(&args, &path);
+    }
     // Under `mpirun` rank 0 speaks for the job; the others stay silent.
     let root = lca::distributed::world().is_root();
     let quiet = args.run.quiet || !root;
@@ -299,16 +419,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
 
     // SIGINT / SIGTERM: finish the step, write everything, exit 130 / 143. A
     // second Ctrl-C kills at once (the last checkpoint stays resumable).
-    let stop = Arc::new(AtomicUsize::new(0));
-    let signalled = Arc::new(AtomicBool::new(false));
-    for (sig, code) in [
-        (signal_hook::consts::SIGINT, 130),
-        (signal_hook::consts::SIGTERM, 143),
-    ] {
-        signal_hook::flag::register_conditional_shutdown(sig, code as i32, Arc::clone(&signalled))?;
-        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
-        signal_hook::flag::register_usize(sig, Arc::clone(&stop), code)?;
-    }
+    let stop = stop_on_signals()?;
     training = training.with_interrupt(Arc::clone(&stop));
 
     let report = super::with_threads(args.run.threads, || training.run(&mut term))??;

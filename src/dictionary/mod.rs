@@ -7,8 +7,16 @@
 
 pub mod checkpoint;
 pub mod learn;
+pub mod patch_matrix;
 pub mod training;
 pub mod training_log;
+
+pub use learn::{DictionaryLearner, LearnParams, Rule, UNBOUNDED_STEPS};
+pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining};
+pub use training::{
+    NoObserver, Observer, StartInfo, Status, Training, TrainingConfig, TrainingReport,
+};
+pub use training_log::TrainingRow;
 
 use nalgebra::DMatrix;
 

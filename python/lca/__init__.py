@@ -1,0 +1,280 @@
+"""Sparse coding with the Locally Competitive Algorithm (LCA) from Python.
+
+The same Rust engine as the ``lca`` command line, with numpy arrays in and out
+and scikit-learn conventions:
+
+* :func:`sparse_encode` -- LASSO codes of the rows of ``X`` (rate or spiking LCA);
+* :class:`SparseCoder`, :class:`DictionaryLearning` -- scikit-learn estimators;
+* :func:`extract_patches`, :func:`reconstruct_image`, :func:`learn_images` -- images;
+* :mod:`lca.snn` -- spiking networks trained with surrogate gradients.
+
+Arrays follow scikit-learn's layout: signals ``X`` are ``(n_samples, n_features)``,
+a dictionary is ``(n_atoms, n_features)`` (``components_``), codes are
+``(n_samples, n_atoms)``. The engine computes in float32; a C-contiguous float32
+``X`` is handed to it with a single memcpy, other dtypes and layouts with one
+conversion pass, and the codes come back without a copy.
+
+The objective is, per sample ``x`` and code ``a``::
+
+    1/2 ||x - D^T a||_2^2 + alpha ||a||_1
+
+so ``alpha`` is SPAMS's ``lambda1`` (``spams.lasso(..., mode=2)``) and exactly
+scikit-learn's ``sparse_encode(X, D, algorithm='lasso_cd', alpha=alpha)``: that
+function hands ``Lasso`` the penalty ``alpha / n_features`` with its data term
+``1 / (2 n_features) ||x - D^T a||^2``, i.e. the same objective divided by
+``n_features``, so the minimiser is the same (checked in tests/python).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _lca
+
+__all__ = [
+    "sparse_encode",
+    "lasso_objective",
+    "extract_patches",
+    "reconstruct_image",
+    "learn_images",
+    "SparseCoder",
+    "DictionaryLearning",
+    "DEFAULTS",
+    "snn",
+]
+
+__version__ = "0.1.0"
+
+#: The engine's defaults (the CLI's), e.g. ``DEFAULTS["tol"]``.
+DEFAULTS: dict = dict(_lca.defaults())
+
+_RATE_KEYS = (
+    "threshold", "firm_width", "tau", "dt", "integrator", "max_iter", "tol",
+    "projection", "patience", "adaptive_dt", "anneal_from", "anneal_decay",
+)
+_SPIKING_KEYS = ("dt", "time_steps", "settle", "spike_threshold", "current_decay",
+                 "pair_coupling", "fixed_point")
+
+
+def _n_jobs(n_jobs: Optional[int]) -> Optional[int]:
+    """scikit-learn's convention: None -> all cores, -1 -> all, -2 -> all but one."""
+    if n_jobs is None:
+        return None
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0")
+    if n_jobs < 0:
+        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return n_jobs
+
+
+def _matrix(a: Any, name: str) -> np.ndarray:
+    """A 2-D float32/float64 array; other dtypes are converted to float32.
+    C- or F-ordered float32/float64 arrays pass through as they are."""
+    if hasattr(a, "toarray") and not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: sparse input is not supported; pass a dense array (X.toarray())")
+    arr = np.asarray(a)
+    if arr.dtype not in (np.float32, np.float64):
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ValueError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
+        arr = arr.astype(np.float32)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {arr.shape}")
+    return arr
+
+
+def sparse_encode(
+    X,
+    dictionary,
+    alpha: float = DEFAULTS["alpha"],
+    *,
+    positive: bool = False,
+    mode: str = "rate",
+    fixed_point: bool = False,
+    threshold: str = "soft",
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+    n_jobs: Optional[int] = None,
+    sparse: bool = False,
+    normalize: bool = False,
+    init=None,
+    return_info: bool = False,
+    **solver,
+):
+    """Sparse codes of the rows of ``X`` over the atoms (rows) of ``dictionary``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), float32 or float64, C or F order.
+    dictionary : array of shape (n_atoms, n_features); rows must have unit L2
+        norm (within 1e-3), as for ``lca encode``, unless ``normalize=True``.
+    alpha : the L1 penalty lambda of ``1/2||x - D^T a||^2 + alpha ||a||_1``
+        (SPAMS ``lambda1``; scikit-learn ``sparse_encode(algorithm='lasso_cd',
+        alpha=alpha)`` solves the same problem). For ``mode='spiking'`` and the
+        hard / firm thresholds it is the threshold level.
+    positive : only non-negative codes (``lca encode --nonneg``).
+    mode : ``"rate"`` (rate LCA, exact LASSO solutions by default) or
+        ``"spiking"`` (integrate-and-fire LCA; codes are spike rates).
+    fixed_point : spiking mode: Loihi-style integer arithmetic.
+    threshold : rate mode: ``"soft"`` (LASSO), ``"hard"`` (L0) or ``"firm"``.
+    tol, max_iter : rate mode: stop when ``max|b - u - Ga| <= tol max|b|``;
+        at most ``max_iter`` dynamics steps (defaults: ``DEFAULTS``).
+    n_jobs : threads (None or -1: all cores). Results do not depend on it.
+    sparse : return a ``scipy.sparse.csr_matrix`` instead of an ndarray.
+    normalize : rescale non-unit atoms (the codes are then those of the
+        normalised dictionary, as ``lca encode --normalize``).
+    init : rate mode: warm-start membrane states, (n_samples, n_atoms).
+    return_info : also return a dict (rate: ``iterations``, ``jumps``,
+        ``converged``, ``states``; spiking: ``spike_counts``, ``saturated``).
+    **solver : the other flags of ``lca encode`` by their Python names --
+        rate: ``firm_width``, ``tau``, ``dt``, ``integrator`` (``"euler"`` or
+        ``"exponential"``), ``projection``, ``patience``, ``adaptive_dt``,
+        ``anneal_from``, ``anneal_decay``; spiking: ``dt``, ``time_steps``,
+        ``settle``, ``spike_threshold``, ``current_decay``, ``pair_coupling``.
+
+    Returns
+    -------
+    codes : float32 ndarray (n_samples, n_atoms), or csr_matrix with ``sparse``;
+        with ``return_info`` a pair ``(codes, info)``.
+
+    Same settings, same codes as ``lca encode`` (bit for bit, any thread count).
+    """
+    X = _matrix(X, "X")
+    D = _matrix(dictionary, "dictionary")
+    settings: dict = {"mode": mode, "positive": bool(positive), "normalize": bool(normalize)}
+    allowed = _RATE_KEYS if mode == "rate" else _SPIKING_KEYS if mode == "spiking" else ()
+    unknown = sorted(set(solver) - set(allowed))
+    if unknown:
+        other = "spiking" if mode == "rate" else "rate"
+        raise TypeError(f"sparse_encode() got settings that do not apply to mode={mode!r}: "
+                        f"{', '.join(unknown)} (a mode={other!r} setting or a misspelling)")
+    settings.update({k: v for k, v in solver.items() if v is not None})
+    if mode == "rate":
+        if fixed_point:
+            raise ValueError("fixed_point applies to mode='spiking' only")
+        settings.update(threshold=threshold, tol=tol, max_iter=max_iter)
+        if init is not None:
+            settings["init"] = _matrix(init, "init")
+        settings["return_states"] = bool(return_info)
+    elif mode == "spiking":
+        if threshold != "soft":
+            raise ValueError("mode='spiking' solves the LASSO: threshold must be 'soft'")
+        if tol is not None or max_iter is not None or init is not None:
+            raise ValueError("tol, max_iter and init apply to mode='rate' only")
+        settings["fixed_point"] = bool(fixed_point)
+    settings = {k: v for k, v in settings.items() if v is not None}
+    codes, info = _lca.encode(X, D, float(alpha), settings, _n_jobs(n_jobs))
+    if sparse:
+        import scipy.sparse
+
+        codes = scipy.sparse.csr_matrix(codes)
+    return (codes, dict(info)) if return_info else codes
+
+
+def lasso_objective(X, dictionary, codes, alpha: float) -> np.ndarray:
+    """Per-sample ``1/2||x - D^T a||^2 + alpha||a||_1`` (float64, atoms normalised)."""
+    if hasattr(codes, "toarray"):
+        codes = codes.toarray()
+    return _lca.lasso_objectives(_matrix(X, "X"), _matrix(dictionary, "dictionary"),
+                                 _matrix(codes, "codes"), float(alpha))
+
+
+def _image(image) -> np.ndarray:
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, 3), got {img.shape}")
+    return img
+
+
+def extract_patches(image, patch_size: int, *, stride: Optional[int] = None, normalize: bool = False,
+                    remove_mean: bool = True, unit_norm: bool = True, min_norm: float = 0.1,
+                    return_positions: bool = False):
+    """All ``patch_size x patch_size`` patches of ``image`` ((H, W) gray or (H, W, 3)
+    RGB) on a grid of ``stride`` (default: half the patch), the last row and column
+    flush with the borders so every pixel is covered, as ``lca reconstruct`` tiles.
+
+    Returns ``(n_patches, patch_size**2 * channels)`` float32, flattened like
+    ``sklearn.feature_extraction.image.extract_patches_2d(...).reshape(n, -1)``;
+    with ``normalize``, each patch mean-removed and scaled to unit norm (flat
+    patches, norm < ``min_norm``, left unscaled), as ``lca learn`` prepares them.
+    With ``return_positions`` also the (x, y) top-left corners, (n_patches, 2).
+    """
+    stride = max(1, patch_size // 2) if stride is None else int(stride)
+    norm = dict(remove_mean=remove_mean, unit_norm=unit_norm, min_norm=min_norm) if normalize else None
+    patches, positions = _lca.extract_patches(_image(image), int(patch_size), stride, norm)
+    return (patches, positions) if return_positions else patches
+
+
+def reconstruct_image(image, dictionary, alpha: float = DEFAULTS["alpha"], *, patch_size: Optional[int] = None,
+                      stride: Optional[int] = None, whiten: str = "none", remove_mean: bool = True,
+                      unit_norm: bool = True, min_norm: float = 0.1, n_jobs: Optional[int] = None,
+                      return_codes: bool = False):
+    """Rebuilds ``image`` from the LASSO codes of its overlapping patches over
+    ``dictionary`` (``lca reconstruct``'s pipeline: whiten, tile, normalise each
+    patch, encode, ``D^T a``, undo the normalisation, average overlaps, undo the
+    whitening). Returns the reconstruction (same shape as ``image``) and, with
+    ``return_codes``, also the codes (n_patches, n_atoms) and the PSNR in dB
+    (values in [0, 1])."""
+    img = _image(image)
+    D = _matrix(dictionary, "dictionary")
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    if patch_size is None:
+        side = int(round((D.shape[1] / channels) ** 0.5))
+        if side * side * channels != D.shape[1]:
+            raise ValueError(f"dictionary atoms have {D.shape[1]} values, not a square "
+                             f"{'RGB ' if channels == 3 else ''}patch; pass patch_size")
+        patch_size = side
+    stride = max(1, patch_size // 2) if stride is None else int(stride)
+    settings = dict(whiten=whiten, remove_mean=remove_mean, unit_norm=unit_norm, min_norm=min_norm,
+                    patch_size=int(patch_size), stride=stride)
+    rec, codes, psnr = _lca.reconstruct_image(img, D, float(alpha), settings, _n_jobs(n_jobs))
+    return (rec, codes, psnr) if return_codes else rec
+
+
+def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_components"],
+                 patch_size: int = 8, alpha: float = DEFAULTS["alpha"], n_steps: int = DEFAULTS["n_steps"],
+                 max_seconds: Optional[float] = None, batch_size: int = DEFAULTS["batch_size"],
+                 rule: str = DEFAULTS["rule"], random_state: int = 0, n_jobs: Optional[int] = None,
+                 **settings):
+    """``lca learn FOLDER --output OUTPUT`` from Python: learns a dictionary from
+    random patches of the images in ``folder`` (None: the embedded samples).
+
+    Every output of the CLI is written to ``output`` (a temporary folder,
+    deleted afterwards, when None): ``dictionary.npy``, ``training.csv``,
+    ``config.json``, ``checkpoint.npz``, pictures; a run there can be continued
+    with ``lca learn --resume OUTPUT``. Other settings by their CLI names with
+    underscores: ``alpha_final``, ``learning_rate``, ``learning_rate_final``,
+    ``momentum``, ``resample_after``, ``heldout_patches``, ``heldout_every``,
+    ``color``, ``downscale``, ``whiten`` (``"none"``, ``"one-over-f"``, ``"zca"``),
+    ``remove_mean``, ``unit_norm``, ``min_norm``, ``recursive``, ``init`` (a path),
+    ``checkpoint_every``.
+
+    Returns ``(dictionary, log, summary)``: the atoms (n_components,
+    n_features) float32, the training log as a dict of arrays (the columns of
+    ``training.csv``), and the run's summary (``status``, ``steps``, ...).
+    Ctrl-C stops after the current step, outputs written, and raises
+    KeyboardInterrupt.
+    """
+    s = dict(settings, n_components=n_components, patch_size=patch_size, alpha=alpha, n_steps=n_steps,
+             max_seconds=max_seconds, batch_size=batch_size, rule=rule, random_state=random_state)
+    if "init" in s and s["init"] is not None:
+        s["init"] = os.fspath(s["init"])
+    s = {k: v for k, v in s.items() if v is not None}
+    folder = None if folder is None else os.fspath(folder)
+    if output is None:
+        with tempfile.TemporaryDirectory(prefix="lca-learn-") as tmp:
+            d, log, summary = _lca.learn_images(folder, os.path.join(tmp, "run"), s, _n_jobs(n_jobs))
+            summary = dict(summary, output=None)
+    else:
+        d, log, summary = _lca.learn_images(folder, os.fspath(output), s, _n_jobs(n_jobs))
+    return d, dict(log), dict(summary)
+
+
+from ._estimators import DictionaryLearning, SparseCoder  # noqa: E402
+from . import snn  # noqa: E402,F401
+

@@ -1,0 +1,342 @@
+"""scikit-learn-style estimators on the lca engine.
+
+They follow scikit-learn's conventions (``__init__`` only stores keyword
+parameters, ``fit`` returns ``self``, learned attributes end in ``_``,
+``get_params`` / ``set_params``) and inherit ``BaseEstimator`` and
+``TransformerMixin`` when scikit-learn is installed; without it a small
+stand-in provides ``get_params``, ``set_params``, ``fit_transform`` and
+``clone``-compatible behaviour.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from typing import Optional
+
+import numpy as np
+
+from . import _lca
+
+try:  # scikit-learn is optional
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import TransformerMixin as _Transformer
+
+    try:
+        from sklearn.utils.validation import validate_data as _validate_data
+    except ImportError:  # scikit-learn < 1.6
+        _validate_data = None
+    from sklearn.utils.validation import check_is_fitted as _check_is_fitted
+
+    HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised in the no-sklearn test
+    HAVE_SKLEARN = False
+    _validate_data = None
+    _check_is_fitted = None
+
+    class _Base:
+        """get_params / set_params as scikit-learn's BaseEstimator defines them."""
+
+        @classmethod
+        def _get_param_names(cls):
+            sig = inspect.signature(cls.__init__)
+            return sorted(p.name for p in sig.parameters.values()
+                          if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+        def get_params(self, deep=True):
+            return {name: getattr(self, name) for name in self._get_param_names()}
+
+        def set_params(self, **params):
+            valid = self._get_param_names()
+            for key, value in params.items():
+                if key not in valid:
+                    raise ValueError(f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                                     f"Valid parameters are: {valid!r}.")
+                setattr(self, key, value)
+            return self
+
+        def __repr__(self):
+            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+            return f"{type(self).__name__}({args})"
+
+    class _Transformer:
+        def fit_transform(self, X, y=None, **fit_params):
+            return self.fit(X, y, **fit_params).transform(X)
+
+
+from . import sparse_encode  # noqa: E402  (the package's function)
+
+
+class _NotFittedError(ValueError, AttributeError):
+    """Raised by transform before fit (scikit-learn's NotFittedError when installed)."""
+
+
+def _not_fitted(est):
+    if HAVE_SKLEARN:
+        _check_is_fitted(est)
+    elif not any(k.endswith("_") and not k.startswith("__") for k in vars(est)):
+        raise _NotFittedError(f"This {type(est).__name__} instance is not fitted yet; call 'fit' first.")
+
+
+def _check_X(est, X, reset: bool):
+    """Validated 2-D float array (float32 kept, float64 kept, others -> float64),
+    with n_features_in_ set (reset) or checked, as scikit-learn estimators do."""
+    if HAVE_SKLEARN:
+        kw = dict(dtype=[np.float32, np.float64], order=None, ensure_2d=True, accept_sparse=False)
+        if _validate_data is not None:
+            return _validate_data(est, X, reset=reset, **kw)
+        return est._validate_data(X, reset=reset, **kw)
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got array of shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("Input X contains NaN or infinity.")
+    if reset:
+        est.n_features_in_ = X.shape[1]
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                         f"{est.n_features_in_} features as input.")
+    return X
+
+
+def _seed(random_state) -> int:
+    """An engine seed: None -> 0 (deterministic, like the CLI's --seed 0), an
+    int as is, a numpy RandomState / Generator -> one draw from it."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, numbers.Integral):
+        if random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state}")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
+
+
+class _Coding:
+    """Settings shared by the estimators' transform (passed to sparse_encode)."""
+
+    def _encode(self, X, dictionary, alpha):
+        return sparse_encode(
+            X, dictionary, alpha, positive=self.positive_code if hasattr(self, "positive_code") else self.positive,
+            mode=self.mode, fixed_point=self.fixed_point, threshold=self.threshold, tol=self.tol,
+            max_iter=self.max_iter, n_jobs=self.n_jobs, normalize=getattr(self, "normalize", False),
+        )
+
+
+class SparseCoder(_Coding, _Transformer, _Base):
+    """Sparse coding over a fixed dictionary: ``transform(X)`` returns the LCA
+    codes of the rows of ``X`` (see :func:`lca.sparse_encode` for the
+    parameters; ``alpha`` is the LASSO penalty, SPAMS's ``lambda1``).
+
+    Like scikit-learn's ``SparseCoder`` it needs no fit: ``fit`` only checks
+    the input and sets ``n_features_in_``.
+
+    Attributes: ``n_components_`` (atoms), ``n_features_in_``.
+    """
+
+    def __init__(self, dictionary, *, alpha=_lca.defaults()["alpha"], positive=False, mode="rate",
+                 fixed_point=False, threshold="soft", tol=None, max_iter=None, n_jobs=None, normalize=False):
+        self.dictionary = dictionary
+        self.alpha = alpha
+        self.positive = positive
+        self.mode = mode
+        self.fixed_point = fixed_point
+        self.threshold = threshold
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+        self.normalize = normalize
+
+    def fit(self, X, y=None):
+        """Checks ``X`` against the dictionary; returns ``self``."""
+        X = _check_X(self, X, reset=True)
+        self._check_dictionary(X.shape[1])
+        return self
+
+    def _check_dictionary(self, n_features):
+        D = np.asarray(self.dictionary)
+        if D.ndim != 2 or D.shape[1] != n_features:
+            raise ValueError(f"dictionary has shape {D.shape} but X has {n_features} features; "
+                             f"expected (n_atoms, {n_features})")
+        return D
+
+    def transform(self, X):
+        """Codes of the rows of ``X``: float32 (n_samples, n_atoms)."""
+        if hasattr(self, "n_features_in_"):
+            X = _check_X(self, X, reset=False)
+        else:
+            X = _check_X(self, X, reset=True)
+        D = self._check_dictionary(X.shape[1])
+        return self._encode(X, D, self.alpha)
+
+    def inverse_transform(self, codes):
+        """``codes @ dictionary``: the reconstructions (n_samples, n_features)."""
+        codes = codes.toarray() if hasattr(codes, "toarray") else np.asarray(codes)
+        return codes @ np.asarray(self.dictionary, dtype=codes.dtype if codes.dtype.kind == "f" else None)
+
+    @property
+    def n_components_(self):
+        return np.asarray(self.dictionary).shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"requires_fit": False, "preserves_dtype": [np.float32], "stateless": True}
+
+
+class DictionaryLearning(_Coding, _Transformer, _Base):
+    """Dictionary learning with LCA codes (``lca learn``'s engine) on the rows of ``X``.
+
+    ``fit(X)`` runs ``n_steps`` minibatch steps (or until ``max_seconds``) over
+    the rows of ``X`` -- each pass in a seeded shuffled order, the initial atoms
+    ``n_components`` distinct rows drawn with ``random_state`` -- exactly as
+    ``lca learn --patches X.npy`` with the same settings and ``--seed``, so both
+    give the same dictionary. Pass prepared patches (e.g. from
+    :func:`lca.extract_patches` with ``normalize=True``); ``X`` is used as is.
+
+    Parameters
+    ----------
+    n_components : number of atoms.
+    alpha : LASSO penalty of the codes during learning (at the first step).
+    n_steps : minibatch steps (``0`` with ``max_seconds``: no step limit; needs
+        ``rule='online'``, the rule without a schedule).
+    max_seconds : time budget of a fit, in seconds of training.
+    batch_size : rows per minibatch (clipped to the number of rows).
+    rule : ``"hebbian"`` (gradient on the reconstruction error, decaying
+        learning rate) or ``"online"`` (Mairal et al. 2010, SPAMS trainDL).
+    learning_rate, learning_rate_final, momentum : Hebbian rule schedule.
+    alpha_final : alpha at the last step (geometric schedule); None keeps alpha.
+    resample_after : re-seed an atom silent for this many steps (0: never).
+    random_state : seed of every random choice (None: 0, deterministic).
+    transform_alpha : alpha of ``transform`` (None: the final learning alpha).
+    positive_code, mode, fixed_point, threshold, tol, max_iter : ``transform``'s
+        solver (see :func:`lca.sparse_encode`).
+    n_jobs : threads (None or -1: all cores); results do not depend on it.
+
+    Attributes
+    ----------
+    components_ : (n_components, n_features) float32, unit-norm rows.
+    n_iter_ : steps done (all ``fit`` / ``partial_fit`` calls).
+    n_steps_ : same as ``n_iter_`` (scikit-learn's MiniBatchDictionaryLearning name).
+    training_log_ : dict of arrays, one entry per step (``step``, ``seconds``,
+        ``mse``, ``l1``, ``active_fraction``, ``energy``), as ``training.csv``.
+    status_ : how the last ``fit`` ended (``completed``, ``time-budget``, ``interrupted``).
+
+    A KeyboardInterrupt during ``fit`` stops after the current step; the
+    attributes hold the state reached, and the interrupt propagates.
+    """
+
+    def __init__(self, n_components=_lca.defaults()["n_components"], *, alpha=_lca.defaults()["alpha"],
+                 n_steps=_lca.defaults()["n_steps"], max_seconds=None, batch_size=_lca.defaults()["batch_size"],
+                 rule=_lca.defaults()["rule"], learning_rate=_lca.defaults()["learning_rate"],
+                 learning_rate_final=_lca.defaults()["learning_rate_final"], alpha_final=None,
+                 momentum=_lca.defaults()["momentum"], resample_after=_lca.defaults()["resample_after"],
+                 random_state=None, transform_alpha=None, positive_code=False, mode="rate", fixed_point=False,
+                 threshold="soft", tol=None, max_iter=None, n_jobs=None):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.n_steps = n_steps
+        self.max_seconds = max_seconds
+        self.batch_size = batch_size
+        self.rule = rule
+        self.learning_rate = learning_rate
+        self.learning_rate_final = learning_rate_final
+        self.alpha_final = alpha_final
+        self.momentum = momentum
+        self.resample_after = resample_after
+        self.random_state = random_state
+        self.transform_alpha = transform_alpha
+        self.positive_code = positive_code
+        self.mode = mode
+        self.fixed_point = fixed_point
+        self.threshold = threshold
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def _settings(self, n_samples):
+        s = dict(
+            n_components=int(self.n_components), alpha=float(self.alpha), n_steps=int(self.n_steps),
+            max_seconds=self.max_seconds, batch_size=int(min(self.batch_size, n_samples)), rule=self.rule,
+            learning_rate=float(self.learning_rate), learning_rate_final=self.learning_rate_final,
+            alpha_final=self.alpha_final, momentum=float(self.momentum),
+            resample_after=int(self.resample_after), random_state=_seed(self.random_state),
+        )
+        return {k: v for k, v in s.items() if v is not None}
+
+    def _jobs(self):
+        from . import _n_jobs
+
+        return _n_jobs(self.n_jobs)
+
+    def _run(self, learner, X):
+        try:
+            self.status_ = learner.run(self._jobs())
+        finally:
+            self._publish(learner, X)
+        return self
+
+    def _publish(self, learner, X):
+        self._learner = learner
+        self.components_ = learner.components()
+        self.n_iter_ = int(learner.steps_done())
+        self.n_steps_ = self.n_iter_
+        self.training_log_ = dict(learner.log())
+
+    def fit(self, X, y=None):
+        """Learns ``components_`` from the rows of ``X``; returns ``self``."""
+        X = _check_X(self, X, reset=True)
+        learner = _lca.PatchLearner(X, self._settings(X.shape[0]))
+        self.status_ = "running"
+        return self._run(learner, X)
+
+    def partial_fit(self, X, y=None):
+        """One learning step on the rows of ``X`` (the first call draws the
+        initial atoms from them); returns ``self``."""
+        first = not hasattr(self, "_learner")
+        X = _check_X(self, X, reset=first)
+        if first:
+            self._learner = _lca.PatchLearner(X, self._settings(X.shape[0]))
+            self.status_ = "running"
+        self._learner.step(X, self._jobs())
+        self._publish(self._learner, X)
+        return self
+
+    def transform(self, X):
+        """LCA codes of the rows of ``X`` over ``components_`` (float32)."""
+        _not_fitted(self)
+        X = _check_X(self, X, reset=False)
+        alpha = self.transform_alpha
+        if alpha is None:
+            alpha = self.alpha if self.alpha_final is None else self.alpha_final
+        return self._encode(X, self.components_, float(alpha))
+
+    def inverse_transform(self, codes):
+        """``codes @ components_``: reconstructions (n_samples, n_features)."""
+        _not_fitted(self)
+        codes = codes.toarray() if hasattr(codes, "toarray") else np.asarray(codes, dtype=np.float32)
+        return codes @ self.components_
+
+    def __getstate__(self):
+        # The native learner cannot be pickled; a restored estimator keeps its
+        # attributes and starts a new partial_fit sequence.
+        state = dict(self.__dict__)
+        state.pop("_learner", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"preserves_dtype": [np.float32]}

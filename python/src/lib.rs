@@ -1,0 +1,1084 @@
+//! The native half of the `lca` Python package (`lca._lca`): thin wrappers
+//! that move numpy arrays in and out of the `lca` library and release the GIL
+//! while it works. Argument handling, scikit-learn conventions and docs live
+//! in the pure-Python half (`python/lca/`); nothing here reimplements an
+//! algorithm.
+//!
+//! Settings arrive as a dict (keys named as in the Python signatures) so the
+//! functions keep short signatures; unknown keys are refused, so a typo in the
+//! Python layer cannot silently fall back to a default.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lca::dictionary::{
+    LearnParams, NoObserver, Observer, PatchMatrixParams, PatchMatrixTraining, Rule, Status,
+    Training, TrainingConfig, TrainingRow, UNBOUNDED_STEPS,
+};
+use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, tile};
+use lca::neuron::{Integrator, Threshold};
+use lca::solver::{Anneal, SpikingParams};
+use lca::{Dictionary, LcaParams};
+use nalgebra::DMatrix;
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// A float32 `(rows, cols)` numpy array.
+type Array2<'py> = Bound<'py, PyArray2<f32>>;
+
+// ---------------------------------------------------------------------------
+// Errors and settings
+
+/// The engine's one-line message as `OSError` (file system) or `ValueError`.
+fn to_py(e: lca::Error) -> PyErr {
+    match e {
+        lca::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// Typed, checked access to a settings dict; remembers which keys were read
+/// so [`Settings::finish`] can refuse the others.
+struct Settings<'py> {
+    dict: Bound<'py, PyDict>,
+    used: HashSet<String>,
+}
+
+impl<'py> Settings<'py> {
+    fn new(dict: Option<&Bound<'py, PyDict>>, py: Python<'py>) -> Self {
+        Settings {
+            dict: dict.cloned().unwrap_or_else(|| PyDict::new(py)),
+            used: HashSet::new(),
+        }
+    }
+
+    /// The value of `key`, `None` when absent or `None`.
+    fn get<T>(&mut self, key: &str) -> PyResult<Option<T>>
+    where
+        T: for<'a> FromPyObject<'a, 'py>,
+        for<'a> <T as FromPyObject<'a, 'py>>::Error: Into<PyErr>,
+    {
+        self.used.insert(key.to_string());
+        match self.dict.get_item(key)? {
+            Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|e| {
+                let e: PyErr = e.into();
+                PyTypeError::new_err(format!("{key}: {}", e.value(self.dict.py())))
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    fn or<T>(&mut self, key: &str, default: T) -> PyResult<T>
+    where
+        T: for<'a> FromPyObject<'a, 'py>,
+        for<'a> <T as FromPyObject<'a, 'py>>::Error: Into<PyErr>,
+    {
+        Ok(self.get(key)?.unwrap_or(default))
+    }
+
+    /// Fails on a key nobody read.
+    fn finish(self) -> PyResult<()> {
+        for key in self.dict.keys() {
+            let key: String = key.extract()?;
+            if !self.used.contains(&key) {
+                return Err(PyTypeError::new_err(format!("unknown setting '{key}'")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn threshold(name: &str, width: Option<f32>) -> PyResult<Threshold> {
+    match name {
+        "soft" => Ok(Threshold::Soft),
+        "hard" => Ok(Threshold::Hard),
+        "firm" => Ok(Threshold::Firm {
+            width: width.unwrap_or(0.1),
+        }),
+        other => Err(PyValueError::new_err(format!(
+            "threshold must be 'soft', 'hard' or 'firm', got '{other}'"
+        ))),
+    }
+}
+
+/// Rate-LCA settings from a dict; absent keys keep the library's defaults.
+fn rate_params(s: &mut Settings<'_>, lambda: f32) -> PyResult<LcaParams> {
+    let d = LcaParams::default();
+    let name: String = s.or("threshold", "soft".to_string())?;
+    let width = s.get("firm_width")?;
+    if width.is_some() && name != "firm" {
+        return Err(PyValueError::new_err("firm_width needs threshold='firm'"));
+    }
+    let integrator = match s.or("integrator", "euler".to_string())?.as_str() {
+        "euler" => Integrator::ForwardEuler,
+        "exponential" => Integrator::ExponentialEuler,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "integrator must be 'euler' or 'exponential', got '{other}'"
+            )));
+        }
+    };
+    let anneal_from: Option<f32> = s.get("anneal_from")?;
+    let anneal_decay: Option<f32> = s.get("anneal_decay")?;
+    if anneal_decay.is_some() && anneal_from.is_none() {
+        return Err(PyValueError::new_err("anneal_decay needs anneal_from"));
+    }
+    Ok(LcaParams::new()
+        .lambda(lambda)
+        .nonneg(s.or("positive", false)?)
+        .threshold(threshold(&name, width)?)
+        .tau(s.or("tau", d.tau)?)
+        .dt(s.or("dt", d.dt)?)
+        .integrator(integrator)
+        .max_iters(s.or("max_iter", d.max_iters)?)
+        .tol(s.or("tol", d.tol)?)
+        .projection(s.or("projection", d.projection)?)
+        .patience(s.or("patience", d.patience)?)
+        .adaptive_dt(s.or("adaptive_dt", d.adaptive_dt)?)
+        .anneal(anneal_from.map(|start| Anneal {
+            start,
+            decay: anneal_decay.unwrap_or(0.95),
+        })))
+}
+
+fn spiking_params(s: &mut Settings<'_>, lambda: f32) -> PyResult<SpikingParams> {
+    let d = SpikingParams::default();
+    let steps: usize = s.or("time_steps", d.steps)?;
+    if steps == 0 {
+        return Err(PyValueError::new_err(
+            "time_steps must be at least 1, got 0",
+        ));
+    }
+    let mut p = SpikingParams::new()
+        .lambda(lambda)
+        .nonneg(s.or("positive", false)?)
+        .dt(s.or("dt", d.dt)?)
+        .threshold(s.or("spike_threshold", d.threshold)?)
+        .steps(steps)
+        .current_decay(s.or("current_decay", d.current_decay)?)
+        .pair_coupling(s.or("pair_coupling", d.pair_coupling)?)
+        .fixed_point(s.or("fixed_point", false)?);
+    if let Some(settle) = s.get("settle")? {
+        p = p.settle(settle);
+    }
+    Ok(p)
+}
+
+// ---------------------------------------------------------------------------
+// Arrays
+
+/// A 2-D float32/float64 array `(rows, cols)` as a matrix with one column
+/// per row. A C-contiguous float32 array is one `memcpy` (the engine's
+/// layout); other layouts and float64 are converted in one pass.
+fn columns(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<DMatrix<f32>> {
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'_, f32>>() {
+        let (rows, cols) = (a.shape()[0], a.shape()[1]);
+        if let (Ok(slice), true) = (a.as_slice(), a.is_c_contiguous()) {
+            return Ok(DMatrix::from_column_slice(cols, rows, slice));
+        }
+        let v = a.as_array();
+        return Ok(DMatrix::from_fn(cols, rows, |i, j| v[[j, i]]));
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'_, f64>>() {
+        let (rows, cols) = (a.shape()[0], a.shape()[1]);
+        let v = a.as_array();
+        return Ok(DMatrix::from_fn(cols, rows, |i, j| v[[j, i]] as f32));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be a 2-D float32 or float64 numpy array"
+    )))
+}
+
+/// A matrix with one column per row of the result as a numpy `(cols, rows)`
+/// array, moving the buffer (no copy).
+fn to_numpy<'py>(py: Python<'py>, m: DMatrix<f32>) -> PyResult<Array2<'py>> {
+    let (r, c) = m.shape();
+    let v: Vec<f32> = m.data.into();
+    PyArray1::from_vec(py, v).reshape([c, r])
+}
+
+/// Relative tolerance on atom norms, as `lca encode`'s.
+const UNIT_NORM_TOLERANCE: f64 = 1e-3;
+
+/// The dictionary for encoding: rows must be unit-norm (as for `lca encode`)
+/// unless `normalize`; returns it and whether an atom was rescaled.
+fn unit_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<(Dictionary, bool)> {
+    let atoms = columns(obj, "dictionary")?;
+    lca::error::check_finite("dictionary", atoms.as_slice()).map_err(to_py)?;
+    let norms: Vec<f64> = atoms
+        .column_iter()
+        .map(|a| a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
+        .collect();
+    let off = norms
+        .iter()
+        .position(|&n| (n - 1.0).abs() > UNIT_NORM_TOLERANCE);
+    let zero = norms.iter().any(|&n| n <= 1e-12);
+    if let (Some(row), false, false) = (off, zero, normalize) {
+        return Err(PyValueError::new_err(format!(
+            "dictionary: row {row} (an atom) has L2 norm {:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}): the codes would solve the LASSO for the normalised atoms, not for this dictionary; normalise its rows or pass normalize=True",
+            norms[row]
+        )));
+    }
+    let dict = Dictionary::from_atoms(atoms).map_err(to_py)?;
+    Ok((dict, off.is_some()))
+}
+
+// ---------------------------------------------------------------------------
+// Threads and interrupts
+
+/// Runs `work` on a rayon pool of `n_jobs` threads (`None`: all cores).
+fn with_pool<T: Send>(n_jobs: Option<usize>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
+    match n_jobs {
+        None => Ok(work()),
+        Some(0) => Err(PyValueError::new_err("n_jobs must be at least 1")),
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| PyValueError::new_err(format!("cannot start {n} threads ({e})")))?;
+            Ok(pool.install(work))
+        }
+    }
+}
+
+/// Runs `work` on a pool of `n_jobs` threads in a helper thread, the GIL
+/// released, while this (the calling, normally the main) thread checks for
+/// signals: Python runs signal handlers only on the main thread, and a rayon
+/// pool runs its work elsewhere. On KeyboardInterrupt (or any error a
+/// handler raises) `stop` is set, `work` is expected to finish its current
+/// step and return, and the error is raised after it did.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    n_jobs: Option<usize>,
+    stop: &AtomicUsize,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let mut raised: Option<PyErr> = None;
+    let result = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| with_pool(n_jobs, work));
+        let mut wait = Duration::from_millis(1);
+        while !handle.is_finished() {
+            py.detach(|| std::thread::sleep(wait));
+            wait = (wait * 2).min(Duration::from_millis(50));
+            if raised.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                stop.store(1, Ordering::SeqCst);
+                raised = Some(e);
+            }
+        }
+        handle.join()
+    });
+    let value = match result {
+        Ok(v) => v?,
+        Err(_) => return Err(PyValueError::new_err("the engine panicked")),
+    };
+    match raised {
+        Some(e) => Err(e),
+        None => Ok(value),
+    }
+}
+
+/// The training log as a dict of numpy columns (`heldout_energy` NaN where
+/// the held-out set was not scored), the columns of `training.csv`.
+fn log_dict<'py>(py: Python<'py>, rows: &[TrainingRow]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let col = |f: &dyn Fn(&TrainingRow) -> f64| -> Vec<f64> { rows.iter().map(f).collect() };
+    let step: Vec<u64> = rows.iter().map(|r| r.step).collect();
+    d.set_item("step", PyArray1::from_vec(py, step))?;
+    d.set_item("seconds", PyArray1::from_vec(py, col(&|r| r.seconds)))?;
+    d.set_item("mse", PyArray1::from_vec(py, col(&|r| r.mse)))?;
+    d.set_item("l1", PyArray1::from_vec(py, col(&|r| r.l1)))?;
+    d.set_item(
+        "active_fraction",
+        PyArray1::from_vec(py, col(&|r| r.active_fraction)),
+    )?;
+    d.set_item("energy", PyArray1::from_vec(py, col(&|r| r.energy)))?;
+    d.set_item(
+        "heldout_energy",
+        PyArray1::from_vec(py, col(&|r| r.heldout_energy.unwrap_or(f64::NAN))),
+    )?;
+    Ok(d)
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Completed => "completed",
+        Status::TimeBudget => "time-budget",
+        Status::Interrupted => "interrupted",
+        Status::Running => "running",
+    }
+}
+
+/// Collects the warnings of a run (handed to Python's `warnings` afterwards).
+#[derive(Default)]
+struct Collect {
+    warnings: Vec<String>,
+}
+
+impl Observer for Collect {
+    fn warning(&mut self, message: &str) {
+        self.warnings.push(message.to_string());
+    }
+}
+
+fn warn_all(py: Python<'_>, warnings: &[String]) -> PyResult<()> {
+    let module = py.import("warnings")?;
+    for w in warnings {
+        module.call_method1("warn", (w.as_str(),))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Functions
+
+/// The library's defaults, so the Python layer shows and documents the same
+/// values as the CLI (one source).
+#[pyfunction]
+fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let r = LcaParams::default();
+    let s = SpikingParams::default();
+    let l = LearnParams::default();
+    let m = PatchMatrixParams::default();
+    let d = PyDict::new(py);
+    d.set_item("alpha", r.lambda)?;
+    d.set_item("tau", r.tau)?;
+    d.set_item("dt", r.dt)?;
+    d.set_item("max_iter", r.max_iters)?;
+    d.set_item("tol", r.tol)?;
+    d.set_item("patience", r.patience)?;
+    d.set_item("spiking_dt", s.dt)?;
+    d.set_item("time_steps", s.steps)?;
+    d.set_item("spike_threshold", s.threshold)?;
+    d.set_item("current_decay", s.current_decay)?;
+    d.set_item("pair_coupling", s.pair_coupling)?;
+    d.set_item("n_components", m.atoms)?;
+    d.set_item("batch_size", m.batch_size)?;
+    d.set_item("n_steps", l.steps)?;
+    d.set_item("rule", l.rule.name())?;
+    d.set_item("learning_rate", l.learning_rate)?;
+    d.set_item("learning_rate_final", l.learning_rate_final)?;
+    d.set_item("momentum", l.momentum)?;
+    d.set_item("resample_after", l.resample_after)?;
+    d.set_item("signal_chunk", lca::solver::SIGNAL_CHUNK)?;
+    Ok(d)
+}
+
+/// Sparse codes of the rows of `x` over the rows of `dictionary`:
+/// `(codes (n_samples, n_atoms) float32, info dict)`.
+#[pyfunction]
+#[pyo3(signature = (x, dictionary, alpha, settings=None, n_jobs=None))]
+fn encode<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    dictionary: &Bound<'py, PyAny>,
+    alpha: f32,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(Array2<'py>, Bound<'py, PyDict>)> {
+    let mut s = Settings::new(settings, py);
+    let mode: String = s.or("mode", "rate".to_string())?;
+    let normalize: bool = s.or("normalize", false)?;
+    let return_states: bool = s.or("return_states", false)?;
+    let init: Option<Bound<'py, PyAny>> = s.get("init")?;
+    let info = PyDict::new(py);
+    let (dict, normalized) = unit_dictionary(dictionary, normalize)?;
+    let signals = columns(x, "X")?;
+    if signals.nrows() != dict.n_features() {
+        return Err(PyValueError::new_err(format!(
+            "X has {} features (shape ({}, {})) but the atoms of the dictionary have {} (shape ({}, {}))",
+            signals.nrows(),
+            signals.ncols(),
+            signals.nrows(),
+            dict.n_features(),
+            dict.n_atoms(),
+            dict.n_features()
+        )));
+    }
+    info.set_item("normalized", normalized)?;
+    let codes = match mode.as_str() {
+        "rate" => {
+            let lca = rate_params(&mut s, alpha)?.check().map_err(to_py)?;
+            s.finish()?;
+            let initial = init.map(|i| columns(&i, "init")).transpose()?;
+            let enc = py
+                .detach(|| {
+                    with_pool(n_jobs, || {
+                        lca.encode_from(&dict, &signals, initial.as_ref(), None)
+                    })
+                })?
+                .map_err(to_py)?;
+            info.set_item("iterations", PyArray1::from_vec(py, enc.iterations))?;
+            info.set_item("jumps", PyArray1::from_vec(py, enc.jumps))?;
+            info.set_item("converged", PyArray1::from_vec(py, enc.converged))?;
+            if return_states {
+                info.set_item("states", to_numpy(py, enc.states)?)?;
+            }
+            enc.codes
+        }
+        "spiking" => {
+            if init.is_some() || return_states {
+                return Err(PyValueError::new_err(
+                    "init and return_states apply to mode='rate' only",
+                ));
+            }
+            let solver = spiking_params(&mut s, alpha)?.check().map_err(to_py)?;
+            s.finish()?;
+            let enc = py
+                .detach(|| with_pool(n_jobs, || solver.encode(&dict, &signals)))?
+                .map_err(to_py)?;
+            info.set_item("spike_counts", PyArray1::from_vec(py, enc.spike_counts))?;
+            info.set_item("saturated", PyArray1::from_vec(py, enc.saturated))?;
+            info.set_item("time_steps", enc.steps)?;
+            enc.codes
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "mode must be 'rate' or 'spiking', got '{other}'"
+            )));
+        }
+    };
+    Ok((to_numpy(py, codes)?, info))
+}
+
+/// Per-row objective `½‖x − Dᵀa‖² + λ‖a‖₁` (float64), the engine's own.
+#[pyfunction]
+fn lasso_objectives<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    dictionary: &Bound<'py, PyAny>,
+    codes: &Bound<'py, PyAny>,
+    alpha: f32,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let dict = Dictionary::from_atoms(columns(dictionary, "dictionary")?).map_err(to_py)?;
+    let x = columns(x, "X")?;
+    let a = columns(codes, "codes")?;
+    if x.nrows() != dict.n_features() || a.nrows() != dict.n_atoms() || a.ncols() != x.ncols() {
+        return Err(PyValueError::new_err(format!(
+            "shapes do not fit: X ({}, {}), dictionary ({}, {}), codes ({}, {})",
+            x.ncols(),
+            x.nrows(),
+            dict.n_atoms(),
+            dict.n_features(),
+            a.ncols(),
+            a.nrows()
+        )));
+    }
+    let e = py.detach(|| lca::solver::lasso_objectives(&dict, &x, &a, alpha));
+    Ok(PyArray1::from_vec(py, e))
+}
+
+/// An image array `(H, W)` or `(H, W, 3)` as the library's [`Image`].
+fn image(obj: &Bound<'_, PyAny>) -> PyResult<Image> {
+    let arr: numpy::PyReadonlyArrayDyn<'_, f32> = obj.extract().map_err(|_| {
+        PyTypeError::new_err("image must be a float32 numpy array of shape (H, W) or (H, W, 3)")
+    })?;
+    let shape = arr.shape().to_vec();
+    let (h, w, c) = match shape.as_slice() {
+        [h, w] => (*h, *w, 1),
+        [h, w, c] => (*h, *w, *c),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "image must have shape (H, W) or (H, W, 3), got {shape:?}"
+            )));
+        }
+    };
+    let data: Vec<f32> = arr.as_array().iter().copied().collect();
+    lca::error::check_finite("image", &data).map_err(to_py)?;
+    Image::new(w, h, c, data).map_err(to_py)
+}
+
+fn image_to_numpy<'py>(py: Python<'py>, img: Image) -> PyResult<Bound<'py, PyAny>> {
+    let (h, w, c) = (img.height, img.width, img.channels);
+    let a = PyArray1::from_vec(py, img.data);
+    Ok(if c == 1 {
+        a.reshape([h, w])?.into_any()
+    } else {
+        a.reshape([h, w, c])?.into_any()
+    })
+}
+
+/// Patch preprocessing from a settings dict (whitening by name).
+fn preprocessing(s: &mut Settings<'_>, color: bool) -> PyResult<Preprocessing> {
+    let d = Preprocessing::default();
+    let whiten: String = s.or("whiten", d.whiten.name().to_string())?;
+    let p = Preprocessing {
+        downscale: s.or("downscale", d.downscale)?,
+        color,
+        whiten: Whitening::from_name(&whiten).map_err(to_py)?,
+        remove_mean: s.or("remove_mean", d.remove_mean)?,
+        unit_norm: s.or("unit_norm", d.unit_norm)?,
+        min_norm: s.or("min_norm", d.min_norm)?,
+    };
+    p.validate().map_err(to_py)?;
+    Ok(p)
+}
+
+/// All `P×P` patches of an image on a grid of `stride` (last row and
+/// column flush with the borders): `(patches (n, P·P·C), positions (n, 2) as
+/// (x, y))`, optionally mean-removed / unit-norm.
+#[pyfunction]
+#[pyo3(signature = (image_array, patch_size, stride, normalize=None))]
+fn extract_patches<'py>(
+    py: Python<'py>,
+    image_array: &Bound<'py, PyAny>,
+    patch_size: usize,
+    stride: usize,
+    normalize: Option<&Bound<'py, PyDict>>,
+) -> PyResult<(Array2<'py>, Bound<'py, PyArray2<u64>>)> {
+    let img = image(image_array)?;
+    let (mut patches, positions) = tile(&img, patch_size, stride).map_err(to_py)?;
+    if let Some(settings) = normalize {
+        let mut s = Settings::new(Some(settings), py);
+        let mut pre = preprocessing(&mut s, img.channels == 3)?;
+        s.finish()?;
+        pre.whiten = Whitening::None;
+        Preprocessor::new(pre)
+            .and_then(|p| p.forward_patches(&mut patches))
+            .map_err(to_py)?;
+    }
+    let pos: Vec<u64> = positions
+        .iter()
+        .flat_map(|&(x, y)| [x as u64, y as u64])
+        .collect();
+    let n = positions.len();
+    Ok((
+        to_numpy(py, patches)?,
+        PyArray1::from_vec(py, pos).reshape([n, 2])?,
+    ))
+}
+
+/// Rebuilds an image from the sparse codes of its overlapping patches
+/// (`lca reconstruct`'s pipeline): `(image, codes (n_patches, n_atoms), psnr)`.
+#[pyfunction]
+#[pyo3(signature = (image_array, dictionary, alpha, settings=None, n_jobs=None))]
+fn reconstruct_image<'py>(
+    py: Python<'py>,
+    image_array: &Bound<'py, PyAny>,
+    dictionary: &Bound<'py, PyAny>,
+    alpha: f32,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Array2<'py>, f64)> {
+    let img = image(image_array)?;
+    let dict = Dictionary::from_atoms(columns(dictionary, "dictionary")?).map_err(to_py)?;
+    let mut s = Settings::new(settings, py);
+    let patch_size: usize = s
+        .get("patch_size")?
+        .ok_or_else(|| PyValueError::new_err("patch_size is required"))?;
+    let stride: usize = s.or("stride", (patch_size / 2).max(1))?;
+    let pre = Preprocessor::new(preprocessing(&mut s, img.channels == 3)?).map_err(to_py)?;
+    s.finish()?;
+    let lca = LcaParams::new().lambda(alpha).check().map_err(to_py)?;
+    let rec = py
+        .detach(|| {
+            with_pool(n_jobs, || {
+                reconstruct(&img, &dict, &lca, &pre, patch_size, stride)
+            })
+        })?
+        .map_err(to_py)?;
+    let quality = psnr(&img, &rec.image);
+    Ok((
+        image_to_numpy(py, rec.image)?,
+        to_numpy(py, rec.codes)?,
+        quality,
+    ))
+}
+
+/// Learning-rule settings shared by the image-folder and patch-matrix runs.
+fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
+    let d = LearnParams::default();
+    let rule = match s.or("rule", d.rule.name().to_string())?.as_str() {
+        "online" => Rule::Online,
+        "hebbian" => Rule::Hebbian,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "rule must be 'online' or 'hebbian', got '{other}'"
+            )));
+        }
+    };
+    let max_seconds: Option<f64> = s.get("max_seconds")?;
+    let steps = match (s.or("n_steps", d.steps)?, max_seconds) {
+        (0, Some(_)) => UNBOUNDED_STEPS,
+        (0, None) => {
+            return Err(PyValueError::new_err(
+                "n_steps=0 (no step limit) needs max_seconds",
+            ));
+        }
+        (n, _) => n,
+    };
+    let alpha = s.or("alpha", LcaParams::default().lambda)?;
+    let lr: f32 = s.or("learning_rate", d.learning_rate)?;
+    Ok(LearnParams {
+        rule,
+        lca: LcaParams::new().lambda(alpha),
+        learning_rate: lr,
+        learning_rate_final: Some(
+            s.or("learning_rate_final", d.learning_rate_final.unwrap_or(lr))?,
+        ),
+        lambda_final: s.get("alpha_final")?,
+        momentum: s.or("momentum", d.momentum)?,
+        steps,
+        resample_after: s.or("resample_after", d.resample_after)?,
+    })
+}
+
+/// `lca learn FOLDER --output OUT` from Python: `(dictionary (n_atoms,
+/// n_features), training log dict, summary dict)`. Ctrl-C stops after the
+/// current step with every output written (resumable with `lca learn
+/// --resume OUT`) and raises KeyboardInterrupt.
+#[pyfunction]
+#[pyo3(signature = (folder, output, settings=None, n_jobs=None))]
+fn learn_images<'py>(
+    py: Python<'py>,
+    folder: Option<PathBuf>,
+    output: PathBuf,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(Array2<'py>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    let mut s = Settings::new(settings, py);
+    let learning = learn_params(&mut s)?;
+    let color = s.or("color", false)?;
+    let d = TrainingConfig::default();
+    let config = TrainingConfig {
+        images: folder,
+        recursive: s.or("recursive", false)?,
+        patch_size: s.or("patch_size", d.patch_size)?,
+        atoms: s.or("n_components", d.atoms)?,
+        batch_size: s.or("batch_size", d.batch_size)?,
+        seed: s.or("random_state", 0u64)?,
+        init: s.get("init")?,
+        checkpoint_every: s.or("checkpoint_every", 0u64)?,
+        max_seconds: s.get("max_seconds")?,
+        heldout_patches: s.or("heldout_patches", d.heldout_patches)?,
+        heldout_every: s.or("heldout_every", d.heldout_every)?,
+        preprocessing: preprocessing(&mut s, color)?,
+        learning,
+        ..TrainingConfig::default()
+    };
+    s.finish()?;
+    let mut observer = Collect::default();
+    let started = py.detach(|| Training::start(config, &output, &mut observer));
+    warn_all(py, &observer.warnings)?;
+    observer.warnings.clear();
+    let stop = Arc::new(AtomicUsize::new(0));
+    let mut training = started.map_err(to_py)?.with_interrupt(Arc::clone(&stop));
+    let report = interruptible(py, n_jobs, &stop, || training.run(&mut observer));
+    warn_all(py, &observer.warnings)?;
+    let report = report?.map_err(to_py)?;
+    let summary = PyDict::new(py);
+    summary.set_item("status", status_name(report.status))?;
+    summary.set_item("steps", report.steps_done)?;
+    summary.set_item("seconds", report.seconds)?;
+    summary.set_item("images", report.images)?;
+    summary.set_item("heldout_energy", report.heldout_energy)?;
+    summary.set_item("output", output.display().to_string())?;
+    let atoms = training.learner().state().atoms.clone();
+    Ok((
+        to_numpy(py, atoms)?,
+        log_dict(py, training.rows())?,
+        summary,
+    ))
+}
+
+/// Dictionary learning over the rows of an in-memory matrix, the engine of
+/// `DictionaryLearning.fit` / `partial_fit` (and of `lca learn --patches`).
+#[pyclass(module = "lca._lca")]
+struct PatchLearner {
+    training: PatchMatrixTraining,
+    stop: Arc<AtomicUsize>,
+}
+
+#[pymethods]
+impl PatchLearner {
+    /// Checks the settings and draws the initial atoms from the rows of `x`
+    /// (or takes `init`, `(n_atoms, n_features)`).
+    #[new]
+    #[pyo3(signature = (x, settings=None, init=None))]
+    fn new<'py>(
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        settings: Option<&Bound<'py, PyDict>>,
+        init: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut s = Settings::new(settings, py);
+        let learning = learn_params(&mut s)?;
+        let d = PatchMatrixParams::default();
+        let params = PatchMatrixParams {
+            atoms: s.or("n_components", d.atoms)?,
+            batch_size: s.or("batch_size", d.batch_size)?,
+            seed: s.or("random_state", d.seed)?,
+            max_seconds: s.get("max_seconds")?,
+            learning,
+        };
+        s.finish()?;
+        let patches = columns(x, "X")?;
+        let init = init
+            .map(|i| Dictionary::from_atoms(columns(i, "init")?).map_err(to_py))
+            .transpose()?;
+        let training = py
+            .detach(|| PatchMatrixTraining::new(params, patches, init))
+            .map_err(to_py)?;
+        Ok(PatchLearner {
+            training,
+            stop: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Runs the remaining steps (or until the time budget); returns the
+    /// status. Ctrl-C stops after the current step and raises
+    /// KeyboardInterrupt, the state so far kept.
+    #[pyo3(signature = (n_jobs=None))]
+    fn run(&mut self, py: Python<'_>, n_jobs: Option<usize>) -> PyResult<&'static str> {
+        self.stop.store(0, Ordering::SeqCst);
+        let stop = Arc::clone(&self.stop);
+        let training = &mut self.training;
+        let report = interruptible(py, n_jobs, &stop, || {
+            training.run(&mut NoObserver, Some(&stop))
+        })?
+        .map_err(to_py)?;
+        Ok(status_name(report.status))
+    }
+
+    /// One learning step on the rows of `batch` (partial_fit).
+    #[pyo3(signature = (batch, n_jobs=None))]
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyAny>,
+        n_jobs: Option<usize>,
+    ) -> PyResult<()> {
+        let batch = columns(batch, "X")?;
+        let training = &mut self.training;
+        py.detach(|| with_pool(n_jobs, || training.step_on(&batch)))?
+            .map_err(to_py)?;
+        Ok(())
+    }
+
+    /// The atoms, `(n_atoms, n_features)`.
+    fn components<'py>(&self, py: Python<'py>) -> PyResult<Array2<'py>> {
+        to_numpy(py, self.training.learner().state().atoms.clone())
+    }
+
+    /// Steps done.
+    fn steps_done(&self) -> u64 {
+        self.training.learner().steps_done()
+    }
+
+    /// The training log (one entry per step).
+    fn log<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        log_dict(py, self.training.rows())
+    }
+}
+
+#[pymodule]
+fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(lasso_objectives, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_patches, m)?)?;
+    m.add_function(wrap_pyfunction!(reconstruct_image, m)?)?;
+    m.add_function(wrap_pyfunction!(learn_images, m)?)?;
+    m.add_class::<PatchLearner>()?;
+    m.add_function(wrap_pyfunction!(snn_train, m)?)?;
+    m.add_class::<SnnModel>()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Spiking networks (`lca snn train` / `lca snn eval`)
+
+/// A dataset from `x (n_samples, n_features)` and integer labels `y`.
+fn dataset(
+    x: &Bound<'_, PyAny>,
+    y: &Bound<'_, PyAny>,
+    n_classes: Option<usize>,
+) -> PyResult<lca::snn::Dataset> {
+    let m = columns(x, "X")?;
+    let labels: Vec<i64> = y
+        .extract::<numpy::PyReadonlyArray1<'_, i64>>()
+        .map_err(|_| PyTypeError::new_err("y must be a 1-D int64 numpy array of class labels"))?
+        .as_array()
+        .to_vec();
+    if labels.len() != m.ncols() {
+        return Err(PyValueError::new_err(format!(
+            "X has {} samples but y has {} labels",
+            m.ncols(),
+            labels.len()
+        )));
+    }
+    if let Some(i) = labels.iter().position(|&l| l < 0) {
+        return Err(PyValueError::new_err(format!(
+            "label {} of sample {i} is negative",
+            labels[i]
+        )));
+    }
+    let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+    let n_classes = n_classes.unwrap_or_else(|| labels.iter().max().map_or(0, |&l| l + 1));
+    lca::error::check_finite("X", m.as_slice()).map_err(to_py)?;
+    Ok(lca::snn::Dataset {
+        n_features: m.nrows(),
+        features: m.data.into(),
+        labels,
+        n_classes,
+    })
+}
+
+/// A trained spiking network with its encoder, loss and feature scaling:
+/// the `model.json` of `lca snn train` (`save` / `load` read and write it).
+#[pyclass(module = "lca._lca")]
+struct SnnModel {
+    model: lca::snn::Model,
+}
+
+#[pymethods]
+impl SnnModel {
+    /// Reads a `model.json` written by `lca snn train` or `save`.
+    #[staticmethod]
+    fn load(path: PathBuf) -> PyResult<Self> {
+        Ok(SnnModel {
+            model: lca::snn::Model::load(&path).map_err(to_py)?,
+        })
+    }
+
+    /// Writes the model as `lca snn eval --model` reads it (atomically).
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        self.model.save(&path).map_err(to_py)
+    }
+
+    /// Accuracy on raw (unscaled) samples `x` with labels `y`.
+    #[pyo3(signature = (x, y, n_jobs=None))]
+    fn evaluate(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+        n_jobs: Option<usize>,
+    ) -> PyResult<f64> {
+        let data = dataset(x, y, Some(self.model.n_classes))?;
+        let model = &self.model;
+        py.detach(|| with_pool(n_jobs, || model.evaluate(&data)))?
+            .map_err(to_py)
+    }
+
+    #[getter]
+    fn n_classes(&self) -> usize {
+        self.model.n_classes
+    }
+
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.model.scaling.min.len()
+    }
+
+    #[getter]
+    fn n_parameters(&self) -> usize {
+        self.model.network.params.len()
+    }
+}
+
+/// `lca snn train` on arrays: the same network, encoder, loss and schedule
+/// built from the same settings (their CLI names with underscores; absent
+/// ones take the CLI's defaults). Features are scaled to [0, 1] by the
+/// training set's range (as for a CSV dataset). Returns the model (the best
+/// validation epoch's parameters when a validation set is given, unless
+/// `keep_last`) and the per-epoch log (`training.csv`'s columns).
+#[pyfunction]
+#[pyo3(signature = (train, validation=None, test=None, settings=None, n_jobs=None))]
+fn snn_train<'py>(
+    py: Python<'py>,
+    train: (Bound<'py, PyAny>, Bound<'py, PyAny>),
+    validation: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    test: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(SnnModel, Bound<'py, PyDict>)> {
+    use lca::neuron::{Reset, Surrogate, SurrogateKind};
+    use lca::snn::{EncoderConfig, LayerKind, LayerSpec, Loss, Network, TrainConfig};
+    let mut s = Settings::new(settings, py);
+    let mut tr = dataset(&train.0, &train.1, s.get("n_classes")?)?;
+    let n_classes = tr.n_classes;
+    let mut va = validation
+        .map(|(x, y)| dataset(&x, &y, Some(n_classes)))
+        .transpose()?;
+    let mut te = test
+        .map(|(x, y)| dataset(&x, &y, Some(n_classes)))
+        .transpose()?;
+    let scaling = if s.or("scale", true)? {
+        lca::snn::Scaling::fit(&tr)
+    } else {
+        lca::snn::Scaling::identity(tr.n_features)
+    };
+    for d in [Some(&mut tr), va.as_mut(), te.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        scaling.apply(d).map_err(to_py)?;
+    }
+    let time_steps: usize = s.or("time_steps", 60)?;
+    if time_steps == 0 {
+        return Err(PyValueError::new_err("time_steps must be at least 1"));
+    }
+    let encoder = match s.or("encoder", "latency".to_string())?.as_str() {
+        "latency" => EncoderConfig::Latency(lca::snn::Latency {
+            steps: time_steps,
+            window: s.or("window", time_steps.saturating_sub(10).max(1))?,
+        }),
+        "rate" => EncoderConfig::Rate(lca::snn::Rate {
+            steps: time_steps,
+            max_rate: s.or("max_rate", 0.5)?,
+        }),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "encoder must be 'latency' or 'rate', got '{other}'"
+            )));
+        }
+    };
+    let loss = match s.or("loss", "max".to_string())?.as_str() {
+        "max" => Loss::MaxVoltage,
+        "mean" => Loss::MeanVoltage,
+        "count" => Loss::SpikeCount,
+        "ttfs" => Loss::FirstSpike {
+            tau0: s.or("ttfs_tau0", 2.0)?,
+            tau1: s.or("ttfs_tau1", 20.0)?,
+            gamma: s.or("ttfs_gamma", 0.0)?,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "loss must be 'max', 'mean', 'count' or 'ttfs', got '{other}'"
+            )));
+        }
+    };
+    let reset = match s.or("reset", "zero".to_string())?.as_str() {
+        "zero" => Reset::Zero,
+        "subtract" => Reset::Subtract,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "reset must be 'zero' or 'subtract', got '{other}'"
+            )));
+        }
+    };
+    let kind = match s.or("surrogate", "fast-sigmoid".to_string())?.as_str() {
+        "box" => SurrogateKind::Box,
+        "sigmoid" => SurrogateKind::Sigmoid,
+        "exponential" => SurrogateKind::Exponential,
+        "fast-sigmoid" => SurrogateKind::FastSigmoid,
+        "triangle" => SurrogateKind::Triangle,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "surrogate must be box, sigmoid, exponential, fast-sigmoid or triangle, got '{other}'"
+            )));
+        }
+    };
+    let surrogate = Surrogate {
+        kind,
+        tau: s.or("surrogate_width", 0.1)?,
+        alpha: s.or("alpha", 1.0)?,
+    };
+    let (current_decay, voltage_decay): (f32, f32) =
+        (s.or("current_decay", 0.9)?, s.or("voltage_decay", 0.95)?);
+    let firing_threshold: f32 = s.or("firing_threshold", 1.0)?;
+    let (train_decays, train_threshold) = (
+        !s.or("fixed_decays", false)?,
+        !s.or("fixed_threshold", false)?,
+    );
+    let layer = |kind, size, scale| {
+        let mut l = LayerSpec::new(kind, size, current_decay, voltage_decay);
+        l.neuron.threshold = firing_threshold;
+        l.neuron.reset = reset;
+        l.train_decays = train_decays;
+        l.train_threshold = train_threshold;
+        l.weight_scale = scale;
+        l
+    };
+    let hidden_kind = if s.or("recurrent", false)? {
+        LayerKind::Recurrent
+    } else {
+        LayerKind::FeedForward
+    };
+    let hidden: Vec<usize> = s.or("hidden", vec![100])?;
+    let weight_scale: f32 = s.or("weight_scale", 3.0)?;
+    let mut specs: Vec<LayerSpec> = hidden
+        .iter()
+        .filter(|&&h| h > 0)
+        .map(|&h| layer(hidden_kind, h, weight_scale))
+        .collect();
+    let out_kind = if loss.needs_readout() {
+        LayerKind::Readout
+    } else {
+        LayerKind::FeedForward
+    };
+    specs.push(layer(out_kind, n_classes, s.or("output_scale", 0.05)?));
+    let seed: u64 = s.or("seed", 0)?;
+    let mut network = Network::new(tr.n_features, &specs, surrogate, seed).map_err(to_py)?;
+    network.detach_reset = !s.or("reset_gradient", false)?;
+    let cfg = TrainConfig {
+        epochs: s.or("epochs", 60)?,
+        batch_size: s.or("batch_size", 16)?,
+        lr: s.or("lr", 2e-3)?,
+        lr_final: s.or("lr_final", 0.05)?,
+        seed,
+        loss,
+        keep_best: !s.or("keep_last", false)?,
+        ..TrainConfig::default()
+    };
+    s.finish()?;
+    let enc = |d| lca::snn::train::Encoded {
+        data: d,
+        encoder: &encoder,
+        seed,
+    };
+    let (trs, vas, tes) = (enc(&tr), va.as_ref().map(enc), te.as_ref().map(enc));
+    let stop = AtomicUsize::new(0);
+    let log = interruptible(py, n_jobs, &stop, || {
+        lca::snn::train(
+            &mut network,
+            &trs,
+            vas.as_ref().map(|v| v as &dyn lca::snn::train::Samples),
+            tes.as_ref().map(|t| t as &dyn lca::snn::train::Samples),
+            n_classes,
+            &cfg,
+            &mut |_| {},
+        )
+    })?
+    .map_err(to_py)?;
+    let d = PyDict::new(py);
+    let col =
+        |f: &dyn Fn(&lca::snn::EpochStats) -> f64| -> Vec<f64> { log.iter().map(f).collect() };
+    d.set_item(
+        "epoch",
+        PyArray1::from_vec(py, log.iter().map(|e| e.epoch as u64).collect()),
+    )?;
+    d.set_item("lr", PyArray1::from_vec(py, col(&|e| f64::from(e.lr))))?;
+    d.set_item("train_loss", PyArray1::from_vec(py, col(&|e| e.train_loss)))?;
+    d.set_item(
+        "train_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.train_accuracy)),
+    )?;
+    d.set_item(
+        "validation_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.validation_accuracy.unwrap_or(f64::NAN))),
+    )?;
+    d.set_item(
+        "test_accuracy",
+        PyArray1::from_vec(py, col(&|e| e.test_accuracy.unwrap_or(f64::NAN))),
+    )?;
+    d.set_item("seconds", PyArray1::from_vec(py, col(&|e| e.seconds)))?;
+    let model = lca::snn::Model {
+        format: lca::snn::Model::FORMAT.to_string(),
+        dataset: "python".to_string(),
+        n_classes,
+        scaling,
+        encoder,
+        loss: cfg.loss,
+        seed,
+        network,
+    };
+    Ok((SnnModel { model }, d))
+}
