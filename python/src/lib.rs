@@ -416,7 +416,8 @@ fn encode<'py>(
                 .map_err(to_py)?;
             info.set_item("iterations", PyArray1::from_vec(py, enc.iterations))?;
             info.set_item("jumps", PyArray1::from_vec(py, enc.jumps))?;
-            info.set_item("converged", PyArray1::from_vec(py, enc.converged))?;
+            let converged: Vec<bool> = enc.termination.iter().map(|t| t.converged()).collect();
+            info.set_item("converged", PyArray1::from_vec(py, converged))?;
             if return_states {
                 info.set_item("states", to_numpy(py, enc.states)?)?;
             }
@@ -1027,7 +1028,9 @@ fn snn_train<'py>(
         loss,
         keep_best: !s.or("keep_last", false)?,
         ..TrainConfig::default()
-    };
+    }
+    .check()
+    .map_err(to_py)?;
     s.finish()?;
     let enc = |d| lca::snn::train::Encoded {
         data: d,
