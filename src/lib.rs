@@ -39,6 +39,7 @@ pub mod image;
 pub mod io;
 pub mod neuron;
 pub mod plot;
+pub mod settings;
 pub mod snn;
 pub mod solver;
 

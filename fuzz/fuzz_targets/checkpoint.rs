@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         && let Ok(config) =
             serde_json::from_str::<lca::dictionary::training::TrainingConfig>(text)
     {
-        let _ = config.check();
+        let _ = config.clone().check();
         let _ = config.memory_needed(3);
     }
 });

@@ -215,8 +215,7 @@ impl LearnArgs {
             learning,
             ..TrainingConfig::default()
         };
-        config.check()?;
-        Ok(config)
+        Ok(config.check()?.into_inner())
     }
 }
 

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Dictionary;
 use crate::distributed::{Communicator, SingleProcess, encode_codes};
+use crate::settings::Checked;
 use crate::error::{Error, Result};
 use crate::solver::LcaParams;
 
@@ -103,7 +104,7 @@ impl Default for LearnParams {
 
 impl LearnParams {
     /// Checks every setting once, so the loop never sees an invalid one.
-    pub fn check(&self) -> Result<()> {
+    pub fn check(self) -> Result<Checked<LearnParams>> {
         let bad = |name: &'static str, m: String| Err(Error::setting(name, m));
         self.lca.clone().check()?;
         for (name, v) in [
@@ -150,7 +151,7 @@ impl LearnParams {
                 );
             }
         }
-        Ok(())
+        Ok(Checked::assume_valid(self))
     }
 
     /// Value of a geometric schedule from `start` to `end` at `step`.
@@ -278,7 +279,7 @@ impl DictionaryLearner {
 
     /// Continues from a saved state.
     pub fn resume(params: LearnParams, state: LearnerState) -> Result<Self> {
-        params.check()?;
+        let params = params.check()?.into_inner();
         if state.velocity.shape() != state.atoms.shape() || state.idle.len() != state.atoms.ncols()
         {
             return Err(Error::Shape(

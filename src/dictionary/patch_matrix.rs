@@ -96,7 +96,7 @@ impl PatchMatrixTraining {
         patches: DMatrix<f32>,
         init: Option<Dictionary>,
     ) -> Result<Self> {
-        params.learning.check()?;
+        params.learning.clone().check()?;
         let (n, m) = patches.shape();
         if n == 0 || m == 0 {
             return Err(Error::Shape(format!(

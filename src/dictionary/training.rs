@@ -36,6 +36,7 @@ use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::Dictionary;
 use crate::distributed::{Communicator, agree, encode_codes};
+use crate::settings::Checked;
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
@@ -163,9 +164,9 @@ impl Default for TrainingConfig {
 
 impl TrainingConfig {
     /// Checks every setting (before anything is read or written).
-    pub fn check(&self) -> Result<()> {
-        self.preprocessing.validate()?;
-        self.learning.check()?;
+    pub fn check(self) -> Result<Checked<TrainingConfig>> {
+        self.preprocessing.clone().check()?;
+        self.learning.clone().check()?;
         if self.patch_size == 0 || self.atoms == 0 || self.batch_size == 0 {
             return Err(Error::setting(
                 "sizes",
@@ -186,7 +187,7 @@ impl TrainingConfig {
                 "held-out scoring interval must be at least 1 step",
             ));
         }
-        Ok(())
+        Ok(Checked::assume_valid(self))
     }
 
     /// Values per patch for `channels` channels.
@@ -319,11 +320,11 @@ impl Training {
     /// memory needed, and only then creates `out` and writes `config.json`
     /// (a failed start leaves no folder behind).
     pub fn start(
-        mut config: TrainingConfig,
+        config: TrainingConfig,
         out: &Path,
         observer: &mut dyn Observer,
     ) -> Result<Self> {
-        config.check()?;
+        let mut config = config.check()?.into_inner();
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
         config.images = config.images.as_deref().map(absolute).transpose()?;
         config.init = config.init.as_deref().map(absolute).transpose()?;

@@ -13,6 +13,7 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::Image;
+use crate::settings::Checked;
 use crate::error::{Error, Result};
 
 /// Default cache size: 256 MiB of decoded `f32` pixels.
@@ -66,7 +67,7 @@ impl Default for LoadOptions {
 
 impl LoadOptions {
     /// Fails with [`Error::InvalidSetting`] unless `downscale` is finite and ≥ 1.
-    pub fn validate(&self) -> Result<()> {
+    pub fn check(self) -> Result<Checked<LoadOptions>> {
         if !(self.downscale.is_finite() && self.downscale >= 1.0) {
             return Err(Error::setting(
                 "downscale",
@@ -76,7 +77,7 @@ impl LoadOptions {
                 ),
             ));
         }
-        Ok(())
+        Ok(Checked::assume_valid(self))
     }
 
     /// Size of an image of `width × height` pixels after downscaling.
@@ -455,7 +456,7 @@ impl ImageSet {
         recursive: bool,
         opts: LoadOptions,
     ) -> Result<(ImageSet, Vec<String>)> {
-        opts.validate()?;
+        opts.check()?;
         let mut files = Vec::new();
         let subfolders = walk(dir, recursive, &mut files)?;
         files.sort();
@@ -491,7 +492,7 @@ impl ImageSet {
     /// unreadable file is an error, since the user named it.
     /// Alpha channels are dropped; see [`ImageSet::has_alpha`].
     pub fn from_files(paths: &[PathBuf], opts: LoadOptions) -> Result<ImageSet> {
-        opts.validate()?;
+        opts.check()?;
         if paths.is_empty() {
             return Err(Error::Data("no image files given".into()));
         }
@@ -519,7 +520,7 @@ impl ImageSet {
     /// assert!(ImageSet::from_memory(vec![("b".into(), vec![1, 2])], LoadOptions::default()).is_err());
     /// ```
     pub fn from_memory(items: Vec<(String, Vec<u8>)>, opts: LoadOptions) -> Result<ImageSet> {
-        opts.validate()?;
+        opts.check()?;
         if items.is_empty() {
             return Err(Error::Data("no images given".into()));
         }
@@ -538,7 +539,7 @@ impl ImageSet {
     /// gray), `chelsea.png` (451×300 RGB) and `coffee.png` (600×400 RGB), all
     /// CC0. Names are `embedded:FILE`.
     pub fn embedded(opts: LoadOptions) -> Result<ImageSet> {
-        opts.validate()?;
+        opts.check()?;
         let entries = EMBEDDED
             .iter()
             .map(|(name, bytes)| {

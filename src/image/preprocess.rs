@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Image;
 use super::folder::{ImageSet, LoadOptions};
+use crate::settings::Checked;
 use crate::error::{Error, Result};
 
 /// Olshausen's roll-off frequency: `f0 = 0.4` cycles/pixel (his `0.4·N`
@@ -137,8 +138,8 @@ impl Default for Preprocessing {
 
 impl Preprocessing {
     /// Fails with [`Error::InvalidSetting`] on a parameter out of range.
-    pub fn validate(&self) -> Result<()> {
-        self.load_options().validate()?;
+    pub fn check(self) -> Result<Checked<Preprocessing>> {
+        self.load_options().check()?;
         if !(self.min_norm.is_finite() && self.min_norm >= 0.0) {
             return Err(Error::setting(
                 "min_norm",
@@ -156,7 +157,7 @@ impl Preprocessing {
                     format!("zca epsilon must be > 0, got {epsilon}"),
                 ))
             }
-            _ => Ok(()),
+            _ => Ok(Checked::assume_valid(self)),
         }
     }
 
@@ -583,7 +584,7 @@ impl Preprocessor {
     /// Validates `settings`. With ZCA whitening the result is not usable on
     /// patches until [`Preprocessor::set_zca`] (or use [`Preprocessor::fit`]).
     pub fn new(settings: Preprocessing) -> Result<Self> {
-        settings.validate()?;
+        settings.clone().check()?;
         Ok(Preprocessor {
             settings,
             zca: None,
