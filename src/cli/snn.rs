@@ -25,7 +25,7 @@ pub struct SnnArgs {
 enum SnnCommand {
     /// Train a spiking network with surrogate gradients; writes OUT/model.json,
     /// OUT/training.csv and OUT/training.png and prints the test accuracy.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Accuracy of a trained model on a dataset's test split (or a whole CSV or event file).
     Eval(EvalArgs),
     /// Write the synthetic spike-stream task (`--dataset streams`) to an event .npz file.
@@ -226,7 +226,7 @@ pub struct RecipeArgs {
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
     match args.command {
-        SnnCommand::Train(a) => train(a),
+        SnnCommand::Train(a) => train(*a),
         SnnCommand::Eval(a) => eval(a),
         SnnCommand::MakeStreams(a) => make_streams(a),
         SnnCommand::Recipe(a) => {
