@@ -33,3 +33,21 @@ row digits-latency --dataset digits --steps 20 --window 16 --current-decay 0.85 
 if python3 -c "import snntorch, torch" 2>/dev/null; then
     python3 scripts/snntorch_yinyang.py --epochs "${SNNTORCH_EPOCHS:-60}" --threads "$threads" --json
 fi
+
+# Defaults per dataset (BENCHMARKS.md "Defaults per dataset"), 5 seeds each,
+# and the non-spiking baselines of the synthetic spike-stream task.
+defaults_row() { # dataset seed
+    "$lca" snn train --dataset "$1" --seed "$2" --output "$out/default-$1-$2" --threads "$threads" --json \
+        > "$out/default-$1-$2.json"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(f\"| {sys.argv[2]} | {sys.argv[3]} | {100*d['test_accuracy']:.2f} % | {d['epoch_seconds']:.2f} s |\")" \
+        "$out/default-$1-$2.json" "$1" "$2"
+}
+echo "| dataset | seed | test | s/epoch |"
+echo "| --- | --- | --- | --- |"
+for ds in digits yinyang streams; do
+    for seed in 0 1 2 3 4; do defaults_row "$ds" "$seed"; done
+done
+for seed in 0 1 2 3 4; do
+    "$lca" snn make-streams "$out/streams-$seed.npz" --seed "$seed" --quiet
+done
+python3 scripts/streams_baseline.py "$out"/streams-{0,1,2,3,4}.npz

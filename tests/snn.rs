@@ -508,7 +508,7 @@ fn train_config_check_names_the_bad_setting() {
     ];
     for (cfg, name) in cases {
         let err = cfg.check().unwrap_err().to_string();
-        assert!(err.starts_with(name), "{name}: {err}");
+        assert!(err.contains(&format!("{name}: ")), "{name}: {err}");
     }
 }
 
@@ -597,7 +597,8 @@ fn bad_event_files_name_the_file_and_the_entry() {
     let dir = tempfile::tempdir().unwrap();
     let f32s = |v: &[f32]| NpyArray::from_f32(vec![v.len()], v).unwrap();
     let i64s = |v: &[i64]| NpyArray::from_i64(vec![v.len()], v).unwrap();
-    let cases: [(&str, Vec<(&str, NpyArray)>, &str); 5] = [
+    type Case = (&'static str, Vec<(&'static str, NpyArray)>, &'static str);
+    let cases: [Case; 5] = [
         (
             "nolabels.npz",
             vec![
@@ -661,12 +662,12 @@ fn bad_event_files_name_the_file_and_the_entry() {
 #[test]
 fn stream_classes_of_a_pair_share_counts_and_differ_in_burst_order() {
     let task = StreamTask {
-        samples: 1200,
+        samples: 3000,
         ..StreamTask::default()
     };
     let data = task.generate(3);
     let g = task.group;
-    // mean count per channel and mean time of each group's events, per class
+    // mean count per channel, per class
     let mut counts = vec![vec![0.0f64; data.n_channels]; task.n_classes];
     let mut n = vec![0usize; task.n_classes];
     let mut order_ok = 0usize;
@@ -676,9 +677,19 @@ fn stream_classes_of_a_pair_share_counts_and_differ_in_burst_order() {
         for (c, v) in data.counts(i).iter().enumerate() {
             counts[y][c] += f64::from(*v);
         }
-        // median time of the first group's events minus the second's
+    }
+    // Without background and tonic events, the median time of each group's
+    // events is its burst time: the order must match the class.
+    let quiet = StreamTask {
+        background_rate: 0.0,
+        tonic_rate: 0.0,
+        ..task
+    }
+    .generate(3);
+    for i in 0..quiet.len() {
+        let y = quiet.labels[i];
         let a = (y / 2) * 2 * g;
-        let (times, channels) = data.events(i);
+        let (times, channels) = quiet.events(i);
         let median = |lo: usize| {
             let mut t: Vec<f32> = times
                 .iter()
@@ -690,22 +701,20 @@ fn stream_classes_of_a_pair_share_counts_and_differ_in_burst_order() {
             t.get(t.len() / 2).copied().unwrap_or(0.5)
         };
         let a_first = median(a) < median(a + g);
-        order_ok += usize::from(a_first == (y % 2 == 0));
+        order_ok += usize::from(a_first == y.is_multiple_of(2));
     }
     for p in 0..task.n_classes / 2 {
-        for c in 0..data.n_channels {
-            let (m0, m1) = (
-                counts[2 * p][c] / n[2 * p] as f64,
-                counts[2 * p + 1][c] / n[2 * p + 1] as f64,
-            );
+        for (c, (x0, x1)) in counts[2 * p].iter().zip(&counts[2 * p + 1]).enumerate() {
+            let (m0, m1) = (x0 / n[2 * p] as f64, x1 / n[2 * p + 1] as f64);
+            // ~500 streams per class: 0.6 is about 4 standard errors
             assert!(
-                (m0 - m1).abs() < 0.5,
+                (m0 - m1).abs() < 0.6,
                 "class pair {p}, channel {c}: {m0} vs {m1}"
             );
         }
     }
     // timing separates the pair (the median order is right most of the time)
-    assert!(order_ok as f64 > 0.8 * data.len() as f64, "{order_ok}");
+    assert!(order_ok as f64 > 0.99 * quiet.len() as f64, "{order_ok}");
 }
 
 #[test]

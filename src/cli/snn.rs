@@ -25,7 +25,7 @@ pub struct SnnArgs {
 enum SnnCommand {
     /// Train a spiking network with surrogate gradients; writes OUT/model.json,
     /// OUT/training.csv and OUT/training.png and prints the test accuracy.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Accuracy of a trained model on a dataset's test split (or a whole CSV or event file).
     Eval(EvalArgs),
     /// Write the synthetic spike-stream task (`--dataset streams`) to an event .npz file.
@@ -126,7 +126,7 @@ pub struct TrainArgs {
     /// Spike probability per step of a feature equal to 1 (rate coding) [0.5].
     #[arg(long)]
     max_rate: Option<f32>,
-    /// Passes over the training set [recipe: 60; digits 30; streams 40].
+    /// Passes over the training set [recipe: 60; digits 30; streams 30].
     #[arg(long)]
     epochs: Option<usize>,
     /// Samples per Adam step [recipe: 16].
@@ -141,13 +141,13 @@ pub struct TrainArgs {
     /// Decoupled weight decay (AdamW) of the weights [recipe: 0].
     #[arg(long)]
     weight_decay: Option<f32>,
-    /// Probability of dropping each input entry during training [recipe: 0].
+    /// Probability of dropping each input entry during training [recipe: 0; streams 0.2].
     #[arg(long)]
     input_dropout: Option<f32>,
-    /// Current decay a = 1 − δ_i of every layer [recipe: 0.9; digits 0.85].
+    /// Current decay a = 1 − δ_i of every layer [recipe: 0.9; digits 0.85; streams 0.8].
     #[arg(long)]
     current_decay: Option<f32>,
-    /// Voltage decay β = 1 − δ_v of every layer [recipe: 0.95; digits 0.9].
+    /// Voltage decay β = 1 − δ_v of every layer [recipe: 0.95; digits, streams 0.9].
     #[arg(long)]
     voltage_decay: Option<f32>,
     /// Membrane voltage ϑ at which a neuron fires [recipe: 1]. Old spelling: --threshold.
@@ -171,7 +171,7 @@ pub struct TrainArgs {
     /// Differentiate through the reset (default: treat it as a constant).
     #[arg(long)]
     reset_gradient: bool,
-    /// Initial weights N(0, (scale/√fan_in)²) of hidden layers [recipe: 3; digits, streams 1.5].
+    /// Initial weights N(0, (scale/√fan_in)²) of hidden layers [recipe: 3; digits 1.5].
     #[arg(long)]
     weight_scale: Option<f32>,
     /// Initial weight scale of the output layer (small: a leaky readout's
@@ -226,7 +226,7 @@ pub struct RecipeArgs {
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
     match args.command {
-        SnnCommand::Train(a) => train(a),
+        SnnCommand::Train(a) => train(*a),
         SnnCommand::Eval(a) => eval(a),
         SnnCommand::MakeStreams(a) => make_streams(a),
         SnnCommand::Recipe(a) => {

@@ -469,7 +469,7 @@ impl StreamTask {
 
     /// Checks the settings.
     pub fn check(&self) -> Result<()> {
-        if self.n_classes < 2 || self.n_classes % 2 != 0 {
+        if self.n_classes < 2 || !self.n_classes.is_multiple_of(2) {
             return Err(Error::setting(
                 "n_classes",
                 format!("must be even and >= 2 (got {})", self.n_classes),
