@@ -19,6 +19,7 @@
 //! assert_eq!(enc.codes[(1, 0)], 0.0);
 //! ```
 
+pub mod conv;
 pub mod dictionary;
 pub mod error;
 pub mod image;
