@@ -245,3 +245,179 @@ fn refuses_images_smaller_than_the_lag_window() {
         .unwrap_err();
     assert!(err.to_string().contains("smaller than 2k−1"), "{err}");
 }
+
+// ---- `lca learn --conv` end to end ----
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn lca_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lca"))
+}
+
+/// The three embedded sample images shrunk 4× (the last, coffee, is held out).
+const SMALL: [&str; 12] = [
+    "learn",
+    "--conv",
+    "--downscale",
+    "4",
+    "--kernel-size",
+    "5",
+    "--atoms",
+    "6",
+    "--crop",
+    "32",
+    "--seed",
+    "3",
+];
+
+fn csv_steps(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn conv_learning_writes_every_output_in_the_pytorch_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (color, shape) in [(false, vec![6, 5, 5]), (true, vec![6, 3, 5, 5])] {
+        let out = tmp.path().join(format!("out{color}"));
+        let mut cmd = lca_cmd();
+        cmd.args(SMALL)
+            .args(["--steps", "6", "--heldout-every", "3", "--quiet", "--json"]);
+        if color {
+            cmd.arg("--color");
+        }
+        let res = cmd.arg("--output").arg(&out).output().unwrap();
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&res.stdout).unwrap();
+        assert_eq!(summary["mode"], "conv");
+        assert!(summary["heldout_energy"].as_f64().unwrap() > 0.0);
+        for f in [
+            "dictionary.npy",
+            "atoms.png",
+            "training.csv",
+            "training.png",
+            "config.json",
+            "checkpoint.npz",
+        ] {
+            assert!(out.join(f).exists(), "{f} missing");
+        }
+        let d = lca::io::npy::read_array(&out.join("dictionary.npy")).unwrap();
+        assert_eq!(d.header.shape, shape);
+        let filters = d.to_f32_vec().unwrap();
+        for f in filters.chunks(filters.len() / 6) {
+            let norm = f.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "filter norm {norm}");
+        }
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["conv"]["kernel_size"], 5);
+        assert_eq!(config["progress"]["status"], "completed");
+        assert_eq!(
+            csv_steps(&out.join("training.csv")),
+            (1..=6).collect::<Vec<_>>()
+        );
+        // The learned filters load as a convolutional dictionary.
+        lca::conv::ConvDictionary::from_npy(&out.join("dictionary.npy")).unwrap();
+    }
+}
+
+#[test]
+fn patch_flags_with_conv_and_conv_flags_without_it_are_refused() {
+    let res = lca_cmd()
+        .args(["learn", "--kernel-size", "5", "-o", "/nonexistent/x"])
+        .output()
+        .unwrap();
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("need --conv"));
+    let res = lca_cmd()
+        .args([
+            "learn",
+            "--conv",
+            "--rule",
+            "online",
+            "-o",
+            "/nonexistent/x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("cannot be given with --conv"));
+}
+
+#[test]
+fn a_conv_run_killed_mid_way_resumes_to_the_same_filters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let steps = 40;
+    let flags = [
+        "--steps",
+        "40",
+        "--checkpoint-every",
+        "4",
+        "--heldout-every",
+        "7",
+        "--quiet",
+    ];
+    let run = |out: &Path| {
+        let mut c = lca_cmd();
+        c.args(SMALL).args(flags).arg("--output").arg(out);
+        c
+    };
+    assert!(run(&whole).status().unwrap().success());
+    let mut child = run(&killed).spawn().unwrap();
+    let start = Instant::now();
+    while !killed.join("checkpoint.npz").exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let interrupted = csv_steps(&killed.join("training.csv")).len();
+    assert!(
+        interrupted < steps,
+        "the run finished before it could be killed"
+    );
+    let out = lca_cmd()
+        .args(["learn", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("killed after {interrupted} logged steps, resumed to {steps}");
+    assert_eq!(
+        csv_steps(&killed.join("training.csv")),
+        (1..=steps as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        std::fs::read(whole.join("dictionary.npy")).unwrap(),
+        std::fs::read(killed.join("dictionary.npy")).unwrap(),
+        "the resumed run must end where the uninterrupted one did"
+    );
+    let whole_log = std::fs::read_to_string(whole.join("training.csv")).unwrap();
+    let killed_log = std::fs::read_to_string(killed.join("training.csv")).unwrap();
+    // Same codes at every step (the seconds column differs).
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| {
+                let mut c: Vec<&str> = l.split(',').collect();
+                c.remove(1);
+                c.join(",")
+            })
+            .collect()
+    };
+    assert_eq!(strip(&whole_log), strip(&killed_log));
+}
