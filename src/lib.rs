@@ -32,6 +32,7 @@
 //! assert_eq!(enc.codes[(1, 0)], 0.0);
 //! ```
 
+pub mod conv;
 pub mod dictionary;
 pub mod distributed;
 pub mod error;

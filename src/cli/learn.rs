@@ -156,9 +156,29 @@ pub struct LearnArgs {
     /// fixes every setting (only --threads, --quiet and --json may be given).
     #[arg(long)]
     resume: Option<PathBuf>,
+    // Convolutional learning (`src/cli/learn/conv.rs`).
+    /// Learn convolutional filters on whole images (or large random crops)
+    /// coded by the convolutional LCA, instead of patch atoms.
+    #[arg(long)]
+    conv: bool,
+    /// Filter side K with --conv (filters are K×K, or 3×K×K with --color).
+    #[arg(long, default_value_t = lca::conv::learn_defaults::KERNEL_SIZE)]
+    kernel_size: usize,
+    /// With --conv: remove the Tikhonov low-pass part of each image as SPORCO's
+    /// tikhonov_filter(img, L, 16) does (0: keep it).
+    #[arg(long, default_value_t = lca::conv::learn_defaults::HIGHPASS)]
+    highpass: f64,
+    /// With --conv: side of the random square crops coded per step (0: whole images).
+    #[arg(long, default_value_t = lca::conv::learn_defaults::CROP)]
+    crop: usize,
+    /// With --conv: images (the last in name order) held out and scored, never trained on.
+    #[arg(long, default_value_t = lca::conv::learn_defaults::HELDOUT_IMAGES)]
+    heldout_images: usize,
     #[command(flatten)]
     run: super::RunOptions,
 }
+
+mod conv;
 
 impl LearnArgs {
     /// The rule, encoder and schedules (shared by image and patch runs).
@@ -366,6 +386,9 @@ fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    if conv::wants_conv(&args, matches)? {
+        return conv::run(args, matches);
+    }
     if let Some(path) = args.patches.clone() {
         return run_patches(&args, &path);
     }

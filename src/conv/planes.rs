@@ -1,0 +1,136 @@
+//! Stacks of 2-D planes (images or coefficient maps) and how their edges are
+//! treated by convolutions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A `(channels, height, width)` stack of planes in row-major order: an image
+/// (`channels` colour planes) or the code maps of one image (`channels =
+/// n_filters`), the layout of one item of a numpy `(N, C, H, W)` batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planes {
+    /// Number of planes.
+    pub channels: usize,
+    /// Rows of every plane.
+    pub height: usize,
+    /// Columns of every plane.
+    pub width: usize,
+    /// `channels·height·width` values, plane after plane, each row-major.
+    pub data: Vec<f32>,
+}
+
+impl Planes {
+    /// Wraps `data`; fails unless it holds exactly `channels·height·width` values.
+    ///
+    /// ```
+    /// use lca::conv::Planes;
+    /// let p = Planes::new(2, 1, 3, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    /// assert_eq!(p.plane(1), &[3.0, 4.0, 5.0]);
+    /// assert_eq!(p.get(1, 0, 2), 5.0);
+    /// assert!(Planes::new(2, 2, 2, vec![0.0; 7]).is_err());
+    /// ```
+    pub fn new(channels: usize, height: usize, width: usize, data: Vec<f32>) -> Result<Planes> {
+        let expected = channels
+            .checked_mul(height)
+            .and_then(|v| v.checked_mul(width));
+        if expected != Some(data.len()) {
+            return Err(Error::Shape(format!(
+                "planes of shape ({channels}, {height}, {width}) need {} values, got {}",
+                expected.map_or("too many".into(), |n| n.to_string()),
+                data.len()
+            )));
+        }
+        Ok(Planes {
+            channels,
+            height,
+            width,
+            data,
+        })
+    }
+
+    /// All-zero planes.
+    pub fn zeros(channels: usize, height: usize, width: usize) -> Planes {
+        Planes {
+            channels,
+            height,
+            width,
+            data: vec![0.0; channels * height * width],
+        }
+    }
+
+    /// Values per plane, `height·width`.
+    pub fn plane_len(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Plane `c`, row-major.
+    pub fn plane(&self, c: usize) -> &[f32] {
+        let n = self.plane_len();
+        &self.data[c * n..(c + 1) * n]
+    }
+
+    /// Plane `c`, mutable.
+    pub fn plane_mut(&mut self, c: usize) -> &mut [f32] {
+        let n = self.plane_len();
+        &mut self.data[c * n..(c + 1) * n]
+    }
+
+    /// The value of plane `c` at row `y`, column `x`.
+    pub fn get(&self, c: usize, y: usize, x: usize) -> f32 {
+        self.data[(c * self.height + y) * self.width + x]
+    }
+
+    /// Number of non-zero values.
+    pub fn nnz(&self) -> usize {
+        self.data.iter().filter(|v| **v != 0.0).count()
+    }
+
+    /// `(channels, height, width)`.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.channels, self.height, self.width)
+    }
+}
+
+/// What a convolution sees beyond the edges of an image.
+///
+/// `Circular` treats the image as periodic (scipy's `boundary='wrap'`, the
+/// DFT-domain convention of SPORCO); `Zero` pads it with zeros (scipy's
+/// `boundary='fill'`), so atoms near the edge are cut off by it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Boundary {
+    /// Periodic image.
+    #[default]
+    Circular,
+    /// Zeros outside the image.
+    Zero,
+}
+
+impl Boundary {
+    /// The CLI name (`circular` or `zero`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Boundary::Circular => "circular",
+            Boundary::Zero => "zero",
+        }
+    }
+
+    /// Parses a CLI name.
+    ///
+    /// ```
+    /// use lca::conv::Boundary;
+    /// assert_eq!(Boundary::from_name("zero").unwrap(), Boundary::Zero);
+    /// assert!(Boundary::from_name("reflect").is_err());
+    /// ```
+    pub fn from_name(name: &str) -> Result<Boundary> {
+        match name {
+            "circular" => Ok(Boundary::Circular),
+            "zero" => Ok(Boundary::Zero),
+            other => Err(Error::setting(
+                "boundary",
+                format!("expected circular or zero, got {other:?}"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,836 @@
+//! Rate convolutional LCA over whole images.
+//!
+//! One neuron sits at every position of every filter; neuron `i = (m, y, x)`
+//! is driven by `b_i = ⟨atom_i, x⟩` ([`correlate`]) and inhibited by every
+//! active neuron `j` through the Gram kernels, `G_ij a_j` (`(2k−1)²` taps per
+//! pair of filters, [`GramKernels`]). Its fixed point `a = T_λ(b − (G − I)a)`
+//! is, for the soft threshold, the solution of the convolutional LASSO
+//! `min ½‖x − Σ_m D_m ∗ A_m‖² + λ‖A‖₁`.
+//!
+//! # How the fixed point is reached
+//!
+//! The solver keeps every neuron's input at its equilibrium value, `u_i = b_i
+//! − Σ_{j≠i} G_ij a_j` (the lateral inhibition is instantaneous), and lets
+//! neurons settle asynchronously: a settling neuron takes its fixed-point
+//! output `a_i = T_λ(u_i)`, and only that change is scattered, one Gram
+//! neighbourhood, into the inputs of the neurons it overlaps. Which neuron
+//! settles next is greedy within segments of the image (locally greedy
+//! coordinate descent, Moreau, Oudre & Vayatis 2018): segments are visited in
+//! a fixed order, and in each the neuron farthest from its fixed point
+//! settles. With the soft threshold each settling is an exact coordinate
+//! minimisation, so the objective never rises. A segment whose neurons were
+//! all within the tolerance and whose neighbourhood has not changed since is
+//! skipped, so late sweeps cost little, and an image stops as soon as every
+//! neuron is within `tol·max|b|` of its fixed point — the KKT conditions to
+//! that tolerance. Plain synchronous LCA dynamics (every neuron integrating
+//! at once) need thousands of steps for the same accuracy on natural images
+//! (see BENCHMARKS.md); the dynamics remain available as [`Schedule::Dynamics`].
+//!
+//! With the zero boundary atoms near the edges are cut off, so their norms
+//! and inner products differ from the translation-invariant kernels; the
+//! solver corrects both exactly (a coefficient whose atom crosses the edge
+//! also subtracts the part of the Gram kernel that falls outside the image).
+//!
+//! Images are independent and solved in parallel; each image's work is
+//! sequential and in a fixed order, so codes are bit-identical for any number
+//! of threads.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::correlate::{GramKernels, check_image, correlate, for_each_run, objective};
+use super::dictionary::ConvDictionary;
+use super::planes::{Boundary, Planes};
+use crate::error::{Error, Result, check_finite};
+use crate::neuron::{Threshold, Transfer};
+
+/// How the neurons of one image approach their fixed point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Schedule {
+    /// Asynchronous settling, greedy within segments of `segment × segment`
+    /// pixels (`None`: `k`, the fastest measured); one sweep visits every
+    /// segment once.
+    Greedy {
+        /// Side of a segment in pixels (≥ 1).
+        segment: Option<usize>,
+    },
+    /// The LCA dynamics `u ← u + η(b − u − (G − I)a)` for all neurons at once,
+    /// forward Euler with step `eta = dt/τ`; only active neurons inhibit, and
+    /// only output changes are scattered. One sweep is one step.
+    Dynamics {
+        /// `dt/τ` in (0, 1].
+        eta: f32,
+    },
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule::Greedy { segment: None }
+    }
+}
+
+/// Settings of the rate convolutional LCA; validated once by [`ConvLcaParams::check`].
+///
+/// Defaults: soft threshold, λ = 0.1, circular boundary, greedy settling,
+/// stop when every neuron is within `1e-3·max|b|` of its fixed point
+/// (relative objective gap ≈ 1e-4 on natural images), at most 1000 sweeps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConvLcaParams {
+    /// Threshold level λ (the L1 penalty for the soft threshold).
+    pub lambda: f32,
+    /// Shape of the transfer function.
+    pub threshold: Threshold,
+    /// Only non-negative codes.
+    pub nonneg: bool,
+    /// Stop an image when every neuron is within `tol·max|b|` of its fixed
+    /// point output (0: run `max_iters` sweeps).
+    pub tol: f32,
+    /// Upper bound on sweeps (greedy) or steps (dynamics) per image.
+    pub max_iters: usize,
+    /// Edge handling of the convolutions.
+    pub boundary: Boundary,
+    /// How neurons settle.
+    pub schedule: Schedule,
+}
+
+/// The library and CLI defaults, in one place.
+pub mod defaults {
+    /// λ.
+    pub const LAMBDA: f32 = 0.1;
+    /// Relative KKT tolerance.
+    pub const TOL: f32 = 1e-3;
+    /// Sweep cap.
+    pub const MAX_ITERS: usize = 1000;
+}
+
+impl Default for ConvLcaParams {
+    fn default() -> Self {
+        ConvLcaParams {
+            lambda: defaults::LAMBDA,
+            threshold: Threshold::Soft,
+            nonneg: false,
+            tol: defaults::TOL,
+            max_iters: defaults::MAX_ITERS,
+            boundary: Boundary::Circular,
+            schedule: Schedule::default(),
+        }
+    }
+}
+
+impl ConvLcaParams {
+    /// Default settings; see the type's documentation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets λ.
+    pub fn lambda(mut self, lambda: f32) -> Self {
+        self.lambda = lambda;
+        self
+    }
+    /// Sets the transfer function's shape.
+    pub fn threshold(mut self, threshold: Threshold) -> Self {
+        self.threshold = threshold;
+        self
+    }
+    /// Restricts codes to non-negative values.
+    pub fn nonneg(mut self, nonneg: bool) -> Self {
+        self.nonneg = nonneg;
+        self
+    }
+    /// Sets the relative KKT tolerance.
+    pub fn tol(mut self, tol: f32) -> Self {
+        self.tol = tol;
+        self
+    }
+    /// Sets the sweep cap.
+    pub fn max_iters(mut self, max_iters: usize) -> Self {
+        self.max_iters = max_iters;
+        self
+    }
+    /// Sets the boundary.
+    pub fn boundary(mut self, boundary: Boundary) -> Self {
+        self.boundary = boundary;
+        self
+    }
+    /// Sets how neurons settle.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Validates the settings into a ready solver.
+    ///
+    /// ```
+    /// use lca::conv::ConvLcaParams;
+    /// assert!(ConvLcaParams::new().lambda(-1.0).check().is_err());
+    /// assert!(ConvLcaParams::new().max_iters(0).check().is_err());
+    /// assert!(ConvLcaParams::new().lambda(0.05).check().is_ok());
+    /// ```
+    pub fn check(self) -> Result<ConvLca> {
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(Error::setting(
+                "lambda",
+                format!("must be finite and >= 0, got {}", self.lambda),
+            ));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::setting(
+                "tol",
+                format!("must be finite and >= 0, got {}", self.tol),
+            ));
+        }
+        if self.max_iters == 0 {
+            return Err(Error::setting("max_iters", "must be at least 1"));
+        }
+        if let Threshold::Firm { width } = self.threshold
+            && !(width.is_finite() && width > 0.0)
+        {
+            return Err(Error::setting(
+                "threshold",
+                format!("firm width must be finite and > 0, got {width}"),
+            ));
+        }
+        match self.schedule {
+            Schedule::Greedy { segment: Some(0) } => {
+                return Err(Error::setting("segment", "must be at least 1 pixel"));
+            }
+            Schedule::Dynamics { eta } if !(eta > 0.0 && eta <= 1.0) => {
+                return Err(Error::setting(
+                    "eta",
+                    format!("dt/tau must be in (0, 1], got {eta}"),
+                ));
+            }
+            _ => {}
+        }
+        Ok(ConvLca { params: self })
+    }
+}
+
+/// Why an image's solve ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Termination {
+    /// Every neuron within the tolerance of its fixed point.
+    Converged,
+    /// Out of sweeps first.
+    MaxIterations,
+}
+
+/// The codes of one image and how they were reached.
+#[derive(Clone, Debug)]
+pub struct ConvEncoding {
+    /// Coefficient maps `(n_filters, H, W)`.
+    pub codes: Planes,
+    /// Sweeps (greedy) or steps (dynamics) run.
+    pub iterations: u32,
+    /// Neuron updates scattered (each costs one Gram neighbourhood).
+    pub updates: u64,
+    /// Why the solve ended.
+    pub termination: Termination,
+    /// `½‖x − Σ D_m ∗ A_m‖² + λ‖A‖₁` of the codes, exact (from the reconstruction).
+    pub objective: f64,
+}
+
+impl ConvEncoding {
+    /// Whether the tolerance was met.
+    pub fn converged(&self) -> bool {
+        self.termination == Termination::Converged
+    }
+}
+
+/// A validated rate convolutional LCA; build it with [`ConvLcaParams::check`].
+///
+/// ```
+/// use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, Planes, reconstruct};
+/// // A single-pixel filter: each coefficient is the soft-thresholded pixel.
+/// let d = ConvDictionary::new(1, 1, 1, vec![1.0]).unwrap();
+/// let x = Planes::new(1, 2, 2, vec![1.0, -0.5, 0.05, 0.0]).unwrap();
+/// let lca = ConvLcaParams::new().lambda(0.1).check().unwrap();
+/// let enc = lca.encode_one(&d, &x, None).unwrap();
+/// assert!(enc.converged());
+/// assert_eq!(enc.codes.data, vec![0.9, -0.4, 0.0, 0.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConvLca {
+    params: ConvLcaParams,
+}
+
+impl ConvLca {
+    /// The validated settings.
+    pub fn params(&self) -> &ConvLcaParams {
+        &self.params
+    }
+
+    /// The transfer function the settings imply.
+    pub fn transfer(&self) -> Transfer {
+        Transfer {
+            threshold: self.params.threshold,
+            lambda: self.params.lambda,
+            nonneg: self.params.nonneg,
+        }
+    }
+
+    /// Codes of every image, in parallel (one task per image); the result
+    /// does not depend on the number of threads.
+    pub fn encode(&self, dict: &ConvDictionary, images: &[Planes]) -> Result<Vec<ConvEncoding>> {
+        for (i, image) in images.iter().enumerate() {
+            check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
+        }
+        let gram = GramKernels::new(dict);
+        images
+            .par_iter()
+            .map(|image| self.encode_with(dict, &gram, image, None))
+            .collect()
+    }
+
+    /// Codes of one image, optionally starting from the codes `warm_start`
+    /// (`(n_filters, H, W)`, e.g. those of the previous frame or of a
+    /// previous dictionary).
+    pub fn encode_one(
+        &self,
+        dict: &ConvDictionary,
+        image: &Planes,
+        warm_start: Option<&Planes>,
+    ) -> Result<ConvEncoding> {
+        check_image(dict, image)?;
+        self.encode_with(dict, &GramKernels::new(dict), image, warm_start)
+    }
+
+    /// [`ConvLca::encode_one`] with Gram kernels computed once by the caller
+    /// (`GramKernels::new(dict)`), for drivers that code many images.
+    pub fn encode_with(
+        &self,
+        dict: &ConvDictionary,
+        gram: &GramKernels,
+        image: &Planes,
+        warm_start: Option<&Planes>,
+    ) -> Result<ConvEncoding> {
+        check_finite("image", &image.data)?;
+        let drive = correlate(dict, image, self.params.boundary)?;
+        let mut state = ImageState::new(dict, gram, self, drive);
+        if let Some(start) = warm_start {
+            if start.shape() != state.codes_shape() {
+                return Err(Error::Shape(format!(
+                    "warm-start codes have shape {:?}, expected {:?} = (n_filters, H, W)",
+                    start.shape(),
+                    state.codes_shape()
+                )));
+            }
+            check_finite("warm-start codes", &start.data)?;
+            state.warm_start(&start.data);
+        }
+        let mut iterations = 0u32;
+        let termination = loop {
+            if state.converged() {
+                break Termination::Converged;
+            }
+            if iterations as usize >= self.params.max_iters {
+                break Termination::MaxIterations;
+            }
+            state.step();
+            iterations += 1;
+        };
+        let updates = state.updates;
+        let codes = Planes::new(dict.n_filters(), image.height, image.width, state.codes)?;
+        let objective = objective(
+            dict,
+            image,
+            &codes,
+            self.params.lambda,
+            self.params.boundary,
+        )?;
+        Ok(ConvEncoding {
+            codes,
+            iterations,
+            updates,
+            termination,
+            objective,
+        })
+    }
+}
+
+/// Sizes and conventions of one image's network.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Geometry {
+    pub(super) n_filters: usize,
+    pub(super) height: usize,
+    pub(super) width: usize,
+    pub(super) k: usize,
+    /// Filter tap on a coefficient's own pixel.
+    pub(super) origin: usize,
+    pub(super) boundary: Boundary,
+}
+
+impl Geometry {
+    /// Geometry of the network coding an `height × width` image.
+    pub(super) fn new(
+        dict: &ConvDictionary,
+        height: usize,
+        width: usize,
+        boundary: Boundary,
+    ) -> Geometry {
+        Geometry {
+            n_filters: dict.n_filters(),
+            height,
+            width,
+            k: dict.kernel_size(),
+            origin: dict.origin(),
+            boundary,
+        }
+    }
+    pub(super) fn plane(&self) -> usize {
+        self.height * self.width
+    }
+    /// Gram radius `k − 1`.
+    fn radius(&self) -> usize {
+        self.k - 1
+    }
+}
+
+/// Segments of the image for greedy settling: a grid of `side × side` pixel
+/// blocks (the last row and column of blocks may be smaller), each covering
+/// every filter, with a flag saying whether it may hold an unsettled neuron.
+struct Segments {
+    side: usize,
+    cols: usize,
+    dirty: Vec<bool>,
+    dirty_count: usize,
+}
+
+impl Segments {
+    fn new(g: &Geometry, side: usize) -> Segments {
+        let side = side.min(g.height.max(g.width)).max(1);
+        let rows = g.height.div_ceil(side);
+        let cols = g.width.div_ceil(side);
+        Segments {
+            side,
+            cols,
+            dirty: vec![true; rows * cols],
+            dirty_count: rows * cols,
+        }
+    }
+
+    fn mark_dirty(&mut self, s: usize) {
+        if !self.dirty[s] {
+            self.dirty[s] = true;
+            self.dirty_count += 1;
+        }
+    }
+
+    fn mark_clean(&mut self, s: usize) {
+        if self.dirty[s] {
+            self.dirty[s] = false;
+            self.dirty_count -= 1;
+        }
+    }
+
+    /// Marks every segment the Gram window of pixel `(y, x)` reaches.
+    fn touch_window(&mut self, g: &Geometry, y: usize, x: usize) {
+        let r = g.radius() as isize;
+        let span = 2 * g.radius() + 1;
+        let side = self.side;
+        let mut row_range = [(0usize, 0usize); 3];
+        let mut n_row = 0;
+        for_each_run(y as isize - r, span, g.height, g.boundary, |_, i, n| {
+            row_range[n_row] = (i / side, (i + n - 1) / side);
+            n_row += 1;
+        });
+        let mut col_range = [(0usize, 0usize); 3];
+        let mut n_col = 0;
+        for_each_run(x as isize - r, span, g.width, g.boundary, |_, i, n| {
+            col_range[n_col] = (i / side, (i + n - 1) / side);
+            n_col += 1;
+        });
+        for &(r0, r1) in &row_range[..n_row] {
+            for sr in r0..=r1 {
+                for &(c0, c1) in &col_range[..n_col] {
+                    for sc in c0..=c1 {
+                        self.mark_dirty(sr * self.cols + sc);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything one image's solve works on, allocated once per image.
+struct ImageState<'a> {
+    geometry: Geometry,
+    dict: &'a ConvDictionary,
+    gram: &'a GramKernels,
+    transfer: Transfer,
+    schedule: Schedule,
+    /// Absolute tolerance `tol·max|b|`.
+    tol: f32,
+    /// Equilibrium inputs `u_i = b_i − Σ_{j≠i} G_ij a_j`.
+    input: Vec<f32>,
+    /// Outputs `a`.
+    codes: Vec<f32>,
+    /// Zero boundary: `1/‖atom_i‖²` of atoms cut by the edge (all 1 inside);
+    /// `None` for the circular boundary, where every atom has unit norm.
+    inv_norm2: Option<Vec<f32>>,
+    segments: Segments,
+    /// Dynamics only: the LCA potentials and a buffer for their outputs.
+    dynamics: Option<DynamicsState>,
+    /// Whether the last dynamics step moved every neuron by at most `tol`.
+    settled: bool,
+    updates: u64,
+}
+
+struct DynamicsState {
+    /// Membrane potentials `v` of the LCA.
+    potential: Vec<f32>,
+    /// Outputs `T(v)` of the step, before their changes are scattered.
+    next: Vec<f32>,
+}
+
+impl<'a> ImageState<'a> {
+    fn new(
+        dict: &'a ConvDictionary,
+        gram: &'a GramKernels,
+        lca: &ConvLca,
+        drive: Planes,
+    ) -> ImageState<'a> {
+        let p = &lca.params;
+        let geometry = Geometry::new(dict, drive.height, drive.width, p.boundary);
+        let scale = drive.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let inv_norm2 = (p.boundary == Boundary::Zero).then(|| edge_inv_norm2(dict, &geometry));
+        let side = match p.schedule {
+            Schedule::Greedy { segment } => segment.unwrap_or(geometry.k),
+            Schedule::Dynamics { .. } => geometry.height.max(geometry.width),
+        };
+        let dynamics = match p.schedule {
+            Schedule::Dynamics { .. } => Some(DynamicsState {
+                // The LCA starts at rest.
+                potential: vec![0.0; drive.data.len()],
+                next: vec![0.0; drive.data.len()],
+            }),
+            Schedule::Greedy { .. } => None,
+        };
+        let n = drive.data.len();
+        ImageState {
+            geometry,
+            dict,
+            gram,
+            transfer: lca.transfer(),
+            schedule: p.schedule,
+            tol: p.tol * scale,
+            input: drive.data,
+            codes: vec![0.0; n],
+            inv_norm2,
+            segments: Segments::new(&geometry, side),
+            dynamics,
+            settled: false,
+            updates: 0,
+        }
+    }
+
+    fn codes_shape(&self) -> (usize, usize, usize) {
+        let g = &self.geometry;
+        (g.n_filters, g.height, g.width)
+    }
+
+    /// Starts from given outputs: their inhibition is scattered once.
+    fn warm_start(&mut self, start: &[f32]) {
+        for (i, &a) in start.iter().enumerate() {
+            if a != 0.0 {
+                self.set_output(i, a);
+            }
+        }
+        if let Some(dynamics) = &mut self.dynamics {
+            // At equilibrium: v = b − (G − I)a (see `euler_step`).
+            for (i, v) in dynamics.potential.iter_mut().enumerate() {
+                let self_term = match &self.inv_norm2 {
+                    Some(inv) if inv[i] > 0.0 => 1.0 - 1.0 / inv[i],
+                    _ => 0.0,
+                };
+                *v = self.input[i] + self_term * self.codes[i];
+            }
+        }
+    }
+
+    fn converged(&self) -> bool {
+        match self.schedule {
+            Schedule::Greedy { .. } => self.segments.dirty_count == 0,
+            Schedule::Dynamics { .. } => self.settled,
+        }
+    }
+
+    /// One sweep of greedy settling, or one step of the dynamics.
+    fn step(&mut self) {
+        match self.schedule {
+            Schedule::Greedy { .. } => self.sweep(),
+            Schedule::Dynamics { eta } => self.euler_step(eta),
+        }
+    }
+
+    /// The fixed-point output of neuron `i` given its input.
+    #[inline(always)]
+    fn target(&self, i: usize) -> f32 {
+        let t = self.transfer.value(self.input[i]);
+        match &self.inv_norm2 {
+            Some(inv) => t * inv[i],
+            None => t,
+        }
+    }
+
+    /// Visits every segment once; in each that may hold an unsettled neuron,
+    /// settles the one farthest from its fixed point.
+    fn sweep(&mut self) {
+        let g = self.geometry;
+        let side = self.segments.side;
+        for s in 0..self.segments.dirty.len() {
+            if !self.segments.dirty[s] {
+                continue;
+            }
+            let (sr, sc) = (s / self.segments.cols, s % self.segments.cols);
+            let rows = sr * side..((sr + 1) * side).min(g.height);
+            let cols = sc * side..((sc + 1) * side).min(g.width);
+            let (best, gap) = self.farthest(rows, cols);
+            if gap <= self.tol {
+                self.segments.mark_clean(s);
+                continue;
+            }
+            let target = self.target(best);
+            self.set_output(best, target);
+            let p = best % g.plane();
+            self.segments.touch_window(&g, p / g.width, p % g.width);
+        }
+    }
+
+    /// The neuron of a block of pixels (all filters) farthest from its
+    /// fixed point, and that distance `|T(u_i) − a_i|`.
+    fn farthest(&self, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> (usize, f32) {
+        let g = &self.geometry;
+        let mut best = (0usize, -1.0f32);
+        let soft = self.transfer.threshold == Threshold::Soft;
+        let l = self.transfer.lambda;
+        for m in 0..g.n_filters {
+            for y in rows.clone() {
+                let start = m * g.plane() + y * g.width + cols.start;
+                let end = start + cols.len();
+                let (u, a) = (&self.input[start..end], &self.codes[start..end]);
+                let row_max = match (&self.inv_norm2, soft, self.transfer.nonneg) {
+                    (None, true, false) => max_gap_soft(u, a, l),
+                    (None, true, true) => max_gap_soft_nonneg(u, a, l),
+                    _ => (start..end)
+                        .map(|i| (self.target(i) - self.codes[i]).abs())
+                        .fold(0.0f32, f32::max),
+                };
+                if row_max > best.1 {
+                    let offset = (start..end)
+                        .position(|i| (self.target(i) - self.codes[i]).abs() == row_max)
+                        .unwrap_or(0);
+                    best = (start + offset, row_max);
+                }
+            }
+        }
+        best
+    }
+
+    /// Sets output `i` to `value` and scatters the change into the inputs of
+    /// the neurons its atom overlaps (not its own).
+    fn set_output(&mut self, i: usize, value: f32) {
+        let delta = value - self.codes[i];
+        if delta == 0.0 {
+            return;
+        }
+        self.codes[i] = value;
+        self.updates += 1;
+        let g = self.geometry;
+        let (m, p) = (i / g.plane(), i % g.plane());
+        let (y, x) = (p / g.width, p % g.width);
+        scatter(&g, self.gram.row(m), &mut self.input, (y, x), delta);
+        let own_norm2 = match &self.inv_norm2 {
+            Some(inv) => {
+                correct_edges(&g, self.dict, &mut self.input, (m, y, x), delta);
+                1.0 / inv[i]
+            }
+            None => 1.0,
+        };
+        // The scatter also inhibited the neuron itself by δ·‖atom‖².
+        self.input[i] += delta * own_norm2;
+    }
+
+    /// One forward-Euler step of the LCA dynamics for every neuron:
+    /// `v ← v + η(b − v − (G − I)a)`, `a = T(v)`, where `b − (G − I)a =
+    /// u + (1 − ‖atom‖²)a` from the inputs kept; then only the output changes
+    /// are scattered.
+    fn euler_step(&mut self, eta: f32) {
+        let mut dynamics = self.dynamics.take().expect("dynamics state");
+        let mut max_move = 0.0f32;
+        for (i, v) in dynamics.potential.iter_mut().enumerate() {
+            let self_term = match &self.inv_norm2 {
+                Some(inv) if inv[i] > 0.0 => 1.0 - 1.0 / inv[i],
+                _ => 0.0,
+            };
+            let dv = eta * (self.input[i] + self_term * self.codes[i] - *v);
+            max_move = max_move.max(dv.abs());
+            *v += dv;
+        }
+        self.transfer.apply(&dynamics.potential, &mut dynamics.next);
+        for (i, &a) in dynamics.next.iter().enumerate() {
+            if a != self.codes[i] {
+                self.set_output(i, a);
+            }
+        }
+        self.settled = max_move <= self.tol * eta;
+        self.dynamics = Some(dynamics);
+    }
+}
+
+/// `u[n, y + Δ] −= δ·G_mn(Δ)` over the Gram window of `(y, x)` for every
+/// filter `n`; `gram_row` is [`GramKernels::row`] of `m`.
+#[inline]
+pub(super) fn scatter(
+    g: &Geometry,
+    gram_row: &[f32],
+    input: &mut [f32],
+    (y, x): (usize, usize),
+    delta: f32,
+) {
+    let r = g.radius() as isize;
+    let span = 2 * g.radius() + 1;
+    let mut col_runs = [(0usize, 0usize, 0usize); 3];
+    let mut n_runs = 0;
+    for_each_run(x as isize - r, span, g.width, g.boundary, |off, i, n| {
+        col_runs[n_runs] = (off, i, n);
+        n_runs += 1;
+    });
+    let col_runs = &col_runs[..n_runs];
+    let plane = g.plane();
+    let w = g.width;
+    for (kernel, u) in gram_row
+        .chunks_exact(span * span)
+        .zip(input.chunks_exact_mut(plane))
+    {
+        for_each_run(
+            y as isize - r,
+            span,
+            g.height,
+            g.boundary,
+            |roff, row, rows| {
+                for j in 0..rows {
+                    let taps = &kernel[(roff + j) * span..(roff + j + 1) * span];
+                    let urow = &mut u[(row + j) * w..(row + j + 1) * w];
+                    for &(off, i, n) in col_runs {
+                        for (ui, &t) in urow[i..i + n].iter_mut().zip(&taps[off..off + n]) {
+                            *ui -= delta * t;
+                        }
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// Zero boundary: the part of the Gram kernels [`scatter`] applied that
+/// lies outside the image. For every pixel of coefficient `(m, y, x)`'s atom
+/// that falls outside, adds back `δ·D_m[c, t]·D_n[c, t']` to every
+/// coefficient whose atom covers that pixel.
+pub(super) fn correct_edges(
+    g: &Geometry,
+    dict: &ConvDictionary,
+    input: &mut [f32],
+    (m, y, x): (usize, usize, usize),
+    delta: f32,
+) {
+    let (k, o) = (g.k as isize, g.origin as isize);
+    let (h, w) = (g.height as isize, g.width as isize);
+    let (y, x) = (y as isize, x as isize);
+    let inside = |py: isize, px: isize| py >= 0 && py < h && px >= 0 && px < w;
+    if inside(y - o, x - o) && inside(y - o + k - 1, x - o + k - 1) {
+        return;
+    }
+    for ty in 0..k {
+        for tx in 0..k {
+            let (py, px) = (y + ty - o, x + tx - o);
+            if inside(py, px) {
+                continue;
+            }
+            for c in 0..dict.channels() {
+                let weight = delta * dict.kernel(m, c)[(ty * k + tx) as usize];
+                if weight == 0.0 {
+                    continue;
+                }
+                for n in 0..g.n_filters {
+                    let kernel = dict.kernel(n, c);
+                    let u = &mut input[n * g.plane()..(n + 1) * g.plane()];
+                    // Coefficients (by, bx) = (py − t'y + o, px − t'x + o) inside the grid.
+                    for sy in 0..k {
+                        let by = py - sy + o;
+                        if by < 0 || by >= h {
+                            continue;
+                        }
+                        for sx in 0..k {
+                            let bx = px - sx + o;
+                            if bx < 0 || bx >= w {
+                                continue;
+                            }
+                            u[(by * w + bx) as usize] += weight * kernel[(sy * k + sx) as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Zero boundary: `1/‖atom‖²` of every coefficient, its atom cut by the
+/// image edges (an atom always keeps its origin tap, but that tap may be 0:
+/// a fully cut-off atom gets 0, so its neuron never activates).
+fn edge_inv_norm2(dict: &ConvDictionary, g: &Geometry) -> Vec<f32> {
+    let (k, o) = (g.k, g.origin);
+    let mut out = vec![1.0f32; g.n_filters * g.plane()];
+    for m in 0..g.n_filters {
+        // Integral image of the squared taps summed over channels.
+        let mut sq = vec![0.0f64; (k + 1) * (k + 1)];
+        for ty in 0..k {
+            for tx in 0..k {
+                let v: f64 = (0..dict.channels())
+                    .map(|c| f64::from(dict.kernel(m, c)[ty * k + tx]).powi(2))
+                    .sum();
+                sq[(ty + 1) * (k + 1) + tx + 1] =
+                    v + sq[ty * (k + 1) + tx + 1] + sq[(ty + 1) * (k + 1) + tx]
+                        - sq[ty * (k + 1) + tx];
+            }
+        }
+        let tap_range = |pos: usize, size: usize| {
+            // Taps t with 0 ≤ pos + t − o < size.
+            let lo = o.saturating_sub(pos);
+            let hi = (size + o - pos).min(k);
+            (lo, hi)
+        };
+        for y in 0..g.height {
+            let (y0, y1) = tap_range(y, g.height);
+            for x in 0..g.width {
+                let (x0, x1) = tap_range(x, g.width);
+                if (y0, y1, x0, x1) == (0, k, 0, k) {
+                    continue;
+                }
+                let s = sq[y1 * (k + 1) + x1] - sq[y0 * (k + 1) + x1] - sq[y1 * (k + 1) + x0]
+                    + sq[y0 * (k + 1) + x0];
+                out[m * g.plane() + y * g.width + x] = if s > 0.0 { (1.0 / s) as f32 } else { 0.0 };
+            }
+        }
+    }
+    out
+}
+
+/// `max_i |S_λ(u_i) − a_i|` (soft threshold), branch-free so it vectorises.
+#[inline]
+fn max_gap_soft(u: &[f32], a: &[f32], l: f32) -> f32 {
+    u.iter().zip(a).fold(0.0f32, |acc, (&u, &a)| {
+        let t = (u - l).max(0.0) - (-u - l).max(0.0);
+        acc.max((t - a).abs())
+    })
+}
+
+/// `max_i |max(u_i − λ, 0) − a_i|` (non-negative soft threshold).
+#[inline]
+fn max_gap_soft_nonneg(u: &[f32], a: &[f32], l: f32) -> f32 {
+    u.iter().zip(a).fold(0.0f32, |acc, (&u, &a)| {
+        acc.max(((u - l).max(0.0) - a).abs())
+    })
+}

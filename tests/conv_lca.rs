@@ -1,0 +1,545 @@
+//! Convolutional LCA: the reconstruction contract, optimality, agreement with
+//! an independent solver, thread-count independence.
+
+use lca::conv::{
+    Boundary, ConvDictionary, ConvLcaParams, Planes, Schedule, Termination, objective, reconstruct,
+};
+use lca::neuron::Threshold;
+
+/// Deterministic pseudo-random numbers in [-0.5, 0.5).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn random_dict(n: usize, c: usize, k: usize, seed: u64) -> ConvDictionary {
+    ConvDictionary::normalized(n, c, k, Lcg(seed).vec(n * c * k * k)).unwrap()
+}
+
+fn random_planes(c: usize, h: usize, w: usize, seed: u64) -> Planes {
+    Planes::new(c, h, w, Lcg(seed).vec(c * h * w)).unwrap()
+}
+
+/// scipy.signal.convolve2d(a, kernel, mode='same', boundary=B) written out from
+/// its definition: the full convolution `Σ a[i, j]·K[y − i, x − j]` (wrapped
+/// or zero-padded input), cropped to the input's size starting at
+/// `(k − 1) / 2` in each axis.
+fn convolve2d_same(
+    a: &[f32],
+    h: usize,
+    w: usize,
+    kernel: &[f32],
+    k: usize,
+    wrap: bool,
+) -> Vec<f64> {
+    let start = (k as isize - 1) / 2;
+    let mut out = vec![0.0f64; h * w];
+    for oy in 0..h as isize {
+        for ox in 0..w as isize {
+            // Full-convolution index of this output.
+            let (fy, fx) = (oy + start, ox + start);
+            let mut acc = 0.0f64;
+            for p in 0..k as isize {
+                for q in 0..k as isize {
+                    let (mut iy, mut ix) = (fy - p, fx - q);
+                    if wrap {
+                        iy = iy.rem_euclid(h as isize);
+                        ix = ix.rem_euclid(w as isize);
+                    } else if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
+                        continue;
+                    }
+                    acc += f64::from(kernel[(p * k as isize + q) as usize])
+                        * f64::from(a[(iy * w as isize + ix) as usize]);
+                }
+            }
+            out[(oy * w as isize + ox) as usize] = acc;
+        }
+    }
+    out
+}
+
+/// x̂[c] = Σ_m convolve2d_same(A[m], D[m, c]).
+fn direct_reconstruction(d: &ConvDictionary, a: &Planes, boundary: Boundary) -> Vec<f64> {
+    let (h, w, k) = (a.height, a.width, d.kernel_size());
+    let mut out = vec![0.0f64; d.channels() * h * w];
+    for c in 0..d.channels() {
+        for m in 0..d.n_filters() {
+            let conv = convolve2d_same(
+                a.plane(m),
+                h,
+                w,
+                d.kernel(m, c),
+                k,
+                boundary == Boundary::Circular,
+            );
+            for (o, v) in out[c * h * w..(c + 1) * h * w].iter_mut().zip(conv) {
+                *o += v;
+            }
+        }
+    }
+    out
+}
+
+/// Adjoint of [`direct_reconstruction`]: `g[m] = Σ_c corr(r[c], D[m, c])`,
+/// computed as inner products with explicit atoms (independent of the
+/// library's correlation).
+fn direct_adjoint(
+    d: &ConvDictionary,
+    r: &[f64],
+    h: usize,
+    w: usize,
+    boundary: Boundary,
+) -> Vec<f64> {
+    let k = d.kernel_size();
+    let mut out = vec![0.0f64; d.n_filters() * h * w];
+    for m in 0..d.n_filters() {
+        for y in 0..h {
+            for x in 0..w {
+                let mut unit = Planes::zeros(d.n_filters(), h, w);
+                unit.data[m * h * w + y * w + x] = 1.0;
+                let _ = &unit;
+                // Atom of (m, y, x): convolve a delta (only its support matters).
+                let mut acc = 0.0;
+                for c in 0..d.channels() {
+                    let mut delta = vec![0.0f32; h * w];
+                    delta[y * w + x] = 1.0;
+                    let atom = convolve2d_same(
+                        &delta,
+                        h,
+                        w,
+                        d.kernel(m, c),
+                        k,
+                        boundary == Boundary::Circular,
+                    );
+                    acc += atom
+                        .iter()
+                        .zip(&r[c * h * w..(c + 1) * h * w])
+                        .map(|(a, b)| a * b)
+                        .sum::<f64>();
+                }
+                out[m * h * w + y * w + x] = acc;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn reconstruction_matches_scipy_convolve2d_same() {
+    for boundary in [Boundary::Circular, Boundary::Zero] {
+        for k in [1, 2, 3, 4, 5] {
+            let d = random_dict(3, 2, k, 7 + k as u64);
+            let mut a = random_planes(3, 9, 11, 99);
+            // Sparse codes, some at the edges and corners.
+            for (i, v) in a.data.iter_mut().enumerate() {
+                if i % 5 != 0 {
+                    *v = 0.0;
+                }
+            }
+            let ours = reconstruct(&d, &a, boundary).unwrap();
+            let want = direct_reconstruction(&d, &a, boundary);
+            for (i, (&o, &w)) in ours.data.iter().zip(&want).enumerate() {
+                assert!(
+                    (f64::from(o) - w).abs() < 1e-5,
+                    "{boundary:?} k={k} index {i}: {o} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn reconstruction_matches_values_printed_by_scipy() {
+    // python: A = zeros((6, 6)); A[0, 0] = 1; K = arange(16.).reshape(4, 4) + 1
+    //         convolve2d(A, K, mode='same', boundary='wrap')
+    let want = [
+        6., 7., 8., 0., 0., 5., 10., 11., 12., 0., 0., 9., 14., 15., 16., 0., 0., 13., 0., 0., 0.,
+        0., 0., 0., 0., 0., 0., 0., 0., 0., 2., 3., 4., 0., 0., 1.,
+    ];
+    let taps: Vec<f32> = (1..=16).map(|v| v as f32).collect();
+    let norm = taps.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let d = ConvDictionary::normalized(1, 1, 4, taps).unwrap();
+    let mut a = Planes::zeros(1, 6, 6);
+    a.data[0] = norm;
+    let x = reconstruct(&d, &a, Boundary::Circular).unwrap();
+    for (v, w) in x.data.iter().zip(want) {
+        assert!((v - w).abs() < 1e-4, "{:?}", x.data);
+    }
+    // Same with boundary='fill': only the in-image part survives.
+    let x = reconstruct(&d, &a, Boundary::Zero).unwrap();
+    for (i, v) in x.data.iter().enumerate() {
+        let (y, xx) = (i / 6, i % 6);
+        let w = if y < 3 && xx < 3 { want[i] } else { 0.0 };
+        assert!((v - w).abs() < 1e-4, "zero boundary {:?}", x.data);
+    }
+}
+
+#[test]
+fn single_pixel_filter_is_the_soft_threshold() {
+    let d = ConvDictionary::new(1, 1, 1, vec![1.0]).unwrap();
+    let x = random_planes(1, 7, 5, 3);
+    for boundary in [Boundary::Circular, Boundary::Zero] {
+        for (threshold, nonneg) in [
+            (Threshold::Soft, false),
+            (Threshold::Soft, true),
+            (Threshold::Hard, false),
+        ] {
+            let lca = ConvLcaParams::new()
+                .lambda(0.2)
+                .threshold(threshold)
+                .nonneg(nonneg)
+                .boundary(boundary)
+                .check()
+                .unwrap();
+            let enc = lca.encode_one(&d, &x, None).unwrap();
+            assert_eq!(enc.termination, Termination::Converged);
+            for (&a, &v) in enc.codes.data.iter().zip(&x.data) {
+                let want = match (threshold, nonneg) {
+                    (Threshold::Hard, _) => {
+                        if v.abs() > 0.2 {
+                            v
+                        } else {
+                            0.0
+                        }
+                    }
+                    (_, true) => (v - 0.2).max(0.0),
+                    _ => (v.abs() - 0.2).max(0.0).copysign(v),
+                };
+                assert!(
+                    (a - want).abs() < 1e-6,
+                    "{threshold:?} nonneg={nonneg}: {a} vs {want}"
+                );
+            }
+        }
+    }
+}
+
+/// Largest violation of the LASSO optimality conditions, from the residual
+/// correlations computed with explicit atoms: `|c_i − λ sign a_i|` on the
+/// support, `max(|c_i| − λ, 0)` off it (`c_i ≤ λ` with `A ≥ 0`).
+fn kkt_violation(
+    d: &ConvDictionary,
+    x: &Planes,
+    a: &Planes,
+    lambda: f32,
+    boundary: Boundary,
+    nonneg: bool,
+) -> f64 {
+    let recon = direct_reconstruction(d, a, boundary);
+    let r: Vec<f64> = x
+        .data
+        .iter()
+        .zip(&recon)
+        .map(|(&x, &r)| f64::from(x) - r)
+        .collect();
+    let c = direct_adjoint(d, &r, x.height, x.width, boundary);
+    let l = f64::from(lambda);
+    c.iter()
+        .zip(&a.data)
+        .map(|(&ci, &ai)| {
+            if ai != 0.0 {
+                (ci - l * f64::from(ai.signum())).abs()
+            } else if nonneg {
+                (ci - l).max(0.0)
+            } else {
+                (ci.abs() - l).max(0.0)
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn codes_satisfy_the_kkt_conditions() {
+    for (boundary, k, nonneg) in [
+        (Boundary::Circular, 5, false),
+        (Boundary::Zero, 4, false),
+        (Boundary::Circular, 4, true),
+        (Boundary::Zero, 3, true),
+    ] {
+        let d = random_dict(4, 1, k, 11);
+        let x = random_planes(1, 14, 13, 12);
+        let lca = ConvLcaParams::new()
+            .lambda(0.1)
+            .tol(1e-5)
+            .max_iters(100_000)
+            .nonneg(nonneg)
+            .boundary(boundary)
+            .check()
+            .unwrap();
+        let enc = lca.encode_one(&d, &x, None).unwrap();
+        assert!(enc.converged(), "{boundary:?} k={k}");
+        assert!(enc.codes.nnz() > 0);
+        if nonneg {
+            assert!(enc.codes.data.iter().all(|&v| v >= 0.0));
+        }
+        let v = kkt_violation(&d, &x, &enc.codes, 0.1, boundary, nonneg);
+        assert!(
+            v < 1e-4,
+            "{boundary:?} k={k} nonneg={nonneg}: KKT violation {v}"
+        );
+    }
+}
+
+/// FISTA (Beck & Teboulle 2009) with the direct convolutions above: an
+/// independent solver of the same problem.
+fn fista(
+    d: &ConvDictionary,
+    x: &Planes,
+    lambda: f64,
+    boundary: Boundary,
+    iters: usize,
+) -> Vec<f64> {
+    let (h, w) = (x.height, x.width);
+    let n = d.n_filters() * h * w;
+    let as_planes = |v: &[f64]| {
+        Planes::new(d.n_filters(), h, w, v.iter().map(|&v| v as f32).collect()).unwrap()
+    };
+    // Lipschitz constant by power iteration on DᵀD.
+    let mut v = vec![1.0f64; n];
+    let mut lip = 1.0;
+    for _ in 0..50 {
+        let dv = direct_reconstruction(d, &as_planes(&v), boundary);
+        let g = direct_adjoint(d, &dv, h, w, boundary);
+        lip = g.iter().map(|v| v * v).sum::<f64>().sqrt()
+            / v.iter().map(|v| v * v).sum::<f64>().sqrt();
+        v = g;
+    }
+    let step = 1.0 / (lip * 1.01);
+    let (mut a, mut z, mut t) = (vec![0.0f64; n], vec![0.0f64; n], 1.0f64);
+    for _ in 0..iters {
+        let recon = direct_reconstruction(d, &as_planes(&z), boundary);
+        let r: Vec<f64> = x
+            .data
+            .iter()
+            .zip(&recon)
+            .map(|(&x, &r)| f64::from(x) - r)
+            .collect();
+        let g = direct_adjoint(d, &r, h, w, boundary);
+        let next: Vec<f64> = z
+            .iter()
+            .zip(&g)
+            .map(|(&z, &g)| {
+                let u = z + step * g;
+                (u.abs() - step * lambda).max(0.0).copysign(u)
+            })
+            .collect();
+        let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
+        for i in 0..n {
+            z[i] = next[i] + (t - 1.0) / t_next * (next[i] - a[i]);
+        }
+        a = next;
+        t = t_next;
+    }
+    a
+}
+
+#[test]
+fn agrees_with_fista_on_both_boundaries() {
+    for (boundary, k) in [(Boundary::Circular, 3), (Boundary::Zero, 4)] {
+        let d = random_dict(3, 2, k, 21);
+        let x = random_planes(2, 10, 9, 22);
+        let lambda = 0.05;
+        let reference = fista(&d, &x, f64::from(lambda), boundary, 1500);
+        let ref_planes =
+            Planes::new(3, 10, 9, reference.iter().map(|&v| v as f32).collect()).unwrap();
+        let ref_obj = objective(&d, &x, &ref_planes, lambda, boundary).unwrap();
+        let enc = ConvLcaParams::new()
+            .lambda(lambda)
+            .tol(1e-6)
+            .max_iters(100_000)
+            .boundary(boundary)
+            .check()
+            .unwrap()
+            .encode_one(&d, &x, None)
+            .unwrap();
+        assert!(enc.converged());
+        let gap = (enc.objective - ref_obj) / ref_obj;
+        assert!(
+            gap.abs() < 1e-5,
+            "{boundary:?}: objective {} vs FISTA {ref_obj}",
+            enc.objective
+        );
+        let diff = enc
+            .codes
+            .data
+            .iter()
+            .zip(&reference)
+            .map(|(&a, &b)| (f64::from(a) - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff < 1e-3, "{boundary:?}: codes differ by {diff}");
+    }
+}
+
+#[test]
+fn lca_dynamics_reach_the_same_fixed_point() {
+    let d = random_dict(3, 1, 3, 31);
+    let x = random_planes(1, 12, 12, 32);
+    for boundary in [Boundary::Circular, Boundary::Zero] {
+        let greedy = ConvLcaParams::new()
+            .tol(1e-6)
+            .max_iters(100_000)
+            .boundary(boundary)
+            .check()
+            .unwrap();
+        let dynamics = ConvLcaParams::new()
+            .tol(1e-5)
+            .max_iters(50_000)
+            .boundary(boundary)
+            .schedule(Schedule::Dynamics { eta: 0.2 })
+            .check()
+            .unwrap();
+        let a = greedy.encode_one(&d, &x, None).unwrap();
+        let b = dynamics.encode_one(&d, &x, None).unwrap();
+        assert!(a.converged(), "{boundary:?}: greedy");
+        assert!(
+            b.converged(),
+            "{boundary:?}: dynamics after {} steps",
+            b.iterations
+        );
+        assert!(
+            ((a.objective - b.objective) / a.objective).abs() < 1e-4,
+            "{boundary:?}: {} vs {}",
+            a.objective,
+            b.objective
+        );
+    }
+}
+
+#[test]
+fn warm_start_from_the_solution_stops_at_once() {
+    let d = random_dict(3, 1, 4, 41);
+    let x = random_planes(1, 12, 10, 42);
+    let lca = ConvLcaParams::new()
+        .tol(1e-5)
+        .max_iters(100_000)
+        .boundary(Boundary::Zero)
+        .check()
+        .unwrap();
+    let cold = lca.encode_one(&d, &x, None).unwrap();
+    let warm = lca.encode_one(&d, &x, Some(&cold.codes)).unwrap();
+    assert!(warm.converged());
+    assert!(
+        warm.updates < cold.updates / 4,
+        "{} vs {}",
+        warm.updates,
+        cold.updates
+    );
+    assert!((warm.objective - cold.objective).abs() <= 1e-6 * cold.objective);
+}
+
+#[test]
+fn identical_for_one_and_two_threads() {
+    let d = random_dict(4, 3, 5, 51);
+    let images: Vec<Planes> = (0..4)
+        .map(|i| random_planes(3, 16, 12 + i, 60 + i as u64))
+        .collect();
+    let lca = ConvLcaParams::new().lambda(0.05).check().unwrap();
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| lca.encode(&d, &images).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a.codes, b.codes);
+        assert_eq!(a.objective.to_bits(), b.objective.to_bits());
+    }
+}
+
+#[test]
+fn shape_errors_are_clear() {
+    let d = random_dict(2, 3, 5, 1);
+    let grey = random_planes(1, 16, 16, 2);
+    let err = ConvLcaParams::new()
+        .check()
+        .unwrap()
+        .encode_one(&d, &grey, None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("1 channel(s) but the filters have 3"),
+        "{err}"
+    );
+    let tiny = random_planes(3, 4, 16, 2);
+    let err = ConvLcaParams::new()
+        .check()
+        .unwrap()
+        .encode_one(&d, &tiny, None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("smaller than the 5×5 filters"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dictionary_npy_round_trip_and_3d_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = random_dict(3, 2, 4, 5);
+    let path = dir.path().join("d.npy");
+    d.write_npy(&path).unwrap();
+    assert_eq!(ConvDictionary::from_npy(&path).unwrap(), d);
+    assert!(ConvDictionary::is_conv_npy(&path).unwrap());
+    // A 3-D (n_filters, k, k) file is one channel; unnormalised filters are refused
+    // unless normalised on reading.
+    let grey =
+        lca::io::npy::NpyArray::from_f32(vec![2, 2, 2], &[1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0])
+            .unwrap();
+    let path3 = dir.path().join("grey.npy");
+    lca::io::npy::write_npy(&path3, &grey).unwrap();
+    let err = ConvDictionary::from_npy(&path3).unwrap_err().to_string();
+    assert!(
+        err.contains("grey.npy") && err.contains("filter 1"),
+        "{err}"
+    );
+    let g = ConvDictionary::from_npy_normalized(&path3).unwrap();
+    assert_eq!((g.n_filters(), g.channels(), g.kernel_size()), (2, 1, 2));
+    assert_eq!(g.filter(1), &[1.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn spiking_rates_approach_the_nonnegative_optimum() {
+    use lca::conv::ConvSpikingParams;
+    let d = random_dict(3, 1, 3, 71);
+    let x = random_planes(1, 12, 12, 72);
+    for boundary in [Boundary::Circular, Boundary::Zero] {
+        let optimum = ConvLcaParams::new()
+            .tol(1e-6)
+            .max_iters(100_000)
+            .nonneg(true)
+            .boundary(boundary)
+            .check()
+            .unwrap()
+            .encode_one(&d, &x, None)
+            .unwrap()
+            .objective;
+        let gap = |steps| {
+            let enc = ConvSpikingParams::new()
+                .boundary(boundary)
+                .steps(steps)
+                .check()
+                .unwrap()
+                .encode_one(&d, &x)
+                .unwrap();
+            assert!(enc.codes.data.iter().all(|&v| v >= 0.0));
+            (enc.objective - optimum) / optimum
+        };
+        let (short, long) = (gap(128), gap(2048));
+        assert!(long < 1e-2, "{boundary:?}: gap {long} after 2048 steps");
+        assert!(
+            long < short,
+            "{boundary:?}: gap {short} → {long} does not fall"
+        );
+    }
+}
