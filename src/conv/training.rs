@@ -107,7 +107,7 @@ impl ConvTrainingConfig {
     /// Checks every setting (before anything is read or written).
     pub fn check(&self) -> Result<()> {
         self.conv.check()?;
-        self.load_options().validate()?;
+        self.load_options().check()?;
         self.coder_params().check()?;
         if self.atoms == 0 {
             return Err(Error::setting("atoms", "must be at least 1"));
@@ -561,7 +561,7 @@ impl ConvTraining {
             status,
         });
         let text = serde_json::to_string_pretty(&config)
-            .map_err(|e| Error::InvalidSetting(format!("cannot serialise config ({e})")))?;
+            .map_err(|e| Error::Internal(format!("cannot serialise config ({e})")))?;
         write_bytes_atomic(&self.out.join("config.json"), text.as_bytes())
     }
 
@@ -815,7 +815,7 @@ fn open_images(
         Some(dir) => {
             let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
                 |e| match recorded_in {
-                    Some(cfg) => Error::InvalidSetting(format!(
+                    Some(cfg) => Error::Data(format!(
                         "{e} (image folder recorded in {})",
                         cfg.display()
                     )),
