@@ -77,6 +77,9 @@ pub struct EncodeArgs {
     /// 65536]. Hidden: outputs do not depend on it, it exists to test exactly that.
     #[arg(long, hide = true)]
     chunk_rows: Option<usize>,
+    /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
+    #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
+    boundary: String,
     #[command(flatten)]
     rate: RateArgs,
     #[command(flatten)]
@@ -546,6 +549,20 @@ fn mean(total: f64, m: usize) -> f64 {
 }
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+    if super::conv::is_conv_dictionary(&args.dictionary)? {
+        let settings = super::conv::ConvSettings {
+            lambda: args.lambda,
+            nonneg: args.nonneg,
+            normalize: args.normalize,
+            boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            spiking: matches!(args.mode, ModeArg::Spiking),
+            max_iters: args.rate.max_iters,
+            tol: args.rate.tol,
+            steps: args.spiking.time_steps,
+            run: args.run,
+        };
+        return super::conv::encode(&args.dictionary, &args.input, &args.output, &settings);
+    }
     args.check_flags()?;
     shard::check_supported(&args)?;
     match args.mode {

@@ -1,6 +1,7 @@
 //! Subcommands of the `lca` binary, one file each. They only wire library
 //! calls together: read inputs, call the library, write outputs, report.
 
+mod conv;
 mod encode;
 mod learn;
 mod plot;

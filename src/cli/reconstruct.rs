@@ -37,6 +37,9 @@ pub struct ReconstructArgs {
     /// Colour patches (only needed without a config.json).
     #[arg(long)]
     color: bool,
+    /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
+    #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
+    boundary: String,
     #[command(flatten)]
     run: super::RunOptions,
 }
@@ -93,6 +96,20 @@ fn settings(
 }
 
 pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
+    if super::conv::is_conv_dictionary(&args.dictionary)? {
+        let settings = super::conv::ConvSettings {
+            lambda: args.lambda.unwrap_or(lca::conv::defaults::LAMBDA),
+            nonneg: false,
+            normalize: true,
+            boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            spiking: false,
+            max_iters: None,
+            tol: None,
+            steps: None,
+            run: args.run,
+        };
+        return super::conv::reconstruct(&args.dictionary, &args.images, &args.output, &settings);
+    }
     let dict = super::encode::read_dictionary(&args.dictionary)?;
     let (pre, patch, lambda) = settings(&args, dict.n_features())?;
     let stride = args.stride.unwrap_or((patch / 2).max(1));

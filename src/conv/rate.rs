@@ -35,6 +35,7 @@
 //! sequential and in a fixed order, so codes are bit-identical for any number
 //! of threads.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -600,10 +601,11 @@ impl<'a> ImageState<'a> {
     }
 
     /// The neuron of a block of pixels (all filters) farthest from its
-    /// fixed point, and that distance `|T(u_i) − a_i|`.
+    /// fixed point, and that distance `|T(u_i) − a_i|`. Rows are reduced
+    /// with vectorised kernels; only the winning row is searched for the index.
     fn farthest(&self, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> (usize, f32) {
         let g = &self.geometry;
-        let mut best = (0usize, -1.0f32);
+        let (mut best_start, mut best) = (0usize, -1.0f32);
         let soft = self.transfer.threshold == Threshold::Soft;
         let l = self.transfer.lambda;
         for m in 0..g.n_filters {
@@ -618,15 +620,15 @@ impl<'a> ImageState<'a> {
                         .map(|i| (self.target(i) - self.codes[i]).abs())
                         .fold(0.0f32, f32::max),
                 };
-                if row_max > best.1 {
-                    let offset = (start..end)
-                        .position(|i| (self.target(i) - self.codes[i]).abs() == row_max)
-                        .unwrap_or(0);
-                    best = (start + offset, row_max);
+                if row_max > best {
+                    (best_start, best) = (start, row_max);
                 }
             }
         }
-        best
+        let offset = (best_start..best_start + cols.len())
+            .position(|i| (self.target(i) - self.codes[i]).abs() == best)
+            .unwrap_or(0);
+        (best_start + offset, best)
     }
 
     /// Sets output `i` to `value` and scatters the change into the inputs of
@@ -682,7 +684,7 @@ impl<'a> ImageState<'a> {
 
 /// `u[n, y + Δ] −= δ·G_mn(Δ)` over the Gram window of `(y, x)` for every
 /// filter `n`; `gram_row` is [`GramKernels::row`] of `m`.
-#[inline]
+#[multiversion(targets("x86_64+avx2+fma"))]
 pub(super) fn scatter(
     g: &Geometry,
     gram_row: &[f32],
@@ -818,19 +820,34 @@ fn edge_inv_norm2(dict: &ConvDictionary, g: &Geometry) -> Vec<f32> {
     out
 }
 
-/// `max_i |S_λ(u_i) − a_i|` (soft threshold), branch-free so it vectorises.
-#[inline]
+/// `max_i |S_λ(u_i) − a_i|` (soft threshold), in 8 independent lanes so
+/// the reduction vectorises.
+#[multiversion(targets("x86_64+avx2+fma"))]
 fn max_gap_soft(u: &[f32], a: &[f32], l: f32) -> f32 {
-    u.iter().zip(a).fold(0.0f32, |acc, (&u, &a)| {
-        let t = (u - l).max(0.0) - (-u - l).max(0.0);
-        acc.max((t - a).abs())
-    })
+    let gap = |u: f32, a: f32| (((u - l).max(0.0) - (-u - l).max(0.0)) - a).abs();
+    lane_max(u, a, gap)
 }
 
 /// `max_i |max(u_i − λ, 0) − a_i|` (non-negative soft threshold).
-#[inline]
+#[multiversion(targets("x86_64+avx2+fma"))]
 fn max_gap_soft_nonneg(u: &[f32], a: &[f32], l: f32) -> f32 {
-    u.iter().zip(a).fold(0.0f32, |acc, (&u, &a)| {
-        acc.max(((u - l).max(0.0) - a).abs())
-    })
+    lane_max(u, a, |u, a| ((u - l).max(0.0) - a).abs())
+}
+
+#[inline(always)]
+fn lane_max(u: &[f32], a: &[f32], gap: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (uc, ac) = (u.chunks_exact(8), a.chunks_exact(8));
+    let (ur, ar) = (uc.remainder(), ac.remainder());
+    for (u8, a8) in uc.zip(ac) {
+        for j in 0..8 {
+            let v = gap(u8[j], a8[j]);
+            lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+        }
+    }
+    for (j, (&u, &a)) in ur.iter().zip(ar).enumerate() {
+        let v = gap(u, a);
+        lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
