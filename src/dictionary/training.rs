@@ -367,9 +367,10 @@ impl Training {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let config: TrainingConfig = serde_json::from_str(&text)
             .map_err(|e| Error::format(&path, format!("not a valid lca learn config ({e})")))?;
-        config
+        let config = config
             .check()
-            .map_err(|e| Error::format(&path, e.to_string()))?;
+            .map_err(|e| Error::format(&path, e.to_string()))?
+            .into_inner();
         for p in config.images.iter().chain(&config.init) {
             if !p.exists() {
                 return Err(Error::format(
