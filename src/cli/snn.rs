@@ -10,8 +10,8 @@ use lca::neuron::{Reset, Surrogate, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::train::Encoded;
 use lca::snn::{
-    EncoderConfig, EpochStats, Latency, LayerKind, LayerSpec, Loss, Model, Network, Rate,
-    TrainConfig,
+    EncoderConfig, EpochStats, Latency, LayerKind, LayerSpec, Loss, Method, Model, Network, Rate,
+    SpikeTiming, TrainConfig,
 };
 
 #[derive(Args, Debug)]
@@ -48,6 +48,17 @@ enum LossArg {
     Count,
     /// Time-to-first-spike cross-entropy (Wunderlich & Pehle 2021).
     Ttfs,
+    /// Cross-entropy on the exponentially weighted readout voltage (weights e^{−t/τ}, --exp-tau).
+    Exp,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    /// Backpropagation through time with a surrogate spike derivative.
+    Surrogate,
+    /// Exact gradients from the spikes (Wunderlich & Pehle 2021); spikes are
+    /// timed within their step, decays stay fixed.
+    Eventprop,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -101,6 +112,13 @@ pub struct TrainArgs {
     /// Regulariser weight γ of the ttfs loss.
     #[arg(long, default_value_t = 0.0)]
     ttfs_gamma: f32,
+    /// Decay time τ (time steps) of the weights of the exp loss (default: the number of time steps).
+    #[arg(long)]
+    exp_tau: Option<f32>,
+    /// Gradient: surrogate BPTT, or exact EventProp (trains weights, biases
+    /// and thresholds; decays stay fixed).
+    #[arg(long, value_enum, default_value_t = MethodArg::Surrogate)]
+    method: MethodArg,
     /// Input encoding.
     #[arg(long, value_enum, default_value_t = EncoderArg::Latency)]
     encoder: EncoderArg,
@@ -249,12 +267,19 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let loss = match args.loss {
         LossArg::Max => Loss::MaxVoltage,
         LossArg::Mean => Loss::MeanVoltage,
+        LossArg::Exp => Loss::ExpVoltage {
+            tau: args.exp_tau.unwrap_or(args.time_steps as f32),
+        },
         LossArg::Count => Loss::SpikeCount,
         LossArg::Ttfs => Loss::FirstSpike {
             tau0: args.ttfs_tau0,
             tau1: args.ttfs_tau1,
             gamma: args.ttfs_gamma,
         },
+    };
+    let method = match args.method {
+        MethodArg::Surrogate => Method::Surrogate,
+        MethodArg::Eventprop => Method::EventProp,
     };
     let reset = match args.reset {
         ResetArg::Zero => Reset::Zero,
@@ -264,7 +289,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         let mut s = LayerSpec::new(kind, size, args.current_decay, args.voltage_decay);
         s.neuron.threshold = args.firing_threshold;
         s.neuron.reset = reset;
-        s.train_decays = !args.fixed_decays;
+        s.train_decays = !args.fixed_decays && method == Method::Surrogate;
         s.train_threshold = !args.fixed_threshold;
         s.weight_scale = scale;
         s
@@ -299,6 +324,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     let mut network = Network::new(train.n_features, &specs, surrogate, args.seed)?;
     network.detach_reset = !args.reset_gradient;
+    if method == Method::EventProp {
+        network.timing = SpikeTiming::Interpolated;
+    }
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -307,6 +335,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         loss,
         keep_best: !args.keep_last,
+        method,
         ..TrainConfig::default()
     };
 
@@ -405,6 +434,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "loss": loss.name(),
         "parameters": model.network.params.len(),
         "state_bytes_per_sample_step": model.network.state_bytes_per_step(),
+        "method": args.method.to_possible_value().map(|v| v.get_name().to_string()),
+        // Mean over the last epoch's training samples of what the backward
+        // pass kept; BPTT would keep bptt_bytes_per_sample.
+        "backward_bytes_per_sample": log.last().map(|s| s.backward_bytes),
+        "bptt_bytes_per_sample": model.network.state_bytes_per_step() * args.time_steps,
+        "spikes_per_sample": log.last().and_then(|s| s.spikes_per_sample),
         "model": model_path.display().to_string(),
     });
     if args.run.json {

@@ -9,7 +9,8 @@
 //! spike trains from an [`encoder`] (latency, Bernoulli rate, or trains
 //! recorded from the spiking LCA: [`SpikingLcaEncoder`], [`trains_from_record`]), losses ([`loss`]) act on spike counts,
 //! first-spike times or readout voltages, and [`train()`] runs minibatch Adam
-//! in parallel, bit-identically for any thread count.
+//! in parallel, bit-identically for any thread count. [`eventprop`] computes
+//! exact gradients from the spikes instead (`TrainConfig::method`).
 //!
 //! ```
 //! use lca::neuron::{Surrogate, SurrogateKind};
@@ -27,6 +28,7 @@
 
 pub mod data;
 pub mod encoder;
+pub mod eventprop;
 pub mod layer;
 pub mod loss;
 pub mod network;
@@ -38,6 +40,7 @@ pub use data::{Dataset, Scaling, Splits};
 pub use encoder::{
     Encoder, EncoderConfig, Latency, Rate, SpikeTrain, SpikingLcaEncoder, trains_from_record,
 };
+pub use eventprop::{EventTrace, Method, SpikeEvent, SpikeTiming};
 pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
 pub use loss::Loss;
 pub use network::{Network, Trace};
