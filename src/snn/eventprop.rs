@@ -17,16 +17,21 @@
 //! from that time to the next sample:
 //!
 //! ```text
-//! i[t] = a·i[t−1] + b + Σ_k W·a^{t−t_k} + Σ_k R·a^{t+1−t_k}   (spikes k of step t below, of step t−1 here)
+//! i[t] = a·i[t−1] + b + Σ_k W·d_k[t] + Σ_k R·d_k[t−1]     (spikes k of the layer below; own spikes)
 //! v[t] = β·v̂[t−1] + i[t]
 //! spike at step t when v[t] ≥ ϑ, at time t_k = t − 1 + s*,  s* = (ϑ − v̂[t−1]) / (v[t] − v̂[t−1])
+//! d_k = (1 − s*) at step t, s* at step t + 1                (the impulse split linearly)
 //! v̂[t] = 0 or v[t] − ϑ after a spike, v[t] otherwise
 //! ```
 //!
 //! `s*` is where the straight line from `v̂[t−1]` to `v[t]` crosses the
-//! threshold. Sampling the decaying current at integer times is exact for a
-//! current-based synapse, so this is the surrogate network's model with
-//! spike times resolved below a step (weights `a..1` instead of `1`).
+//! threshold; the spike, one step late, is shared linearly between the two
+//! samples after it, so its targets move continuously as it moves, also
+//! across step boundaries (a spike at `s* = 1` of step `t` lands where one at
+//! `s* → 0` of step `t + 1` does). An earlier version weighted the delivery
+//! by `a^{t−t_k}` at step `t` only: its gradient was exact too, but the model
+//! jumps at every step boundary, the within-step slope points the wrong way,
+//! and training diverged.
 //!
 //! # The adjoint
 //!
@@ -34,13 +39,14 @@
 //! `λ_I = ∂L/∂i[t]`; between spikes they follow the transposed recursion
 //! `λ_V[t] = β λ_V[t+1] + ∂L/∂v[t]`, `λ_I[t] = λ_V[t] + a λ_I[t+1]`. At a spike
 //! (the jump) the neuron receives `G = ∂L/∂s*` — the loss's own term (first
-//! spike times) plus, for every target, `(W·λ_I^{post}[t] + R·λ_I[t+1])` times
-//! `−ln(a)·a^{…}`, the derivative of the delivered current — and passes it to
+//! spike times) plus
+//! — for each target the difference of its `λ_I` at the two steps the spike is
+//! shared between, `W·(λ_I^{post}[t+1] − λ_I^{post}[t])` — and passes it to
 //! its voltage through the crossing: `λ_V[t] += G·∂s*/∂v[t] = −G s*/Δ` and
 //! `∂L/∂v̂[t−1] += G (s*−1)/Δ` with `Δ = v[t] − v̂[t−1]` (the discrete
 //! `V̇` of the continuous jump condition); a reset to zero cuts `λ_V` there.
-//! Weight gradients are sampled at presynaptic spikes, `∂L/∂W_{ij} += a^{t−t_k}
-//! λ_I,i[t]`; biases collect `Σ_t λ_I`, thresholds `G/Δ` per spike (and `−∂L/∂v̂`
+//! Weight gradients are sampled at presynaptic spikes, `∂L/∂W_{ij} += (1−s*)
+//! λ_I,i[t] + s* λ_I,i[t+1]`; biases collect `Σ_t λ_I`, thresholds `G/Δ` per spike (and `−∂L/∂v̂`
 //! for the subtractive reset). Decays are not trained by EventProp.
 //!
 //! The forward pass keeps, per spike, its step, neuron, `s*` and `Δ`
@@ -86,8 +92,8 @@ pub enum SpikeTiming {
     /// A `1` at the step of the spike: the model surrogate BPTT trains.
     #[default]
     Step,
-    /// `a^{t − t_k}` at the step, from the interpolated crossing time `t_k`:
-    /// the model whose exact gradient EventProp computes (module docs).
+    /// Shared `1 − s*`, `s*` between the two steps after the interpolated
+    /// crossing: the model whose exact gradient EventProp computes (module docs).
     Interpolated,
 }
 
@@ -229,13 +235,6 @@ pub fn check(net: &Network, loss: &Loss) -> Result<()> {
                 format!("layer {l}: eventprop does not train decays; keep them fixed"),
             ));
         }
-        let a = net.params[layer.scalar_offset()];
-        if l > 0 && !(a > 0.0) {
-            return Err(Error::setting(
-                "current_decay",
-                format!("layer {l}: eventprop needs a current decay > 0 to time spikes (got {a})"),
-            ));
-        }
     }
     Ok(())
 }
@@ -265,7 +264,8 @@ pub fn forward(net: &Network, p: &[f64], x: &SpikeTrain, record_voltages: bool) 
         if !spiking {
             readout = Vec::with_capacity(steps * n);
         }
-        let (mut below_at, mut prev_start) = (0usize, 0usize);
+        // spikes of the layer below at steps t − 1 and t; own spikes at t − 2 and t − 1
+        let (mut below_cur, mut own_cur) = (0..0, 0..0);
         for t in 0..steps {
             drive.copy_from_slice(pv.b);
             if l == 0 {
@@ -276,28 +276,29 @@ pub fn forward(net: &Network, p: &[f64], x: &SpikeTrain, record_voltages: bool) 
                 }
             } else {
                 let below = &spikes[l - 1];
-                while below_at < below.len() && below[below_at].step as usize == t {
-                    let e = below[below_at];
-                    let j = e.neuron as usize;
-                    axpy(
-                        pv.a.powf(1.0 - e.frac),
-                        &pv.w[j * n..(j + 1) * n],
-                        &mut drive,
-                    );
-                    below_at += 1;
+                let mut end = below_cur.end;
+                while end < below.len() && below[end].step as usize == t {
+                    end += 1;
                 }
+                let below_prev = below_cur.clone();
+                below_cur = below_cur.end..end;
+                deliver(
+                    &below[below_prev.clone()],
+                    &below[below_cur.clone()],
+                    pv.w,
+                    &mut drive,
+                );
             }
             if !pv.r.is_empty() {
-                let start = out.len();
-                for e in &out[prev_start..] {
-                    let m = e.neuron as usize;
-                    axpy(
-                        pv.a.powf(2.0 - e.frac),
-                        &pv.r[m * n..(m + 1) * n],
-                        &mut drive,
-                    );
-                }
-                prev_start = start;
+                // own spikes of step t − 1 are out[own_cur.end..]
+                let own_prev = own_cur.clone();
+                own_cur = own_cur.end..out.len();
+                deliver(
+                    &out[own_prev.clone()],
+                    &out[own_cur.clone()],
+                    pv.r,
+                    &mut drive,
+                );
             }
             decay_accumulate(&mut cur, &drive, pv.a);
             vhat_prev.copy_from_slice(&vol);
@@ -342,6 +343,20 @@ pub fn forward(net: &Network, p: &[f64], x: &SpikeTrain, record_voltages: bool) 
         spikes,
         readout,
         voltages,
+    }
+}
+
+/// Adds the delivery of spikes to `drive`: those one step old with weight
+/// `s*`, the newest with `1 − s*` (columns of `w`, one per source neuron).
+fn deliver(older: &[SpikeEvent], newer: &[SpikeEvent], w: &[f64], drive: &mut [f64]) {
+    let n = drive.len();
+    for e in older {
+        let j = e.neuron as usize;
+        axpy(e.frac, &w[j * n..(j + 1) * n], drive);
+    }
+    for e in newer {
+        let j = e.neuron as usize;
+        axpy(1.0 - e.frac, &w[j * n..(j + 1) * n], drive);
     }
 }
 
@@ -518,6 +533,8 @@ pub fn backward(
     let mut lam_v = lam_i.clone();
     // ∂L/∂v̂[t] from the crossing of a spike at t + 1
     let mut from_next = lam_i.clone();
+    // λ_I one step later than lam_i (after a layer's update at t: its value at t + 1)
+    let mut later = lam_i.clone();
     // per neuron, the jump G = ∂L/∂s* of its spike at the current step
     let mut jump: Vec<Vec<Option<(f64, SpikeEvent)>>> =
         sizes.iter().map(|&n| vec![None; n]).collect();
@@ -545,21 +562,26 @@ pub fn backward(
                     0.0
                 };
                 if l + 1 < n_layers {
-                    let up = &views[l + 1];
+                    // delivered (1 − s*) at t and s* at t + 1
                     let m = sizes[l + 1];
-                    let u = up.a.powf(1.0 - e.frac);
-                    let col = &up.w[j * m..(j + 1) * m];
-                    g += dot(col, &lam_i[l + 1]) * (-up.a.ln()) * u;
+                    let col = &views[l + 1].w[j * m..(j + 1) * m];
+                    let (now, next) = (&lam_i[l + 1], &later[l + 1]);
+                    g += dot(col, next) - dot(col, now);
                     let w0 = offsets(&net.layers[l + 1]).0;
-                    axpy(u, &lam_i[l + 1], &mut grad[w0 + j * m..w0 + (j + 1) * m]);
+                    let gw = &mut grad[w0 + j * m..w0 + (j + 1) * m];
+                    axpy(1.0 - e.frac, now, gw);
+                    axpy(e.frac, next, gw);
                 }
-                if !pv.r.is_empty() && t + 1 < steps {
-                    let u = pv.a.powf(2.0 - e.frac);
+                if !pv.r.is_empty() {
+                    // delivered (1 − s*) at t + 1 and s* at t + 2: lam_i[l]
+                    // still holds step t + 1, later[l] step t + 2
                     let col = &pv.r[j * n..(j + 1) * n];
-                    // lam_i[l] still holds step t + 1
-                    g += dot(col, &lam_i[l]) * (-pv.a.ln()) * u;
+                    let (now, next) = (&lam_i[l], &later[l]);
+                    g += dot(col, next) - dot(col, now);
                     let r0 = offsets(layer).1;
-                    axpy(u, &lam_i[l], &mut grad[r0 + j * n..r0 + (j + 1) * n]);
+                    let gr = &mut grad[r0 + j * n..r0 + (j + 1) * n];
+                    axpy(1.0 - e.frac, now, gr);
+                    axpy(e.frac, next, gr);
                 }
                 jump[l][j] = Some((g, e));
             }
@@ -567,6 +589,7 @@ pub fn backward(
             let reset = layer.spec.neuron.reset;
             let readout = !layer.spiking();
             let b0 = offsets(layer).2;
+            later[l].copy_from_slice(&lam_i[l]);
             for i in 0..n {
                 let dvhat = pv.beta * lam_v[l][i] + from_next[l][i];
                 let mut lv = dvhat;
