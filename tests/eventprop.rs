@@ -169,7 +169,7 @@ fn readout_losses_match_finite_differences() {
                 &net,
                 loss,
                 &format!("ff/readout {reset:?} {}", loss.name()),
-                1e-3,
+                1e-4,
             );
         }
     }
