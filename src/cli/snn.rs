@@ -13,7 +13,9 @@ use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
 use lca::snn::train::{Encoded, Samples};
-use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Model, StreamTask};
+use lca::snn::{
+    Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask,
+};
 
 #[derive(Args, Debug)]
 pub struct SnnArgs {
@@ -53,6 +55,17 @@ enum LossArg {
     Count,
     /// Time-to-first-spike cross-entropy (Wunderlich & Pehle 2021).
     Ttfs,
+    /// Cross-entropy on the exponentially weighted readout voltage (weights e^{−t/τ}, --exp-tau).
+    Exp,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    /// Backpropagation through time with a surrogate spike derivative.
+    Surrogate,
+    /// Exact gradients from the spikes (Wunderlich & Pehle 2021); spikes are
+    /// timed within their step, decays stay fixed.
+    Eventprop,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -112,6 +125,13 @@ pub struct TrainArgs {
     /// Regulariser weight γ of the ttfs loss [0].
     #[arg(long)]
     ttfs_gamma: Option<f32>,
+    /// Decay time τ (time steps) of the weights of the exp loss [the number of time steps].
+    #[arg(long)]
+    exp_tau: Option<f32>,
+    /// Gradient: surrogate BPTT, or exact EventProp (trains weights, biases
+    /// and thresholds; decays stay fixed) [recipe: surrogate].
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
     /// Input encoding of features [recipe: latency].
     #[arg(long, value_enum)]
     encoder: Option<EncoderArg>,
@@ -321,6 +341,7 @@ fn recipe(args: &TrainArgs) -> Recipe {
             LossArg::Mean => Loss::MeanVoltage,
             LossArg::Count => Loss::SpikeCount,
             LossArg::Ttfs => defaults::TTFS,
+            LossArg::Exp => Loss::ExpVoltage { tau: 0.0 },
         };
     }
     if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
@@ -368,6 +389,19 @@ fn recipe(args: &TrainArgs) -> Recipe {
     r.reset_gradient |= args.reset_gradient;
     set(&mut r.weight_scale, args.weight_scale);
     set(&mut r.output_scale, args.output_scale);
+    if let Loss::ExpVoltage { tau } = &mut r.train.loss {
+        *tau = args.exp_tau.unwrap_or(r.time_steps as f32);
+    }
+    if let Some(m) = args.method {
+        r.train.method = match m {
+            MethodArg::Surrogate => Method::Surrogate,
+            MethodArg::Eventprop => Method::EventProp,
+        };
+    }
+    // EventProp's adjoint covers weights, biases and thresholds, not decays.
+    if r.train.method == Method::EventProp {
+        r.train_decays = false;
+    }
     r.train.seed = args.seed;
     r.train.keep_best &= !args.keep_last;
     r
@@ -551,6 +585,15 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "parameters": model.network.params.len(),
         "state_bytes_per_sample_step": model.network.state_bytes_per_step(),
         "recipe": recipe,
+        "method": match recipe.train.method {
+            Method::EventProp => "eventprop",
+            _ => "surrogate",
+        },
+        // Mean over the last epoch's training samples of what the backward
+        // pass kept; BPTT would keep bptt_bytes_per_sample.
+        "backward_bytes_per_sample": log.last().map(|s| s.backward_bytes),
+        "bptt_bytes_per_sample": model.network.state_bytes_per_step() * recipe.time_steps,
+        "spikes_per_sample": log.last().and_then(|s| s.spikes_per_sample),
         "model": model_path.display().to_string(),
     });
     if args.run.json {

@@ -27,7 +27,8 @@ pub enum Reset {
 }
 
 /// `x ← decay·x + input` for every neuron: the leaky accumulation shared by
-/// currents, voltages and traces.
+/// currents, voltages and traces, in `f32` (networks, solvers) or `f64` (the
+/// exact-gradient EventProp pass).
 ///
 /// ```
 /// use lca::neuron::lif::decay_accumulate;
@@ -36,7 +37,10 @@ pub enum Reset {
 /// assert_eq!(x, [1.0, 1.0]);
 /// ```
 #[inline(always)]
-pub fn decay_accumulate(x: &mut [f32], input: &[f32], decay: f32) {
+pub fn decay_accumulate<T>(x: &mut [T], input: &[T], decay: T)
+where
+    T: Copy + std::ops::Mul<Output = T> + std::ops::Add<Output = T>,
+{
     assert_eq!(x.len(), input.len());
     for (xi, &ii) in x.iter_mut().zip(input) {
         *xi = decay * *xi + ii;

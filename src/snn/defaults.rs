@@ -221,6 +221,10 @@ impl Recipe {
         let specs = self.layer_specs(n_classes);
         let mut net = Network::new(n_inputs, &specs, self.surrogate, seed)?;
         net.detach_reset = !self.reset_gradient;
+        if self.train.method == super::Method::EventProp {
+            // EventProp differentiates spikes timed within their step.
+            net.timing = super::SpikeTiming::Interpolated;
+        }
         Ok(net)
     }
 }

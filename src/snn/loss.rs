@@ -28,12 +28,23 @@ pub enum Loss {
     /// Cross-entropy of the softmax of the time-averaged readout voltage
     /// `(1/T) Σ_t v_k[t]` (the integral).
     MeanVoltage,
+    /// Cross-entropy of the exponentially weighted readout voltage
+    /// `Σ_t w_t v_k[t]` with `w_t = e^{−t/τ} / Σ_s e^{−s/τ}` (the
+    /// exponentially weighted average readout of Nowotny et al.'s loss
+    /// shaping): early steps count more, which rewards early decisions.
+    ExpVoltage {
+        /// Decay time τ of the weights, in steps.
+        tau: f32,
+    },
 }
 
 impl Loss {
     /// Whether the loss reads readout voltages (else spikes).
     pub fn needs_readout(&self) -> bool {
-        matches!(self, Loss::MaxVoltage | Loss::MeanVoltage)
+        matches!(
+            self,
+            Loss::MaxVoltage | Loss::MeanVoltage | Loss::ExpVoltage { .. }
+        )
     }
 
     /// Name used on the command line.
@@ -43,6 +54,7 @@ impl Loss {
             Loss::FirstSpike { .. } => "ttfs",
             Loss::MaxVoltage => "max",
             Loss::MeanVoltage => "mean",
+            Loss::ExpVoltage { .. } => "exp",
         }
     }
 
@@ -65,6 +77,12 @@ impl Loss {
             Loss::MeanVoltage => (0..classes)
                 .map(|k| (0..steps).map(|t| out[t * classes + k]).sum::<f32>() / steps as f32)
                 .collect(),
+            Loss::ExpVoltage { tau } => {
+                let w = exp_weights(steps, tau);
+                (0..classes)
+                    .map(|k| (0..steps).map(|t| w[t] * out[t * classes + k]).sum())
+                    .collect()
+            }
         }
     }
 
@@ -109,6 +127,15 @@ impl Loss {
                 }
                 ce
             }
+            Loss::ExpVoltage { tau } => {
+                let w = exp_weights(steps, tau);
+                for t in 0..steps {
+                    for k in 0..classes {
+                        grad[t * classes + k] = dscore[k] * w[t];
+                    }
+                }
+                ce
+            }
             Loss::MaxVoltage => {
                 for k in 0..classes {
                     let mut arg = 0;
@@ -142,6 +169,15 @@ impl Loss {
             }
         }
     }
+}
+
+/// Normalised weights `e^{−t/τ} / Σ_s e^{−s/τ}` of [`Loss::ExpVoltage`].
+pub(crate) fn exp_weights(steps: usize, tau: f32) -> Vec<f32> {
+    let w: Vec<f64> = (0..steps)
+        .map(|t| (-(t as f64) / f64::from(tau)).exp())
+        .collect();
+    let sum: f64 = w.iter().sum();
+    w.iter().map(|&v| (v / sum) as f32).collect()
 }
 
 /// `−log softmax(z)_y` and its gradient `softmax(z) − e_y`.

@@ -11,7 +11,8 @@
 //! first-spike times or readout voltages; event streams (time, channel)
 //! from files or the synthetic [`StreamTask`] are binned onto the steps
 //! ([`streams`]); [`defaults`] holds the per-dataset recipes; and [`train()`] runs minibatch Adam
-//! in parallel, bit-identically for any thread count.
+//! in parallel, bit-identically for any thread count. [`eventprop`] computes
+//! exact gradients from the spikes instead (`TrainConfig::method`).
 //!
 //! ```
 //! use lca::neuron::{Surrogate, SurrogateKind};
@@ -30,6 +31,7 @@
 pub mod data;
 pub mod defaults;
 pub mod encoder;
+pub mod eventprop;
 pub mod layer;
 pub mod loss;
 pub mod network;
@@ -43,6 +45,7 @@ pub use defaults::{EncoderKind, Recipe};
 pub use encoder::{
     Encoder, EncoderConfig, Latency, Rate, SpikeTrain, SpikingLcaEncoder, trains_from_record,
 };
+pub use eventprop::{EventTrace, Method, SpikeEvent, SpikeTiming};
 pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
 pub use loss::Loss;
 pub use network::{Network, Trace, Workspace};

@@ -7,6 +7,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::SpikeTrain;
+use super::eventprop::{self, SpikeTiming};
 use super::layer::{Grads, Layer, LayerKind, LayerSpec, Pass, Recorded, Scratch, SpikeMode};
 use crate::error::{Error, Result};
 use crate::neuron::Surrogate;
@@ -24,6 +25,10 @@ pub struct Network {
     /// Treat the reset as a constant in the backward pass (as snnTorch does by
     /// default); `false` differentiates through it.
     pub detach_reset: bool,
+    /// How spikes reach their targets: at their step (surrogate BPTT) or
+    /// timed within it (EventProp, [`crate::snn::eventprop`]).
+    #[serde(default)]
+    pub timing: SpikeTiming,
     /// Every weight, bias, decay and threshold (see [`Layer`] for the layout).
     pub params: Vec<f32>,
 }
@@ -140,6 +145,7 @@ impl Network {
             layers,
             surrogate,
             detach_reset: true,
+            timing: SpikeTiming::Step,
             params,
         })
     }
@@ -183,8 +189,12 @@ impl Network {
         Ok(())
     }
 
-    /// Runs the network over `x`.
+    /// Runs the network over `x` (an [`SpikeTiming::Interpolated`] network
+    /// runs the EventProp forward pass, always with true spikes).
     pub fn forward(&self, x: &SpikeTrain, mode: SpikeMode) -> Trace {
+        if self.timing == SpikeTiming::Interpolated {
+            return self.forward_interpolated(x);
+        }
         let steps = x.steps;
         let mut voltages = Vec::with_capacity(self.layers.len());
         let mut input: Vec<f32> = Vec::new();
@@ -222,6 +232,24 @@ impl Network {
             mode,
             steps,
             detach_reset: self.detach_reset,
+        }
+    }
+
+    fn forward_interpolated(&self, x: &SpikeTrain) -> Trace {
+        let p: Vec<f64> = self.params.iter().map(|&v| f64::from(v)).collect();
+        let et = eventprop::forward(self, &p, x, true);
+        let spikes_out = self.layers.last().filter(|l| l.spiking()).map(|l| {
+            let n = l.size();
+            let mut s = vec![0.0f32; x.steps * n];
+            for e in et.spikes.last().into_iter().flatten() {
+                s[e.step as usize * n + e.neuron as usize] = 1.0;
+            }
+            s
+        });
+        Trace {
+            steps: x.steps,
+            voltages: et.voltages,
+            spikes_out,
         }
     }
 

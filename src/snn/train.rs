@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Dataset, Scaling};
 use super::encoder::{Encoder, EncoderConfig, SpikeTrain, sample_seed};
+use super::eventprop::{self, Method, SpikeTiming};
 use super::layer::SpikeMode;
 use super::loss::Loss;
 use super::network::Network;
@@ -156,6 +157,10 @@ pub struct TrainConfig {
     /// trains unchanged). In `[0, 1)`.
     #[serde(default)]
     pub input_dropout: f32,
+    /// Gradient: surrogate BPTT or exact EventProp ([`eventprop`]); the
+    /// network's [`SpikeTiming`] must match.
+    #[serde(default)]
+    pub method: Method,
 }
 
 impl Default for TrainConfig {
@@ -170,6 +175,7 @@ impl Default for TrainConfig {
             keep_best: true,
             weight_decay: 0.0,
             input_dropout: 0.0,
+            method: Method::Surrogate,
         }
     }
 }
@@ -265,30 +271,59 @@ pub struct EpochStats {
     pub test_accuracy: Option<f64>,
     /// Seconds spent on the training pass (evaluation excluded).
     pub seconds: f64,
+    /// Mean bytes per sample the backward pass kept from the forward pass:
+    /// `4 × neurons × steps` for BPTT, `24 × spikes` (+ readout voltages) for
+    /// EventProp.
+    #[serde(default)]
+    pub backward_bytes: f64,
+    /// Mean spikes per training sample (all layers; EventProp only).
+    #[serde(default)]
+    pub spikes_per_sample: Option<f64>,
 }
 
 impl EpochStats {
     /// Header of [`EpochStats::csv_line`].
-    pub const CSV_HEADER: &'static str =
-        "epoch,lr,train_loss,train_accuracy,validation_accuracy,test_accuracy,seconds";
+    pub const CSV_HEADER: &'static str = "epoch,lr,train_loss,train_accuracy,validation_accuracy,test_accuracy,seconds,backward_bytes,spikes_per_sample";
 
     /// The stats as a CSV line (empty cells for missing accuracies).
     pub fn csv_line(&self) -> String {
         let opt = |v: Option<f64>| v.map(|a| format!("{a:.6}")).unwrap_or_default();
         format!(
-            "{},{},{:.6},{:.6},{},{},{:.4}",
+            "{},{},{:.6},{:.6},{},{},{:.4},{:.0},{}",
             self.epoch,
             self.lr,
             self.train_loss,
             self.train_accuracy,
             opt(self.validation_accuracy),
             opt(self.test_accuracy),
-            self.seconds
+            self.seconds,
+            self.backward_bytes,
+            self.spikes_per_sample
+                .map(|s| format!("{s:.2}"))
+                .unwrap_or_default()
         )
     }
 }
 
-fn check_compatible(net: &Network, loss: &Loss, n_classes: usize) -> Result<()> {
+fn check_compatible(net: &Network, loss: &Loss, n_classes: usize, method: Method) -> Result<()> {
+    if let Loss::ExpVoltage { tau } = loss
+        && !(*tau > 0.0)
+    {
+        return Err(Error::setting(
+            "exp_tau",
+            format!("must be positive (got {tau})"),
+        ));
+    }
+    match method {
+        Method::EventProp => eventprop::check(net, loss)?,
+        Method::Surrogate if net.timing != SpikeTiming::Step => {
+            return Err(Error::setting(
+                "method",
+                "surrogate BPTT needs a network with step spike timing (Network::timing)",
+            ));
+        }
+        Method::Surrogate => {}
+    }
     if loss.needs_readout() != net.has_readout() {
         return Err(Error::setting(
             "loss",
@@ -383,7 +418,7 @@ pub fn train(
     cfg: &CheckedTrainConfig,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>> {
-    check_compatible(net, &cfg.loss, n_classes)?;
+    check_compatible(net, &cfg.loss, n_classes, cfg.method)?;
     if train.is_empty() {
         return Err(Error::Data("the training set is empty".into()));
     }
@@ -412,8 +447,23 @@ pub fn train(
         order.shuffle(&mut rng);
         let start = Instant::now();
         let (mut total, mut correct) = (0.0f64, 0usize);
+        let (mut stored, mut spikes) = (0usize, 0usize);
         for batch in order.chunks(cfg.batch_size) {
-            let (mut grad, l, c) = batch_gradient(net, &dropped, batch, epoch as u64, &cfg.loss);
+            let (mut grad, l, c) = match cfg.method {
+                Method::Surrogate => {
+                    stored += batch.len()
+                        * net.state_bytes_per_step()
+                        * dropped.spikes(batch[0], epoch as u64).steps;
+                    batch_gradient(net, &dropped, batch, epoch as u64, &cfg.loss)
+                }
+                Method::EventProp => {
+                    let b =
+                        eventprop::batch_gradient(net, &dropped, batch, epoch as u64, &cfg.loss);
+                    stored += b.stored_bytes;
+                    spikes += b.spikes;
+                    (b.grad, b.loss, b.correct)
+                }
+            };
             let scale = 1.0 / batch.len() as f32;
             for g in &mut grad {
                 *g *= scale;
@@ -446,6 +496,9 @@ pub fn train(
             validation_accuracy,
             test_accuracy,
             seconds,
+            backward_bytes: stored as f64 / train.len() as f64,
+            spikes_per_sample: (cfg.method == Method::EventProp)
+                .then(|| spikes as f64 / train.len() as f64),
         };
         on_epoch(&stats);
         log.push(stats);
