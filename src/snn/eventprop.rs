@@ -470,7 +470,7 @@ pub fn loss_and_grad(
                 Loss::ExpVoltage { tau } => exp_weights(steps, tau),
                 _ => vec![1.0 / steps as f64; steps],
             };
-            for k in 0..classes {
+            for (k, &dk) in dscore.iter().enumerate() {
                 if *loss == Loss::MaxVoltage {
                     let mut arg = 0;
                     for t in 1..steps {
@@ -479,11 +479,11 @@ pub fn loss_and_grad(
                         }
                     }
                     if steps > 0 {
-                        g.readout[arg * classes + k] = dscore[k];
+                        g.readout[arg * classes + k] = dk;
                     }
                 } else {
-                    for t in 0..steps {
-                        g.readout[t * classes + k] = dscore[k] * w[t];
+                    for (t, &wt) in w.iter().enumerate() {
+                        g.readout[t * classes + k] = dk * wt;
                     }
                 }
             }

@@ -307,7 +307,7 @@ impl EpochStats {
 
 fn check_compatible(net: &Network, loss: &Loss, n_classes: usize, method: Method) -> Result<()> {
     if let Loss::ExpVoltage { tau } = loss
-        && !(*tau > 0.0)
+        && (tau.is_nan() || *tau <= 0.0)
     {
         return Err(Error::setting(
             "exp_tau",
