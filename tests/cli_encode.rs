@@ -391,7 +391,7 @@ fn negative_numbers_reach_the_validation_of_every_subcommand() {
                 "--output",
                 "net",
             ][..],
-            "learning rate",
+            "`lr`",
         ),
     ] {
         let out = lca(args, p.dir.path());

@@ -507,8 +507,12 @@ fn train_config_check_names_the_bad_setting() {
         ),
     ];
     for (cfg, name) in cases {
-        let err = cfg.check().unwrap_err().to_string();
-        assert!(err.contains(&format!("{name}: ")), "{name}: {err}");
+        let err = cfg.check().unwrap_err();
+        assert!(
+            matches!(&err, lca::Error::InvalidSetting { name: n, .. } if *n == name),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains(&format!("`{name}`")), "{err}");
     }
 }
 

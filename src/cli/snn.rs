@@ -13,9 +13,7 @@ use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
 use lca::snn::train::{Encoded, Samples};
-use lca::snn::{
-    Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask,
-};
+use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask};
 
 #[derive(Args, Debug)]
 pub struct SnnArgs {

@@ -815,10 +815,9 @@ fn open_images(
         Some(dir) => {
             let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
                 |e| match recorded_in {
-                    Some(cfg) => Error::Data(format!(
-                        "{e} (image folder recorded in {})",
-                        cfg.display()
-                    )),
+                    Some(cfg) => {
+                        Error::Data(format!("{e} (image folder recorded in {})", cfg.display()))
+                    }
                     None => e,
                 },
             )?;

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Dictionary;
 use crate::distributed::{Communicator, SingleProcess, encode_codes};
-use crate::settings::Checked;
 use crate::error::{Error, Result};
+use crate::settings::Checked;
 use crate::solver::LcaParams;
 
 /// How the atoms are updated from each encoded batch (see the module docs).

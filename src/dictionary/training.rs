@@ -36,12 +36,12 @@ use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::Dictionary;
 use crate::distributed::{Communicator, agree, encode_codes};
-use crate::settings::Checked;
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
 };
 use crate::io::atomic::write_bytes_atomic;
+use crate::settings::Checked;
 
 /// Defaults of a training run, shared by [`TrainingConfig::default`] and the
 /// CLI's flags (one source, checked by a test).
@@ -319,11 +319,7 @@ impl Training {
     /// Starts a new run: checks the settings, opens the images and checks the
     /// memory needed, and only then creates `out` and writes `config.json`
     /// (a failed start leaves no folder behind).
-    pub fn start(
-        config: TrainingConfig,
-        out: &Path,
-        observer: &mut dyn Observer,
-    ) -> Result<Self> {
+    pub fn start(config: TrainingConfig, out: &Path, observer: &mut dyn Observer) -> Result<Self> {
         let mut config = config.check()?.into_inner();
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
         config.images = config.images.as_deref().map(absolute).transpose()?;

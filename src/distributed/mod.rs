@@ -223,7 +223,11 @@ pub fn encode_gathered(
         states.extend_from_slice(&floats[f + k * c..f + 2 * k * c]);
         iterations.extend_from_slice(&ints[i..i + c]);
         jumps.extend_from_slice(&ints[i + c..i + 2 * c]);
-        termination.extend(ints[i + 2 * c..i + 3 * c].iter().map(|&v| Termination::from_code(v)));
+        termination.extend(
+            ints[i + 2 * c..i + 3 * c]
+                .iter()
+                .map(|&v| Termination::from_code(v)),
+        );
         f += 2 * k * c;
         i += 3 * c;
     }

@@ -13,8 +13,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use super::Image;
-use crate::settings::Checked;
 use crate::error::{Error, Result};
+use crate::settings::Checked;
 
 /// Default cache size: 256 MiB of decoded `f32` pixels.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Image;
 use super::folder::{ImageSet, LoadOptions};
-use crate::settings::Checked;
 use crate::error::{Error, Result};
+use crate::settings::Checked;
 
 /// Olshausen's roll-off frequency: `f0 = 0.4` cycles/pixel (his `0.4·N`
 /// cycles/picture for an `N`-pixel image), i.e. 0.8 × Nyquist.
