@@ -1082,6 +1082,7 @@ fn snn_train<'py>(
         loss: cfg.loss,
         seed,
         network,
+        events: None,
     };
     Ok((SnnModel { model }, d))
 }
