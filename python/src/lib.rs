@@ -517,7 +517,7 @@ fn preprocessing(s: &mut Settings<'_>, color: bool) -> PyResult<Preprocessing> {
         unit_norm: s.or("unit_norm", d.unit_norm)?,
         min_norm: s.or("min_norm", d.min_norm)?,
     };
-    p.clone().check().map_err(to_py)?;
+    p.check().map_err(to_py)?;
     Ok(p)
 }
 

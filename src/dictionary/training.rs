@@ -165,7 +165,7 @@ impl Default for TrainingConfig {
 impl TrainingConfig {
     /// Checks every setting (before anything is read or written).
     pub fn check(self) -> Result<Checked<TrainingConfig>> {
-        self.preprocessing.clone().check()?;
+        self.preprocessing.check()?;
         self.learning.clone().check()?;
         if self.patch_size == 0 || self.atoms == 0 || self.batch_size == 0 {
             return Err(Error::setting(

@@ -584,7 +584,7 @@ impl Preprocessor {
     /// Validates `settings`. With ZCA whitening the result is not usable on
     /// patches until [`Preprocessor::set_zca`] (or use [`Preprocessor::fit`]).
     pub fn new(settings: Preprocessing) -> Result<Self> {
-        settings.clone().check()?;
+        settings.check()?;
         Ok(Preprocessor {
             settings,
             zca: None,
