@@ -283,6 +283,23 @@ impl Observer for Terminal {
     }
 }
 
+/// Says, on stderr, where a resumed run stands: already finished, or the
+/// step it goes on from.
+fn report_resume(out: &std::path::Path, finished: Option<Status>, done: u64, steps: u64) {
+    let total = steps_label(steps);
+    match finished {
+        Some(status) => eprintln!(
+            "{}: the run is already {} ({done} of {total} steps); nothing to do",
+            out.display(),
+            match status {
+                Status::TimeBudget => "at its time budget",
+                _ => "complete",
+            },
+        ),
+        None => eprintln!("resuming at step {done} of {total}"),
+    }
+}
+
 /// SIGINT / SIGTERM set `stop` to 130 / 143; a second one kills at once.
 fn stop_on_signals() -> anyhow::Result<Arc<AtomicUsize>> {
     let stop = Arc::new(AtomicUsize::new(0));
@@ -414,19 +431,12 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
             }
             let t = Training::resume(out, &mut term)?;
             if !quiet {
-                let total = steps_label(t.config().learning.steps);
-                match t.already_finished() {
-                    Some(status) => eprintln!(
-                        "{}: the run is already {} ({} of {total} steps); nothing to do",
-                        out.display(),
-                        match status {
-                            Status::TimeBudget => "at its time budget",
-                            _ => "complete",
-                        },
-                        t.steps_done()
-                    ),
-                    None => eprintln!("resuming at step {} of {total}", t.steps_done()),
-                }
+                report_resume(
+                    out,
+                    t.already_finished(),
+                    t.steps_done(),
+                    t.config().learning.steps,
+                );
             }
             (t, out.clone())
         }

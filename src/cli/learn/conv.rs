@@ -3,7 +3,6 @@
 //! outputs and `--resume` as patch learning.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use anyhow::bail;
 use clap::ArgMatches;
@@ -148,19 +147,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
             }
             let t = ConvTraining::resume(out, &mut term)?;
             if !quiet {
-                let total = steps_label(t.config().steps);
-                match t.already_finished() {
-                    Some(status) => eprintln!(
-                        "{}: the run is already {} ({} of {total} steps); nothing to do",
-                        out.display(),
-                        match status {
-                            Status::TimeBudget => "at its time budget",
-                            _ => "complete",
-                        },
-                        t.steps_done()
-                    ),
-                    None => eprintln!("resuming at step {} of {total}", t.steps_done()),
-                }
+                super::report_resume(out, t.already_finished(), t.steps_done(), t.config().steps);
             }
             (t, out.clone())
         }
@@ -174,16 +161,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     };
 
     // SIGINT / SIGTERM: finish the step, write everything, exit 130 / 143.
-    let stop = Arc::new(AtomicUsize::new(0));
-    let signalled = Arc::new(AtomicBool::new(false));
-    for (sig, code) in [
-        (signal_hook::consts::SIGINT, 130),
-        (signal_hook::consts::SIGTERM, 143),
-    ] {
-        signal_hook::flag::register_conditional_shutdown(sig, code as i32, Arc::clone(&signalled))?;
-        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
-        signal_hook::flag::register_usize(sig, Arc::clone(&stop), code)?;
-    }
+    let stop = super::stop_on_signals()?;
     training = training.with_interrupt(Arc::clone(&stop));
     let report = crate::cli::with_threads(args.run.threads, || training.run(&mut term))??;
     term.bar.finish_and_clear();
