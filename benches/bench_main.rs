@@ -7,7 +7,7 @@
 //! mean-removed and unit-norm, drawn with a fixed seed.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lca::dictionary::learn::{DictionaryLearner, LearnParams};
+use lca::dictionary::{DictionaryLearner, LearnParams};
 use lca::image::{ImageSet, Preprocessing, Preprocessor, Whitening, sample_patches};
 use lca::io::npy;
 use lca::{Dictionary, LcaParams};

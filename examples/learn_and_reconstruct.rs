@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo run --release --example learn_and_reconstruct`
 
-use lca::dictionary::learn::{DictionaryLearner, LearnParams};
+use lca::dictionary::{DictionaryLearner, LearnParams};
 use lca::image::{
     ImageSet, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, sample_patches,
 };

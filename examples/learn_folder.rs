@@ -6,8 +6,8 @@
 //! ```
 //! Without a folder it learns from the sample images embedded in the binary.
 
-use lca::dictionary::training::{Observer, Training, TrainingConfig};
-use lca::dictionary::training_log::TrainingRow;
+use lca::dictionary::TrainingRow;
+use lca::dictionary::{Observer, Training, TrainingConfig};
 
 /// Prints every held-out score; everything else stays quiet.
 struct PrintHeldout;

@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use lca::dictionary::learn::{DictionaryLearner, LearnParams};
+use lca::dictionary::{DictionaryLearner, LearnParams};
 use lca::neuron::{Surrogate, SurrogateKind};
 use lca::snn::data::{self, Dataset};
 use lca::snn::{LayerKind, LayerSpec, Loss, Network, SpikeDataset, SpikingLcaEncoder, TrainConfig};
@@ -168,7 +168,7 @@ fn main() -> lca::Result<()> {
     .check()?;
     let start = Instant::now();
     // Held-out digits are evaluated only while validating.
-    let watch = (validate > 0.0).then_some(&te as &dyn lca::snn::train::Samples);
+    let watch = (validate > 0.0).then_some(&te as &dyn lca::snn::Samples);
     let log = lca::snn::train(&mut net, &tr, watch, None, 10, &cfg, &mut |s| {
         if s.epoch % 10 == 0 {
             println!(

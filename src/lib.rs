@@ -6,13 +6,23 @@
 //!   codes) or [`solver::SpikingParams`] → [`solver::SpikingLca`]
 //!   (integrate-and-fire neurons, optionally in Loihi's integer arithmetic)
 //!   — find codes `a` of signals `x` minimising `½‖x − Φa‖² + λ‖a‖₁`.
-//! - **Learn**: [`dictionary::training::Training`] learns a dictionary from a
+//! - **Learn**: [`dictionary::Training`] learns a dictionary from a
 //!   folder of images (patch stream, Hebbian or online rule, checkpoints,
-//!   resume), configured by [`dictionary::training::TrainingConfig`].
+//!   resume), configured by [`dictionary::TrainingConfig`].
 //! - **Files**: [`io`] reads and writes numpy `.npy` and scipy CSR `.npz`,
 //!   atomically; [`image`] loads, whitens, cuts and reassembles images.
 //! - **Spiking networks**: [`snn`] trains spike-timing networks on the same
 //!   neuron kernels ([`neuron`]) as the spiking LCA.
+//!
+//! Whole images are coded convolutionally by [`conv`] (filters in PyTorch's
+//! `(M, C, k, k)` layout), and [`distributed`] runs learning and encoding
+//! over MPI ranks when the `mpi` feature is on.
+//!
+//! Every item is reached as `lca::<module>::<Item>`: the files inside a module
+//! are private and the module re-exports what users need. The only public
+//! second-level modules are namespaces of free functions or constants whose
+//! names only read well qualified: `io::{npy, npz, atomic}`,
+//! `snn::{data, eventprop, defaults}`, `dictionary::defaults`, `conv::defaults`.
 //!
 //! Settings follow one pattern: a plain settings type with chained setters,
 //! `check(self)` into a ready (validated) value, and

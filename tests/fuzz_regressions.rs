@@ -148,18 +148,17 @@ fn every_checkpoint_seed_is_read() {
         );
         let body = &bytes[2..];
         if path.extension().is_some_and(|e| e == "json") {
-            let c: lca::dictionary::training::TrainingConfig =
-                serde_json::from_slice(body).unwrap();
+            let c: lca::dictionary::TrainingConfig = serde_json::from_slice(body).unwrap();
             c.check().unwrap();
         } else {
             let file = tmp.path().join("checkpoint.npz");
             std::fs::write(&file, body).unwrap();
-            let (state, _) = lca::dictionary::checkpoint::read_checkpoint(&file, n, k).unwrap();
+            let (state, _) = lca::dictionary::read_checkpoint(&file, n, k).unwrap();
             assert_eq!(state.atoms.shape(), (n, k));
             // Cut anywhere, it is refused (never a panic or a huge allocation).
             for cut in [0, 10, body.len() / 2, body.len() - 1] {
                 std::fs::write(&file, &body[..cut]).unwrap();
-                assert!(lca::dictionary::checkpoint::read_checkpoint(&file, n, k).is_err());
+                assert!(lca::dictionary::read_checkpoint(&file, n, k).is_err());
             }
         }
         seen += 1;

@@ -78,7 +78,7 @@ fn one_over_f_whitening_inverts_on_band_limited_images() {
         // Scaled to the documented per-pixel variance, and actually changed.
         let var = white.data.iter().map(|v| v * v).sum::<f32>() / white.data.len() as f32;
         assert!(
-            (var - lca::image::preprocess::WHITENED_VARIANCE).abs() < 1e-4,
+            (var - lca::image::WHITENED_VARIANCE).abs() < 1e-4,
             "variance {var}"
         );
         assert!(max_abs_diff(&white.data, &img.data) > 0.1);

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lca::dictionary::learn::{DictionaryLearner, LearnParams, Rule};
+use lca::dictionary::{DictionaryLearner, LearnParams, Rule};
 use lca::image::{
     ImageSet, LoadOptions, PatchStream, PatchStreamParams, Preprocessing, Preprocessor,
 };
@@ -114,7 +114,7 @@ fn heldout_patches_are_never_trained_on() {
     // patches never contain it, held-out patches always do.
     let dir = tempfile::tempdir().unwrap();
     let (w, h) = (64u32, 200u32);
-    let rows = lca::image::patch_stream::heldout_rows(h as usize, 8) as u32;
+    let rows = lca::image::heldout_rows(h as usize, 8) as u32;
     assert_eq!(rows, 10);
     let img = image::GrayImage::from_fn(w, h, |x, y| {
         if y >= h - rows {

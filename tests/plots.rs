@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use lca::dictionary::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
-use lca::plot::{self, atoms};
+use lca::dictionary::{CSV_HEADER, TrainingRow, read_training_csv};
+use lca::plot;
 
 fn decode(path: &Path) -> image::RgbImage {
     image::open(path)
@@ -26,7 +26,7 @@ fn row(step: u64) -> TrainingRow {
 
 // ---------------------------------------------------------------- atoms ----
 
-const SEP: u32 = atoms::SEPARATOR_PIXELS as u32;
+const SEP: u32 = plot::SEPARATOR_PIXELS as u32;
 
 #[test]
 fn atom_grid_maps_each_atom_to_its_own_symmetric_range() {
@@ -56,7 +56,7 @@ fn atom_grid_maps_each_atom_to_its_own_symmetric_range() {
     assert_eq!(px(1, 1, 1), [255; 3]);
     // Separators and frame.
     for (x, y) in [(0, 0), (1, 10), (SEP + cell, 5), (img.width() - 1, 20)] {
-        assert_eq!(img.get_pixel(x, y).0, atoms::SEPARATOR_COLOR, "({x}, {y})");
+        assert_eq!(img.get_pixel(x, y).0, plot::SEPARATOR_COLOR, "({x}, {y})");
     }
 }
 
@@ -99,7 +99,7 @@ fn atom_grid_is_near_square_and_upscales_small_patches() {
     // The two unused cells of the last row stay in the separator colour.
     let x = SEP + 3 * (24 + SEP) + 5;
     let y = SEP + 2 * (24 + SEP) + 5;
-    assert_eq!(img.get_pixel(x, y).0, atoms::SEPARATOR_COLOR);
+    assert_eq!(img.get_pixel(x, y).0, plot::SEPARATOR_COLOR);
     // Large patches are not upscaled.
     let d = vec![0.5f32; 2 * 30 * 30];
     let img = plot::atom_grid(&d, 2, 900, 1).unwrap();
@@ -127,8 +127,8 @@ fn is_ink(px: [u8; 3]) -> bool {
 
 #[test]
 fn atoms_figure_is_the_grid_under_a_title() {
-    let title = atoms::TITLE_PIXELS as u32;
-    let min_w = atoms::MIN_FIGURE_WIDTH as u32;
+    let title = plot::TITLE_PIXELS as u32;
+    let min_w = plot::MIN_FIGURE_WIDTH as u32;
     // (atoms, features, channels): a wide grid, a narrow one, one RGB atom.
     for (n, f, c) in [(256, 64, 1), (10, 64, 1), (1, 27, 3), (128, 192, 3)] {
         let d: Vec<f32> = (0..n * f).map(|i| (i as f32 * 0.37).sin()).collect();
@@ -166,8 +166,8 @@ fn atoms_figure_is_the_grid_under_a_title() {
             assert_eq!(fig.get_pixel(0, fig.height() - 1).0, [255; 3]);
         }
     }
-    assert_eq!(atoms::atoms_title(128, 8, 1), "128 atoms, 8×8");
-    assert_eq!(atoms::atoms_title(48, 8, 3), "48 atoms, 8×8×3 RGB");
+    assert_eq!(plot::atoms_title(128, 8, 1), "128 atoms, 8×8");
+    assert_eq!(plot::atoms_title(48, 8, 3), "48 atoms, 8×8×3 RGB");
 }
 
 #[test]
@@ -305,7 +305,7 @@ fn training_png_has_the_documented_size() {
 /// A colour of `lca::plot::curves` as RGB bytes.
 macro_rules! rgb {
     ($c:ident) => {{
-        let c = plot::curves::$c;
+        let c = plot::$c;
         [c.0, c.1, c.2]
     }};
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use lca::neuron::{Reset, Surrogate, SurrogateKind};
 use lca::snn::data::{self, parse_csv, stratified_split, yinyang, yinyang_class};
-use lca::snn::train::{Encoded, InputDropout, Samples, batch_gradient};
+use lca::snn::{Encoded, InputDropout, Samples, batch_gradient};
 use lca::snn::{
     Encoder, EncoderConfig, Latency, LayerKind, LayerSpec, Loss, Network, Rate, SpikeMode,
     SpikeTrain, TrainConfig,

@@ -1032,7 +1032,7 @@ fn snn_train<'py>(
     .check()
     .map_err(to_py)?;
     s.finish()?;
-    let enc = |d| lca::snn::train::Encoded {
+    let enc = |d| lca::snn::Encoded {
         data: d,
         encoder: &encoder,
         seed,
@@ -1043,8 +1043,8 @@ fn snn_train<'py>(
         lca::snn::train(
             &mut network,
             &trs,
-            vas.as_ref().map(|v| v as &dyn lca::snn::train::Samples),
-            tes.as_ref().map(|t| t as &dyn lca::snn::train::Samples),
+            vas.as_ref().map(|v| v as &dyn lca::snn::Samples),
+            tes.as_ref().map(|t| t as &dyn lca::snn::Samples),
             n_classes,
             &cfg,
             &mut |_| {},

@@ -11,11 +11,11 @@ use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
 use indicatif::ProgressBar;
-use lca::dictionary::learn::{LearnParams, Rule, UNBOUNDED_STEPS};
-use lca::dictionary::training::{
+use lca::dictionary::TrainingRow;
+use lca::dictionary::{LearnParams, Rule, UNBOUNDED_STEPS};
+use lca::dictionary::{
     Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
 };
-use lca::dictionary::training_log::TrainingRow;
 use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
 use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
@@ -352,7 +352,7 @@ fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
     let atoms = &training.learner().state().atoms;
     let (n, k) = atoms.shape();
     lca::io::npy::write_matrix(&out.join("dictionary.npy"), k, n, atoms.as_slice())?;
-    let mut csv = String::from(lca::dictionary::training_log::CSV_HEADER);
+    let mut csv = String::from(lca::dictionary::CSV_HEADER);
     csv.push('\n');
     for r in training.rows() {
         csv.push_str(&r.to_csv_line());

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use lca::dictionary::training_log::read_training_csv;
+use lca::dictionary::read_training_csv;
 use lca::io::npy;
 use lca::plot;
 

@@ -9,7 +9,7 @@ use lca::LcaParams;
 use lca::image::{ImageSet, Preprocessing, Preprocessor, Whitening, psnr, reconstruct};
 use lca::io::npz::{self, CsrMatrix};
 
-use lca::dictionary::training::TrainingConfig as LearnConfig;
+use lca::dictionary::TrainingConfig as LearnConfig;
 
 #[derive(Args, Debug)]
 pub struct ReconstructArgs {

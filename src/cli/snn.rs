@@ -12,8 +12,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
-use lca::snn::train::{Encoded, Samples};
 use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask};
+use lca::snn::{Encoded, Samples};
 
 #[derive(Args, Debug)]
 pub struct SnnArgs {
@@ -562,7 +562,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         csv.push('\n');
     }
     lca::io::atomic::write_bytes_atomic(&csv_path, csv.as_bytes())?;
-    lca::snn::plot::write_training_png(&png_path, &log)?;
+    lca::snn::write_training_png(&png_path, &log)?;
 
     let epoch_seconds = log.iter().map(|s| s.seconds).sum::<f64>() / log.len().max(1) as f64;
     let summary = serde_json::json!({

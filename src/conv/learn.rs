@@ -28,7 +28,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dictionary::learn::OnlineStats;
+use crate::dictionary::OnlineStats;
 use crate::error::{Error, Result};
 
 /// Defaults of convolutional learning, read by [`ConvLearnParams::default`]

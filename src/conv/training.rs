@@ -13,7 +13,7 @@
 //!
 //! ```no_run
 //! use lca::conv::{ConvTraining, ConvTrainingConfig};
-//! use lca::dictionary::training::NoObserver;
+//! use lca::dictionary::NoObserver;
 //! let config = ConvTrainingConfig { images: Some("photos/".into()), ..ConvTrainingConfig::default() };
 //! let mut run = ConvTraining::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
@@ -31,12 +31,12 @@ use serde::{Deserialize, Serialize};
 
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
-use crate::dictionary::learn::UNBOUNDED_STEPS;
-use crate::dictionary::training::{
+use crate::dictionary::UNBOUNDED_STEPS;
+use crate::dictionary::{CSV_HEADER, TrainingRow, read_training_csv};
+use crate::dictionary::{
     Observer, Progress, StartInfo, Status, TrainingReport, checkpoint_path,
     defaults as patch_defaults,
 };
-use crate::dictionary::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::atomic::write_bytes_atomic;

@@ -22,8 +22,8 @@ use crate::io::npz;
 /// Writes `state` (and the training seconds so far) to `path`, atomically.
 ///
 /// ```
-/// use lca::dictionary::checkpoint::{read_checkpoint, write_checkpoint};
-/// use lca::dictionary::learn::{DictionaryLearner, LearnParams};
+/// use lca::dictionary::{read_checkpoint, write_checkpoint};
+/// use lca::dictionary::{DictionaryLearner, LearnParams};
 /// use lca::Dictionary;
 /// # let dir = tempfile::tempdir().unwrap();
 /// let init = Dictionary::from_rows(2, 2, vec![1.0, 0.2, 0.1, 1.0]).unwrap();

@@ -244,7 +244,7 @@ impl OnlineStats {
 /// Learns a dictionary one minibatch at a time.
 ///
 /// ```
-/// use lca::dictionary::learn::{DictionaryLearner, LearnParams};
+/// use lca::dictionary::{DictionaryLearner, LearnParams};
 /// use lca::Dictionary;
 /// use nalgebra::DMatrix;
 /// // Signals that are each one of two directions; start from skewed atoms.

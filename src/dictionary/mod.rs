@@ -5,18 +5,22 @@
 //! `components_`, which is exactly nalgebra's column-major `n_features × n_atoms`
 //! matrix Φ whose columns are the atoms. Files therefore load without copies.
 
-pub mod checkpoint;
-pub mod learn;
-pub mod patch_matrix;
-pub mod training;
-pub mod training_log;
+mod checkpoint;
+mod learn;
+mod patch_matrix;
+mod training;
+mod training_log;
 
-pub use learn::{DictionaryLearner, LearnParams, Rule, UNBOUNDED_STEPS};
-pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining};
-pub use training::{
-    NoObserver, Observer, StartInfo, Status, Training, TrainingConfig, TrainingReport,
+pub use checkpoint::{read_checkpoint, write_checkpoint};
+pub use learn::{
+    DictionaryLearner, LearnParams, LearnerState, OnlineStats, Rule, StepStats, UNBOUNDED_STEPS,
 };
-pub use training_log::TrainingRow;
+pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
+pub use training::{
+    NoObserver, Observer, Progress, StartInfo, Status, Training, TrainingConfig, TrainingReport,
+    checkpoint_path, defaults, steps_label,
+};
+pub use training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 
 use nalgebra::DMatrix;
 

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use lca::dictionary::{NoObserver, PatchMatrixParams, PatchMatrixTraining};
-//! use lca::dictionary::learn::LearnParams;
+//! use lca::dictionary::LearnParams;
 //! use nalgebra::DMatrix;
 //! let x = DMatrix::from_fn(4, 64, |i, j| if (i + j) % 4 == 0 { 1.0 } else { 0.1 });
 //! let params = PatchMatrixParams {
@@ -287,7 +287,7 @@ pub fn initial_atoms(patches: &DMatrix<f32>, k: usize, seed: u64) -> Result<DMat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dictionary::training::NoObserver;
+    use crate::dictionary::NoObserver;
 
     fn patches() -> DMatrix<f32> {
         let mut state = 7u64;

@@ -16,7 +16,7 @@
 //! resumes with any number of ranks.
 //!
 //! ```no_run
-//! use lca::dictionary::training::{Training, TrainingConfig, NoObserver};
+//! use lca::dictionary::{Training, TrainingConfig, NoObserver};
 //! let config = TrainingConfig { images: Some("photos/".into()), ..TrainingConfig::default() };
 //! let mut run = Training::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
@@ -208,11 +208,11 @@ impl TrainingConfig {
         // Gram matrix, online A, encoder's active-set factor workspace;
         // atoms, Φᵀ, velocity, B, update; codes, drive, states, residual per signal.
         let learner = f * (3 * k * k + 6 * n * k + 4 * k * m + 2 * n * m);
-        let block = (crate::image::patch_stream::DEFAULT_POOL_BYTES as u128)
-            .min(f * n * crate::image::patch_stream::DEFAULT_POOL_PATCHES as u128);
+        let block = (crate::image::DEFAULT_POOL_BYTES as u128)
+            .min(f * n * crate::image::DEFAULT_POOL_PATCHES as u128);
         learner
-            + (crate::image::patch_stream::DEFAULT_WINDOW as u128 + 1) * block
-            + crate::image::folder::DEFAULT_CACHE_BYTES as u128
+            + (crate::image::DEFAULT_WINDOW as u128 + 1) * block
+            + crate::image::DEFAULT_CACHE_BYTES as u128
     }
 }
 
@@ -414,7 +414,7 @@ impl Training {
         match (&config.zca, config.preprocessing.whiten) {
             (Some(zca), _) => pre.set_zca(zca.clone())?,
             (None, Whitening::Zca { .. }) => {
-                let mut rng = crate::image::patch_stream::zca_rng(config.seed);
+                let mut rng = crate::image::zca_rng(config.seed);
                 pre = Preprocessor::fit(config.preprocessing, &set, config.patch_size, &mut rng)?;
                 config.zca = pre.zca().cloned();
             }

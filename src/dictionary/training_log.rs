@@ -41,7 +41,7 @@ impl TrainingRow {
     /// [`read_training_csv`] reads back exactly the same values (NaN included).
     ///
     /// ```
-    /// use lca::dictionary::training_log::TrainingRow;
+    /// use lca::dictionary::TrainingRow;
     /// let mut row = TrainingRow { step: 3, seconds: 1.5, mse: 0.25, l1: 2.0, active_fraction: 0.1, energy: 0.325, heldout_energy: None };
     /// assert_eq!(row.to_csv_line(), "3,1.5,0.25,2,0.1,0.325,");
     /// row.heldout_energy = Some(0.25);

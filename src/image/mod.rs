@@ -22,20 +22,28 @@
 //! assert_eq!((x.nrows(), x.ncols()), (64, 16));
 //! ```
 
-pub mod folder;
-pub mod patch_stream;
-pub mod patches;
-pub mod preprocess;
-pub mod reconstruct;
+mod folder;
+mod patch_stream;
+mod patches;
+mod preprocess;
+mod reconstruct;
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub use folder::{ImageSet, LoadOptions};
-pub use patch_stream::{PatchStream, PatchStreamParams};
+pub use folder::{
+    DEFAULT_CACHE_BYTES, ImageSet, LoadOptions, MAX_DECODE_ALLOC, MAX_DIMENSION, MAX_PIXEL_BYTES,
+};
+pub use patch_stream::{
+    DEFAULT_IMAGES_PER_BLOCK, DEFAULT_POOL_BYTES, DEFAULT_POOL_PATCHES, DEFAULT_WINDOW,
+    HELDOUT_IMAGES, PatchStream, PatchStreamParams, heldout_rows, zca_rng,
+};
 pub use patches::{Tiles, overlap_add, sample_patches, tile};
-pub use preprocess::{ImageInfo, PatchStat, Preprocessing, Preprocessor, Whitening, Zca};
+pub use preprocess::{
+    DEFAULT_F0, DEFAULT_ZCA_EPSILON, INVERSE_CUTOFF, ImageInfo, PatchStat, Preprocessing,
+    Preprocessor, WHITENED_VARIANCE, Whitening, Zca, denormalize_patches, normalize_patches,
+};
 pub use reconstruct::{Reconstruction, psnr, reconstruct};
 
 /// An image as `f32` samples, row-major with interleaved channels (HWC).

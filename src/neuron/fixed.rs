@@ -57,7 +57,7 @@ impl std::fmt::Display for Overflow {
 /// `keep` 4096ths (Loihi's decay by `du = 4096 − keep`).
 ///
 /// ```
-/// use lca::neuron::fixed::decay;
+/// use lca::neuron::decay;
 /// assert_eq!(decay(1000, 4096), 1000);
 /// assert_eq!(decay(1000, 0), 0);
 /// assert_eq!(decay(-1000, 2048), -500);
@@ -117,7 +117,7 @@ impl CubaLifFixed {
     /// `spikes` and returns their number, or the first state that overflowed.
     ///
     /// ```
-    /// use lca::neuron::fixed::{CubaLifFixed, LifStateFixed};
+    /// use lca::neuron::{CubaLifFixed, LifStateFixed};
     /// use lca::neuron::Reset;
     /// // A perfect integrator with ϑ = 64 fed 16 per step fires every 4 steps.
     /// let lif = CubaLifFixed { current_decay: 0, voltage_decay: 4096, threshold: 64, reset: Reset::Subtract };
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn matches_the_float_kernel_on_exact_values() {
-        use crate::neuron::lif::{CubaLif, LifState};
+        use crate::neuron::{CubaLif, LifState};
         let float = CubaLif {
             current_decay: 0.0,
             voltage_decay: 1.0,

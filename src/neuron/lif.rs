@@ -31,7 +31,7 @@ pub enum Reset {
 /// exact-gradient EventProp pass).
 ///
 /// ```
-/// use lca::neuron::lif::decay_accumulate;
+/// use lca::neuron::decay_accumulate;
 /// let mut x = [1.0, 2.0];
 /// decay_accumulate(&mut x, &[0.5, 0.0], 0.5);
 /// assert_eq!(x, [1.0, 1.0]);
@@ -121,7 +121,7 @@ impl CubaLif {
     /// Writes 1.0/0.0 into `spikes` and returns the number of spikes.
     ///
     /// ```
-    /// use lca::neuron::lif::{CubaLif, LifState, Reset};
+    /// use lca::neuron::{CubaLif, LifState, Reset};
     /// // A perfect integrator with threshold 1 fed 0.25 per step fires every 4 steps.
     /// let lif = CubaLif { current_decay: 0.0, voltage_decay: 1.0, threshold: 1.0, reset: Reset::Subtract, refractory: 0 };
     /// let mut state = LifState::new(1);
@@ -148,7 +148,7 @@ impl CubaLif {
     /// as when each neuron integrates a different constant drive.
     ///
     /// ```
-    /// use lca::neuron::lif::{CubaLif, LifState, Reset};
+    /// use lca::neuron::{CubaLif, LifState, Reset};
     /// let lif = CubaLif { current_decay: 0.0, voltage_decay: 1.0, threshold: 1.0, reset: Reset::Subtract, refractory: 0 };
     /// let mut state = LifState::new(2);
     /// let mut s = [0.0; 2];

@@ -6,13 +6,17 @@
 //! and each kernel is written exactly once. Kernels work on slices, allocate
 //! nothing and are written so the compiler can vectorise them.
 
-pub mod fixed;
-pub mod integrate;
-pub mod lif;
-pub mod surrogate;
-pub mod threshold;
+mod fixed;
+mod integrate;
+mod lif;
+mod surrogate;
+mod threshold;
 
+pub use fixed::{
+    CubaLifFixed, DECAY_BITS, DECAY_UNITY, LifStateFixed, Overflow, STATE_BITS, STATE_MAX,
+    STATE_MIN,
+};
 pub use integrate::{Integrator, leaky_step};
-pub use lif::{CubaLif, LifState, Reset};
+pub use lif::{CubaLif, LifState, Reset, decay_accumulate, fire, reset};
 pub use surrogate::{Surrogate, SurrogateKind};
 pub use threshold::{Threshold, Transfer};

@@ -39,7 +39,7 @@ impl Surrogate {
     /// φ(x) at `x = v − ϑ`.
     ///
     /// ```
-    /// use lca::neuron::surrogate::{Surrogate, SurrogateKind};
+    /// use lca::neuron::{Surrogate, SurrogateKind};
     /// let phi = Surrogate { kind: SurrogateKind::Box, tau: 0.5, alpha: 1.0 };
     /// assert_eq!(phi.grad(0.2), 1.0);
     /// assert_eq!(phi.grad(0.7), 0.0);
@@ -72,7 +72,7 @@ impl Surrogate {
     /// against finite differences.
     ///
     /// ```
-    /// use lca::neuron::surrogate::{Surrogate, SurrogateKind};
+    /// use lca::neuron::{Surrogate, SurrogateKind};
     /// let phi = Surrogate { kind: SurrogateKind::Triangle, tau: 1.0, alpha: 2.0 };
     /// assert_eq!(phi.primitive(-1.5), 0.0);
     /// assert_eq!(phi.primitive(0.0), 1.0);
@@ -109,7 +109,7 @@ impl Surrogate {
 
     /// Writes the smooth step `S(v − ϑ)` (see [`Surrogate::primitive`]) for
     /// every neuron into `out`: the differentiable counterpart of
-    /// [`crate::neuron::lif::fire`].
+    /// [`crate::neuron::fire`].
     #[inline]
     pub fn primitive_slice(&self, v: &[f32], threshold: f32, out: &mut [f32]) {
         assert_eq!(v.len(), out.len());

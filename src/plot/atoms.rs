@@ -120,8 +120,8 @@ pub const MIN_FIGURE_WIDTH: usize = 320;
 /// `"128 atoms, 8×8"` for gray atoms and `"48 atoms, 8×8×3 RGB"` for colour.
 ///
 /// ```
-/// assert_eq!(lca::plot::atoms::atoms_title(128, 8, 1), "128 atoms, 8×8");
-/// assert_eq!(lca::plot::atoms::atoms_title(1, 5, 3), "1 atom, 5×5×3 RGB");
+/// assert_eq!(lca::plot::atoms_title(128, 8, 1), "128 atoms, 8×8");
+/// assert_eq!(lca::plot::atoms_title(1, 5, 3), "1 atom, 5×5×3 RGB");
 /// ```
 pub fn atoms_title(n_atoms: usize, patch: usize, channels: usize) -> String {
     let noun = if n_atoms == 1 { "atom" } else { "atoms" };

@@ -14,7 +14,7 @@ use image::RgbImage;
 use plotters::prelude::*;
 
 use super::{AXIS, BLUE, FONT, GRID, ORANGE, TEXT, draw_error, ensure_font, write_rgb_png};
-use crate::dictionary::training_log::TrainingRow;
+use crate::dictionary::TrainingRow;
 use crate::error::{Error, Result};
 
 /// Size in pixels (width, height) of the figure of [`write_training_png`].
@@ -68,7 +68,7 @@ pub struct TrainingFigure {
 /// an odd window of about `n/50` rows (1, no smoothing, below 100 rows).
 ///
 /// ```
-/// use lca::plot::curves::smoothing_window;
+/// use lca::plot::smoothing_window;
 /// assert_eq!(smoothing_window(60), 1);
 /// assert_eq!(smoothing_window(1000), 21);
 /// ```
@@ -121,7 +121,7 @@ pub fn write_training_png(path: &Path, rows: &[TrainingRow]) -> Result<()> {
 /// each panel.
 ///
 /// ```
-/// use lca::dictionary::training_log::TrainingRow;
+/// use lca::dictionary::TrainingRow;
 /// let rows: Vec<TrainingRow> = (0..300u64)
 ///     .map(|s| TrainingRow {
 ///         step: s,

@@ -7,10 +7,10 @@
 //! truncated PNG. Text uses DejaVu Sans, embedded in the binary: no system
 //! font lookup.
 
-pub mod atoms;
-pub mod compare;
-pub mod curves;
-pub mod raster;
+mod atoms;
+mod compare;
+mod curves;
+mod raster;
 
 use std::io;
 use std::path::Path;
@@ -22,10 +22,14 @@ use plotters::style::{FontStyle, RGBColor};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
-pub use atoms::{atom_grid, atoms_figure, write_atoms_png};
+pub use atoms::{
+    MIN_ATOM_PIXELS, MIN_FIGURE_WIDTH, SEPARATOR_COLOR, SEPARATOR_PIXELS, TITLE_PIXELS, atom_grid,
+    atoms_figure, atoms_title, write_atoms_png,
+};
 pub use compare::{compare_figure_size, write_compare_png, write_image_png};
 pub use curves::{
-    PlotArea, TRAINING_FIGURE_SIZE, TrainingFigure, training_figure, write_training_png,
+    HELDOUT_COLOR, MAX_POINTS_PER_SERIES, PlotArea, RAW_COLOR, SMOOTHED_COLOR,
+    TRAINING_FIGURE_SIZE, TrainingFigure, smoothing_window, training_figure, write_training_png,
 };
 pub use raster::{raster_figure_size, write_raster_png};
 

@@ -189,7 +189,7 @@ impl Encoder for EncoderConfig {
 /// (ON/OFF pairs of signed codes are separate channels).
 ///
 /// ```
-/// use lca::snn::encoder::trains_from_record;
+/// use lca::snn::trains_from_record;
 /// use lca::solver::SpikeRecord;
 /// let rec = SpikeRecord { n_atoms: 2, n_neurons: 2, steps: 4, settle: 1,
 ///     signal: vec![0, 0, 1], neuron: vec![1, 1, 0], step: vec![0, 1, 3], quantum: vec![1.0, 1.0] };

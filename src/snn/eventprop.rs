@@ -83,7 +83,7 @@ use super::network::Network;
 use super::train::{CHUNK, Samples};
 use crate::error::{Error, Result};
 use crate::neuron::Reset;
-use crate::neuron::lif::decay_accumulate;
+use crate::neuron::decay_accumulate;
 
 /// How a spike reaches the neurons it projects to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -684,7 +684,7 @@ pub struct BatchGradient {
     pub stored_bytes: usize,
 }
 
-/// [`crate::snn::train::batch_gradient`] by EventProp: chunks of
+/// [`crate::snn::batch_gradient`] by EventProp: chunks of
 /// [`CHUNK`] samples in parallel, added in order (thread-count independent).
 pub fn batch_gradient(
     net: &Network,

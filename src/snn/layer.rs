@@ -18,8 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::neuron::lif::{decay_accumulate, fire, reset};
 use crate::neuron::{CubaLif, Reset, Surrogate};
+use crate::neuron::{decay_accumulate, fire, reset};
 
 /// Role of a layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

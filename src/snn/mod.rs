@@ -30,15 +30,15 @@
 
 pub mod data;
 pub mod defaults;
-pub mod encoder;
+mod encoder;
 pub mod eventprop;
-pub mod layer;
-pub mod loss;
-pub mod network;
-pub mod optim;
-pub mod plot;
-pub mod streams;
-pub mod train;
+mod layer;
+mod loss;
+mod network;
+mod optim;
+mod plot;
+mod streams;
+mod train;
 
 pub use data::{Dataset, Scaling, Splits};
 pub use defaults::{EncoderKind, Recipe};
@@ -50,7 +50,9 @@ pub use layer::{Layer, LayerKind, LayerSpec, SpikeMode};
 pub use loss::Loss;
 pub use network::{Network, Trace, Workspace};
 pub use optim::Adam;
+pub use plot::write_training_png;
 pub use streams::{Binned, Binning, EventDataset, StreamTask};
 pub use train::{
-    CheckedTrainConfig, EpochStats, Model, SpikeDataset, TrainConfig, accuracy, train,
+    CheckedTrainConfig, Encoded, EpochStats, InputDropout, Model, Samples, SpikeDataset,
+    TrainConfig, accuracy, batch_gradient, train,
 };

@@ -20,7 +20,7 @@
 //! `t = duration`); several events of one channel in one step add up.
 //!
 //! ```
-//! use lca::snn::streams::{EventDataset, StreamTask};
+//! use lca::snn::{EventDataset, StreamTask};
 //! let data = StreamTask { samples: 12, ..StreamTask::default() }.generate(0);
 //! let train = data.bin(0, 50);
 //! assert_eq!((train.steps, train.channels), (50, 20));

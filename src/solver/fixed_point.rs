@@ -106,7 +106,7 @@ pub fn quantise_bias(value: f64) -> Option<i32> {
 /// The current decay (fraction kept, in 4096ths) for a float fraction `keep`
 /// kept per step: `4096 − du`, with Loihi's `du` rounded from `1 − keep`.
 pub fn current_decay_units(keep: f32) -> u16 {
-    let unity = f64::from(crate::neuron::fixed::DECAY_UNITY);
+    let unity = f64::from(crate::neuron::DECAY_UNITY);
     let removed = (unity * (1.0 - f64::from(keep))).round().clamp(0.0, unity) as u16;
-    crate::neuron::fixed::DECAY_UNITY - removed
+    crate::neuron::DECAY_UNITY - removed
 }

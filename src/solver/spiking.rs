@@ -66,8 +66,8 @@ use std::ops::{AddAssign, Neg, SubAssign};
 
 use crate::Dictionary;
 use crate::error::{Error, Result};
-use crate::neuron::fixed::{CubaLifFixed, LifStateFixed, Overflow};
 use crate::neuron::{CubaLif, LifState, Reset};
+use crate::neuron::{CubaLifFixed, LifStateFixed, Overflow};
 use crate::solver::batch::{self, Signal, SignalOutput, SignalSolver, States};
 use crate::solver::fixed_point::{self, QuantisedWeights};
 
@@ -885,7 +885,7 @@ impl SpikingLca {
         let p = &self.params;
         let keep = fixed_point::current_decay_units(p.current_decay);
         // Each spike's inhibition, spread by the synaptic decay, must add up to ϑ·G.
-        let spread = 1.0 - f64::from(keep) / f64::from(crate::neuron::fixed::DECAY_UNITY);
+        let spread = 1.0 - f64::from(keep) / f64::from(crate::neuron::DECAY_UNITY);
         let scale = f64::from(fixed_point::THRESHOLD) * spread;
         let mut values: Vec<f64> = dict
             .inhibition()
@@ -909,7 +909,7 @@ impl SpikingLca {
             pair,
             lif: CubaLifFixed {
                 current_decay: keep,
-                voltage_decay: crate::neuron::fixed::DECAY_UNITY,
+                voltage_decay: crate::neuron::DECAY_UNITY,
                 threshold: fixed_point::THRESHOLD,
                 reset: Reset::Subtract,
             },

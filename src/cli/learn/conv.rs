@@ -9,8 +9,8 @@ use clap::ArgMatches;
 use lca::conv::{
     ConvLearnParams, ConvTraining, ConvTrainingConfig, is_conv_config, learn_defaults,
 };
-use lca::dictionary::learn::UNBOUNDED_STEPS;
-use lca::dictionary::training::{Status, steps_label};
+use lca::dictionary::UNBOUNDED_STEPS;
+use lca::dictionary::{Status, steps_label};
 
 use super::{LearnArgs, Terminal, explicit};
 
