@@ -22,10 +22,7 @@ fn problem(patch: usize, atoms: usize, n: usize) -> (Dictionary, DMatrix<f32>) {
     );
     let m = npy::read_matrix(std::path::Path::new(&path)).expect("bench dictionary");
     let dict = Dictionary::from_rows(m.rows, m.cols, m.data).unwrap();
-    let settings = Preprocessing {
-        whiten: Whitening::None,
-        ..Preprocessing::default()
-    };
+    let settings = Preprocessing::default().whiten(Whitening::None);
     let set = ImageSet::embedded(settings.load_options()).unwrap();
     let pre = Preprocessor::new(settings).unwrap();
     let x = sample_patches(&set, n, patch, &pre, &mut ChaCha8Rng::seed_from_u64(7)).unwrap();

@@ -17,21 +17,16 @@ use rand_chacha::ChaCha8Rng;
 
 fn main() -> lca::Result<()> {
     let (patch, atoms, steps, batch) = (8, 128, 1000, 128);
-    let settings = Preprocessing {
-        whiten: Whitening::None,
-        ..Preprocessing::default()
-    };
+    let settings = Preprocessing::default().whiten(Whitening::None);
     let images = ImageSet::embedded(settings.load_options())?;
     let pre = Preprocessor::new(settings)?;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
 
     // Start from random patches; learn with the default schedule (η 4 → 0.4).
     let init = Dictionary::from_atoms(sample_patches(&images, atoms, patch, &pre, &mut rng)?)?;
-    let params = LearnParams {
-        steps,
-        lca: LcaParams::new().lambda(0.1),
-        ..LearnParams::default()
-    };
+    let params = LearnParams::default()
+        .steps(steps)
+        .lca(LcaParams::new().lambda(0.1));
     let mut learner = DictionaryLearner::new(params, init)?;
     for step in 0..steps {
         let stats = learner.step(&sample_patches(&images, batch, patch, &pre, &mut rng)?)?;

@@ -30,10 +30,7 @@ fn main() -> lca::Result<()> {
     let mut args = std::env::args().skip(1);
     let images = args.next().map(Into::into);
     let out = args.next().unwrap_or_else(|| "out/example_learn".into());
-    let mut config = TrainingConfig {
-        images,
-        ..TrainingConfig::default()
-    };
+    let mut config = TrainingConfig::default().images(images);
     config.learning.steps = 1000;
     let mut run = Training::start(config, out.as_ref(), &mut PrintHeldout)?;
     let report = run.run(&mut PrintHeldout)?;

@@ -86,12 +86,10 @@ fn main() -> lca::Result<()> {
         init.extend(xtr.column(i).iter().map(|v| v + 1e-3));
     }
     let lca_params = LcaParams::new().lambda(lambda).nonneg(!signed);
-    let params = LearnParams {
-        lca: lca_params,
-        steps: 400,
-        learning_rate: 1.0,
-        ..LearnParams::default()
-    };
+    let params = LearnParams::default()
+        .lca(lca_params)
+        .steps(400)
+        .learning_rate(1.0);
     let mut learner = DictionaryLearner::new(params, Dictionary::from_rows(n_atoms, 64, init)?)?;
     for step in 0..400 {
         let idx: Vec<usize> = (0..64)
@@ -154,18 +152,16 @@ fn main() -> lca::Result<()> {
     // The spike trains are deterministic, one per digit, and the network
     // fits them all within a few epochs: decoupled weight decay of the
     // weights and dropout of input entries keep it from memorising them.
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: 16,
-        lr: 2e-3,
-        seed,
-        loss: Loss::MaxVoltage,
-        weight_decay,
-        input_dropout: dropout,
-        keep_best: false,
-        ..TrainConfig::default()
-    }
-    .check()?;
+    let cfg = TrainConfig::default()
+        .epochs(epochs)
+        .batch_size(16)
+        .lr(2e-3)
+        .seed(seed)
+        .loss(Loss::MaxVoltage)
+        .weight_decay(weight_decay)
+        .input_dropout(dropout)
+        .keep_best(false)
+        .check()?;
     let start = Instant::now();
     // Held-out digits are evaluated only while validating.
     let watch = (validate > 0.0).then_some(&te as &dyn lca::snn::Samples);

@@ -5,15 +5,36 @@
 //! unchecked one. Solvers check into their own types ([`crate::Lca`]);
 //! settings with nothing to precompute check into [`Checked`].
 //!
+//! Settings types are `#[non_exhaustive]`: outside the crate they are built
+//! from their defaults with one chained setter per field (named after the
+//! field), so a new setting never breaks a caller.
+//!
 //! ```
 //! use lca::image::LoadOptions;
-//! let bad = LoadOptions { downscale: 0.5, ..LoadOptions::default() };
+//! let bad = LoadOptions::default().downscale(0.5);
 //! assert!(bad.check().is_err());
 //! let ok = LoadOptions::default().check().unwrap();
 //! assert_eq!(ok.downscale, 1.0); // reads through to the settings
 //! ```
 
 use std::ops::Deref;
+
+/// One chained setter per listed field, named after it: `T::default().a(x).b(y)`.
+macro_rules! setters {
+    ($ty:ty { $($field:ident: $fty:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "` (see the field).")]
+                #[must_use]
+                pub fn $field(mut self, $field: $fty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
 
 /// Settings of type `T` that passed their `check`.
 #[derive(Clone, Debug, PartialEq)]

@@ -30,10 +30,7 @@ fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn every_image_seed_loads_in_gray_and_colour() {
     for (path, bytes) in seeds("image") {
         for color in [false, true] {
-            let opts = LoadOptions {
-                color,
-                downscale: 1.0,
-            };
+            let opts = LoadOptions::default().color(color).downscale(1.0);
             let set =
                 ImageSet::from_memory(vec![(path.display().to_string(), bytes.clone())], opts)
                     .unwrap_or_else(|e| panic!("{e}"));

@@ -61,11 +61,11 @@ fn noise_image(width: usize, height: usize, channels: usize, seed: u64) -> Image
 }
 
 fn one_over_f(color: bool) -> Preprocessor {
-    Preprocessor::new(Preprocessing {
-        color,
-        whiten: Whitening::OneOverF { f0: 0.4 },
-        ..Preprocessing::default()
-    })
+    Preprocessor::new(
+        Preprocessing::default()
+            .color(color)
+            .whiten(Whitening::OneOverF { f0: 0.4 }),
+    )
     .unwrap()
 }
 
@@ -92,11 +92,7 @@ fn one_over_f_whitening_inverts_on_band_limited_images() {
 fn one_over_f_whitening_decorrelates_neighbouring_pixels() {
     // Natural images are smooth (neighbours strongly correlated); whitening
     // flattens the spectrum, which removes most of that correlation.
-    let set = ImageSet::embedded(LoadOptions {
-        color: false,
-        downscale: 2.0,
-    })
-    .unwrap();
+    let set = ImageSet::embedded(LoadOptions::default().color(false).downscale(2.0)).unwrap();
     let img = set.load(0).unwrap();
     let (white, _) = one_over_f(false).forward_image(&img).unwrap();
     let neighbour_corr = |im: &Image| {
@@ -169,11 +165,9 @@ fn zca_whitens_to_identity_covariance_and_inverts() {
 
 #[test]
 fn zca_preprocessor_fits_on_a_folder_and_inverts_patches() {
-    let settings = Preprocessing {
-        downscale: 2.0,
-        whiten: Whitening::Zca { epsilon: 1e-3 },
-        ..Preprocessing::default()
-    };
+    let settings = Preprocessing::default()
+        .downscale(2.0)
+        .whiten(Whitening::Zca { epsilon: 1e-3 });
     let set = ImageSet::embedded(settings.load_options()).unwrap();
     let pre = Preprocessor::fit(settings, &set, 4, &mut ChaCha8Rng::seed_from_u64(0)).unwrap();
     assert_eq!(pre.zca().unwrap().n_features(), 16);
@@ -298,10 +292,7 @@ fn empty_or_missing_folders_are_errors() {
     assert!(
         ImageSet::from_folder(&dir.path().join("missing"), false, LoadOptions::default()).is_err()
     );
-    let bad = LoadOptions {
-        color: false,
-        downscale: 0.5,
-    };
+    let bad = LoadOptions::default().color(false).downscale(0.5);
     assert!(ImageSet::embedded(bad).is_err());
 }
 
@@ -336,10 +327,7 @@ fn sixteen_bit_and_rgba_images_read_correctly() {
 
     let color = ImageSet::from_files(
         &[prgba, p16],
-        LoadOptions {
-            color: true,
-            downscale: 1.0,
-        },
+        LoadOptions::default().color(true).downscale(1.0),
     )
     .unwrap();
     let rgb = color.load(0).unwrap();
@@ -354,10 +342,7 @@ fn sixteen_bit_and_rgba_images_read_correctly() {
 
 #[test]
 fn downscale_shrinks_with_a_smooth_filter() {
-    let opts = LoadOptions {
-        color: true,
-        downscale: 3.0,
-    };
+    let opts = LoadOptions::default().color(true).downscale(3.0);
     let set = ImageSet::embedded(opts).unwrap();
     assert_eq!(set.dims(0), (171, 171));
     let img = set.load(2).unwrap();
@@ -375,11 +360,7 @@ fn sample_with(threads: usize, set: &ImageSet, pre: &Preprocessor, seed: u64) ->
 
 #[test]
 fn sample_patches_is_reproducible_and_thread_independent() {
-    let settings = Preprocessing {
-        downscale: 2.0,
-        color: true,
-        ..Preprocessing::default()
-    };
+    let settings = Preprocessing::default().downscale(2.0).color(true);
     let set = ImageSet::embedded(settings.load_options()).unwrap();
     let pre = Preprocessor::new(settings).unwrap();
     let a = sample_with(1, &set, &pre, 42);
@@ -402,22 +383,16 @@ fn sample_patches_is_reproducible_and_thread_independent() {
     assert_eq!(first, a);
     assert_ne!(first, second);
     // Settings that disagree with how the set was loaded are refused.
-    let gray = Preprocessor::new(Preprocessing {
-        downscale: 2.0,
-        ..Preprocessing::default()
-    })
-    .unwrap();
+    let gray = Preprocessor::new(Preprocessing::default().downscale(2.0)).unwrap();
     assert!(sample_patches(&set, 1, 8, &gray, &mut rng).is_err());
 }
 
 #[test]
 fn unit_norm_patches_have_norm_one_and_zero_mean() {
-    let settings = Preprocessing {
-        downscale: 2.0,
-        whiten: Whitening::None,
-        min_norm: 0.05,
-        ..Preprocessing::default()
-    };
+    let settings = Preprocessing::default()
+        .downscale(2.0)
+        .whiten(Whitening::None)
+        .min_norm(0.05);
     let set = ImageSet::embedded(settings.load_options()).unwrap();
     let pre = Preprocessor::new(settings).unwrap();
     let x = sample_patches(&set, 500, 6, &pre, &mut ChaCha8Rng::seed_from_u64(9)).unwrap();
@@ -449,21 +424,14 @@ fn all_flat_images_fail_instead_of_looping() {
         .save(dir.path().join("flat.png"))
         .unwrap();
     let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
-    let pre = Preprocessor::new(Preprocessing {
-        whiten: Whitening::None,
-        ..Preprocessing::default()
-    })
-    .unwrap();
+    let pre = Preprocessor::new(Preprocessing::default().whiten(Whitening::None)).unwrap();
     let err = sample_patches(&set, 10, 4, &pre, &mut ChaCha8Rng::seed_from_u64(0)).unwrap_err();
     assert!(err.to_string().contains("min_norm"), "{err}");
 }
 
 #[test]
 fn settings_serialise_with_kebab_case_whitening() {
-    let s = Preprocessing {
-        whiten: Whitening::from_name("one-over-f").unwrap(),
-        ..Preprocessing::default()
-    };
+    let s = Preprocessing::default().whiten(Whitening::from_name("one-over-f").unwrap());
     let json = serde_json::to_string(&s).unwrap();
     assert!(
         json.contains(r#""whiten":{"kind":"one-over-f","f0":0.4}"#),
@@ -474,13 +442,7 @@ fn settings_serialise_with_kebab_case_whitening() {
     let z: Whitening = serde_json::from_str(r#"{"kind":"zca","epsilon":0.01}"#).unwrap();
     assert_eq!(z, Whitening::Zca { epsilon: 0.01 });
     assert_eq!(Whitening::from_name("none").unwrap(), Whitening::None);
-    assert!(
-        Preprocessor::new(Preprocessing {
-            min_norm: -1.0,
-            ..s
-        })
-        .is_err()
-    );
+    assert!(Preprocessor::new(s.min_norm(-1.0)).is_err());
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -687,10 +649,7 @@ fn folders_say_why_they_hold_no_images_and_flag_dropped_alpha() {
 fn original_size_is_kept_next_to_the_downscaled_one() {
     let dir = tempfile::tempdir().unwrap();
     write_png_gray(&dir.path().join("a.png"), 64, 48);
-    let opts = LoadOptions {
-        color: false,
-        downscale: 2.0,
-    };
+    let opts = LoadOptions::default().color(false).downscale(2.0);
     let set = ImageSet::from_files(&[dir.path().join("a.png")], opts).unwrap();
     assert_eq!((set.dims(0), set.original_dims(0)), ((32, 24), (64, 48)));
 }

@@ -280,11 +280,7 @@ fn a_complete_orthonormal_dictionary_at_lambda_zero_reconstructs_exactly() {
     )
     .unwrap();
     for whiten in [Whitening::None, Whitening::from_name("one-over-f").unwrap()] {
-        let pre = Preprocessor::new(Preprocessing {
-            whiten,
-            ..Preprocessing::default()
-        })
-        .unwrap();
+        let pre = Preprocessor::new(Preprocessing::default().whiten(whiten)).unwrap();
         let rec = reconstruct(&img, &dict, &lca, &pre, 8, 4).unwrap();
         let worst = rec
             .image

@@ -45,11 +45,9 @@ fn each_photo_is_decoded_once_per_pass_without_a_cache() {
     let dir = photo_folder(40);
     let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
     let set = Arc::new(set.with_cache_bytes(0));
-    let params = PatchStreamParams {
-        pool_patches: 256,
-        images_per_block: 4,
-        ..PatchStreamParams::new(6, 32, 1)
-    };
+    let params = PatchStreamParams::new(6, 32, 1)
+        .pool_patches(256)
+        .images_per_block(4);
     let mut stream = stream_over(Arc::clone(&set), params);
     assert_eq!(stream.steps_per_block(), 8);
     // 10 blocks per pass: 160 steps are two passes over the folder.
@@ -73,12 +71,10 @@ fn batches_depend_only_on_seed_and_step() {
         let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
         Arc::new(set)
     };
-    let params = PatchStreamParams {
-        pool_patches: 512,
-        images_per_block: 2,
-        heldout_patches: 50,
-        ..PatchStreamParams::new(8, 48, 5)
-    };
+    let params = PatchStreamParams::new(8, 48, 5)
+        .pool_patches(512)
+        .images_per_block(2)
+        .heldout_patches(50);
     let run = |threads: usize, steps: &[u64]| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -104,7 +100,7 @@ fn batches_depend_only_on_seed_and_step() {
     assert!(seq[0].column_iter().all(|c| (c.norm() - 1.0).abs() < 1e-4));
     assert_ne!(seq[0], seq[1]);
     // Another seed, other patches.
-    let mut other = stream_over(open(), PatchStreamParams { seed: 6, ..params });
+    let mut other = stream_over(open(), params.seed(6));
     assert_ne!(other.batch(0).unwrap(), seq[0]);
 }
 
@@ -125,17 +121,13 @@ fn heldout_patches_are_never_trained_on() {
     });
     img.save(dir.path().join("a.png")).unwrap();
     let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
-    let pre = Preprocessing {
-        remove_mean: false,
-        unit_norm: false,
-        min_norm: 0.0,
-        ..Preprocessing::default()
-    };
-    let params = PatchStreamParams {
-        pool_patches: 2000,
-        heldout_patches: 100,
-        ..PatchStreamParams::new(8, 100, 2)
-    };
+    let pre = Preprocessing::default()
+        .remove_mean(false)
+        .unit_norm(false)
+        .min_norm(0.0);
+    let params = PatchStreamParams::new(8, 100, 2)
+        .pool_patches(2000)
+        .heldout_patches(100);
     let mut stream = PatchStream::new(
         Arc::new(set),
         Arc::new(Preprocessor::new(pre).unwrap()),
@@ -157,20 +149,10 @@ fn heldout_patches_are_never_trained_on() {
 #[test]
 fn the_online_rule_lowers_the_objective_of_a_fixed_batch() {
     let set = Arc::new(ImageSet::embedded(LoadOptions::default()).unwrap());
-    let mut stream = stream_over(
-        set,
-        PatchStreamParams {
-            pool_patches: 4096,
-            ..PatchStreamParams::new(8, 256, 0)
-        },
-    );
+    let mut stream = stream_over(set, PatchStreamParams::new(8, 256, 0).pool_patches(4096));
     let x = stream.batch(0).unwrap();
     let init = Dictionary::from_atoms(stream.initial_patches(32).unwrap()).unwrap();
-    let params = LearnParams {
-        rule: Rule::Online,
-        steps: 50,
-        ..LearnParams::default()
-    };
+    let params = LearnParams::default().rule(Rule::Online).steps(50);
     let exact = LcaParams::new().lambda(0.1).tol(0.0).check().unwrap();
     let objective = |d: &Dictionary| {
         let codes = exact.encode(d, &x).unwrap().codes;
@@ -457,11 +439,9 @@ fn a_photo_that_fails_to_decode_mid_run_is_skipped_once() {
     std::fs::write(dir.path().join("p999.png"), &good[..good.len() / 2]).unwrap();
     let (set, _) = ImageSet::from_folder(dir.path(), false, LoadOptions::default()).unwrap();
     let set = Arc::new(set);
-    let params = PatchStreamParams {
-        pool_patches: 256,
-        images_per_block: 5,
-        ..PatchStreamParams::new(6, 32, 4)
-    };
+    let params = PatchStreamParams::new(6, 32, 4)
+        .pool_patches(256)
+        .images_per_block(5);
     let mut stream = stream_over(Arc::clone(&set), params);
     let mut warnings = Vec::new();
     for s in 0..40 {

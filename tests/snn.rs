@@ -288,13 +288,11 @@ fn training_is_identical_for_one_and_two_threads() {
             .unwrap();
         pool.install(|| {
             let mut net = Network::new(4, &specs, phi, 3).unwrap();
-            let cfg = TrainConfig {
-                epochs: 2,
-                batch_size: 20,
-                ..TrainConfig::default()
-            }
-            .check()
-            .unwrap();
+            let cfg = TrainConfig::default()
+                .epochs(2)
+                .batch_size(20)
+                .check()
+                .unwrap();
             let idx: Vec<usize> = (0..64).collect();
             let g = batch_gradient(&net, &samples, &idx, 0, &cfg.loss).0;
             lca::snn::train(
@@ -343,14 +341,12 @@ fn a_small_network_learns_yinyang_above_chance() {
         alpha: 1.0,
     };
     let mut net = Network::new(4, &specs, phi, 1).unwrap();
-    let cfg = TrainConfig {
-        epochs: 8,
-        batch_size: 16,
-        lr: 5e-3,
-        ..TrainConfig::default()
-    }
-    .check()
-    .unwrap();
+    let cfg = TrainConfig::default()
+        .epochs(8)
+        .batch_size(16)
+        .lr(5e-3)
+        .check()
+        .unwrap();
     let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
     let last = log.last().unwrap();
     assert!(last.train_accuracy > 0.6, "{last:?}");
@@ -378,15 +374,13 @@ fn small_regularised_run(
         let mut net = Network::new(4, &specs, phi, 3).unwrap();
         let start = net.params.clone();
         // one epoch of one batch: a single optimiser step
-        let cfg = TrainConfig {
-            epochs: 1,
-            batch_size: 64,
-            weight_decay,
-            input_dropout,
-            ..TrainConfig::default()
-        }
-        .check()
-        .unwrap();
+        let cfg = TrainConfig::default()
+            .epochs(1)
+            .batch_size(64)
+            .weight_decay(weight_decay)
+            .input_dropout(input_dropout)
+            .check()
+            .unwrap();
         let log = lca::snn::train(&mut net, &samples, None, None, 3, &cfg, &mut |_| {}).unwrap();
         (start, net.params, log[0].lr)
     })
@@ -466,43 +460,16 @@ fn input_dropout_zeroes_a_fraction_and_rescales_the_rest() {
 fn train_config_check_names_the_bad_setting() {
     let base = TrainConfig::default;
     let cases = [
+        (base().epochs(0), "epochs"),
+        (base().lr(f32::NAN), "lr"),
+        (base().input_dropout(1.0), "input_dropout"),
+        (base().weight_decay(-1.0), "weight_decay"),
         (
-            TrainConfig {
-                epochs: 0,
-                ..base()
-            },
-            "epochs",
-        ),
-        (
-            TrainConfig {
-                lr: f32::NAN,
-                ..base()
-            },
-            "lr",
-        ),
-        (
-            TrainConfig {
-                input_dropout: 1.0,
-                ..base()
-            },
-            "input_dropout",
-        ),
-        (
-            TrainConfig {
-                weight_decay: -1.0,
-                ..base()
-            },
-            "weight_decay",
-        ),
-        (
-            TrainConfig {
-                loss: Loss::FirstSpike {
-                    tau0: 0.0,
-                    tau1: 1.0,
-                    gamma: 0.0,
-                },
-                ..base()
-            },
+            base().loss(Loss::FirstSpike {
+                tau0: 0.0,
+                tau1: 1.0,
+                gamma: 0.0,
+            }),
             "loss",
         ),
     ];

@@ -509,14 +509,13 @@ fn image_to_numpy<'py>(py: Python<'py>, img: Image) -> PyResult<Bound<'py, PyAny
 fn preprocessing(s: &mut Settings<'_>, color: bool) -> PyResult<Preprocessing> {
     let d = Preprocessing::default();
     let whiten: String = s.or("whiten", d.whiten.name().to_string())?;
-    let p = Preprocessing {
-        downscale: s.or("downscale", d.downscale)?,
-        color,
-        whiten: Whitening::from_name(&whiten).map_err(to_py)?,
-        remove_mean: s.or("remove_mean", d.remove_mean)?,
-        unit_norm: s.or("unit_norm", d.unit_norm)?,
-        min_norm: s.or("min_norm", d.min_norm)?,
-    };
+    let p = Preprocessing::default()
+        .downscale(s.or("downscale", d.downscale)?)
+        .color(color)
+        .whiten(Whitening::from_name(&whiten).map_err(to_py)?)
+        .remove_mean(s.or("remove_mean", d.remove_mean)?)
+        .unit_norm(s.or("unit_norm", d.unit_norm)?)
+        .min_norm(s.or("min_norm", d.min_norm)?);
     p.check().map_err(to_py)?;
     Ok(p)
 }
@@ -616,18 +615,17 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
     };
     let alpha = s.or("alpha", LcaParams::default().lambda)?;
     let lr: f32 = s.or("learning_rate", d.learning_rate)?;
-    Ok(LearnParams {
-        rule,
-        lca: LcaParams::new().lambda(alpha),
-        learning_rate: lr,
-        learning_rate_final: Some(
+    Ok(LearnParams::default()
+        .rule(rule)
+        .lca(LcaParams::new().lambda(alpha))
+        .learning_rate(lr)
+        .learning_rate_final(Some(
             s.or("learning_rate_final", d.learning_rate_final.unwrap_or(lr))?,
-        ),
-        lambda_final: s.get("alpha_final")?,
-        momentum: s.or("momentum", d.momentum)?,
-        steps,
-        resample_after: s.or("resample_after", d.resample_after)?,
-    })
+        ))
+        .lambda_final(s.get("alpha_final")?)
+        .momentum(s.or("momentum", d.momentum)?)
+        .steps(steps)
+        .resample_after(s.or("resample_after", d.resample_after)?))
 }
 
 /// `lca learn FOLDER --output OUT` from Python: `(dictionary (n_atoms,
@@ -647,22 +645,20 @@ fn learn_images<'py>(
     let learning = learn_params(&mut s)?;
     let color = s.or("color", false)?;
     let d = TrainingConfig::default();
-    let config = TrainingConfig {
-        images: folder,
-        recursive: s.or("recursive", false)?,
-        patch_size: s.or("patch_size", d.patch_size)?,
-        atoms: s.or("n_components", d.atoms)?,
-        batch_size: s.or("batch_size", d.batch_size)?,
-        seed: s.or("random_state", 0u64)?,
-        init: s.get("init")?,
-        checkpoint_every: s.or("checkpoint_every", 0u64)?,
-        max_seconds: s.get("max_seconds")?,
-        heldout_patches: s.or("heldout_patches", d.heldout_patches)?,
-        heldout_every: s.or("heldout_every", d.heldout_every)?,
-        preprocessing: preprocessing(&mut s, color)?,
-        learning,
-        ..TrainingConfig::default()
-    };
+    let config = TrainingConfig::default()
+        .images(folder)
+        .recursive(s.or("recursive", false)?)
+        .patch_size(s.or("patch_size", d.patch_size)?)
+        .atoms(s.or("n_components", d.atoms)?)
+        .batch_size(s.or("batch_size", d.batch_size)?)
+        .seed(s.or("random_state", 0u64)?)
+        .init(s.get("init")?)
+        .checkpoint_every(s.or("checkpoint_every", 0u64)?)
+        .max_seconds(s.get("max_seconds")?)
+        .heldout_patches(s.or("heldout_patches", d.heldout_patches)?)
+        .heldout_every(s.or("heldout_every", d.heldout_every)?)
+        .preprocessing(preprocessing(&mut s, color)?)
+        .learning(learning);
     s.finish()?;
     let mut observer = Collect::default();
     let started = py.detach(|| Training::start(config, &output, &mut observer));
@@ -711,13 +707,12 @@ impl PatchLearner {
         let mut s = Settings::new(settings, py);
         let learning = learn_params(&mut s)?;
         let d = PatchMatrixParams::default();
-        let params = PatchMatrixParams {
-            atoms: s.or("n_components", d.atoms)?,
-            batch_size: s.or("batch_size", d.batch_size)?,
-            seed: s.or("random_state", d.seed)?,
-            max_seconds: s.get("max_seconds")?,
-            learning,
-        };
+        let params = PatchMatrixParams::default()
+            .atoms(s.or("n_components", d.atoms)?)
+            .batch_size(s.or("batch_size", d.batch_size)?)
+            .seed(s.or("random_state", d.seed)?)
+            .max_seconds(s.get("max_seconds")?)
+            .learning(learning);
         s.finish()?;
         let patches = columns(x, "X")?;
         let init = init
@@ -1019,18 +1014,16 @@ fn snn_train<'py>(
     let seed: u64 = s.or("seed", 0)?;
     let mut network = Network::new(tr.n_features, &specs, surrogate, seed).map_err(to_py)?;
     network.detach_reset = !s.or("reset_gradient", false)?;
-    let cfg = TrainConfig {
-        epochs: s.or("epochs", 60)?,
-        batch_size: s.or("batch_size", 16)?,
-        lr: s.or("lr", 2e-3)?,
-        lr_final: s.or("lr_final", 0.05)?,
-        seed,
-        loss,
-        keep_best: !s.or("keep_last", false)?,
-        ..TrainConfig::default()
-    }
-    .check()
-    .map_err(to_py)?;
+    let cfg = TrainConfig::default()
+        .epochs(s.or("epochs", 60)?)
+        .batch_size(s.or("batch_size", 16)?)
+        .lr(s.or("lr", 2e-3)?)
+        .lr_final(s.or("lr_final", 0.05)?)
+        .seed(seed)
+        .loss(loss)
+        .keep_best(!s.or("keep_last", false)?)
+        .check()
+        .map_err(to_py)?;
     s.finish()?;
     let enc = |d| lca::snn::Encoded {
         data: d,

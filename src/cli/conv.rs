@@ -69,10 +69,7 @@ fn read_images(path: &Path, channels: usize) -> anyhow::Result<Vec<Planes>> {
     }
     let set = ImageSet::from_files(
         &[path.to_path_buf()],
-        LoadOptions {
-            color: channels == 3,
-            ..LoadOptions::default()
-        },
+        LoadOptions::default().color(channels == 3),
     )?;
     Ok(vec![to_planes(set.load(0)?.as_ref())])
 }
@@ -259,13 +256,7 @@ pub(crate) fn reconstruct(
     std::fs::create_dir_all(output)
         .with_context(|| format!("{}: cannot create output folder", output.display()))?;
     super::check_writable(&output.join("probe.png"))?;
-    let set = ImageSet::from_files(
-        images,
-        LoadOptions {
-            color: dict.channels() == 3,
-            ..LoadOptions::default()
-        },
-    )?;
+    let set = ImageSet::from_files(images, LoadOptions::default().color(dict.channels() == 3))?;
     if dict.channels() != 1 && dict.channels() != 3 {
         bail!(
             "{}: filters have {} channels; images are grey (1) or RGB (3)",

@@ -192,49 +192,44 @@ impl LearnArgs {
             (0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
             (n, _) => n,
         };
-        Ok(LearnParams {
-            rule,
-            lca: LcaParams::new().lambda(self.lambda),
-            learning_rate: self.learning_rate,
-            learning_rate_final: Some(self.learning_rate_final),
-            lambda_final: self.lambda_final,
-            momentum: self.momentum,
-            steps,
-            resample_after: self.resample_after,
-        })
+        Ok(LearnParams::default()
+            .rule(rule)
+            .lca(LcaParams::new().lambda(self.lambda))
+            .learning_rate(self.learning_rate)
+            .learning_rate_final(Some(self.learning_rate_final))
+            .lambda_final(self.lambda_final)
+            .momentum(self.momentum)
+            .steps(steps)
+            .resample_after(self.resample_after))
     }
 
     fn config(&self) -> anyhow::Result<TrainingConfig> {
-        let mut preprocessing = Preprocessing {
-            downscale: self.downscale,
-            color: self.color,
-            whiten: match self.whiten {
+        let mut preprocessing = Preprocessing::default()
+            .downscale(self.downscale)
+            .color(self.color)
+            .whiten(match self.whiten {
                 WhitenArg::None => Whitening::None,
                 WhitenArg::OneOverF => Whitening::from_name("one-over-f")?,
                 WhitenArg::Zca => Whitening::from_name("zca")?,
-            },
-            ..Preprocessing::default()
-        };
+            });
         preprocessing.remove_mean = !self.no_remove_mean;
         preprocessing.unit_norm = !self.no_unit_norm;
         preprocessing.min_norm = self.min_norm;
         let learning = self.learning()?;
-        let config = TrainingConfig {
-            images: self.dir.clone(),
-            recursive: self.recursive,
-            patch_size: self.patch_size,
-            atoms: self.atoms,
-            batch_size: self.batch_size,
-            seed: self.seed,
-            init: self.init.clone(),
-            checkpoint_every: self.checkpoint_every,
-            max_seconds: self.max_seconds,
-            heldout_patches: self.heldout_patches,
-            heldout_every: self.heldout_every,
-            preprocessing,
-            learning,
-            ..TrainingConfig::default()
-        };
+        let config = TrainingConfig::default()
+            .images(self.dir.clone())
+            .recursive(self.recursive)
+            .patch_size(self.patch_size)
+            .atoms(self.atoms)
+            .batch_size(self.batch_size)
+            .seed(self.seed)
+            .init(self.init.clone())
+            .checkpoint_every(self.checkpoint_every)
+            .max_seconds(self.max_seconds)
+            .heldout_patches(self.heldout_patches)
+            .heldout_every(self.heldout_every)
+            .preprocessing(preprocessing)
+            .learning(learning);
         Ok(config.check()?.into_inner())
     }
 }
@@ -327,13 +322,12 @@ fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
         .as_deref()
         .map(super::encode::read_dictionary)
         .transpose()?;
-    let params = PatchMatrixParams {
-        atoms: args.atoms,
-        batch_size: args.batch_size,
-        seed: args.seed,
-        max_seconds: args.max_seconds,
-        learning: args.learning()?,
-    };
+    let params = PatchMatrixParams::default()
+        .atoms(args.atoms)
+        .batch_size(args.batch_size)
+        .seed(args.seed)
+        .max_seconds(args.max_seconds)
+        .learning(args.learning()?);
     let mut training = PatchMatrixTraining::new(params, patches, init)
         .with_context(|| path.display().to_string())?;
     if out.exists() && !out.is_dir() {

@@ -84,11 +84,9 @@ fn settings(
                     if args.color { "RGB " } else { "gray " }
                 );
             }
-            let settings = Preprocessing {
-                whiten: Whitening::None,
-                color: args.color,
-                ..Preprocessing::default()
-            };
+            let settings = Preprocessing::default()
+                .whiten(Whitening::None)
+                .color(args.color);
             (Preprocessor::new(settings)?, side, 0.1)
         }
     };

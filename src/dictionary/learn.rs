@@ -66,6 +66,7 @@ pub const UNBOUNDED_STEPS: u64 = u64::MAX;
 
 /// Settings of dictionary learning, validated by [`LearnParams::check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LearnParams {
     /// Update rule.
     #[serde(default = "Rule::legacy")]
@@ -86,6 +87,17 @@ pub struct LearnParams {
     /// An atom unused for this many consecutive steps is re-seeded (0: never).
     pub resample_after: u64,
 }
+
+crate::settings::setters!(LearnParams {
+    rule: Rule,
+    lca: LcaParams,
+    learning_rate: f32,
+    learning_rate_final: Option<f32>,
+    lambda_final: Option<f32>,
+    momentum: f32,
+    steps: u64,
+    resample_after: u64,
+});
 
 impl Default for LearnParams {
     fn default() -> Self {

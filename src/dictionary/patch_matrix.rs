@@ -14,12 +14,10 @@
 //! use lca::dictionary::LearnParams;
 //! use nalgebra::DMatrix;
 //! let x = DMatrix::from_fn(4, 64, |i, j| if (i + j) % 4 == 0 { 1.0 } else { 0.1 });
-//! let params = PatchMatrixParams {
-//!     atoms: 4,
-//!     batch_size: 16,
-//!     learning: LearnParams { steps: 20, ..LearnParams::default() },
-//!     ..PatchMatrixParams::default()
-//! };
+//! let params = PatchMatrixParams::default()
+//!     .atoms(4)
+//!     .batch_size(16)
+//!     .learning(LearnParams::default().steps(20));
 //! let mut run = PatchMatrixTraining::new(params, x, None).unwrap();
 //! let report = run.run(&mut NoObserver, None).unwrap();
 //! assert_eq!(report.steps_done, 20);
@@ -42,6 +40,7 @@ use crate::error::{Error, Result};
 
 /// Settings of a run over a patch matrix.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct PatchMatrixParams {
     /// Number of atoms.
     pub atoms: usize,
@@ -54,6 +53,14 @@ pub struct PatchMatrixParams {
     /// Rule, encoder and schedules (`learning.steps` bounds the run).
     pub learning: LearnParams,
 }
+
+crate::settings::setters!(PatchMatrixParams {
+    atoms: usize,
+    batch_size: usize,
+    seed: u64,
+    max_seconds: Option<f64>,
+    learning: LearnParams,
+});
 
 impl Default for PatchMatrixParams {
     fn default() -> Self {

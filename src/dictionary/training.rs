@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! use lca::dictionary::{Training, TrainingConfig, NoObserver};
-//! let config = TrainingConfig { images: Some("photos/".into()), ..TrainingConfig::default() };
+//! let config = TrainingConfig::default().images(Some("photos/".into()));
 //! let mut run = Training::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
 //! println!("{} steps, held-out objective {:?}", report.steps_done, report.last.and_then(|r| r.heldout_energy));
@@ -96,6 +96,7 @@ pub struct Progress {
 /// Every setting of a run, written to `config.json` (which `--resume` reads
 /// back; keys are a contract with users' scripts).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TrainingConfig {
     /// Version of the crate that started the run.
     pub crate_version: String,
@@ -134,6 +135,25 @@ pub struct TrainingConfig {
     #[serde(default)]
     pub progress: Option<Progress>,
 }
+
+crate::settings::setters!(TrainingConfig {
+    crate_version: String,
+    images: Option<PathBuf>,
+    recursive: bool,
+    patch_size: usize,
+    atoms: usize,
+    batch_size: usize,
+    seed: u64,
+    init: Option<PathBuf>,
+    checkpoint_every: u64,
+    max_seconds: Option<f64>,
+    heldout_patches: usize,
+    heldout_every: u64,
+    preprocessing: Preprocessing,
+    learning: LearnParams,
+    zca: Option<Zca>,
+    progress: Option<Progress>,
+});
 
 fn default_heldout_every() -> u64 {
     defaults::HELDOUT_EVERY

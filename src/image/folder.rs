@@ -45,6 +45,7 @@ const EMBEDDED: [(&str, &[u8]); 3] = [
 
 /// How images are turned into `f32` arrays when loaded.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LoadOptions {
     /// Keep RGB (`true`, 3 channels) or convert to luminance (`false`, 1 channel,
     /// Rec. 709 weights `0.2126 R + 0.7152 G + 0.0722 B` as in scikit-image).
@@ -55,6 +56,11 @@ pub struct LoadOptions {
     /// averages away sensor noise and JPEG blocking.
     pub downscale: f32,
 }
+
+crate::settings::setters!(LoadOptions {
+    color: bool,
+    downscale: f32,
+});
 
 impl Default for LoadOptions {
     fn default() -> Self {

@@ -14,7 +14,7 @@
 //! ```
 //! use lca::image::{ImageSet, Preprocessing, Preprocessor, sample_patches};
 //! use rand::SeedableRng;
-//! let settings = Preprocessing { downscale: 2.0, ..Preprocessing::default() };
+//! let settings = Preprocessing::default().downscale(2.0);
 //! let set = ImageSet::embedded(settings.load_options()).unwrap();
 //! let pre = Preprocessor::new(settings).unwrap();
 //! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);

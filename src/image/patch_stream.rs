@@ -58,6 +58,7 @@ pub const HELDOUT_IMAGES: usize = 32;
 
 /// Settings of a [`PatchStream`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct PatchStreamParams {
     /// Patch side `P` (patches are `P × P`).
     pub patch: usize,
@@ -76,6 +77,17 @@ pub struct PatchStreamParams {
     /// Held-out patches (0: none, and every row of every image is trained on).
     pub heldout_patches: usize,
 }
+
+crate::settings::setters!(PatchStreamParams {
+    patch: usize,
+    batch_size: usize,
+    seed: u64,
+    pool_patches: usize,
+    pool_bytes: usize,
+    images_per_block: usize,
+    window: usize,
+    heldout_patches: usize,
+});
 
 impl PatchStreamParams {
     /// Defaults for `patch × patch` patches and `batch_size` patches per step.
@@ -301,7 +313,7 @@ impl Source {
 /// let settings = Preprocessing::default();
 /// let set = Arc::new(ImageSet::embedded(settings.load_options()).unwrap());
 /// let pre = Arc::new(Preprocessor::new(settings).unwrap());
-/// let params = PatchStreamParams { pool_patches: 4096, ..PatchStreamParams::new(8, 64, 7) };
+/// let params = PatchStreamParams::new(8, 64, 7).pool_patches(4096);
 /// let mut stream = PatchStream::new(set.clone(), pre.clone(), params).unwrap();
 /// let x = stream.batch(3).unwrap();
 /// assert_eq!((x.nrows(), x.ncols()), (64, 64));

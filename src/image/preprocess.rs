@@ -105,6 +105,7 @@ impl Whitening {
 /// dictionary can be applied to new images the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct Preprocessing {
     /// Image shrink factor ≥ 1 (see [`LoadOptions::downscale`]).
     pub downscale: f32,
@@ -122,6 +123,15 @@ pub struct Preprocessing {
     /// dropped when sampling for learning, left unscaled when tiling.
     pub min_norm: f32,
 }
+
+crate::settings::setters!(Preprocessing {
+    downscale: f32,
+    color: bool,
+    whiten: Whitening,
+    remove_mean: bool,
+    unit_norm: bool,
+    min_norm: f32,
+});
 
 impl Default for Preprocessing {
     fn default() -> Self {
@@ -406,7 +416,7 @@ impl Zca {
 /// ```
 /// use lca::image::{preprocess::normalize_patches, Preprocessing};
 /// use nalgebra::DMatrix;
-/// let s = Preprocessing { min_norm: 0.5, ..Preprocessing::default() };
+/// let s = Preprocessing::default().min_norm(0.5);
 /// let mut x = DMatrix::from_column_slice(2, 2, &[1.0, 3.0, 2.0, 2.1]);
 /// let stats = normalize_patches(&s, &mut x);
 /// assert_eq!((stats[0].mean, stats[0].kept, stats[1].kept), (2.0, true, false));

@@ -131,6 +131,7 @@ impl Samples for InputDropout<'_> {
 
 /// Optimisation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TrainConfig {
     /// Passes over the training set.
     pub epochs: usize,
@@ -163,6 +164,19 @@ pub struct TrainConfig {
     pub method: Method,
 }
 
+crate::settings::setters!(TrainConfig {
+    epochs: usize,
+    batch_size: usize,
+    lr: f32,
+    lr_final: f32,
+    seed: u64,
+    loss: Loss,
+    keep_best: bool,
+    weight_decay: f32,
+    input_dropout: f32,
+    method: Method,
+});
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -186,7 +200,7 @@ impl TrainConfig {
     ///
     /// ```
     /// use lca::snn::TrainConfig;
-    /// let bad = TrainConfig { batch_size: 0, ..TrainConfig::default() };
+    /// let bad = TrainConfig::default().batch_size(0);
     /// assert!(bad.check().unwrap_err().to_string().contains("batch_size"));
     /// let cfg = TrainConfig::default().check().unwrap();
     /// assert_eq!(cfg.epochs, TrainConfig::default().epochs);
