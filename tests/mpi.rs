@@ -205,6 +205,121 @@ fn encoding_on_two_ranks_writes_the_single_process_files() {
     }
 }
 
+/// The spiking LCA is split over the ranks too: codes and every recorded
+/// spike are the single-process files, with float and fixed-point networks
+/// (the latter also simulates the float network for its comparison).
+#[test]
+fn spiking_encoding_on_two_ranks_writes_the_single_process_files() {
+    let dir = tmp();
+    let learned = dir.path().join("learned");
+    lca(&learn_args(&path_str(&learned), "hebbian", "5"));
+    let dict = path_str(&learned.join("dictionary.npy"));
+    let x = dir.path().join("x.npy");
+    write_signals(&x, 300, 64);
+    let x = path_str(&x);
+    for fixed in [false, true] {
+        let name = |what: &str, ranks: usize| {
+            path_str(&dir.path().join(format!("{what}-{fixed}-{ranks}")))
+        };
+        let args = |ranks: usize| -> Vec<String> {
+            let mut a: Vec<String> = [
+                "encode",
+                "--quiet",
+                "--json",
+                "--mode",
+                "spiking",
+                "-d",
+                &dict,
+                "-i",
+                &x,
+                "-o",
+                &format!("{}.npy", name("codes", ranks)),
+                "--spikes",
+                &format!("{}.npz", name("spikes", ranks)),
+                "--time-steps",
+                "200",
+                "--chunk-rows",
+                "192",
+                "--lambda",
+                "0.2",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if fixed {
+                a.push("--fixed-point".into());
+            }
+            a
+        };
+        let a1 = args(1);
+        let a2 = args(2);
+        let one = lca(&a1.iter().map(String::as_str).collect::<Vec<_>>());
+        let two = mpirun(2, &a2.iter().map(String::as_str).collect::<Vec<_>>());
+        for what in ["codes", "spikes"] {
+            let ext = if what == "codes" { "npy" } else { "npz" };
+            assert_eq!(
+                read(Path::new(&format!("{}.{ext}", name(what, 2)))),
+                read(Path::new(&format!("{}.{ext}", name(what, 1)))),
+                "{what}, fixed point {fixed}"
+            );
+        }
+        // The summaries agree except for the timings.
+        let summary = |o: &Output| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&o.stdout).expect("one JSON summary");
+            for key in ["seconds", "signals_per_second", "output"] {
+                v.as_object_mut().unwrap().remove(key);
+            }
+            v
+        };
+        assert_eq!(summary(&two), summary(&one), "fixed point {fixed}");
+    }
+}
+
+/// Each rank decodes only the images it owns: rank 0 of two decodes about
+/// half of what one process decodes (the embedded samples all fit the
+/// image cache, so each is decoded once).
+#[test]
+fn each_rank_decodes_only_its_share_of_the_images() {
+    let dir = tmp();
+    let decodes = |out: &Output| -> u64 {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["decodes"].as_u64().unwrap()
+    };
+    let mut single = learn_args("", "hebbian", "3");
+    single.push("--json");
+    let one_out = path_str(&dir.path().join("one"));
+    let two_out = path_str(&dir.path().join("two"));
+    let with = |out: &str| -> Vec<String> {
+        single
+            .iter()
+            .map(|s| {
+                if s.is_empty() {
+                    out.to_string()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect()
+    };
+    let a1 = with(&one_out);
+    let a2 = with(&two_out);
+    let one = decodes(&lca(&a1.iter().map(String::as_str).collect::<Vec<_>>()));
+    let two = decodes(&mpirun(
+        2,
+        &a2.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(one >= 3, "{one}");
+    assert!(
+        two <= one.div_ceil(2),
+        "rank 0 of 2 decoded {two}, one process {one}"
+    );
+    assert_eq!(
+        read(&Path::new(&two_out).join("dictionary.npy")),
+        read(&Path::new(&one_out).join("dictionary.npy"))
+    );
+}
+
 /// The ranks `mpirun` started for `job` (its children), by MPI rank.
 fn ranks_of(job: &Child) -> Vec<(usize, u32)> {
     let mut ranks = Vec::new();

@@ -564,7 +564,6 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         return super::conv::encode(&args.dictionary, &args.input, &args.output, &settings);
     }
     args.check_flags()?;
-    shard::check_supported(&args)?;
     match args.mode {
         ModeArg::Rate => run_rate(args),
         ModeArg::Spiking => run_spiking(args),
@@ -840,6 +839,10 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let comm = lca::distributed::world();
+    if !comm.is_root() {
+        return shard::follow_spiking(&args, &solver, float.as_ref());
+    }
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
     if let Some(path) = &args.spiking.spikes {
@@ -877,7 +880,14 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
             let rows = block.min(input.remaining());
             let signals = next_block(&mut input, rows, &args.input, "input")?;
             let start = Instant::now();
-            let enc = solver.encode_with(&dict, &signals, Some(&report))?;
+            let enc = lca::distributed::encode_spiking_gathered(
+                comm,
+                &solver,
+                &dict,
+                &signals,
+                Some(&report),
+            )?
+            .expect("rank 0 receives the gathered encoding");
             seconds += start.elapsed().as_secs_f64();
             let (written, energies) = rayon::join(
                 || codes_out.write(&enc.codes),
@@ -896,7 +906,9 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
                 r.quantum.extend_from_slice(&b.quantum);
             }
             if let (Some(v), Some(float)) = (vs_float.as_mut(), &float) {
-                let f = float.encode(&dict, &signals)?;
+                let f =
+                    lca::distributed::encode_spiking_gathered(comm, float, &dict, &signals, None)?
+                        .expect("rank 0 receives the gathered encoding");
                 for e in lasso_objectives(&dict, &signals, &f.codes, args.lambda) {
                     v.energy += e;
                 }

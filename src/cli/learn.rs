@@ -489,14 +489,16 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     let mut summary = summary;
     let world = lca::distributed::world();
     if cfg!(feature = "mpi") {
-        // Rank 0's encoding and communication, for the scaling figures.
+        // Rank 0's encoding, update and communication, for the scaling figures.
         let t = lca::distributed::traffic();
         summary["mpi"] = serde_json::json!({
             "ranks": world.size(),
             "collectives": t.collectives,
             "bytes": t.bytes,
+            "reduce_bytes": t.reduce_bytes,
             "communication_seconds": t.seconds,
             "encode_seconds": t.encode_seconds,
+            "update_seconds": t.update_seconds,
         });
     }
     if args.run.json && root {

@@ -22,11 +22,16 @@
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
+use rayon::prelude::*;
+
 use crate::Dictionary;
-use crate::distributed::{Communicator, SingleProcess, encode_codes};
+use crate::distributed::{
+    Communicator, FixedPointSum, SingleProcess, encoder_of, exponent_of, gather_columns,
+    outer_bounds, share, timed_encode, timed_update,
+};
 use crate::error::{Error, Result};
 use crate::settings::Checked;
-use crate::solver::LcaParams;
+use crate::solver::{LcaParams, SIGNAL_CHUNK};
 
 /// How the atoms are updated from each encoded batch (see the module docs).
 ///
@@ -50,6 +55,15 @@ impl Rule {
     /// The rule of runs saved before rules existed (`config.json` without one).
     fn legacy() -> Rule {
         Rule::Hebbian
+    }
+
+    /// Matrices of `n_atoms` columns one batch adds to: the Hebbian update
+    /// (`n × k`), or the online rule's `Σ a aᵀ` (`k × k`) and `Σ x aᵀ` (`n × k`).
+    fn partials(self) -> usize {
+        match self {
+            Rule::Hebbian => 1,
+            Rule::Online => 2,
+        }
     }
 
     /// The name used on the command line and in files.
@@ -334,71 +348,204 @@ impl DictionaryLearner {
 
     /// One step on a batch of signals (columns); returns its statistics.
     pub fn step(&mut self, batch: &DMatrix<f32>) -> Result<StepStats> {
-        self.step_shared(batch, &SingleProcess)
+        self.step_shared(batch, batch.ncols(), &SingleProcess)
     }
 
-    /// [`DictionaryLearner::step`] with the encoding of the batch shared by
-    /// the ranks of `comm` (each solves its share; see [`crate::distributed`]).
-    /// Every rank passes the same batch and ends in the same state, the
-    /// state a single process reaches, bit for bit.
+    /// [`DictionaryLearner::step`] on a batch of `total` signals shared by
+    /// the ranks of `comm`: `local` holds this rank's columns of it,
+    /// [`share`]`(total, rank, size)`. Each rank encodes its share and forms
+    /// one partial update per solver chunk; the partials are summed exactly
+    /// in fixed point by one allreduce (see [`crate::distributed`]), so every
+    /// rank ends in the same state, the state a single process reaches, bit
+    /// for bit, whatever the number of ranks.
     pub fn step_shared(
         &mut self,
-        batch: &DMatrix<f32>,
+        local: &DMatrix<f32>,
+        total: usize,
         comm: &dyn Communicator,
     ) -> Result<StepStats> {
+        let mine = share(total, comm.rank(), comm.size());
+        if local.ncols() != mine.len() {
+            return Err(Error::Shape(format!(
+                "rank {} of {} holds {} signals of a batch of {total}, expected {}",
+                comm.rank(),
+                comm.size(),
+                local.ncols(),
+                mine.len()
+            )));
+        }
         let step = self.state.step;
         let lambda = self.params.lambda_at(step);
         let eta = self.params.learning_rate_at(step);
         let dict = self.dictionary()?;
         let lca = self.params.lca.clone().lambda(lambda).check()?;
-        let codes = encode_codes(comm, &lca, &dict, batch)?;
+        let codes = timed_encode(|| lca.encode(&dict, local))?.codes;
         let phi = dict.atoms();
-        let residual = batch - phi * &codes;
+        let (n, k) = phi.shape();
+        let m = total.max(1);
+        let rule = self.params.rule;
 
-        let (n, m) = (batch.nrows(), batch.ncols().max(1));
-        let k = phi.ncols();
-        let counts: Vec<usize> = codes.column_iter().fold(vec![0; k], |mut c, a| {
-            for (cj, &v) in c.iter_mut().zip(a.iter()) {
-                *cj += usize::from(v != 0.0);
-            }
-            c
+        // Pass 1, per chunk: residuals, per-signal figures, bounds of the
+        // chunk's partials (which fix the fixed point of the sum).
+        let len = local.ncols();
+        let starts: Vec<usize> = (0..len).step_by(SIGNAL_CHUNK).collect();
+        let width = |c0: usize| (len - c0).min(SIGNAL_CHUNK);
+        let firsts: Vec<ChunkFirst> = timed_update(|| {
+            starts
+                .par_iter()
+                .map(|&c0| chunk_first(rule, phi, local, &codes, c0, width(c0)))
+                .collect()
         });
-        let nnz: usize = counts.iter().sum();
-        let l1 = codes.iter().map(|v| f64::from(v.abs())).sum::<f64>();
-        let squared: Vec<f64> = residual
-            .column_iter()
-            .map(|r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
-            .collect();
-        let stats_energy = (0.5 * squared.iter().sum::<f64>() + f64::from(lambda) * l1) / m as f64;
+        let parts = rule.partials();
+        let mut exponents = vec![i32::MIN; parts * k];
+        for f in &firsts {
+            for (e, b) in exponents.iter_mut().zip(&f.bounds) {
+                *e = (*e).max(exponent_of(*b));
+            }
+        }
+        if exponents.contains(&i32::MAX) {
+            return Err(Error::Data(format!(
+                "step {step}: the dictionary update is not finite (codes or signals overflow)"
+            )));
+        }
+        comm.all_reduce_max_i32(&mut exponents)?;
 
-        let mut atoms = match self.params.rule {
-            Rule::Hebbian => self.hebbian(&residual, &codes, &counts, eta),
-            Rule::Online => self.online(batch, &codes),
+        // Pass 2: each chunk's partials in fixed point, summed locally
+        // (integers: exact), then over the ranks with one allreduce that also
+        // carries the per-atom counts and each signal's figures.
+        let terms = total.div_ceil(SIGNAL_CHUNK);
+        let shapes: Vec<usize> = match rule {
+            Rule::Hebbian => vec![n],
+            Rule::Online => vec![k, n],
+        };
+        let sums: Vec<FixedPointSum> = timed_update(|| {
+            let empty = || -> Vec<FixedPointSum> {
+                shapes
+                    .iter()
+                    .zip(exponents.chunks_exact(k))
+                    .map(|(&rows, e)| FixedPointSum::new(rows, k, e, terms))
+                    .collect()
+            };
+            starts
+                .par_iter()
+                .zip(&firsts)
+                .fold(empty, |mut acc, (&c0, first)| {
+                    let w = width(c0);
+                    let a = codes.columns(c0, w);
+                    match rule {
+                        Rule::Hebbian => acc[0].add(&(&first.residual * a.transpose())),
+                        Rule::Online => {
+                            acc[0].add(&(a * a.transpose()));
+                            acc[1].add(&(local.columns(c0, w) * a.transpose()));
+                        }
+                    }
+                    acc
+                })
+                .reduce(empty, |mut x, y| {
+                    for (x, y) in x.iter_mut().zip(&y) {
+                        x.merge(y);
+                    }
+                    x
+                })
+        });
+        let mut packed: Vec<i64> = Vec::new();
+        for s in &sums {
+            packed.extend_from_slice(s.integers());
+        }
+        let counts_at = packed.len();
+        packed.resize(counts_at + k + 3 * m, 0);
+        {
+            let (counts, signals) = packed[counts_at..].split_at_mut(k);
+            for f in &firsts {
+                for (c, &v) in counts.iter_mut().zip(&f.counts) {
+                    *c += v as i64;
+                }
+            }
+            // One rank writes each signal's slot; the others add zeros.
+            let (sq, rest) = signals.split_at_mut(m);
+            let (l1, nnz) = rest.split_at_mut(m);
+            let mut s = mine.start;
+            for f in &firsts {
+                for ((&q, &l), &z) in f.squared.iter().zip(&f.l1).zip(&f.nnz) {
+                    sq[s] = q.to_bits() as i64;
+                    l1[s] = l.to_bits() as i64;
+                    nnz[s] = z as i64;
+                    s += 1;
+                }
+            }
+        }
+        comm.all_reduce_sum_i64(&mut packed)?;
+        let mut sums = sums;
+        let mut at = 0;
+        for s in &mut sums {
+            let len = s.integers().len();
+            s.integers_mut().copy_from_slice(&packed[at..at + len]);
+            at += len;
+        }
+        let counts: Vec<usize> = packed[at..at + k].iter().map(|&c| c as usize).collect();
+        let signal_figures = &packed[at + k..];
+        let squared: Vec<f64> = signal_figures[..m]
+            .iter()
+            .map(|&b| f64::from_bits(b as u64))
+            .collect();
+        let l1: f64 = signal_figures[m..2 * m]
+            .iter()
+            .map(|&b| f64::from_bits(b as u64))
+            .sum();
+        let nnz: i64 = signal_figures[2 * m..].iter().sum();
+        let squared_total: f64 = squared.iter().sum();
+        let stats_energy = (0.5 * squared_total + f64::from(lambda) * l1) / m as f64;
+
+        let mut atoms = match rule {
+            Rule::Hebbian => self.hebbian(sums[0].to_f32(), &counts, eta),
+            Rule::Online => self.online(sums[0].to_f32(), sums[1].to_f32(), m),
         };
 
         // Re-seed atoms that have been silent too long with the residuals of
-        // the worst-reconstructed signals, largest first.
+        // the worst-reconstructed signals, largest first (each donor's
+        // residual comes from the rank that encoded it).
         let mut resampled = 0;
         for (j, idle) in self.state.idle.iter_mut().enumerate() {
             *idle = if counts[j] > 0 { 0 } else { *idle + 1 };
         }
-        if self.params.resample_after > 0 {
-            let mut worst: Vec<usize> = (0..batch.ncols()).collect();
+        let due: Vec<usize> = if self.params.resample_after > 0 {
+            (0..k)
+                .filter(|&j| self.state.idle[j] >= self.params.resample_after)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !due.is_empty() {
+            let mut worst: Vec<usize> = (0..total).collect();
             worst.sort_by(|&a, &b| squared[b].total_cmp(&squared[a]).then(a.cmp(&b)));
-            let mut donors = worst.into_iter().filter(|&s| squared[s] > 1e-12);
-            for j in 0..k {
-                if self.state.idle[j] >= self.params.resample_after {
-                    let Some(s) = donors.next() else { break };
-                    atoms.set_column(j, &residual.column(s));
-                    self.state.velocity.column_mut(j).fill(0.0);
-                    if let Some(st) = &mut self.state.stats {
-                        st.a.row_mut(j).fill(0.0);
-                        st.a.column_mut(j).fill(0.0);
-                        st.b.column_mut(j).fill(0.0);
-                    }
-                    self.state.idle[j] = 0;
-                    resampled += 1;
+            let donors: Vec<usize> = worst
+                .into_iter()
+                .filter(|&s| squared[s] > 1e-12)
+                .take(due.len())
+                .collect();
+            let owners: Vec<usize> = donors
+                .iter()
+                .map(|&s| encoder_of(s, total, comm.size()))
+                .collect();
+            let mut held = Vec::new();
+            for &s in donors.iter().filter(|&&s| mine.contains(&s)) {
+                let (c0, col) = (
+                    (s - mine.start) / SIGNAL_CHUNK,
+                    (s - mine.start) % SIGNAL_CHUNK,
+                );
+                held.extend_from_slice(firsts[c0].residual.column(col).as_slice());
+            }
+            let residuals = gather_columns(comm, n, &owners, &held)?;
+            for (&j, r) in due.iter().zip(residuals.column_iter()) {
+                atoms.set_column(j, &r);
+                self.state.velocity.column_mut(j).fill(0.0);
+                if let Some(st) = &mut self.state.stats {
+                    st.a.row_mut(j).fill(0.0);
+                    st.a.column_mut(j).fill(0.0);
+                    st.b.column_mut(j).fill(0.0);
                 }
+                self.state.idle[j] = 0;
+                resampled += 1;
             }
         }
         for (j, mut col) in atoms.column_iter_mut().enumerate() {
@@ -412,7 +559,7 @@ impl DictionaryLearner {
         self.state.atoms = atoms;
         self.state.step += 1;
         Ok(StepStats {
-            mse: squared.iter().sum::<f64>() / (n * m) as f64,
+            mse: squared_total / (n * m) as f64,
             l1: l1 / m as f64,
             active_fraction: nnz as f64 / (k * m) as f64,
             energy: stats_energy,
@@ -420,16 +567,10 @@ impl DictionaryLearner {
         })
     }
 
-    /// Hebbian update: atoms moved by `η (X − ΦA) Aᵀ`, each atom's share
-    /// averaged over the signals that used it, with momentum.
-    fn hebbian(
-        &mut self,
-        residual: &DMatrix<f32>,
-        codes: &DMatrix<f32>,
-        counts: &[usize],
-        eta: f32,
-    ) -> DMatrix<f32> {
-        let mut update = residual * codes.transpose();
+    /// Hebbian update: atoms moved by `η (X − ΦA) Aᵀ` (`update`, summed
+    /// over the batch), each atom's share averaged over the signals that used
+    /// it, with momentum.
+    fn hebbian(&mut self, mut update: DMatrix<f32>, counts: &[usize], eta: f32) -> DMatrix<f32> {
         for (j, mut col) in update.column_iter_mut().enumerate() {
             col /= counts[j].max(1) as f32;
         }
@@ -441,13 +582,13 @@ impl DictionaryLearner {
         atoms
     }
 
-    /// Online update: fold the batch into `A` and `B`, then one pass of
-    /// block-coordinate descent over the atoms (Mairal et al. 2010, Alg. 2).
-    /// Atoms are renormalised here as they go, since later atoms' updates use
-    /// the earlier ones; an atom no signal has used yet (`A_jj ≈ 0`) is left
-    /// as it is, for re-seeding.
-    fn online(&mut self, batch: &DMatrix<f32>, codes: &DMatrix<f32>) -> DMatrix<f32> {
-        let m = batch.ncols().max(1);
+    /// Online update: fold the batch's `Σ a aᵀ` and `Σ x aᵀ` (over its `m`
+    /// signals) into `A` and `B`, then one pass of block-coordinate descent
+    /// over the atoms (Mairal et al. 2010, Alg. 2). Atoms are renormalised
+    /// here as they go, since later atoms' updates use the earlier ones; an
+    /// atom no signal has used yet (`A_jj ≈ 0`) is left as it is, for
+    /// re-seeding.
+    fn online(&mut self, aat: DMatrix<f32>, xat: DMatrix<f32>, m: usize) -> DMatrix<f32> {
         let beta = OnlineStats::forgetting(self.state.step, m);
         let stats = self
             .state
@@ -455,8 +596,12 @@ impl DictionaryLearner {
             .as_mut()
             .expect("the online rule keeps statistics (checked on construction)");
         let inv_m = 1.0 / m as f32;
-        stats.a.gemm(inv_m, codes, &codes.transpose(), beta);
-        stats.b.gemm(inv_m, batch, &codes.transpose(), beta);
+        for (s, &t) in stats.a.iter_mut().zip(aat.iter()) {
+            *s = beta * *s + inv_m * t;
+        }
+        for (s, &t) in stats.b.iter_mut().zip(xat.iter()) {
+            *s = beta * *s + inv_m * t;
+        }
         let mut atoms = self.state.atoms.clone();
         let (n, k) = atoms.shape();
         let mut u = nalgebra::DVector::<f32>::zeros(n);
@@ -476,5 +621,186 @@ impl DictionaryLearner {
             }
         }
         atoms
+    }
+}
+
+/// What the first pass over one solver chunk of a step finds.
+struct ChunkFirst {
+    /// `X − ΦA` of the chunk's signals.
+    residual: DMatrix<f32>,
+    /// Per signal `‖x − Φa‖²`, `‖a‖₁`, non-zero coefficients.
+    squared: Vec<f64>,
+    l1: Vec<f64>,
+    nnz: Vec<u32>,
+    /// Per atom, signals of the chunk that used it.
+    counts: Vec<u32>,
+    /// Per column of each partial the rule sums, a bound of its entries.
+    bounds: Vec<f64>,
+}
+
+/// The first pass over the chunk of `w` signals at local column `c0`.
+fn chunk_first(
+    rule: Rule,
+    phi: &DMatrix<f32>,
+    x: &DMatrix<f32>,
+    codes: &DMatrix<f32>,
+    c0: usize,
+    w: usize,
+) -> ChunkFirst {
+    let a = codes.columns(c0, w).into_owned();
+    let xs = x.columns(c0, w);
+    let residual = xs - phi * &a;
+    let squared = residual
+        .column_iter()
+        .map(|r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+        .collect();
+    let l1 = a
+        .column_iter()
+        .map(|c| c.iter().map(|v| f64::from(v.abs())).sum())
+        .collect();
+    let nnz = a
+        .column_iter()
+        .map(|c| c.iter().filter(|&&v| v != 0.0).count() as u32)
+        .collect();
+    let mut counts = vec![0u32; a.nrows()];
+    for col in a.column_iter() {
+        for (c, &v) in counts.iter_mut().zip(col.iter()) {
+            *c += u32::from(v != 0.0);
+        }
+    }
+    let bounds = match rule {
+        Rule::Hebbian => outer_bounds(&residual, &a),
+        Rule::Online => {
+            let mut b = outer_bounds(&a, &a);
+            b.extend(outer_bounds(&xs.into_owned(), &a));
+            b
+        }
+    };
+    ChunkFirst {
+        residual,
+        squared,
+        l1,
+        nnz,
+        counts,
+        bounds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Signals that are sparse sums of hidden atoms plus a little noise.
+    fn batch(n: usize, m: usize, seed: u64) -> DMatrix<f32> {
+        let mut st = seed;
+        let mut r = move || {
+            st = st
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (st >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        DMatrix::from_fn(n, m, |_, _| r())
+    }
+
+    /// The step's atoms from the exact chunked sum are within f32 rounding
+    /// of the step done in f64, and of the step from the former update (one
+    /// f32 GEMM over the whole batch), for both rules.
+    #[test]
+    fn reduced_updates_match_the_f64_update_within_f32_rounding() {
+        let (n, k, m) = (16, 24, 300); // 5 chunks, the last of 44 signals
+        let x = batch(n, m, 3);
+        let init = crate::solver::test_dictionary(n, k, 5);
+        for rule in [Rule::Hebbian, Rule::Online] {
+            let params = LearnParams {
+                rule,
+                resample_after: 0,
+                learning_rate_final: None,
+                lca: LcaParams::new().lambda(0.05),
+                ..LearnParams::default()
+            };
+            let mut learner = DictionaryLearner::new(params.clone(), init.clone()).unwrap();
+            learner.step(&x).unwrap();
+            let got = learner.state().atoms.clone();
+
+            // The same step by hand: codes, then the update in f32 (one GEMM,
+            // the former code) and in f64.
+            let lca = params
+                .lca
+                .clone()
+                .lambda(params.lambda_at(0))
+                .check()
+                .unwrap();
+            let codes = lca.encode(&init, &x).unwrap().codes;
+            let phi = init.atoms();
+            let to64 = |a: &DMatrix<f32>| a.map(f64::from);
+            let (x64, a64, p64) = (to64(&x), to64(&codes), to64(phi));
+            let atoms_from = |u: DMatrix<f64>| -> DMatrix<f64> {
+                let mut d = u;
+                for mut c in d.column_iter_mut() {
+                    let norm = c.norm();
+                    c /= norm;
+                }
+                d
+            };
+            let (reference, former) = match rule {
+                Rule::Hebbian => {
+                    let eta = f64::from(params.learning_rate);
+                    let counts: Vec<f64> = (0..k)
+                        .map(|j| codes.row(j).iter().filter(|&&v| v != 0.0).count().max(1) as f64)
+                        .collect();
+                    let step = |u: DMatrix<f64>| {
+                        let mut u = u;
+                        for (j, mut c) in u.column_iter_mut().enumerate() {
+                            c /= counts[j];
+                        }
+                        atoms_from(&p64 + u * eta)
+                    };
+                    let exact = (&x64 - &p64 * &a64) * a64.transpose();
+                    let f32_gemm = to64(&((&x - phi * &codes) * codes.transpose()));
+                    (step(exact), step(f32_gemm))
+                }
+                Rule::Online => {
+                    // One block-coordinate pass from A = aaᵀ/m, B = xaᵀ/m.
+                    let pass = |a: DMatrix<f64>, b: DMatrix<f64>| {
+                        let mut d = p64.clone();
+                        for j in 0..k {
+                            if a[(j, j)] <= 1e-10 {
+                                continue;
+                            }
+                            let u = b.column(j) - &d * a.column(j);
+                            let mut col = d.column_mut(j);
+                            col += u / a[(j, j)];
+                            let norm = col.norm();
+                            col /= norm;
+                        }
+                        d
+                    };
+                    let mm = m as f64;
+                    let exact = pass(&a64 * a64.transpose() / mm, &x64 * a64.transpose() / mm);
+                    let f32_gemm = pass(
+                        to64(&(&codes * codes.transpose())) / mm,
+                        to64(&(&x * codes.transpose())) / mm,
+                    );
+                    (exact, f32_gemm)
+                }
+            };
+            let err = |d: &DMatrix<f64>| {
+                d.iter()
+                    .zip(got.iter().map(|&v| f64::from(v)))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f64, f64::max)
+            };
+            let rounding = 64.0 * f64::from(f32::EPSILON);
+            let from_exact = err(&reference);
+            let from_former = err(&former);
+            assert!(
+                from_exact < rounding,
+                "{rule:?}: {from_exact:e} from the f64 step"
+            );
+            assert!(
+                from_former < rounding,
+                "{rule:?}: {from_former:e} from the former step"
+            );
+        }
     }
 }

@@ -9,11 +9,12 @@
 //! `training.csv`, `training.png` and `checkpoint.npz`, each atomically —
 //! so any run can be resumed with [`Training::resume`] bit for bit.
 //!
-//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop on the
-//! same batches; each encodes its share of the batch and the codes are
-//! gathered in a fixed order ([`crate::distributed`]), so every rank holds
-//! the single-process state after every step. Only rank 0 writes, and a run
-//! resumes with any number of ranks.
+//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop: each
+//! decodes only its share of the images, receives its share of every batch
+//! ([`PatchStream::shared`]), encodes it and adds its chunks' partial
+//! updates to one exact allreduce ([`crate::distributed`]), so every rank
+//! holds the single-process state after every step. Only rank 0 writes, and
+//! a run resumes with any number of ranks.
 //!
 //! ```no_run
 //! use lca::dictionary::{Training, TrainingConfig, NoObserver};
@@ -444,7 +445,8 @@ impl Training {
             heldout_patches: config.heldout_patches,
             ..PatchStreamParams::new(config.patch_size, config.batch_size, config.seed)
         };
-        let mut stream = PatchStream::new(Arc::clone(&set), Arc::new(pre), params)?;
+        let comm = crate::distributed::world();
+        let mut stream = PatchStream::shared(Arc::clone(&set), Arc::new(pre), params, comm)?;
         let heldout = stream.heldout()?;
         let csv = out.join("training.csv");
         let (learner, rows, elapsed) = match resume {
@@ -498,7 +500,7 @@ impl Training {
             elapsed,
             interrupt: None,
             already: None,
-            comm: crate::distributed::world(),
+            comm,
         })
     }
 
@@ -601,7 +603,9 @@ impl Training {
             let t0 = Instant::now();
             let step = self.learner.steps_done();
             let batch = self.stream.batch(step)?;
-            let stats = self.learner.step_shared(&batch, self.comm)?;
+            let stats = self
+                .learner
+                .step_shared(&batch, self.config.batch_size, self.comm)?;
             training += t0.elapsed().as_secs_f64();
             for w in self.stream.take_warnings() {
                 observer.warning(&w);

@@ -6,15 +6,32 @@
 //! `mpirun` uses), and, with the cargo feature `mpi`, one over MPI's world
 //! communicator. Both go through the same code, so there is one path to test.
 //!
-//! **Why a gather, not a sum-allreduce.** A floating-point sum depends on its
-//! order, and an allreduce over N ranks adds N partial sums in an order that
-//! depends on N. Here work is cut into the solver's fixed chunks of
-//! [`SIGNAL_CHUNK`] signals (whose codes depend on their own signals only),
-//! each rank solves a contiguous run of chunks ([`share`]), and the codes are
-//! gathered in chunk order. Every rank then holds exactly the codes a single
-//! process would have computed, and forms the update from them with the same
-//! code as a single process: the dictionary after S steps is identical for
-//! any number of ranks, and identical to the single-process run.
+//! **Work is cut where results do not depend on the cut.** A batch of `m`
+//! signals is cut into the solver's fixed chunks of [`SIGNAL_CHUNK`] signals
+//! (whose codes depend on their own signals only); rank `r` solves the
+//! contiguous run of chunks [`share`]`(m, r, N)`.
+//!
+//! **Learning: one reproducible allreduce per step.** Each rank forms the
+//! dictionary update of its chunks, one partial per chunk (`R_c A_cᵀ` for the
+//! Hebbian rule; `A_c A_cᵀ` and `X_c A_cᵀ`, the online rule's sufficient
+//! statistics), and the partials are summed by one `MPI_SUM` over 64-bit
+//! integers in a fixed point fixed beforehand by a small `MPI_MAX` of
+//! per-column exponent bounds ([`FixedPointSum`], module `exact_sum`).
+//! Integer sums do not depend on their order, so the update after S steps is
+//! the same for any N — and one process runs the very same arithmetic, so
+//! it equals the single-process update bit for bit. Per-signal figures the
+//! step needs (squared residuals for the log and for choosing re-seeding
+//! donors) travel in the same integer vector, one rank writing each slot.
+//! Why per chunk and not per image: chunks are what the solver already
+//! fixes, they keep the encoding balanced over the ranks whatever the images'
+//! sizes, and the partial of a chunk is one small GEMM.
+//!
+//! **Images: each rank decodes only its share.** Image `i` of the folder
+//! belongs to rank `i mod N` ([`owner_of`]): the patch sampler draws the
+//! (image, position) pairs from the seed alone, the owner decodes the image
+//! and extracts those patches, and each patch is sent to the rank that
+//! encodes its chunk (one all-to-all of the batch, `m·n·4/N` bytes a rank).
+//! See [`crate::image::PatchStream`].
 //!
 //! **Faults.** Every collective is nonblocking and waited on with a deadline
 //! ([`timeout`], `LCA_MPI_TIMEOUT` seconds, default [`DEFAULT_TIMEOUT_SECONDS`]):
@@ -32,10 +49,16 @@
 //! assert_eq!(share(300, 0, 2), 0..128);
 //! assert_eq!(share(300, 1, 2), 128..300);
 //! assert_eq!(comm.all_gather_f32(&[1.0, 2.0], &[2]).unwrap(), [1.0, 2.0]);
+//! let mut sums = [3i64, -4];
+//! comm.all_reduce_sum_i64(&mut sums).unwrap();
+//! assert_eq!(sums, [3, -4]);
 //! ```
 
+mod exact_sum;
 #[cfg(feature = "mpi")]
 mod mpi;
+
+pub use exact_sum::{FixedPointSum, exponent_of, outer_bounds};
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -46,7 +69,9 @@ use nalgebra::DMatrix;
 
 use crate::Dictionary;
 use crate::error::{Error, Result};
-use crate::solver::{Encoding, Lca, SIGNAL_CHUNK, Termination};
+use crate::solver::{
+    Encoding, Lca, SIGNAL_CHUNK, SpikeRecord, SpikingEncoding, SpikingLca, Termination,
+};
 
 /// Seconds a rank waits in one collective before it declares the job broken.
 /// Long enough for the slowest rank's step, a checkpoint write or a block of
@@ -81,6 +106,20 @@ pub trait Communicator: Sync {
     fn gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Option<Vec<f32>>>;
     /// As [`Communicator::gather_f32`], for counts and flags.
     fn gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Option<Vec<u32>>>;
+    /// Element-wise sum over the ranks, in place on every rank (`MPI_SUM`
+    /// on `i64`: exact, so independent of the reduction order).
+    fn all_reduce_sum_i64(&self, values: &mut [i64]) -> Result<()>;
+    /// Element-wise maximum over the ranks, in place on every rank.
+    fn all_reduce_max_i32(&self, values: &mut [i32]) -> Result<()>;
+    /// Personalised exchange: `send` holds, in rank order, `send_counts[r]`
+    /// values for rank `r`; the result holds, in rank order, the
+    /// `recv_counts[r]` values rank `r` sent here.
+    fn all_to_all_f32(
+        &self,
+        send: &[f32],
+        send_counts: &[usize],
+        recv_counts: &[usize],
+    ) -> Result<Vec<f32>>;
 
     /// Rank 0 writes the outputs.
     fn is_root(&self) -> bool {
@@ -91,6 +130,9 @@ pub trait Communicator: Sync {
 /// A job of one process: every gather returns its input.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SingleProcess;
+
+/// The [`SingleProcess`] communicator, for code that keeps a `&'static` one.
+pub static SINGLE_PROCESS: SingleProcess = SingleProcess;
 
 fn check_single(local: usize, counts: &[usize]) -> Result<()> {
     if counts != [local] {
@@ -124,6 +166,87 @@ impl Communicator for SingleProcess {
         check_single(local.len(), counts)?;
         Ok(Some(local.to_vec()))
     }
+    fn all_reduce_sum_i64(&self, _values: &mut [i64]) -> Result<()> {
+        Ok(())
+    }
+    fn all_reduce_max_i32(&self, _values: &mut [i32]) -> Result<()> {
+        Ok(())
+    }
+    fn all_to_all_f32(
+        &self,
+        send: &[f32],
+        send_counts: &[usize],
+        recv_counts: &[usize],
+    ) -> Result<Vec<f32>> {
+        check_single(send.len(), send_counts)?;
+        check_single(send.len(), recv_counts)?;
+        Ok(send.to_vec())
+    }
+}
+
+/// The rank that decodes image `image` of a folder in a job of `size` ranks
+/// (round robin, so every rank holds a share of any block of images).
+pub fn owner_of(image: usize, size: usize) -> usize {
+    image % size.max(1)
+}
+
+/// The rank whose [`share`] of `m` signals holds signal `signal`.
+pub fn encoder_of(signal: usize, m: usize, size: usize) -> usize {
+    // share() cuts chunk c to rank r when c0(r) <= c < c0(r + 1), with
+    // c0(r) = chunks·r/size; invert by search (size is small next to m).
+    let chunk = signal / SIGNAL_CHUNK;
+    let chunks = m.div_ceil(SIGNAL_CHUNK);
+    let size = size.max(1);
+    let mut r = (chunk * size / chunks.max(1)).min(size - 1);
+    while r > 0 && chunks * r / size > chunk {
+        r -= 1;
+    }
+    while r + 1 < size && chunks * (r + 1) / size <= chunk {
+        r += 1;
+    }
+    r
+}
+
+/// A matrix of `rows`-long columns, column `t` held by rank `owners[t]`, on
+/// every rank: each rank passes the columns it holds, in order of `t`, and
+/// receives the whole matrix (one all-gather).
+pub fn gather_columns(
+    comm: &dyn Communicator,
+    rows: usize,
+    owners: &[usize],
+    mine: &[f32],
+) -> Result<DMatrix<f32>> {
+    let size = comm.size();
+    let mut counts = vec![0usize; size];
+    for &o in owners {
+        counts[o] += rows;
+    }
+    if mine.len() != counts[comm.rank()] {
+        return Err(Error::Shape(format!(
+            "rank {} holds {} values of the gathered columns, expected {}",
+            comm.rank(),
+            mine.len(),
+            counts[comm.rank()]
+        )));
+    }
+    if size == 1 {
+        return Ok(DMatrix::from_column_slice(rows, owners.len(), mine));
+    }
+    let all = comm.all_gather_f32(mine, &counts)?;
+    let mut next: Vec<usize> = counts
+        .iter()
+        .scan(0, |acc, &c| {
+            let start = *acc;
+            *acc += c;
+            Some(start)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(rows * owners.len());
+    for &o in owners {
+        out.extend_from_slice(&all[next[o]..next[o] + rows]);
+        next[o] += rows;
+    }
+    Ok(DMatrix::from_vec(rows, owners.len(), out))
 }
 
 /// The signals `0..m` rank `rank` of `size` works on: a contiguous run of
@@ -241,6 +364,117 @@ pub fn encode_gathered(
     }))
 }
 
+/// [`SpikingLca::encode_with`] over the ranks, as [`encode_gathered`] for
+/// the rate LCA: each rank simulates its [`share`] of the columns (every
+/// signal's network is independent of the others', and the shares are whole
+/// solver chunks), and rank 0 receives the whole [`SpikingEncoding`] —
+/// codes, spike counts, saturation flags and, when recording, every spike in
+/// signal order — identical to a single-process call; the others get `None`.
+pub fn encode_spiking_gathered(
+    comm: &dyn Communicator,
+    solver: &SpikingLca,
+    dict: &Dictionary,
+    signals: &DMatrix<f32>,
+    progress: Option<&(dyn Fn(usize) + Sync)>,
+) -> Result<Option<SpikingEncoding>> {
+    if comm.size() == 1 {
+        return timed_encode(|| solver.encode_with(dict, signals, progress)).map(Some);
+    }
+    let (k, m, size) = (dict.n_atoms(), signals.ncols(), comm.size());
+    let mine = share(m, comm.rank(), size);
+    let local = signals.columns(mine.start, mine.len()).into_owned();
+    let enc = timed_encode(|| solver.encode_with(dict, &local, progress))?;
+    let sizes = share_sizes(m, size);
+    let recording = enc.spikes.is_some();
+    let q = usize::from(recording);
+    // Codes (and each signal's spike quantum) in one message; spike counts
+    // (as two 32-bit halves) and saturation flags in another.
+    let mut floats = Vec::with_capacity((k + q) * mine.len());
+    floats.extend_from_slice(enc.codes.as_slice());
+    if let Some(r) = &enc.spikes {
+        floats.extend_from_slice(&r.quantum);
+    }
+    let mut ints = Vec::with_capacity(3 * mine.len());
+    ints.extend(enc.spike_counts.iter().map(|&c| c as u32));
+    ints.extend(enc.spike_counts.iter().map(|&c| (c >> 32) as u32));
+    ints.extend(enc.saturated.iter().map(|&s| u32::from(s)));
+    let float_counts: Vec<usize> = sizes.iter().map(|c| (k + q) * c).collect();
+    let int_counts: Vec<usize> = sizes.iter().map(|c| 3 * c).collect();
+    let floats = comm.gather_f32(&floats, &float_counts)?;
+    let ints = comm.gather_u32(&ints, &int_counts)?;
+    // Every spike as (signal in the whole block, neuron, step).
+    let spikes = match &enc.spikes {
+        Some(r) => {
+            let n = u32::try_from(r.neuron.len()).map_err(|_| {
+                Error::Shape(format!(
+                    "{} spikes on one rank are more than one message holds: use smaller blocks (--chunk-rows)",
+                    r.neuron.len()
+                ))
+            })?;
+            let per_rank = comm.all_gather_u32(&[n], &vec![1; size])?;
+            let mut triples = Vec::with_capacity(3 * r.neuron.len());
+            triples.extend(r.signal.iter().map(|&s| s + mine.start as u32));
+            triples.extend_from_slice(&r.neuron);
+            triples.extend_from_slice(&r.step);
+            let counts: Vec<usize> = per_rank.iter().map(|&c| 3 * c as usize).collect();
+            comm.gather_u32(&triples, &counts)?.map(|t| (t, per_rank))
+        }
+        None => None,
+    };
+    let (Some(floats), Some(ints)) = (floats, ints) else {
+        return Ok(None);
+    };
+    if let Some(report) = progress {
+        report(m - mine.len());
+    }
+    let mut codes = Vec::with_capacity(k * m);
+    let mut quantum = Vec::with_capacity(q * m);
+    let (mut spike_counts, mut saturated) = (Vec::with_capacity(m), Vec::with_capacity(m));
+    let (mut f, mut i) = (0, 0);
+    for &c in &sizes {
+        codes.extend_from_slice(&floats[f..f + k * c]);
+        quantum.extend_from_slice(&floats[f + k * c..f + (k + q) * c]);
+        for s in 0..c {
+            spike_counts.push(u64::from(ints[i + s]) | (u64::from(ints[i + c + s]) << 32));
+            saturated.push(ints[i + 2 * c + s] != 0);
+        }
+        f += (k + q) * c;
+        i += 3 * c;
+    }
+    let record = match (enc.spikes, spikes) {
+        (Some(r), Some((triples, per_rank))) => {
+            let mut record = SpikeRecord {
+                signal: Vec::new(),
+                neuron: Vec::new(),
+                step: Vec::new(),
+                quantum,
+                ..r
+            };
+            let mut at = 0;
+            for &n in &per_rank {
+                let n = n as usize;
+                record.signal.extend_from_slice(&triples[at..at + n]);
+                record
+                    .neuron
+                    .extend_from_slice(&triples[at + n..at + 2 * n]);
+                record
+                    .step
+                    .extend_from_slice(&triples[at + 2 * n..at + 3 * n]);
+                at += 3 * n;
+            }
+            Some(record)
+        }
+        _ => None,
+    };
+    Ok(Some(SpikingEncoding {
+        codes: DMatrix::from_vec(k, m, codes),
+        spike_counts,
+        saturated,
+        spikes: record,
+        steps: enc.steps,
+    }))
+}
+
 /// Combines per-rank stop requests so every rank stops at the same step:
 /// `any` is true when any rank asks (e.g. an interrupt reached one of them),
 /// `root` is rank 0's own decision (e.g. its clock's time budget).
@@ -262,27 +496,45 @@ pub fn agree(comm: &dyn Communicator, any: bool, root: bool) -> Result<(bool, bo
 pub struct Traffic {
     /// Collective calls made.
     pub collectives: u64,
-    /// Payload bytes: what this rank received from the others in all-gathers
-    /// and gathers to rank 0, plus what it sent in gathers to rank 0.
+    /// Payload bytes: what this rank received from the others in all-gathers,
+    /// all-to-alls and gathers to rank 0, what it sent in gathers to rank 0,
+    /// and the size of its vector in each allreduce (which a ring allreduce
+    /// sends and receives about twice).
     pub bytes: u64,
+    /// Of `bytes`, those of allreduces.
+    pub reduce_bytes: u64,
     /// Seconds spent inside collectives (transfer and waiting for the
     /// slowest rank alike).
     pub seconds: f64,
     /// Seconds this rank spent solving its share of shared encodings
-    /// ([`encode_codes`], [`encode_gathered`]; counted on one process too).
+    /// (learning steps, [`encode_codes`], [`encode_gathered`]; counted on
+    /// one process too).
     pub encode_seconds: f64,
+    /// Seconds this rank spent forming its chunks' partial updates and
+    /// their fixed-point integers (counted on one process too).
+    pub update_seconds: f64,
 }
 
 static COLLECTIVES: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+static REDUCE_BYTES: AtomicU64 = AtomicU64::new(0);
 static NANOS: AtomicU64 = AtomicU64::new(0);
 static ENCODE_NANOS: AtomicU64 = AtomicU64::new(0);
+static UPDATE_NANOS: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `f`, adding its duration to [`Traffic::encode_seconds`].
-fn timed_encode<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn timed_encode<T>(f: impl FnOnce() -> T) -> T {
     let start = std::time::Instant::now();
     let out = f();
     ENCODE_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+/// Runs `f`, adding its duration to [`Traffic::update_seconds`].
+pub(crate) fn timed_update<T>(f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let out = f();
+    UPDATE_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     out
 }
 
@@ -294,13 +546,22 @@ fn record(bytes: usize, took: Duration) {
     NANOS.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
 }
 
+/// Counts one allreduce of `bytes` (called by the MPI communicator).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn record_reduce(bytes: usize, took: Duration) {
+    REDUCE_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+    record(bytes, took);
+}
+
 /// This process's [`Traffic`] since it started.
 pub fn traffic() -> Traffic {
     Traffic {
         collectives: COLLECTIVES.load(Ordering::Relaxed),
         bytes: BYTES.load(Ordering::Relaxed),
+        reduce_bytes: REDUCE_BYTES.load(Ordering::Relaxed),
         seconds: NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
         encode_seconds: ENCODE_NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
+        update_seconds: UPDATE_NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
     }
 }
 
@@ -353,6 +614,22 @@ mod tests {
                 assert_eq!(next, m);
             }
         }
+    }
+
+    #[test]
+    fn every_signal_is_encoded_by_the_rank_whose_share_holds_it() {
+        for m in [1, 63, 64, 65, 200, 256, 300, 1000, 4096] {
+            for size in 1..=12 {
+                for s in 0..m {
+                    let r = encoder_of(s, m, size);
+                    assert!(
+                        share(m, r, size).contains(&s),
+                        "m={m} size={size} s={s} r={r}"
+                    );
+                }
+            }
+        }
+        assert_eq!(owner_of(7, 3), 1);
     }
 
     #[test]

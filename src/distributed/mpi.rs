@@ -1,14 +1,16 @@
 //! The [`Communicator`] over MPI's world communicator (cargo feature `mpi`).
 //!
-//! Collectives are the nonblocking `MPI_Iallgatherv` / `MPI_Igatherv`,
-//! polled until done or until [`timeout`](super::timeout) has passed, when
+//! Collectives are the nonblocking `MPI_Iallgatherv`, `MPI_Igatherv`,
+//! `MPI_Ialltoallv` and `MPI_Iallreduce` (built-in `MPI_SUM` / `MPI_MAX` on
+//! integers only: exact, so the reduction order does not matter), polled until done or until [`timeout`](super::timeout) has passed, when
 //! the rank names the wait that failed and calls `MPI_Abort` on the job.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mpi::Count;
-use mpi::datatype::{Equivalence, PartitionMut};
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Equivalence, Partition, PartitionMut};
 use mpi::environment::Universe;
 use mpi::request::{Request, Scope};
 use mpi::topology::{Communicator as _, SimpleCommunicator};
@@ -132,6 +134,17 @@ impl MpiWorld {
         Ok(Some(out))
     }
 
+    fn all_reduce<T: Equivalence + Copy>(&self, values: &mut [T], op: SystemOperation, what: &str) {
+        let send = values.to_vec();
+        let world = self.world();
+        let start = Instant::now();
+        mpi::request::scope(|scope| {
+            let req = world.immediate_all_reduce_into(scope, &send[..], values, op);
+            self.wait(req, what);
+        });
+        super::record_reduce(std::mem::size_of_val(values), start.elapsed());
+    }
+
     /// Polls `req` until it completes, yielding the core while waiting (the
     /// other ranks may share it); past the deadline the job is aborted.
     fn wait<'a, D: ?Sized, S: Scope<'a>>(&self, mut req: Request<'a, D, S>, what: &str) {
@@ -179,6 +192,61 @@ impl Communicator for MpiWorld {
     }
     fn gather_u32(&self, local: &[u32], counts: &[usize]) -> Result<Option<Vec<u32>>> {
         self.gather(local, counts)
+    }
+    fn all_reduce_sum_i64(&self, values: &mut [i64]) -> Result<()> {
+        Count::try_from(values.len()).map_err(|_| {
+            Error::Shape(format!(
+                "an allreduce of {} values exceeds MPI's limit",
+                values.len()
+            ))
+        })?;
+        self.all_reduce(values, SystemOperation::sum(), "allreduce (sum)");
+        Ok(())
+    }
+    fn all_reduce_max_i32(&self, values: &mut [i32]) -> Result<()> {
+        Count::try_from(values.len()).map_err(|_| {
+            Error::Shape(format!(
+                "an allreduce of {} values exceeds MPI's limit",
+                values.len()
+            ))
+        })?;
+        self.all_reduce(values, SystemOperation::max(), "allreduce (max)");
+        Ok(())
+    }
+    fn all_to_all_f32(
+        &self,
+        send: &[f32],
+        send_counts: &[usize],
+        recv_counts: &[usize],
+    ) -> Result<Vec<f32>> {
+        if send_counts.len() != self.size
+            || recv_counts.len() != self.size
+            || send_counts.iter().sum::<usize>() != send.len()
+        {
+            return Err(Error::Shape(format!(
+                "rank {} of {}: all-to-all of {} values with counts {send_counts:?} / {recv_counts:?}",
+                self.rank,
+                self.size,
+                send.len()
+            )));
+        }
+        let (scounts, sdispls, _) = Self::partition(send_counts)?;
+        let (rcounts, rdispls, total) = Self::partition(recv_counts)?;
+        let mut out = vec![0.0f32; total];
+        let world = self.world();
+        let start = Instant::now();
+        {
+            let part_send = Partition::new(send, scounts, &sdispls[..]);
+            let mut part_recv = PartitionMut::new(&mut out[..], rcounts, &rdispls[..]);
+            mpi::request::scope(|scope| {
+                let req =
+                    world.immediate_all_to_all_varcount_into(scope, &part_send, &mut part_recv);
+                self.wait(req, "all-to-all");
+            });
+        }
+        let received = total - recv_counts[self.rank];
+        super::record(4 * received, start.elapsed());
+        Ok(out)
     }
 }
 

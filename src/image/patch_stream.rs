@@ -23,9 +23,20 @@
 //!
 //! Everything a batch holds is a pure function of `(seed, step)`: blocks are
 //! rebuilt from their index alone, so a resumed run draws exactly the batches
-//! of the uninterrupted one, and no result depends on thread timing or on the
-//! number of threads. Memory is bounded by `window + 1` blocks plus the image
-//! cache of [`ImageSet`].
+//! of the uninterrupted one, and no result depends on thread timing, on the
+//! number of threads or on the number of MPI ranks. Memory is bounded by
+//! `window + 1` blocks plus the image cache of [`ImageSet`].
+//!
+//! **Over MPI ranks** ([`PatchStream::shared`]) each rank decodes only the
+//! images it owns ([`owner_of`]: image `i` on rank `i mod N`). The positions
+//! drawn in an image come from that image's own random stream, so its owner
+//! draws them alone; the ranks then exchange only how many patches each
+//! image kept (a few integers per block), which fixes the block's shuffled
+//! order on every rank, and each rank keeps just its own images' patches
+//! (a block's memory is divided by N). [`PatchStream::batch`] returns this
+//! rank's [`share`] of the step's batch: every patch is sent by the rank that
+//! owns its image to the rank that encodes it (one all-to-all per step), so
+//! the global batch is the single-process batch for any N.
 //!
 //! A fixed **held-out** set of patches, never trained on, comes from the
 //! bottom twentieth of up to [`HELDOUT_IMAGES`] images: training positions never
@@ -42,6 +53,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::folder::ImageSet;
 use super::preprocess::Preprocessor;
+use crate::distributed::{Communicator, SINGLE_PROCESS, gather_columns, owner_of, share};
 use crate::error::{Error, Result};
 
 /// Most patches one block holds (for small patches; large ones are bounded by
@@ -134,9 +146,25 @@ fn stream(seed: u64, tag: u64, index: u64) -> ChaCha8Rng {
     rng
 }
 
-/// One block: preprocessed patches (one column each) in shuffled order.
+/// One block: the positions of its patches in shuffled order, which rank
+/// holds each, and this rank's patches (one column each, in that order).
 struct Block {
+    /// Owner rank of each position.
+    owner: Vec<u32>,
+    /// Column of `patches` of each position this rank holds.
+    column: Vec<u32>,
+    /// This rank's patches.
     patches: DMatrix<f32>,
+}
+
+/// What one rank draws of a block before the ranks agree on its order: the
+/// block's images and, for those this rank owns, their kept patches.
+struct LocalBlock {
+    images: Vec<usize>,
+    /// Kept patches per image (0 for images of other ranks).
+    counts: Vec<usize>,
+    /// Their values, per image.
+    data: Vec<Vec<f32>>,
 }
 
 /// What the background builder shares with the stream.
@@ -158,6 +186,10 @@ struct Source {
     /// estimated once from the images of the first block (so a pure function
     /// of the set and the seed), between 1.25 and 16.
     oversample: f64,
+    /// This process's rank and the job's size: images of other ranks are
+    /// neither decoded nor drawn from.
+    rank: usize,
+    size: usize,
 }
 
 impl Source {
@@ -242,8 +274,14 @@ impl Source {
         Ok(got)
     }
 
-    /// Builds block `b` (a pure function of the seed and `b`).
-    fn build(&self, b: u64) -> Result<Block> {
+    /// Whether this rank decodes image `i`.
+    fn owns(&self, i: usize) -> bool {
+        owner_of(i, self.size) == self.rank
+    }
+
+    /// This rank's part of block `b`: the patches of the images it owns
+    /// (each image's draws are a pure function of the seed, `b` and its slot).
+    fn build_local(&self, b: u64) -> Result<LocalBlock> {
         let g = self.per_block as u64;
         let mut perm = (u64::MAX, Vec::new());
         let images: Vec<usize> = (0..g)
@@ -254,7 +292,8 @@ impl Source {
         let k = self.block_patches;
         // Positions drawn: enough that about `k` survive the flat-patch test.
         let draws = (k as f64 * self.oversample).ceil();
-        let mut data = Vec::with_capacity(k * self.dim);
+        let mut counts = Vec::with_capacity(images.len());
+        let mut data = Vec::with_capacity(images.len());
         let mut cumulative = 0.0;
         let mut assigned = 0usize;
         for (j, (&i, &(nx, ny))) in images.iter().zip(&sizes).enumerate() {
@@ -262,40 +301,90 @@ impl Source {
             let upto = (draws * cumulative / total.max(1.0)).round() as usize;
             let quota = upto - assigned.min(upto);
             assigned += quota;
-            let mut rng = stream(self.params.seed, TAG_IMAGE, b * g + j as u64);
-            self.draw(i, quota, (nx, 0, ny), &mut rng, &mut data)?;
+            let mut patches = Vec::new();
+            if self.owns(i) {
+                let mut rng = stream(self.params.seed, TAG_IMAGE, b * g + j as u64);
+                self.draw(i, quota, (nx, 0, ny), &mut rng, &mut patches)?;
+            }
+            counts.push(patches.len() / self.dim);
+            data.push(patches);
         }
-        let n = data.len() / self.dim;
+        Ok(LocalBlock {
+            images,
+            counts,
+            data,
+        })
+    }
+
+    /// Block `b` from this rank's part: the ranks add up how many patches
+    /// each image kept (one small allreduce), which fixes the block's
+    /// shuffled order everywhere; this rank keeps its own patches of it.
+    fn finish(&self, b: u64, local: LocalBlock, comm: &dyn Communicator) -> Result<Block> {
+        let mut counts: Vec<i64> = local.counts.iter().map(|&c| c as i64).collect();
+        comm.all_reduce_sum_i64(&mut counts)?;
+        let n: usize = counts.iter().map(|&c| c as usize).sum();
         if n == 0 {
-            let names: Vec<&str> = images.iter().map(|&i| self.set.name(i)).collect();
+            let names: Vec<&str> = local.images.iter().map(|&i| self.set.name(i)).collect();
             return Err(Error::Data(format!(
                 "no usable patch in images {} (all flat, below min_norm, or unreadable)",
                 names.join(", ")
             )));
         }
-        let patches = DMatrix::from_vec(self.dim, n, data);
+        let mut offsets = Vec::with_capacity(counts.len());
+        let mut acc = 0usize;
+        for &c in &counts {
+            offsets.push(acc);
+            acc += c as usize;
+        }
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut stream(self.params.seed, TAG_SHUFFLE, b));
         // A uniform subsample of the surplus keeps every image's share.
-        order.truncate(k);
-        let shuffled = patches.select_columns(order.iter());
-        Ok(Block { patches: shuffled })
+        order.truncate(self.block_patches);
+        let d = self.dim;
+        let mut owner = Vec::with_capacity(order.len());
+        let mut column = Vec::with_capacity(order.len());
+        let mut mine = Vec::new();
+        for &g in &order {
+            let slot = offsets.partition_point(|&o| o <= g) - 1;
+            let o = owner_of(local.images[slot], self.size);
+            owner.push(o as u32);
+            if o == self.rank {
+                column.push((mine.len() / d) as u32);
+                let at = (g - offsets[slot]) * d;
+                mine.extend_from_slice(&local.data[slot][at..at + d]);
+            } else {
+                column.push(u32::MAX);
+            }
+        }
+        let held = mine.len() / d;
+        Ok(Block {
+            owner,
+            column,
+            patches: DMatrix::from_vec(d, held, mine),
+        })
     }
 
-    fn estimate_oversample(&self) -> Result<f64> {
+    /// The oversampling factor, from probes of the first block's images
+    /// (each rank probes the images it owns; the kept counts are added up).
+    fn estimate_oversample(&self, comm: &dyn Communicator) -> Result<f64> {
         const PROBES: usize = 512;
         let mut perm = (u64::MAX, Vec::new());
-        let (mut drawn, mut kept) = (0usize, 0usize);
+        let (mut drawn, mut kept) = (0usize, 0i64);
         let mut scratch = Vec::new();
         for j in 0..self.per_block as u64 {
             let i = self.image_at(j, &mut perm);
+            drawn += PROBES;
+            if !self.owns(i) {
+                continue;
+            }
             let (nx, ny) = self.positions(i);
             let mut rng = stream(self.params.seed, TAG_PROBE, j);
-            kept += self.draw(i, PROBES, (nx, 0, ny), &mut rng, &mut scratch)?;
-            drawn += PROBES;
+            kept += self.draw(i, PROBES, (nx, 0, ny), &mut rng, &mut scratch)? as i64;
             scratch.clear();
         }
-        let fraction = kept as f64 / drawn.max(1) as f64;
+        let mut total = [kept];
+        comm.all_reduce_sum_i64(&mut total)?;
+        let fraction = total[0] as f64 / drawn.max(1) as f64;
         Ok((1.2 / fraction.max(1e-9)).clamp(1.25, 16.0))
     }
 
@@ -327,8 +416,10 @@ pub struct PatchStream {
     steps_per_block: u64,
     /// Built blocks, by index (at most `window` of them).
     blocks: Vec<(u64, Arc<Block>)>,
-    /// The block being built in the background.
-    pending: Option<(u64, Receiver<Result<Block>>)>,
+    /// The block being built in the background (this rank's part of it).
+    pending: Option<(u64, Receiver<Result<LocalBlock>>)>,
+    /// The job's ranks (one process: [`SINGLE_PROCESS`]).
+    comm: &'static dyn Communicator,
 }
 
 impl PatchStream {
@@ -337,6 +428,19 @@ impl PatchStream {
         set: Arc<ImageSet>,
         pre: Arc<Preprocessor>,
         params: PatchStreamParams,
+    ) -> Result<Self> {
+        Self::shared(set, pre, params, &SINGLE_PROCESS)
+    }
+
+    /// [`PatchStream::new`] for a job of several ranks: this rank decodes
+    /// only the images it owns and [`PatchStream::batch`] returns its share
+    /// of each batch (see the module docs). Every rank must make the same
+    /// calls in the same order (they exchange data).
+    pub fn shared(
+        set: Arc<ImageSet>,
+        pre: Arc<Preprocessor>,
+        params: PatchStreamParams,
+        comm: &'static dyn Communicator,
     ) -> Result<Self> {
         let settings = pre.settings();
         let opts = set.options();
@@ -394,14 +498,17 @@ impl PatchStream {
             block_patches,
             per_block,
             oversample: 1.0,
+            rank: comm.rank(),
+            size: comm.size(),
         };
         let mut source = source;
-        source.oversample = source.estimate_oversample()?;
+        source.oversample = source.estimate_oversample(comm)?;
         Ok(PatchStream {
             source: Arc::new(source),
             steps_per_block,
             blocks: Vec::new(),
             pending: None,
+            comm,
         })
     }
 
@@ -430,16 +537,17 @@ impl PatchStream {
         if let Some((_, blk)) = self.blocks.iter().find(|(i, _)| *i == b) {
             return Ok(Arc::clone(blk));
         }
-        let built = match self.pending.take() {
+        let local = match self.pending.take() {
             Some((i, rx)) if i == b => rx
                 .recv()
                 .unwrap_or_else(|_| Err(Error::Internal("patch builder thread panicked".into())))?,
             other => {
                 self.pending = other;
-                self.source.build(b)?
+                self.source.build_local(b)?
             }
         };
-        let blk = Arc::new(built);
+        // On this thread: the exchange is a collective every rank makes here.
+        let blk = Arc::new(self.source.finish(b, local, self.comm)?);
         self.blocks.push((b, Arc::clone(&blk)));
         Ok(blk)
     }
@@ -454,22 +562,22 @@ impl PatchStream {
         let (tx, rx) = channel();
         let source = Arc::clone(&self.source);
         std::thread::spawn(move || {
-            let _ = tx.send(source.build(b));
+            let _ = tx.send(source.build_local(b));
         });
         self.pending = Some((b, rx));
     }
 
-    /// The minibatch of `step` (one patch per column): an equal share of
-    /// patches from each of the `window` blocks `b..b + window` where
+    /// This rank's [`share`] of the minibatch of `step` (one patch per
+    /// column; the whole batch on one process): an equal share of patches
+    /// from each of the `window` blocks `b..b + window` where
     /// `b = step / steps_per_block`.
     pub fn batch(&mut self, step: u64) -> Result<DMatrix<f32>> {
         let w = self.source.params.window as u64;
         let s = self.steps_per_block;
         let bsz = self.source.params.batch_size;
         let first = step / s;
-        let d = self.source.dim;
-        let mut out = DMatrix::<f32>::zeros(d, bsz);
-        let mut col = 0;
+        // The batch's patches: (block, position in the block), in order.
+        let mut picks: Vec<(Arc<Block>, usize)> = Vec::with_capacity(bsz);
         for c in first..first + w {
             let blk = self.block(c)?;
             // Block c sits at window position c - first; it entered at step
@@ -487,28 +595,91 @@ impl PatchStream {
                 remaining -= seg;
                 p = p.saturating_sub(1);
             }
-            let n = blk.patches.ncols() as u64;
+            let n = blk.owner.len() as u64;
             for t in 0..share(pos) as u64 {
-                let j = ((offset + t) % n) as usize;
-                out.column_mut(col).copy_from(&blk.patches.column(j));
-                col += 1;
+                picks.push((Arc::clone(&blk), ((offset + t) % n) as usize));
             }
         }
+        let out = self.route(&picks)?;
         // Keep only the blocks still needed and build the next in the background.
         self.blocks.retain(|(i, _)| *i >= first);
         self.prefetch(first + w);
         Ok(out)
     }
 
-    /// `n` patches for the initial dictionary, drawn from the first block.
+    /// This rank's share of the batch `picks`: each patch goes from the rank
+    /// that holds it to the rank that encodes it (one all-to-all).
+    fn route(&self, picks: &[(Arc<Block>, usize)]) -> Result<DMatrix<f32>> {
+        let d = self.source.dim;
+        let m = picks.len();
+        let (rank, size) = (self.comm.rank(), self.comm.size());
+        fn column(d: usize, (blk, j): &(Arc<Block>, usize)) -> &[f32] {
+            let c = blk.column[*j] as usize;
+            &blk.patches.as_slice()[c * d..(c + 1) * d]
+        }
+        if size == 1 {
+            let mut out = Vec::with_capacity(m * d);
+            for p in picks {
+                out.extend_from_slice(column(d, p));
+            }
+            return Ok(DMatrix::from_vec(d, m, out));
+        }
+        let owner = |(blk, j): &(Arc<Block>, usize)| blk.owner[*j] as usize;
+        let mut send = Vec::new();
+        let mut send_counts = vec![0usize; size];
+        for (e, count) in send_counts.iter_mut().enumerate() {
+            for p in &picks[share(m, e, size)] {
+                if owner(p) == rank {
+                    send.extend_from_slice(column(d, p));
+                    *count += d;
+                }
+            }
+        }
+        let mine = &picks[share(m, rank, size)];
+        let mut recv_counts = vec![0usize; size];
+        for p in mine {
+            recv_counts[owner(p)] += d;
+        }
+        let recv = self
+            .comm
+            .all_to_all_f32(&send, &send_counts, &recv_counts)?;
+        let mut next: Vec<usize> = recv_counts
+            .iter()
+            .scan(0, |acc, &c| {
+                let start = *acc;
+                *acc += c;
+                Some(start)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(mine.len() * d);
+        for p in mine {
+            let o = owner(p);
+            out.extend_from_slice(&recv[next[o]..next[o] + d]);
+            next[o] += d;
+        }
+        Ok(DMatrix::from_vec(d, mine.len(), out))
+    }
+
+    /// `n` patches for the initial dictionary, drawn from the first block
+    /// (on every rank).
     pub fn initial_patches(&mut self, n: usize) -> Result<DMatrix<f32>> {
         let blk = self.block(0)?;
-        let m = blk.patches.ncols();
+        let m = blk.owner.len();
         let mut rng = stream(self.source.params.seed, TAG_INIT, 0);
         let mut order: Vec<usize> = (0..m).collect();
         order.shuffle(&mut rng);
         let picks: Vec<usize> = (0..n).map(|j| order[j % m]).collect();
-        Ok(blk.patches.select_columns(picks.iter()))
+        let d = self.source.dim;
+        let rank = self.comm.rank();
+        let owners: Vec<usize> = picks.iter().map(|&p| blk.owner[p] as usize).collect();
+        let mut mine = Vec::new();
+        for (&p, &o) in picks.iter().zip(&owners) {
+            if o == rank {
+                let c = blk.column[p] as usize;
+                mine.extend_from_slice(&blk.patches.as_slice()[c * d..(c + 1) * d]);
+            }
+        }
+        gather_columns(self.comm, d, &owners, &mine)
     }
 
     /// The held-out patches: `heldout_patches` of them from the held-out rows
@@ -524,21 +695,35 @@ impl PatchStream {
         let m = with_rows.len().min(HELDOUT_IMAGES);
         let chosen: Vec<usize> = (0..m).map(|j| with_rows[j * with_rows.len() / m]).collect();
         let p = src.params.patch;
-        let mut data = Vec::with_capacity(total * src.dim);
+        // Each rank draws from the images it owns; every rank gets them all.
+        let mut data = Vec::new();
+        let mut counts = Vec::with_capacity(chosen.len());
         for (j, &i) in chosen.iter().enumerate() {
+            if !src.owns(i) {
+                counts.push(0);
+                continue;
+            }
             let quota = total / m + usize::from(j < total % m);
             let (w, h) = src.set.dims(i);
             let rows = src.heldout[i];
             let mut rng = stream(src.params.seed, TAG_HELDOUT, j as u64);
-            src.draw(
+            counts.push(src.draw(
                 i,
                 quota,
                 (w - p + 1, h - rows, rows - p + 1),
                 &mut rng,
                 &mut data,
-            )?;
+            )? as i64);
         }
-        let n = data.len() / src.dim;
-        Ok((n > 0).then(|| DMatrix::from_vec(src.dim, n, data)))
+        self.comm.all_reduce_sum_i64(&mut counts)?;
+        let owners: Vec<usize> = chosen
+            .iter()
+            .zip(&counts)
+            .flat_map(|(&i, &c)| std::iter::repeat_n(owner_of(i, src.size), c as usize))
+            .collect();
+        if owners.is_empty() {
+            return Ok(None);
+        }
+        gather_columns(self.comm, src.dim, &owners, &data).map(Some)
     }
 }

@@ -1,27 +1,41 @@
-//! `mpirun -np N lca encode`: rows split over the ranks.
+//! `mpirun -np N lca encode`: rows split over the ranks, in both modes.
 //!
 //! Every rank reads the same blocks of the input (the reader streams rows in
 //! order, so each block is read whole) and solves its share of each block's
 //! solver chunks ([`lca::distributed::share`]); rank 0 gathers the codes,
-//! states and counters in row order and runs the single-process writer, so
-//! the output is the single-process file byte for byte. This module is the
-//! part the other ranks run: the same blocks, no output.
+//! states, spikes and counters in row order and runs the single-process
+//! writer, so the output is the single-process file byte for byte. The rate
+//! and the spiking LCA both solve each signal on its own, so any cut into
+//! whole chunks gives the single-process result. This module is the part
+//! the other ranks run: the same blocks, no output.
 
-use lca::Lca;
-use lca::distributed::{encode_gathered, world};
+use lca::distributed::{encode_gathered, encode_spiking_gathered, world};
 use lca::io::npy;
+use lca::{Lca, solver::SpikingLca};
 
-use super::{EncodeArgs, ModeArg, block_rows, next_block, open_input, read_unit_dictionary};
+use super::{EncodeArgs, block_rows, next_block, open_input, read_unit_dictionary};
 
-/// Refuses what is not sharded over ranks (a job of one process passes).
-pub(super) fn check_supported(args: &EncodeArgs) -> anyhow::Result<()> {
-    let size = world().size();
-    if size > 1 && args.mode == ModeArg::Spiking {
-        anyhow::bail!(
-            "--mode spiking is not split over MPI ranks: run it as one process (this job has {size} ranks)"
-        );
-    }
-    Ok(())
+/// A rank other than 0 in spiking mode: simulates its share of every block
+/// (and, with `float`, its share of the f32 network rank 0 compares with).
+pub(super) fn follow_spiking(
+    args: &EncodeArgs,
+    solver: &SpikingLca,
+    float: Option<&SpikingLca>,
+) -> anyhow::Result<()> {
+    let (dict, _) = read_unit_dictionary(&args.dictionary, args.normalize)?;
+    let mut input = open_input(args, &dict)?;
+    let block = block_rows(args, dict.n_features(), dict.n_atoms());
+    crate::cli::with_threads(args.run.threads, || -> anyhow::Result<()> {
+        while input.remaining() > 0 {
+            let rows = block.min(input.remaining());
+            let signals = next_block(&mut input, rows, &args.input, "input")?;
+            encode_spiking_gathered(world(), solver, &dict, &signals, None)?;
+            if let Some(float) = float {
+                encode_spiking_gathered(world(), float, &dict, &signals, None)?;
+            }
+        }
+        Ok(())
+    })?
 }
 
 /// A rank other than 0: solves its share of every block, writes nothing.
