@@ -30,20 +30,16 @@ fuzz_target!(|data: &[u8]| {
     let file = &data[2..];
     let path = scratch();
     std::fs::write(path, file).expect("write scratch file");
-    if let Ok((state, _)) = lca::dictionary::checkpoint::read_checkpoint(path, n, k) {
-        let params = lca::dictionary::learn::LearnParams {
-            rule: if state.stats.is_some() {
-                lca::dictionary::learn::Rule::Online
-            } else {
-                lca::dictionary::learn::Rule::Hebbian
-            },
-            ..Default::default()
-        };
-        let _ = lca::dictionary::learn::DictionaryLearner::resume(params, state);
+    if let Ok((state, _)) = lca::dictionary::read_checkpoint(path, n, k) {
+        let params = lca::dictionary::LearnParams::default().rule(if state.stats.is_some() {
+            lca::dictionary::Rule::Online
+        } else {
+            lca::dictionary::Rule::Hebbian
+        });
+        let _ = lca::dictionary::DictionaryLearner::resume(params, state);
     }
     if let Ok(text) = std::str::from_utf8(file)
-        && let Ok(config) =
-            serde_json::from_str::<lca::dictionary::training::TrainingConfig>(text)
+        && let Ok(config) = serde_json::from_str::<lca::dictionary::TrainingConfig>(text)
     {
         let _ = config.clone().check();
         let _ = config.memory_needed(3);

@@ -8,10 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     use lca::image::{ImageSet, LoadOptions};
     for color in [false, true] {
-        let opts = LoadOptions {
-            color,
-            downscale: 1.0,
-        };
+        let opts = LoadOptions::default().color(color).downscale(1.0);
         let Ok(set) = ImageSet::from_memory(vec![("fuzz".into(), data.to_vec())], opts) else {
             return;
         };
