@@ -148,7 +148,8 @@ def main():
                        res.get("backward_bytes_per_sample"), "peak_rss_bytes": rss,
                        "spikes_per_sample": res.get("spikes_per_sample"),
                        "loss": res.get("loss"), "framework": res.get("framework", "lca")}
-                print(f"round {r + 1} {name}: {sec:.3f} s/epoch", file=sys.stderr, flush=True)
+                # every measurement as it comes, so an interrupted run still reports
+                print(f"round {r + 1} {name}: {json.dumps(row)}", file=sys.stderr, flush=True)
                 if name not in best or sec < best[name]["epoch_seconds"]:
                     best[name] = row
     ref = best["lca surrogate"]["epoch_seconds"]
