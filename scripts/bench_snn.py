@@ -48,13 +48,17 @@ def run_snntorch(args):
     cmd = [sys.executable, os.path.abspath(__file__), "--snntorch-child",
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
            "--hidden", str(args.hidden), "--threads", str(args.threads)]
-    return run_child(cmd)
+    # torch's OpenMP threads spin while waiting: on a machine shared with other
+    # processes that stalls it for minutes per epoch; passive waiting does not.
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return run_child(cmd, env)
 
 
-def run_child(cmd):
+def run_child(cmd, env=None):
     """Runs cmd, returns (its JSON line, peak RSS in bytes)."""
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         stderr = proc.stderr.read().decode()
         proc.stderr.close()
