@@ -407,3 +407,69 @@ fn streams_written_to_a_file_train_and_evaluate_like_the_built_in_task() {
     assert!(!junk.status.success());
     assert!(String::from_utf8_lossy(&junk.stderr).contains("junk.npz"));
 }
+
+#[test]
+fn eventprop_runs_start_from_the_eventprop_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = lca(
+        &[
+            "snn",
+            "recipe",
+            "--dataset",
+            "digits",
+            "--method",
+            "eventprop",
+        ],
+        dir.path(),
+    );
+    assert!(
+        rec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+    let rec: serde_json::Value = serde_json::from_slice(&rec.stdout).unwrap();
+    assert_eq!(rec["train"]["method"], "event-prop");
+    assert_eq!(rec["train_decays"], false);
+    let out = lca(
+        &[
+            "snn",
+            "train",
+            "--dataset",
+            "digits",
+            "--method",
+            "eventprop",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--output",
+            "d",
+            "--json",
+            "--threads",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &s["recipe"];
+    assert_eq!(s["method"], "eventprop");
+    // the eventprop recipe where no flag was given, the flags where given
+    for key in ["time_steps", "weight_scale", "output_scale", "weight_mean"] {
+        assert_eq!(r[key], rec[key], "{key}");
+    }
+    assert_eq!(r["train"]["loss"], rec["train"]["loss"]);
+    // f32 settings: `snn recipe` prints them short, `--json` as f64
+    let close = |a: &serde_json::Value, b: &serde_json::Value| {
+        (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-6
+    };
+    assert!(close(&r["train"]["lr"], &rec["train"]["lr"]));
+    let decay = |v: &serde_json::Value| v["neuron"]["current_decay"].clone();
+    assert!(close(&decay(r), &decay(&rec)));
+    assert_eq!(r["hidden"], serde_json::json!([8]));
+    assert!(s["spikes_per_sample"].as_f64().is_some());
+}

@@ -305,3 +305,47 @@ fn eventprop_refuses_what_it_cannot_differentiate() {
     decays.layers[0].spec.train_decays = true;
     assert!(gradient(&decays, &p, &x, &Loss::MaxVoltage, 0).is_err());
 }
+
+#[test]
+fn accuracy_of_a_spike_timed_network_reads_interpolated_first_spike_times() {
+    use lca::snn::train::SpikeDataset;
+    let net = network(
+        LayerKind::FeedForward,
+        LayerKind::FeedForward,
+        Reset::Zero,
+        4,
+    );
+    let loss = Loss::FirstSpike {
+        tau0: 2.0,
+        tau1: 20.0,
+        gamma: 0.0,
+    };
+    let trains: Vec<SpikeTrain> = (0..40).map(|s| random_train(25, 3, 100 + s)).collect();
+    let p: Vec<f64> = net.params.iter().map(|&v| f64::from(v)).collect();
+    // labels: the interpolated prediction for even samples, another class for odd ones
+    let labels: Vec<usize> = trains
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let k = eventprop::predict(&loss, &forward(&net, &p, x, false), 3);
+            if i % 2 == 0 { k } else { (k + 1) % 3 }
+        })
+        .collect();
+    let data = SpikeDataset { trains, labels };
+    assert_eq!(lca::snn::accuracy(&net, &data, &loss), 0.5);
+}
+
+#[test]
+fn a_positive_weight_mean_shifts_the_initial_weights() {
+    let mut s = spec(LayerKind::FeedForward, 200, Reset::Zero, 0.1);
+    s.weight_mean = 0.5;
+    let net = Network::new(50, &[s.clone()], phi(), 0).unwrap();
+    let w = &net.params[net.layers[0].weight_range()];
+    let mean = w.iter().sum::<f32>() / w.len() as f32;
+    let sd = (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32).sqrt();
+    assert!((mean - 0.5).abs() < 0.002, "{mean}");
+    assert!((sd - 0.1 / 50f32.sqrt()).abs() < 0.001, "{sd}");
+    s.weight_mean = f32::NAN;
+    let err = Network::new(50, &[s], phi(), 0).unwrap_err().to_string();
+    assert!(err.contains("weight mean"), "{err}");
+}

@@ -702,3 +702,22 @@ fn recipes_build_the_networks_they_describe() {
     assert_eq!(defaults::for_dataset("x.csv"), defaults::yinyang());
     assert!(d.train.clone().check().is_ok());
 }
+
+#[test]
+fn eventprop_recipes_build_spike_timed_networks_eventprop_can_train() {
+    use lca::snn::{Method, SpikeTiming, defaults, eventprop};
+    for name in ["yinyang", "digits", "streams", "x.npz", "x.csv"] {
+        let r = defaults::for_method(name, Method::EventProp);
+        assert_eq!(r, defaults::eventprop(name));
+        assert_eq!(r.train.method, Method::EventProp, "{name}");
+        assert_eq!(
+            defaults::for_method(name, Method::Surrogate),
+            defaults::for_dataset(name)
+        );
+        let classes = if name == "digits" { 10 } else { 3 };
+        let net = r.network(4, classes, 0).unwrap();
+        assert_eq!(net.timing, SpikeTiming::Interpolated, "{name}");
+        eventprop::check(&net, &r.train.loss).unwrap();
+        assert!(r.train.clone().check().is_ok(), "{name}");
+    }
+}

@@ -66,6 +66,15 @@ enum MethodArg {
     Eventprop,
 }
 
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Surrogate => Method::Surrogate,
+            MethodArg::Eventprop => Method::EventProp,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum EncoderArg {
     Latency,
@@ -78,8 +87,9 @@ enum ResetArg {
     Subtract,
 }
 
-/// Every option left out takes its value from the dataset's recipe
-/// (`lca snn recipe --dataset NAME` prints it; `lib: lca::snn::defaults`).
+/// Every option left out takes its value from the dataset's recipe for the
+/// method (`lca snn recipe --dataset NAME [--method eventprop]` prints it;
+/// `lib: lca::snn::defaults`).
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// `yinyang`, `digits`, `streams` (synthetic spike streams drawn from
@@ -111,7 +121,8 @@ pub struct TrainArgs {
     #[arg(long)]
     recurrent: bool,
     /// Loss; `max` and `mean` use a leaky non-spiking readout, `count` and
-    /// `ttfs` spiking outputs [recipe: max].
+    /// `ttfs` spiking outputs [recipe: max; with --method eventprop: mean,
+    /// digits exp].
     #[arg(long, value_enum)]
     loss: Option<LossArg>,
     /// Softmax temperature τ₀ (steps) of the ttfs loss [2].
@@ -123,7 +134,8 @@ pub struct TrainArgs {
     /// Regulariser weight γ of the ttfs loss [0].
     #[arg(long)]
     ttfs_gamma: Option<f32>,
-    /// Decay time τ (time steps) of the weights of the exp loss [the number of time steps].
+    /// Decay time τ (time steps) of the weights of the exp loss [the recipe's,
+    /// else the number of time steps].
     #[arg(long)]
     exp_tau: Option<f32>,
     /// Gradient: surrogate BPTT, or exact EventProp (trains weights, biases
@@ -147,10 +159,10 @@ pub struct TrainArgs {
     /// Passes over the training set [recipe: 60; digits 30; streams 30].
     #[arg(long)]
     epochs: Option<usize>,
-    /// Samples per Adam step [recipe: 16].
+    /// Samples per Adam step [recipe: 16; eventprop Yin-Yang 32].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Initial learning rate (cosine-annealed) [recipe: 0.002].
+    /// Initial learning rate (cosine-annealed) [recipe: 0.002; eventprop Yin-Yang 0.003].
     #[arg(long)]
     lr: Option<f32>,
     /// Final learning rate as a fraction of the initial one [recipe: 0.05].
@@ -197,6 +209,12 @@ pub struct TrainArgs {
     /// [recipe: 0.05; digits 1; streams 0.5].
     #[arg(long)]
     output_scale: Option<f32>,
+    /// Mean of the initial weights of hidden layers [recipe: 0].
+    #[arg(long)]
+    weight_mean: Option<f32>,
+    /// Mean of the initial weights of the output layer [recipe: 0].
+    #[arg(long)]
+    output_mean: Option<f32>,
     /// Seed of initialisation, shuffling, stochastic encoding and of the
     /// synthetic `streams` data.
     #[arg(long, default_value_t = 0)]
@@ -240,6 +258,9 @@ pub struct RecipeArgs {
     /// Dataset name or file, as for `train`.
     #[arg(long)]
     dataset: String,
+    /// Gradient method whose recipe to print (EventProp has its own).
+    #[arg(long, value_enum, default_value = "surrogate")]
+    method: MethodArg,
 }
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
@@ -250,7 +271,7 @@ pub fn run(args: SnnArgs) -> anyhow::Result<()> {
         SnnCommand::Recipe(a) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&defaults::for_dataset(&a.dataset))?
+                serde_json::to_string_pretty(&defaults::for_method(&a.dataset, a.method.into()))?
             );
             Ok(())
         }
@@ -312,7 +333,8 @@ fn surrogate_name(kind: SurrogateKind) -> &'static str {
 
 /// The dataset's recipe with every option the user passed applied.
 fn recipe(args: &TrainArgs) -> Recipe {
-    let mut r = defaults::for_dataset(&args.dataset);
+    let method = args.method.map_or(Method::Surrogate, Method::from);
+    let mut r = defaults::for_method(&args.dataset, method);
     if let Some(k) = args.surrogate {
         r.surrogate.kind = match k {
             SurrogateArg::Box => SurrogateKind::Box,
@@ -338,8 +360,16 @@ fn recipe(args: &TrainArgs) -> Recipe {
             LossArg::Max => Loss::MaxVoltage,
             LossArg::Mean => Loss::MeanVoltage,
             LossArg::Count => Loss::SpikeCount,
-            LossArg::Ttfs => defaults::TTFS,
-            LossArg::Exp => Loss::ExpVoltage { tau: 0.0 },
+            // a recipe's own ttfs or exp settings stay
+            LossArg::Ttfs => match r.train.loss {
+                l @ Loss::FirstSpike { .. } => l,
+                _ => defaults::TTFS,
+            },
+            // τ from --exp-tau, else the number of time steps (below)
+            LossArg::Exp => match r.train.loss {
+                l @ Loss::ExpVoltage { .. } => l,
+                _ => Loss::ExpVoltage { tau: 0.0 },
+            },
         };
     }
     if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
@@ -387,15 +417,17 @@ fn recipe(args: &TrainArgs) -> Recipe {
     r.reset_gradient |= args.reset_gradient;
     set(&mut r.weight_scale, args.weight_scale);
     set(&mut r.output_scale, args.output_scale);
+    set(&mut r.weight_mean, args.weight_mean);
+    set(&mut r.output_mean, args.output_mean);
     if let Loss::ExpVoltage { tau } = &mut r.train.loss {
-        *tau = args.exp_tau.unwrap_or(r.time_steps as f32);
+        // a recipe's own τ stays unless --exp-tau replaces it
+        if let Some(t) = args.exp_tau {
+            *tau = t;
+        } else if *tau == 0.0 {
+            *tau = r.time_steps as f32;
+        }
     }
-    if let Some(m) = args.method {
-        r.train.method = match m {
-            MethodArg::Surrogate => Method::Surrogate,
-            MethodArg::Eventprop => Method::EventProp,
-        };
-    }
+    r.train.method = method;
     // EventProp's adjoint covers weights, biases and thresholds, not decays.
     if r.train.method == Method::EventProp {
         r.train_decays = false;

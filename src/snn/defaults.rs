@@ -1,6 +1,8 @@
-//! Training recipes: every hyperparameter of a run, per dataset, in one
-//! place. `lca snn train` starts from [`for_dataset`] and overrides only
-//! what the user passes; `--json` reports the recipe it used.
+//! Training recipes: every hyperparameter of a run, per dataset and
+//! gradient method, in one place. `lca snn train` starts from
+//! [`for_method`] (surrogate BPTT: [`for_dataset`]; `--method eventprop`:
+//! [`eventprop`]) and overrides only what the user passes; `--json` reports
+//! the recipe it used, `lca snn recipe --dataset D [--method M]` prints it.
 //!
 //! The recipes are the ones measured in BENCHMARKS.md ("Spiking network"):
 //! Yin-Yang 98.2 ± 0.3 %, digits 97.7 ± 0.4 % and the synthetic streams
@@ -10,6 +12,9 @@
 //! the digits have 64 pixels, most of them blank, over 20 steps, where the
 //! same weight scale saturates the hidden layer and trained decays overfit
 //! the 1347 training images (no validation set keeps the best epoch).
+//! EventProp keeps each dataset's network but fixes the decays (its adjoint
+//! does not train them) and reads the readout by an integral of its
+//! voltage rather than its maximum (see [`yinyang_eventprop`]).
 //!
 //! ```
 //! use lca::snn::defaults;
@@ -22,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::encoder::{EncoderConfig, Latency, Rate};
+use super::eventprop::Method;
 use super::layer::{LayerKind, LayerSpec};
 use super::loss::Loss;
 use super::network::Network;
@@ -76,6 +82,12 @@ pub struct Recipe {
     pub weight_scale: f32,
     /// Initial weight scale of the output layer.
     pub output_scale: f32,
+    /// Mean of the initial weights of hidden layers.
+    #[serde(default)]
+    pub weight_mean: f32,
+    /// Mean of the initial weights of the output layer.
+    #[serde(default)]
+    pub output_mean: f32,
     /// Optimisation and loss.
     pub train: TrainConfig,
 }
@@ -89,6 +101,33 @@ pub fn for_dataset(name: &str) -> Recipe {
         "streams" => streams(),
         path if path.ends_with(".npz") => streams(),
         _ => yinyang(),
+    }
+}
+
+/// The recipe of a dataset for a gradient method: [`for_dataset`] for
+/// surrogate BPTT, [`eventprop`] for EventProp.
+///
+/// ```
+/// use lca::snn::{defaults, Method};
+/// let r = defaults::for_method("yinyang", Method::EventProp);
+/// assert_eq!(r.train.method, Method::EventProp);
+/// assert!(!r.train_decays);
+/// assert_eq!(defaults::for_method("digits", Method::Surrogate), defaults::digits());
+/// ```
+pub fn for_method(name: &str, method: Method) -> Recipe {
+    match method {
+        Method::Surrogate => for_dataset(name),
+        Method::EventProp => eventprop(name),
+    }
+}
+
+/// The EventProp recipe of a dataset (same names as [`for_dataset`]).
+pub fn eventprop(name: &str) -> Recipe {
+    match name {
+        "digits" => digits_eventprop(),
+        "streams" => streams_eventprop(),
+        path if path.ends_with(".npz") => streams_eventprop(),
+        _ => yinyang_eventprop(),
     }
 }
 
@@ -119,6 +158,8 @@ pub fn yinyang() -> Recipe {
         reset_gradient: false,
         weight_scale: 3.0,
         output_scale: 0.05,
+        weight_mean: 0.0,
+        output_mean: 0.0,
         train: TrainConfig {
             epochs: 60,
             batch_size: 16,
@@ -163,6 +204,47 @@ pub fn streams() -> Recipe {
     r
 }
 
+/// Yin-Yang by EventProp: the surrogate recipe's network with its decays
+/// fixed at their initial values, the readout read by its time-averaged
+/// voltage (`mean`), minibatches of 32 at learning rate 3·10⁻³.
+///
+/// The loss decides whether exact gradients learn (BENCHMARKS.md,
+/// "EventProp recipes"): with the max-voltage readout of the surrogate
+/// recipe the gradient reaches the hidden layer only through the spikes
+/// just before each output's maximum, and training stalls near 75 %; the
+/// integrated voltage gives every hidden spike a gradient (how much earlier
+/// or later it moves the area under the readout).
+pub fn yinyang_eventprop() -> Recipe {
+    let mut r = yinyang();
+    r.train.method = Method::EventProp;
+    r.train_decays = false;
+    r.train.loss = Loss::MeanVoltage;
+    r.train.batch_size = 32;
+    r.train.lr = 3e-3;
+    r
+}
+
+/// Digits by EventProp: the surrogate recipe (its decays are fixed already)
+/// with the exponentially weighted readout voltage, τ = 20 steps (the
+/// length of a sample), instead of its maximum.
+pub fn digits_eventprop() -> Recipe {
+    let mut r = digits();
+    r.train.method = Method::EventProp;
+    r.train_decays = false;
+    r.train.loss = Loss::ExpVoltage { tau: 20.0 };
+    r
+}
+
+/// Spike streams by EventProp: the surrogate recipe with fixed decays and
+/// the integrated readout voltage (not tuned: the Yin-Yang choice).
+pub fn streams_eventprop() -> Recipe {
+    let mut r = streams();
+    r.train.method = Method::EventProp;
+    r.train_decays = false;
+    r.train.loss = Loss::MeanVoltage;
+    r
+}
+
 impl Recipe {
     /// The feature encoder.
     pub fn encoder(&self) -> EncoderConfig {
@@ -183,7 +265,7 @@ impl Recipe {
     /// Layers for `n_classes` outputs: the hidden layers, then a readout
     /// (voltage losses) or a spiking output layer.
     pub fn layer_specs(&self, n_classes: usize) -> Vec<LayerSpec> {
-        let layer = |kind, size, scale| {
+        let layer = |kind, size, scale, mean| {
             let mut s = LayerSpec::new(
                 kind,
                 size,
@@ -194,6 +276,7 @@ impl Recipe {
             s.train_decays = self.train_decays;
             s.train_threshold = self.train_threshold;
             s.weight_scale = scale;
+            s.weight_mean = mean;
             s
         };
         let hidden_kind = if self.recurrent {
@@ -205,14 +288,19 @@ impl Recipe {
             .hidden
             .iter()
             .filter(|&&h| h > 0)
-            .map(|&h| layer(hidden_kind, h, self.weight_scale))
+            .map(|&h| layer(hidden_kind, h, self.weight_scale, self.weight_mean))
             .collect();
         let out_kind = if self.train.loss.needs_readout() {
             LayerKind::Readout
         } else {
             LayerKind::FeedForward
         };
-        specs.push(layer(out_kind, n_classes, self.output_scale));
+        specs.push(layer(
+            out_kind,
+            n_classes,
+            self.output_scale,
+            self.output_mean,
+        ));
         specs
     }
 

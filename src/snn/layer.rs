@@ -59,8 +59,13 @@ pub struct LayerSpec {
     pub train_decays: bool,
     /// Train the threshold.
     pub train_threshold: bool,
-    /// Initial weights are `N(0, (weight_scale/√n_in)²)`.
+    /// Initial weights are `N(weight_mean, (weight_scale/√n_in)²)`.
     pub weight_scale: f32,
+    /// Mean of the initial weights (0: balanced). A positive mean makes
+    /// every neuron fire at the start, which EventProp needs: its exact
+    /// gradient cannot reach a neuron that never spikes.
+    #[serde(default)]
+    pub weight_mean: f32,
     /// Initial recurrent weights are `N(0, (recurrent_scale/√size)²)`.
     pub recurrent_scale: f32,
 }
@@ -82,6 +87,7 @@ impl LayerSpec {
             train_decays: false,
             train_threshold: false,
             weight_scale: 1.0,
+            weight_mean: 0.0,
             recurrent_scale: 0.5,
         }
     }

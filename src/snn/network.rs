@@ -57,7 +57,7 @@ impl Trace {
 }
 
 impl Network {
-    /// A network with weights drawn from `N(0, (scale/√fan_in)²)` (seeded),
+    /// A network with weights drawn from `N(mean, (scale/√fan_in)²)` (seeded),
     /// zero biases and the specs' decays and thresholds.
     pub fn new(
         n_inputs: usize,
@@ -101,11 +101,12 @@ impl Network {
                 || c.threshold.is_nan()
                 || c.threshold <= 0.0
                 || c.refractory != 0
+                || !spec.weight_mean.is_finite()
             {
                 return Err(Error::setting(
                     "layers",
                     format!(
-                        "layer {l}: decays must lie in [0, 1], the threshold be positive and refractory 0"
+                        "layer {l}: decays must lie in [0, 1], the threshold be positive, refractory 0 and the weight mean finite"
                     ),
                 ));
             }
@@ -123,7 +124,7 @@ impl Network {
         for layer in &layers {
             let n = layer.size();
             let sd = layer.spec.weight_scale / (layer.n_in as f32).sqrt();
-            let normal = Normal::new(0.0f32, sd.max(0.0))
+            let normal = Normal::new(layer.spec.weight_mean, sd.max(0.0))
                 .map_err(|e| Error::setting("weight_scale", format!("weight scale: {e}")))?;
             let w = layer.offset..layer.offset + n * layer.n_in;
             for p in &mut params[w.clone()] {

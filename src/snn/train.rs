@@ -409,12 +409,23 @@ pub fn accuracy(net: &Network, samples: &dyn Samples, loss: &Loss) -> f64 {
         return 0.0;
     }
     let classes = net.n_outputs();
+    // spike-timed networks are read with their interpolated spike times
+    let timed: Option<Vec<f64>> = (net.timing == SpikeTiming::Interpolated)
+        .then(|| net.params.iter().map(|&p| f64::from(p)).collect());
     let correct: usize = (0..samples.len())
         .into_par_iter()
         .map(|i| {
             let x = samples.spikes(i, u64::MAX);
-            let trace = net.forward(&x, SpikeMode::Heaviside);
-            usize::from(loss.predict(trace.output(), trace.steps, classes) == samples.label(i))
+            let predicted = match &timed {
+                Some(p) => {
+                    eventprop::predict(loss, &eventprop::forward(net, p, &x, false), classes)
+                }
+                None => {
+                    let trace = net.forward(&x, SpikeMode::Heaviside);
+                    loss.predict(trace.output(), trace.steps, classes)
+                }
+            };
+            usize::from(predicted == samples.label(i))
         })
         .sum();
     correct as f64 / samples.len() as f64
