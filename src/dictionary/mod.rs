@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod learn;
 pub mod patch_matrix;
+pub(crate) mod run_folder;
 pub mod training;
 pub mod training_log;
 
