@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
@@ -173,16 +174,23 @@ def main():
                    "atoms_png": os.path.join(out, "atoms.png")},
            "sporco": {"steps": steps_sp, "wall_seconds": wall_sp,
                       "atoms_png": os.path.join(args.work, "sporco_atoms.png")}}
-    for f in held:
-        x = highpass(grey01(f))  # high-passed whole, then cropped (as lca does)
-        if args.score_size:
-            y0 = max(0, (x.shape[0] - args.score_size) // 2)
-            x0 = max(0, (x.shape[1] - args.score_size) // 2)
-            x = x[y0:y0 + args.score_size, x0:x0 + args.score_size]
-        name = os.path.basename(f)
-        res.setdefault("zero_codes", {})[name] = 0.5 * np.sum(x ** 2) / x.size
-        for who, d in [("lca", d_lca), ("sporco", d_sp)]:
-            obj, frac, iters = heldout_objective(d, x, lmbda, args.score_iters)
+    # Each (dictionary, image) pair is scored in its own process (ConvBPDN is
+    # mostly single-threaded numpy; on a shared machine this also takes a fair
+    # share of the CPU per pair).
+    jobs = {}
+    with ProcessPoolExecutor(max_workers=2 * len(held)) as pool:
+        for f in held:
+            x = highpass(grey01(f))  # high-passed whole, then cropped (as lca does)
+            if args.score_size:
+                y0 = max(0, (x.shape[0] - args.score_size) // 2)
+                x0 = max(0, (x.shape[1] - args.score_size) // 2)
+                x = x[y0:y0 + args.score_size, x0:x0 + args.score_size]
+            name = os.path.basename(f)
+            res.setdefault("zero_codes", {})[name] = 0.5 * np.sum(x ** 2) / x.size
+            for who, d in [("lca", d_lca), ("sporco", d_sp)]:
+                jobs[(who, name)] = pool.submit(heldout_objective, d, x, lmbda, args.score_iters)
+        for (who, name), job in jobs.items():
+            obj, frac, iters = job.result()
             res[who].setdefault("heldout", {})[name] = {
                 "objective_per_pixel": obj, "active_fraction": frac, "admm_iterations": iters}
             print(f"{who} {name}: {obj:.4e}/pixel ({iters} iterations)", file=sys.stderr)
