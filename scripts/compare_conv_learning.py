@@ -1,21 +1,31 @@
 #!/usr/bin/env python3
-"""Convolutional dictionary learning: `lca learn --conv` against SPORCO's
-`OnlineConvBPDNDictLearn` for the same wall time on the same images, both
-dictionaries then scored on a held-out image by the SAME coder (SPORCO's
-ConvBPDN run to convergence at the same lambda).
+"""Convolutional dictionary learning: `lca learn --conv` with its defaults
+against SPORCO's `OnlineConvBPDNDictLearn` trained for the same wall time on
+the same images; both dictionaries are then scored on the held-out images by
+the SAME coder (SPORCO's ConvBPDN, run to convergence at the same lambda,
+circular boundary, filters normalised).
 
     pip install sporco==0.2.2.post1 pillow
     cargo build --release
-    python3 scripts/compare_conv_learning.py --seconds 120
+    python3 scripts/compare_conv_learning.py            # /work/shared/data/images
 
-Images: /work/shared/data/images plus assets/images, each converted to grey
-(Rec. 709 luminance, as `lca learn` does), shrunk so the shorter side is 256
-and centre-cropped to 256x256, written as 8-bit PNGs; one (--heldout, default
-camera) is held out (named so it sorts last: `lca learn --conv` holds out the
-last image in name order, so it never trains on it either). Both learners see
-the same high-passed images (SPORCO's `tikhonov_filter(img, 5, 16)` for
-SPORCO; `--highpass 5` for lca, which matches it to 1e-6), draw random
-128x128 crops one per step, and learn 32 filters of 12x12 at lambda = 0.1.
+lca runs its default command, `lca learn --conv --kernel-size 12 --atoms 32
+DIR -o OUT --threads 2` (every other setting a default: lambda, --highpass 5,
+128x128 crops, the last two images in name order held out, the default
+number of steps). Its wall time, start-up and output writing included, is the
+time SPORCO then gets. SPORCO sees the same training images (the same Rec. 709
+luminance in [0, 1], high-passed by its own `tikhonov_filter(img, 5, 16)`,
+which `--highpass 5` matches to 1e-6), the same number of random 128x128 crops
+at the same lambda, with the options of SPORCO's own `onlinecdl_gry` example
+(one image per step, 50 ADMM iterations, eta = 10/(20 + i)); lca codes
+`images_per_step` crops per step (its default 2, one per core).
+Both learners use two threads (lca: --threads 2; SPORCO: pyfftw's threads
+and OMP_NUM_THREADS=2).
+
+The held-out objective is ½‖x − Σ d_m ∗ a_m‖² + λ‖a‖₁ per pixel of the centre
+256x256 crop (--score-size; 0: the whole image) of each high-passed held-out
+image (lower is better), the crop lca scores itself, with ConvBPDN run until
+its relative residuals are below 1e-4 (at most --score-iters iterations).
 """
 import argparse
 import glob
@@ -24,93 +34,90 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
-from PIL import Image
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
-def grey_256(path):
-    img = Image.open(path).convert("RGB")
-    rgb = np.asarray(img, dtype=np.float64) / 255.0
-    grey = rgb @ np.array([0.2126, 0.7152, 0.0722])
-    h, w = grey.shape
-    scale = 256 / min(h, w)
-    pil = Image.fromarray(np.uint8(np.clip(grey * 255 + 0.5, 0, 255)))
-    pil = pil.resize((max(256, round(w * scale)), max(256, round(h * scale))), Image.LANCZOS)
-    a = np.asarray(pil)
-    y0, x0 = (a.shape[0] - 256) // 2, (a.shape[1] - 256) // 2
-    return a[y0:y0 + 256, x0:x0 + 256]
+def grey01(path):
+    """Rec. 709 luminance of the image in [0, 1], as `lca learn` reads it."""
+    img = Image.open(path)
+    if img.mode in ("L", "I;16", "I"):
+        a = np.asarray(img.convert("F"), dtype=np.float64)
+        return a / (65535.0 if img.mode.startswith("I") else 255.0)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+    return rgb @ np.array([0.2126, 0.7152, 0.0722])
 
 
-def make_folder(work, heldout):
-    folder = os.path.join(work, "images")
-    os.makedirs(folder, exist_ok=True)
-    seen = {}
-    for p in sorted(glob.glob("/work/shared/data/images/*")) + sorted(
-            glob.glob(os.path.join(ROOT, "assets/images/*"))):
-        name = os.path.splitext(os.path.basename(p))[0]
-        if name in seen:  # assets/ repeats some of the shared images
-            continue
-        seen[name] = p
-    for name, p in seen.items():
-        out = ("zz_heldout_" + name) if name == heldout else name
-        Image.fromarray(grey_256(p)).save(os.path.join(folder, out + ".png"))
-    files = sorted(glob.glob(os.path.join(folder, "*.png")))
-    return folder, files[:-1], files[-1]
+def highpass(img):
+    from sporco import signal
+    return signal.tikhonov_filter(img, 5, 16)[1]
 
 
-def load01(path):
-    return np.asarray(Image.open(path), dtype=np.float64) / 255.0
-
-
-def run_lca(args, folder, out):
-    cmd = [os.path.join(ROOT, "target/release/lca"), "learn", "--conv", folder,
-           "-o", out, "--max-seconds", str(args.seconds), "--steps", "0",
-           "--atoms", str(args.atoms), "--kernel-size", str(args.k),
-           "--lambda", str(args.lmbda), "--highpass", "5", "--crop", str(args.crop),
-           "--seed", str(args.seed), "--json"]
+def run_lca(args, out):
+    cmd = [os.path.join(ROOT, "target/release/lca"), "learn", "--conv",
+           "--kernel-size", str(args.k), "--atoms", str(args.atoms), args.images,
+           "-o", out, "--threads", "2", "--seed", str(args.seed), "--json"]
+    if args.lca_steps:
+        cmd += ["--steps", str(args.lca_steps)]
+    if args.max_seconds:
+        cmd += ["--max-seconds", str(args.max_seconds)]
+        if not args.lca_steps:
+            cmd += ["--steps", "0"]  # no step limit: the time budget ends the run
+    print("$ " + " ".join(cmd), file=sys.stderr)
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
     summary = json.loads(res.stdout.strip().splitlines()[-1])
+    config = json.load(open(os.path.join(out, "config.json")))
     d = np.load(os.path.join(out, "dictionary.npy"))  # (M, k, k)
-    return d, summary, wall
+    return d, summary, config, wall
 
 
-def run_sporco(args, train_files, seconds):
-    from sporco import signal
+def run_sporco(args, train, lmbda, crop, per_step, seconds):
     from sporco.dictlrn import onlinecdl
-    imgs = [signal.tikhonov_filter(load01(f).astype(np.float32), 5, 16)[1] for f in train_files]
+    imgs = [highpass(grey01(f)).astype(np.float32) for f in train]
     rng = np.random.default_rng(args.seed)
     d0 = rng.standard_normal((args.k, args.k, args.atoms)).astype(np.float32)
-    # Options of SPORCO's own example (examples/scripts/cdl/onlinecdl_gry.py).
     opt = onlinecdl.OnlineConvBPDNDictLearn.Options({
         "Verbose": False, "ZeroMean": False, "eta_a": 10.0, "eta_b": 20.0,
         "DataType": np.float32,
         "CBPDN": {"rho": 5.0, "AutoRho": {"Enabled": True}, "RelaxParam": 1.8,
                   "RelStopTol": 1e-7, "MaxMainIter": 50, "FastSolve": False,
                   "DataType": np.float32}})
-    learner = onlinecdl.OnlineConvBPDNDictLearn(d0, args.lmbda, opt)
+    learner = onlinecdl.OnlineConvBPDNDictLearn(d0, lmbda, opt)
     t0 = time.perf_counter()
     steps = 0
     while time.perf_counter() - t0 < seconds:
-        img = imgs[rng.integers(len(imgs))]
-        y, x = rng.integers(0, img.shape[0] - args.crop + 1), rng.integers(0, img.shape[1] - args.crop + 1)
-        learner.solve(img[y:y + args.crop, x:x + args.crop])
+        batch = []
+        for _ in range(per_step):
+            img = imgs[rng.integers(len(imgs))]
+            y = rng.integers(0, img.shape[0] - crop + 1)
+            x = rng.integers(0, img.shape[1] - crop + 1)
+            batch.append(img[y:y + crop, x:x + crop])
+        if per_step > 1:
+            learner.solve(np.stack(batch, axis=-1), dimK=1)
+        else:
+            learner.solve(batch[0])
         steps += 1
     d = learner.getdict().squeeze()  # (k, k, M)
     return np.transpose(d, (2, 0, 1)), steps, time.perf_counter() - t0
 
 
-def heldout_objective(d_mkk, image, lmbda):
-    """Objective per pixel of the held-out image coded by SPORCO's ConvBPDN to
-    convergence (filters normalised; circular boundary)."""
+def heldout_objective(d_mkk, image, lmbda, iters):
+    """Objective per pixel of `image` coded by ConvBPDN (filters normalised,
+    circular boundary), its active fraction and ADMM iterations."""
     from sporco.admm import cbpdn
     d = d_mkk / np.linalg.norm(d_mkk.reshape(len(d_mkk), -1), axis=1)[:, None, None]
     d = np.transpose(d, (1, 2, 0)).astype(np.float64)
-    opt = cbpdn.ConvBPDN.Options({"Verbose": False, "MaxMainIter": 500, "RelStopTol": 1e-4,
+    opt = cbpdn.ConvBPDN.Options({"Verbose": False, "MaxMainIter": iters, "RelStopTol": 1e-4,
                                   "AutoRho": {"Enabled": True}, "RelaxParam": 1.8})
     b = cbpdn.ConvBPDN(d, image, lmbda, opt)
     x = b.solve()
@@ -120,53 +127,79 @@ def heldout_objective(d_mkk, image, lmbda):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=120.0)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", default="/work/shared/data/images")
     ap.add_argument("--atoms", type=int, default=32)
     ap.add_argument("--k", type=int, default=12)
-    ap.add_argument("--lmbda", type=float, default=0.1)
-    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lca-steps", type=int, default=0,
+                    help="lca's --steps (0: its default)")
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="lca's --max-seconds (0: none, its default step count ends the run)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--heldout", default="camera")
+    ap.add_argument("--sporco-per-step", type=int, default=1,
+                    help="crops per SPORCO step (its example: one image per step)")
+    ap.add_argument("--score-iters", type=int, default=1000)
+    ap.add_argument("--score-size", type=int, default=256,
+                    help="side of the centre crop of each held-out image scored (0: whole image)")
     ap.add_argument("--work", default="/tmp/compare_conv_learning")
     args = ap.parse_args()
-    from sporco import signal
+    files = sorted(p for p in glob.glob(os.path.join(args.images, "*"))
+                   if p.lower().endswith(EXTENSIONS))
     os.makedirs(args.work, exist_ok=True)
-    folder, train, held = make_folder(args.work, args.heldout)
-    print(f"train on {len(train)} images, held out {os.path.basename(held)}", file=sys.stderr)
     out = os.path.join(args.work, "lca_out")
     subprocess.run(["rm", "-rf", out], check=True)
-    d_lca, summary, wall_lca = run_lca(args, folder, out)
-    d_sp, steps_sp, wall_sp = run_sporco(args, train, args.seconds)
-    np.save(os.path.join(args.work, "sporco_dictionary.npy"), d_sp.astype(np.float32))
-    x = signal.tikhonov_filter(load01(held), 5, 16)[1]
-    res = {"seconds": args.seconds, "lambda": args.lmbda, "atoms": args.atoms, "k": args.k}
-    for name, d in [("lca", d_lca), ("sporco", d_sp)]:
-        obj, frac, iters = heldout_objective(d, x, args.lmbda)
-        res[name] = {"heldout_objective_per_pixel": obj, "active_fraction": frac,
-                     "coder_iterations": iters}
-    res["lca"].update({"steps": summary["steps"], "training_seconds": summary["seconds"],
-                       "wall_seconds": wall_lca,
-                       "own_heldout_energy": summary["heldout_energy"]})
-    res["sporco"].update({"steps": steps_sp, "wall_seconds": wall_sp})
-    zero = 0.5 * np.sum(x ** 2) / x.size
-    res["zero_codes_objective_per_pixel"] = zero
-    res["ratio_lca_over_sporco"] = res["lca"]["heldout_objective_per_pixel"] / res["sporco"]["heldout_objective_per_pixel"]
+    d_lca, summary, config, wall_lca = run_lca(args, out)
+    conv = config["conv"]
+    n_held = conv["heldout_images"]
+    train, held = files[:-n_held], files[-n_held:]
+    assert conv["highpass"] == 5.0, "the script high-passes as --highpass 5"
+    lmbda = conv["lambda"]
+    print(f"lca: {summary['steps']} steps in {wall_lca:.1f} s; SPORCO trains on "
+          f"{[os.path.basename(f) for f in train]} for as long; held out "
+          f"{[os.path.basename(f) for f in held]}", file=sys.stderr)
+    d_sp, steps_sp, wall_sp = run_sporco(args, train, lmbda, conv["crop"],
+                                         args.sporco_per_step, wall_lca)
+    sp_path = os.path.join(args.work, "sporco_dictionary.npy")
+    np.save(sp_path, d_sp.reshape(len(d_sp), -1).astype(np.float32))
+    subprocess.run([os.path.join(ROOT, "target/release/lca"), "plot", "atoms", sp_path,
+                    "-o", os.path.join(args.work, "sporco_atoms.png")], check=True)
+    res = {"lambda": lmbda, "sporco_crops_per_step": args.sporco_per_step,
+           "lca_crops_per_step": conv["images_per_step"], "atoms": args.atoms, "k": args.k,
+           "train": [os.path.basename(f) for f in train],
+           "heldout": [os.path.basename(f) for f in held],
+           "lca": {"steps": summary["steps"], "wall_seconds": wall_lca,
+                   "training_seconds": summary["seconds"],
+                   "own_heldout_energy_centre_crops": summary["heldout_energy"],
+                   "atoms_png": os.path.join(out, "atoms.png")},
+           "sporco": {"steps": steps_sp, "wall_seconds": wall_sp,
+                      "atoms_png": os.path.join(args.work, "sporco_atoms.png")}}
+    # Each (dictionary, image) pair is scored in its own process (ConvBPDN is
+    # mostly single-threaded numpy; on a shared machine this also takes a fair
+    # share of the CPU per pair).
+    jobs = {}
+    with ProcessPoolExecutor(max_workers=2 * len(held)) as pool:
+        for f in held:
+            x = highpass(grey01(f))  # high-passed whole, then cropped (as lca does)
+            if args.score_size:
+                y0 = max(0, (x.shape[0] - args.score_size) // 2)
+                x0 = max(0, (x.shape[1] - args.score_size) // 2)
+                x = x[y0:y0 + args.score_size, x0:x0 + args.score_size]
+            name = os.path.basename(f)
+            res.setdefault("zero_codes", {})[name] = 0.5 * np.sum(x ** 2) / x.size
+            for who, d in [("lca", d_lca), ("sporco", d_sp)]:
+                jobs[(who, name)] = pool.submit(heldout_objective, d, x, lmbda, args.score_iters)
+        for (who, name), job in jobs.items():
+            obj, frac, iters = job.result()
+            res[who].setdefault("heldout", {})[name] = {
+                "objective_per_pixel": obj, "active_fraction": frac, "admm_iterations": iters}
+            print(f"{who} {name}: {obj:.4e}/pixel ({iters} iterations)", file=sys.stderr)
+    for who in ("lca", "sporco"):
+        res[who]["heldout_mean"] = float(np.mean(
+            [v["objective_per_pixel"] for v in res[who]["heldout"].values()]))
+    res["ratio_lca_over_sporco"] = res["lca"]["heldout_mean"] / res["sporco"]["heldout_mean"]
     print(json.dumps(res, indent=2))
-    try:
-        from sporco import plot  # noqa: F401
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from sporco import util
-        fig, ax = plt.subplots(1, 2, figsize=(10, 5))
-        for a, (name, d) in zip(ax, [("lca", d_lca), ("sporco", d_sp)]):
-            a.imshow(util.tiledict(np.transpose(d, (1, 2, 0))), cmap="gray")
-            a.set_title(f"{name}: {res[name]['heldout_objective_per_pixel']:.3e}/pixel")
-            a.axis("off")
-        fig.savefig(os.path.join(args.work, "filters.png"), dpi=100)
-    except Exception as e:  # pictures are a convenience
-        print(f"no filters.png ({e})", file=sys.stderr)
+    json.dump(res, open(os.path.join(args.work, "result.json"), "w"), indent=2)
 
 
 if __name__ == "__main__":

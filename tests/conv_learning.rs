@@ -255,7 +255,7 @@ fn lca_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lca"))
 }
 
-/// The three embedded sample images shrunk 4× (the last, coffee, is held out).
+/// The three embedded sample images shrunk 4× (the last two are held out).
 const SMALL: [&str; 12] = [
     "learn",
     "--conv",

@@ -21,7 +21,11 @@
 //! `1/L_m` with `L_m = Σ_δ |R_mm(δ)|` ≥ the largest eigenvalue of its block
 //! (Gershgorin), then rescaled to unit norm: `lca`'s convolutional
 //! dictionaries have unit-norm filters, so λ weighs every filter alike (SPORCO
-//! projects onto the ball `‖D_m‖ ≤ 1`, where used filters end on the sphere). The statistics are
+//! projects onto the ball `‖D_m‖ ≤ 1`, where used filters end on the sphere).
+//! The exact block step (a Cholesky solve with the `k²×k²` block
+//! `R_mm(i − j)`, whose largest eigenvalue is about half the Gershgorin
+//! bound) was tried: it chased the noise of the last few crops and scored
+//! worse on held-out images at equal steps (BENCHMARKS.md). The statistics are
 //! accumulated from sparse codes: each active coefficient meets only the
 //! active coefficients of its `(2k−1)²` neighbourhood.
 
@@ -46,10 +50,11 @@ pub mod defaults {
     pub const HIGHPASS: f64 = 5.0;
     /// Side of the random square crops coded at each step (0: whole images).
     pub const CROP: usize = 128;
-    /// Crops coded per step.
-    pub const IMAGES_PER_STEP: usize = 1;
+    /// Crops coded per step: two keep two cores busy (crops are coded in
+    /// parallel, one task each; a single crop is coded on one thread).
+    pub const IMAGES_PER_STEP: usize = 2;
     /// Images (the last ones in name order) held out and scored, never trained on.
-    pub const HELDOUT_IMAGES: usize = 1;
+    pub const HELDOUT_IMAGES: usize = 2;
     /// Side of the centre crop of each held-out image that is scored.
     pub const HELDOUT_SIZE: usize = 256;
     /// Steps between two scorings of the held-out images.

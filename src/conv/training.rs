@@ -32,20 +32,21 @@ use serde::{Deserialize, Serialize};
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::UNBOUNDED_STEPS;
-use crate::dictionary::{CSV_HEADER, TrainingRow, read_training_csv};
+use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute, checkpoint_path};
 use crate::dictionary::{
-    Observer, Progress, StartInfo, Status, TrainingReport, checkpoint_path,
-    defaults as patch_defaults,
+    Observer, Progress, StartInfo, Status, TrainingReport, TrainingRow, defaults as patch_defaults,
 };
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
-use crate::io::atomic::write_bytes_atomic;
 use crate::io::npy::NpyArray;
 use crate::io::npz;
 
 /// Steps between rewrites of `training.csv` (a conv step takes far longer
 /// than a patch step).
 const LOG_EVERY: u64 = 10;
+
+/// Bytes of pre-processed training images kept between steps.
+const PREPROCESSED_BYTES: usize = 256 << 20;
 
 /// Every setting of a convolutional run, written to `config.json` (which
 /// `--resume` reads back). The `conv` key marks the run as convolutional.
@@ -173,6 +174,9 @@ pub struct ConvTraining {
     train: Vec<usize>,
     /// Centre crops of the held-out images, pre-processed.
     heldout: Vec<Planes>,
+    /// Pre-processed training images (high-passing a whole image costs
+    /// more than cropping it), kept while they fit [`PREPROCESSED_BYTES`].
+    preprocessed: std::collections::HashMap<usize, Arc<Planes>>,
     coder: ConvLca,
     learner: ConvLearner,
     rows: Vec<TrainingRow>,
@@ -209,41 +213,29 @@ impl ConvTraining {
     /// Reopens the run in `out` from its `config.json` and checkpoint; without
     /// a checkpoint the run starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
-        let path = out.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let config: ConvTrainingConfig = serde_json::from_str(&text).map_err(|e| {
-            Error::format(&path, format!("not a valid lca learn --conv config ({e})"))
-        })?;
+        let (config, path) = folder::read_config::<ConvTrainingConfig>(out, "lca learn --conv")?;
         config
             .check()
             .map_err(|e| Error::format(&path, e.to_string()))?;
-        for p in config.images.iter().chain(&config.init) {
-            if !p.exists() {
-                return Err(Error::format(
-                    p,
-                    format!("not found (path recorded in {})", path.display()),
-                ));
-            }
-        }
+        folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
         let set = open_images(&config, observer, Some(&path))?;
         let ckpt = checkpoint_path(out);
         let resume_state = if ckpt.exists() {
             Some(read_conv_checkpoint(&ckpt, config.shape(set.channels()))?)
         } else {
-            observer.warning(&format!(
-                "{}: no checkpoint to resume from (the run was stopped before its first one); starting again from step 0",
-                out.display()
-            ));
+            folder::warn_no_checkpoint(out, observer);
             None
         };
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
-        let done = run.learner.steps_done();
-        let budget_spent = run.config.max_seconds.is_some_and(|s| run.elapsed >= s);
-        if done >= run.config.steps || (status == Some(Status::TimeBudget) && budget_spent) {
-            run.already = Some(status.unwrap_or(Status::Completed));
-        }
+        run.already = folder::finished_status(
+            run.learner.steps_done(),
+            run.config.steps,
+            status,
+            run.elapsed,
+            run.config.max_seconds,
+        );
         Ok(run)
     }
 
@@ -283,25 +275,15 @@ impl ConvTraining {
             })
             .collect::<Result<Vec<_>>>()?;
         let coder = config.coder_params().check()?;
-        let csv = out.join("training.csv");
         let (learner, rows, elapsed) = match resume {
             Some((state, seconds)) => {
-                let step = state.step;
+                let rows = folder::resumed_rows(out, state.step)?;
                 let learner = ConvLearner::resume(
                     shape,
                     config.conv.forgetting,
                     config.conv.dict_sweeps,
                     state,
                 )?;
-                // Rows after the checkpoint were lost with the interrupted run: drop them.
-                let rows = if csv.exists() {
-                    read_training_csv(&csv)?
-                        .into_iter()
-                        .filter(|r| r.step <= step)
-                        .collect()
-                } else {
-                    Vec::new()
-                };
                 (learner, rows, seconds)
             }
             None => {
@@ -337,6 +319,7 @@ impl ConvTraining {
             set,
             train: train.to_vec(),
             heldout,
+            preprocessed: std::collections::HashMap::new(),
             coder,
             learner,
             rows,
@@ -402,15 +385,28 @@ impl ConvTraining {
         Ok(Some(total / pixels as f64))
     }
 
+    /// Training image `i` pre-processed, from the cache when it is there.
+    fn training_image(&mut self, i: usize) -> Result<Arc<Planes>> {
+        if let Some(img) = self.preprocessed.get(&i) {
+            return Ok(Arc::clone(img));
+        }
+        let img = Arc::new(preprocess(&self.set, i, &self.config)?);
+        let held: usize = self.preprocessed.values().map(|p| p.data.len() * 4).sum();
+        if held + img.data.len() * 4 <= PREPROCESSED_BYTES {
+            self.preprocessed.insert(i, Arc::clone(&img));
+        }
+        Ok(img)
+    }
+
     /// The crops of step `step`: a pure function of `(seed, step)`.
-    fn batch(&self, step: u64) -> Result<Vec<Planes>> {
+    fn batch(&mut self, step: u64) -> Result<Vec<Planes>> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
         rng.set_stream(step.wrapping_add(1));
         let crop = self.config.conv.crop;
         (0..self.config.conv.images_per_step)
             .map(|_| {
                 let i = self.train[rng.random_range(0..self.train.len())];
-                let img = preprocess(&self.set, i, &self.config)?;
+                let img = self.training_image(i)?;
                 let (ch, cw) = if crop == 0 {
                     (img.height, img.width)
                 } else {
@@ -511,12 +507,7 @@ impl ConvTraining {
                 observer.checkpoint(done);
             }
         };
-        if status != Status::Completed
-            && self
-                .rows
-                .last()
-                .is_some_and(|r| r.heldout_energy.is_none() && r.step > start_step)
-        {
+        if folder::last_row_unscored(&self.rows, status, start_step) {
             let score = self.score_heldout()?;
             if let Some(last) = self.rows.last_mut() {
                 last.heldout_energy = score;
@@ -528,18 +519,13 @@ impl ConvTraining {
     }
 
     fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
-        let last = self.rows.last().copied();
-        TrainingReport {
+        let facts = ReportFacts {
+            elapsed: self.elapsed,
             steps_done: self.learner.steps_done(),
-            seconds: last.map_or(self.elapsed, |r| r.seconds),
-            status,
-            last,
-            heldout_energy: self.rows.iter().rev().find_map(|r| r.heldout_energy),
-            images: self.set.len(),
-            decodes: self.set.decode_count(),
-            session_steps: self.learner.steps_done() - start_step,
-            session_seconds: secs,
-        }
+            start_step,
+            set: &self.set,
+        };
+        folder::report(&self.rows, facts, status, secs)
     }
 
     fn finish(&mut self, status: Status) -> Result<()> {
@@ -560,19 +546,11 @@ impl ConvTraining {
             seconds: self.rows.last().map_or(self.elapsed, |r| r.seconds),
             status,
         });
-        let text = serde_json::to_string_pretty(&config)
-            .map_err(|e| Error::Internal(format!("cannot serialise config ({e})")))?;
-        write_bytes_atomic(&self.out.join("config.json"), text.as_bytes())
+        folder::write_config(&self.out, &config)
     }
 
     fn write_log(&self) -> Result<()> {
-        let mut text = String::from(CSV_HEADER);
-        text.push('\n');
-        for r in &self.rows {
-            text.push_str(&r.to_csv_line());
-            text.push('\n');
-        }
-        write_bytes_atomic(&self.out.join("training.csv"), text.as_bytes())
+        folder::write_log(&self.out, &self.rows)
     }
 
     /// `dictionary.npy` as `(n_filters, k, k)` (grey) or `(n_filters, C, k,
@@ -799,32 +777,17 @@ pub fn read_conv_checkpoint(path: &Path, shape: FilterShape) -> Result<(ConvLear
     Ok((state, meta["seconds"].as_f64().unwrap_or(0.0)))
 }
 
-fn absolute(path: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(path).map_err(|e| Error::io(path, e))
-}
-
 /// Opens the images of a run (warning once per skipped file).
 fn open_images(
     config: &ConvTrainingConfig,
     observer: &mut dyn Observer,
     recorded_in: Option<&Path>,
 ) -> Result<ImageSet> {
-    let opts = config.load_options();
-    match &config.images {
-        None => ImageSet::embedded(opts),
-        Some(dir) => {
-            let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
-                |e| match recorded_in {
-                    Some(cfg) => {
-                        Error::Data(format!("{e} (image folder recorded in {})", cfg.display()))
-                    }
-                    None => e,
-                },
-            )?;
-            for w in warnings {
-                observer.warning(&w);
-            }
-            Ok(set)
-        }
-    }
+    folder::open_images(
+        config.images.as_deref(),
+        config.recursive,
+        config.load_options(),
+        observer,
+        recorded_in,
+    )
 }

@@ -8,6 +8,7 @@
 mod checkpoint;
 mod learn;
 mod patch_matrix;
+pub(crate) mod run_folder;
 mod training;
 mod training_log;
 

@@ -34,14 +34,15 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_checkpoint, write_checkpoint};
 use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
-use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
+pub use super::run_folder::checkpoint_path;
+use super::run_folder::{self as folder, ReportFacts, absolute};
+use super::training_log::TrainingRow;
 use crate::Dictionary;
 use crate::distributed::{Communicator, agree, encode_codes};
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
 };
-use crate::io::atomic::write_bytes_atomic;
 use crate::settings::Checked;
 
 /// Defaults of a training run, shared by [`TrainingConfig::default`] and the
@@ -309,21 +310,6 @@ pub struct Training {
     comm: &'static dyn Communicator,
 }
 
-fn config_path(out: &Path) -> PathBuf {
-    out.join("config.json")
-}
-
-/// The checkpoint file of a run in `out`.
-pub fn checkpoint_path(out: &Path) -> PathBuf {
-    out.join("checkpoint.npz")
-}
-
-/// Makes `path` absolute (so a resumed run finds it from any directory),
-/// failing with the path when it does not exist.
-fn absolute(path: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(path).map_err(|e| Error::io(path, e))
-}
-
 /// Memory available to new allocations (Linux `MemAvailable`), if known.
 fn available_memory() -> Option<u128> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -380,22 +366,12 @@ impl Training {
     /// from it. Without a checkpoint (killed before its first one) the run
     /// starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
-        let path = config_path(out);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let config: TrainingConfig = serde_json::from_str(&text)
-            .map_err(|e| Error::format(&path, format!("not a valid lca learn config ({e})")))?;
+        let (config, path) = folder::read_config::<TrainingConfig>(out, "lca learn")?;
         let config = config
             .check()
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
-        for p in config.images.iter().chain(&config.init) {
-            if !p.exists() {
-                return Err(Error::format(
-                    p,
-                    format!("not found (path recorded in {})", path.display()),
-                ));
-            }
-        }
+        folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
         if crate::distributed::world().is_root() {
             crate::io::atomic::remove_stale_temporaries(out)?;
         }
@@ -405,20 +381,18 @@ impl Training {
             let n = config.n_features(set.channels());
             Some(read_checkpoint(&ckpt, n, config.atoms)?)
         } else {
-            observer.warning(&format!(
-                "{}: no checkpoint to resume from (the run was stopped before its first one); starting again from step 0",
-                out.display()
-            ));
+            folder::warn_no_checkpoint(out, observer);
             None
         };
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
-        let done = run.learner.steps_done();
-        let budget_spent = run.config.max_seconds.is_some_and(|s| run.elapsed >= s);
-        if done >= run.config.learning.steps || (status == Some(Status::TimeBudget) && budget_spent)
-        {
-            run.already = Some(status.unwrap_or(Status::Completed));
-        }
+        run.already = folder::finished_status(
+            run.learner.steps_done(),
+            run.config.learning.steps,
+            status,
+            run.elapsed,
+            run.config.max_seconds,
+        );
         Ok(run)
     }
 
@@ -448,20 +422,10 @@ impl Training {
         let comm = crate::distributed::world();
         let mut stream = PatchStream::shared(Arc::clone(&set), Arc::new(pre), params, comm)?;
         let heldout = stream.heldout()?;
-        let csv = out.join("training.csv");
         let (learner, rows, elapsed) = match resume {
             Some((state, seconds)) => {
-                let step = state.step;
+                let rows = folder::resumed_rows(out, state.step)?;
                 let learner = DictionaryLearner::resume(config.learning.clone(), state)?;
-                // Rows after the checkpoint were lost with the interrupted run: drop them.
-                let rows = if csv.exists() {
-                    read_training_csv(&csv)?
-                        .into_iter()
-                        .filter(|r| r.step <= step)
-                        .collect()
-                } else {
-                    Vec::new()
-                };
                 (learner, rows, seconds)
             }
             None => {
@@ -653,12 +617,7 @@ impl Training {
             }
         };
         // A run ended early gets a held-out score for its last state too.
-        if status != Status::Completed
-            && self
-                .rows
-                .last()
-                .is_some_and(|r| r.heldout_energy.is_none() && r.step > start_step)
-        {
+        if folder::last_row_unscored(&self.rows, status, start_step) {
             let score = self.score_heldout()?;
             if let Some(last) = self.rows.last_mut() {
                 last.heldout_energy = score;
@@ -671,18 +630,13 @@ impl Training {
     }
 
     fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
-        let last = self.rows.last().copied();
-        TrainingReport {
+        let facts = ReportFacts {
+            elapsed: self.elapsed,
             steps_done: self.learner.steps_done(),
-            seconds: last.map_or(self.elapsed, |r| r.seconds),
-            status,
-            last,
-            heldout_energy: self.rows.iter().rev().find_map(|r| r.heldout_energy),
-            images: self.set.len(),
-            decodes: self.set.decode_count(),
-            session_steps: self.learner.steps_done() - start_step,
-            session_seconds: secs,
-        }
+            start_step,
+            set: &self.set,
+        };
+        folder::report(&self.rows, facts, status, secs)
     }
 
     /// Writes every output of the current state (rank 0 of a job only).
@@ -710,9 +664,7 @@ impl Training {
             seconds: self.rows.last().map_or(self.elapsed, |r| r.seconds),
             status,
         });
-        let text = serde_json::to_string_pretty(&config)
-            .map_err(|e| Error::Internal(format!("cannot serialise config ({e})")))?;
-        write_bytes_atomic(&config_path(&self.out), text.as_bytes())
+        folder::write_config(&self.out, &config)
     }
 
     /// Writes the whole training log atomically, so it is never seen half-written.
@@ -720,13 +672,7 @@ impl Training {
         if !self.comm.is_root() {
             return Ok(());
         }
-        let mut text = String::from(CSV_HEADER);
-        text.push('\n');
-        for r in &self.rows {
-            text.push_str(&r.to_csv_line());
-            text.push('\n');
-        }
-        write_bytes_atomic(&self.out.join("training.csv"), text.as_bytes())
+        folder::write_log(&self.out, &self.rows)
     }
 
     fn write_dictionary(&self) -> Result<()> {
@@ -754,24 +700,13 @@ fn open_images(
     observer: &mut dyn Observer,
     recorded_in: Option<&Path>,
 ) -> Result<ImageSet> {
-    let opts = config.preprocessing.load_options();
-    let set = match &config.images {
-        None => ImageSet::embedded(opts)?,
-        Some(dir) => {
-            let (set, warnings) = ImageSet::from_folder(dir, config.recursive, opts).map_err(
-                |e| match recorded_in {
-                    Some(cfg) => {
-                        Error::Data(format!("{e} (image folder recorded in {})", cfg.display()))
-                    }
-                    None => e,
-                },
-            )?;
-            for w in warnings {
-                observer.warning(&w);
-            }
-            set
-        }
-    };
+    let set = folder::open_images(
+        config.images.as_deref(),
+        config.recursive,
+        config.preprocessing.load_options(),
+        observer,
+        recorded_in,
+    )?;
     for w in set.check_patch(config.patch_size)? {
         observer.warning(&w);
     }

@@ -1,0 +1,185 @@
+//! The output folder of a learning run, shared by patch learning
+//! ([`super::training`]) and convolutional learning (`crate::conv`): where
+//! `config.json`, `training.csv` and `checkpoint.npz` live, how they are
+//! written (atomically) and read back on `--resume`, and the bookkeeping both
+//! loops do the same way (rows kept on resume, "already finished", the
+//! report). What differs between the two — the learner, its checkpoint
+//! arrays, the dictionary files — stays with each loop.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::training::{Observer, Status, TrainingReport};
+use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
+use crate::error::{Error, Result};
+use crate::image::{ImageSet, LoadOptions};
+use crate::io::atomic::write_bytes_atomic;
+
+/// `config.json` of a run in `out`.
+pub(crate) fn config_path(out: &Path) -> PathBuf {
+    out.join("config.json")
+}
+
+/// The checkpoint file of a run in `out`.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.npz")
+}
+
+/// Makes `path` absolute (so a resumed run finds it from any directory),
+/// failing with the path when it does not exist.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads the `config.json` of the run in `out` as a `T`; a file that does not
+/// parse is "not a valid `command` config". Returns the config and its path.
+pub(crate) fn read_config<T: DeserializeOwned>(out: &Path, command: &str) -> Result<(T, PathBuf)> {
+    let path = config_path(out);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let config = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&path, format!("not a valid {command} config ({e})")))?;
+    Ok((config, path))
+}
+
+/// Fails on the first of `paths` (recorded in the config at `config`) that no
+/// longer exists, naming the config it came from.
+pub(crate) fn check_recorded_paths<'a>(
+    paths: impl IntoIterator<Item = &'a PathBuf>,
+    config: &Path,
+) -> Result<()> {
+    for p in paths {
+        if !p.exists() {
+            return Err(Error::format(
+                p,
+                format!("not found (path recorded in {})", config.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the images of a run: the folder `images` (or the embedded samples),
+/// warning once per skipped file; `recorded_in` names the config the folder
+/// came from, for the error when it is gone.
+pub(crate) fn open_images(
+    images: Option<&Path>,
+    recursive: bool,
+    opts: LoadOptions,
+    observer: &mut dyn Observer,
+    recorded_in: Option<&Path>,
+) -> Result<ImageSet> {
+    match images {
+        None => ImageSet::embedded(opts),
+        Some(dir) => {
+            let (set, warnings) =
+                ImageSet::from_folder(dir, recursive, opts).map_err(|e| match recorded_in {
+                    Some(cfg) => {
+                        Error::Data(format!("{e} (image folder recorded in {})", cfg.display()))
+                    }
+                    None => e,
+                })?;
+            for w in warnings {
+                observer.warning(&w);
+            }
+            Ok(set)
+        }
+    }
+}
+
+/// The warning of a resume that finds no checkpoint.
+pub(crate) fn warn_no_checkpoint(out: &Path, observer: &mut dyn Observer) {
+    observer.warning(&format!(
+        "{}: no checkpoint to resume from (the run was stopped before its first one); starting again from step 0",
+        out.display()
+    ));
+}
+
+/// The log rows of the run in `out` up to its checkpoint at `step` (rows
+/// after it were lost with the interrupted run).
+pub(crate) fn resumed_rows(out: &Path, step: u64) -> Result<Vec<TrainingRow>> {
+    let csv = out.join("training.csv");
+    if !csv.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(read_training_csv(&csv)?
+        .into_iter()
+        .filter(|r| r.step <= step)
+        .collect())
+}
+
+/// `Some(status)` when a resumed run has nothing left to do: all `steps` done,
+/// or stopped by a time budget it has spent.
+pub(crate) fn finished_status(
+    done: u64,
+    steps: u64,
+    status: Option<Status>,
+    elapsed: f64,
+    max_seconds: Option<f64>,
+) -> Option<Status> {
+    let budget_spent = max_seconds.is_some_and(|s| elapsed >= s);
+    (done >= steps || (status == Some(Status::TimeBudget) && budget_spent))
+        .then(|| status.unwrap_or(Status::Completed))
+}
+
+/// Whether the last row needs a held-out score of its own: the run ended
+/// early (not completed) after a step of this session that was not scored.
+pub(crate) fn last_row_unscored(rows: &[TrainingRow], status: Status, start_step: u64) -> bool {
+    status != Status::Completed
+        && rows
+            .last()
+            .is_some_and(|r| r.heldout_energy.is_none() && r.step > start_step)
+}
+
+/// What [`report`] needs besides the log.
+pub(crate) struct ReportFacts<'a> {
+    /// Training seconds of earlier sessions.
+    pub elapsed: f64,
+    /// Steps done in all.
+    pub steps_done: u64,
+    /// Steps done when this session started.
+    pub start_step: u64,
+    /// The run's images.
+    pub set: &'a ImageSet,
+}
+
+/// The report of a run that ended with `status` after `secs` wall seconds of
+/// this session.
+pub(crate) fn report(
+    rows: &[TrainingRow],
+    facts: ReportFacts<'_>,
+    status: Status,
+    secs: f64,
+) -> TrainingReport {
+    let last = rows.last().copied();
+    TrainingReport {
+        steps_done: facts.steps_done,
+        seconds: last.map_or(facts.elapsed, |r| r.seconds),
+        status,
+        last,
+        heldout_energy: rows.iter().rev().find_map(|r| r.heldout_energy),
+        images: facts.set.len(),
+        decodes: facts.set.decode_count(),
+        session_steps: facts.steps_done - facts.start_step,
+        session_seconds: secs,
+    }
+}
+
+/// Writes `config` (with its progress already set) as `config.json`.
+pub(crate) fn write_config<T: Serialize>(out: &Path, config: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(config)
+        .map_err(|e| Error::Internal(format!("cannot serialise config ({e})")))?;
+    write_bytes_atomic(&config_path(out), text.as_bytes())
+}
+
+/// Writes the whole training log atomically, so it is never seen half-written.
+pub(crate) fn write_log(out: &Path, rows: &[TrainingRow]) -> Result<()> {
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.to_csv_line());
+        text.push('\n');
+    }
+    write_bytes_atomic(&out.join("training.csv"), text.as_bytes())
+}
