@@ -346,7 +346,7 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
 # Convolutional estimators
 
 
-def _check_images(est, X, reset: bool, channels: Optional[int]):
+def _check_images(est, X, reset: bool, channels: Optional[int], kernel: int = 1):
     """``X`` as (n, C, H, W) images and whether it came flat.
 
     (n, C, H, W) and (n, H, W) arrays are images; a 2-D ``X`` (n_samples,
@@ -356,11 +356,10 @@ def _check_images(est, X, reset: bool, channels: Optional[int]):
     """
     from . import _conv_images
 
-    arr = X if isinstance(X, np.ndarray) else None
-    if arr is None and hasattr(X, "toarray"):
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
         _check_X(est, X, reset)  # raises scikit-learn's message for sparse input
-    ndim = np.ndim(X) if arr is None else arr.ndim
-    if ndim != 2:
+    ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim
+    if ndim > 2:  # images; lower dimensions get scikit-learn's 2-D checks and messages
         if HAVE_SKLEARN:
             from sklearn.utils import check_array
 
@@ -390,6 +389,10 @@ def _check_images(est, X, reset: bool, channels: Optional[int]):
     if c * h * w != f or (channels is not None and c != channels):
         raise ValueError(f"X has {f} features per row, which is not one flattened image of shape "
                          f"({c}, {h}, {w}); set image_shape=(H, W) or (C, H, W)")
+    if min(h, w) < kernel:
+        raise ValueError(f"X is 2-D: each row is an image of {h}x{w} pixels ({'the default, ' if shape is None else ''}"
+                         f"image_shape={shape}), smaller than the {kernel}x{kernel} filters; set image_shape=(H, W) "
+                         f"or (C, H, W), or pass images (n, C, H, W)")
     return X.reshape(n, c, h, w), True
 
 
@@ -403,7 +406,7 @@ class _ConvCoding:
         from . import conv_encode
 
         filters = self._filters()
-        images, flat = _check_images(self, X, reset=False, channels=filters.shape[1])
+        images, flat = _check_images(self, X, reset=False, channels=filters.shape[1], kernel=filters.shape[-1])
         mode_settings = dict(positive=self._positive(), tol=self.tol, max_iter=self.max_iter) \
             if self.mode == "rate" else dict(time_steps=self.time_steps)
         codes = conv_encode(images, filters, alpha, boundary=self.boundary, mode=self.mode,
@@ -475,13 +478,15 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
 
     def fit(self, X, y=None):
         """Checks ``X`` against the filters; returns ``self``."""
-        _check_images(self, X, reset=True, channels=self._filters().shape[1])
+        D = self._filters()
+        _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
         return self
 
     def transform(self, X):
         """Code maps of the images in ``X`` (float32)."""
-        if np.ndim(X) == 2 and not hasattr(self, "n_features_in_"):
-            _check_images(self, X, reset=True, channels=self._filters().shape[1])
+        if not hasattr(self, "n_features_in_") and not hasattr(X, "toarray") and np.asarray(X).ndim == 2:
+            D = self._filters()  # unfitted (stateless): the 2-D width is set by this call
+            _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
         return self._conv_encode(X, float(self.alpha))
 
     @property
@@ -599,7 +604,7 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
 
     def fit(self, X, y=None):
         """Learns ``components_`` from the images of ``X``; returns ``self``."""
-        images, _ = _check_images(self, X, reset=True, channels=None)
+        images, _ = _check_images(self, X, reset=True, channels=None, kernel=int(self.kernel_size))
         learner = _lca.ConvImageLearner(images, self._settings())
         self.status_ = "running"
         try:
@@ -612,8 +617,8 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         """One learning step on the whole images of ``X`` (the first call draws
         the initial filters from them); returns ``self``."""
         first = not hasattr(self, "_learner")
-        images, _ = _check_images(self, X, reset=first,
-                                  channels=None if first else self.components_.shape[1])
+        images, _ = _check_images(self, X, reset=first, channels=None if first else self.components_.shape[1],
+                                  kernel=int(self.kernel_size))
         if first:
             self._learner = _lca.ConvImageLearner(images, self._settings())
             self.status_ = "running"

@@ -254,7 +254,7 @@ fn with_pool<T: Send>(n_jobs: Option<usize>, work: impl FnOnce() -> T + Send) ->
 /// learner after its current step, a batch solve before its next chunk of
 /// signals, with `lca::Error::Interrupted`), and the handler's error is
 /// raised after it did. The waiting thread wakes the moment `work` is done
-/// (a channel, not a polling sleep), so a short call pays no latency.
+/// (a condition variable, not a polling sleep), so a short call pays no latency.
 fn interruptible<T: Send>(
     py: Python<'_>,
     n_jobs: Option<usize>,
@@ -262,18 +262,32 @@ fn interruptible<T: Send>(
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     let mut raised: Option<PyErr> = None;
-    let (done, finished) = std::sync::mpsc::sync_channel(1);
+    // Set (and notified) by the worker when it is done, even if it panicked.
+    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
     let result = std::thread::scope(|scope| {
-        let handle = scope.spawn(move || {
-            let value = with_pool(n_jobs, work);
-            let _ = done.send(());
-            value
+        let handle = scope.spawn(|| {
+            struct Notify<'a>(&'a (std::sync::Mutex<bool>, std::sync::Condvar));
+            impl Drop for Notify<'_> {
+                fn drop(&mut self) {
+                    let (flag, signal) = self.0;
+                    *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    signal.notify_all();
+                }
+            }
+            let _notify = Notify(&done);
+            with_pool(n_jobs, work)
         });
         loop {
-            match py.detach(|| finished.recv_timeout(SIGNAL_POLL)) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                // Sent, or the sender dropped (the worker panicked).
-                _ => break,
+            let finished = py.detach(|| {
+                let (flag, signal) = &done;
+                let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+                let (guard, _) = signal
+                    .wait_timeout_while(guard, SIGNAL_POLL, |finished| !*finished)
+                    .unwrap_or_else(|e| e.into_inner());
+                *guard
+            });
+            if finished {
+                break;
             }
             if raised.is_none()
                 && let Err(e) = py.check_signals()

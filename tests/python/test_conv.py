@@ -58,8 +58,8 @@ def test_codes_satisfy_the_convolutional_lasso_optimality_conditions(boundary, s
     rng = np.random.default_rng(3)
     D = unit_filters(rng, 4, 1, 5)
     X = smooth_images(rng, 2, 1, 20, 18)
-    alpha = 0.05
-    A, info = lca.conv_encode(X, D, alpha, boundary=boundary, tol=1e-5, return_info=True)
+    alpha = 0.2
+    A, info = lca.conv_encode(X, D, alpha, boundary=boundary, tol=1e-4, max_iter=5000, return_info=True)
     assert A.shape == (2, 4, 20, 18) and info["converged"].all()
     # Gradient of the data term: the adjoint of the scipy reconstruction (correlation
     # with each filter, odd k); checked to be the adjoint before it is used.
@@ -71,11 +71,13 @@ def test_codes_satisfy_the_convolutional_lasso_optimality_conditions(boundary, s
     assert abs(lhs - (probe * G).sum()) < 1e-8 * max(1, abs(lhs))
     B = np.stack([[signal.correlate2d(X[i, 0].astype(np.float64), D[f, 0].astype(np.float64), mode="same",
                                       boundary=scipy_name) for f in range(4)] for i in range(2)])
-    scale = np.abs(B).max()  # the solver's tolerance is relative to max|b| (tol=1e-5 asked)
-    active = A != 0
-    assert active.any()
-    assert np.abs(G[active] - alpha * np.sign(A[active])).max() < 1e-3 * scale
-    assert (np.abs(G[~active]) - alpha).max() < 1e-3 * scale
+    scale = np.abs(B).max()  # the solver's tolerance is relative to max|b| (tol=1e-4 asked)
+    assert (A != 0).any()
+    # KKT conditions in fixed-point form, the measure the solver's tol bounds:
+    # A = T(A + G) with T the soft threshold at alpha (A + G is each neuron's input u).
+    U = A + G
+    residual = A - np.sign(U) * np.maximum(np.abs(U) - alpha, 0)
+    assert np.abs(residual).max() <= 2e-4 * scale
     np.testing.assert_allclose(info["objective"], lca.conv_objective(X, D, A, alpha, boundary=boundary), rtol=1e-6)
 
 

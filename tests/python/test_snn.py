@@ -32,10 +32,12 @@ def test_train_is_deterministic_for_any_thread_count():
 
 
 def test_train_learns_a_separable_problem():
-    # Two Gaussian blobs: a trained network must separate them far above chance (0.5).
+    # Two Gaussian blobs: the default (Yin-Yang) recipe must separate them far above
+    # chance (0.5). 30 epochs of 13 Adam steps; with 10 the cosine schedule ends before
+    # the network leaves its constant start (0.56 train accuracy).
     X, y = blobs(200, 0)
     Xt, yt = blobs(200, 1)
-    model, log = lca.snn.train(X, y, hidden=(16,), epochs=10, seed=3)
+    model, log = lca.snn.train(X, y, hidden=(16,), epochs=30, seed=3)
     assert model.evaluate(Xt, yt) > 0.9, log["train_accuracy"]
 
 
