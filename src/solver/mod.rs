@@ -9,8 +9,9 @@
 //! # Module map
 //! - `batch`: the one driver — validation, chunks of [`SIGNAL_CHUNK`]
 //!   signals, the drive GEMM, parallel chunks, progress and cancellation
-//!   between chunks ([`Monitor`]), first error in signal order. A solver implements its `SignalSolver` trait: a scratch
-//!   type sized once per chunk and `solve(signal, output, scratch)`.
+//!   between chunks ([`Monitor`]), first error in signal order. A solver
+//!   implements its `SignalSolver` trait: a scratch type sized once per
+//!   chunk and `solve(signal, output, scratch)`.
 //! - `rate`: the rate LCA; per signal a state of named parts (time step,
 //!   λ schedule, projection gate) stepped until a [`Termination`].
 //! - `projection` + `gram_factor`: jumps to the fixed point of the current
