@@ -34,6 +34,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+def lca_problem(lc, lca, np, patch: int, atoms: int, n: int):
+    """The problem of bench_encoding.py (same images, seeds and patch sampling) with
+    the dictionary learned by lca.DictionaryLearning instead of scikit-learn."""
+    out = HERE.parent / "out" / "lasso-lca" / f"p{patch}_a{atoms}_n{n}_s0"
+    dpath, xpath = out / "D.npy", out / "X.npy"
+    if dpath.is_file() and xpath.is_file():
+        return dpath, xpath
+    out.mkdir(parents=True, exist_ok=True)
+    train = [lc.load_gray(lc.find_image(lc.DEFAULT_IMAGE_DIR, s)) for s in lc.DEFAULT_TRAIN]
+    test = [lc.load_gray(lc.find_image(lc.DEFAULT_IMAGE_DIR, s)) for s in lc.DEFAULT_TEST]
+    ss_train, ss_test = np.random.SeedSequence(0).spawn(2)
+    Xtr = lc.sample_patches(train, patch, 400 * 256, np.random.default_rng(ss_train), 0.01).astype(np.float32)
+    X = lc.sample_patches(test, patch, n, np.random.default_rng(ss_test), 0.01).astype(np.float32)
+    est = lca.DictionaryLearning(n_components=atoms, alpha=0.1, n_steps=400, batch_size=256, rule="online",
+                                 random_state=0).fit(Xtr)
+    np.save(dpath, est.components_)
+    np.save(xpath, X)
+    return dpath, xpath
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--problems", default="8:128,16:512")
@@ -43,6 +63,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--lca", default=str(HERE.parent / "target" / "release" / "lca"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--dictionary-learner", choices=["sklearn", "lca"], default="sklearn",
+                    help="how the problem's dictionary is learned from the training images' patches: "
+                         "scikit-learn MiniBatchDictionaryLearning (the problem of bench_encoding.py, cached in "
+                         "out/lasso/; 16x16/512 takes minutes on a quiet machine) or lca.DictionaryLearning "
+                         "(400 steps of 256 patches, alpha 0.1, online rule; seconds), cached in out/lasso-lca/")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -58,7 +83,10 @@ def main(argv=None) -> int:
         pa = argparse.Namespace(patch=patch, atoms=atoms, n=args.n, seed=0, out=None, images=lc.DEFAULT_IMAGE_DIR,
                                 train_images=",".join(lc.DEFAULT_TRAIN), test_images=",".join(lc.DEFAULT_TEST),
                                 min_rms=0.01, dl_alpha=0.1, dl_steps=400, dl_batch=256, force=False)
-        dpath, xpath, _ = lc.problem_from_args(pa, log=lambda *a: print(*a, file=sys.stderr))
+        if args.dictionary_learner == "sklearn":
+            dpath, xpath, _ = lc.problem_from_args(pa, log=lambda *a: print(*a, file=sys.stderr))
+        else:
+            dpath, xpath = lca_problem(lc, lca, np, patch, atoms, args.n)
         D, X = np.load(dpath), np.load(xpath)
         lam, n = args.lam, X.shape[0]
         times = {"python": [], "cli": [], "spams": []}

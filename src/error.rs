@@ -37,6 +37,10 @@ pub enum Error {
     /// A dictionary atom that cannot be normalised to unit length.
     #[error("dictionary atom {index} has zero norm")]
     ZeroAtom { index: usize },
+    /// The caller cancelled a long computation before it finished (a raised
+    /// [`Monitor::cancel`](crate::solver::Monitor) flag); nothing was returned.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {

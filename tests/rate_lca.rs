@@ -443,3 +443,47 @@ fn degenerate_dictionaries_and_tiny_lambda_still_reach_the_optimum() {
         }
     }
 }
+
+#[test]
+fn a_cancel_flag_stops_the_batch_between_chunks_and_changes_nothing_otherwise() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let d = random_dictionary(32, 64, 21);
+    let m = 40 * lca::solver::SIGNAL_CHUNK;
+    let x = sparse_signals(&d, m, 4, 22);
+    let lca = LcaParams::new().check().unwrap();
+    // Raised by the progress hook after the first chunk: the rest is skipped.
+    let stop = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let progress = |n: usize| {
+        done.fetch_add(n, Ordering::SeqCst);
+        stop.store(2, Ordering::SeqCst);
+    };
+    let monitor = lca::solver::Monitor {
+        progress: Some(&progress),
+        cancel: Some(&stop),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let result = pool.install(|| lca.encode_monitored(&d, &x, None, monitor));
+    assert!(matches!(result, Err(lca::Error::Interrupted)), "{result:?}");
+    assert!(
+        done.load(Ordering::SeqCst) < m / 2,
+        "{} of {m}",
+        done.load(Ordering::SeqCst)
+    );
+    // Never raised: bit for bit the codes of a plain encode, every signal reported.
+    let idle = AtomicUsize::new(0);
+    let count = AtomicUsize::new(0);
+    let report = |n: usize| {
+        count.fetch_add(n, Ordering::SeqCst);
+    };
+    let monitor = lca::solver::Monitor {
+        progress: Some(&report),
+        cancel: Some(&idle),
+    };
+    let enc = lca.encode_monitored(&d, &x, None, monitor).unwrap();
+    assert_eq!(enc.codes, lca.encode(&d, &x).unwrap().codes);
+    assert_eq!(count.load(Ordering::SeqCst), m);
+}

@@ -5,6 +5,9 @@ and scikit-learn conventions:
 
 * :func:`sparse_encode` -- LASSO codes of the rows of ``X`` (rate or spiking LCA);
 * :class:`SparseCoder`, :class:`DictionaryLearning` -- scikit-learn estimators;
+* :func:`conv_encode`, :func:`conv_reconstruct`, :class:`ConvSparseCoder`,
+  :class:`ConvDictionaryLearning` -- convolutional sparse coding of whole images
+  with PyTorch-layout filters ``(n_filters, channels, k, k)``;
 * :func:`extract_patches`, :func:`reconstruct_image`, :func:`learn_images` -- images;
 * :mod:`lca.snn` -- spiking networks trained with surrogate gradients.
 
@@ -44,6 +47,11 @@ __all__ = [
     "learn_images",
     "SparseCoder",
     "DictionaryLearning",
+    "conv_encode",
+    "conv_reconstruct",
+    "conv_objective",
+    "ConvSparseCoder",
+    "ConvDictionaryLearning",
     "DEFAULTS",
     "snn",
 ]
@@ -275,6 +283,146 @@ def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_co
     return d, dict(log), dict(summary)
 
 
-from ._estimators import DictionaryLearning, SparseCoder  # noqa: E402
+_CONV_RATE_KEYS = ("firm_width",)
+_CONV_SPIKING_KEYS = ("dt", "spike_threshold", "settle")
+
+
+def _conv_filters(filters) -> np.ndarray:
+    """Filters as a 4-D (n_filters, channels, k, k) float array; (n_filters, k, k) is one channel."""
+    arr = np.asarray(filters)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim != 4:
+        raise ValueError(f"filters: expected shape (n_filters, channels, k, k) or (n_filters, k, k), got {arr.shape}")
+    return arr
+
+
+def _conv_images(images, channels: int, name: str = "images") -> np.ndarray:
+    """Images as a 4-D (n, C, H, W) float array: (H, W) is one gray image, (n, H, W) a
+    stack of gray images (for 1-channel filters)."""
+    arr = np.asarray(images)
+    if arr.dtype not in (np.float32, np.float64):
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise ValueError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
+        arr = arr.astype(np.float32)
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    elif arr.ndim == 3:
+        if channels != 1:
+            raise ValueError(f"{name}: a 3-D array is a stack (n, H, W) of gray images, but the filters have "
+                             f"{channels} channels; pass (n, {channels}, H, W) (one image: images[None])")
+        arr = arr[:, None]
+    if arr.ndim != 4:
+        raise ValueError(f"{name}: expected shape (n, C, H, W), (n, H, W) or (H, W), got {arr.shape}")
+    return arr
+
+
+def conv_encode(
+    images,
+    filters,
+    alpha: float = DEFAULTS["conv_alpha"],
+    *,
+    boundary: str = "circular",
+    positive: bool = False,
+    mode: str = "rate",
+    threshold: str = "soft",
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+    time_steps: Optional[int] = None,
+    normalize: bool = False,
+    n_jobs: Optional[int] = None,
+    return_info: bool = False,
+    **solver,
+):
+    """Convolutional sparse codes of whole images: maps ``A`` minimising
+    ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1`` (``lca encode`` with a
+    convolutional dictionary, the same codes bit for bit).
+
+    Parameters
+    ----------
+    images : (n, C, H, W) array (float32 or float64); (n, H, W) is a stack of gray
+        images, (H, W) one gray image. Each image at least k x k pixels.
+    filters : (n_filters, C, k, k) array, PyTorch's conv-weight layout (a
+        ``torch.nn.Conv2d(C, n_filters, k).weight``); (n_filters, k, k) for one
+        channel. Every filter must have unit L2 norm (within 1e-3) unless
+        ``normalize=True``.
+    alpha : the L1 penalty (threshold level for the hard / firm thresholds).
+    boundary : ``"circular"`` (periodic images) or ``"zero"`` (zeros outside);
+        scipy's names ``"wrap"`` / ``"fill"`` are accepted too.
+    positive : rate mode: only non-negative codes. The spiking solver codes with
+        one non-negative neuron per coefficient, so its codes are always >= 0.
+    mode : ``"rate"`` (greedy convolutional LCA, the exact LASSO solution to
+        ``tol``) or ``"spiking"`` (integrate-and-fire LCA; codes are spike rates).
+    threshold : rate mode: ``"soft"`` (LASSO), ``"hard"`` or ``"firm"`` (``firm_width``).
+    tol, max_iter : rate mode: stop an image when every neuron is within
+        ``tol * max|b|`` of its fixed point; at most ``max_iter`` sweeps
+        (defaults ``DEFAULTS["conv_tol"]``, ``DEFAULTS["conv_max_iter"]``).
+    time_steps : spiking mode: steps simulated (``DEFAULTS["conv_time_steps"]``);
+        also ``dt``, ``spike_threshold``, ``settle`` as keywords.
+    normalize : rescale non-unit filters (as ``lca encode --normalize``).
+    n_jobs : threads (images run in parallel); results do not depend on it.
+    return_info : also return a dict: ``objective`` per image, and ``iterations``,
+        ``converged`` (rate) or ``spikes`` (spiking).
+
+    Returns
+    -------
+    codes : float32 (n, n_filters, H, W), or ``(codes, info)``.
+
+    Reconstruct with :func:`conv_reconstruct`. Ctrl-C stops before the next
+    image and raises KeyboardInterrupt.
+    """
+    D = _conv_filters(filters)
+    X = _conv_images(images, D.shape[1])
+    allowed = _CONV_RATE_KEYS if mode == "rate" else _CONV_SPIKING_KEYS if mode == "spiking" else ()
+    unknown = sorted(set(solver) - set(allowed))
+    if unknown:
+        raise TypeError(f"conv_encode() got settings that do not apply to mode={mode!r}: {', '.join(unknown)}")
+    settings: dict = dict(solver, mode=mode, boundary=boundary, normalize=bool(normalize))
+    if mode == "rate":
+        if time_steps is not None:
+            raise ValueError("time_steps applies to mode='spiking' only")
+        settings.update(positive=bool(positive), threshold=threshold, tol=tol, max_iter=max_iter)
+    elif mode == "spiking":
+        if threshold != "soft" or tol is not None or max_iter is not None:
+            raise ValueError("threshold, tol and max_iter apply to mode='rate' only")
+        settings.update(time_steps=time_steps)
+    settings = {k: v for k, v in settings.items() if v is not None}
+    codes, info = _lca.conv_encode(X, D, float(alpha), settings, _n_jobs(n_jobs))
+    return (codes, dict(info)) if return_info else codes
+
+
+def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: bool = False) -> np.ndarray:
+    """The images ``x[c] = sum_m convolve2d(A[m], D[m, c], mode='same', boundary=B)`` of
+    code maps ``codes`` (n, n_filters, H, W) (or one (n_filters, H, W)) over ``filters``
+    (n_filters, C, k, k), with B = ``'wrap'`` for ``boundary="circular"`` and ``'fill'``
+    (zeros) for ``"zero"``: float32 (n, C, H, W). For even k the filter's centre is the
+    tap above and left of the middle, as in scipy."""
+    D = _conv_filters(filters)
+    A = np.asarray(codes)
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float32)
+    if A.ndim == 3:
+        A = A[None]
+    if A.ndim != 4:
+        raise ValueError(f"codes: expected shape (n, n_filters, H, W), got {A.shape}")
+    return _lca.conv_reconstruct(A, D, boundary, bool(normalize))
+
+
+def conv_objective(images, filters, codes, alpha: float, *, boundary: str = "circular",
+                   normalize: bool = False) -> np.ndarray:
+    """Per-image ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1`` (float64), the engine's."""
+    D = _conv_filters(filters)
+    X = _conv_images(images, D.shape[1])
+    A = np.asarray(codes)
+    if A.ndim == 3:
+        A = A[None]
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float32)
+    return _lca.conv_objective(X, D, A, float(alpha), boundary, bool(normalize))
+
+
+from ._estimators import ConvDictionaryLearning, ConvSparseCoder, DictionaryLearning, SparseCoder  # noqa: E402
 from . import snn  # noqa: E402,F401
 

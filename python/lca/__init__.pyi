@@ -5,6 +5,8 @@ import numpy.typing as npt
 
 from ._estimators import DictionaryLearning as DictionaryLearning
 from ._estimators import SparseCoder as SparseCoder
+from ._estimators import ConvDictionaryLearning as ConvDictionaryLearning
+from ._estimators import ConvSparseCoder as ConvSparseCoder
 from . import snn as snn
 
 
@@ -36,5 +38,19 @@ def learn_images(
     max_seconds: Optional[float] = ..., batch_size: int = ..., rule: Literal["hebbian", "online"] = ...,
     random_state: int = ..., n_jobs: Optional[int] = ..., **settings: Any,
 ) -> tuple[npt.NDArray[np.float32], dict[str, npt.NDArray[Any]], dict[str, Any]]: ...
+def conv_encode(
+    images: _Array, filters: _Array, alpha: float = ..., *, boundary: Literal["circular", "zero", "wrap", "fill"] = ...,
+    positive: bool = ..., mode: Literal["rate", "spiking"] = ..., threshold: Literal["soft", "hard", "firm"] = ...,
+    tol: Optional[float] = ..., max_iter: Optional[int] = ..., time_steps: Optional[int] = ..., normalize: bool = ...,
+    n_jobs: Optional[int] = ..., return_info: bool = ..., **solver: Any,
+) -> Any: ...
+def conv_reconstruct(
+    codes: _Array, filters: _Array, *, boundary: Literal["circular", "zero", "wrap", "fill"] = ...,
+    normalize: bool = ...,
+) -> npt.NDArray[np.float32]: ...
+def conv_objective(
+    images: _Array, filters: _Array, codes: _Array, alpha: float, *,
+    boundary: Literal["circular", "zero", "wrap", "fill"] = ..., normalize: bool = ...,
+) -> npt.NDArray[np.float64]: ...
 
 import os

@@ -340,3 +340,308 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"preserves_dtype": [np.float32]}
+
+
+# ---------------------------------------------------------------------------
+# Convolutional estimators
+
+
+def _check_images(est, X, reset: bool, channels: Optional[int], kernel: int = 1):
+    """``X`` as (n, C, H, W) images and whether it came flat.
+
+    (n, C, H, W) and (n, H, W) arrays are images; a 2-D ``X`` (n_samples,
+    n_features) -- what scikit-learn pipelines pass -- holds one flattened image
+    per row, of ``est.image_shape`` ((H, W) or (C, H, W); default (1, n_features),
+    a one-pixel-high image), and gets ``n_features_in_`` like any estimator.
+    """
+    from . import _conv_images
+
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        _check_X(est, X, reset)  # raises scikit-learn's message for sparse input
+    ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim
+    if ndim > 2:  # images; lower dimensions get scikit-learn's 2-D checks and messages
+        if HAVE_SKLEARN:
+            from sklearn.utils import check_array
+
+            X = check_array(X, dtype=[np.float32, np.float64], order=None, allow_nd=True, ensure_2d=False)
+        else:
+            X = np.asarray(X)
+            if X.dtype not in (np.float32, np.float64):
+                X = X.astype(np.float64)
+            if not np.all(np.isfinite(X)):
+                raise ValueError("Input X contains NaN or infinity.")
+        if X.ndim not in (3, 4):
+            raise ValueError(f"Expected images (n, C, H, W) or (n, H, W), or a 2-D array of flattened "
+                             f"images, got an array of shape {np.shape(X)}")
+        return _conv_images(X, 1 if channels is None and X.ndim == 3 else (channels or X.shape[1]), "X"), False
+    X = _check_X(est, X, reset)
+    n, f = X.shape
+    shape = est.image_shape
+    if shape is None:
+        c, h, w = (channels or 1), 1, f // max(channels or 1, 1)
+    elif len(shape) == 2:
+        h, w = int(shape[0]), int(shape[1])
+        c = f // max(h * w, 1)
+    elif len(shape) == 3:
+        c, h, w = (int(v) for v in shape)
+    else:
+        raise ValueError(f"image_shape must be (H, W) or (C, H, W), got {shape!r}")
+    if c * h * w != f or (channels is not None and c != channels):
+        raise ValueError(f"X has {f} features per row, which is not one flattened image of shape "
+                         f"({c}, {h}, {w}); set image_shape=(H, W) or (C, H, W)")
+    if min(h, w) < kernel:
+        raise ValueError(f"X is 2-D: each row is an image of {h}x{w} pixels ({'the default, ' if shape is None else ''}"
+                         f"image_shape={shape}), smaller than the {kernel}x{kernel} filters; set image_shape=(H, W) "
+                         f"or (C, H, W), or pass images (n, C, H, W)")
+    return X.reshape(n, c, h, w), True
+
+
+class _ConvCoding:
+    """transform / inverse_transform shared by the convolutional estimators."""
+
+    def _filters(self):
+        raise NotImplementedError
+
+    def _conv_encode(self, X, alpha):
+        from . import conv_encode
+
+        filters = self._filters()
+        images, flat = _check_images(self, X, reset=False, channels=filters.shape[1], kernel=filters.shape[-1])
+        mode_settings = dict(positive=self._positive(), tol=self.tol, max_iter=self.max_iter) \
+            if self.mode == "rate" else dict(time_steps=self.time_steps)
+        codes = conv_encode(images, filters, alpha, boundary=self.boundary, mode=self.mode,
+                            normalize=getattr(self, "normalize", False), n_jobs=self.n_jobs, **mode_settings)
+        return codes.reshape(len(codes), -1) if flat else codes
+
+    def inverse_transform(self, codes):
+        """Images from code maps: (n, n_filters, H, W) codes give (n, C, H, W)
+        images; flat codes (n, n_filters*H*W) give flat images (n, C*H*W)."""
+        from . import conv_reconstruct
+
+        filters = self._filters()
+        A = np.asarray(codes.toarray() if hasattr(codes, "toarray") else codes)
+        if A.ndim == 4:
+            return conv_reconstruct(A, filters, boundary=self.boundary, normalize=getattr(self, "normalize", False))
+        if A.ndim != 2:
+            raise ValueError(f"codes: expected (n, n_filters, H, W) or flat (n, n_filters*H*W), got {A.shape}")
+        m = filters.shape[0]
+        shape = self.image_shape
+        h, w = (1, A.shape[1] // m) if shape is None else (int(shape[-2]), int(shape[-1]))
+        if m * h * w != A.shape[1]:
+            raise ValueError(f"codes have {A.shape[1]} values per row, not {m} maps of {h}x{w}")
+        images = conv_reconstruct(A.reshape(len(A), m, h, w), filters, boundary=self.boundary,
+                                  normalize=getattr(self, "normalize", False))
+        return images.reshape(len(A), -1)
+
+
+def _filters_array(filters):
+    from . import _conv_filters
+
+    return _conv_filters(filters)
+
+
+class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
+    """Convolutional sparse coding over fixed filters: ``transform(X)`` returns the
+    code maps of whole images (see :func:`lca.conv_encode`; ``alpha`` is the L1
+    penalty of ``1/2||x - sum_m D_m * A_m||^2 + alpha||A||_1``).
+
+    ``filters`` is (n_filters, C, k, k) (PyTorch's conv-weight layout) or
+    (n_filters, k, k). ``X`` is images (n, C, H, W) or (n, H, W), giving codes
+    (n, n_filters, H, W); or, as in a scikit-learn pipeline, a 2-D array of one
+    flattened image per row (of ``image_shape``, (H, W) or (C, H, W); default a
+    one-pixel-high row image, which fits only 1 x 1 filters), giving flat codes
+    (n, n_filters*H*W). Like :class:`SparseCoder` it needs no fit.
+
+    Attributes: ``n_components_`` (filters), ``n_features_in_`` (2-D input).
+    """
+
+    def __init__(self, filters, *, alpha=_lca.defaults()["conv_alpha"], boundary="circular", positive=False,
+                 mode="rate", tol=None, max_iter=None, time_steps=None, image_shape=None, normalize=False,
+                 n_jobs=None):
+        self.filters = filters
+        self.alpha = alpha
+        self.boundary = boundary
+        self.positive = positive
+        self.mode = mode
+        self.tol = tol
+        self.max_iter = max_iter
+        self.time_steps = time_steps
+        self.image_shape = image_shape
+        self.normalize = normalize
+        self.n_jobs = n_jobs
+
+    def _filters(self):
+        return _filters_array(self.filters)
+
+    def _positive(self):
+        return self.positive
+
+    def fit(self, X, y=None):
+        """Checks ``X`` against the filters; returns ``self``."""
+        D = self._filters()
+        _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
+        return self
+
+    def transform(self, X):
+        """Code maps of the images in ``X`` (float32)."""
+        if not hasattr(self, "n_features_in_") and not hasattr(X, "toarray") and np.asarray(X).ndim == 2:
+            D = self._filters()  # unfitted (stateless): the 2-D width is set by this call
+            _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
+        return self._conv_encode(X, float(self.alpha))
+
+    @property
+    def n_components_(self):
+        return self._filters().shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"requires_fit": False, "preserves_dtype": [np.float32], "stateless": True}
+
+
+class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
+    """Convolutional dictionary learning (``lca learn --conv``'s learner and coder) on images.
+
+    ``fit(X)`` runs ``n_steps`` steps (or until ``max_seconds``): each codes
+    ``images_per_step`` random ``crop x crop`` crops of the images of ``X`` (seeded
+    by ``random_state`` and the step) with the rate convolutional LCA (circular
+    boundary, tolerance ``coder_tol``) and updates the filters from the online
+    sufficient statistics of every coded image (Mairal et al.'s online rule in
+    convolutional form; see ``lca::conv::ConvLearner``). The initial filters are
+    random k x k windows of the images. ``X`` is used as is: high-pass or whiten
+    it first as the CLI does for photos.
+
+    Parameters
+    ----------
+    n_components : number of filters.
+    kernel_size : filter side k.
+    alpha : L1 penalty of the codes while learning.
+    n_steps : learning steps (``0`` with ``max_seconds``: no step limit).
+    max_seconds : time budget of one ``fit``, in seconds of training.
+    crop : side of the random crops (0: whole images; else at least 2k - 1).
+    images_per_step : crops coded per step.
+    dict_sweeps, forgetting : filter update sweeps per step; forgetting window.
+    coder_tol : tolerance of the coder while learning.
+    random_state : seed of every random choice (None: 0).
+    transform_alpha : alpha of ``transform`` (None: ``alpha``).
+    boundary, positive_code, mode, tol, max_iter, time_steps : ``transform``'s
+        coder (see :func:`lca.conv_encode`).
+    image_shape : shape of the flattened images of a 2-D ``X`` (see :class:`ConvSparseCoder`).
+    n_jobs : threads; results do not depend on it.
+
+    Attributes
+    ----------
+    components_ : (n_components, C, k, k) float32 unit-norm filters (PyTorch layout).
+    n_iter_ / n_steps_ : steps done (all ``fit`` / ``partial_fit`` calls).
+    training_log_ : dict of arrays, one entry per step (``step``, ``seconds``,
+        ``mse``, ``l1``, ``active_fraction``, ``energy`` per pixel).
+    status_ : how the last ``fit`` ended (``completed``, ``time-budget``, ``interrupted``).
+
+    A KeyboardInterrupt during ``fit`` stops after the current step; the
+    attributes hold the state reached, and the interrupt propagates.
+    """
+
+    def __init__(self, n_components=_lca.defaults()["conv_n_components"], *,
+                 kernel_size=_lca.defaults()["conv_kernel_size"], alpha=_lca.defaults()["conv_learn_alpha"],
+                 n_steps=_lca.defaults()["conv_n_steps"], max_seconds=None, crop=_lca.defaults()["conv_crop"],
+                 images_per_step=_lca.defaults()["conv_images_per_step"],
+                 dict_sweeps=_lca.defaults()["conv_dict_sweeps"], forgetting=_lca.defaults()["conv_forgetting"],
+                 coder_tol=_lca.defaults()["conv_coder_tol"], random_state=None, transform_alpha=None,
+                 boundary="circular", positive_code=False, mode="rate", tol=None, max_iter=None, time_steps=None,
+                 image_shape=None, n_jobs=None):
+        self.n_components = n_components
+        self.kernel_size = kernel_size
+        self.alpha = alpha
+        self.n_steps = n_steps
+        self.max_seconds = max_seconds
+        self.crop = crop
+        self.images_per_step = images_per_step
+        self.dict_sweeps = dict_sweeps
+        self.forgetting = forgetting
+        self.coder_tol = coder_tol
+        self.random_state = random_state
+        self.transform_alpha = transform_alpha
+        self.boundary = boundary
+        self.positive_code = positive_code
+        self.mode = mode
+        self.tol = tol
+        self.max_iter = max_iter
+        self.time_steps = time_steps
+        self.image_shape = image_shape
+        self.n_jobs = n_jobs
+
+    def _settings(self):
+        s = dict(n_components=int(self.n_components), kernel_size=int(self.kernel_size), alpha=float(self.alpha),
+                 n_steps=int(self.n_steps), max_seconds=self.max_seconds, crop=int(self.crop),
+                 images_per_step=int(self.images_per_step), dict_sweeps=int(self.dict_sweeps),
+                 forgetting=int(self.forgetting), coder_tol=float(self.coder_tol),
+                 random_state=_seed(self.random_state))
+        return {k: v for k, v in s.items() if v is not None}
+
+    def _filters(self):
+        _not_fitted(self)
+        return self.components_
+
+    def _positive(self):
+        return self.positive_code
+
+    def _jobs(self):
+        from . import _n_jobs
+
+        return _n_jobs(self.n_jobs)
+
+    def _publish(self, learner):
+        self._learner = learner
+        self.components_ = learner.components()
+        self.n_iter_ = int(learner.steps_done())
+        self.n_steps_ = self.n_iter_
+        self.training_log_ = dict(learner.log())
+
+    def fit(self, X, y=None):
+        """Learns ``components_`` from the images of ``X``; returns ``self``."""
+        images, _ = _check_images(self, X, reset=True, channels=None, kernel=int(self.kernel_size))
+        learner = _lca.ConvImageLearner(images, self._settings())
+        self.status_ = "running"
+        try:
+            self.status_ = learner.run(self._jobs())
+        finally:
+            self._publish(learner)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One learning step on the whole images of ``X`` (the first call draws
+        the initial filters from them); returns ``self``."""
+        first = not hasattr(self, "_learner")
+        images, _ = _check_images(self, X, reset=first, channels=None if first else self.components_.shape[1],
+                                  kernel=int(self.kernel_size))
+        if first:
+            self._learner = _lca.ConvImageLearner(images, self._settings())
+            self.status_ = "running"
+        self._learner.step(images, self._jobs())
+        self._publish(self._learner)
+        return self
+
+    def transform(self, X):
+        """Code maps of the images of ``X`` over ``components_`` (float32)."""
+        _not_fitted(self)
+        alpha = self.alpha if self.transform_alpha is None else self.transform_alpha
+        return self._conv_encode(X, float(alpha))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_learner", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"preserves_dtype": [np.float32]}

@@ -4,11 +4,14 @@
 settings (CUBA-LIF layers, latency or rate input encoding, Adam with a cosine
 schedule, backpropagation through time with a surrogate spike derivative) and
 returns a :class:`Model`; :meth:`Model.evaluate` is ``lca snn eval``, and
-``Model.save`` / :func:`load` read and write the CLI's ``model.json``.
+``Model.save`` / :func:`load` read and write the CLI's ``model.json``. Defaults
+come from the per-dataset recipes of ``lca::snn::defaults`` (:func:`recipe`), the
+same ones the CLI reads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional, Sequence
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from . import _lca
 
-__all__ = ["train", "load", "Model"]
+__all__ = ["train", "load", "load_dataset", "recipe", "Model"]
 
 Model = _lca.SnnModel
 
@@ -33,30 +36,64 @@ def _xy(X, y, name):
     return X, y.astype(np.int64)
 
 
+def recipe(dataset: str = "yinyang") -> dict:
+    """Every hyperparameter :func:`train` starts from for ``dataset`` (``"yinyang"``,
+    also the recipe ``lca snn train`` uses for CSV files; ``"digits"``;
+    ``"streams"``): ``lca snn recipe --dataset NAME``, from the one place the CLI
+    reads them (``lca::snn::defaults``)."""
+    return json.loads(_lca.snn_recipe(str(dataset)))
+
+
+def load_dataset(name: str):
+    """The splits ``lca snn train --dataset NAME`` uses (``"yinyang"``: 5000 / 1000 /
+    1000 samples of 4 features; ``"digits"``: the 1797 8x8 digits, 75 / 25 % stratified,
+    no validation set): ``(train, validation, test)``, each ``(X, y)`` (``X`` float32 in
+    [0, 1], ``y`` int64) or ``None``. Train on them with ``scale=False``, as the CLI."""
+    return _lca.snn_dataset(str(name))
+
+
 def train(X, y, *, validation: Optional[tuple] = None, test: Optional[tuple] = None,
-          hidden: Sequence[int] = (100,), epochs: int = 60, batch_size: int = 16, lr: float = 2e-3,
-          seed: int = 0, n_jobs: Optional[int] = None, **settings):
+          dataset: str = "yinyang", hidden: Optional[Sequence[int]] = None, epochs: Optional[int] = None,
+          batch_size: Optional[int] = None, lr: Optional[float] = None, seed: int = 0,
+          n_jobs: Optional[int] = None, **settings):
     """Trains a spiking classifier on the rows of ``X`` with labels ``y`` (0..n_classes-1).
+
+    Hyperparameters come from the recipe of ``dataset`` -- the one ``lca snn train
+    --dataset NAME`` uses (``"yinyang"``, the default, is also the recipe of a CSV
+    file; ``"digits"``; ``"streams"``; see :func:`recipe`) -- and every setting
+    passed overrides its entry as the CLI flag of that name does, so the same
+    data, recipe, settings and ``seed`` give the CLI's model bit for bit.
 
     ``validation`` / ``test``: optional ``(X, y)`` pairs scored after every epoch
     (with a validation set the best epoch's parameters are kept unless
-    ``keep_last=True``). Other settings by their ``lca snn train`` flag names with
-    underscores, same defaults: ``recurrent``, ``loss`` (``"max"``, ``"mean"``,
-    ``"count"``, ``"ttfs"``), ``encoder`` (``"latency"``, ``"rate"``),
-    ``time_steps``, ``window``, ``max_rate``, ``lr_final``, ``current_decay``,
-    ``voltage_decay``, ``firing_threshold``, ``reset``, ``surrogate``,
-    ``surrogate_width``, ``alpha``, ``weight_scale``, ``output_scale``,
-    ``fixed_decays``, ``fixed_threshold``, ``reset_gradient``, ``ttfs_tau0``,
-    ``ttfs_tau1``, ``ttfs_gamma``, ``n_classes``; ``scale=False`` skips the
-    per-feature [0, 1] scaling fitted on ``X`` (for data already in [0, 1]).
+    ``keep_last=True``). Settings by their ``lca snn train`` flag names with
+    underscores: ``hidden``, ``recurrent``, ``loss`` (``"max"``, ``"mean"``,
+    ``"count"``, ``"ttfs"``, ``"exp"``), ``method`` (``"surrogate"``,
+    ``"eventprop"``), ``encoder`` (``"latency"``, ``"rate"``), ``time_steps``,
+    ``window``, ``max_rate``, ``epochs``, ``batch_size``, ``lr``, ``lr_final``,
+    ``weight_decay``, ``input_dropout``, ``current_decay``, ``voltage_decay``,
+    ``firing_threshold``, ``reset``, ``surrogate``, ``surrogate_width``, ``alpha``,
+    ``weight_scale``, ``output_scale``, ``train_decays`` / ``train_threshold``
+    (``False``: the CLI's ``--fixed-decays`` / ``--fixed-threshold``; also accepted
+    as ``fixed_decays=True`` / ``fixed_threshold=True``), ``reset_gradient``,
+    ``ttfs_tau0``, ``ttfs_tau1``, ``ttfs_gamma``, ``exp_tau``, ``keep_last``,
+    ``n_classes``; ``scale=False`` skips the per-feature [0, 1] scaling fitted on
+    ``X`` (for data already in [0, 1], like the CLI's named datasets).
 
     Returns ``(model, log)``: the :class:`Model` and the per-epoch log as a dict
     of arrays (``training.csv``'s columns). Results do not depend on ``n_jobs``.
+    Ctrl-C stops training and raises KeyboardInterrupt.
     """
     from . import _n_jobs
 
-    s = dict(settings, hidden=[int(h) for h in hidden], epochs=int(epochs), batch_size=int(batch_size),
-             lr=float(lr), seed=int(seed))
+    for fixed, trained in (("fixed_decays", "train_decays"), ("fixed_threshold", "train_threshold")):
+        if fixed in settings:
+            if trained in settings:
+                raise TypeError(f"pass {trained} or {fixed}, not both")
+            settings[trained] = not settings.pop(fixed)
+    s = dict(settings, dataset=str(dataset), hidden=None if hidden is None else [int(h) for h in hidden],
+             epochs=epochs, batch_size=batch_size, lr=lr, seed=int(seed))
+    s = {k: v for k, v in s.items() if v is not None}
     val = _xy(*validation, "validation") if validation is not None else None
     tst = _xy(*test, "test") if test is not None else None
     model, log = _lca.snn_train(_xy(X, y, "train"), val, tst, s, _n_jobs(n_jobs))

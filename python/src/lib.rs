@@ -20,7 +20,7 @@ use lca::dictionary::{
 };
 use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, tile};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{Anneal, SpikingParams};
+use lca::solver::{Anneal, Monitor, SpikingParams};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -250,8 +250,11 @@ fn with_pool<T: Send>(n_jobs: Option<usize>, work: impl FnOnce() -> T + Send) ->
 /// released, while this (the calling, normally the main) thread checks for
 /// signals: Python runs signal handlers only on the main thread, and a rayon
 /// pool runs its work elsewhere. On KeyboardInterrupt (or any error a
-/// handler raises) `stop` is set, `work` is expected to finish its current
-/// step and return, and the error is raised after it did.
+/// handler raises) `stop` is set, `work` is expected to return soon (a
+/// learner after its current step, a batch solve before its next chunk of
+/// signals, with `lca::Error::Interrupted`), and the handler's error is
+/// raised after it did. The waiting thread wakes the moment `work` is done
+/// (a condition variable, not a polling sleep), so a short call pays no latency.
 fn interruptible<T: Send>(
     py: Python<'_>,
     n_jobs: Option<usize>,
@@ -259,12 +262,33 @@ fn interruptible<T: Send>(
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     let mut raised: Option<PyErr> = None;
+    // Set (and notified) by the worker when it is done, even if it panicked.
+    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
     let result = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| with_pool(n_jobs, work));
-        let mut wait = Duration::from_millis(1);
-        while !handle.is_finished() {
-            py.detach(|| std::thread::sleep(wait));
-            wait = (wait * 2).min(Duration::from_millis(50));
+        let handle = scope.spawn(|| {
+            struct Notify<'a>(&'a (std::sync::Mutex<bool>, std::sync::Condvar));
+            impl Drop for Notify<'_> {
+                fn drop(&mut self) {
+                    let (flag, signal) = self.0;
+                    *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                    signal.notify_all();
+                }
+            }
+            let _notify = Notify(&done);
+            with_pool(n_jobs, work)
+        });
+        loop {
+            let finished = py.detach(|| {
+                let (flag, signal) = &done;
+                let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+                let (guard, _) = signal
+                    .wait_timeout_while(guard, SIGNAL_POLL, |finished| !*finished)
+                    .unwrap_or_else(|e| e.into_inner());
+                *guard
+            });
+            if finished {
+                break;
+            }
             if raised.is_none()
                 && let Err(e) = py.check_signals()
             {
@@ -281,6 +305,22 @@ fn interruptible<T: Send>(
     match raised {
         Some(e) => Err(e),
         None => Ok(value),
+    }
+}
+
+/// How often a waiting call looks for Ctrl-C (Python's own `time.sleep`
+/// reacts within about this long too).
+const SIGNAL_POLL: Duration = Duration::from_millis(20);
+
+/// A solve's result where an interrupt surfaces as the handler's error: the
+/// engine's `Interrupted` means `interruptible` is about to raise it.
+fn solved<T>(r: PyResult<lca::Result<T>>) -> PyResult<T> {
+    match r? {
+        Ok(v) => Ok(v),
+        Err(lca::Error::Interrupted) => Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
+            "interrupted",
+        )),
+        Err(e) => Err(to_py(e)),
     }
 }
 
@@ -367,6 +407,27 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("momentum", l.momentum)?;
     d.set_item("resample_after", l.resample_after)?;
     d.set_item("signal_chunk", lca::solver::SIGNAL_CHUNK)?;
+    // Convolutional coding and learning (`lca encode` with a conv
+    // dictionary, `lca learn --conv`).
+    let cr = lca::conv::ConvLcaParams::default();
+    let cs = lca::conv::ConvSpikingParams::default();
+    d.set_item("conv_alpha", cr.lambda)?;
+    d.set_item("conv_tol", cr.tol)?;
+    d.set_item("conv_max_iter", cr.max_iters)?;
+    d.set_item("conv_time_steps", cs.steps)?;
+    d.set_item("conv_spiking_dt", cs.dt)?;
+    {
+        use lca::conv::learn_defaults as cl;
+        d.set_item("conv_n_components", cl::ATOMS)?;
+        d.set_item("conv_kernel_size", cl::KERNEL_SIZE)?;
+        d.set_item("conv_learn_alpha", cl::LAMBDA)?;
+        d.set_item("conv_n_steps", cl::STEPS)?;
+        d.set_item("conv_crop", cl::CROP)?;
+        d.set_item("conv_images_per_step", cl::IMAGES_PER_STEP)?;
+        d.set_item("conv_dict_sweeps", cl::DICT_SWEEPS)?;
+        d.set_item("conv_forgetting", cl::FORGETTING)?;
+        d.set_item("conv_coder_tol", cl::CODER_TOL)?;
+    }
     Ok(d)
 }
 
@@ -407,13 +468,14 @@ fn encode<'py>(
             let lca = rate_params(&mut s, alpha)?.check().map_err(to_py)?;
             s.finish()?;
             let initial = init.map(|i| columns(&i, "init")).transpose()?;
-            let enc = py
-                .detach(|| {
-                    with_pool(n_jobs, || {
-                        lca.encode_from(&dict, &signals, initial.as_ref(), None)
-                    })
-                })?
-                .map_err(to_py)?;
+            let stop = AtomicUsize::new(0);
+            let monitor = Monitor {
+                progress: None,
+                cancel: Some(&stop),
+            };
+            let enc = solved(interruptible(py, n_jobs, &stop, || {
+                lca.encode_monitored(&dict, &signals, initial.as_ref(), monitor)
+            }))?;
             info.set_item("iterations", PyArray1::from_vec(py, enc.iterations))?;
             info.set_item("jumps", PyArray1::from_vec(py, enc.jumps))?;
             let converged: Vec<bool> = enc.termination.iter().map(|t| t.converged()).collect();
@@ -431,9 +493,14 @@ fn encode<'py>(
             }
             let solver = spiking_params(&mut s, alpha)?.check().map_err(to_py)?;
             s.finish()?;
-            let enc = py
-                .detach(|| with_pool(n_jobs, || solver.encode(&dict, &signals)))?
-                .map_err(to_py)?;
+            let stop = AtomicUsize::new(0);
+            let monitor = Monitor {
+                progress: None,
+                cancel: Some(&stop),
+            };
+            let enc = solved(interruptible(py, n_jobs, &stop, || {
+                solver.encode_monitored(&dict, &signals, monitor)
+            }))?;
             info.set_item("spike_counts", PyArray1::from_vec(py, enc.spike_counts))?;
             info.set_item("saturated", PyArray1::from_vec(py, enc.saturated))?;
             info.set_item("time_steps", enc.steps)?;
@@ -783,6 +850,12 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(learn_images, m)?)?;
     m.add_class::<PatchLearner>()?;
     m.add_function(wrap_pyfunction!(snn_train, m)?)?;
+    m.add_function(wrap_pyfunction!(snn_recipe, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_reconstruct, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_objective, m)?)?;
+    m.add_class::<ConvImageLearner>()?;
+    m.add_function(wrap_pyfunction!(snn_dataset, m)?)?;
     m.add_class::<SnnModel>()?;
     Ok(())
 }
@@ -879,12 +952,157 @@ impl SnnModel {
     }
 }
 
-/// `lca snn train` on arrays: the same network, encoder, loss and schedule
-/// built from the same settings (their CLI names with underscores; absent
-/// ones take the CLI's defaults). Features are scaled to [0, 1] by the
-/// training set's range (as for a CSV dataset). Returns the model (the best
-/// validation epoch's parameters when a validation set is given, unless
-/// `keep_last`) and the per-epoch log (`training.csv`'s columns).
+/// A recipe name of `lca snn train --dataset` that applies to feature
+/// arrays; `yinyang` is also the recipe of a CSV file.
+fn recipe_for(name: &str) -> PyResult<lca::snn::Recipe> {
+    match name {
+        "yinyang" | "digits" | "streams" => Ok(lca::snn::defaults::for_dataset(name)),
+        other => Err(PyValueError::new_err(format!(
+            "dataset must name a recipe: 'yinyang' (also that of CSV files), 'digits' or 'streams', got '{other}'"
+        ))),
+    }
+}
+
+/// `lca snn recipe --dataset NAME`: every hyperparameter `train` starts
+/// from, as the JSON text the CLI prints.
+#[pyfunction]
+fn snn_recipe(dataset: &str) -> PyResult<String> {
+    serde_json::to_string(&recipe_for(dataset)?)
+        .map_err(|e| PyValueError::new_err(format!("cannot serialise the recipe ({e})")))
+}
+
+/// A name from a fixed set, or a one-line error listing the choices.
+fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> PyResult<T> {
+    options
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            PyValueError::new_err(format!(
+                "{key} must be one of {}, got '{value}'",
+                names.join(", ")
+            ))
+        })
+}
+
+/// The recipe of `settings["dataset"]` with every other setting applied on
+/// top, exactly as `lca snn train` applies its flags (same names with
+/// underscores; a setting left out keeps the recipe's value).
+fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
+    use lca::neuron::{Reset, SurrogateKind};
+    use lca::snn::{EncoderKind, Loss, Method};
+    let mut r = recipe_for(&s.or("dataset", "yinyang".to_string())?)?;
+    if let Some(k) = s.get::<String>("surrogate")? {
+        r.surrogate.kind = choice(
+            "surrogate",
+            &k,
+            &[
+                ("box", SurrogateKind::Box),
+                ("sigmoid", SurrogateKind::Sigmoid),
+                ("exponential", SurrogateKind::Exponential),
+                ("fast-sigmoid", SurrogateKind::FastSigmoid),
+                ("triangle", SurrogateKind::Triangle),
+            ],
+        )?;
+    }
+    r.surrogate.tau = s.or("surrogate_width", r.surrogate.tau)?;
+    r.surrogate.alpha = s.or("alpha", r.surrogate.alpha)?;
+    r.hidden = s.or("hidden", r.hidden.clone())?;
+    r.recurrent = s.or("recurrent", r.recurrent)?;
+    if let Some(l) = s.get::<String>("loss")? {
+        r.train.loss = choice(
+            "loss",
+            &l,
+            &[
+                ("max", Loss::MaxVoltage),
+                ("mean", Loss::MeanVoltage),
+                ("count", Loss::SpikeCount),
+                ("ttfs", lca::snn::defaults::TTFS),
+                ("exp", Loss::ExpVoltage { tau: 0.0 }),
+            ],
+        )?;
+    }
+    if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
+        *tau0 = s.or("ttfs_tau0", *tau0)?;
+        *tau1 = s.or("ttfs_tau1", *tau1)?;
+        *gamma = s.or("ttfs_gamma", *gamma)?;
+    }
+    if let Some(e) = s.get::<String>("encoder")? {
+        r.encoder = choice(
+            "encoder",
+            &e,
+            &[
+                ("latency", EncoderKind::Latency),
+                ("rate", EncoderKind::Rate),
+            ],
+        )?;
+    }
+    let window: Option<usize> = s.get("window")?;
+    if let Some(t) = s.get("time_steps")? {
+        r.time_steps = t;
+        r.window = None;
+    }
+    if window.is_some() {
+        r.window = window;
+    }
+    r.max_rate = s.or("max_rate", r.max_rate)?;
+    r.train.epochs = s.or("epochs", r.train.epochs)?;
+    r.train.batch_size = s.or("batch_size", r.train.batch_size)?;
+    r.train.lr = s.or("lr", r.train.lr)?;
+    r.train.lr_final = s.or("lr_final", r.train.lr_final)?;
+    r.train.weight_decay = s.or("weight_decay", r.train.weight_decay)?;
+    r.train.input_dropout = s.or("input_dropout", r.train.input_dropout)?;
+    r.neuron.current_decay = s.or("current_decay", r.neuron.current_decay)?;
+    r.neuron.voltage_decay = s.or("voltage_decay", r.neuron.voltage_decay)?;
+    r.neuron.threshold = s.or("firing_threshold", r.neuron.threshold)?;
+    if let Some(reset) = s.get::<String>("reset")? {
+        r.neuron.reset = choice(
+            "reset",
+            &reset,
+            &[("zero", Reset::Zero), ("subtract", Reset::Subtract)],
+        )?;
+    }
+    // `train_decays=False` is the CLI's --fixed-decays, True its --train-decays.
+    r.train_decays = s.or("train_decays", r.train_decays)?;
+    r.train_threshold = s.or("train_threshold", r.train_threshold)?;
+    r.reset_gradient = s.or("reset_gradient", r.reset_gradient)?;
+    r.weight_scale = s.or("weight_scale", r.weight_scale)?;
+    r.output_scale = s.or("output_scale", r.output_scale)?;
+    let exp_tau: Option<f32> = s.get("exp_tau")?;
+    if let Loss::ExpVoltage { tau } = &mut r.train.loss {
+        *tau = exp_tau.unwrap_or(r.time_steps as f32);
+    }
+    if let Some(m) = s.get::<String>("method")? {
+        r.train.method = choice(
+            "method",
+            &m,
+            &[
+                ("surrogate", Method::Surrogate),
+                ("eventprop", Method::EventProp),
+            ],
+        )?;
+    }
+    // EventProp's adjoint covers weights, biases and thresholds, not decays.
+    if r.train.method == Method::EventProp {
+        r.train_decays = false;
+    }
+    r.train.seed = s.or("seed", 0)?;
+    r.train.keep_best &= !s.or("keep_last", false)?;
+    if r.time_steps == 0 {
+        return Err(PyValueError::new_err("time_steps must be at least 1"));
+    }
+    Ok(r)
+}
+
+/// `lca snn train` on arrays: the network, encoder, loss and schedule of
+/// the recipe of `settings["dataset"]` (default `yinyang`, the recipe `lca
+/// snn train` uses for a CSV file) with the other settings applied as the
+/// CLI applies its flags. Features are scaled to [0, 1] by the training
+/// set's range unless `scale=False` (the CLI's named datasets are already
+/// in [0, 1] and not rescaled). Returns the model (the best validation
+/// epoch's parameters when a validation set is given, unless `keep_last`)
+/// and the per-epoch log (`training.csv`'s columns).
 #[pyfunction]
 #[pyo3(signature = (train, validation=None, test=None, settings=None, n_jobs=None))]
 fn snn_train<'py>(
@@ -895,8 +1113,6 @@ fn snn_train<'py>(
     settings: Option<&Bound<'py, PyDict>>,
     n_jobs: Option<usize>,
 ) -> PyResult<(SnnModel, Bound<'py, PyDict>)> {
-    use lca::neuron::{Reset, Surrogate, SurrogateKind};
-    use lca::snn::{EncoderConfig, LayerKind, LayerSpec, Loss, Network, TrainConfig};
     let mut s = Settings::new(settings, py);
     let mut tr = dataset(&train.0, &train.1, s.get("n_classes")?)?;
     let n_classes = tr.n_classes;
@@ -917,115 +1133,15 @@ fn snn_train<'py>(
     {
         scaling.apply(d).map_err(to_py)?;
     }
-    let time_steps: usize = s.or("time_steps", 60)?;
-    if time_steps == 0 {
-        return Err(PyValueError::new_err("time_steps must be at least 1"));
-    }
-    let encoder = match s.or("encoder", "latency".to_string())?.as_str() {
-        "latency" => EncoderConfig::Latency(lca::snn::Latency {
-            steps: time_steps,
-            window: s.or("window", time_steps.saturating_sub(10).max(1))?,
-        }),
-        "rate" => EncoderConfig::Rate(lca::snn::Rate {
-            steps: time_steps,
-            max_rate: s.or("max_rate", 0.5)?,
-        }),
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "encoder must be 'latency' or 'rate', got '{other}'"
-            )));
-        }
-    };
-    let loss = match s.or("loss", "max".to_string())?.as_str() {
-        "max" => Loss::MaxVoltage,
-        "mean" => Loss::MeanVoltage,
-        "count" => Loss::SpikeCount,
-        "ttfs" => Loss::FirstSpike {
-            tau0: s.or("ttfs_tau0", 2.0)?,
-            tau1: s.or("ttfs_tau1", 20.0)?,
-            gamma: s.or("ttfs_gamma", 0.0)?,
-        },
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "loss must be 'max', 'mean', 'count' or 'ttfs', got '{other}'"
-            )));
-        }
-    };
-    let reset = match s.or("reset", "zero".to_string())?.as_str() {
-        "zero" => Reset::Zero,
-        "subtract" => Reset::Subtract,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "reset must be 'zero' or 'subtract', got '{other}'"
-            )));
-        }
-    };
-    let kind = match s.or("surrogate", "fast-sigmoid".to_string())?.as_str() {
-        "box" => SurrogateKind::Box,
-        "sigmoid" => SurrogateKind::Sigmoid,
-        "exponential" => SurrogateKind::Exponential,
-        "fast-sigmoid" => SurrogateKind::FastSigmoid,
-        "triangle" => SurrogateKind::Triangle,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "surrogate must be box, sigmoid, exponential, fast-sigmoid or triangle, got '{other}'"
-            )));
-        }
-    };
-    let surrogate = Surrogate {
-        kind,
-        tau: s.or("surrogate_width", 0.1)?,
-        alpha: s.or("alpha", 1.0)?,
-    };
-    let (current_decay, voltage_decay): (f32, f32) =
-        (s.or("current_decay", 0.9)?, s.or("voltage_decay", 0.95)?);
-    let firing_threshold: f32 = s.or("firing_threshold", 1.0)?;
-    let (train_decays, train_threshold) = (
-        !s.or("fixed_decays", false)?,
-        !s.or("fixed_threshold", false)?,
-    );
-    let layer = |kind, size, scale| {
-        let mut l = LayerSpec::new(kind, size, current_decay, voltage_decay);
-        l.neuron.threshold = firing_threshold;
-        l.neuron.reset = reset;
-        l.train_decays = train_decays;
-        l.train_threshold = train_threshold;
-        l.weight_scale = scale;
-        l
-    };
-    let hidden_kind = if s.or("recurrent", false)? {
-        LayerKind::Recurrent
-    } else {
-        LayerKind::FeedForward
-    };
-    let hidden: Vec<usize> = s.or("hidden", vec![100])?;
-    let weight_scale: f32 = s.or("weight_scale", 3.0)?;
-    let mut specs: Vec<LayerSpec> = hidden
-        .iter()
-        .filter(|&&h| h > 0)
-        .map(|&h| layer(hidden_kind, h, weight_scale))
-        .collect();
-    let out_kind = if loss.needs_readout() {
-        LayerKind::Readout
-    } else {
-        LayerKind::FeedForward
-    };
-    specs.push(layer(out_kind, n_classes, s.or("output_scale", 0.05)?));
-    let seed: u64 = s.or("seed", 0)?;
-    let mut network = Network::new(tr.n_features, &specs, surrogate, seed).map_err(to_py)?;
-    network.detach_reset = !s.or("reset_gradient", false)?;
-    let cfg = TrainConfig::default()
-        .epochs(s.or("epochs", 60)?)
-        .batch_size(s.or("batch_size", 16)?)
-        .lr(s.or("lr", 2e-3)?)
-        .lr_final(s.or("lr_final", 0.05)?)
-        .seed(seed)
-        .loss(loss)
-        .keep_best(!s.or("keep_last", false)?)
-        .check()
-        .map_err(to_py)?;
+    let recipe = snn_recipe_from(&mut s)?;
     s.finish()?;
-    let enc = |d| lca::snn::Encoded {
+    let seed = recipe.train.seed;
+    let encoder = recipe.encoder();
+    let mut network = recipe
+        .network(tr.n_features, n_classes, seed)
+        .map_err(to_py)?;
+    let cfg = recipe.train.clone().check().map_err(to_py)?;
+    let enc = |d| lca::snn::train::Encoded {
         data: d,
         encoder: &encoder,
         seed,
@@ -1078,4 +1194,694 @@ fn snn_train<'py>(
         events: None,
     };
     Ok((SnnModel { model }, d))
+}
+
+/// A dataset's features `(n, n_features)` float32 and labels int64.
+fn dataset_arrays<'py>(
+    py: Python<'py>,
+    d: &lca::snn::Dataset,
+) -> PyResult<(Array2<'py>, Bound<'py, PyArray1<i64>>)> {
+    let x = PyArray1::from_vec(py, d.features.clone()).reshape([d.len(), d.n_features])?;
+    let y: Vec<i64> = d.labels.iter().map(|&l| l as i64).collect();
+    Ok((x, PyArray1::from_vec(py, y)))
+}
+
+/// The splits `lca snn train --dataset NAME` trains, validates and tests on
+/// (`yinyang`, `digits`): `(train, validation or None, test)`, each `(X, y)`.
+#[pyfunction]
+fn snn_dataset<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let splits = match name {
+        "yinyang" => lca::snn::data::yinyang_splits(),
+        "digits" => lca::snn::data::digits_splits().map_err(to_py)?,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "dataset must be 'yinyang' or 'digits', got '{other}'"
+            )));
+        }
+    };
+    let train = dataset_arrays(py, &splits.train)?;
+    let validation = splits
+        .validation
+        .as_ref()
+        .map(|v| dataset_arrays(py, v))
+        .transpose()?;
+    let test = dataset_arrays(py, &splits.test)?;
+    Ok((train, validation, test).into_pyobject(py)?.into_any())
+}
+
+// ---------------------------------------------------------------------------
+// Convolutional sparse coding (`lca encode` / `lca learn --conv` with a
+// convolutional dictionary): whole images, PyTorch's (M, C, k, k) filters.
+
+use lca::conv::{
+    Boundary, CodedImage, ConvDictionary, ConvLca, ConvLcaParams, ConvLearner, ConvSpiking,
+    ConvSpikingParams, FilterShape, GramKernels, Planes,
+};
+use rayon::prelude::*;
+
+/// A float32 / float64 numpy array of 4 dimensions: its shape and its values
+/// in C order as float32 (one copy; none beyond that for C-ordered float32).
+fn array4(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<([usize; 4], Vec<f32>)> {
+    let (shape, data) = if let Ok(a) = obj.extract::<numpy::PyReadonlyArrayDyn<'_, f32>>() {
+        let data = match a.as_slice() {
+            Ok(s) if a.is_c_contiguous() => s.to_vec(),
+            _ => a.as_array().iter().copied().collect(),
+        };
+        (a.shape().to_vec(), data)
+    } else if let Ok(a) = obj.extract::<numpy::PyReadonlyArrayDyn<'_, f64>>() {
+        let data = a.as_array().iter().map(|&v| v as f32).collect();
+        (a.shape().to_vec(), data)
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a float32 or float64 numpy array"
+        )));
+    };
+    match shape[..] {
+        [a, b, c, d] => Ok(([a, b, c, d], data)),
+        _ => Err(PyValueError::new_err(format!(
+            "{what} must have 4 dimensions, got shape {shape:?}"
+        ))),
+    }
+}
+
+/// Filters `(M, C, k, k)`: unit-norm (as `lca encode` requires) unless `normalize`.
+fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDictionary> {
+    let ([m, c, k, k2], data) = array4(obj, "filters")?;
+    if k != k2 {
+        return Err(PyValueError::new_err(format!(
+            "filters must be square, shape (n_filters, channels, k, k); got ({m}, {c}, {k}, {k2})"
+        )));
+    }
+    lca::error::check_finite("filters", &data).map_err(to_py)?;
+    let made = if normalize {
+        ConvDictionary::normalized(m, c, k, data)
+    } else {
+        ConvDictionary::new(m, c, k, data)
+    };
+    made.map_err(|e| {
+        PyValueError::new_err(format!(
+            "filters: {e}{}",
+            if normalize {
+                ""
+            } else {
+                " (normalise each filter to unit L2 norm or pass normalize=True)"
+            }
+        ))
+    })
+}
+
+/// Images `(n, C, H, W)` as planes, checked against the filters.
+fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyResult<Vec<Planes>> {
+    let ([n, c, h, w], data) = array4(obj, what)?;
+    if c != dict.channels() {
+        return Err(PyValueError::new_err(format!(
+            "{what} have {c} channel(s) (shape ({n}, {c}, {h}, {w})) but the filters have {} (shape ({}, {}, {k}, {k}))",
+            dict.channels(),
+            dict.n_filters(),
+            dict.channels(),
+            k = dict.kernel_size()
+        )));
+    }
+    let len = c * h * w;
+    let images: Vec<Planes> = (0..n)
+        .map(|i| Planes::new(c, h, w, data[i * len..(i + 1) * len].to_vec()).map_err(to_py))
+        .collect::<PyResult<_>>()?;
+    for (i, img) in images.iter().enumerate() {
+        lca::conv::check_image(dict, img)
+            .map_err(|e| PyValueError::new_err(format!("{what} {i}: {e}")))?;
+        lca::error::check_finite(what, &img.data).map_err(to_py)?;
+    }
+    Ok(images)
+}
+
+/// `(n, channels, H, W)` numpy array from per-image planes (one copy into
+/// one buffer, handed to numpy without another).
+fn planes_to_numpy<'py>(py: Python<'py>, planes: &[&Planes]) -> PyResult<Bound<'py, PyAny>> {
+    let (c, h, w) = planes.first().map_or((0, 0, 0), |p| p.shape());
+    let mut all = Vec::with_capacity(planes.len() * c * h * w);
+    for p in planes {
+        all.extend_from_slice(&p.data);
+    }
+    Ok(PyArray1::from_vec(py, all)
+        .reshape([planes.len(), c, h, w])?
+        .into_any())
+}
+
+fn boundary(name: &str) -> PyResult<Boundary> {
+    match name {
+        "circular" | "wrap" => Ok(Boundary::Circular),
+        "zero" | "fill" => Ok(Boundary::Zero),
+        other => Err(PyValueError::new_err(format!(
+            "boundary must be 'circular' or 'zero', got '{other}'"
+        ))),
+    }
+}
+
+/// The rate convolutional coder from settings (absent keys: the CLI's defaults).
+fn conv_rate_params(s: &mut Settings<'_>, alpha: f32) -> PyResult<ConvLca> {
+    let d = ConvLcaParams::default();
+    let name: String = s.or("threshold", "soft".to_string())?;
+    let width = s.get("firm_width")?;
+    if width.is_some() && name != "firm" {
+        return Err(PyValueError::new_err("firm_width needs threshold='firm'"));
+    }
+    ConvLcaParams::new()
+        .lambda(alpha)
+        .threshold(threshold(&name, width)?)
+        .nonneg(s.or("positive", false)?)
+        .boundary(boundary(&s.or("boundary", "circular".to_string())?)?)
+        .tol(s.or("tol", d.tol)?)
+        .max_iters(s.or("max_iter", d.max_iters)?)
+        .check()
+        .map_err(to_py)
+}
+
+fn conv_spiking_params(s: &mut Settings<'_>, alpha: f32) -> PyResult<ConvSpiking> {
+    let d = ConvSpikingParams::default();
+    let mut p = ConvSpikingParams::new()
+        .lambda(alpha)
+        .boundary(boundary(&s.or("boundary", "circular".to_string())?)?)
+        .dt(s.or("dt", d.dt)?)
+        .threshold(s.or("spike_threshold", d.threshold)?)
+        .steps(s.or("time_steps", d.steps)?);
+    if let Some(settle) = s.get("settle")? {
+        p = p.settle(settle);
+    }
+    p.check().map_err(to_py)
+}
+
+/// Codes `A (n, M, H, W)` of images `(n, C, H, W)` over filters `(M, C, k, k)`,
+/// and an info dict (`objective` per image; rate: `iterations`, `converged`;
+/// spiking: `spikes`). The images run in parallel, each solved as `lca
+/// encode` solves it (the same codes, bit for bit); Ctrl-C stops before the
+/// next image and raises KeyboardInterrupt.
+#[pyfunction]
+#[pyo3(signature = (images, filters, alpha, settings=None, n_jobs=None))]
+fn conv_encode<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyAny>,
+    filters: &Bound<'py, PyAny>,
+    alpha: f32,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
+    let mut s = Settings::new(settings, py);
+    let mode: String = s.or("mode", "rate".to_string())?;
+    let dict = conv_dictionary(filters, s.or("normalize", false)?)?;
+    let images = conv_images(images, &dict, "images")?;
+    let info = PyDict::new(py);
+    let stop = AtomicUsize::new(0);
+    let go = || stop.load(Ordering::Relaxed) == 0;
+    let codes: Vec<Planes> = match mode.as_str() {
+        "rate" => {
+            let coder = conv_rate_params(&mut s, alpha)?;
+            s.finish()?;
+            let encoded = solved(interruptible(py, n_jobs, &stop, || {
+                let gram = GramKernels::new(&dict);
+                images
+                    .par_iter()
+                    .map(|img| {
+                        if go() {
+                            coder.encode_with(&dict, &gram, img, None)
+                        } else {
+                            Err(lca::Error::Interrupted)
+                        }
+                    })
+                    .collect::<lca::Result<Vec<_>>>()
+            }))?;
+            let col = |f: &dyn Fn(&lca::conv::ConvEncoding) -> f64| -> Vec<f64> {
+                encoded.iter().map(f).collect()
+            };
+            info.set_item("objective", PyArray1::from_vec(py, col(&|e| e.objective)))?;
+            let iterations: Vec<u32> = encoded.iter().map(|e| e.iterations).collect();
+            info.set_item("iterations", PyArray1::from_vec(py, iterations))?;
+            let converged: Vec<bool> = encoded.iter().map(|e| e.converged()).collect();
+            info.set_item("converged", PyArray1::from_vec(py, converged))?;
+            encoded.into_iter().map(|e| e.codes).collect()
+        }
+        "spiking" => {
+            let coder = conv_spiking_params(&mut s, alpha)?;
+            s.finish()?;
+            let encoded = solved(interruptible(py, n_jobs, &stop, || {
+                let gram = GramKernels::new(&dict);
+                images
+                    .par_iter()
+                    .map(|img| {
+                        if go() {
+                            coder.encode_with(&dict, &gram, img)
+                        } else {
+                            Err(lca::Error::Interrupted)
+                        }
+                    })
+                    .collect::<lca::Result<Vec<_>>>()
+            }))?;
+            let objective: Vec<f64> = encoded.iter().map(|e| e.objective).collect();
+            info.set_item("objective", PyArray1::from_vec(py, objective))?;
+            let spikes: Vec<u64> = encoded.iter().map(|e| e.spikes).collect();
+            info.set_item("spikes", PyArray1::from_vec(py, spikes))?;
+            encoded.into_iter().map(|e| e.codes).collect()
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "mode must be 'rate' or 'spiking', got '{other}'"
+            )));
+        }
+    };
+    let refs: Vec<&Planes> = codes.iter().collect();
+    let out = if refs.is_empty() {
+        PyArray1::from_vec(py, Vec::<f32>::new())
+            .reshape([0, dict.n_filters(), 0, 0])?
+            .into_any()
+    } else {
+        planes_to_numpy(py, &refs)?
+    };
+    Ok((out, info))
+}
+
+/// Code maps `(n, M, H, W)` as `(n, M, H, W)` planes checked against the filters.
+fn conv_codes(obj: &Bound<'_, PyAny>, dict: &ConvDictionary) -> PyResult<Vec<Planes>> {
+    let ([n, m, h, w], data) = array4(obj, "codes")?;
+    if m != dict.n_filters() {
+        return Err(PyValueError::new_err(format!(
+            "codes have {m} maps (shape ({n}, {m}, {h}, {w})) but there are {} filters",
+            dict.n_filters()
+        )));
+    }
+    let len = m * h * w;
+    (0..n)
+        .map(|i| Planes::new(m, h, w, data[i * len..(i + 1) * len].to_vec()).map_err(to_py))
+        .collect()
+}
+
+/// Images `x̂[c] = Σ_m convolve2d(A[m], D[m, c], mode='same')` of codes
+/// `(n, M, H, W)`: `(n, C, H, W)`.
+#[pyfunction]
+#[pyo3(signature = (codes, filters, boundary_name="circular", normalize=false))]
+fn conv_reconstruct<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    filters: &Bound<'py, PyAny>,
+    boundary_name: &str,
+    normalize: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict = conv_dictionary(filters, normalize)?;
+    let b = boundary(boundary_name)?;
+    let codes = conv_codes(codes, &dict)?;
+    let images = py
+        .detach(|| {
+            codes
+                .par_iter()
+                .map(|a| lca::conv::reconstruct(&dict, a, b))
+                .collect::<lca::Result<Vec<_>>>()
+        })
+        .map_err(|e| PyValueError::new_err(format!("codes: {e}")))?;
+    if images.is_empty() {
+        return Ok(PyArray1::from_vec(py, Vec::<f32>::new())
+            .reshape([0, dict.channels(), 0, 0])?
+            .into_any());
+    }
+    let refs: Vec<&Planes> = images.iter().collect();
+    planes_to_numpy(py, &refs)
+}
+
+/// Per-image `½‖x − Σ_m D_m ∗ A_m‖² + λ‖A‖₁` (float64), the engine's own.
+#[pyfunction]
+#[pyo3(signature = (images, filters, codes, alpha, boundary_name="circular", normalize=false))]
+fn conv_objective<'py>(
+    py: Python<'py>,
+    images: &Bound<'py, PyAny>,
+    filters: &Bound<'py, PyAny>,
+    codes: &Bound<'py, PyAny>,
+    alpha: f32,
+    boundary_name: &str,
+    normalize: bool,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let dict = conv_dictionary(filters, normalize)?;
+    let b = boundary(boundary_name)?;
+    let images = conv_images(images, &dict, "images")?;
+    let codes = conv_codes(codes, &dict)?;
+    if codes.len() != images.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} images but {} code arrays",
+            images.len(),
+            codes.len()
+        )));
+    }
+    let e = py
+        .detach(|| {
+            images
+                .par_iter()
+                .zip(&codes)
+                .map(|(x, a)| lca::conv::objective(&dict, x, a, alpha, b))
+                .collect::<lca::Result<Vec<_>>>()
+        })
+        .map_err(to_py)?;
+    Ok(PyArray1::from_vec(py, e))
+}
+
+/// Convolutional dictionary learning on in-memory images, the engine of
+/// `ConvDictionaryLearning`: `lca learn --conv`'s learner (online
+/// sufficient statistics, block-coordinate filter updates) and coder (rate
+/// convolutional LCA, circular boundary, the learning tolerance), fed with
+/// seeded random crops of the given images instead of an image folder.
+#[pyclass(module = "lca._lca")]
+struct ConvImageLearner {
+    learner: ConvLearner,
+    coder: ConvLca,
+    images: Vec<Planes>,
+    lambda: f32,
+    seed: u64,
+    crop: usize,
+    images_per_step: usize,
+    steps: u64,
+    max_seconds: Option<f64>,
+    seconds: f64,
+    rows: Vec<TrainingRow>,
+    stop: Arc<AtomicUsize>,
+}
+
+/// Settings of a convolutional learner (absent keys: `lca learn --conv`'s defaults).
+struct ConvLearnSettings {
+    atoms: usize,
+    kernel: usize,
+    lambda: f32,
+    steps: u64,
+    max_seconds: Option<f64>,
+    crop: usize,
+    images_per_step: usize,
+    sweeps: usize,
+    forgetting: usize,
+    coder_tol: f32,
+    seed: u64,
+}
+
+impl ConvLearnSettings {
+    fn read(s: &mut Settings<'_>) -> PyResult<Self> {
+        use lca::conv::learn_defaults as d;
+        let max_seconds: Option<f64> = s.get("max_seconds")?;
+        if let Some(t) = max_seconds
+            && !(t.is_finite() && t > 0.0)
+        {
+            return Err(PyValueError::new_err(format!(
+                "max_seconds must be finite and > 0, got {t}"
+            )));
+        }
+        let steps = match (s.or("n_steps", d::STEPS)?, max_seconds) {
+            (0, Some(_)) => lca::dictionary::UNBOUNDED_STEPS,
+            (0, None) => {
+                return Err(PyValueError::new_err(
+                    "n_steps=0 (no step limit) needs max_seconds",
+                ));
+            }
+            (n, _) => n,
+        };
+        let c = ConvLearnSettings {
+            atoms: s.or("n_components", d::ATOMS)?,
+            kernel: s.or("kernel_size", d::KERNEL_SIZE)?,
+            lambda: s.or("alpha", d::LAMBDA)?,
+            steps,
+            max_seconds,
+            crop: s.or("crop", d::CROP)?,
+            images_per_step: s.or("images_per_step", d::IMAGES_PER_STEP)?,
+            sweeps: s.or("dict_sweeps", d::DICT_SWEEPS)?,
+            forgetting: s.or("forgetting", d::FORGETTING)?,
+            coder_tol: s.or("coder_tol", d::CODER_TOL)?,
+            seed: s.or("random_state", 0u64)?,
+        };
+        if c.atoms == 0 || c.kernel == 0 || c.images_per_step == 0 {
+            return Err(PyValueError::new_err(
+                "n_components, kernel_size and images_per_step must be at least 1",
+            ));
+        }
+        if c.crop != 0 && c.crop < 2 * c.kernel - 1 {
+            return Err(PyValueError::new_err(format!(
+                "crop of {} pixels is smaller than 2k-1 = {} for {}x{} filters (0: whole images)",
+                c.crop,
+                2 * c.kernel - 1,
+                c.kernel,
+                c.kernel
+            )));
+        }
+        Ok(c)
+    }
+}
+
+/// The `k×k` window at `(y0, x0)` of `img`.
+fn crop_planes(img: &Planes, y0: usize, x0: usize, h: usize, w: usize) -> Planes {
+    let mut out = Planes::zeros(img.channels, h, w);
+    for c in 0..img.channels {
+        let src = img.plane(c);
+        let dst = out.plane_mut(c);
+        for y in 0..h {
+            dst[y * w..(y + 1) * w]
+                .copy_from_slice(&src[(y0 + y) * img.width + x0..(y0 + y) * img.width + x0 + w]);
+        }
+    }
+    out
+}
+
+/// Initial filters: random `k×k` windows of the images (seeded), each
+/// rescaled to unit norm by the learner; flat windows are skipped while
+/// others can be found, and a flat image gives a random filter.
+fn initial_conv_filters(images: &[Planes], shape: FilterShape, seed: u64) -> Vec<f32> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let k = shape.kernel;
+    let mut filters = Vec::with_capacity(shape.atoms * shape.filter_len());
+    let mut tries = 0usize;
+    while filters.len() < shape.atoms * shape.filter_len() {
+        tries += 1;
+        let img = &images[rng.random_range(0..images.len())];
+        let y0 = rng.random_range(0..=img.height - k);
+        let x0 = rng.random_range(0..=img.width - k);
+        let window = crop_planes(img, y0, x0, k, k);
+        let norm = window.data.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 1e-3 || tries > 100 * shape.atoms {
+            if norm <= 1e-12 {
+                filters.extend((0..window.data.len()).map(|_| rng.random_range(-1.0f32..1.0)));
+            } else {
+                filters.extend(window.data.iter().map(|v| v / norm));
+            }
+        }
+    }
+    filters
+}
+
+/// The training-log row of one step (the columns of `training.csv`, per pixel).
+fn conv_row(
+    step: u64,
+    seconds: f64,
+    crops: &[Planes],
+    codes: &[lca::conv::ConvEncoding],
+    lambda: f32,
+) -> TrainingRow {
+    let pixels: usize = crops.iter().map(|p| p.height * p.width).sum();
+    let values: usize = crops.iter().map(|p| p.data.len()).sum();
+    let coefficients: usize = codes.iter().map(|e| e.codes.data.len()).sum();
+    let energy: f64 = codes.iter().map(|e| e.objective).sum();
+    let l1: f64 = codes
+        .iter()
+        .flat_map(|e| &e.codes.data)
+        .map(|&v| f64::from(v.abs()))
+        .sum();
+    let nnz: usize = codes.iter().map(|e| e.codes.nnz()).sum();
+    let data_term = (energy - f64::from(lambda) * l1).max(0.0);
+    TrainingRow {
+        step,
+        seconds,
+        mse: 2.0 * data_term / values.max(1) as f64,
+        l1: l1 / pixels.max(1) as f64,
+        active_fraction: nnz as f64 / coefficients.max(1) as f64,
+        energy: energy / pixels.max(1) as f64,
+        heldout_energy: None,
+    }
+}
+
+impl ConvImageLearner {
+    fn dictionary(&self) -> lca::Result<ConvDictionary> {
+        let s = self.learner.shape();
+        ConvDictionary::normalized(
+            s.atoms,
+            s.channels,
+            s.kernel,
+            self.learner.filters().to_vec(),
+        )
+    }
+
+    /// The crops of step `step`: a pure function of `(seed, step)`.
+    fn draw(&self, step: u64) -> Vec<Planes> {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(step.wrapping_add(1));
+        (0..self.images_per_step)
+            .map(|_| {
+                let img = &self.images[rng.random_range(0..self.images.len())];
+                let (ch, cw) = if self.crop == 0 {
+                    (img.height, img.width)
+                } else {
+                    (self.crop.min(img.height), self.crop.min(img.width))
+                };
+                let y0 = rng.random_range(0..=img.height - ch);
+                let x0 = rng.random_range(0..=img.width - cw);
+                crop_planes(img, y0, x0, ch, cw)
+            })
+            .collect()
+    }
+
+    /// Codes `batch` with the current filters and updates them.
+    fn learn_on(&mut self, batch: &[Planes]) -> lca::Result<()> {
+        let t0 = std::time::Instant::now();
+        let dict = self.dictionary()?;
+        let codes = self.coder.encode(&dict, batch)?;
+        let coded: Vec<CodedImage<'_>> = batch
+            .iter()
+            .zip(&codes)
+            .map(|(x, e)| CodedImage {
+                height: x.height,
+                width: x.width,
+                image: &x.data,
+                codes: &e.codes.data,
+            })
+            .collect();
+        self.learner.update(&coded)?;
+        self.seconds += t0.elapsed().as_secs_f64();
+        let step = self.learner.steps_done();
+        self.rows
+            .push(conv_row(step, self.seconds, batch, &codes, self.lambda));
+        Ok(())
+    }
+
+    fn run_steps(&mut self, until: f64) -> lca::Result<Status> {
+        loop {
+            if self.learner.steps_done() >= self.steps {
+                return Ok(Status::Completed);
+            }
+            if self.stop.load(Ordering::SeqCst) != 0 {
+                return Ok(Status::Interrupted);
+            }
+            if self.seconds >= until {
+                return Ok(Status::TimeBudget);
+            }
+            let batch = self.draw(self.learner.steps_done());
+            self.learn_on(&batch)?;
+        }
+    }
+}
+
+#[pymethods]
+impl ConvImageLearner {
+    /// Checks the settings and draws the initial filters from windows of
+    /// `images` `(n, C, H, W)` (or takes `init`, `(M, C, k, k)`).
+    #[new]
+    #[pyo3(signature = (images, settings=None, init=None))]
+    fn new<'py>(
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+        settings: Option<&Bound<'py, PyDict>>,
+        init: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut s = Settings::new(settings, py);
+        let c = ConvLearnSettings::read(&mut s)?;
+        s.finish()?;
+        let ([n, channels, h, w], data) = array4(images, "X")?;
+        if n == 0 {
+            return Err(PyValueError::new_err("X has no images"));
+        }
+        lca::error::check_finite("X", &data).map_err(to_py)?;
+        let k = c.kernel;
+        if h < k || w < k {
+            return Err(PyValueError::new_err(format!(
+                "X: images of {h}x{w} pixels are smaller than the {k}x{k} filters"
+            )));
+        }
+        let len = channels * h * w;
+        let images: Vec<Planes> = (0..n)
+            .map(|i| Planes::new(channels, h, w, data[i * len..(i + 1) * len].to_vec()))
+            .collect::<lca::Result<_>>()
+            .map_err(to_py)?;
+        let shape = FilterShape {
+            atoms: c.atoms,
+            channels,
+            kernel: k,
+        };
+        let filters = match init {
+            Some(i) => {
+                let d = conv_dictionary(i, true)?;
+                let got = (d.n_filters(), d.channels(), d.kernel_size());
+                if got != (c.atoms, channels, k) {
+                    return Err(PyValueError::new_err(format!(
+                        "init has shape ({}, {}, {}, {}), expected ({}, {channels}, {k}, {k})",
+                        got.0, got.1, got.2, got.2, c.atoms
+                    )));
+                }
+                d.data().to_vec()
+            }
+            None => initial_conv_filters(&images, shape, c.seed),
+        };
+        let learner = ConvLearner::new(shape, filters, c.forgetting, c.sweeps).map_err(to_py)?;
+        let coder = ConvLcaParams::new()
+            .lambda(c.lambda)
+            .tol(c.coder_tol)
+            .boundary(Boundary::Circular)
+            .check()
+            .map_err(to_py)?;
+        Ok(ConvImageLearner {
+            learner,
+            coder,
+            images,
+            lambda: c.lambda,
+            seed: c.seed,
+            crop: c.crop,
+            images_per_step: c.images_per_step,
+            steps: c.steps,
+            max_seconds: c.max_seconds,
+            seconds: 0.0,
+            rows: Vec::new(),
+            stop: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Runs the remaining steps (or until the time budget); returns the
+    /// status. Ctrl-C stops after the current step and raises
+    /// KeyboardInterrupt, the state so far kept.
+    #[pyo3(signature = (n_jobs=None))]
+    fn run(&mut self, py: Python<'_>, n_jobs: Option<usize>) -> PyResult<&'static str> {
+        self.stop.store(0, Ordering::SeqCst);
+        let stop = Arc::clone(&self.stop);
+        let until = self.max_seconds.map_or(f64::INFINITY, |b| self.seconds + b);
+        let status = interruptible(py, n_jobs, &stop, || self.run_steps(until))?.map_err(to_py)?;
+        Ok(status_name(status))
+    }
+
+    /// One learning step on the whole images `batch` `(n, C, H, W)` (partial_fit).
+    #[pyo3(signature = (batch, n_jobs=None))]
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyAny>,
+        n_jobs: Option<usize>,
+    ) -> PyResult<()> {
+        let dict = self.dictionary().map_err(to_py)?;
+        let batch = conv_images(batch, &dict, "X")?;
+        py.detach(|| with_pool(n_jobs, || self.learn_on(&batch)))?
+            .map_err(to_py)
+    }
+
+    /// The filters, `(M, C, k, k)`.
+    fn components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.learner.shape();
+        Ok(PyArray1::from_vec(py, self.learner.filters().to_vec())
+            .reshape([s.atoms, s.channels, s.kernel, s.kernel])?
+            .into_any())
+    }
+
+    /// Steps done.
+    fn steps_done(&self) -> u64 {
+        self.learner.steps_done()
+    }
+
+    /// The training log (one entry per step).
+    fn log<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        log_dict(py, &self.rows)
+    }
 }

@@ -9,6 +9,14 @@
 //! in signal order. The partition into chunks is a constant, and each chunk's
 //! work depends only on its own signals, so the results are bit-identical
 //! for any number of threads.
+//!
+//! A caller can also stop a long batch between chunks ([`Monitor::cancel`]):
+//! a chunk that starts after the flag was raised is skipped and the batch
+//! returns [`Error::Interrupted`]. The check is one atomic load per chunk and
+//! never touches a chunk's arithmetic, so a batch that completes gives the
+//! same codes with or without a flag.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -75,8 +83,50 @@ pub(crate) struct Solved<R> {
     pub reports: Vec<R>,
 }
 
-/// Called with the number of signals finished each time a chunk completes.
-pub(crate) type Progress<'a> = Option<&'a (dyn Fn(usize) + Sync)>;
+/// How a caller follows and stops a long batch (both optional; the
+/// default does neither).
+///
+/// ```
+/// use std::sync::atomic::AtomicUsize;
+/// use lca::solver::{LcaParams, Monitor};
+/// use lca::Error;
+/// # let dict = lca::Dictionary::from_atoms(nalgebra::DMatrix::identity(4, 4)).unwrap();
+/// # let signals = nalgebra::DMatrix::from_element(4, 200, 0.5f32);
+/// let lca = LcaParams::new().lambda(0.1).check().unwrap();
+/// // A raised flag (e.g. set by a Ctrl-C handler) stops the batch before its next chunk.
+/// let stop = AtomicUsize::new(1);
+/// let monitor = Monitor { progress: None, cancel: Some(&stop) };
+/// let result = lca.encode_monitored(&dict, &signals, None, monitor);
+/// assert!(matches!(result, Err(Error::Interrupted)));
+/// // Not raised: the codes of a plain `encode`.
+/// let go = AtomicUsize::new(0);
+/// let monitor = Monitor { progress: None, cancel: Some(&go) };
+/// let codes = lca.encode_monitored(&dict, &signals, None, monitor).unwrap().codes;
+/// assert_eq!(codes, lca.encode(&dict, &signals).unwrap().codes);
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct Monitor<'a> {
+    /// Called with the number of signals finished each time a chunk completes.
+    pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
+    /// Non-zero: skip the chunks not yet started and return
+    /// [`Error::Interrupted`] (the convention of the crate's interrupt flags,
+    /// which hold the signal number).
+    pub cancel: Option<&'a AtomicUsize>,
+}
+
+impl<'a> Monitor<'a> {
+    /// Progress reporting only.
+    pub fn with_progress(progress: Option<&'a (dyn Fn(usize) + Sync)>) -> Self {
+        Monitor {
+            progress,
+            cancel: None,
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|f| f.load(Ordering::Relaxed) != 0)
+    }
+}
 
 /// Solves every column of `signals` with `solver` (see the module doc).
 pub(crate) fn solve_batch<S: SignalSolver>(
@@ -84,7 +134,7 @@ pub(crate) fn solve_batch<S: SignalSolver>(
     dict: &Dictionary,
     signals: &DMatrix<f32>,
     initial: States<'_>,
-    progress: Progress<'_>,
+    monitor: Monitor<'_>,
 ) -> Result<Solved<S::Report>> {
     let (n, k, m) = (dict.n_features(), dict.n_atoms(), signals.ncols());
     if signals.nrows() != n {
@@ -128,6 +178,9 @@ pub(crate) fn solve_batch<S: SignalSolver>(
         .zip(state_chunks.into_par_iter())
         .enumerate()
         .map(|(chunk, (a, u))| {
+            if monitor.cancelled() {
+                return Err(Error::Interrupted);
+            }
             let first = chunk * SIGNAL_CHUNK;
             let len = (m - first).min(SIGNAL_CHUNK);
             let drive = dict.drive(&signals.columns(first, len));
@@ -150,7 +203,7 @@ pub(crate) fn solve_batch<S: SignalSolver>(
                 };
                 reports.push(solver.solve(dict, signal, out, &mut scratch)?);
             }
-            if let Some(report) = progress {
+            if let Some(report) = monitor.progress {
                 report(len);
             }
             Ok(reports)

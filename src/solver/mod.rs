@@ -8,9 +8,10 @@
 //!
 //! # Module map
 //! - `batch`: the one driver — validation, chunks of [`SIGNAL_CHUNK`]
-//!   signals, the drive GEMM, parallel chunks, progress, first error in
-//!   signal order. A solver implements its `SignalSolver` trait: a scratch
-//!   type sized once per chunk and `solve(signal, output, scratch)`.
+//!   signals, the drive GEMM, parallel chunks, progress and cancellation
+//!   between chunks ([`Monitor`]), first error in signal order. A solver
+//!   implements its `SignalSolver` trait: a scratch type sized once per
+//!   chunk and `solve(signal, output, scratch)`.
 //! - `rate`: the rate LCA; per signal a state of named parts (time step,
 //!   λ schedule, projection gate) stepped until a [`Termination`].
 //! - `projection` + `gram_factor`: jumps to the fixed point of the current
@@ -33,7 +34,7 @@
 //! `batch::SignalSolver` — `type Scratch` (its buffers), `type Report` (what
 //! one signal reports), `scratch(dict)` and `solve(dict, signal, out,
 //! scratch)` — and calls `batch::solve_batch(&solver, dict, signals,
-//! States::Rest | Warm | Stateless, progress)`. It then inherits the input
+//! States::Rest | Warm | Stateless, monitor)`. It then inherits the input
 //! checks, chunking, thread-count independence and progress reporting, and
 //! assembles its public result from `Solved { codes, states, reports }`.
 
@@ -45,6 +46,7 @@ mod projection;
 mod rate;
 mod spiking;
 
+pub use batch::Monitor;
 pub use objective::{lasso_energy, lasso_objectives};
 
 /// Signals both solvers process together (one GEMM for their drive, one

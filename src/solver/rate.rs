@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::Dictionary;
 use crate::error::{Error, Result};
 use crate::neuron::{Integrator, Threshold, Transfer, leaky_step};
-use crate::solver::batch::{self, Signal, SignalOutput, SignalSolver, States};
+use crate::solver::batch::{self, Monitor, Signal, SignalOutput, SignalSolver, States};
 use crate::solver::objective::sparse_energy_terms;
 use crate::solver::projection::{self, Chain, ChainEnd, ProjectionScratch};
 
@@ -443,11 +443,28 @@ impl Lca {
         initial_states: Option<&DMatrix<f32>>,
         progress: Option<&(dyn Fn(usize) + Sync)>,
     ) -> Result<Encoding> {
+        self.encode_monitored(
+            dict,
+            signals,
+            initial_states,
+            Monitor::with_progress(progress),
+        )
+    }
+
+    /// [`Lca::encode_from`] that a caller can also stop between chunks of
+    /// signals ([`Monitor::cancel`]; then [`Error::Interrupted`](crate::Error::Interrupted)).
+    pub fn encode_monitored(
+        &self,
+        dict: &Dictionary,
+        signals: &DMatrix<f32>,
+        initial_states: Option<&DMatrix<f32>>,
+        monitor: Monitor<'_>,
+    ) -> Result<Encoding> {
         let initial = match initial_states {
             Some(s) => States::Warm(s),
             None => States::Rest,
         };
-        let solved = batch::solve_batch(self, dict, signals, initial, progress)?;
+        let solved = batch::solve_batch(self, dict, signals, initial, monitor)?;
         let m = solved.reports.len();
         let mut encoding = Encoding {
             codes: solved.codes,

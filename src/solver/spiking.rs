@@ -68,7 +68,7 @@ use crate::Dictionary;
 use crate::error::{Error, Result};
 use crate::neuron::{CubaLif, LifState, Reset};
 use crate::neuron::{CubaLifFixed, LifStateFixed, Overflow};
-use crate::solver::batch::{self, Signal, SignalOutput, SignalSolver, States};
+use crate::solver::batch::{self, Monitor, Signal, SignalOutput, SignalSolver, States};
 use crate::solver::fixed_point::{self, QuantisedWeights};
 
 /// Settings of the spiking LCA, set with chained setters and validated by
@@ -805,6 +805,17 @@ impl SpikingLca {
         signals: &DMatrix<f32>,
         progress: Option<&(dyn Fn(usize) + Sync)>,
     ) -> Result<SpikingEncoding> {
+        self.encode_monitored(dict, signals, Monitor::with_progress(progress))
+    }
+
+    /// [`SpikingLca::encode_with`] that a caller can also stop between chunks
+    /// of signals ([`Monitor::cancel`]; then [`Error::Interrupted`]).
+    pub fn encode_monitored(
+        &self,
+        dict: &Dictionary,
+        signals: &DMatrix<f32>,
+        monitor: Monitor<'_>,
+    ) -> Result<SpikingEncoding> {
         let m = signals.ncols();
         if m > u32::MAX as usize {
             return Err(Error::Shape(format!(
@@ -821,14 +832,14 @@ impl SpikingLca {
                 net,
                 neurons,
             };
-            batch::solve_batch(&run, dict, signals, States::Stateless, progress)?
+            batch::solve_batch(&run, dict, signals, States::Stateless, monitor)?
         } else {
             let run = SpikingRun {
                 lca: self,
                 net: self.float_network(),
                 neurons,
             };
-            batch::solve_batch(&run, dict, signals, States::Stateless, progress)?
+            batch::solve_batch(&run, dict, signals, States::Stateless, monitor)?
         };
         let mut record = p.record_spikes.then(|| SpikeRecord {
             n_atoms: k,

@@ -165,3 +165,35 @@ def test_fits_problems_of_the_acceptance_size():
     X = unit_rows(rng.standard_normal((130, 256)))
     A = lca.sparse_encode(X, D, 0.1)
     assert A.shape == (130, 512) and np.isfinite(A).all()
+
+
+def test_keyboard_interrupt_stops_one_long_call_promptly():
+    """Ctrl-C inside a single long sparse_encode: the solve stops between chunks
+    of signals and KeyboardInterrupt is raised within a fraction of the call."""
+    import os
+    import signal
+    import threading
+    import time
+
+    rng = np.random.default_rng(2)
+    D = unit_rows(rng.standard_normal((512, 256)))
+    small = unit_rows(rng.standard_normal((256, 256)))
+    t0 = time.perf_counter()
+    lca.sparse_encode(small, D, 0.05, n_jobs=2)
+    per_signal = (time.perf_counter() - t0) / len(small)
+    # A call that would take about 8 s uninterrupted (at most 150,000 rows: ~1 GB with codes and states).
+    n = min(int(8 / per_signal) + 1, 150_000)
+    expected = n * per_signal
+    X = np.broadcast_to(small, (n // len(small) + 1, *small.shape)).reshape(-1, 256)[:n]
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        lca.sparse_encode(X, D, 0.05, n_jobs=2)
+    elapsed = time.perf_counter() - t0
+    timer.join()
+    bound = min(2.0, 0.3 + 0.5 * expected)
+    assert elapsed < bound, f"KeyboardInterrupt after {elapsed:.2f} s of a ~{expected:.1f} s call"
+    # The next call is unaffected: same codes as before the interrupt.
+    np.testing.assert_array_equal(lca.sparse_encode(small, D, 0.05, n_jobs=2),
+                                  lca.sparse_encode(small, D, 0.05, n_jobs=1))
