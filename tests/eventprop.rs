@@ -308,7 +308,7 @@ fn eventprop_refuses_what_it_cannot_differentiate() {
 
 #[test]
 fn accuracy_of_a_spike_timed_network_reads_interpolated_first_spike_times() {
-    use lca::snn::train::SpikeDataset;
+    use lca::snn::SpikeDataset;
     let net = network(
         LayerKind::FeedForward,
         LayerKind::FeedForward,

@@ -1141,7 +1141,7 @@ fn snn_train<'py>(
         .network(tr.n_features, n_classes, seed)
         .map_err(to_py)?;
     let cfg = recipe.train.clone().check().map_err(to_py)?;
-    let enc = |d| lca::snn::train::Encoded {
+    let enc = |d| lca::snn::Encoded {
         data: d,
         encoder: &encoder,
         seed,
