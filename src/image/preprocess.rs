@@ -414,7 +414,7 @@ impl Zca {
 /// unit norm (if `unit_norm`), in place; returns what was done per column.
 ///
 /// ```
-/// use lca::image::{preprocess::normalize_patches, Preprocessing};
+/// use lca::image::{Preprocessing, normalize_patches};
 /// use nalgebra::DMatrix;
 /// let s = Preprocessing::default().min_norm(0.5);
 /// let mut x = DMatrix::from_column_slice(2, 2, &[1.0, 3.0, 2.0, 2.1]);

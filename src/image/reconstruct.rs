@@ -29,7 +29,7 @@ impl Reconstruction {
 /// (`b` clamped to that range, as it would be displayed).
 ///
 /// ```
-/// use lca::image::{Image, reconstruct::psnr};
+/// use lca::image::{Image, psnr};
 /// let a = Image::new(2, 1, 1, vec![0.0, 1.0]).unwrap();
 /// let b = Image::new(2, 1, 1, vec![0.1, 1.0]).unwrap();
 /// assert!((psnr(&a, &b) - 23.0103).abs() < 1e-3); // MSE 0.005

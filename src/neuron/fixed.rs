@@ -57,7 +57,7 @@ impl std::fmt::Display for Overflow {
 /// `keep` 4096ths (Loihi's decay by `du = 4096 − keep`).
 ///
 /// ```
-/// use lca::neuron::decay;
+/// use lca::neuron::fixed_decay as decay;
 /// assert_eq!(decay(1000, 4096), 1000);
 /// assert_eq!(decay(1000, 0), 0);
 /// assert_eq!(decay(-1000, 2048), -500);
