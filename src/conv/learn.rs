@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dictionary::OnlineStats;
 use crate::error::{Error, Result};
+use crate::settings::Checked;
 
 /// Defaults of convolutional learning, read by [`ConvLearnParams::default`]
 /// and the CLI (`lca learn --conv`).
@@ -78,6 +79,7 @@ pub mod defaults {
 /// `config.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct ConvLearnParams {
     /// Filter side `k` (filters are `k×k`, or `C×k×k` in colour).
     pub kernel_size: usize,
@@ -101,6 +103,19 @@ pub struct ConvLearnParams {
     pub forgetting: usize,
 }
 
+crate::settings::setters!(ConvLearnParams {
+    kernel_size: usize,
+    lambda: f32,
+    highpass: f64,
+    crop: usize,
+    images_per_step: usize,
+    heldout_images: usize,
+    heldout_size: usize,
+    heldout_every: u64,
+    dict_sweeps: usize,
+    forgetting: usize,
+});
+
 impl Default for ConvLearnParams {
     fn default() -> Self {
         ConvLearnParams {
@@ -120,7 +135,7 @@ impl Default for ConvLearnParams {
 
 impl ConvLearnParams {
     /// Checks every setting.
-    pub fn check(&self) -> Result<()> {
+    pub fn check(self) -> Result<Checked<ConvLearnParams>> {
         if self.kernel_size == 0 {
             return Err(Error::setting("kernel-size", "must be at least 1"));
         }
@@ -160,7 +175,7 @@ impl ConvLearnParams {
                 "scoring interval must be >= 1 step and the scored crop >= 2k−1 pixels",
             ));
         }
-        Ok(())
+        Ok(Checked::assume_valid(self))
     }
 }
 

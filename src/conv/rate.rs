@@ -77,6 +77,7 @@ impl Default for Schedule {
 /// stop when every neuron is within `1e-3·max|b|` of its fixed point
 /// (relative objective gap ≈ 1e-4 on natural images), at most 1000 sweeps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConvLcaParams {
     /// Threshold level λ (the L1 penalty for the soft threshold).
     pub lambda: f32,

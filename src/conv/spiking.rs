@@ -32,6 +32,7 @@ use crate::neuron::{CubaLif, LifState, Reset};
 /// Defaults: λ = 0.1, dt = 0.5, ϑ = 1 (in units where `max|b| = 1`), 512
 /// steps with the first quarter discarded, circular boundary.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConvSpikingParams {
     /// Threshold λ of the LASSO.
     pub lambda: f32,

@@ -40,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
+use crate::settings::Checked;
 
 /// Steps between rewrites of `training.csv` (a conv step takes far longer
 /// than a patch step).
@@ -51,6 +52,7 @@ const PREPROCESSED_BYTES: usize = 256 << 20;
 /// Every setting of a convolutional run, written to `config.json` (which
 /// `--resume` reads back). The `conv` key marks the run as convolutional.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConvTrainingConfig {
     /// Version of the crate that started the run.
     pub crate_version: String,
@@ -83,6 +85,23 @@ pub struct ConvTrainingConfig {
     pub progress: Option<Progress>,
 }
 
+crate::settings::setters!(ConvTrainingConfig {
+    crate_version: String,
+    images: Option<PathBuf>,
+    recursive: bool,
+    atoms: usize,
+    steps: u64,
+    seed: u64,
+    init: Option<PathBuf>,
+    checkpoint_every: u64,
+    max_seconds: Option<f64>,
+    color: bool,
+    downscale: f32,
+    conv: ConvLearnParams,
+    coder: ConvLcaParams,
+    progress: Option<Progress>,
+});
+
 impl Default for ConvTrainingConfig {
     fn default() -> Self {
         ConvTrainingConfig {
@@ -106,8 +125,8 @@ impl Default for ConvTrainingConfig {
 
 impl ConvTrainingConfig {
     /// Checks every setting (before anything is read or written).
-    pub fn check(&self) -> Result<()> {
-        self.conv.check()?;
+    pub fn check(self) -> Result<Checked<ConvTrainingConfig>> {
+        self.conv.clone().check()?;
         self.load_options().check()?;
         self.coder_params().check()?;
         if self.atoms == 0 {
@@ -130,7 +149,7 @@ impl ConvTrainingConfig {
                 format!("must be finite and > 0, got {s}"),
             ));
         }
-        Ok(())
+        Ok(Checked::assume_valid(self))
     }
 
     fn load_options(&self) -> LoadOptions {
@@ -190,11 +209,11 @@ impl ConvTraining {
     /// then creates `out` and writes `config.json` (a failed start leaves no
     /// folder behind).
     pub fn start(
-        mut config: ConvTrainingConfig,
+        config: ConvTrainingConfig,
         out: &Path,
         observer: &mut dyn Observer,
     ) -> Result<Self> {
-        config.check()?;
+        let mut config = config.check()?.into_inner();
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
         config.images = config.images.as_deref().map(absolute).transpose()?;
         config.init = config.init.as_deref().map(absolute).transpose()?;
@@ -214,9 +233,10 @@ impl ConvTraining {
     /// a checkpoint the run starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
         let (config, path) = folder::read_config::<ConvTrainingConfig>(out, "lca learn --conv")?;
-        config
+        let config = config
             .check()
-            .map_err(|e| Error::format(&path, e.to_string()))?;
+            .map_err(|e| Error::format(&path, e.to_string()))?
+            .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
         let set = open_images(&config, observer, Some(&path))?;

@@ -87,43 +87,38 @@ fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConf
         (true, 0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
         (true, n, _) => n,
     };
-    let conv = ConvLearnParams {
-        kernel_size: args.kernel_size,
-        lambda: if given("lambda") {
+    let conv = ConvLearnParams::default()
+        .kernel_size(args.kernel_size)
+        .lambda(if given("lambda") {
             args.lambda
         } else {
             learn_defaults::LAMBDA
-        },
-        highpass: args.highpass,
-        crop: args.crop,
-        heldout_images: args.heldout_images,
-        heldout_every: if given("heldout_every") {
+        })
+        .highpass(args.highpass)
+        .crop(args.crop)
+        .heldout_images(args.heldout_images)
+        .heldout_every(if given("heldout_every") {
             args.heldout_every
         } else {
             learn_defaults::HELDOUT_EVERY
-        },
-        ..ConvLearnParams::default()
-    };
-    let config = ConvTrainingConfig {
-        images: args.dir.clone(),
-        recursive: args.recursive,
-        atoms: if given("atoms") {
+        });
+    let config = ConvTrainingConfig::default()
+        .images(args.dir.clone())
+        .recursive(args.recursive)
+        .atoms(if given("atoms") {
             args.atoms
         } else {
             learn_defaults::ATOMS
-        },
-        steps,
-        seed: args.seed,
-        init: args.init.clone(),
-        checkpoint_every: args.checkpoint_every,
-        max_seconds: args.max_seconds,
-        color: args.color,
-        downscale: args.downscale,
-        conv,
-        ..ConvTrainingConfig::default()
-    };
-    config.check()?;
-    Ok(config)
+        })
+        .steps(steps)
+        .seed(args.seed)
+        .init(args.init.clone())
+        .checkpoint_every(args.checkpoint_every)
+        .max_seconds(args.max_seconds)
+        .color(args.color)
+        .downscale(args.downscale)
+        .conv(conv);
+    Ok(config.check()?.into_inner())
 }
 
 pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
