@@ -14,7 +14,7 @@
 //! ```no_run
 //! use lca::conv::{ConvTraining, ConvTrainingConfig};
 //! use lca::dictionary::NoObserver;
-//! let config = ConvTrainingConfig { images: Some("photos/".into()), ..ConvTrainingConfig::default() };
+//! let config = ConvTrainingConfig::default().images(Some("photos/".into()));
 //! let mut run = ConvTraining::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
 //! println!("{} steps, held-out objective {:?}", report.steps_done, report.heldout_energy);
