@@ -36,8 +36,10 @@
 //! assert!(x.data.iter().zip(want).all(|(v, w)| (v - w).abs() < 1e-5));
 //! ```
 
+mod accelerated;
 mod correlate;
 mod dictionary;
+mod fourier;
 mod planes;
 mod rate;
 mod spiking;

@@ -39,6 +39,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::accelerated;
 use super::correlate::{GramKernels, check_image, correlate, for_each_run, objective};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
@@ -46,7 +47,7 @@ use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Threshold, Transfer};
 
 /// How the neurons of one image approach their fixed point.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Schedule {
     /// Asynchronous settling, greedy within segments of `segment × segment`
@@ -63,13 +64,18 @@ pub enum Schedule {
         /// `dt/τ` in (0, 1].
         eta: f32,
     },
+    /// Every neuron at once with the inhibition computed densely in the
+    /// Fourier domain, step `1/L` (`L` the largest eigenvalue of `G + I`)
+    /// and Nesterov momentum with gradient restart: FISTA for the soft
+    /// threshold (module `accelerated`). The fastest measured on natural
+    /// images with overlapping filters, so the default. Needs the soft
+    /// threshold (signed or non-negative) and, with the circular boundary,
+    /// filters no larger than the image; otherwise the solve falls back to
+    /// greedy settling with segments of `k`. One sweep is one step.
+    #[default]
+    Accelerated,
 }
 
-impl Default for Schedule {
-    fn default() -> Self {
-        Schedule::Greedy { segment: None }
-    }
-}
 
 /// Settings of the rate convolutional LCA; validated once by [`ConvLcaParams::check`].
 ///
@@ -309,17 +315,48 @@ impl ConvLca {
         warm_start: Option<&Planes>,
     ) -> Result<ConvEncoding> {
         check_finite("image", &image.data)?;
-        let drive = correlate(dict, image, self.params.boundary)?;
-        let mut state = ImageState::new(dict, gram, self, drive);
+        let shape = (dict.n_filters(), image.height, image.width);
         if let Some(start) = warm_start {
-            if start.shape() != state.codes_shape() {
+            if start.shape() != shape {
                 return Err(Error::Shape(format!(
                     "warm-start codes have shape {:?}, expected {:?} = (n_filters, H, W)",
                     start.shape(),
-                    state.codes_shape()
+                    shape
                 )));
             }
             check_finite("warm-start codes", &start.data)?;
+        }
+        let p = &self.params;
+        let transfer = self.transfer();
+        if p.schedule == Schedule::Accelerated
+            && accelerated::applies(
+                &transfer,
+                dict.kernel_size(),
+                image.height,
+                image.width,
+                p.boundary,
+            )
+        {
+            let settings = accelerated::AcceleratedSettings {
+                transfer,
+                tol: p.tol,
+                max_iters: p.max_iters,
+                boundary: p.boundary,
+            };
+            let run = accelerated::solve(dict, image, warm_start.map(|s| &s.data[..]), &settings);
+            let codes = Planes::new(shape.0, shape.1, shape.2, run.codes)?;
+            let objective = objective(dict, image, &codes, p.lambda, p.boundary)?;
+            return Ok(ConvEncoding {
+                codes,
+                iterations: run.iterations,
+                updates: 0,
+                termination: run.termination,
+                objective,
+            });
+        }
+        let drive = correlate(dict, image, self.params.boundary)?;
+        let mut state = ImageState::new(dict, gram, self, drive);
+        if let Some(start) = warm_start {
             state.warm_start(&start.data);
         }
         let mut iterations = 0u32;
@@ -498,17 +535,25 @@ impl<'a> ImageState<'a> {
         let geometry = Geometry::new(dict, drive.height, drive.width, p.boundary);
         let scale = drive.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let inv_norm2 = (p.boundary == Boundary::Zero).then(|| edge_inv_norm2(dict, &geometry));
-        let side = match p.schedule {
-            Schedule::Greedy { segment } => segment.unwrap_or(geometry.k),
-            Schedule::Dynamics { .. } => geometry.height.max(geometry.width),
+        // The accelerated schedule gets here only where it does not apply:
+        // it falls back to greedy settling.
+        let schedule = match p.schedule {
+            Schedule::Accelerated => Schedule::Greedy { segment: None },
+            s => s,
         };
-        let dynamics = match p.schedule {
+        let side = match schedule {
+            Schedule::Greedy { segment } => segment.unwrap_or(geometry.k),
+            Schedule::Dynamics { .. } | Schedule::Accelerated => {
+                geometry.height.max(geometry.width)
+            }
+        };
+        let dynamics = match schedule {
             Schedule::Dynamics { .. } => Some(DynamicsState {
                 // The LCA starts at rest.
                 potential: vec![0.0; drive.data.len()],
                 next: vec![0.0; drive.data.len()],
             }),
-            Schedule::Greedy { .. } => None,
+            Schedule::Greedy { .. } | Schedule::Accelerated => None,
         };
         let n = drive.data.len();
         ImageState {
@@ -516,7 +561,7 @@ impl<'a> ImageState<'a> {
             dict,
             gram,
             transfer: lca.transfer(),
-            schedule: p.schedule,
+            schedule,
             tol: p.tol * scale,
             input: drive.data,
             codes: vec![0.0; n],
@@ -526,11 +571,6 @@ impl<'a> ImageState<'a> {
             settled: false,
             updates: 0,
         }
-    }
-
-    fn codes_shape(&self) -> (usize, usize, usize) {
-        let g = &self.geometry;
-        (g.n_filters, g.height, g.width)
     }
 
     /// Starts from given outputs: their inhibition is scattered once.
@@ -554,7 +594,7 @@ impl<'a> ImageState<'a> {
 
     fn converged(&self) -> bool {
         match self.schedule {
-            Schedule::Greedy { .. } => self.segments.dirty_count == 0,
+            Schedule::Greedy { .. } | Schedule::Accelerated => self.segments.dirty_count == 0,
             Schedule::Dynamics { .. } => self.settled,
         }
     }
@@ -562,7 +602,7 @@ impl<'a> ImageState<'a> {
     /// One sweep of greedy settling, or one step of the dynamics.
     fn step(&mut self) {
         match self.schedule {
-            Schedule::Greedy { .. } => self.sweep(),
+            Schedule::Greedy { .. } | Schedule::Accelerated => self.sweep(),
             Schedule::Dynamics { eta } => self.euler_step(eta),
         }
     }
@@ -778,6 +818,11 @@ pub(super) fn correct_edges(
             }
         }
     }
+}
+
+/// [`edge_inv_norm2`] of an `height × width` image.
+pub(super) fn edge_inv_norm2_of(dict: &ConvDictionary, height: usize, width: usize) -> Vec<f32> {
+    edge_inv_norm2(dict, &Geometry::new(dict, height, width, Boundary::Zero))
 }
 
 /// Zero boundary: `1/‖atom‖²` of every coefficient, its atom cut by the

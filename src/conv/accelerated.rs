@@ -1,0 +1,545 @@
+//! The accelerated schedule of the rate convolutional LCA
+//! ([`Schedule::Accelerated`](super::Schedule::Accelerated), the default).
+//!
+//! Every neuron integrates at once, with the lateral inhibition `Σ_n G_mn ∗
+//! a_n` computed densely in the Fourier domain, and Nesterov momentum on the
+//! outputs. In the LCA's terms each step sets the potentials to
+//! `u = y + (b − (G + I)·y)/L` at the extrapolated outputs `y = a + β(a − a′)`
+//! (the LCA step `u ← b − G·y` of the problem scaled by `1/L`, where `L` is
+//! the largest eigenvalue of `G + I`, so the step is stable), then `a = T(u)`
+//! with the threshold scaled by `1/L` likewise. With the soft threshold this
+//! is FISTA (Beck & Teboulle 2009) with the gradient restart of O'Donoghue &
+//! Candès (2015): the momentum is reset whenever it points uphill.
+//!
+//! Why dense and not event-driven: with strongly overlapping filters (the
+//! `G:12x12x36` dictionary's `G + I` has eigenvalues up to ≈ 225) the
+//! greedy asynchronous settling needs many small corrections for its tail
+//! (BENCHMARKS.md), while one dense step costs two FFTs per filter map —
+//! independent of how many neurons are active — and the accelerated dynamics
+//! need a few hundred steps for a 1e-3 objective gap.
+//!
+//! The gradient `(G + I)a − b = Dᵀ(Da − x)` is evaluated once per step, at
+//! the outputs `a` (not at `y`): being affine, its value at `y` follows as
+//! `g(y) = g(a) + β(g(a) − g(a′))`. So the KKT conditions of every iterate
+//! are checked exactly, for free, and a solve stops as soon as every neuron
+//! is within `tol·max|b|` of its fixed point — the same stopping rule as the
+//! greedy schedule.
+//!
+//! Geometry: planes are `P × Q`. With the circular boundary `P × Q = H × W`
+//! and the FFTs' wrap-around is the boundary. With the zero boundary the
+//! planes are padded to `P ≥ H + k − 1` (and `Q` likewise, rounded up to a
+//! fast FFT length) so nothing wraps onto the image, coefficients outside
+//! `H × W` are held at 0 and the residual is cut to the image, which is the
+//! zero boundary exactly.
+//!
+//! Parallel over filter maps (FFTs) and over frequencies (the sums over
+//! filters and channels); every sum runs in a fixed order, so the codes do
+//! not depend on the thread count.
+
+use rayon::prelude::*;
+use rustfft::num_complex::Complex32;
+
+use super::dictionary::ConvDictionary;
+use super::fourier::{Fft2, FftScratch, smooth_length};
+use super::planes::{Boundary, Planes};
+use super::rate::{Termination, edge_inv_norm2_of};
+use crate::neuron::{Threshold, Transfer};
+
+/// Frequencies per parallel task of the spectral sums.
+const FREQUENCY_CHUNK: usize = 2048;
+
+/// What one accelerated solve returns to [`super::ConvLca`].
+pub(super) struct AcceleratedResult {
+    pub(super) codes: Vec<f32>,
+    pub(super) iterations: u32,
+    pub(super) termination: Termination,
+}
+
+/// Settings of one solve, taken from the checked [`super::ConvLcaParams`].
+pub(super) struct AcceleratedSettings {
+    pub(super) transfer: Transfer,
+    pub(super) tol: f32,
+    pub(super) max_iters: usize,
+    pub(super) boundary: Boundary,
+}
+
+/// Whether the accelerated schedule applies: it needs the soft threshold
+/// (its step is the proximal map of `λ/L·‖a‖₁`) and, for the circular
+/// boundary, filters no larger than the image.
+pub(super) fn applies(transfer: &Transfer, k: usize, h: usize, w: usize, b: Boundary) -> bool {
+    transfer.threshold == Threshold::Soft && (b == Boundary::Zero || (k <= h && k <= w))
+}
+
+/// The filters and the image in the Fourier domain, and the step bound.
+struct FourierProblem {
+    fft: Fft2,
+    /// Padded plane size `P × Q`.
+    rows: usize,
+    cols: usize,
+    height: usize,
+    width: usize,
+    n_filters: usize,
+    channels: usize,
+    /// Spectra of the filters placed on the plane, `[m][c][frequency]`.
+    filters: Vec<Complex32>,
+    /// Spectra of the image channels, `[c][frequency]`.
+    image: Vec<Complex32>,
+    /// Upper bound on the largest eigenvalue of `DᵀD` (the gradient's Lipschitz constant).
+    lipschitz: f32,
+    boundary: Boundary,
+}
+
+impl FourierProblem {
+    fn new(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> FourierProblem {
+        let (h, w, k, o) = (image.height, image.width, dict.kernel_size(), dict.origin());
+        let (rows, cols) = match boundary {
+            Boundary::Circular => (h, w),
+            Boundary::Zero => (smooth_length(h + k - 1), smooth_length(w + k - 1)),
+        };
+        let fft = Fft2::new(rows, cols);
+        let (nf, nc) = (dict.n_filters(), dict.channels());
+        let s_len = fft.spectrum_len();
+        // Filter m's tap (p, q) multiplies the coefficient at (y, x) onto pixel
+        // (y + p − o, x + q − o): as a convolution kernel it sits at (p − o, q − o).
+        let plans: Vec<(usize, usize)> =
+            (0..nf).flat_map(|m| (0..nc).map(move |c| (m, c))).collect();
+        let mut filters = vec![Complex32::default(); nf * nc * s_len];
+        filters
+            .par_chunks_mut(s_len)
+            .zip(plans.par_iter())
+            .for_each_init(
+                || (fft.scratch(), vec![0.0f32; rows * cols]),
+                |(s, plane), (spec, &(m, c))| {
+                    plane.iter_mut().for_each(|v| *v = 0.0);
+                    let kernel = dict.kernel(m, c);
+                    for p in 0..k {
+                        let y = (p + rows - o % rows) % rows;
+                        for q in 0..k {
+                            let x = (q + cols - o % cols) % cols;
+                            plane[y * cols + x] += kernel[p * k + q];
+                        }
+                    }
+                    fft.forward(plane, spec, s);
+                },
+            );
+        let mut image_spec = vec![Complex32::default(); nc * s_len];
+        image_spec.par_chunks_mut(s_len).enumerate().for_each_init(
+            || (fft.scratch(), vec![0.0f32; rows * cols]),
+            |(s, plane), (c, spec)| {
+                for y in 0..h {
+                    plane[y * cols..y * cols + w]
+                        .copy_from_slice(&image.plane(c)[y * w..(y + 1) * w]);
+                }
+                fft.forward(plane, spec, s);
+            },
+        );
+        let lipschitz = lipschitz_bound(&filters, nf, nc, s_len);
+        FourierProblem {
+            fft,
+            rows,
+            cols,
+            height: h,
+            width: w,
+            n_filters: nf,
+            channels: nc,
+            filters,
+            image: image_spec,
+            lipschitz,
+            boundary,
+        }
+    }
+
+    fn plane_len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Whether plane index `i` is a pixel of the image (always, circular).
+    fn in_image(&self, i: usize) -> bool {
+        i / self.cols < self.height && i % self.cols < self.width
+    }
+
+    /// `g = Dᵀ(Da − x)` for the maps `a` (`n_filters` planes); returns
+    /// `‖Da − x‖²` over the image.
+    fn gradient(&self, a: &[f32], g: &mut [f32], work: &mut Work) -> f64 {
+        let (pl, sl) = (self.plane_len(), self.fft.spectrum_len());
+        work.spectra
+            .par_chunks_mut(sl)
+            .zip(a.par_chunks(pl))
+            .for_each_init(
+                || self.fft.scratch(),
+                |s, (spec, plane)| self.fft.forward(plane, spec, s),
+            );
+        // Residual spectra R_c = Σ_m F_mc·A_m − X_c, then the residual itself.
+        for c in 0..self.channels {
+            let r = &mut work.residual_spec[c * sl..(c + 1) * sl];
+            r.par_chunks_mut(FREQUENCY_CHUNK)
+                .enumerate()
+                .for_each(|(j, chunk)| {
+                    let f0 = j * FREQUENCY_CHUNK;
+                    for (i, v) in chunk.iter_mut().enumerate() {
+                        *v = -self.image[c * sl + f0 + i];
+                    }
+                    for m in 0..self.n_filters {
+                        let f = &self.filters[(m * self.channels + c) * sl + f0..];
+                        let s = &work.spectra[m * sl + f0..];
+                        for (i, v) in chunk.iter_mut().enumerate() {
+                            *v += f[i] * s[i];
+                        }
+                    }
+                });
+        }
+        let mut norm2 = 0.0f64;
+        let scratch = &mut work.scratch;
+        for c in 0..self.channels {
+            let spec = &mut work.residual_spec[c * sl..(c + 1) * sl];
+            work.copy.copy_from_slice(spec);
+            let r = &mut work.residual[c * pl..(c + 1) * pl];
+            self.fft.inverse(&mut work.copy, r, scratch);
+            if self.boundary == Boundary::Zero {
+                for (i, v) in r.iter_mut().enumerate() {
+                    if !self.in_image(i) {
+                        *v = 0.0;
+                    }
+                }
+                self.fft.forward(r, spec, scratch);
+            }
+            norm2 += r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        }
+        // G_m = Σ_c conj(F_mc)·R_c, back to the pixel domain.
+        work.spectra
+            .par_chunks_mut(sl)
+            .zip(g.par_chunks_mut(pl))
+            .enumerate()
+            .for_each_init(
+                || self.fft.scratch(),
+                |s, (m, (spec, plane))| {
+                    for c in 0..self.channels {
+                        let f = &self.filters[(m * self.channels + c) * sl..][..sl];
+                        let r = &work.residual_spec[c * sl..(c + 1) * sl];
+                        if c == 0 {
+                            for ((v, f), r) in spec.iter_mut().zip(f).zip(r) {
+                                *v = f.conj() * r;
+                            }
+                        } else {
+                            for ((v, f), r) in spec.iter_mut().zip(f).zip(r) {
+                                *v += f.conj() * r;
+                            }
+                        }
+                    }
+                    self.fft.inverse(spec, plane, s);
+                },
+            );
+        norm2
+    }
+}
+
+/// Buffers of one image's gradient evaluations.
+struct Work {
+    spectra: Vec<Complex32>,
+    residual_spec: Vec<Complex32>,
+    residual: Vec<f32>,
+    copy: Vec<Complex32>,
+    scratch: FftScratch,
+}
+
+/// `max_f λ_max(Σ_m F_m(f) F_m(f)ᴴ)` over frequencies `f`, bounded above by
+/// the smaller of the trace and the largest absolute row sum of the
+/// `C × C` matrix (exact for one channel).
+fn lipschitz_bound(filters: &[Complex32], nf: usize, nc: usize, sl: usize) -> f32 {
+    let per_chunk: Vec<f64> = (0..sl.div_ceil(FREQUENCY_CHUNK))
+        .into_par_iter()
+        .map(|j| {
+            let mut best = 0.0f64;
+            let mut s = vec![(0.0f64, 0.0f64); nc * nc];
+            for f in j * FREQUENCY_CHUNK..((j + 1) * FREQUENCY_CHUNK).min(sl) {
+                s.iter_mut().for_each(|v| *v = (0.0, 0.0));
+                for m in 0..nf {
+                    for c in 0..nc {
+                        let a = filters[(m * nc + c) * sl + f];
+                        for d in 0..nc {
+                            let b = filters[(m * nc + d) * sl + f];
+                            // a·conj(b)
+                            let (re, im) = (
+                                f64::from(a.re) * f64::from(b.re)
+                                    + f64::from(a.im) * f64::from(b.im),
+                                f64::from(a.im) * f64::from(b.re)
+                                    - f64::from(a.re) * f64::from(b.im),
+                            );
+                            let e = &mut s[c * nc + d];
+                            e.0 += re;
+                            e.1 += im;
+                        }
+                    }
+                }
+                let trace: f64 = (0..nc).map(|c| s[c * nc + c].0).sum();
+                let row_sum = (0..nc)
+                    .map(|c| {
+                        (0..nc)
+                            .map(|d| s[c * nc + d].0.hypot(s[c * nc + d].1))
+                            .sum::<f64>()
+                    })
+                    .fold(0.0f64, f64::max);
+                best = best.max(trace.min(row_sum));
+            }
+            best
+        })
+        .collect();
+    // A hair above the bound: f32 rounding must not make the step unstable.
+    (per_chunk.into_iter().fold(0.0f64, f64::max) * (1.0 + 1e-4)) as f32
+}
+
+/// The scalars of one accelerated step.
+#[derive(Clone, Copy)]
+struct StepSettings {
+    /// Momentum `β`.
+    beta: f32,
+    /// `1/L`.
+    step: f32,
+    /// λ, for the KKT check.
+    lambda: f32,
+    /// `λ/L`, the threshold of the step.
+    scaled_lambda: f32,
+    nonneg: bool,
+}
+
+/// Lanes of the vectorised reductions.
+const LANES: usize = 8;
+
+/// The KKT violation of `a` (`max_i |T(n_i a_i − g_i)/n_i − a_i|`) and the
+/// next outputs `T_{λ/L}(y − g(y)/L)` of one map, and `Σ (y − a⁺)(a⁺ − a)`
+/// (positive: the momentum went uphill). Branch-free, in lanes, so it
+/// vectorises; the sums run in a fixed order.
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn prox_step(
+    s: &StepSettings,
+    a: &[f32],
+    next: &mut [f32],
+    [g, gp]: [&[f32]; 2],
+    norm2: Option<&[f32]>,
+) -> (f32, f64) {
+    // The planes are separate arguments, not fields of a struct: only then
+    // does the compiler know `next` aliases nothing, and vectorise.
+    let s = StepSettings { ..*s };
+    let floor = if s.nonneg { 0.0 } else { f32::NEG_INFINITY };
+    let mut acc = Lanes {
+        violation: [0.0; LANES],
+        uphill: [0.0; LANES],
+    };
+    let ones = [1.0f32; LANES];
+    let chunks = a
+        .chunks_exact(LANES)
+        .zip(next.chunks_exact_mut(LANES))
+        .zip(g.chunks_exact(LANES).zip(gp.chunks_exact(LANES)));
+    match norm2 {
+        None => {
+            for ((a, next), (g, gp)) in chunks {
+                step_lanes(&s, floor, &mut acc, [a, g, gp], next, &ones);
+            }
+        }
+        Some(norm2) => {
+            for (((a, next), (g, gp)), n) in chunks.zip(norm2.chunks_exact(LANES)) {
+                let n = n.try_into().expect("a chunk of LANES");
+                step_lanes(&s, floor, &mut acc, [a, g, gp], next, n);
+            }
+        }
+    }
+    // The tail of planes whose size is not a multiple of the lanes, padded.
+    let tail = a.len() / LANES * LANES;
+    if tail < a.len() {
+        let pad = |v: &[f32]| {
+            let mut out = [0.0f32; LANES];
+            out[..v.len() - tail].copy_from_slice(&v[tail..]);
+            out
+        };
+        let (ta, tg, tgp) = (pad(a), pad(g), pad(gp));
+        let mut tnext = pad(next);
+        let n = norm2.map_or(ones, pad);
+        step_lanes(&s, floor, &mut acc, [&ta, &tg, &tgp], &mut tnext, &n);
+        let len = a.len() - tail;
+        next[tail..].copy_from_slice(&tnext[..len]);
+    }
+    (
+        acc.violation.iter().fold(0.0f32, |m, &v| m.max(v)),
+        acc.uphill.iter().map(|&v| f64::from(v)).sum(),
+    )
+}
+
+/// The per-lane reductions of [`prox_step`].
+struct Lanes {
+    violation: [f32; LANES],
+    uphill: [f32; LANES],
+}
+
+/// [`prox_step`] on one chunk of `LANES` neurons: `[a, g, g′]`, the
+/// previous outputs `next` (overwritten by the next ones) and `‖atom‖²`.
+/// Comparisons rather than `f32::max`/`abs`, fixed-length arrays rather than
+/// slices: in this form the lanes vectorise.
+#[inline(always)]
+fn step_lanes(
+    s: &StepSettings,
+    floor: f32,
+    acc: &mut Lanes,
+    [a, g, gp]: [&[f32]; 3],
+    next: &mut [f32],
+    n: &[f32; LANES],
+) {
+    let a: &[f32; LANES] = a.try_into().expect("a chunk of LANES");
+    let g: &[f32; LANES] = g.try_into().expect("a chunk of LANES");
+    let gp: &[f32; LANES] = gp.try_into().expect("a chunk of LANES");
+    let next: &mut [f32; LANES] = next.try_into().expect("a chunk of LANES");
+    for j in 0..LANES {
+        // 1/‖atom‖², and 0 where the neuron never activates (padding,
+        // atoms cut off entirely).
+        let active = n[j] > 0.0;
+        let inv = if active { 1.0 / n[j] } else { 0.0 };
+        let keep = if active { 1.0 } else { 0.0 };
+        let fixed_point = soft_floor(n[j] * a[j] - g[j], s.lambda, floor) * inv;
+        let d = fixed_point - a[j];
+        let v = if d > 0.0 { d } else { -d };
+        let y = a[j] + s.beta * (a[j] - next[j]);
+        let gy = g[j] + s.beta * (g[j] - gp[j]);
+        let out = soft_floor(y - s.step * gy, s.scaled_lambda, floor) * keep;
+        next[j] = out;
+        acc.violation[j] = if v > acc.violation[j] {
+            v
+        } else {
+            acc.violation[j]
+        };
+        acc.uphill[j] += (y - out) * (out - a[j]);
+    }
+}
+
+/// The soft threshold at `l`, then held at or above `floor` (0 for
+/// non-negative codes, −∞ otherwise).
+#[inline(always)]
+fn soft_floor(v: f32, l: f32, floor: f32) -> f32 {
+    let (up, down) = (v - l, -v - l);
+    let r = (if up > 0.0 { up } else { 0.0 }) - (if down > 0.0 { down } else { 0.0 });
+    if r > floor { r } else { floor }
+}
+
+/// Solves one image from `start` (`n_filters × H × W`, or zeros).
+pub(super) fn solve(
+    dict: &ConvDictionary,
+    image: &Planes,
+    start: Option<&[f32]>,
+    settings: &AcceleratedSettings,
+) -> AcceleratedResult {
+    let problem = FourierProblem::new(dict, image, settings.boundary);
+    let (nf, pl, sl) = (
+        problem.n_filters,
+        problem.plane_len(),
+        problem.fft.spectrum_len(),
+    );
+    let (h, w, cols) = (problem.height, problem.width, problem.cols);
+    let mut work = Work {
+        spectra: vec![Complex32::default(); nf * sl],
+        residual_spec: vec![Complex32::default(); problem.channels * sl],
+        residual: vec![0.0; problem.channels * pl],
+        copy: vec![Complex32::default(); sl],
+        scratch: problem.fft.scratch(),
+    };
+    // Outputs a, previous outputs a′, and the gradients at both.
+    let mut a = vec![0.0f32; nf * pl];
+    if let Some(start) = start {
+        for m in 0..nf {
+            for y in 0..h {
+                a[m * pl + y * cols..m * pl + y * cols + w]
+                    .copy_from_slice(&start[(m * h + y) * w..(m * h + y + 1) * w]);
+            }
+        }
+    }
+    let mut prev = a.clone();
+    let mut g = vec![0.0f32; nf * pl];
+    let mut g_prev = vec![0.0f32; nf * pl];
+    // Zero boundary: ‖atom‖² of the coefficients, their atoms cut by the edges.
+    let norm2: Option<Vec<f32>> = (settings.boundary == Boundary::Zero).then(|| {
+        let inv = edge_inv_norm2_of(dict, h, w);
+        let mut n = vec![0.0f32; nf * pl];
+        for m in 0..nf {
+            for y in 0..h {
+                for x in 0..w {
+                    let v = inv[(m * h + y) * w + x];
+                    n[m * pl + y * cols + x] = if v > 0.0 { 1.0 / v } else { 0.0 };
+                }
+            }
+        }
+        n
+    });
+    let scale = if start.is_some_and(|s| s.iter().any(|&v| v != 0.0)) {
+        let zeros = vec![0.0f32; nf * pl];
+        problem.gradient(&zeros, &mut g, &mut work);
+        g.iter().fold(0.0f32, |m, v| m.max(v.abs()))
+    } else {
+        0.0
+    };
+    let tol_setting = settings.tol;
+    let mut tol = scale * tol_setting;
+    let step = 1.0 / problem.lipschitz;
+    let transfer = settings.transfer;
+    let scaled_lambda = transfer.lambda * step;
+    let nonneg = transfer.nonneg;
+    let mut t = 1.0f64;
+    let mut restart = false;
+    let mut iterations = 0u32;
+    let termination = loop {
+        problem.gradient(&a, &mut g, &mut work);
+        if iterations == 0 && tol == 0.0 && scale == 0.0 {
+            // From zero outputs the gradient is −b.
+            tol = tol_setting * g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        }
+        let beta = if iterations == 0 || restart {
+            t = 1.0;
+            0.0
+        } else {
+            let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
+            let beta = (t - 1.0) / t_next;
+            t = t_next;
+            beta as f32
+        };
+        // One pass per map: the KKT violation of a, and the next outputs
+        // (written over a′, which the step no longer needs).
+        let step_settings = StepSettings {
+            beta,
+            step,
+            lambda: transfer.lambda,
+            scaled_lambda,
+            nonneg,
+        };
+        let stats: Vec<(f32, f64)> = prev
+            .par_chunks_mut(pl)
+            .zip(a.par_chunks(pl))
+            .zip(g.par_chunks(pl).zip(g_prev.par_chunks(pl)))
+            .enumerate()
+            .map(|(m, ((next, a), (g, gp)))| {
+                let n = norm2.as_ref().map(|n| &n[m * pl..(m + 1) * pl]);
+                prox_step(&step_settings, a, next, [g, gp], n)
+            })
+            .collect();
+        let violation = stats.iter().fold(0.0f32, |m, s| m.max(s.0));
+        let uphill: f64 = stats.iter().map(|s| s.1).sum();
+        if violation <= tol {
+            break Termination::Converged;
+        }
+        if iterations as usize >= settings.max_iters {
+            break Termination::MaxIterations;
+        }
+        // Gradient restart: the step undid the momentum.
+        restart = uphill > 0.0;
+        std::mem::swap(&mut a, &mut prev);
+        std::mem::swap(&mut g, &mut g_prev);
+        iterations += 1;
+    };
+    let mut codes = vec![0.0f32; nf * h * w];
+    for m in 0..nf {
+        for y in 0..h {
+            codes[(m * h + y) * w..(m * h + y + 1) * w]
+                .copy_from_slice(&a[m * pl + y * cols..m * pl + y * cols + w]);
+        }
+    }
+    AcceleratedResult {
+        codes,
+        iterations,
+        termination,
+    }
+}
