@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes};
+use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule};
 use lca::image::{Image, ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
 use lca::io::npz::{self, CsrMatrix};
@@ -17,11 +17,31 @@ pub(crate) struct ConvSettings {
     pub nonneg: bool,
     pub normalize: bool,
     pub boundary: Boundary,
+    /// Rate mode: the schedule asked for.
+    pub schedule: Schedule,
     pub spiking: bool,
     pub max_iters: Option<usize>,
     pub tol: Option<f32>,
     pub steps: Option<usize>,
     pub run: super::RunOptions,
+}
+
+/// `--conv-schedule`'s spellings.
+pub(crate) fn schedule_from_name(name: &str) -> anyhow::Result<Schedule> {
+    Ok(match name {
+        "accelerated" => Schedule::Accelerated,
+        "greedy" => Schedule::Greedy { segment: None },
+        other => bail!("--conv-schedule: expected accelerated or greedy, got {other}"),
+    })
+}
+
+/// The name of the schedule that ran.
+fn schedule_name(s: Schedule) -> &'static str {
+    match s {
+        Schedule::Accelerated => "accelerated",
+        Schedule::Greedy { .. } => "greedy",
+        Schedule::Dynamics { .. } => "dynamics",
+    }
 }
 
 /// Whether `path` holds a convolutional dictionary.
@@ -104,6 +124,8 @@ struct Coded {
     objective: f64,
     iterations: u64,
     converged: bool,
+    /// Rate mode: the schedule that ran (`None` when spiking).
+    schedule: Option<Schedule>,
 }
 
 fn encode_all(
@@ -127,13 +149,15 @@ fn encode_all(
                     objective: e.objective,
                     iterations: u64::from(e.steps),
                     converged: true,
+                    schedule: None,
                 })
                 .collect())
         } else {
             let mut p = ConvLcaParams::new()
                 .lambda(s.lambda)
                 .nonneg(s.nonneg)
-                .boundary(s.boundary);
+                .boundary(s.boundary)
+                .schedule(s.schedule);
             if let Some(m) = s.max_iters {
                 p = p.max_iters(m);
             }
@@ -147,6 +171,7 @@ fn encode_all(
                     converged: e.converged(),
                     objective: e.objective,
                     iterations: u64::from(e.iterations),
+                    schedule: Some(e.schedule),
                     codes: e.codes,
                 })
                 .collect())
@@ -220,6 +245,7 @@ pub(crate) fn encode(
         "width": w,
         "boundary": s.boundary.name(),
         "lambda": s.lambda,
+        "schedule": coded[0].schedule.map(schedule_name),
         "objective": coded.iter().map(|c| c.objective).sum::<f64>() / n,
         "objectives": coded.iter().map(|c| c.objective).collect::<Vec<_>>(),
         "iterations": coded.iter().map(|c| c.iterations).collect::<Vec<_>>(),

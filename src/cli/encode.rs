@@ -80,6 +80,11 @@ pub struct EncodeArgs {
     /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
     #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
     boundary: String,
+    /// Convolutional dictionary, rate mode: how the neurons approach their fixed point —
+    /// `accelerated` (all at once, Fourier-domain inhibition, momentum) or `greedy`
+    /// (event-driven settling, one neuron per segment at a time).
+    #[arg(long, value_parser = ["accelerated", "greedy"], default_value = "accelerated")]
+    conv_schedule: String,
     #[command(flatten)]
     rate: RateArgs,
     #[command(flatten)]
@@ -555,6 +560,7 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
             nonneg: args.nonneg,
             normalize: args.normalize,
             boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            schedule: super::conv::schedule_from_name(&args.conv_schedule)?,
             spiking: matches!(args.mode, ModeArg::Spiking),
             max_iters: args.rate.max_iters,
             tol: args.rate.tol,

@@ -100,6 +100,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             nonneg: false,
             normalize: true,
             boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            schedule: lca::conv::Schedule::default(),
             spiking: false,
             max_iters: None,
             tol: None,
