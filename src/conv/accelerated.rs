@@ -39,6 +39,7 @@
 use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 
+use super::correlate::{axpy, for_each_run};
 use super::dictionary::ConvDictionary;
 use super::fourier::{Fft2, FftScratch, smooth_length};
 use super::planes::{Boundary, Planes};
@@ -47,6 +48,16 @@ use crate::neuron::{Threshold, Transfer};
 
 /// Frequencies per parallel task of the spectral sums.
 const FREQUENCY_CHUNK: usize = 2048;
+
+/// The residual is synthesised from the sparse outputs when `nnz·k²` is at
+/// most this fraction of the neurons (`n_filters·P·Q`): there an atom per
+/// output costs less than a forward FFT per map. On the 256×256 problem of
+/// BENCHMARKS.md (one thread, 367 steps): 10.1 s CPU never sparse, 8.2 s at
+/// 4, 7.4 s at 8, 7.7–7.9 s at 16 and 32.
+const SPARSE_WORK: f64 = 8.0;
+
+/// Rows per parallel task of the sparse synthesis.
+const SYNTHESIS_BAND: usize = 16;
 
 /// What one accelerated solve returns to [`super::ConvLca`].
 pub(super) struct AcceleratedResult {
@@ -84,6 +95,13 @@ struct FourierProblem {
     filters: Vec<Complex32>,
     /// Spectra of the image channels, `[c][frequency]`.
     image: Vec<Complex32>,
+    /// The image channels on the (padded) planes.
+    image_planes: Vec<f32>,
+    /// The filters' taps, `[m][c][k·k]`, and their origin: for synthesis
+    /// from sparse outputs.
+    kernels: Vec<f32>,
+    k: usize,
+    origin: usize,
     /// Upper bound on the largest eigenvalue of `DᵀD` (the gradient's Lipschitz constant).
     lipschitz: f32,
     boundary: Boundary,
@@ -122,17 +140,21 @@ impl FourierProblem {
                     fft.forward(plane, spec, s);
                 },
             );
+        let mut image_planes = vec![0.0f32; nc * rows * cols];
+        for c in 0..nc {
+            for y in 0..h {
+                image_planes[(c * rows + y) * cols..(c * rows + y) * cols + w]
+                    .copy_from_slice(&image.plane(c)[y * w..(y + 1) * w]);
+            }
+        }
         let mut image_spec = vec![Complex32::default(); nc * s_len];
-        image_spec.par_chunks_mut(s_len).enumerate().for_each_init(
-            || (fft.scratch(), vec![0.0f32; rows * cols]),
-            |(s, plane), (c, spec)| {
-                for y in 0..h {
-                    plane[y * cols..y * cols + w]
-                        .copy_from_slice(&image.plane(c)[y * w..(y + 1) * w]);
-                }
-                fft.forward(plane, spec, s);
-            },
-        );
+        image_spec
+            .par_chunks_mut(s_len)
+            .zip(image_planes.par_chunks(rows * cols))
+            .for_each_init(
+                || fft.scratch(),
+                |s, (spec, plane)| fft.forward(plane, spec, s),
+            );
         let lipschitz = lipschitz_bound(&filters, nf, nc, s_len);
         FourierProblem {
             fft,
@@ -144,6 +166,10 @@ impl FourierProblem {
             channels: nc,
             filters,
             image: image_spec,
+            image_planes,
+            kernels: dict.data().to_vec(),
+            k,
+            origin: o,
             lipschitz,
             boundary,
         }
@@ -153,57 +179,78 @@ impl FourierProblem {
         self.rows * self.cols
     }
 
-    /// Whether plane index `i` is a pixel of the image (always, circular).
-    fn in_image(&self, i: usize) -> bool {
-        i / self.cols < self.height && i % self.cols < self.width
-    }
-
-    /// `g = Dᵀ(Da − x)` for the maps `a` (`n_filters` planes); returns
-    /// `‖Da − x‖²` over the image.
-    fn gradient(&self, a: &[f32], g: &mut [f32], work: &mut Work) -> f64 {
+    /// `g = Dᵀ(Da − x)` for the maps `a` (`n_filters` planes).
+    ///
+    /// The residual `Da − x` is synthesised directly from the non-zero
+    /// outputs when they are few (one atom each, cheaper than an FFT per
+    /// map), else by FFT; either way its spectrum is correlated with the
+    /// filters' and brought back with one inverse FFT per map.
+    fn gradient(&self, a: &[f32], g: &mut [f32], work: &mut Work) {
         let (pl, sl) = (self.plane_len(), self.fft.spectrum_len());
-        work.spectra
-            .par_chunks_mut(sl)
+        work.nonzeros
+            .par_iter_mut()
             .zip(a.par_chunks(pl))
-            .for_each_init(
-                || self.fft.scratch(),
-                |s, (spec, plane)| self.fft.forward(plane, spec, s),
-            );
-        // Residual spectra R_c = Σ_m F_mc·A_m − X_c, then the residual itself.
-        for c in 0..self.channels {
-            let r = &mut work.residual_spec[c * sl..(c + 1) * sl];
-            r.par_chunks_mut(FREQUENCY_CHUNK)
-                .enumerate()
-                .for_each(|(j, chunk)| {
-                    let f0 = j * FREQUENCY_CHUNK;
-                    for (i, v) in chunk.iter_mut().enumerate() {
-                        *v = -self.image[c * sl + f0 + i];
-                    }
-                    for m in 0..self.n_filters {
-                        let f = &self.filters[(m * self.channels + c) * sl + f0..];
-                        let s = &work.spectra[m * sl + f0..];
-                        for (i, v) in chunk.iter_mut().enumerate() {
-                            *v += f[i] * s[i];
-                        }
-                    }
-                });
-        }
-        let mut norm2 = 0.0f64;
-        let scratch = &mut work.scratch;
-        for c in 0..self.channels {
-            let spec = &mut work.residual_spec[c * sl..(c + 1) * sl];
-            work.copy.copy_from_slice(spec);
-            let r = &mut work.residual[c * pl..(c + 1) * pl];
-            self.fft.inverse(&mut work.copy, r, scratch);
-            if self.boundary == Boundary::Zero {
-                for (i, v) in r.iter_mut().enumerate() {
-                    if !self.in_image(i) {
-                        *v = 0.0;
-                    }
+            .for_each(|(list, plane)| {
+                list.clear();
+                list.extend(
+                    plane
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v != 0.0)
+                        .map(|(i, &v)| (i as u32, v)),
+                );
+            });
+        let nnz: usize = work.nonzeros.iter().map(Vec::len).sum();
+        let sparse = (nnz * self.k * self.k) as f64 <= SPARSE_WORK * (self.n_filters * pl) as f64;
+        if sparse {
+            self.synthesize(&work.nonzeros, &mut work.residual);
+            for c in 0..self.channels {
+                let r = &mut work.residual[c * pl..(c + 1) * pl];
+                for (v, x) in r.iter_mut().zip(&self.image_planes[c * pl..(c + 1) * pl]) {
+                    *v -= x;
                 }
-                self.fft.forward(r, spec, scratch);
+                self.cut_to_image(r);
+                let spec = &mut work.residual_spec[c * sl..(c + 1) * sl];
+                self.fft.forward(r, spec, &mut work.scratch);
             }
-            norm2 += r.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        } else {
+            work.spectra
+                .par_chunks_mut(sl)
+                .zip(a.par_chunks(pl))
+                .for_each_init(
+                    || self.fft.scratch(),
+                    |s, (spec, plane)| self.fft.forward(plane, spec, s),
+                );
+            // Residual spectra R_c = Σ_m F_mc·A_m − X_c.
+            for c in 0..self.channels {
+                let r = &mut work.residual_spec[c * sl..(c + 1) * sl];
+                r.par_chunks_mut(FREQUENCY_CHUNK)
+                    .enumerate()
+                    .for_each(|(j, chunk)| {
+                        let f0 = j * FREQUENCY_CHUNK;
+                        for (i, v) in chunk.iter_mut().enumerate() {
+                            *v = -self.image[c * sl + f0 + i];
+                        }
+                        for m in 0..self.n_filters {
+                            let f = &self.filters[(m * self.channels + c) * sl + f0..];
+                            let s = &work.spectra[m * sl + f0..];
+                            for (i, v) in chunk.iter_mut().enumerate() {
+                                *v += f[i] * s[i];
+                            }
+                        }
+                    });
+            }
+            if self.boundary == Boundary::Zero {
+                // The residual counts on the image only.
+                for c in 0..self.channels {
+                    let spec = &mut work.residual_spec[c * sl..(c + 1) * sl];
+                    work.copy.copy_from_slice(spec);
+                    let r = &mut work.residual[c * pl..(c + 1) * pl];
+                    self.fft.inverse(&mut work.copy, r, &mut work.scratch);
+                    self.cut_to_image(r);
+                    self.fft.forward(r, spec, &mut work.scratch);
+                }
+            }
         }
         // G_m = Σ_c conj(F_mc)·R_c, back to the pixel domain.
         work.spectra
@@ -229,12 +276,88 @@ impl FourierProblem {
                     self.fft.inverse(spec, plane, s);
                 },
             );
-        norm2
+    }
+
+    /// Zero boundary: zeroes a residual plane outside the image.
+    fn cut_to_image(&self, r: &mut [f32]) {
+        if self.boundary == Boundary::Zero {
+            for (y, row) in r.chunks_exact_mut(self.cols).enumerate() {
+                if y < self.height {
+                    row[self.width..].iter_mut().for_each(|v| *v = 0.0);
+                } else {
+                    row.iter_mut().for_each(|v| *v = 0.0);
+                }
+            }
+        }
+    }
+
+    /// `Σ_m D_mc ∗ a_m` on the planes (wrapping around them) from each
+    /// map's non-zero outputs, in bands of rows in parallel; every pixel
+    /// sums its atoms in the order of the lists, whatever the banding.
+    fn synthesize(&self, nonzeros: &[Vec<(u32, f32)>], out: &mut [f32]) {
+        let (rows, cols, k, o) = (self.rows, self.cols, self.k, self.origin);
+        let pl = self.plane_len();
+        for (c, plane) in out.chunks_exact_mut(pl).enumerate() {
+            plane
+                .par_chunks_mut(SYNTHESIS_BAND * cols)
+                .enumerate()
+                .for_each(|(band, chunk)| {
+                    chunk.iter_mut().for_each(|v| *v = 0.0);
+                    let r0 = (band * SYNTHESIS_BAND) as isize;
+                    let r1 = r0 + (chunk.len() / cols) as isize;
+                    let (k_, o_, rows_) = (k as isize, o as isize, rows as isize);
+                    for (m, list) in nonzeros.iter().enumerate() {
+                        let kernel = &self.kernels[(m * self.channels + c) * k * k..][..k * k];
+                        // A coefficient on row y (shifted by ±rows where its atom
+                        // wraps) reaches rows y − o .. y − o + k − 1: the lists are
+                        // in row-major order, so each shift is one range of them.
+                        for shift in [-rows_, 0, rows_] {
+                            let y_lo = (r0 - k_ + 1 + o_ - shift).max(0);
+                            let y_hi = (r1 - 1 + o_ - shift).min(rows_ - 1);
+                            if y_lo > y_hi {
+                                continue;
+                            }
+                            let lo =
+                                list.partition_point(|e| (e.0 as usize) < y_lo as usize * cols);
+                            let hi = list
+                                .partition_point(|e| (e.0 as usize) < (y_hi as usize + 1) * cols);
+                            for &(i, v) in &list[lo..hi] {
+                                let (y, x) = ((i as usize / cols) as isize, i as usize % cols);
+                                let top = y + shift - o_;
+                                let (p0, p1) = ((r0 - top).max(0), (r1 - top).min(k_));
+                                // Column runs of the atom: one, or two where it wraps.
+                                let mut runs = [(0usize, 0usize, 0usize); 2];
+                                let mut n_runs = 0;
+                                for_each_run(
+                                    x as isize - o_,
+                                    k,
+                                    cols,
+                                    Boundary::Circular,
+                                    |q0, px, n| {
+                                        runs[n_runs] = (q0, px, n);
+                                        n_runs += 1;
+                                    },
+                                );
+                                for p in p0..p1 {
+                                    let local = (top + p - r0) as usize;
+                                    let row = &mut chunk[local * cols..(local + 1) * cols];
+                                    let taps = &kernel[p as usize * k..(p as usize + 1) * k];
+                                    for &(q0, px, n) in &runs[..n_runs] {
+                                        axpy(&mut row[px..px + n], &taps[q0..q0 + n], v);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+        }
     }
 }
 
 /// Buffers of one image's gradient evaluations.
 struct Work {
+    /// Each map's non-zero outputs: (plane index, value).
+    nonzeros: Vec<Vec<(u32, f32)>>,
     spectra: Vec<Complex32>,
     residual_spec: Vec<Complex32>,
     residual: Vec<f32>,
@@ -433,6 +556,7 @@ pub(super) fn solve(
     );
     let (h, w, cols) = (problem.height, problem.width, problem.cols);
     let mut work = Work {
+        nonzeros: vec![Vec::new(); nf],
         spectra: vec![Complex32::default(); nf * sl],
         residual_spec: vec![Complex32::default(); problem.channels * sl],
         residual: vec![0.0; problem.channels * pl],
