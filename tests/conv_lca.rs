@@ -455,6 +455,23 @@ fn identical_for_one_and_two_threads() {
         assert_eq!(a.codes, b.codes);
         assert_eq!(a.objective.to_bits(), b.objective.to_bits());
     }
+    let spiking = lca::conv::ConvSpikingParams::new()
+        .lambda(0.05)
+        .steps(256)
+        .check()
+        .unwrap();
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| spiking.encode(&d, &images).unwrap())
+    };
+    let (one, two) = (run(1), run(2));
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!(a.codes, b.codes);
+        assert_eq!(a.spikes, b.spikes);
+    }
 }
 
 #[test]
