@@ -2,17 +2,27 @@
 //! integrate-and-fire neurons, one at every position of every filter.
 //!
 //! Each neuron is the perfect integrator of the patch spiking LCA
-//! ([`crate::solver::SpikingLca`]; [`CubaLif`] with no leak, reset by
-//! subtraction): neuron `i = (m, y, x)` integrates the constant
-//! `dt·(b_i − λ)/s` (drive `b = D ⋆ x` scaled by `s = max|b|`), and every
-//! spike of neuron `j` lowers the inputs of the neurons its atom overlaps by
-//! `ϑ·G_ij` at the next step — one Gram neighbourhood per spike, the only
-//! inhibition there is (event-driven: a step costs one pass over the neurons
-//! plus one scatter per spike). Its own spike subtracts `ϑ‖atom_i‖²` (the
-//! reset, plus the edge correction of atoms cut by a zero boundary). The
-//! rates `a_i = s·ϑ·N_i/(W·dt)` over the `W` steps after the settling window
-//! converge to the non-negative convolutional LASSO solution, with an error
-//! falling as `1/(W·dt)` (Tang, Lin & Davies 2017).
+//! ([`crate::solver::SpikingLca`]: no leak, reset by subtraction), built on
+//! the same kernels ([`decay_accumulate`], [`fire`]): neuron `i = (m, y, x)`
+//! integrates the constant `dt·(b_i − λ)/s` (drive `b = D ⋆ x` scaled by
+//! `s = max|b|`), and every spike of neuron `j` lowers the voltages of the
+//! neurons its atom overlaps by `ϑ·G_ij` — one Gram neighbourhood per spike,
+//! the only inhibition there is (event-driven: a step costs one pass over the
+//! neurons plus one scatter per spike). Its own voltage drops by
+//! `ϑ‖atom_j‖² = ϑ`: the reset (less where a zero boundary cuts the atom).
+//! The rates `a_i = s·ϑ·N_i/(W·dt)` over the `W` steps after the settling
+//! window converge to the non-negative convolutional LASSO solution, with an
+//! error falling as `1/(W·dt)` (Tang, Lin & Davies 2017).
+//!
+//! Within a step, the neurons that reach the threshold fire one at a time in
+//! the order they crossed it, each spike's inhibition arriving at once, so a
+//! neuron silenced by an earlier spike of the same step does not fire: the
+//! order of events of the continuous-time network. Delivering all of a step's
+//! spikes together at the next step instead lets thousands of overlapping
+//! neurons fire in the same step; with coherent filters (SPORCO's
+//! `G:12x12x36`, Gram operator norm ≈ 225) that never settles — half the
+//! neurons firing every step and an objective thousands of times the optimum
+//! (BENCHMARKS.md, "Spiking convolutional LCA on the 256² problem").
 //!
 //! Codes are non-negative (one neuron per coefficient). Images are solved in
 //! parallel, each sequentially, so results do not depend on the thread count.
@@ -25,7 +35,7 @@ use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
 use super::rate::{Geometry, correct_edges, scatter};
 use crate::error::{Error, Result, check_finite};
-use crate::neuron::{CubaLif, LifState, Reset};
+use crate::neuron::{decay_accumulate, fire};
 
 /// Settings of the spiking convolutional LCA; validated by [`ConvSpikingParams::check`].
 ///
@@ -240,14 +250,15 @@ impl ConvSpiking {
 /// The neurons of one image, allocated once.
 struct Network {
     geometry: Geometry,
-    lif: CubaLif,
-    state: LifState,
+    threshold: f32,
+    /// Membrane voltages.
+    voltage: Vec<f32>,
     /// `dt·(b − λ)/s` per neuron.
     bias: Vec<f32>,
-    /// Inhibition arriving at the next step (the spikes of this one).
-    inhibition: Vec<f32>,
-    /// Spike flags of the step.
+    /// Threshold crossings of the step (1.0/0.0), from [`fire`].
     flags: Vec<f32>,
+    /// Crossings of the step as (crossing time within the step, neuron).
+    crossings: Vec<(f32, u32)>,
     /// Spikes counted after settling.
     counts: Vec<u32>,
     /// Drive scale `s = max|b|`.
@@ -262,54 +273,65 @@ impl Network {
         let n = drive.len();
         Network {
             geometry,
-            lif: CubaLif {
-                current_decay: 0.0,
-                voltage_decay: 1.0,
-                threshold: p.threshold,
-                reset: Reset::Subtract,
-                refractory: 0,
-            },
-            state: LifState::new(n),
+            threshold: p.threshold,
+            voltage: vec![0.0; n],
             bias: drive.iter().map(|&b| p.dt * (b - p.lambda) * inv).collect(),
-            inhibition: vec![0.0; n],
             flags: vec![0.0; n],
+            crossings: Vec::new(),
             counts: vec![0; n],
             scale,
             spikes: 0,
         }
     }
 
-    /// Integrate, fire, and scatter each spike's Gram neighbourhood into the
-    /// next step's input.
+    /// One step: every neuron integrates its drive; those that reach the
+    /// threshold fire in the order they crossed it, and each spike lowers the
+    /// voltages of the neurons its atom overlaps by `ϑ·G_ij` at once — its own
+    /// by `ϑ‖atom‖² = ϑ`, the reset by subtraction — so a neuron inhibited
+    /// below threshold by an earlier spike of the step stays silent.
     fn step(&mut self, dict: &ConvDictionary, gram: &GramKernels, count: bool) {
-        let fired = self.lif.step_biased(
-            &mut self.state,
-            &self.inhibition,
-            &self.bias,
-            &mut self.flags,
-        );
-        self.inhibition.fill(0.0);
-        if fired == 0 {
+        let theta = self.threshold;
+        decay_accumulate(&mut self.voltage, &self.bias, 1.0);
+        if fire(&self.voltage, theta, &mut self.flags) == 0 {
             return;
         }
-        self.spikes += fired as u64;
+        // Fraction of the step at which each neuron crossed: 0 for one
+        // already above threshold (excited by a spike of the last step).
+        self.crossings.clear();
+        for (i, (&f, (&v, &b))) in self
+            .flags
+            .iter()
+            .zip(self.voltage.iter().zip(&self.bias))
+            .enumerate()
+        {
+            if f != 0.0 {
+                let before = v - b;
+                let at = if before >= theta {
+                    0.0
+                } else {
+                    (theta - before) / b
+                };
+                self.crossings.push((at, i as u32));
+            }
+        }
+        self.crossings
+            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let g = self.geometry;
-        let theta = self.lif.threshold;
-        for i in 0..self.flags.len() {
-            if self.flags[i] == 0.0 {
+        for &(_, i) in &self.crossings {
+            let i = i as usize;
+            if self.voltage[i] < theta {
                 continue;
             }
+            self.spikes += 1;
             if count {
                 self.counts[i] += 1;
             }
             let (m, p) = (i / g.plane(), i % g.plane());
             let (y, x) = (p / g.width, p % g.width);
-            scatter(&g, gram.row(m), &mut self.inhibition, (y, x), theta);
+            scatter(&g, gram.row(m), &mut self.voltage, (y, x), theta);
             if g.boundary == Boundary::Zero {
-                correct_edges(&g, dict, &mut self.inhibition, (m, y, x), theta);
+                correct_edges(&g, dict, &mut self.voltage, (m, y, x), theta);
             }
-            // The reset already subtracted ϑ of the neuron's own ϑ‖atom‖².
-            self.inhibition[i] += theta;
         }
     }
 }
