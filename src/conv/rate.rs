@@ -263,14 +263,23 @@ impl ConvEncoding {
 /// A validated rate convolutional LCA; build it with [`ConvLcaParams::check`].
 ///
 /// ```
-/// use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, Planes, reconstruct};
+/// use lca::conv::{ConvDictionary, ConvLcaParams, Planes, Schedule};
 /// // A single-pixel filter: each coefficient is the soft-thresholded pixel.
 /// let d = ConvDictionary::new(1, 1, 1, vec![1.0]).unwrap();
 /// let x = Planes::new(1, 2, 2, vec![1.0, -0.5, 0.05, 0.0]).unwrap();
 /// let lca = ConvLcaParams::new().lambda(0.1).check().unwrap();
 /// let enc = lca.encode_one(&d, &x, None).unwrap();
 /// assert!(enc.converged());
-/// assert_eq!(enc.codes.data, vec![0.9, -0.4, 0.0, 0.0]);
+/// // To the tolerance (1e-3·max|b| by default) with the accelerated schedule…
+/// let want = [0.9, -0.4, 0.0, 0.0];
+/// assert!(enc.codes.data.iter().zip(want).all(|(a, w)| (a - w).abs() < 1e-3));
+/// // …and exactly with greedy settling, whose every update is an exact minimisation.
+/// let greedy = ConvLcaParams::new()
+///     .lambda(0.1)
+///     .schedule(Schedule::Greedy { segment: None })
+///     .check()
+///     .unwrap();
+/// assert_eq!(greedy.encode_one(&d, &x, None).unwrap().codes.data, want);
 /// ```
 #[derive(Clone, Debug)]
 pub struct ConvLca {
