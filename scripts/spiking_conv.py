@@ -13,28 +13,12 @@ default `lca encode --mode spiking` and the spiking solver at other step counts.
 import argparse, json, os, subprocess, sys, time
 
 import numpy as np
-from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LCA = os.path.join(ROOT, "target", "release", "lca")
 EXAMPLE = os.path.join(ROOT, "target", "release", "examples", "conv_encode")
-
-
-def problem(path, size=256):
-    import sporco.signal, sporco.util
-    im = Image.open(path).convert("L")
-    scale = size / min(im.size)
-    if scale != 1:
-        im = im.resize((max(size, round(im.size[0] * scale)), max(size, round(im.size[1] * scale))),
-                       Image.BOX)
-    img = np.asarray(im, dtype=np.float64) / 255.0
-    h, w = img.shape
-    y0, x0 = (h - size) // 2, (w - size) // 2
-    img = img[y0:y0 + size, x0:x0 + size]
-    _, sh = sporco.signal.tikhonov_filter(img, 5, 16)
-    D = sporco.util.convdicts()["G:12x12x36"].astype(np.float64)
-    D /= np.sqrt(np.sum(D ** 2, axis=(0, 1), keepdims=True))
-    return sh.astype(np.float32), D.astype(np.float32)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from compare_conv import problem  # noqa: E402  (the same 256² problem)
 
 
 def main():
@@ -55,7 +39,8 @@ def main():
     lm = str(a.lmbda)
 
     tight = json.loads(subprocess.run(
-        [EXAMPLE, d_npy, x_npy, "--lambda", lm, "--nonneg", "--tol", "1e-5", "--max-iters", "100000"],
+        [EXAMPLE, d_npy, x_npy, "--lambda", lm, "--nonneg", "--tol", "1e-5", "--max-iters", "100000",
+         "--segment", "12"],  # greedy settling: below f32's floor for the accelerated schedule
         check=True, capture_output=True, text=True, env=env).stdout.splitlines()[-1])
     from sporco.admm import cbpdn
     opt = cbpdn.ConvBPDN.Options({"Verbose": False, "MaxMainIter": a.sporco_iters, "RelStopTol": 1e-12,

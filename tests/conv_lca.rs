@@ -470,52 +470,39 @@ fn identical_for_one_and_two_threads() {
             .schedule(schedule)
             .check()
             .unwrap();
-        let run = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| lca.encode(&d, &images).unwrap())
-        };
-        let (one, two) = (run(1), run(2));
+        let [one, two] = [1, 2].map(|t| on_threads(t, || lca.encode(&d, &images).unwrap()));
         for (a, b) in one.iter().zip(&two) {
             assert_eq!(a.codes, b.codes, "{schedule:?}");
             assert_eq!(a.objective.to_bits(), b.objective.to_bits());
         }
     }
-    // One large image: the accelerated schedule splits its own work
-    // (filter maps, frequencies) across threads; the codes must not change.
-    let d_small = d;
-    let d = random_dict(6, 1, 5, 52);
-    let image = [random_planes(1, 40, 37, 70)];
-    let lca = ConvLcaParams::new().lambda(0.05).check().unwrap();
-    let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| lca.encode(&d, &image).unwrap())
-    };
-    let (one, two) = (run(1), run(2));
-    assert_eq!(one[0].codes, two[0].codes);
-    assert!(one[0].converged());
     let spiking = lca::conv::ConvSpikingParams::new()
         .lambda(0.05)
         .steps(256)
         .check()
         .unwrap();
-    let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| spiking.encode(&d_small, &images).unwrap())
-    };
-    let (one, two) = (run(1), run(2));
+    let [one, two] = [1, 2].map(|t| on_threads(t, || spiking.encode(&d, &images).unwrap()));
     for (a, b) in one.iter().zip(&two) {
         assert_eq!(a.codes, b.codes);
         assert_eq!(a.spikes, b.spikes);
     }
+    // One large image: the accelerated schedule splits its own work
+    // (filter maps, frequencies) across threads; the codes must not change.
+    let d = random_dict(6, 1, 5, 52);
+    let image = [random_planes(1, 40, 37, 70)];
+    let lca = ConvLcaParams::new().lambda(0.05).check().unwrap();
+    let [one, two] = [1, 2].map(|t| on_threads(t, || lca.encode(&d, &image).unwrap()));
+    assert_eq!(one[0].codes, two[0].codes);
+    assert!(one[0].converged());
+}
+
+/// `f` run on a pool of `threads` threads.
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
 }
 
 #[test]

@@ -44,7 +44,7 @@ use super::dictionary::ConvDictionary;
 use super::fourier::{Fft2, FftScratch, smooth_length};
 use super::planes::{Boundary, Planes};
 use super::rate::{Termination, edge_inv_norm2_of};
-use crate::neuron::{Threshold, Transfer};
+use crate::neuron::{Threshold, Transfer, soft_threshold};
 
 /// Frequencies per parallel task of the spectral sums.
 const FREQUENCY_CHUNK: usize = 2048;
@@ -516,12 +516,12 @@ fn step_lanes(
         let active = n[j] > 0.0;
         let inv = if active { 1.0 / n[j] } else { 0.0 };
         let keep = if active { 1.0 } else { 0.0 };
-        let fixed_point = soft_floor(n[j] * a[j] - g[j], s.lambda, floor) * inv;
+        let fixed_point = soft_threshold(n[j] * a[j] - g[j], s.lambda, floor) * inv;
         let d = fixed_point - a[j];
         let v = if d > 0.0 { d } else { -d };
         let y = a[j] + s.beta * (a[j] - next[j]);
         let gy = g[j] + s.beta * (g[j] - gp[j]);
-        let out = soft_floor(y - s.step * gy, s.scaled_lambda, floor) * keep;
+        let out = soft_threshold(y - s.step * gy, s.scaled_lambda, floor) * keep;
         next[j] = out;
         acc.violation[j] = if v > acc.violation[j] {
             v
@@ -530,15 +530,6 @@ fn step_lanes(
         };
         acc.uphill[j] += (y - out) * (out - a[j]);
     }
-}
-
-/// The soft threshold at `l`, then held at or above `floor` (0 for
-/// non-negative codes, −∞ otherwise).
-#[inline(always)]
-fn soft_floor(v: f32, l: f32, floor: f32) -> f32 {
-    let (up, down) = (v - l, -v - l);
-    let r = (if up > 0.0 { up } else { 0.0 }) - (if down > 0.0 { down } else { 0.0 });
-    if r > floor { r } else { floor }
 }
 
 /// Solves one image from `start` (`n_filters × H × W`, or zeros).

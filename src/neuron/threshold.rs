@@ -104,6 +104,26 @@ impl Transfer {
     }
 }
 
+/// The soft threshold at `lambda`, held at or above `floor` (0 for
+/// non-negative outputs, `f32::NEG_INFINITY` for signed ones): the same
+/// value as [`Transfer::value`] with [`Threshold::Soft`], written with
+/// comparisons so that loops over it vectorise (hot loops of the
+/// convolutional LCA).
+///
+/// ```
+/// use lca::neuron::soft_threshold;
+/// assert_eq!(soft_threshold(2.0, 0.5, f32::NEG_INFINITY), 1.5);
+/// assert_eq!(soft_threshold(-2.0, 0.5, f32::NEG_INFINITY), -1.5);
+/// assert_eq!(soft_threshold(-2.0, 0.5, 0.0), 0.0);
+/// assert_eq!(soft_threshold(0.3, 0.5, 0.0), 0.0);
+/// ```
+#[inline(always)]
+pub fn soft_threshold(v: f32, lambda: f32, floor: f32) -> f32 {
+    let (up, down) = (v - lambda, -v - lambda);
+    let r = (if up > 0.0 { up } else { 0.0 }) - (if down > 0.0 { down } else { 0.0 });
+    if r > floor { r } else { floor }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
