@@ -11,6 +11,7 @@
 //!   --dynamics ETA    plain LCA dynamics with dt/τ = ETA instead
 //!   --nonneg
 //!   --spiking STEPS   spiking LCA with STEPS steps instead (non-negative)
+//!   --fixed-point     with --spiking: Loihi integer arithmetic
 //!   --out CODES.npy   write the last solve's codes (n_filters, H, W)
 //! ```
 //!
@@ -40,6 +41,7 @@ fn main() -> anyhow::Result<()> {
     let mut spiking_steps: Option<Vec<usize>> = None;
     let mut out: Option<PathBuf> = None;
     let mut segment = None;
+    let mut fixed_point = false;
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -70,6 +72,7 @@ fn main() -> anyhow::Result<()> {
                         .collect::<Result<_, _>>()?,
                 )
             }
+            "--fixed-point" => fixed_point = true,
             "--out" => out = Some(PathBuf::from(value()?)),
             other => anyhow::bail!("unknown option {other}"),
         }
@@ -96,13 +99,14 @@ fn main() -> anyhow::Result<()> {
                 .lambda(params.lambda)
                 .boundary(params.boundary)
                 .steps(s)
+                .fixed_point(fixed_point)
                 .check()?;
             let t = Instant::now();
             let enc = solver.encode_one(&dict, &image)?;
             let seconds = t.elapsed().as_secs_f64();
             println!(
                 "{}",
-                serde_json::json!({"solver": "spiking", "steps": s, "seconds": seconds,
+                serde_json::json!({"solver": "spiking", "fixed_point": fixed_point, "steps": s, "seconds": seconds,
                     "objective": enc.objective, "spikes": enc.spikes, "nnz": enc.codes.nnz()})
             );
             last = Some(enc.codes);

@@ -322,3 +322,123 @@ fn plot_raster_draws_one_signal_of_a_spike_file() {
     let missing = lca(&["plot", "raster", "none.npz"], p.dir.path());
     assert_fails(&missing, &["none.npz"]);
 }
+
+/// A 3-D convolutional dictionary `C.npy` (4 unit-norm 5×5 filters) and a
+/// 20×20 image `I.npy` in the problem's folder.
+fn conv_problem() -> Problem {
+    let p = Problem::new(4, 4, 1, 11);
+    let mut seed = 0x9e37_79b9_u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut filters: Vec<f32> = (0..100).map(|_| next()).collect();
+    for f in filters.chunks_mut(25) {
+        let norm = f.iter().map(|v| v * v).sum::<f32>().sqrt();
+        f.iter_mut().for_each(|v| *v /= norm);
+    }
+    let image: Vec<f32> = (0..400).map(|_| next()).collect();
+    npy::write_npy(
+        &p.path("C.npy"),
+        &npy::NpyArray::from_f32(vec![4, 1, 5, 5], &filters).unwrap(),
+    )
+    .unwrap();
+    npy::write_npy(
+        &p.path("I.npy"),
+        &npy::NpyArray::from_f32(vec![20, 20], &image).unwrap(),
+    )
+    .unwrap();
+    p
+}
+
+fn conv_encode(p: &Problem, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "encode", "-d", "C.npy", "-i", "I.npy", "-o", "A.npy", "--quiet", "--json",
+    ];
+    args.extend_from_slice(extra);
+    lca(&args, p.dir.path())
+}
+
+#[test]
+fn conv_spiking_fixed_point_reports_its_cost_against_float() {
+    let p = conv_problem();
+    let s = summary(&conv_encode(
+        &p,
+        &[
+            "--mode",
+            "spiking",
+            "--fixed-point",
+            "--time-steps",
+            "256",
+            "--dt",
+            "0.25",
+        ],
+    ));
+    assert_eq!(s["mode"], "convolutional");
+    assert_eq!(s["solver"], "spiking");
+    assert_eq!(s["fixed_point"], true);
+    assert_eq!(s["spiking"]["dt"], 0.25);
+    assert_eq!(s["spiking"]["steps"], 256);
+    assert_eq!(s["spiking"]["weight_synapses"], 2);
+    let v = &s["vs_float"];
+    let diff = v["objective_rel_diff"].as_f64().unwrap();
+    assert!(diff.abs() < 1e-2, "fixed vs float: {v}");
+    assert!(v["spikes_float"][0].as_u64().unwrap() > 0);
+    assert!(s["spikes"][0].as_u64().unwrap() > 0);
+    let a = npy::read_array(&p.path("A.npy")).unwrap();
+    assert_eq!(a.header.shape, vec![4, 20, 20]);
+    assert!(a.to_f32_vec().unwrap().iter().all(|&v| v >= 0.0));
+    // The same settings through the library: identical codes.
+    let d = lca::conv::ConvDictionary::from_npy(&p.path("C.npy")).unwrap();
+    let image = npy::read_array(&p.path("I.npy")).unwrap();
+    let x = lca::conv::Planes::new(1, 20, 20, image.to_f32_vec().unwrap()).unwrap();
+    let lib = lca::conv::ConvSpikingParams::new()
+        .steps(256)
+        .dt(0.25)
+        .fixed_point(true)
+        .check()
+        .unwrap()
+        .encode_one(&d, &x)
+        .unwrap();
+    assert_eq!(lib.codes.data, a.to_f32_vec().unwrap());
+}
+
+#[test]
+fn flags_a_convolutional_dictionary_cannot_use_are_refused() {
+    let p = conv_problem();
+    for (flags, needle) in [
+        (
+            &["--mode", "spiking", "--current-decay", "0.5"][..],
+            "--current-decay",
+        ),
+        (&["--mode", "spiking", "--spikes", "S.npz"][..], "--spikes"),
+        (&["--dt", "0.2"][..], "--dt"),
+        (&["--warm-start", "W.npy"][..], "--warm-start"),
+        (&["--mode", "spiking", "--tol", "1e-3"][..], "--tol"),
+        (&["--fixed-point"][..], "--fixed-point"),
+        (
+            &["--mode", "spiking", "--weight-synapses", "1"][..],
+            "--weight-synapses",
+        ),
+    ] {
+        assert_fails(&conv_encode(&p, flags), &[needle]);
+        assert!(!p.path("A.npy").exists(), "{flags:?} wrote codes");
+    }
+    // And the patch solvers refuse the convolutional one.
+    assert_fails(
+        &encode(
+            &p,
+            &[
+                "--mode",
+                "spiking",
+                "--fixed-point",
+                "--weight-synapses",
+                "1",
+            ],
+            "B.npy",
+        ),
+        &["--weight-synapses", "convolutional"],
+    );
+}

@@ -284,7 +284,7 @@ def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_co
 
 
 _CONV_RATE_KEYS = ("firm_width",)
-_CONV_SPIKING_KEYS = ("dt", "spike_threshold", "settle")
+_CONV_SPIKING_KEYS = ("dt", "spike_threshold", "settle", "fixed_point", "weight_synapses")
 
 
 def _conv_filters(filters) -> np.ndarray:
@@ -360,7 +360,8 @@ def conv_encode(
         ``tol * max|b|`` of its fixed point; at most ``max_iter`` sweeps
         (defaults ``DEFAULTS["conv_tol"]``, ``DEFAULTS["conv_max_iter"]``).
     time_steps : spiking mode: steps simulated (``DEFAULTS["conv_time_steps"]``);
-        also ``dt``, ``spike_threshold``, ``settle`` as keywords.
+        also ``dt``, ``spike_threshold``, ``settle``, ``fixed_point`` (Loihi
+        integer arithmetic) and ``weight_synapses`` (1 or 2) as keywords.
     normalize : rescale non-unit filters (as ``lca encode --normalize``).
     n_jobs : threads (images run in parallel); results do not depend on it.
     return_info : also return a dict: ``objective`` per image, and ``iterations``,

@@ -1363,7 +1363,9 @@ fn conv_spiking_params(s: &mut Settings<'_>, alpha: f32) -> PyResult<ConvSpiking
         .boundary(boundary(&s.or("boundary", "circular".to_string())?)?)
         .dt(s.or("dt", d.dt)?)
         .threshold(s.or("spike_threshold", d.threshold)?)
-        .steps(s.or("time_steps", d.steps)?);
+        .steps(s.or("time_steps", d.steps)?)
+        .fixed_point(s.or("fixed_point", d.fixed_point)?)
+        .weight_synapses(s.or("weight_synapses", d.weight_synapses)?);
     if let Some(settle) = s.get("settle")? {
         p = p.settle(settle);
     }

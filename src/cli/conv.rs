@@ -9,6 +9,7 @@ use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Plan
 use lca::image::{Image, ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
 use lca::io::npz::{self, CsrMatrix};
+use lca::neuron::Threshold;
 
 /// Settings shared by the convolutional encode and reconstruct paths, read
 /// from the subcommands' own flags.
@@ -19,10 +20,12 @@ pub(crate) struct ConvSettings {
     pub boundary: Boundary,
     /// Rate mode: the schedule asked for.
     pub schedule: Schedule,
-    pub spiking: bool,
+    /// Rate mode: the transfer function.
+    pub threshold: Threshold,
+    /// Spiking mode: its settings (λ and boundary as above).
+    pub spiking: Option<ConvSpikingParams>,
     pub max_iters: Option<usize>,
     pub tol: Option<f32>,
-    pub steps: Option<usize>,
     pub run: super::RunOptions,
 }
 
@@ -126,6 +129,8 @@ struct Coded {
     converged: bool,
     /// Rate mode: the schedule that ran (`None` when spiking).
     schedule: Option<Schedule>,
+    /// Spiking mode: spikes fired.
+    spikes: Option<u64>,
 }
 
 fn encode_all(
@@ -134,14 +139,11 @@ fn encode_all(
     s: &ConvSettings,
 ) -> anyhow::Result<Vec<Coded>> {
     let coded = super::with_threads(s.run.threads, || -> anyhow::Result<Vec<Coded>> {
-        if s.spiking {
-            let mut p = ConvSpikingParams::new()
+        if let Some(p) = &s.spiking {
+            Ok(p.clone()
                 .lambda(s.lambda)
-                .boundary(s.boundary);
-            if let Some(steps) = s.steps {
-                p = p.steps(steps);
-            }
-            Ok(p.check()?
+                .boundary(s.boundary)
+                .check()?
                 .encode(dict, images)?
                 .into_iter()
                 .map(|e| Coded {
@@ -150,12 +152,14 @@ fn encode_all(
                     iterations: u64::from(e.steps),
                     converged: true,
                     schedule: None,
+                    spikes: Some(e.spikes),
                 })
                 .collect())
         } else {
             let mut p = ConvLcaParams::new()
                 .lambda(s.lambda)
                 .nonneg(s.nonneg)
+                .threshold(s.threshold)
                 .boundary(s.boundary)
                 .schedule(s.schedule);
             if let Some(m) = s.max_iters {
@@ -172,6 +176,7 @@ fn encode_all(
                     objective: e.objective,
                     iterations: u64::from(e.iterations),
                     schedule: Some(e.schedule),
+                    spikes: None,
                     codes: e.codes,
                 })
                 .collect())
@@ -181,7 +186,11 @@ fn encode_all(
 }
 
 fn mode_name(s: &ConvSettings) -> &'static str {
-    if s.spiking { "spiking" } else { "rate" }
+    if s.spiking.is_some() {
+        "spiking"
+    } else {
+        "rate"
+    }
 }
 
 /// `lca encode` with a convolutional dictionary.
@@ -235,6 +244,12 @@ pub(crate) fn encode(
         npy::write_npy(output, &NpyArray::from_f32(shape, &all)?)?;
     }
     let n = coded.len() as f64;
+    let vs_float = match &s.spiking {
+        Some(p) if p.fixed_point => {
+            Some(fixed_vs_float(float_codes(&dict, &images, p, s)?, &coded))
+        }
+        _ => None,
+    };
     let summary = serde_json::json!({
         "mode": "convolutional",
         "solver": mode_name(s),
@@ -249,6 +264,16 @@ pub(crate) fn encode(
         "objective": coded.iter().map(|c| c.objective).sum::<f64>() / n,
         "objectives": coded.iter().map(|c| c.objective).collect::<Vec<_>>(),
         "iterations": coded.iter().map(|c| c.iterations).collect::<Vec<_>>(),
+        "spikes": coded.iter().map(|c| c.spikes).collect::<Option<Vec<_>>>(),
+        "fixed_point": s.spiking.as_ref().map(|p| p.fixed_point),
+        "spiking": s.spiking.as_ref().map(|p| serde_json::json!({
+            "dt": p.dt,
+            "spike_threshold": p.threshold,
+            "steps": p.steps,
+            "settle": p.settle_steps(),
+            "weight_synapses": p.fixed_point.then_some(p.weight_synapses),
+        })),
+        "vs_float": vs_float,
         "converged": coded.iter().all(|c| c.converged),
         "mean_active": coded.iter().map(|c| c.codes.nnz() as f64).sum::<f64>() / n,
         "output": output.display().to_string(),
@@ -265,8 +290,57 @@ pub(crate) fn encode(
             output.display(),
             k = dict.kernel_size()
         );
+        if let Some(v) = &vs_float {
+            println!(
+                "fixed point vs float: objective relative difference {:.3e}, relative code error {:.3e}",
+                v["objective_rel_diff"].as_f64().unwrap_or(0.0),
+                v["rel_code_error"].as_f64().unwrap_or(0.0)
+            );
+        }
     }
     Ok(())
+}
+
+/// The float network's codes of the same images, for the cost of fixed point.
+fn float_codes(
+    dict: &ConvDictionary,
+    images: &[Planes],
+    p: &ConvSpikingParams,
+    s: &ConvSettings,
+) -> anyhow::Result<Vec<lca::conv::ConvSpikingEncoding>> {
+    let float = p
+        .clone()
+        .fixed_point(false)
+        .lambda(s.lambda)
+        .boundary(s.boundary)
+        .check()?;
+    Ok(super::with_threads(s.run.threads, || {
+        float.encode(dict, images)
+    })??)
+}
+
+/// What fixed point cost against float: the mean objectives, their relative
+/// difference, and `‖A_fixed − A_float‖ / ‖A_float‖` over all images.
+fn fixed_vs_float(
+    float: Vec<lca::conv::ConvSpikingEncoding>,
+    fixed: &[Coded],
+) -> serde_json::Value {
+    let n = fixed.len().max(1) as f64;
+    let mean_float = float.iter().map(|e| e.objective).sum::<f64>() / n;
+    let mean_fixed = fixed.iter().map(|c| c.objective).sum::<f64>() / n;
+    let (mut diff, mut norm) = (0.0f64, 0.0f64);
+    for (f, c) in float.iter().zip(fixed) {
+        for (&a, &b) in f.codes.data.iter().zip(&c.codes.data) {
+            diff += (f64::from(a) - f64::from(b)).powi(2);
+            norm += f64::from(a).powi(2);
+        }
+    }
+    serde_json::json!({
+        "objective_float": mean_float,
+        "objective_rel_diff": (mean_fixed - mean_float) / mean_float.abs().max(f64::MIN_POSITIVE),
+        "rel_code_error": diff.sqrt() / norm.sqrt().max(f64::MIN_POSITIVE),
+        "spikes_float": float.iter().map(|e| e.spikes).collect::<Vec<_>>(),
+    })
 }
 
 /// `lca reconstruct` with a convolutional dictionary: every image coded

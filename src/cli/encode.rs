@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use lca::conv::ConvSpikingParams;
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
 use lca::solver::{
@@ -146,7 +147,7 @@ struct RateArgs {
 #[derive(Args, Debug)]
 #[command(next_help_heading = "Spiking LCA (--mode spiking)")]
 struct SpikingArgs {
-    /// Simulated time steps per signal [default: 256].
+    /// Simulated time steps per signal [default: 256; 512 per image with a convolutional dictionary].
     #[arg(long = "time-steps", alias = "steps", value_name = "STEPS")]
     time_steps: Option<usize>,
     /// Steps discarded before averaging the rates [default: time-steps/4].
@@ -164,6 +165,10 @@ struct SpikingArgs {
     /// Loihi-style integer arithmetic (24-bit states, 8-bit weights); reports its error against float.
     #[arg(long)]
     fixed_point: bool,
+    /// With --fixed-point and a convolutional dictionary: 8-bit synapses per Gram tap, 1 or 2
+    /// (the second carries the first's rounding residual) [default: 2].
+    #[arg(long, value_name = "N")]
+    weight_synapses: Option<u8>,
     /// Write every spike (signal, neuron, step) to this .npz.
     #[arg(long)]
     spikes: Option<PathBuf>,
@@ -174,18 +179,22 @@ impl EncodeArgs {
         self.rate.transfer.unwrap_or(ThresholdArg::Soft)
     }
 
+    fn threshold(&self) -> Threshold {
+        match self.transfer() {
+            ThresholdArg::Soft => Threshold::Soft,
+            ThresholdArg::Hard => Threshold::Hard,
+            ThresholdArg::Firm => Threshold::Firm {
+                width: self.rate.firm_width.unwrap_or(0.1),
+            },
+        }
+    }
+
     fn params(&self) -> LcaParams {
         let d = LcaParams::default();
         LcaParams::new()
             .lambda(self.lambda)
             .nonneg(self.nonneg)
-            .threshold(match self.transfer() {
-                ThresholdArg::Soft => Threshold::Soft,
-                ThresholdArg::Hard => Threshold::Hard,
-                ThresholdArg::Firm => Threshold::Firm {
-                    width: self.rate.firm_width.unwrap_or(0.1),
-                },
-            })
+            .threshold(self.threshold())
             .tau(self.rate.time_constant.unwrap_or(d.tau))
             .dt(self.dt.unwrap_or(d.dt))
             .integrator(match self.rate.integrator.unwrap_or(IntegratorArg::Euler) {
@@ -222,6 +231,53 @@ impl EncodeArgs {
         p
     }
 
+    /// The spiking convolutional LCA's settings from the shared spiking flags
+    /// (λ and the boundary are set by the convolutional path).
+    fn conv_spiking_params(&self) -> ConvSpikingParams {
+        let d = ConvSpikingParams::default();
+        let mut p = ConvSpikingParams::new()
+            .dt(self.dt.unwrap_or(d.dt))
+            .threshold(self.spiking.spike_threshold.unwrap_or(d.threshold))
+            .steps(self.spiking.time_steps.unwrap_or(d.steps))
+            .fixed_point(self.spiking.fixed_point)
+            .weight_synapses(self.spiking.weight_synapses.unwrap_or(d.weight_synapses));
+        if let Some(settle) = self.spiking.settle {
+            p = p.settle(settle);
+        }
+        p
+    }
+
+    /// Rejects the flags of the patch solvers that a convolutional
+    /// dictionary has no use for, rather than ignoring them.
+    fn check_conv_flags(&self) -> anyhow::Result<()> {
+        let patch_only = [
+            ("--current-decay", self.spiking.current_decay.is_some()),
+            ("--pair-coupling", self.spiking.pair_coupling.is_some()),
+            ("--spikes", self.spiking.spikes.is_some()),
+            ("--time-constant", self.rate.time_constant.is_some()),
+            ("--integrator", self.rate.integrator.is_some()),
+            ("--no-projection", self.rate.no_projection),
+            ("--patience", self.rate.patience.is_some()),
+            ("--adaptive-dt", self.rate.adaptive_dt),
+            ("--anneal-from", self.rate.anneal_from.is_some()),
+            ("--warm-start", self.rate.warm_start.is_some()),
+            ("--save-states", self.rate.save_states.is_some()),
+            ("--trace", self.rate.trace.is_some()),
+            ("--chunk-rows", self.chunk_rows.is_some()),
+            (
+                "--dt (in --mode rate)",
+                self.dt.is_some() && matches!(self.mode, ModeArg::Rate),
+            ),
+        ];
+        if let Some((flag, _)) = patch_only.iter().find(|(_, given)| *given) {
+            bail!(
+                "{flag} does not apply to a convolutional dictionary ({} is one)",
+                self.dictionary.display()
+            );
+        }
+        Ok(())
+    }
+
     /// Rejects flags that do not apply to the chosen mode (a flag that is
     /// accepted and ignored makes a script believe it changed something), and
     /// checks the flags whose names differ from the library's settings.
@@ -236,6 +292,7 @@ impl EncodeArgs {
             ("--current-decay", self.spiking.current_decay.is_some()),
             ("--pair-coupling", self.spiking.pair_coupling.is_some()),
             ("--fixed-point", self.spiking.fixed_point),
+            ("--weight-synapses", self.spiking.weight_synapses.is_some()),
             ("--spikes", self.spiking.spikes.is_some()),
         ];
         let transfer = match self.transfer() {
@@ -555,21 +612,38 @@ fn mean(total: f64, m: usize) -> f64 {
 
 pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
     if super::conv::is_conv_dictionary(&args.dictionary)? {
+        args.check_flags()?;
+        args.check_conv_flags()?;
+        if args.spiking.weight_synapses.is_some() && !args.spiking.fixed_point {
+            bail!("--weight-synapses needs --fixed-point");
+        }
+        let boundary = lca::conv::Boundary::from_name(&args.boundary)?;
+        let spiking = matches!(args.mode, ModeArg::Spiking).then(|| {
+            args.conv_spiking_params()
+                .lambda(args.lambda)
+                .boundary(boundary)
+        });
         let settings = super::conv::ConvSettings {
             lambda: args.lambda,
             nonneg: args.nonneg,
             normalize: args.normalize,
-            boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            boundary,
             schedule: super::conv::schedule_from_name(&args.conv_schedule)?,
-            spiking: matches!(args.mode, ModeArg::Spiking),
+            threshold: args.threshold(),
+            spiking,
             max_iters: args.rate.max_iters,
             tol: args.rate.tol,
-            steps: args.spiking.time_steps,
             run: args.run,
         };
         return super::conv::encode(&args.dictionary, &args.input, &args.output, &settings);
     }
     args.check_flags()?;
+    if args.spiking.weight_synapses.is_some() {
+        bail!(
+            "--weight-synapses applies to convolutional dictionaries ({} is a patch dictionary)",
+            args.dictionary.display()
+        );
+    }
     match args.mode {
         ModeArg::Rate => run_rate(args),
         ModeArg::Spiking => run_spiking(args),

@@ -101,10 +101,10 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             normalize: true,
             boundary: lca::conv::Boundary::from_name(&args.boundary)?,
             schedule: lca::conv::Schedule::default(),
-            spiking: false,
+            threshold: lca::neuron::Threshold::Soft,
+            spiking: None,
             max_iters: None,
             tol: None,
-            steps: None,
             run: args.run,
         };
         return super::conv::reconstruct(&args.dictionary, &args.images, &args.output, &settings);

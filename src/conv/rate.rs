@@ -470,7 +470,7 @@ impl Geometry {
         self.height * self.width
     }
     /// Gram radius `k − 1`.
-    fn radius(&self) -> usize {
+    pub(super) fn radius(&self) -> usize {
         self.k - 1
     }
 }
@@ -781,6 +781,21 @@ pub(super) fn scatter(
     (y, x): (usize, usize),
     delta: f32,
 ) {
+    scatter_with(g, gram_row, input, (y, x), |u, t| *u -= delta * t);
+}
+
+/// Applies `apply(&mut u[n, y + Δ], tap)` for every tap of the Gram window
+/// of `(y, x)` (wrapped or clipped by the boundary): the one walk over a
+/// coefficient's neighbourhood, shared by the float scatter and the integer
+/// one of the fixed-point spiking network.
+#[inline(always)]
+pub(super) fn scatter_with<T: Copy>(
+    g: &Geometry,
+    gram_row: &[T],
+    input: &mut [T],
+    (y, x): (usize, usize),
+    apply: impl Fn(&mut T, T),
+) {
     let r = g.radius() as isize;
     let span = 2 * g.radius() + 1;
     let mut col_runs = [(0usize, 0usize, 0usize); 3];
@@ -807,7 +822,7 @@ pub(super) fn scatter(
                     let urow = &mut u[(row + j) * w..(row + j + 1) * w];
                     for &(off, i, n) in col_runs {
                         for (ui, &t) in urow[i..i + n].iter_mut().zip(&taps[off..off + n]) {
-                            *ui -= delta * t;
+                            apply(ui, t);
                         }
                     }
                 }

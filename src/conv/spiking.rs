@@ -26,16 +26,33 @@
 //!
 //! Codes are non-negative (one neuron per coefficient). Images are solved in
 //! parallel, each sequentially, so results do not depend on the thread count.
+//!
+//! # Fixed point
+//!
+//! With [`ConvSpikingParams::fixed_point`] the same network runs in Loihi's
+//! integer formats ([`crate::solver::fixed_point`], the patch spiking LCA's):
+//! 24-bit voltages held at the bottom of their range and an error above it,
+//! ϑ = 2¹⁶, biases of 13-bit mantissa, and each Gram tap `ϑ·(G − I)` carried
+//! by 8-bit synapses with shared exponents — two per tap by default, the
+//! second holding the first's rounding residual (15-bit weights; why in
+//! [`FixedGram`]). The reset subtracts ϑ exactly. A zero boundary's cut atoms
+//! get their own weights, each the exact cut Gram tap quantised the same way.
+//! The events keep the float network's order within a step (crossing times
+//! computed exactly from the integers), so where quantisation loses nothing
+//! the two networks fire the same spikes (`tests/conv_lca.rs`). The
+//! arithmetic is exact, so every machine gives the same spikes.
 
+use multiversion::multiversion;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::correlate::{GramKernels, check_image, correlate, objective};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
-use super::rate::{Geometry, correct_edges, scatter};
+use super::rate::{Geometry, correct_edges, scatter, scatter_with};
 use crate::error::{Error, Result, check_finite};
-use crate::neuron::{decay_accumulate, fire};
+use crate::neuron::{Overflow, STATE_MIN, decay_accumulate, fire, fixed_fire, fixed_integrate};
+use crate::solver::fixed_point::{self, QuantisedWeights};
 
 /// Settings of the spiking convolutional LCA; validated by [`ConvSpikingParams::check`].
 ///
@@ -57,6 +74,13 @@ pub struct ConvSpikingParams {
     pub settle: Option<usize>,
     /// Edge handling of the convolutions.
     pub boundary: Boundary,
+    /// Loihi's integer arithmetic instead of `f32` (see the module docs,
+    /// "Fixed point").
+    pub fixed_point: bool,
+    /// Fixed point: 8-bit synapses carrying each Gram tap, 1 or 2 (the
+    /// second holds the first's rounding residual at an exponent 7 lower:
+    /// 15-bit weights). One leaves coherent filters' network unstable.
+    pub weight_synapses: u8,
 }
 
 impl Default for ConvSpikingParams {
@@ -68,6 +92,8 @@ impl Default for ConvSpikingParams {
             steps: 512,
             settle: None,
             boundary: Boundary::Circular,
+            fixed_point: false,
+            weight_synapses: 2,
         }
     }
 }
@@ -105,6 +131,16 @@ impl ConvSpikingParams {
     /// Sets the boundary.
     pub fn boundary(mut self, boundary: Boundary) -> Self {
         self.boundary = boundary;
+        self
+    }
+    /// Turns the fixed-point (Loihi integer) arithmetic on or off.
+    pub fn fixed_point(mut self, on: bool) -> Self {
+        self.fixed_point = on;
+        self
+    }
+    /// Sets the synapses per Gram tap of the fixed-point network (1 or 2).
+    pub fn weight_synapses(mut self, n: u8) -> Self {
+        self.weight_synapses = n;
         self
     }
     /// Steps discarded before counting.
@@ -149,6 +185,28 @@ impl ConvSpikingParams {
                 ),
             ));
         }
+        if !(1..=2).contains(&self.weight_synapses) {
+            return Err(Error::setting(
+                "weight_synapses",
+                format!("must be 1 or 2, got {}", self.weight_synapses),
+            ));
+        }
+        if self.fixed_point {
+            // The largest bias is dt·(1 + λ/s)/ϑ < 2·dt/ϑ thresholds.
+            let most = 2.0 * f64::from(self.dt) / f64::from(self.threshold)
+                * f64::from(fixed_point::THRESHOLD);
+            if most > fixed_point::BIAS_MAX as f64 {
+                return Err(Error::setting(
+                    "dt",
+                    format!(
+                        "dt/threshold = {} is too large for fixed point: the drive per step would exceed the {}-bit bias (at most {})",
+                        self.dt / self.threshold,
+                        fixed_point::BIAS_BITS,
+                        fixed_point::BIAS_MAX as f64 / 2.0 / f64::from(fixed_point::THRESHOLD)
+                    ),
+                ));
+            }
+        }
         Ok(ConvSpiking { params: self })
     }
 }
@@ -170,12 +228,16 @@ pub struct ConvSpikingEncoding {
 ///
 /// ```
 /// use lca::conv::{ConvDictionary, ConvSpikingParams, Planes};
-/// // A single-pixel filter: rates approach max(x − λ, 0) pixel by pixel.
+/// // A single-pixel filter: rates approach max(x − λ, 0) pixel by pixel,
+/// // in f32 and in Loihi's integers alike.
 /// let d = ConvDictionary::new(1, 1, 1, vec![1.0]).unwrap();
 /// let x = Planes::new(1, 1, 3, vec![1.0, 0.5, -0.3]).unwrap();
-/// let enc = ConvSpikingParams::new().steps(2000).check().unwrap().encode_one(&d, &x).unwrap();
-/// for (a, want) in enc.codes.data.iter().zip([0.9, 0.4, 0.0]) {
-///     assert!((a - want).abs() < 0.01, "{a} vs {want}");
+/// for fixed in [false, true] {
+///     let lca = ConvSpikingParams::new().steps(2000).fixed_point(fixed).check().unwrap();
+///     let enc = lca.encode_one(&d, &x).unwrap();
+///     for (a, want) in enc.codes.data.iter().zip([0.9, 0.4, 0.0]) {
+///         assert!((a - want).abs() < 0.01, "{a} vs {want}");
+///     }
 /// }
 /// ```
 #[derive(Clone, Debug)]
@@ -199,9 +261,11 @@ impl ConvSpiking {
             check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
         }
         let gram = GramKernels::new(dict);
+        let weights = self.weights(dict, &gram)?;
         images
             .par_iter()
-            .map(|image| self.encode_with(dict, &gram, image))
+            .enumerate()
+            .map(|(i, image)| self.run(dict, &gram, weights.as_ref(), image, i))
             .collect()
     }
 
@@ -218,21 +282,61 @@ impl ConvSpiking {
         gram: &GramKernels,
         image: &Planes,
     ) -> Result<ConvSpikingEncoding> {
+        let weights = self.weights(dict, gram)?;
+        self.run(dict, gram, weights.as_ref(), image, 0)
+    }
+
+    /// The integer weights of the fixed-point network (`None` in f32).
+    fn weights(&self, dict: &ConvDictionary, gram: &GramKernels) -> Result<Option<FixedGram>> {
+        self.params
+            .fixed_point
+            .then(|| FixedGram::new(dict, gram, &self.params))
+            .transpose()
+    }
+
+    fn run(
+        &self,
+        dict: &ConvDictionary,
+        gram: &GramKernels,
+        weights: Option<&FixedGram>,
+        image: &Planes,
+        index: usize,
+    ) -> Result<ConvSpikingEncoding> {
         check_finite("image", &image.data)?;
         let p = &self.params;
         let drive = correlate(dict, image, p.boundary)?;
         let geometry = Geometry::new(dict, image.height, image.width, p.boundary);
-        let mut network = Network::new(geometry, p, &drive.data);
-        if network.scale > p.lambda {
-            let settle = p.settle_steps();
-            for step in 0..p.steps {
-                network.step(dict, gram, step >= settle);
+        let (counts, spikes, scale) = match weights {
+            None => {
+                let float = Float {
+                    threshold: p.threshold,
+                    dict,
+                    gram,
+                };
+                simulate(float, geometry, p, &drive.data)
+            }
+            Some(w) => {
+                let fixed = Fixed::new(w, dict, gram, p, geometry);
+                simulate(fixed, geometry, p, &drive.data)
             }
         }
+        .map_err(|(step, overflow)| {
+            let hint = match overflow {
+                Overflow::Voltage { .. } => {
+                    "a neuron needs more than one spike per step; lower dt or raise the spike threshold"
+                }
+                Overflow::Current { .. } => "too many simultaneous spikes",
+            };
+            Error::setting(
+                "fixed_point",
+                format!(
+                    "fixed point cannot represent image {index}: at step {step} {overflow} ({hint})"
+                ),
+            )
+        })?;
         let window = (p.steps - p.settle_steps()) as f64 * f64::from(p.dt);
-        let quantum = f64::from(network.scale) * f64::from(p.threshold) / window;
-        let data = network
-            .counts
+        let quantum = f64::from(scale) * f64::from(p.threshold) / window;
+        let data = counts
             .iter()
             .map(|&n| (quantum * f64::from(n)) as f32)
             .collect();
@@ -241,24 +345,335 @@ impl ConvSpiking {
         Ok(ConvSpikingEncoding {
             codes,
             steps: p.steps as u32,
-            spikes: network.spikes,
+            spikes,
             objective,
         })
     }
 }
 
-/// The neurons of one image, allocated once.
-struct Network {
+/// Simulates one image; returns the spike counts after settling, the number
+/// of spikes and the drive scale `s = max|b|`, or the step and state at
+/// which an integer voltage left its range.
+fn simulate<A: Arithmetic>(
+    arithmetic: A,
     geometry: Geometry,
+    p: &ConvSpikingParams,
+    drive: &[f32],
+) -> std::result::Result<(Vec<u32>, u64, f32), (usize, Overflow)> {
+    let mut network = Network::new(arithmetic, geometry, p, drive);
+    if network.scale > p.lambda {
+        let settle = p.settle_steps();
+        for step in 0..p.steps {
+            network.step(step >= settle).map_err(|e| (step, e))?;
+        }
+    }
+    Ok((network.counts, network.spikes, network.scale))
+}
+
+/// The number format of the network: `f32` ([`Float`]) or Loihi's integers
+/// ([`Fixed`]). The event loop ([`Network::step`]) is written once over it.
+trait Arithmetic {
+    type Value: Copy + Default + PartialOrd;
+    type Flag: Copy + Default + PartialEq;
+    /// The firing threshold in voltage units.
+    fn threshold(&self) -> Self::Value;
+    /// Per-neuron drive per step, `dt·(b − λ)/s` in voltage units.
+    fn biases(&self, p: &ConvSpikingParams, drive: &[f32], scale: f32) -> Vec<Self::Value>;
+    /// `v ← v + bias` (the shared neuron kernels).
+    fn integrate(
+        &self,
+        voltage: &mut [Self::Value],
+        bias: &[Self::Value],
+    ) -> std::result::Result<(), Overflow>;
+    /// Threshold crossings into `flags`; their number.
+    fn fire(&self, voltage: &[Self::Value], flags: &mut [Self::Flag]) -> usize;
+    /// Fraction of the step at which a neuron now at `v`, driven by `b`,
+    /// crossed the threshold: 0 when it was already above.
+    fn crossing(&self, v: Self::Value, b: Self::Value) -> f64;
+    /// Delivers the spike of neuron `(m, y, x)` (flat index `i`): lowers the
+    /// voltages its atom overlaps by `ϑ·G`, its own included (the reset).
+    fn spike(
+        &mut self,
+        g: &Geometry,
+        voltage: &mut [Self::Value],
+        at: (usize, usize, usize),
+        i: usize,
+    );
+}
+
+/// `f32` neurons; a spike scatters `ϑ·G` (cut by a zero boundary) exactly.
+struct Float<'a> {
     threshold: f32,
+    dict: &'a ConvDictionary,
+    gram: &'a GramKernels,
+}
+
+impl Arithmetic for Float<'_> {
+    type Value = f32;
+    type Flag = f32;
+    fn threshold(&self) -> f32 {
+        self.threshold
+    }
+    fn biases(&self, p: &ConvSpikingParams, drive: &[f32], scale: f32) -> Vec<f32> {
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        drive.iter().map(|&b| p.dt * (b - p.lambda) * inv).collect()
+    }
+    fn integrate(&self, voltage: &mut [f32], bias: &[f32]) -> std::result::Result<(), Overflow> {
+        decay_accumulate(voltage, bias, 1.0);
+        Ok(())
+    }
+    fn fire(&self, voltage: &[f32], flags: &mut [f32]) -> usize {
+        fire(voltage, self.threshold, flags)
+    }
+    fn crossing(&self, v: f32, b: f32) -> f64 {
+        let before = v - b;
+        f64::from(if before >= self.threshold {
+            0.0
+        } else {
+            (self.threshold - before) / b
+        })
+    }
+    fn spike(
+        &mut self,
+        g: &Geometry,
+        voltage: &mut [f32],
+        (m, y, x): (usize, usize, usize),
+        _: usize,
+    ) {
+        scatter(g, self.gram.row(m), voltage, (y, x), self.threshold);
+        if g.boundary == Boundary::Zero {
+            correct_edges(g, self.dict, voltage, (m, y, x), self.threshold);
+        }
+    }
+}
+
+/// The Gram kernels as Loihi synapses: `ϑ·(G − I)`, `ϑ = 2¹⁶`, each tap
+/// carried by one or two 8-bit synapses sharing the network's exponents
+/// ([`QuantisedWeights`]); the `I` is the reset by subtraction.
+///
+/// Why two by default: `G + I = DᵀD` of an overcomplete convolutional
+/// dictionary is singular (per spatial frequency, all but `C` of its `M`
+/// eigenvalues are zero), so rounding every tap to 1/128 of the largest one
+/// adds negative curvature along those directions, and a network of coherent
+/// filters runs away (objective gap 0.9 in `tests/conv_lca.rs`). A second
+/// synapse holding the first's rounding residual, at an exponent 7 lower,
+/// gives 15-bit weights (gap 1e-3 there); the two sum to one integer weight,
+/// which is what the simulation adds.
+struct FixedGram {
+    /// [`GramKernels::row`] layout: the synapses' summed weights.
+    taps: Vec<i32>,
+    /// `n_filters · (2k − 1)²`: one filter's row.
+    row: usize,
+    /// Weight quantum: `2^(6+e)` for one synapse, `2^(6+e−7)` for two.
+    unit: f64,
+    /// The largest weight the synapses can carry.
+    most: f64,
+}
+
+impl FixedGram {
+    fn new(dict: &ConvDictionary, gram: &GramKernels, p: &ConvSpikingParams) -> Result<FixedGram> {
+        let (nf, k) = (dict.n_filters(), dict.kernel_size());
+        let span = 2 * k - 1;
+        let theta = f64::from(fixed_point::THRESHOLD);
+        let self_tap = (k - 1) * span + (k - 1);
+        let mut values: Vec<f64> = Vec::with_capacity(nf * nf * span * span + 1);
+        for m in 0..nf {
+            for (n, kernel) in gram.row(m).chunks_exact(span * span).enumerate() {
+                values.extend(kernel.iter().enumerate().map(|(t, &w)| {
+                    theta * (f64::from(w) - if n == m && t == self_tap { 1.0 } else { 0.0 })
+                }));
+            }
+        }
+        if p.boundary == Boundary::Zero {
+            // Weights of atoms cut by the edge are quantised when a spike
+            // needs them; by Cauchy–Schwarz none exceeds ‖D_m‖‖D_n‖ = 1,
+            // which the shared exponent must therefore hold.
+            values.push(theta);
+        }
+        let mantissa = f64::from((1i32 << (fixed_point::WEIGHT_BITS - 1)) - 1);
+        let coarse = QuantisedWeights::new(&values)?.exponent;
+        let unit = |e: i32| 2f64.powi(fixed_point::WEIGHT_SHIFT + e);
+        let (quantum, most) = if p.weight_synapses >= 2 {
+            let fine =
+                (coarse - (fixed_point::WEIGHT_BITS as i32 - 1)).max(fixed_point::WEIGHT_EXP_MIN);
+            (unit(fine), mantissa * (unit(coarse) + unit(fine)))
+        } else {
+            (unit(coarse), mantissa * unit(coarse))
+        };
+        let mut weights = FixedGram {
+            taps: Vec::new(),
+            row: nf * span * span,
+            unit: quantum,
+            most,
+        };
+        values.truncate(nf * nf * span * span);
+        weights.taps = values.iter().map(|&v| weights.quantise(v)).collect();
+        Ok(weights)
+    }
+
+    fn row(&self, m: usize) -> &[i32] {
+        &self.taps[m * self.row..(m + 1) * self.row]
+    }
+
+    /// A weight in voltage units rounded to the synapses' quantum.
+    fn quantise(&self, value: f64) -> i32 {
+        ((value / self.unit).round() * self.unit).clamp(-self.most, self.most) as i32
+    }
+}
+
+/// Loihi-style integer neurons (formats in [`crate::solver::fixed_point`]):
+/// 24-bit voltages, ϑ = 2¹⁶, biases of 13-bit mantissa, synapses from
+/// [`FixedGram`]. Exact integer arithmetic, so every machine gives the same
+/// spikes.
+struct Fixed<'a> {
+    weights: &'a FixedGram,
+    dict: &'a ConvDictionary,
+    gram: &'a GramKernels,
+    /// Voltage units per unit of `dt·drive/ϑ`.
+    units: f64,
+    /// Zero boundary: a zeroed `f32` copy of the planes in which the exact
+    /// weights of an atom cut by the edge are built before quantisation.
+    probe: Vec<f32>,
+}
+
+impl<'a> Fixed<'a> {
+    fn new(
+        weights: &'a FixedGram,
+        dict: &'a ConvDictionary,
+        gram: &'a GramKernels,
+        p: &ConvSpikingParams,
+        g: Geometry,
+    ) -> Fixed<'a> {
+        let probe = if g.boundary == Boundary::Zero {
+            vec![0.0; g.n_filters * g.plane()]
+        } else {
+            Vec::new()
+        };
+        Fixed {
+            weights,
+            dict,
+            gram,
+            units: f64::from(p.dt) / f64::from(p.threshold) * f64::from(fixed_point::THRESHOLD),
+            probe,
+        }
+    }
+
+    /// Whether the atom of a coefficient at `(y, x)` lies wholly inside the
+    /// image, so its weights are the translation-invariant ones.
+    fn inside(g: &Geometry, (y, x): (usize, usize)) -> bool {
+        let o = g.origin;
+        g.boundary == Boundary::Circular
+            || (y >= o && x >= o && y - o + g.k <= g.height && x - o + g.k <= g.width)
+    }
+}
+
+impl Arithmetic for Fixed<'_> {
+    type Value = i32;
+    type Flag = bool;
+    fn threshold(&self) -> i32 {
+        fixed_point::THRESHOLD
+    }
+    fn biases(&self, p: &ConvSpikingParams, drive: &[f32], scale: f32) -> Vec<i32> {
+        let per = if scale > 0.0 {
+            self.units / f64::from(scale)
+        } else {
+            0.0
+        };
+        drive
+            .iter()
+            .map(|&b| {
+                let x = per * (f64::from(b) - f64::from(p.lambda));
+                // check() bounds dt/ϑ so every bias fits; saturate defensively.
+                let most = fixed_point::BIAS_MAX as i32;
+                fixed_point::quantise_bias(x).unwrap_or(if x > 0.0 { most } else { -most })
+            })
+            .collect()
+    }
+    fn integrate(&self, voltage: &mut [i32], bias: &[i32]) -> std::result::Result<(), Overflow> {
+        fixed_integrate(voltage, bias)
+    }
+    fn fire(&self, voltage: &[i32], flags: &mut [bool]) -> usize {
+        fixed_fire(voltage, fixed_point::THRESHOLD, flags)
+    }
+    fn crossing(&self, v: i32, b: i32) -> f64 {
+        let (v, b, theta) = (
+            i64::from(v),
+            i64::from(b),
+            i64::from(fixed_point::THRESHOLD),
+        );
+        let before = v - b;
+        if before >= theta {
+            0.0
+        } else {
+            (theta - before) as f64 / b as f64
+        }
+    }
+    fn spike(
+        &mut self,
+        g: &Geometry,
+        voltage: &mut [i32],
+        (m, y, x): (usize, usize, usize),
+        i: usize,
+    ) {
+        if Self::inside(g, (y, x)) {
+            scatter_fixed(g, self.weights.row(m), voltage, (y, x));
+        } else {
+            // The exact weights of the cut atom, −G_cut, built in the probe,
+            // then quantised one synapse at a time.
+            scatter(g, self.gram.row(m), &mut self.probe, (y, x), 1.0);
+            correct_edges(g, self.dict, &mut self.probe, (m, y, x), 1.0);
+            let theta = f64::from(fixed_point::THRESHOLD);
+            let r = g.radius();
+            let (rows, cols) = (
+                y.saturating_sub(r)..(y + r + 1).min(g.height),
+                x.saturating_sub(r)..(x + r + 1).min(g.width),
+            );
+            for n in 0..g.n_filters {
+                for yy in rows.clone() {
+                    for xx in cols.clone() {
+                        let j = n * g.plane() + yy * g.width + xx;
+                        let exact =
+                            -f64::from(self.probe[j]) * theta - if j == i { theta } else { 0.0 };
+                        self.probe[j] = 0.0;
+                        lower(&mut voltage[j], self.weights.quantise(exact));
+                    }
+                }
+            }
+        }
+        voltage[i] -= fixed_point::THRESHOLD;
+    }
+}
+
+/// `v ← v − w`, held at the bottom of the 24-bit range as on the chip. The
+/// top is clamped far above `STATE_MAX` only so that no sequence of
+/// excitations can wrap an `i32` (weights are below 2²⁰); a voltage above
+/// `STATE_MAX` is reported as an overflow at the next integration. Cheaper
+/// than a saturating subtraction: two packed min/max.
+#[inline(always)]
+fn lower(v: &mut i32, w: i32) {
+    const CEILING: i32 = i32::MAX - (1 << 21);
+    *v = (*v - w).clamp(STATE_MIN, CEILING);
+}
+
+/// The integer scatter of one spike, compiled for AVX2 as well as the
+/// baseline (SSE2 has no packed 32-bit max) and chosen at run time.
+#[multiversion(targets("x86_64+avx2"))]
+fn scatter_fixed(g: &Geometry, row: &[i32], voltage: &mut [i32], at: (usize, usize)) {
+    scatter_with(g, row, voltage, at, lower);
+}
+
+/// The neurons of one image, allocated once.
+struct Network<A: Arithmetic> {
+    arithmetic: A,
+    geometry: Geometry,
     /// Membrane voltages.
-    voltage: Vec<f32>,
-    /// `dt·(b − λ)/s` per neuron.
-    bias: Vec<f32>,
-    /// Threshold crossings of the step (1.0/0.0), from [`fire`].
-    flags: Vec<f32>,
+    voltage: Vec<A::Value>,
+    /// Drive per step, `dt·(b − λ)/s`.
+    bias: Vec<A::Value>,
+    /// Threshold crossings of the step, from [`Arithmetic::fire`].
+    flags: Vec<A::Flag>,
     /// Crossings of the step as (crossing time within the step, neuron).
-    crossings: Vec<(f32, u32)>,
+    crossings: Vec<(f64, u32)>,
     /// Spikes counted after settling.
     counts: Vec<u32>,
     /// Drive scale `s = max|b|`.
@@ -266,17 +681,16 @@ struct Network {
     spikes: u64,
 }
 
-impl Network {
-    fn new(geometry: Geometry, p: &ConvSpikingParams, drive: &[f32]) -> Network {
+impl<A: Arithmetic> Network<A> {
+    fn new(arithmetic: A, geometry: Geometry, p: &ConvSpikingParams, drive: &[f32]) -> Self {
         let scale = drive.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
         let n = drive.len();
         Network {
+            bias: arithmetic.biases(p, drive, scale),
+            arithmetic,
             geometry,
-            threshold: p.threshold,
-            voltage: vec![0.0; n],
-            bias: drive.iter().map(|&b| p.dt * (b - p.lambda) * inv).collect(),
-            flags: vec![0.0; n],
+            voltage: vec![A::Value::default(); n],
+            flags: vec![A::Flag::default(); n],
             crossings: Vec::new(),
             counts: vec![0; n],
             scale,
@@ -289,29 +703,23 @@ impl Network {
     /// voltages of the neurons its atom overlaps by `ϑ·G_ij` at once — its own
     /// by `ϑ‖atom‖² = ϑ`, the reset by subtraction — so a neuron inhibited
     /// below threshold by an earlier spike of the step stays silent.
-    fn step(&mut self, dict: &ConvDictionary, gram: &GramKernels, count: bool) {
-        let theta = self.threshold;
-        decay_accumulate(&mut self.voltage, &self.bias, 1.0);
-        if fire(&self.voltage, theta, &mut self.flags) == 0 {
-            return;
+    fn step(&mut self, count: bool) -> std::result::Result<(), Overflow> {
+        let a = &mut self.arithmetic;
+        let theta = a.threshold();
+        a.integrate(&mut self.voltage, &self.bias)?;
+        if a.fire(&self.voltage, &mut self.flags) == 0 {
+            return Ok(());
         }
-        // Fraction of the step at which each neuron crossed: 0 for one
-        // already above threshold (excited by a spike of the last step).
         self.crossings.clear();
+        let none = A::Flag::default();
         for (i, (&f, (&v, &b))) in self
             .flags
             .iter()
             .zip(self.voltage.iter().zip(&self.bias))
             .enumerate()
         {
-            if f != 0.0 {
-                let before = v - b;
-                let at = if before >= theta {
-                    0.0
-                } else {
-                    (theta - before) / b
-                };
-                self.crossings.push((at, i as u32));
+            if f != none {
+                self.crossings.push((a.crossing(v, b), i as u32));
             }
         }
         self.crossings
@@ -327,11 +735,8 @@ impl Network {
                 self.counts[i] += 1;
             }
             let (m, p) = (i / g.plane(), i % g.plane());
-            let (y, x) = (p / g.width, p % g.width);
-            scatter(&g, gram.row(m), &mut self.voltage, (y, x), theta);
-            if g.boundary == Boundary::Zero {
-                correct_edges(&g, dict, &mut self.voltage, (m, y, x), theta);
-            }
+            a.spike(&g, &mut self.voltage, (m, p / g.width, p % g.width), i);
         }
+        Ok(())
     }
 }

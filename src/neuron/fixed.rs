@@ -70,6 +70,56 @@ pub fn decay(x: i32, keep: u16) -> i32 {
     (if p < 0 { -(q as i64) } else { q as i64 }) as i32
 }
 
+/// `v ← v + bias` for every neuron: the perfect integrator with a constant
+/// drive and no synaptic current, in Loihi's 24-bit voltages. A voltage
+/// pushed above the top of its range is reported as an [`Overflow`] (the
+/// chip would saturate it); one below the bottom is held there, as on the
+/// chip. The integer twin of `decay_accumulate(v, bias, 1.0)`.
+///
+/// ```
+/// use lca::neuron::fixed_integrate as integrate;
+/// let mut v = [0, 10, -(1 << 23) + 1];
+/// integrate(&mut v, &[5, -20, -5]).unwrap();
+/// assert_eq!(v, [5, -10, -(1 << 23) + 1]);
+/// assert!(integrate(&mut v, &[1 << 23, 0, 0]).is_err());
+/// ```
+pub fn integrate(voltage: &mut [i32], bias: &[i32]) -> Result<(), Overflow> {
+    assert_eq!(voltage.len(), bias.len());
+    let mut highest = i32::MIN;
+    for (v, &b) in voltage.iter_mut().zip(bias) {
+        let x = v.saturating_add(b).max(STATE_MIN);
+        highest = highest.max(x);
+        *v = x;
+    }
+    if highest > STATE_MAX {
+        let neuron = voltage.iter().position(|&x| x > STATE_MAX).unwrap_or(0);
+        return Err(Overflow::Voltage {
+            neuron,
+            value: i64::from(voltage[neuron]),
+        });
+    }
+    Ok(())
+}
+
+/// The spike function on integer voltages, `s = (v ≥ ϑ)`: the twin of
+/// [`crate::neuron::fire`]. Returns the number of spikes.
+///
+/// ```
+/// use lca::neuron::fixed_fire as fire;
+/// let mut s = [false; 3];
+/// assert_eq!(fire(&[64, 63, 100], 64, &mut s), 2);
+/// assert_eq!(s, [true, false, true]);
+/// ```
+pub fn fire(voltage: &[i32], threshold: i32, spikes: &mut [bool]) -> usize {
+    assert_eq!(voltage.len(), spikes.len());
+    let mut n = 0;
+    for (s, &v) in spikes.iter_mut().zip(voltage) {
+        *s = v >= threshold;
+        n += usize::from(*s);
+    }
+    n
+}
+
 /// Parameters of a population of integer CUBA-LIF neurons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CubaLifFixed {

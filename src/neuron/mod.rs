@@ -14,7 +14,7 @@ mod threshold;
 
 pub use fixed::{
     CubaLifFixed, DECAY_BITS, DECAY_UNITY, LifStateFixed, Overflow, STATE_BITS, STATE_MAX,
-    STATE_MIN, decay as fixed_decay,
+    STATE_MIN, decay as fixed_decay, fire as fixed_fire, integrate as fixed_integrate,
 };
 pub use integrate::{Integrator, leaky_step};
 pub use lif::{CubaLif, LifState, Reset, decay_accumulate, fire, reset};

@@ -86,6 +86,8 @@ def test_codes_satisfy_the_convolutional_lasso_optimality_conditions(boundary, s
     (["--boundary", "zero"], {"boundary": "zero"}),
     (["--nonneg", "--tol", "1e-4", "--max-iters", "40"], {"positive": True, "tol": 1e-4, "max_iter": 40}),
     (["--mode", "spiking", "--time-steps", "64"], {"mode": "spiking", "time_steps": 64}),
+    (["--mode", "spiking", "--time-steps", "64", "--fixed-point", "--dt", "0.25"],
+     {"mode": "spiking", "time_steps": 64, "fixed_point": True, "dt": 0.25}),
 ])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_codes_equal_the_clis_bit_for_bit(tmp_path, lca_bin, flags, kwargs, channels):
