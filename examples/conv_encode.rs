@@ -12,6 +12,7 @@
 //!   --nonneg
 //!   --spiking STEPS   spiking LCA with STEPS steps instead (non-negative)
 //!   --fixed-point     with --spiking: Loihi integer arithmetic
+//!   --weight-synapses N  with --fixed-point: 8-bit synapses per Gram tap (1 or 2)
 //!   --out CODES.npy   write the last solve's codes (n_filters, H, W)
 //! ```
 //!
@@ -42,6 +43,7 @@ fn main() -> anyhow::Result<()> {
     let mut out: Option<PathBuf> = None;
     let mut segment = None;
     let mut fixed_point = false;
+    let mut synapses = lca::conv::ConvSpikingParams::default().weight_synapses;
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -73,6 +75,7 @@ fn main() -> anyhow::Result<()> {
                 )
             }
             "--fixed-point" => fixed_point = true,
+            "--weight-synapses" => synapses = value()?.parse()?,
             "--out" => out = Some(PathBuf::from(value()?)),
             other => anyhow::bail!("unknown option {other}"),
         }
@@ -100,6 +103,7 @@ fn main() -> anyhow::Result<()> {
                 .boundary(params.boundary)
                 .steps(s)
                 .fixed_point(fixed_point)
+                .weight_synapses(synapses)
                 .check()?;
             let t = Instant::now();
             let enc = solver.encode_one(&dict, &image)?;

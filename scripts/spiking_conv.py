@@ -8,7 +8,11 @@ sporco.signal.tikhonov_filter(img, 5, 16); SPORCO's G:12x12x36 dictionary, filte
 default `lca encode --mode spiking` and the spiking solver at other step counts.
 
     cargo build --release --bin lca --example conv_encode
-    python3 scripts/spiking_conv.py [--image PATH] [--steps 256,512,1024,2048] [--threads 1]
+    python3 scripts/spiking_conv.py [--image PATH] [--steps 256,512,1024,2048] [--threads 1] [--fixed-point]
+
+With --fixed-point, the same for Loihi's integer arithmetic (`--fixed-point`): the default
+`lca encode --mode spiking --fixed-point` (its summary's cost against float) and the step sweep
+with two synapses per Gram tap (the default) and with one.
 """
 import argparse, json, os, subprocess, sys, time
 
@@ -29,6 +33,7 @@ def main():
     ap.add_argument("--sporco-iters", type=int, default=300)
     ap.add_argument("--threads", default="1")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "spiking_conv"))
+    ap.add_argument("--fixed-point", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     x, D = problem(a.image)
@@ -70,6 +75,26 @@ def main():
         r = json.loads(line)
         print(f"spiking {r['steps']:5d} steps: {r['seconds']:.2f} s, gap {(r['objective'] - p_star) / p_star:.2e},"
               f" {r['spikes']} spikes, {r['nnz']} non-zeros")
+    if not a.fixed_point:
+        return
+    t = time.perf_counter()
+    run = subprocess.run([LCA, "encode", "-d", d_npy, "-i", x_npy, "-o", codes, "--mode", "spiking",
+                          "--fixed-point", "--lambda", lm, "--json", "--quiet"],
+                         check=True, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    summary = json.loads(run.stdout.splitlines()[-1])
+    v = summary["vs_float"]
+    print(f"lca encode --mode spiking --fixed-point (defaults, float run included): {seconds:.2f} s, "
+          f"gap {(summary['objective'] - p_star) / p_star:.2e} (float {(v['objective_float'] - p_star) / p_star:.2e}), "
+          f"code error vs float {v['rel_code_error']:.2e}")
+    for synapses in ("2", "1"):
+        out = subprocess.run([EXAMPLE, d_npy, x_npy, "--lambda", lm, "--spiking", a.steps, "--fixed-point",
+                              "--weight-synapses", synapses],
+                             check=True, capture_output=True, text=True, env=env).stdout
+        for line in out.splitlines():
+            r = json.loads(line)
+            print(f"fixed point, {synapses} synapse(s) per tap, {r['steps']:5d} steps: {r['seconds']:.2f} s, "
+                  f"gap {(r['objective'] - p_star) / p_star:.2e}, {r['spikes']} spikes")
 
 
 if __name__ == "__main__":

@@ -770,3 +770,37 @@ fn fixed_point_limits_are_reported() {
             .is_err()
     );
 }
+
+#[test]
+fn monitors_count_images_and_cancel_before_the_next() {
+    use lca::conv::ConvSpikingParams;
+    use lca::solver::Monitor;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let d = random_dict(2, 1, 3, 81);
+    let images: Vec<Planes> = (0..5).map(|i| random_planes(1, 8, 8, 90 + i)).collect();
+    let rate = ConvLcaParams::new().check().unwrap();
+    let spiking = ConvSpikingParams::new().steps(64).check().unwrap();
+    let done = AtomicUsize::new(0);
+    let count = |n: usize| {
+        done.fetch_add(n, Ordering::Relaxed);
+    };
+    let monitor = Monitor::with_progress(Some(&count));
+    let codes = rate.encode_monitored(&d, &images, monitor).unwrap();
+    assert_eq!(done.load(Ordering::Relaxed), 5);
+    assert_eq!(codes[3].codes, rate.encode(&d, &images).unwrap()[3].codes);
+    spiking.encode_monitored(&d, &images, monitor).unwrap();
+    assert_eq!(done.load(Ordering::Relaxed), 10);
+    let stop = AtomicUsize::new(2); // SIGINT's number, as the crate's flags hold
+    let cancelled = Monitor {
+        progress: None,
+        cancel: Some(&stop),
+    };
+    assert!(matches!(
+        rate.encode_monitored(&d, &images, cancelled),
+        Err(lca::Error::Interrupted)
+    ));
+    assert!(matches!(
+        spiking.encode_monitored(&d, &images, cancelled),
+        Err(lca::Error::Interrupted)
+    ));
+}

@@ -138,13 +138,16 @@ fn encode_all(
     images: &[Planes],
     s: &ConvSettings,
 ) -> anyhow::Result<Vec<Coded>> {
+    let bar = super::progress::bar(images.len() as u64, "images", s.run.quiet || s.run.json);
+    let done = |n: usize| bar.inc(n as u64);
+    let monitor = lca::solver::Monitor::with_progress(Some(&done));
     let coded = super::with_threads(s.run.threads, || -> anyhow::Result<Vec<Coded>> {
         if let Some(p) = &s.spiking {
             Ok(p.clone()
                 .lambda(s.lambda)
                 .boundary(s.boundary)
                 .check()?
-                .encode(dict, images)?
+                .encode_monitored(dict, images, monitor)?
                 .into_iter()
                 .map(|e| Coded {
                     codes: e.codes,
@@ -169,7 +172,7 @@ fn encode_all(
                 p = p.tol(t);
             }
             Ok(p.check()?
-                .encode(dict, images)?
+                .encode_monitored(dict, images, monitor)?
                 .into_iter()
                 .map(|e| Coded {
                     converged: e.converged(),
@@ -182,6 +185,7 @@ fn encode_all(
                 .collect())
         }
     })??;
+    bar.finish_and_clear();
     Ok(coded)
 }
 

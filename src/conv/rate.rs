@@ -55,6 +55,7 @@ use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Threshold, Transfer};
+use crate::solver::Monitor;
 
 /// How the neurons of one image approach their fixed point.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -304,6 +305,18 @@ impl ConvLca {
     /// Codes of every image, in parallel (one task per image); the result
     /// does not depend on the number of threads.
     pub fn encode(&self, dict: &ConvDictionary, images: &[Planes]) -> Result<Vec<ConvEncoding>> {
+        self.encode_monitored(dict, images, Monitor::default())
+    }
+
+    /// [`ConvLca::encode`] reporting each finished image to
+    /// `monitor.progress` (called with 1) and stopping before the next image
+    /// once `monitor.cancel` is set ([`Error::Interrupted`]).
+    pub fn encode_monitored(
+        &self,
+        dict: &ConvDictionary,
+        images: &[Planes],
+        monitor: Monitor<'_>,
+    ) -> Result<Vec<ConvEncoding>> {
         for (i, image) in images.iter().enumerate() {
             check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
         }
@@ -311,7 +324,11 @@ impl ConvLca {
         let gram = std::sync::OnceLock::new();
         images
             .par_iter()
-            .map(|image| self.encode_lazy(dict, GramSource::Lazy(&gram), image, None))
+            .map(|image| {
+                monitored(monitor, || {
+                    self.encode_lazy(dict, GramSource::Lazy(&gram), image, None)
+                })
+            })
             .collect()
     }
 
@@ -473,6 +490,19 @@ impl Geometry {
     pub(super) fn radius(&self) -> usize {
         self.k - 1
     }
+}
+
+/// Runs one image's `work` unless the caller cancelled, then reports it
+/// done: the per-image monitoring of both convolutional solvers.
+pub(super) fn monitored<T>(monitor: Monitor<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
+    if monitor.cancelled() {
+        return Err(Error::Interrupted);
+    }
+    let out = work()?;
+    if let Some(progress) = monitor.progress {
+        progress(1);
+    }
+    Ok(out)
 }
 
 /// Segments of the image for greedy settling: a grid of `side × side` pixel

@@ -49,9 +49,10 @@ use serde::{Deserialize, Serialize};
 use super::correlate::{GramKernels, check_image, correlate, objective};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
-use super::rate::{Geometry, correct_edges, scatter, scatter_with};
+use super::rate::{Geometry, correct_edges, monitored, scatter, scatter_with};
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Overflow, STATE_MIN, decay_accumulate, fire, fixed_fire, fixed_integrate};
+use crate::solver::Monitor;
 use crate::solver::fixed_point::{self, QuantisedWeights};
 
 /// Settings of the spiking convolutional LCA; validated by [`ConvSpikingParams::check`].
@@ -257,6 +258,18 @@ impl ConvSpiking {
         dict: &ConvDictionary,
         images: &[Planes],
     ) -> Result<Vec<ConvSpikingEncoding>> {
+        self.encode_monitored(dict, images, Monitor::default())
+    }
+
+    /// [`ConvSpiking::encode`] reporting each finished image to
+    /// `monitor.progress` (called with 1) and stopping before the next image
+    /// once `monitor.cancel` is set ([`Error::Interrupted`]).
+    pub fn encode_monitored(
+        &self,
+        dict: &ConvDictionary,
+        images: &[Planes],
+        monitor: Monitor<'_>,
+    ) -> Result<Vec<ConvSpikingEncoding>> {
         for (i, image) in images.iter().enumerate() {
             check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
         }
@@ -265,7 +278,11 @@ impl ConvSpiking {
         images
             .par_iter()
             .enumerate()
-            .map(|(i, image)| self.run(dict, &gram, weights.as_ref(), image, i))
+            .map(|(i, image)| {
+                monitored(monitor, || {
+                    self.run(dict, &gram, weights.as_ref(), image, i)
+                })
+            })
             .collect()
     }
 

@@ -123,7 +123,8 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    fn cancelled(&self) -> bool {
+    /// Whether the caller asked to stop.
+    pub(crate) fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|f| f.load(Ordering::Relaxed) != 0)
     }
 }
