@@ -193,20 +193,7 @@ impl ConvSpikingParams {
             ));
         }
         if self.fixed_point {
-            // The largest bias is dt·(1 + λ/s)/ϑ < 2·dt/ϑ thresholds.
-            let most = 2.0 * f64::from(self.dt) / f64::from(self.threshold)
-                * f64::from(fixed_point::THRESHOLD);
-            if most > fixed_point::BIAS_MAX as f64 {
-                return Err(Error::setting(
-                    "dt",
-                    format!(
-                        "dt/threshold = {} is too large for fixed point: the drive per step would exceed the {}-bit bias (at most {})",
-                        self.dt / self.threshold,
-                        fixed_point::BIAS_BITS,
-                        fixed_point::BIAS_MAX as f64 / 2.0 / f64::from(fixed_point::THRESHOLD)
-                    ),
-                ));
-            }
+            fixed_point::check_drive_per_step(self.dt, self.threshold)?;
         }
         Ok(ConvSpiking { params: self })
     }

@@ -103,6 +103,31 @@ pub fn quantise_bias(value: f64) -> Option<i32> {
     None
 }
 
+/// Fails unless the largest drive per step of a spiking network, `2·dt/ϑ`
+/// thresholds (the bias `dt·(b − λ)/(s·ϑ)` with `|b| ≤ s` and `λ < s`),
+/// fits a 13-bit bias.
+///
+/// ```
+/// use lca::solver::fixed_point::check_drive_per_step;
+/// assert!(check_drive_per_step(0.5, 1.0).is_ok());
+/// assert!(check_drive_per_step(5.0, 1.0).is_err());
+/// ```
+pub fn check_drive_per_step(dt: f32, threshold: f32) -> Result<()> {
+    let most = 2.0 * f64::from(dt) / f64::from(threshold) * f64::from(THRESHOLD);
+    if most > BIAS_MAX as f64 {
+        return Err(Error::setting(
+            "dt",
+            format!(
+                "dt/threshold = {} is too large for fixed point: the drive per step would exceed the {}-bit bias (at most {})",
+                dt / threshold,
+                BIAS_BITS,
+                BIAS_MAX as f64 / 2.0 / f64::from(THRESHOLD)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The current decay (fraction kept, in 4096ths) for a float fraction `keep`
 /// kept per step: `4096 − du`, with Loihi's `du` rounded from `1 − keep`.
 pub fn current_decay_units(keep: f32) -> u16 {
