@@ -407,8 +407,13 @@ class _ConvCoding:
 
         filters = self._filters()
         images, flat = _check_images(self, X, reset=False, channels=filters.shape[1], kernel=filters.shape[-1])
+        fixed_point = getattr(self, "fixed_point", False)
+        if fixed_point and self.mode != "spiking":
+            raise ValueError("fixed_point applies to mode='spiking' only")
         mode_settings = dict(positive=self._positive(), tol=self.tol, max_iter=self.max_iter) \
             if self.mode == "rate" else dict(time_steps=self.time_steps)
+        if fixed_point:
+            mode_settings["fixed_point"] = True
         codes = conv_encode(images, filters, alpha, boundary=self.boundary, mode=self.mode,
                             normalize=getattr(self, "normalize", False), n_jobs=self.n_jobs, **mode_settings)
         return codes.reshape(len(codes), -1) if flat else codes
@@ -450,19 +455,22 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
     (n, n_filters, H, W); or, as in a scikit-learn pipeline, a 2-D array of one
     flattened image per row (of ``image_shape``, (H, W) or (C, H, W); default a
     one-pixel-high row image, which fits only 1 x 1 filters), giving flat codes
-    (n, n_filters*H*W). Like :class:`SparseCoder` it needs no fit.
+    (n, n_filters*H*W). Like :class:`SparseCoder` it needs no fit. With
+    ``mode="spiking"``, ``fixed_point=True`` runs Loihi's integer arithmetic
+    (``lca encode --fixed-point``).
 
     Attributes: ``n_components_`` (filters), ``n_features_in_`` (2-D input).
     """
 
     def __init__(self, filters, *, alpha=_lca.defaults()["conv_alpha"], boundary="circular", positive=False,
                  mode="rate", tol=None, max_iter=None, time_steps=None, image_shape=None, normalize=False,
-                 n_jobs=None):
+                 n_jobs=None, fixed_point=False):
         self.filters = filters
         self.alpha = alpha
         self.boundary = boundary
         self.positive = positive
         self.mode = mode
+        self.fixed_point = fixed_point
         self.tol = tol
         self.max_iter = max_iter
         self.time_steps = time_steps

@@ -159,6 +159,12 @@ def test_conv_sparse_coder_transform_and_inverse():
     np.testing.assert_allclose(flat.inverse_transform(F), lca.conv_reconstruct(A, D).reshape(3, -1), atol=0)
     with pytest.raises(ValueError, match="image_shape"):
         lca.ConvSparseCoder(D).fit_transform(X.reshape(3, -1))
+    # Fixed point: the function's codes; refused in rate mode.
+    spiking = lca.ConvSparseCoder(D, alpha=0.05, mode="spiking", time_steps=64, fixed_point=True)
+    np.testing.assert_array_equal(spiking.fit_transform(X),
+                                  lca.conv_encode(X, D, 0.05, mode="spiking", time_steps=64, fixed_point=True))
+    with pytest.raises(ValueError, match="fixed_point"):
+        lca.ConvSparseCoder(D, fixed_point=True).fit_transform(X)
 
 
 def test_conv_dictionary_learning_lowers_the_objective_and_is_deterministic():
