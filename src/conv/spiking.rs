@@ -519,9 +519,15 @@ impl FixedGram {
         &self.taps[m * self.row..(m + 1) * self.row]
     }
 
-    /// A weight in voltage units rounded to the synapses' quantum.
+    /// A weight in voltage units rounded (half away from zero) to the
+    /// synapses' quantum. Rounds by truncating `q ± ½`: `f64::round` is a
+    /// library call on the baseline x86-64 target, and a zero-boundary spike
+    /// quantises a whole Gram neighbourhood.
+    #[inline]
     fn quantise(&self, value: f64) -> i32 {
-        ((value / self.unit).round() * self.unit).clamp(-self.most, self.most) as i32
+        let q = value / self.unit;
+        let rounded = (q + 0.5f64.copysign(q)) as i64 as f64;
+        (rounded * self.unit).clamp(-self.most, self.most) as i32
     }
 }
 
