@@ -559,22 +559,35 @@ fn dictionary_npy_round_trip_and_3d_files() {
     assert_eq!(g.filter(1), &[1.0, 0.0, 0.0, 0.0]);
 }
 
+/// The non-negative optimum's objective, from the rate solver at `tol`:
+/// the reference of the spiking solvers' gaps.
+fn nonneg_optimum(
+    d: &ConvDictionary,
+    x: &Planes,
+    lambda: f32,
+    boundary: Boundary,
+    tol: f32,
+) -> f64 {
+    ConvLcaParams::new()
+        .lambda(lambda)
+        .tol(tol)
+        .max_iters(100_000)
+        .nonneg(true)
+        .boundary(boundary)
+        .check()
+        .unwrap()
+        .encode_one(d, x, None)
+        .unwrap()
+        .objective
+}
+
 #[test]
 fn spiking_rates_approach_the_nonnegative_optimum() {
     use lca::conv::ConvSpikingParams;
     let d = random_dict(3, 1, 3, 71);
     let x = random_planes(1, 12, 12, 72);
     for boundary in [Boundary::Circular, Boundary::Zero] {
-        let optimum = ConvLcaParams::new()
-            .tol(1e-6)
-            .max_iters(100_000)
-            .nonneg(true)
-            .boundary(boundary)
-            .check()
-            .unwrap()
-            .encode_one(&d, &x, None)
-            .unwrap()
-            .objective;
+        let optimum = nonneg_optimum(&d, &x, 0.1, boundary, 1e-6);
         let gap = |steps| {
             let enc = ConvSpikingParams::new()
                 .boundary(boundary)
@@ -627,16 +640,7 @@ fn spiking_rates_reach_the_optimum_with_coherent_filters() {
     let d = coherent_dict();
     let x = random_planes(1, 24, 24, 73);
     let lambda = 0.03;
-    let optimum = ConvLcaParams::new()
-        .lambda(lambda)
-        .tol(1e-5)
-        .max_iters(100_000)
-        .nonneg(true)
-        .check()
-        .unwrap()
-        .encode_one(&d, &x, None)
-        .unwrap()
-        .objective;
+    let optimum = nonneg_optimum(&d, &x, lambda, Boundary::Circular, 1e-5);
     let enc = ConvSpikingParams::new()
         .lambda(lambda)
         .check()
@@ -710,17 +714,7 @@ fn fixed_point_rates_approach_the_nonnegative_optimum() {
     ];
     for (d, x, lambda) in problems {
         for boundary in [Boundary::Circular, Boundary::Zero] {
-            let optimum = ConvLcaParams::new()
-                .lambda(lambda)
-                .tol(1e-5)
-                .max_iters(100_000)
-                .nonneg(true)
-                .boundary(boundary)
-                .check()
-                .unwrap()
-                .encode_one(&d, &x, None)
-                .unwrap()
-                .objective;
+            let optimum = nonneg_optimum(&d, &x, lambda, boundary, 1e-5);
             let run = |fixed| {
                 ConvSpikingParams::new()
                     .lambda(lambda)

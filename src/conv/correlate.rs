@@ -48,6 +48,14 @@ pub(crate) fn for_each_run(
     }
 }
 
+/// [`check_image`] for every image of a batch, naming the first that fails.
+pub(crate) fn check_images(dict: &ConvDictionary, images: &[Planes]) -> Result<()> {
+    for (i, image) in images.iter().enumerate() {
+        check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Fails unless `image` fits `dict`: same channels, and at least `k` pixels
 /// high and wide (so no filter overlaps itself around a circular image).
 pub fn check_image(dict: &ConvDictionary, image: &Planes) -> Result<()> {

@@ -50,7 +50,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::accelerated;
-use super::correlate::{GramKernels, check_image, correlate, for_each_run, objective};
+use super::correlate::{
+    GramKernels, check_image, check_images, correlate, for_each_run, objective,
+};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
 use crate::error::{Error, Result, check_finite};
@@ -317,19 +319,12 @@ impl ConvLca {
         images: &[Planes],
         monitor: Monitor<'_>,
     ) -> Result<Vec<ConvEncoding>> {
-        for (i, image) in images.iter().enumerate() {
-            check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
-        }
+        check_images(dict, images)?;
         // The Gram kernels only if some image settles greedily.
         let gram = std::sync::OnceLock::new();
-        images
-            .par_iter()
-            .map(|image| {
-                monitored(monitor, || {
-                    self.encode_lazy(dict, GramSource::Lazy(&gram), image, None)
-                })
-            })
-            .collect()
+        each_image(images, monitor, |_, image| {
+            self.encode_lazy(dict, GramSource::Lazy(&gram), image, None)
+        })
     }
 
     /// Codes of one image, optionally starting from the codes `warm_start`
@@ -492,17 +487,29 @@ impl Geometry {
     }
 }
 
-/// Runs one image's `work` unless the caller cancelled, then reports it
-/// done: the per-image monitoring of both convolutional solvers.
-pub(super) fn monitored<T>(monitor: Monitor<'_>, work: impl FnOnce() -> Result<T>) -> Result<T> {
-    if monitor.cancelled() {
-        return Err(Error::Interrupted);
-    }
-    let out = work()?;
-    if let Some(progress) = monitor.progress {
-        progress(1);
-    }
-    Ok(out)
+/// `work(index, image)` for every image in parallel, in image order: an
+/// image not yet started once the caller cancelled gives
+/// [`Error::Interrupted`], and each finished one is reported to the
+/// monitor's progress. The batch loop of both convolutional solvers.
+pub(super) fn each_image<T: Send>(
+    images: &[Planes],
+    monitor: Monitor<'_>,
+    work: impl Fn(usize, &Planes) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    images
+        .par_iter()
+        .enumerate()
+        .map(|(i, image)| {
+            if monitor.cancelled() {
+                return Err(Error::Interrupted);
+            }
+            let out = work(i, image)?;
+            if let Some(progress) = monitor.progress {
+                progress(1);
+            }
+            Ok(out)
+        })
+        .collect()
 }
 
 /// Segments of the image for greedy settling: a grid of `side × side` pixel
@@ -828,23 +835,12 @@ pub(super) fn scatter_with<T: Copy>(
 ) {
     let r = g.radius() as isize;
     let span = 2 * g.radius() + 1;
-    let mut col_runs = [(0usize, 0usize, 0usize); 3];
-    let mut n_runs = 0;
-    for_each_run(x as isize - r, span, g.width, g.boundary, |off, i, n| {
-        col_runs[n_runs] = (off, i, n);
-        n_runs += 1;
-    });
-    let col_runs = &col_runs[..n_runs];
-    // The row pieces too are collected first, so the loops below hold no
+    // Both axes' pieces are collected first, so the loops below hold no
     // closure call: a closure is compiled for the baseline target even when
     // its caller is multiversioned (it halved the integer scatter's speed).
-    let mut row_runs = [(0usize, 0usize, 0usize); 3];
-    let mut n_rows = 0;
-    for_each_run(y as isize - r, span, g.height, g.boundary, |off, i, n| {
-        row_runs[n_rows] = (off, i, n);
-        n_rows += 1;
-    });
-    let row_runs = &row_runs[..n_rows];
+    let (cols, n_cols) = window_runs(x as isize - r, span, g.width, g.boundary);
+    let (rows, n_rows) = window_runs(y as isize - r, span, g.height, g.boundary);
+    let (col_runs, row_runs) = (&cols[..n_cols], &rows[..n_rows]);
     let plane = g.plane();
     let w = g.width;
     for (kernel, u) in gram_row
@@ -863,6 +859,25 @@ pub(super) fn scatter_with<T: Copy>(
             }
         }
     }
+}
+
+/// The pieces `(offset, index, len)` of a window along one axis
+/// ([`for_each_run`]) and their number: a Gram window, at most `2·size − 1`
+/// cells, wraps into at most three.
+#[inline(always)]
+fn window_runs(
+    start: isize,
+    len: usize,
+    size: usize,
+    boundary: Boundary,
+) -> ([(usize, usize, usize); 3], usize) {
+    let mut runs = [(0usize, 0usize, 0usize); 3];
+    let mut n = 0;
+    for_each_run(start, len, size, boundary, |off, i, count| {
+        runs[n] = (off, i, count);
+        n += 1;
+    });
+    (runs, n)
 }
 
 /// Zero boundary: the part of the Gram kernels [`scatter`] applied that

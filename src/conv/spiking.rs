@@ -43,13 +43,12 @@
 //! arithmetic is exact, so every machine gives the same spikes.
 
 use multiversion::multiversion;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::correlate::{GramKernels, check_image, correlate, objective};
+use super::correlate::{GramKernels, check_image, check_images, correlate, objective};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
-use super::rate::{Geometry, correct_edges, monitored, scatter, scatter_with};
+use super::rate::{Geometry, correct_edges, each_image, scatter, scatter_with};
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Overflow, STATE_MIN, decay_accumulate, fire, fixed_fire, fixed_integrate};
 use crate::solver::Monitor;
@@ -257,20 +256,12 @@ impl ConvSpiking {
         images: &[Planes],
         monitor: Monitor<'_>,
     ) -> Result<Vec<ConvSpikingEncoding>> {
-        for (i, image) in images.iter().enumerate() {
-            check_image(dict, image).map_err(|e| Error::Shape(format!("image {i}: {e}")))?;
-        }
+        check_images(dict, images)?;
         let gram = GramKernels::new(dict);
         let weights = self.weights(dict, &gram)?;
-        images
-            .par_iter()
-            .enumerate()
-            .map(|(i, image)| {
-                monitored(monitor, || {
-                    self.run(dict, &gram, weights.as_ref(), image, i)
-                })
-            })
-            .collect()
+        each_image(images, monitor, |i, image| {
+            self.run(dict, &gram, weights.as_ref(), image, i)
+        })
     }
 
     /// Rate codes of one image.
