@@ -245,7 +245,7 @@ def reconstruct_image(image, dictionary, alpha: float = DEFAULTS["alpha"], *, pa
 
 
 def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_components"],
-                 patch_size: int = 8, alpha: float = DEFAULTS["alpha"], n_steps: int = DEFAULTS["n_steps"],
+                 patch_size: int = 8, alpha: float = DEFAULTS["alpha"], n_steps: Optional[int] = None,
                  max_seconds: Optional[float] = None, batch_size: int = DEFAULTS["batch_size"],
                  rule: str = DEFAULTS["rule"], random_state: int = 0, n_jobs: Optional[int] = None,
                  **settings):
@@ -260,7 +260,10 @@ def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_co
     ``momentum``, ``resample_after``, ``heldout_patches``, ``heldout_every``,
     ``color``, ``downscale``, ``whiten`` (``"none"``, ``"one-over-f"``, ``"zca"``),
     ``remove_mean``, ``unit_norm``, ``min_norm``, ``recursive``, ``init`` (a path),
-    ``checkpoint_every``.
+    ``checkpoint_every``. ``n_steps`` None (default): the step count is scaled
+    with the problem size, or, with ``max_seconds``, chosen to fill the
+    budget (``summary["time_use"]`` says how); an integer fixes it (the same
+    result on every machine).
 
     Returns ``(dictionary, log, summary)``: the atoms (n_components,
     n_features) float32, the training log as a dict of arrays (the columns of

@@ -34,7 +34,7 @@ def reconstruct_image(
 ) -> Any: ...
 def learn_images(
     folder: Optional[Union[str, "os.PathLike[str]"]] = ..., output: Optional[Union[str, "os.PathLike[str]"]] = ...,
-    *, n_components: int = ..., patch_size: int = ..., alpha: float = ..., n_steps: int = ...,
+    *, n_components: int = ..., patch_size: int = ..., alpha: float = ..., n_steps: Optional[int] = ...,
     max_seconds: Optional[float] = ..., batch_size: int = ..., rule: Literal["hebbian", "online"] = ...,
     random_state: int = ..., n_jobs: Optional[int] = ..., **settings: Any,
 ) -> tuple[npt.NDArray[np.float32], dict[str, npt.NDArray[Any]], dict[str, Any]]: ...

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lca::dictionary::{
-    LearnParams, NoObserver, Observer, PatchMatrixParams, PatchMatrixTraining, Rule, Status,
+    HorizonRule, LearnParams, NoObserver, Observer, PatchMatrixParams, PatchMatrixTraining, Rule,
+    Status,
     Training, TrainingConfig, TrainingRow, UNBOUNDED_STEPS,
 };
 use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, tile};
@@ -658,8 +659,10 @@ fn reconstruct_image<'py>(
     ))
 }
 
-/// Learning-rule settings shared by the image-folder and patch-matrix runs.
-fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
+/// Learning-rule settings shared by the image-folder and patch-matrix runs,
+/// with where the step count comes from (`n_steps` given, or the library's
+/// choice: the problem size, or the time budget).
+fn learn_params(s: &mut Settings<'_>) -> PyResult<(LearnParams, HorizonRule)> {
     let d = LearnParams::default();
     let rule = match s.or("rule", d.rule.name().to_string())?.as_str() {
         "online" => Rule::Online,
@@ -671,7 +674,13 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
         }
     };
     let max_seconds: Option<f64> = s.get("max_seconds")?;
-    let steps = match (s.or("n_steps", d.steps)?, max_seconds) {
+    let given: Option<u64> = s.get("n_steps")?;
+    let horizon = if given.is_some() {
+        HorizonRule::Given
+    } else {
+        HorizonRule::Auto
+    };
+    let steps = match (given.unwrap_or(d.steps), max_seconds) {
         (0, Some(_)) => UNBOUNDED_STEPS,
         (0, None) => {
             return Err(PyValueError::new_err(
@@ -682,7 +691,7 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
     };
     let alpha = s.or("alpha", LcaParams::default().lambda)?;
     let lr: f32 = s.or("learning_rate", d.learning_rate)?;
-    Ok(LearnParams::default()
+    let params = LearnParams::default()
         .rule(rule)
         .lca(LcaParams::new().lambda(alpha))
         .learning_rate(lr)
@@ -692,7 +701,8 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<LearnParams> {
         .lambda_final(s.get("alpha_final")?)
         .momentum(s.or("momentum", d.momentum)?)
         .steps(steps)
-        .resample_after(s.or("resample_after", d.resample_after)?))
+        .resample_after(s.or("resample_after", d.resample_after)?);
+    Ok((params, horizon))
 }
 
 /// `lca learn FOLDER --output OUT` from Python: `(dictionary (n_atoms,
@@ -709,7 +719,7 @@ fn learn_images<'py>(
     n_jobs: Option<usize>,
 ) -> PyResult<(Array2<'py>, Bound<'py, PyDict>, Bound<'py, PyDict>)> {
     let mut s = Settings::new(settings, py);
-    let learning = learn_params(&mut s)?;
+    let (learning, horizon) = learn_params(&mut s)?;
     let color = s.or("color", false)?;
     let d = TrainingConfig::default();
     let config = TrainingConfig::default()
@@ -725,7 +735,8 @@ fn learn_images<'py>(
         .heldout_patches(s.or("heldout_patches", d.heldout_patches)?)
         .heldout_every(s.or("heldout_every", d.heldout_every)?)
         .preprocessing(preprocessing(&mut s, color)?)
-        .learning(learning);
+        .learning(learning)
+        .horizon(horizon);
     s.finish()?;
     let mut observer = Collect::default();
     let started = py.detach(|| Training::start(config, &output, &mut observer));
@@ -743,6 +754,12 @@ fn learn_images<'py>(
     summary.set_item("images", report.images)?;
     summary.set_item("heldout_energy", report.heldout_energy)?;
     summary.set_item("output", output.display().to_string())?;
+    if let Some(t) = &report.time {
+        summary.set_item("horizon", t.horizon)?;
+        summary.set_item("horizon_rule", t.rule.name())?;
+        summary.set_item("wall_seconds", t.seconds)?;
+        summary.set_item("time_use", t.sentence())?;
+    }
     let atoms = training.learner().state().atoms.clone();
     Ok((
         to_numpy(py, atoms)?,
@@ -772,14 +789,15 @@ impl PatchLearner {
         init: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
         let mut s = Settings::new(settings, py);
-        let learning = learn_params(&mut s)?;
+        let (learning, horizon) = learn_params(&mut s)?;
         let d = PatchMatrixParams::default();
         let params = PatchMatrixParams::default()
             .atoms(s.or("n_components", d.atoms)?)
             .batch_size(s.or("batch_size", d.batch_size)?)
             .seed(s.or("random_state", d.seed)?)
             .max_seconds(s.get("max_seconds")?)
-            .learning(learning);
+            .learning(learning)
+            .horizon(horizon);
         s.finish()?;
         let patches = columns(x, "X")?;
         let init = init

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::UNBOUNDED_STEPS;
+use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute, checkpoint_path};
 use crate::dictionary::{
     Observer, Progress, StartInfo, Status, TrainingReport, TrainingRow, defaults as patch_defaults,
@@ -70,8 +71,15 @@ pub struct ConvTrainingConfig {
     pub init: Option<PathBuf>,
     /// Steps between checkpoints (0: every 60 s of training).
     pub checkpoint_every: u64,
-    /// Stop after this many seconds of training (all outputs written).
+    /// Time budget in seconds: the run ends within about this much wall
+    /// time, final scoring and writing included.
     pub max_seconds: Option<f64>,
+    /// Where `steps` comes from: with [`HorizonRule::Auto`] (the default)
+    /// and a time budget, the run measures its pace and sets `steps` to fill
+    /// the budget ([`HorizonRule::Budget`], recorded, kept on resume);
+    /// otherwise `steps` is kept ([`HorizonRule::Given`]).
+    #[serde(default = "HorizonRule::legacy")]
+    pub horizon: HorizonRule,
     /// Keep RGB (`C×k×k` filters) instead of luminance.
     pub color: bool,
     /// Image shrink factor ≥ 1 before anything else.
@@ -95,6 +103,7 @@ crate::settings::setters!(ConvTrainingConfig {
     init: Option<PathBuf>,
     checkpoint_every: u64,
     max_seconds: Option<f64>,
+    horizon: HorizonRule,
     color: bool,
     downscale: f32,
     conv: ConvLearnParams,
@@ -114,6 +123,7 @@ impl Default for ConvTrainingConfig {
             init: None,
             checkpoint_every: 0,
             max_seconds: None,
+            horizon: HorizonRule::Auto,
             color: false,
             downscale: 1.0,
             conv: ConvLearnParams::default(),
@@ -155,6 +165,7 @@ impl ConvTrainingConfig {
                 format!("must be finite and > 0, got {s}"),
             ));
         }
+        self.horizon.check(self.max_seconds)?;
         Ok(Checked::assume_valid(self))
     }
 
@@ -208,6 +219,8 @@ pub struct ConvTraining {
     elapsed: f64,
     interrupt: Option<Arc<AtomicUsize>>,
     already: Option<Status>,
+    /// The time budget's clock, and the horizon's planner.
+    planner: BudgetPlanner,
 }
 
 impl ConvTraining {
@@ -219,7 +232,14 @@ impl ConvTraining {
         out: &Path,
         observer: &mut dyn Observer,
     ) -> Result<Self> {
+        let opened = Instant::now();
         let mut config = config.check()?.into_inner();
+        // The online rule has no schedule: the step count only says when to
+        // stop, so a budget alone sets it and nothing scales it otherwise.
+        config.horizon = match (config.horizon, config.max_seconds) {
+            (HorizonRule::Auto | HorizonRule::Budget, Some(_)) => HorizonRule::Budget,
+            _ => HorizonRule::Given,
+        };
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
         config.images = config.images.as_deref().map(absolute).transpose()?;
         config.init = config.init.as_deref().map(absolute).transpose()?;
@@ -228,7 +248,9 @@ impl ConvTraining {
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
-        let run = Self::assemble(config, out, set, None)?;
+        let replan = config.horizon == HorizonRule::Budget;
+        let mut run = Self::assemble(config, out, set, None)?;
+        run.planner = run.planner(opened, 0.0, replan);
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         run.write_config(Status::Running)?;
         run.write_log()?;
@@ -238,6 +260,7 @@ impl ConvTraining {
     /// Reopens the run in `out` from its `config.json` and checkpoint; without
     /// a checkpoint the run starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        let opened = Instant::now();
         let (config, path) = folder::read_config::<ConvTrainingConfig>(out, "lca learn --conv")?;
         let config = config
             .check()
@@ -255,6 +278,10 @@ impl ConvTraining {
         };
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
+        // A resumed run keeps the recorded plan: it never re-plans, and a
+        // plan fitted to the budget is run to its end (the start-up of this
+        // session was not in it), as the uninterrupted run would have.
+        run.planner = run.planner(opened, run.elapsed, false);
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.steps,
@@ -352,7 +379,23 @@ impl ConvTraining {
             elapsed,
             interrupt: None,
             already: None,
+            planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
         })
+    }
+
+    /// The planner of a session opened at `opened`, `prior` seconds into the
+    /// run. Until a held-out scoring is timed, it costs as many steps as its
+    /// pixels are steps' pixels.
+    fn planner(&self, opened: Instant, prior: f64, replan: bool) -> BudgetPlanner {
+        let c = &self.config.conv;
+        let crop = if c.crop == 0 { c.heldout_size } else { c.crop };
+        let step_pixels = (c.images_per_step * crop * crop).max(1) as f64;
+        let heldout_pixels = (self.heldout.iter())
+            .map(|p| p.height * p.width)
+            .sum::<usize>() as f64;
+        let planned = self.config.horizon == HorizonRule::Budget && !replan;
+        let budget = self.config.max_seconds.filter(|_| !planned);
+        BudgetPlanner::new(budget, opened, prior, replan).scoring_like(heldout_pixels / step_pixels)
     }
 
     /// Stops the run (after finishing the current step and writing every
@@ -449,11 +492,10 @@ impl ConvTraining {
     /// writes every output (filters, pictures, log, checkpoint, config).
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
-        let total = self.config.steps;
         observer.started(&StartInfo {
             images: self.set.len(),
             resumed_at: start_step,
-            steps: total,
+            steps: self.config.steps,
             n_features: self.learner.shape().filter_len(),
             heldout_patches: self.heldout.len(),
         });
@@ -464,7 +506,13 @@ impl ConvTraining {
         let mut training = 0.0f64;
         let mut last_checkpoint = self.elapsed;
         let status = loop {
-            if self.learner.steps_done() >= total {
+            let step = self.learner.steps_done();
+            if let Some(horizon) = self.planner.plan(step, self.config.steps) {
+                self.config.steps = horizon;
+                observer.horizon(horizon);
+            }
+            let total = self.config.steps;
+            if step >= total {
                 break Status::Completed;
             }
             if self
@@ -474,13 +522,10 @@ impl ConvTraining {
             {
                 break Status::Interrupted;
             }
-            if let Some(budget) = self.config.max_seconds
-                && self.elapsed + training >= budget
-            {
+            if self.planner.over_budget() {
                 break Status::TimeBudget;
             }
             let t0 = Instant::now();
-            let step = self.learner.steps_done();
             let crops = self.batch(step)?;
             let dict = self.dictionary()?;
             let codes = self.coder.encode(&dict, &crops)?;
@@ -501,7 +546,14 @@ impl ConvTraining {
             }
             let done = step + 1;
             let score = done.is_multiple_of(self.config.conv.heldout_every) || done == total;
-            let heldout_energy = if score { self.score_heldout()? } else { None };
+            let heldout_energy = if score {
+                let t = Instant::now();
+                let energy = self.score_heldout()?;
+                self.planner.scored(t.elapsed().as_secs_f64());
+                energy
+            } else {
+                None
+            };
             let row = step_row(
                 done,
                 self.elapsed + training,
@@ -522,6 +574,7 @@ impl ConvTraining {
                 self.write_log()?;
             }
             if checkpoint && done < total {
+                let t = Instant::now();
                 self.write_dictionary()?;
                 write_conv_checkpoint(
                     &checkpoint_path(&self.out),
@@ -529,6 +582,7 @@ impl ConvTraining {
                     row.seconds,
                 )?;
                 self.write_config(Status::Running)?;
+                self.planner.wrote(t.elapsed().as_secs_f64());
                 last_checkpoint = row.seconds;
                 observer.checkpoint(done);
             }
@@ -551,7 +605,15 @@ impl ConvTraining {
             start_step,
             set: &self.set,
         };
-        folder::report(&self.rows, facts, status, secs)
+        let mut report = folder::report(&self.rows, facts, status, secs);
+        report.time = Some(TimeUse {
+            rule: self.config.horizon,
+            horizon: self.config.steps,
+            steps: self.learner.steps_done(),
+            seconds: self.planner.used(),
+            budget: self.config.max_seconds,
+        });
+        report
     }
 
     fn finish(&mut self, status: Status) -> Result<()> {

@@ -100,6 +100,22 @@ pub struct LearnParams {
     pub steps: u64,
     /// An atom unused for this many consecutive steps is re-seeded (0: never).
     pub resample_after: u64,
+    /// Horizons in force before `steps`, when a time-budgeted run re-planned
+    /// ([`crate::dictionary::horizon`]): the schedules are geometric pieces,
+    /// each continuing from the value reached where the previous one ended.
+    /// Empty: one piece, `steps` from step 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub horizons: Vec<HorizonRevision>,
+}
+
+/// A horizon chosen at a step: from `from_step` on, the schedules head for
+/// their final values at step `steps − 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HorizonRevision {
+    /// First step the horizon applies to.
+    pub from_step: u64,
+    /// The planned number of steps.
+    pub steps: u64,
 }
 
 crate::settings::setters!(LearnParams {
@@ -111,6 +127,7 @@ crate::settings::setters!(LearnParams {
     momentum: f32,
     steps: u64,
     resample_after: u64,
+    horizons: Vec<HorizonRevision>,
 });
 
 impl Default for LearnParams {
@@ -124,6 +141,7 @@ impl Default for LearnParams {
             momentum: 0.0,
             steps: 2000,
             resample_after: 50,
+            horizons: Vec::new(),
         }
     }
 }
@@ -180,15 +198,51 @@ impl LearnParams {
         Ok(Checked::assume_valid(self))
     }
 
-    /// Value of a geometric schedule from `start` to `end` at `step`.
+    /// Value of a geometric schedule from `start` to `end` at `step`: one
+    /// piece over `steps`, or the pieces of [`LearnParams::horizons`].
     fn schedule(&self, start: f32, end: Option<f32>, step: u64) -> f32 {
-        match end {
-            None => start,
-            Some(end) => {
-                let t = (step as f64 / (self.steps.max(2) - 1) as f64).min(1.0);
-                (f64::from(start) * (f64::from(end) / f64::from(start)).powf(t)) as f32
+        let Some(end) = end else {
+            return start;
+        };
+        let (end, mut value) = (f64::from(end), f64::from(start));
+        let single = [HorizonRevision {
+            from_step: 0,
+            steps: self.steps,
+        }];
+        let pieces = if self.horizons.is_empty() {
+            &single[..]
+        } else {
+            &self.horizons[..]
+        };
+        for (i, piece) in pieces.iter().enumerate() {
+            let next = pieces.get(i + 1).map_or(u64::MAX, |p| p.from_step);
+            let at = step.min(next).saturating_sub(piece.from_step);
+            let span = piece.steps.saturating_sub(piece.from_step).max(2) - 1;
+            let t = (at as f64 / span as f64).min(1.0);
+            value *= (end / value).powf(t);
+            if step < next {
+                break;
             }
         }
+        value as f32
+    }
+
+    /// Re-plans the run from `from_step` on to end at `steps` (a time budget's
+    /// horizon): the schedules continue from their current values.
+    pub fn revise_horizon(&mut self, from_step: u64, steps: u64) {
+        if from_step == 0 {
+            self.horizons.clear();
+        } else if self.horizons.is_empty() {
+            self.horizons.push(HorizonRevision {
+                from_step: 0,
+                steps: self.steps,
+            });
+        }
+        self.horizons.retain(|h| h.from_step < from_step);
+        if !self.horizons.is_empty() {
+            self.horizons.push(HorizonRevision { from_step, steps });
+        }
+        self.steps = steps;
     }
 
     /// λ used at `step`.
@@ -329,6 +383,12 @@ impl DictionaryLearner {
     /// The settings.
     pub fn params(&self) -> &LearnParams {
         &self.params
+    }
+
+    /// Re-plans the schedules' horizon from `from_step` on
+    /// ([`LearnParams::revise_horizon`]; a time budget's re-planning).
+    pub fn revise_horizon(&mut self, from_step: u64, steps: u64) {
+        self.params.revise_horizon(from_step, steps);
     }
 
     /// The state to checkpoint.

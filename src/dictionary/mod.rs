@@ -6,6 +6,7 @@
 //! matrix Φ whose columns are the atoms. Files therefore load without copies.
 
 mod checkpoint;
+pub mod horizon;
 mod learn;
 mod patch_matrix;
 pub(crate) mod run_folder;
@@ -13,8 +14,10 @@ mod training;
 mod training_log;
 
 pub use checkpoint::{read_checkpoint, write_checkpoint};
+pub use horizon::{BudgetPlanner, HorizonRule, TimeUse, problem_size_steps};
 pub use learn::{
-    DictionaryLearner, LearnParams, LearnerState, OnlineStats, Rule, StepStats, UNBOUNDED_STEPS,
+    DictionaryLearner, HorizonRevision, LearnParams, LearnerState, OnlineStats, Rule, StepStats,
+    UNBOUNDED_STEPS,
 };
 pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
 pub use training::{

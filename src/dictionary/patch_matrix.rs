@@ -17,7 +17,8 @@
 //! let params = PatchMatrixParams::default()
 //!     .atoms(4)
 //!     .batch_size(16)
-//!     .learning(LearnParams::default().steps(20));
+//!     .learning(LearnParams::default())
+//!     .steps(20);
 //! let mut run = PatchMatrixTraining::new(params, x, None).unwrap();
 //! let report = run.run(&mut NoObserver, None).unwrap();
 //! assert_eq!(report.steps_done, 20);
@@ -32,6 +33,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams};
 use super::training::{Observer, StartInfo, Status, TrainingReport, defaults};
 use super::training_log::TrainingRow;
@@ -48,8 +50,12 @@ pub struct PatchMatrixParams {
     pub batch_size: usize,
     /// Seed of the initial atoms and of every pass's order.
     pub seed: u64,
-    /// Stop after this many seconds of training.
+    /// Time budget of [`PatchMatrixTraining::run`], in seconds of wall time.
     pub max_seconds: Option<f64>,
+    /// Where `learning.steps` comes from ([`HorizonRule::Auto`], the default,
+    /// replaces it: set [`HorizonRule::Given`] or use
+    /// [`PatchMatrixParams::steps`] to keep your own).
+    pub horizon: HorizonRule,
     /// Rule, encoder and schedules (`learning.steps` bounds the run).
     pub learning: LearnParams,
 }
@@ -59,6 +65,7 @@ crate::settings::setters!(PatchMatrixParams {
     batch_size: usize,
     seed: u64,
     max_seconds: Option<f64>,
+    horizon: HorizonRule,
     learning: LearnParams,
 });
 
@@ -69,8 +76,18 @@ impl Default for PatchMatrixParams {
             batch_size: defaults::BATCH_SIZE,
             seed: 0,
             max_seconds: None,
+            horizon: HorizonRule::Auto,
             learning: LearnParams::default(),
         }
+    }
+}
+
+impl PatchMatrixParams {
+    /// Exactly `steps` learning steps (the schedules' horizon).
+    pub fn steps(mut self, steps: u64) -> Self {
+        self.learning.steps = steps;
+        self.horizon = HorizonRule::Given;
+        self
     }
 }
 
@@ -93,17 +110,21 @@ pub struct PatchMatrixTraining {
     elapsed: f64,
     /// The order of the pass last used, cached (a pass spans many batches).
     pass: Option<(u64, Vec<usize>)>,
+    /// The time budget's clock and the horizon's planner.
+    planner: BudgetPlanner,
 }
 
 impl PatchMatrixTraining {
     /// Checks the settings against the patches and starts from `init`, or
     /// else from `atoms` distinct patches drawn with the seed.
     pub fn new(
-        params: PatchMatrixParams,
+        mut params: PatchMatrixParams,
         patches: DMatrix<f32>,
         init: Option<Dictionary>,
     ) -> Result<Self> {
+        let opened = Instant::now();
         params.learning.clone().check()?;
+        params.horizon.check(params.max_seconds)?;
         let (n, m) = patches.shape();
         if n == 0 || m == 0 {
             return Err(Error::Shape(format!(
@@ -143,7 +164,17 @@ impl PatchMatrixTraining {
             }
             None => Dictionary::from_atoms(initial_atoms(&patches, params.atoms, params.seed)?)?,
         };
+        let (rule, steps) =
+            params
+                .horizon
+                .resolve(params.max_seconds, params.learning.steps, n, params.atoms);
+        if rule != HorizonRule::Given {
+            params.learning.horizons.clear();
+        }
+        (params.horizon, params.learning.steps) = (rule, steps);
         let learner = DictionaryLearner::new(params.learning.clone(), init)?;
+        let planner =
+            BudgetPlanner::new(params.max_seconds, opened, 0.0, rule == HorizonRule::Budget);
         Ok(PatchMatrixTraining {
             params,
             patches,
@@ -151,6 +182,7 @@ impl PatchMatrixTraining {
             rows: Vec::new(),
             elapsed: 0.0,
             pass: None,
+            planner,
         })
     }
 
@@ -222,33 +254,41 @@ impl PatchMatrixTraining {
 
     /// Runs steps until `learning.steps`, the time budget or `interrupt`
     /// (non-zero: stop after the current step); `observer` sees every row.
+    /// The budget's clock started when the run was made
+    /// ([`PatchMatrixTraining::new`]); a run fitted to it re-plans its
+    /// horizon as it goes.
     pub fn run(
         &mut self,
         observer: &mut dyn Observer,
         interrupt: Option<&AtomicUsize>,
     ) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
-        let total = self.params.learning.steps;
         observer.started(&StartInfo {
             images: 0,
             resumed_at: start_step,
-            steps: total,
+            steps: self.params.learning.steps,
             n_features: self.patches.nrows(),
             heldout_patches: 0,
         });
         let session = Instant::now();
         let status = loop {
-            if self.learner.steps_done() >= total {
+            let step = self.learner.steps_done();
+            if let Some(horizon) = self.planner.plan(step, self.params.learning.steps) {
+                self.params.learning.revise_horizon(step, horizon);
+                self.learner.revise_horizon(step, horizon);
+                observer.horizon(horizon);
+            }
+            if step >= self.params.learning.steps {
                 break Status::Completed;
             }
             if interrupt.is_some_and(|f| f.load(Ordering::SeqCst) != 0) {
                 break Status::Interrupted;
             }
-            if self.params.max_seconds.is_some_and(|s| self.elapsed >= s) {
+            if self.planner.over_budget() {
                 break Status::TimeBudget;
             }
             let t0 = Instant::now();
-            let batch = self.batch(self.learner.steps_done());
+            let batch = self.batch(step);
             self.elapsed += t0.elapsed().as_secs_f64();
             let row = self.step_on(&batch)?;
             observer.step(&row);
@@ -264,6 +304,13 @@ impl PatchMatrixTraining {
             decodes: 0,
             session_steps: self.learner.steps_done() - start_step,
             session_seconds: session.elapsed().as_secs_f64(),
+            time: Some(TimeUse {
+                rule: self.params.horizon,
+                horizon: self.params.learning.steps,
+                steps: self.learner.steps_done(),
+                seconds: self.planner.session_seconds(),
+                budget: self.params.max_seconds,
+            }),
         })
     }
 }
@@ -313,6 +360,7 @@ mod tests {
                 steps,
                 ..LearnParams::default()
             },
+            horizon: HorizonRule::Given,
             ..PatchMatrixParams::default()
         }
     }

@@ -163,6 +163,7 @@ pub(crate) fn report(
         decodes: facts.set.decode_count(),
         session_steps: facts.steps_done - facts.start_step,
         session_seconds: secs,
+        time: None,
     }
 }
 

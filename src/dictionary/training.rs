@@ -33,12 +33,13 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_checkpoint, write_checkpoint};
+use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 pub use super::run_folder::checkpoint_path;
 use super::run_folder::{self as folder, ReportFacts, absolute};
 use super::training_log::TrainingRow;
 use crate::Dictionary;
-use crate::distributed::{Communicator, agree, encode_codes};
+use crate::distributed::{Communicator, agree_plan, encode_codes};
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
@@ -118,9 +119,17 @@ pub struct TrainingConfig {
     pub init: Option<PathBuf>,
     /// Steps between checkpoints (0: every [`defaults::CHECKPOINT_SECONDS`]).
     pub checkpoint_every: u64,
-    /// Stop after this many seconds of training (all outputs written).
+    /// Time budget in seconds: the run ends within about this much wall
+    /// time, final scoring and writing included. With [`HorizonRule::Auto`]
+    /// the run also sizes its schedules to fill it.
     #[serde(default)]
     pub max_seconds: Option<f64>,
+    /// Where `learning.steps` (the schedules' horizon) comes from; resolved
+    /// when the run starts and recorded. [`HorizonRule::Auto`] (the default)
+    /// replaces `learning.steps`: set [`HorizonRule::Given`] (or use
+    /// [`TrainingConfig::steps`]) to keep a step count of your own.
+    #[serde(default = "HorizonRule::legacy")]
+    pub horizon: HorizonRule,
     /// Held-out patches (0: none; training then uses every image row).
     #[serde(default)]
     pub heldout_patches: usize,
@@ -149,6 +158,7 @@ crate::settings::setters!(TrainingConfig {
     init: Option<PathBuf>,
     checkpoint_every: u64,
     max_seconds: Option<f64>,
+    horizon: HorizonRule,
     heldout_patches: usize,
     heldout_every: u64,
     preprocessing: Preprocessing,
@@ -174,6 +184,7 @@ impl Default for TrainingConfig {
             init: None,
             checkpoint_every: 0,
             max_seconds: None,
+            horizon: HorizonRule::Auto,
             heldout_patches: defaults::HELDOUT_PATCHES,
             heldout_every: defaults::HELDOUT_EVERY,
             preprocessing: Preprocessing::default(),
@@ -185,6 +196,14 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Exactly `steps` learning steps (the schedules' horizon): the same
+    /// result on every machine, whatever the time budget.
+    pub fn steps(mut self, steps: u64) -> Self {
+        self.learning.steps = steps;
+        self.horizon = HorizonRule::Given;
+        self
+    }
+
     /// Checks every setting (before anything is read or written).
     pub fn check(self) -> Result<Checked<TrainingConfig>> {
         self.preprocessing.check()?;
@@ -203,6 +222,7 @@ impl TrainingConfig {
                 format!("max seconds must be finite and > 0, got {s}"),
             ));
         }
+        self.horizon.check(self.max_seconds)?;
         if self.heldout_every == 0 {
             return Err(Error::setting(
                 "heldout_every",
@@ -248,6 +268,8 @@ pub trait Observer {
     fn warning(&mut self, _message: &str) {}
     /// A checkpoint was written after `step` steps.
     fn checkpoint(&mut self, _step: u64) {}
+    /// The run re-planned: it now ends after `steps` steps.
+    fn horizon(&mut self, _steps: u64) {}
 }
 
 /// An observer that ignores everything.
@@ -291,6 +313,9 @@ pub struct TrainingReport {
     pub session_steps: u64,
     /// Wall seconds of this session's loop.
     pub session_seconds: f64,
+    /// How the run used its time (planned steps, budget); `None` where the
+    /// learner keeps no plan.
+    pub time: Option<TimeUse>,
 }
 
 /// A dictionary-learning run bound to its output folder.
@@ -306,6 +331,8 @@ pub struct Training {
     elapsed: f64,
     interrupt: Option<Arc<AtomicUsize>>,
     already: Option<Status>,
+    /// The time budget's clock, and the horizon's planner.
+    planner: BudgetPlanner,
     /// The job's ranks: each encodes its share of every batch, rank 0 writes.
     comm: &'static dyn Communicator,
 }
@@ -327,6 +354,7 @@ impl Training {
     /// memory needed, and only then creates `out` and writes `config.json`
     /// (a failed start leaves no folder behind).
     pub fn start(config: TrainingConfig, out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        let opened = Instant::now();
         let mut config = config.check()?.into_inner();
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
         config.images = config.images.as_deref().map(absolute).transpose()?;
@@ -334,6 +362,16 @@ impl Training {
         config.progress = None;
         config.zca = None;
         let set = open_images(&config, observer, None)?;
+        let (rule, steps) = config.horizon.resolve(
+            config.max_seconds,
+            config.learning.steps,
+            config.n_features(set.channels()),
+            config.atoms,
+        );
+        if rule != HorizonRule::Given {
+            config.learning.horizons.clear();
+        }
+        (config.horizon, config.learning.steps) = (rule, steps);
         let needed = config.memory_needed(set.channels());
         if let Some(avail) = available_memory()
             && needed > avail
@@ -355,7 +393,8 @@ impl Training {
         if crate::distributed::world().is_root() {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         }
-        let run = Self::assemble(config, out, set, None)?;
+        let mut run = Self::assemble(config, out, set, None)?;
+        run.planner = run.planner(opened, 0.0, run.config.horizon == HorizonRule::Budget);
         run.write_config(Status::Running)?;
         run.write_log()?;
         Ok(run)
@@ -366,6 +405,7 @@ impl Training {
     /// from it. Without a checkpoint (killed before its first one) the run
     /// starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        let opened = Instant::now();
         let (config, path) = folder::read_config::<TrainingConfig>(out, "lca learn")?;
         let config = config
             .check()
@@ -386,6 +426,10 @@ impl Training {
         };
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
+        // A resumed run keeps the recorded plan: it never re-plans, and a
+        // plan fitted to the budget is run to its end (the start-up of this
+        // session was not in it), as the uninterrupted run would have.
+        run.planner = run.planner(opened, run.elapsed, false);
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.learning.steps,
@@ -464,8 +508,20 @@ impl Training {
             elapsed,
             interrupt: None,
             already: None,
+            planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
             comm,
         })
+    }
+
+    /// The planner of a session opened at `opened`, `prior` seconds into the
+    /// run. Until a held-out scoring is timed, it costs as many steps as its
+    /// patches are batches, twice over (it solves to tolerance 0).
+    fn planner(&self, opened: Instant, prior: f64, replan: bool) -> BudgetPlanner {
+        let heldout = self.heldout.as_ref().map_or(0, |h| h.ncols()) as f64;
+        let planned = self.config.horizon == HorizonRule::Budget && !replan;
+        let budget = self.config.max_seconds.filter(|_| !planned);
+        BudgetPlanner::new(budget, opened, prior, replan)
+            .scoring_like(2.0 * heldout / self.config.batch_size as f64)
     }
 
     /// Stops the run (after finishing the current step and writing every
@@ -526,13 +582,14 @@ impl Training {
 
     /// Runs steps until the step limit, the time budget or an interrupt, then
     /// writes every output (dictionary, pictures, log, checkpoint, config).
+    /// A run fitted to its time budget re-plans its horizon as it goes
+    /// ([`BudgetPlanner`]); the observer hears of each new horizon.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
-        let total = self.config.learning.steps;
         observer.started(&StartInfo {
             images: self.set.len(),
             resumed_at: start_step,
-            steps: total,
+            steps: self.config.learning.steps,
             n_features: self.stream.dim(),
             heldout_patches: self.heldout.as_ref().map_or(0, |h| h.ncols()),
         });
@@ -544,20 +601,26 @@ impl Training {
         let mut last_checkpoint = self.elapsed;
         let mut last_log = Instant::now();
         let status = loop {
-            if self.learner.steps_done() >= total {
-                break Status::Completed;
-            }
-            // Every rank stops at the same step: on an interrupt any rank
-            // received, or on rank 0's clock for the time budget.
+            let step = self.learner.steps_done();
+            // Every rank stops at the same step and follows the same plan: on
+            // an interrupt any rank received, on rank 0's clock for the budget.
             let interrupted = self
                 .interrupt
                 .as_ref()
                 .is_some_and(|f| f.load(Ordering::SeqCst) != 0);
-            let over_budget = self
-                .config
-                .max_seconds
-                .is_some_and(|budget| self.elapsed + training >= budget);
-            let (interrupted, over_budget) = agree(self.comm, interrupted, over_budget)?;
+            let plan = self.planner.plan(step, self.config.learning.steps);
+            let over_budget = self.planner.over_budget();
+            let (interrupted, over_budget, plan) =
+                agree_plan(self.comm, interrupted, over_budget, plan)?;
+            if let Some(horizon) = plan {
+                self.config.learning.revise_horizon(step, horizon);
+                self.learner.revise_horizon(step, horizon);
+                observer.horizon(horizon);
+            }
+            let total = self.config.learning.steps;
+            if step >= total {
+                break Status::Completed;
+            }
             if interrupted {
                 break Status::Interrupted;
             }
@@ -565,7 +628,6 @@ impl Training {
                 break Status::TimeBudget;
             }
             let t0 = Instant::now();
-            let step = self.learner.steps_done();
             let batch = self.stream.batch(step)?;
             let stats = self
                 .learner
@@ -576,7 +638,7 @@ impl Training {
             }
             let done = step + 1;
             let score = done.is_multiple_of(self.config.heldout_every) || done == total;
-            let heldout_energy = if score { self.score_heldout()? } else { None };
+            let heldout_energy = if score { self.timed_score()? } else { None };
             let row = TrainingRow {
                 step: done,
                 seconds: self.elapsed + training,
@@ -603,6 +665,7 @@ impl Training {
                 last_log = Instant::now();
             }
             if checkpoint && done < total {
+                let t = Instant::now();
                 self.write_dictionary()?;
                 if self.comm.is_root() {
                     write_checkpoint(
@@ -612,6 +675,7 @@ impl Training {
                     )?;
                 }
                 self.write_config(Status::Running)?;
+                self.planner.wrote(t.elapsed().as_secs_f64());
                 last_checkpoint = row.seconds;
                 observer.checkpoint(done);
             }
@@ -629,6 +693,14 @@ impl Training {
         Ok(self.report(status, start_step, secs))
     }
 
+    /// [`Training::score_heldout`], timed for the budget's planner.
+    fn timed_score(&mut self) -> Result<Option<f64>> {
+        let t = Instant::now();
+        let score = self.score_heldout()?;
+        self.planner.scored(t.elapsed().as_secs_f64());
+        Ok(score)
+    }
+
     fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
         let facts = ReportFacts {
             elapsed: self.elapsed,
@@ -636,7 +708,15 @@ impl Training {
             start_step,
             set: &self.set,
         };
-        folder::report(&self.rows, facts, status, secs)
+        let mut report = folder::report(&self.rows, facts, status, secs);
+        report.time = Some(TimeUse {
+            rule: self.config.horizon,
+            horizon: self.config.learning.steps,
+            steps: self.learner.steps_done(),
+            seconds: self.planner.used(),
+            budget: self.config.max_seconds,
+        });
+        report
     }
 
     /// Writes every output of the current state (rank 0 of a job only).

@@ -490,6 +490,34 @@ pub fn agree(comm: &dyn Communicator, any: bool, root: bool) -> Result<(bool, bo
     ))
 }
 
+/// [`agree`], plus rank 0's choice of a new horizon (a time-budgeted run
+/// re-planning on rank 0's clock), so every rank revises it at the same step.
+pub fn agree_plan(
+    comm: &dyn Communicator,
+    any: bool,
+    root: bool,
+    plan: Option<u64>,
+) -> Result<(bool, bool, Option<u64>)> {
+    if comm.size() == 1 {
+        return Ok((any, root, plan));
+    }
+    let is_root = comm.is_root();
+    let flags = u32::from(any) | (u32::from(root && is_root) << 1);
+    let (flags, plan) = match plan.filter(|_| is_root) {
+        Some(p) => (flags | 4, p),
+        None => (flags, 0),
+    };
+    let mine = [flags, plan as u32, (plan >> 32) as u32];
+    let all = comm.all_gather_u32(&mine, &vec![3; comm.size()])?;
+    let root_flags = all.first().copied().unwrap_or(0);
+    let root_plan = (root_flags & 4 != 0).then(|| u64::from(all[1]) | (u64::from(all[2]) << 32));
+    Ok((
+        all.chunks(3).any(|v| v[0] & 1 != 0),
+        root_flags & 2 != 0,
+        root_plan,
+    ))
+}
+
 /// What this process has communicated so far (all zero on one process):
 /// for the scaling figures of BENCHMARKS.md.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -81,11 +81,11 @@ pub(super) fn wants_conv(args: &LearnArgs, matches: &ArgMatches) -> anyhow::Resu
 /// step count of convolutional coding).
 fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConfig> {
     let given = |id: &str| typed.iter().any(|t| t == id);
-    let steps = match (given("steps"), args.steps, args.max_seconds) {
-        (false, _, _) => learn_defaults::STEPS,
-        (true, 0, Some(_)) => UNBOUNDED_STEPS,
-        (true, 0, None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
-        (true, n, _) => n,
+    let steps = match (args.steps, args.max_seconds) {
+        (None, _) => learn_defaults::STEPS,
+        (Some(0), Some(_)) => UNBOUNDED_STEPS,
+        (Some(0), None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
+        (Some(n), _) => n,
     };
     let conv = ConvLearnParams::default()
         .kernel_size(args.kernel_size)
@@ -117,7 +117,8 @@ fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConf
         .max_seconds(args.max_seconds)
         .color(args.color)
         .downscale(args.downscale)
-        .conv(conv);
+        .conv(conv)
+        .horizon(args.horizon());
     Ok(config.check()?.into_inner())
 }
 
@@ -194,6 +195,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         "final_energy": last.map(|r| r.energy),
         "heldout_energy": report.heldout_energy,
         "steps_per_second": rate(report.session_steps as f64),
+        "horizon": super::time_json(report.time.as_ref()),
     });
     if args.run.json {
         println!("{summary}");
@@ -214,6 +216,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
             last.map_or(0.0, |r| r.active_fraction),
             out.display()
         );
+        super::print_time_use(report.time.as_ref());
     }
     if report.status == Status::Interrupted {
         let code = stop.load(std::sync::atomic::Ordering::SeqCst);
