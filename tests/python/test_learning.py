@@ -94,6 +94,25 @@ def test_time_budget_stops_fit(patches):
     assert time.perf_counter() - t0 < 5
 
 
+def test_a_time_budget_alone_sizes_the_fit(patches):
+    est = lca.DictionaryLearning(n_components=8, max_seconds=0.5, batch_size=32)
+    est.fit(patches)
+    assert est.status_ in ("completed", "time-budget") and est.n_iter_ > 0
+
+
+def test_learn_images_with_a_budget_alone_records_its_horizon(tmp_path):
+    d, log, summary = lca.learn_images(None, tmp_path / "run", n_components=16, max_seconds=1.5, batch_size=32,
+                                       heldout_patches=64, downscale=4.0)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["horizon"] == "budget" and summary["horizon_rule"] == "budget"
+    assert config["learning"]["steps"] == summary["horizon"] >= summary["steps"] > 0
+    assert config["learning"]["horizons"][0] == {"from_step": 0, "steps": 2000}
+    assert "chosen for the 1.5 s budget" in summary["time_use"]
+    _, _, fixed = lca.learn_images(None, tmp_path / "fixed", n_components=16, n_steps=5, batch_size=32,
+                                   heldout_patches=64, downscale=4.0)
+    assert fixed["horizon_rule"] == "given" and fixed["horizon"] == 5
+
+
 def test_keyboard_interrupt_stops_a_long_fit_cleanly(patches):
     est = lca.DictionaryLearning(n_components=16, n_steps=10_000_000, batch_size=64)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
