@@ -10,12 +10,15 @@ fn main() {
     // flag the user typed from its default (`learn --resume` refuses the former).
     let matches = cli::Cli::command().get_matches();
     let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let Err(e) = cli::run(args, &matches) {
-        // One line naming the file and the problem, then a failing exit code
-        // (under `mpirun`, for the whole job: the other ranks may wait for this one).
-        eprintln!("error: {e:#}");
-        lca::distributed::abort(1);
+    match cli::run(args, &matches) {
+        // MPI, when a launcher started it, is finalised before exiting (also
+        // after an interrupted learning run, exit status 130 / 143).
+        Ok(code) => lca::distributed::exit(code),
+        Err(e) => {
+            // One line naming the file and the problem, then a failing exit code
+            // (under `mpirun`, for the whole job: the other ranks may wait for this one).
+            eprintln!("error: {e:#}");
+            lca::distributed::abort(1);
+        }
     }
-    // MPI, when a launcher started it, is finalised before exiting.
-    lca::distributed::exit(0)
 }

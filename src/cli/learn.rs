@@ -352,7 +352,7 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicUsize>> {
 
 /// `lca learn --patches X.npy`: learning over the rows of a matrix
 /// ([`PatchMatrixTraining`]); writes `dictionary.npy` and `training.csv`.
-fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
+fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<i32> {
     let Some(out) = args.output.clone() else {
         bail!("--output OUT/ is required");
     };
@@ -433,13 +433,20 @@ fn run_patches(args: &LearnArgs, path: &std::path::Path) -> anyhow::Result<()> {
         );
         print_time_use(report.time.as_ref());
     }
-    if report.status == Status::Interrupted {
-        std::process::exit(stop.load(std::sync::atomic::Ordering::SeqCst) as i32);
-    }
-    Ok(())
+    Ok(exit_code(report.status, &stop))
 }
 
-pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+/// The exit status of a finished run: 130 / 143 after SIGINT / SIGTERM.
+fn exit_code(status: Status, stop: &AtomicUsize) -> i32 {
+    if status == Status::Interrupted {
+        stop.load(std::sync::atomic::Ordering::SeqCst) as i32
+    } else {
+        0
+    }
+}
+
+/// `lca learn`; `Ok(code)`: the exit status (130 / 143 after an interrupt).
+pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     if conv::wants_conv(&args, matches)? {
         return conv::run(args, matches);
     }
@@ -568,19 +575,15 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         );
         print_time_use(report.time.as_ref());
     }
-    if report.status == Status::Interrupted {
-        let code = stop.load(std::sync::atomic::Ordering::SeqCst);
-        if !quiet {
-            eprintln!(
-                "interrupted at step {} of {}: outputs and checkpoint written; continue with: lca learn --resume {}",
-                report.steps_done,
-                steps_label(config.learning.steps),
-                out.display()
-            );
-        }
-        lca::distributed::exit(code as i32);
+    if report.status == Status::Interrupted && !quiet {
+        eprintln!(
+            "interrupted at step {} of {}: outputs and checkpoint written; continue with: lca learn --resume {}",
+            report.steps_done,
+            steps_label(config.learning.steps),
+            out.display()
+        );
     }
-    Ok(())
+    Ok(exit_code(report.status, &stop))
 }
 
 #[cfg(test)]

@@ -97,19 +97,23 @@ pub(crate) struct RunOptions {
 }
 
 /// Runs the parsed command.
-pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+/// Runs a subcommand; `Ok(code)` is the exit status (non-zero: a learning
+/// run stopped by SIGINT / SIGTERM after writing everything), which `main`
+/// returns after shutting MPI down.
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<i32> {
     let sub = |name: &str| {
         matches
             .subcommand_matches(name)
             .cloned()
             .unwrap_or_default()
     };
+    let done = |r: anyhow::Result<()>| r.map(|()| 0);
     match cli.0.command {
-        Command::Encode(args) => encode::run(args),
+        Command::Encode(args) => done(encode::run(args)),
         Command::Learn(args) => learn::run(args, &sub("learn")),
-        Command::Plot(args) => plot::run(args),
-        Command::Reconstruct(args) => reconstruct::run(args),
-        Command::Snn(args) => snn::run(args),
+        Command::Plot(args) => done(plot::run(args)),
+        Command::Reconstruct(args) => done(reconstruct::run(args)),
+        Command::Snn(args) => done(snn::run(args)),
     }
 }
 

@@ -286,8 +286,7 @@ impl ConvTraining {
             run.learner.steps_done(),
             run.config.steps,
             status,
-            run.elapsed,
-            run.config.max_seconds,
+            run.config.horizon == HorizonRule::Budget,
         );
         Ok(run)
     }

@@ -110,17 +110,16 @@ pub(crate) fn resumed_rows(out: &Path, step: u64) -> Result<Vec<TrainingRow>> {
 }
 
 /// `Some(status)` when a resumed run has nothing left to do: all `steps` done,
-/// or stopped by a time budget it has spent.
+/// or stopped by its time budget — unless the budget only chose the horizon
+/// (`budget_planned`): such a run resumes to the end of its plan.
 pub(crate) fn finished_status(
     done: u64,
     steps: u64,
     status: Option<Status>,
-    elapsed: f64,
-    max_seconds: Option<f64>,
+    budget_planned: bool,
 ) -> Option<Status> {
-    let budget_spent = max_seconds.is_some_and(|s| elapsed >= s);
-    (done >= steps || (status == Some(Status::TimeBudget) && budget_spent))
-        .then(|| status.unwrap_or(Status::Completed))
+    let budget_spent = status == Some(Status::TimeBudget) && !budget_planned;
+    (done >= steps || budget_spent).then(|| status.unwrap_or(Status::Completed))
 }
 
 /// Whether the last row needs a held-out score of its own: the run ended

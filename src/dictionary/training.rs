@@ -434,8 +434,7 @@ impl Training {
             run.learner.steps_done(),
             run.config.learning.steps,
             status,
-            run.elapsed,
-            run.config.max_seconds,
+            run.config.horizon == HorizonRule::Budget,
         );
         Ok(run)
     }

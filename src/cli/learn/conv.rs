@@ -122,7 +122,7 @@ fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConf
     Ok(config.check()?.into_inner())
 }
 
-pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     let quiet = args.run.quiet;
     let bar = crate::cli::progress::bar(0, "steps", quiet);
     let mut term = Terminal { bar, quiet };
@@ -218,19 +218,15 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         );
         super::print_time_use(report.time.as_ref());
     }
-    if report.status == Status::Interrupted {
-        let code = stop.load(std::sync::atomic::Ordering::SeqCst);
-        if !quiet {
-            eprintln!(
-                "interrupted at step {} of {}: outputs and checkpoint written; continue with: lca learn --resume {}",
-                report.steps_done,
-                steps_label(config.steps),
-                out.display()
-            );
-        }
-        std::process::exit(code as i32);
+    if report.status == Status::Interrupted && !quiet {
+        eprintln!(
+            "interrupted at step {} of {}: outputs and checkpoint written; continue with: lca learn --resume {}",
+            report.steps_done,
+            steps_label(config.steps),
+            out.display()
+        );
     }
-    Ok(())
+    Ok(super::exit_code(report.status, &stop))
 }
 
 #[cfg(test)]
