@@ -533,6 +533,8 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
                 out.display()
             );
         }
+        // `exit` runs no destructors: release the run folder first.
+        drop(training);
         lca::distributed::exit(code as i32);
     }
     Ok(())

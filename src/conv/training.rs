@@ -32,9 +32,10 @@ use serde::{Deserialize, Serialize};
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::UNBOUNDED_STEPS;
-use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute, checkpoint_path};
+use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute};
 use crate::dictionary::{
-    Observer, Progress, StartInfo, Status, TrainingReport, TrainingRow, defaults as patch_defaults,
+    Observer, Progress, RunLock, StartInfo, Status, TrainingReport, TrainingRow,
+    defaults as patch_defaults,
 };
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
@@ -208,6 +209,8 @@ pub struct ConvTraining {
     elapsed: f64,
     interrupt: Option<Arc<AtomicUsize>>,
     already: Option<Status>,
+    /// The hold on the output folder: no other run writes to it.
+    _lock: Option<RunLock>,
 }
 
 impl ConvTraining {
@@ -228,8 +231,9 @@ impl ConvTraining {
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
-        let run = Self::assemble(config, out, set, None)?;
+        let mut run = Self::assemble(config, out, set, None)?;
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        run._lock = Some(RunLock::acquire(out, observer)?);
         run.write_config(Status::Running)?;
         run.write_log()?;
         Ok(run)
@@ -244,17 +248,15 @@ impl ConvTraining {
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
+        let lock = RunLock::acquire(out, observer)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
         let set = open_images(&config, observer, Some(&path))?;
-        let ckpt = checkpoint_path(out);
-        let resume_state = if ckpt.exists() {
-            Some(read_conv_checkpoint(&ckpt, config.shape(set.channels()))?)
-        } else {
-            folder::warn_no_checkpoint(out, observer);
-            None
-        };
+        let shape = config.shape(set.channels());
+        let read = |p: &Path| read_conv_checkpoint(p, shape);
+        let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
+        run._lock = Some(lock);
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.steps,
@@ -352,6 +354,7 @@ impl ConvTraining {
             elapsed,
             interrupt: None,
             already: None,
+            _lock: None,
         })
     }
 
@@ -447,7 +450,15 @@ impl ConvTraining {
 
     /// Runs steps until the step limit, the time budget or an interrupt, then
     /// writes every output (filters, pictures, log, checkpoint, config).
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.out.clone();
+        self.run_steps(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
         let total = self.config.steps;
         observer.started(&StartInfo {
@@ -523,11 +534,8 @@ impl ConvTraining {
             }
             if checkpoint && done < total {
                 self.write_dictionary()?;
-                write_conv_checkpoint(
-                    &checkpoint_path(&self.out),
-                    self.learner.state(),
-                    row.seconds,
-                )?;
+                let (state, shape) = (self.learner.state(), self.learner.shape());
+                save_conv_checkpoint(&self.out, state, shape, row.seconds)?;
                 self.write_config(Status::Running)?;
                 last_checkpoint = row.seconds;
                 observer.checkpoint(done);
@@ -561,7 +569,8 @@ impl ConvTraining {
             crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
         }
         let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
-        write_conv_checkpoint(&checkpoint_path(&self.out), self.learner.state(), seconds)?;
+        let (state, shape) = (self.learner.state(), self.learner.shape());
+        save_conv_checkpoint(&self.out, state, shape, seconds)?;
         self.write_config(status)
     }
 
@@ -731,6 +740,40 @@ fn initial_filters(
 /// Writes a checkpoint: `filters` `(M, C, k, k)` f32, `stat_r` `(M, M, 2k−1,
 /// 2k−1)` and `stat_b` `(M, C, k, k)` f64, `meta` JSON `{"step", "seconds"}`.
 pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64) -> Result<()> {
+    let arrays = conv_checkpoint_arrays(state, seconds)?;
+    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+    npz::write_npz(path, &named)
+}
+
+/// Saves `state` as the checkpoint of the run in `out`, verified and keeping
+/// the previous one (as patch learning does).
+fn save_conv_checkpoint(
+    out: &Path,
+    state: &ConvLearnerState,
+    shape: FilterShape,
+    seconds: f64,
+) -> Result<()> {
+    let arrays = conv_checkpoint_arrays(state, seconds)?;
+    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+    folder::save_checkpoint(out, &named, |written| {
+        // The state, bit for bit (the seconds are bookkeeping, and JSON
+        // does not promise their last bit).
+        let (back, _) = read_conv_checkpoint(written, shape)?;
+        if back != *state {
+            return Err(Error::format(
+                written,
+                "holds other values than were written",
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// The arrays of a checkpoint of `state`.
+fn conv_checkpoint_arrays(
+    state: &ConvLearnerState,
+    seconds: f64,
+) -> Result<[(&'static str, NpyArray); 4]> {
     let meta = serde_json::json!({ "step": state.step, "seconds": seconds, "rule": "conv-online" })
         .to_string();
     let arrays = [
@@ -751,8 +794,7 @@ pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64
             NpyArray::from_u8(vec![meta.len()], meta.as_bytes())?,
         ),
     ];
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
-    npz::write_npz(path, &named)
+    Ok(arrays)
 }
 
 /// Reads a checkpoint written by [`write_conv_checkpoint`] for filters of

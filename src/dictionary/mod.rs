@@ -9,6 +9,7 @@ mod checkpoint;
 mod learn;
 mod patch_matrix;
 pub(crate) mod run_folder;
+mod run_lock;
 mod training;
 mod training_log;
 
@@ -17,6 +18,7 @@ pub use learn::{
     DictionaryLearner, LearnParams, LearnerState, OnlineStats, Rule, StepStats, UNBOUNDED_STEPS,
 };
 pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
+pub use run_lock::{RunLock, lock_path};
 pub use training::{
     NoObserver, Observer, Progress, StartInfo, Status, Training, TrainingConfig, TrainingReport,
     checkpoint_path, defaults, steps_label,

@@ -32,10 +32,11 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{read_checkpoint, write_checkpoint};
+use super::checkpoint::{read_checkpoint, save_checkpoint};
 use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 pub use super::run_folder::checkpoint_path;
 use super::run_folder::{self as folder, ReportFacts, absolute};
+use super::run_lock::RunLock;
 use super::training_log::TrainingRow;
 use crate::Dictionary;
 use crate::distributed::{Communicator, agree, encode_codes};
@@ -308,6 +309,8 @@ pub struct Training {
     already: Option<Status>,
     /// The job's ranks: each encodes its share of every batch, rank 0 writes.
     comm: &'static dyn Communicator,
+    /// Rank 0's hold on the output folder: no other run writes to it.
+    _lock: Option<RunLock>,
 }
 
 /// Memory available to new allocations (Linux `MemAvailable`), if known.
@@ -352,10 +355,13 @@ impl Training {
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
+        let mut lock = None;
         if crate::distributed::world().is_root() {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+            lock = Some(RunLock::acquire(out, observer)?);
         }
-        let run = Self::assemble(config, out, set, None)?;
+        let mut run = Self::assemble(config, out, set, None)?;
+        run._lock = lock;
         run.write_config(Status::Running)?;
         run.write_log()?;
         Ok(run)
@@ -372,20 +378,18 @@ impl Training {
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
+        let mut lock = None;
         if crate::distributed::world().is_root() {
+            lock = Some(RunLock::acquire(out, observer)?);
             crate::io::atomic::remove_stale_temporaries(out)?;
         }
         let set = open_images(&config, observer, Some(&path))?;
-        let ckpt = checkpoint_path(out);
-        let resume_state = if ckpt.exists() {
-            let n = config.n_features(set.channels());
-            Some(read_checkpoint(&ckpt, n, config.atoms)?)
-        } else {
-            folder::warn_no_checkpoint(out, observer);
-            None
-        };
+        let n = config.n_features(set.channels());
+        let read = |p: &Path| read_checkpoint(p, n, config.atoms);
+        let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
+        run._lock = lock;
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.learning.steps,
@@ -465,6 +469,7 @@ impl Training {
             interrupt: None,
             already: None,
             comm,
+            _lock: None,
         })
     }
 
@@ -526,7 +531,15 @@ impl Training {
 
     /// Runs steps until the step limit, the time budget or an interrupt, then
     /// writes every output (dictionary, pictures, log, checkpoint, config).
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.out.clone();
+        self.run_steps(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
         let total = self.config.learning.steps;
         observer.started(&StartInfo {
@@ -605,11 +618,7 @@ impl Training {
             if checkpoint && done < total {
                 self.write_dictionary()?;
                 if self.comm.is_root() {
-                    write_checkpoint(
-                        &checkpoint_path(&self.out),
-                        self.learner.state(),
-                        row.seconds,
-                    )?;
+                    save_checkpoint(&self.out, self.learner.state(), row.seconds)?;
                 }
                 self.write_config(Status::Running)?;
                 last_checkpoint = row.seconds;
@@ -650,7 +659,7 @@ impl Training {
             crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
         }
         let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
-        write_checkpoint(&checkpoint_path(&self.out), self.learner.state(), seconds)?;
+        save_checkpoint(&self.out, self.learner.state(), seconds)?;
         self.write_config(status)
     }
 

@@ -225,6 +225,8 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<()> {
                 out.display()
             );
         }
+        // `exit` runs no destructors: release the run folder first.
+        drop(training);
         std::process::exit(code as i32);
     }
     Ok(())
