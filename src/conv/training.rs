@@ -242,13 +242,17 @@ impl ConvTraining {
     /// Reopens the run in `out` from its `config.json` and checkpoint; without
     /// a checkpoint the run starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        // The lock first: a run starting in `out` takes it before writing its config.
+        let lock = out
+            .is_dir()
+            .then(|| RunLock::acquire(out, observer))
+            .transpose()?;
         let (config, path) = folder::read_config::<ConvTrainingConfig>(out, "lca learn --conv")?;
         let config = config
             .check()
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
-        let lock = RunLock::acquire(out, observer)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
         let set = open_images(&config, observer, Some(&path))?;
         let shape = config.shape(set.channels());
@@ -256,7 +260,7 @@ impl ConvTraining {
         let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
-        run._lock = Some(lock);
+        run._lock = lock;
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.steps,

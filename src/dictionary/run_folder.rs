@@ -125,7 +125,8 @@ pub fn with_way_to_continue(e: Error, out: &Path) -> Error {
         return e;
     };
     use std::io::ErrorKind as K;
-    let remedy = match cause.kind() {
+    let kind = root_kind(&cause);
+    let remedy = match kind {
         K::StorageFull | K::QuotaExceeded | K::FileTooLarge => "free space".to_string(),
         K::ReadOnlyFilesystem | K::PermissionDenied => {
             format!("make {} writable", out.display())
@@ -136,7 +137,24 @@ pub fn with_way_to_continue(e: Error, out: &Path) -> Error {
         "{cause}; {remedy} and run `lca learn --resume {}`",
         out.display()
     );
-    Error::io(path, std::io::Error::new(cause.kind(), message))
+    Error::io(path, std::io::Error::new(kind, message))
+}
+
+/// The kind of the innermost I/O error inside `e`: encoders (PNG) wrap the
+/// operating system's error in errors of their own, of kind `Other`.
+fn root_kind(e: &std::io::Error) -> std::io::ErrorKind {
+    let mut kind = e.kind();
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|i| i as _);
+    while let Some(err) = inner {
+        inner = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                kind = io.kind();
+                io.get_ref().map(|i| i as _)
+            }
+            None => err.source(),
+        };
+    }
+    kind
 }
 
 /// Makes `path` absolute (so a resumed run finds it from any directory),

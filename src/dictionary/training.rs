@@ -372,15 +372,18 @@ impl Training {
     /// from it. Without a checkpoint (killed before its first one) the run
     /// starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+        // The lock first: a run starting in `out` takes it before writing its config.
+        let root = crate::distributed::world().is_root();
+        let lock = (root && out.is_dir())
+            .then(|| RunLock::acquire(out, observer))
+            .transpose()?;
         let (config, path) = folder::read_config::<TrainingConfig>(out, "lca learn")?;
         let config = config
             .check()
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
-        let mut lock = None;
-        if crate::distributed::world().is_root() {
-            lock = Some(RunLock::acquire(out, observer)?);
+        if root {
             crate::io::atomic::remove_stale_temporaries(out)?;
         }
         let set = open_images(&config, observer, Some(&path))?;
