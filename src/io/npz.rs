@@ -646,3 +646,54 @@ fn read_entry(archive: &mut Archive, index: usize, path: &Path) -> Result<(Strin
     })?;
     Ok((name, array))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A file that holds `room` bytes, then fails like a full disk.
+    struct FullDisk {
+        file: Cursor<Vec<u8>>,
+        room: usize,
+        writes_after_failure: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.file.get_ref().len() + buf.len() > self.room {
+                self.writes_after_failure += 1;
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            self.file.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for FullDisk {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.file.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_full_disk_returns_its_error_and_the_abandoned_archive_writes_nothing_more() {
+        let values: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.37).sin()).collect();
+        let a = NpyArray::from_f32(vec![values.len()], &values).unwrap();
+        for room in [0, 10, 100, 1000, 10_000] {
+            let mut disk = FullDisk {
+                file: Cursor::new(Vec::new()),
+                room,
+                writes_after_failure: 0,
+            };
+            let e = write_arrays(&mut disk, &[("a", &a), ("b", &a)]).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{room}: {e}");
+            // Only the failing write reached the disk: zip's Drop finalised
+            // into the quiet sink (had it reached the disk, it would have
+            // failed again and printed to stderr).
+            assert_eq!(disk.writes_after_failure, 1, "room {room}");
+        }
+    }
+}
