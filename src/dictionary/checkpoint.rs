@@ -8,7 +8,7 @@
 //! `stat_b` `(n_atoms, n_features)` f32 (numpy row-major views of `A` and
 //! `Bᵀ`), and `meta`, a JSON object `{"step", "seconds", "rule"}` as bytes.
 //!
-//! A run saves its checkpoints with [`save_checkpoint`]: each one is read
+//! A run saves its checkpoints with `save_checkpoint`: each one is read
 //! back and compared with the state before it replaces the last one, which
 //! is kept as `checkpoint.prev.npz` for a resume to fall back on.
 //!
@@ -44,7 +44,7 @@ pub fn write_checkpoint(path: &Path, state: &LearnerState, seconds: f64) -> Resu
 }
 
 /// Saves `state` as the checkpoint of the run in `out`, verified and keeping
-/// the previous one ([`run_folder::save_checkpoint`]).
+/// the previous one (`run_folder::save_checkpoint`).
 pub(crate) fn save_checkpoint(out: &Path, state: &LearnerState, seconds: f64) -> Result<()> {
     let arrays = checkpoint_arrays(state, seconds)?;
     let (n, k) = state.atoms.shape();
