@@ -14,6 +14,10 @@ pub enum Error {
         path: PathBuf,
         cause: std::io::Error,
     },
+    /// A run folder another process is writing to (it holds the folder's
+    /// lock); `holder` names it ("process 1234 since 2026-12-07T00:51:21Z").
+    #[error("{} is in use by {holder}", path.display())]
+    InUse { path: PathBuf, holder: String },
     /// A file was read but its content is not what it claims or what we accept.
     #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },

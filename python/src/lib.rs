@@ -38,7 +38,7 @@ type Array2<'py> = Bound<'py, PyArray2<f32>>;
 /// The engine's one-line message as `OSError` (file system) or `ValueError`.
 fn to_py(e: lca::Error) -> PyErr {
     match e {
-        lca::Error::Io { .. } => PyOSError::new_err(e.to_string()),
+        lca::Error::Io { .. } | lca::Error::InUse { .. } => PyOSError::new_err(e.to_string()),
         _ => PyValueError::new_err(e.to_string()),
     }
 }

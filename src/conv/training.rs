@@ -33,9 +33,10 @@ use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::UNBOUNDED_STEPS;
 use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
-use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute, checkpoint_path};
+use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute};
 use crate::dictionary::{
-    Observer, Progress, StartInfo, Status, TrainingReport, TrainingRow, defaults as patch_defaults,
+    Observer, Progress, RunLock, StartInfo, Status, TrainingReport, TrainingRow,
+    defaults as patch_defaults,
 };
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
@@ -221,6 +222,8 @@ pub struct ConvTraining {
     already: Option<Status>,
     /// The time budget's clock, and the horizon's planner.
     planner: BudgetPlanner,
+    /// The hold on the output folder: no other run writes to it.
+    _lock: Option<RunLock>,
 }
 
 impl ConvTraining {
@@ -252,6 +255,7 @@ impl ConvTraining {
         let mut run = Self::assemble(config, out, set, None)?;
         run.planner = run.planner(opened, 0.0, replan);
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        run._lock = Some(RunLock::acquire(out, observer)?);
         run.write_config(Status::Running)?;
         run.write_log()?;
         Ok(run)
@@ -261,6 +265,11 @@ impl ConvTraining {
     /// a checkpoint the run starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
         let opened = Instant::now();
+        // The lock first: a run starting in `out` takes it before writing its config.
+        let lock = out
+            .is_dir()
+            .then(|| RunLock::acquire(out, observer))
+            .transpose()?;
         let (config, path) = folder::read_config::<ConvTrainingConfig>(out, "lca learn --conv")?;
         let config = config
             .check()
@@ -269,19 +278,16 @@ impl ConvTraining {
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
         let set = open_images(&config, observer, Some(&path))?;
-        let ckpt = checkpoint_path(out);
-        let resume_state = if ckpt.exists() {
-            Some(read_conv_checkpoint(&ckpt, config.shape(set.channels()))?)
-        } else {
-            folder::warn_no_checkpoint(out, observer);
-            None
-        };
+        let shape = config.shape(set.channels());
+        let read = |p: &Path| read_conv_checkpoint(p, shape);
+        let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
         // A resumed run keeps the recorded plan: it never re-plans, and a
         // plan fitted to the budget is run to its end (the start-up of this
         // session was not in it), as the uninterrupted run would have.
         run.planner = run.planner(opened, run.elapsed, false);
+        run._lock = lock;
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.steps,
@@ -379,6 +385,7 @@ impl ConvTraining {
             interrupt: None,
             already: None,
             planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
+            _lock: None,
         })
     }
 
@@ -489,7 +496,15 @@ impl ConvTraining {
 
     /// Runs steps until the step limit, the time budget or an interrupt, then
     /// writes every output (filters, pictures, log, checkpoint, config).
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.out.clone();
+        self.run_steps(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
         observer.started(&StartInfo {
             images: self.set.len(),
@@ -575,11 +590,8 @@ impl ConvTraining {
             if checkpoint && done < total {
                 let t = Instant::now();
                 self.write_dictionary()?;
-                write_conv_checkpoint(
-                    &checkpoint_path(&self.out),
-                    self.learner.state(),
-                    row.seconds,
-                )?;
+                let (state, shape) = (self.learner.state(), self.learner.shape());
+                save_conv_checkpoint(&self.out, state, shape, row.seconds)?;
                 self.write_config(Status::Running)?;
                 self.planner.wrote(t.elapsed().as_secs_f64());
                 last_checkpoint = row.seconds;
@@ -622,7 +634,8 @@ impl ConvTraining {
             crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
         }
         let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
-        write_conv_checkpoint(&checkpoint_path(&self.out), self.learner.state(), seconds)?;
+        let (state, shape) = (self.learner.state(), self.learner.shape());
+        save_conv_checkpoint(&self.out, state, shape, seconds)?;
         self.write_config(status)
     }
 
@@ -792,6 +805,40 @@ fn initial_filters(
 /// Writes a checkpoint: `filters` `(M, C, k, k)` f32, `stat_r` `(M, M, 2k−1,
 /// 2k−1)` and `stat_b` `(M, C, k, k)` f64, `meta` JSON `{"step", "seconds"}`.
 pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64) -> Result<()> {
+    let arrays = conv_checkpoint_arrays(state, seconds)?;
+    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+    npz::write_npz(path, &named)
+}
+
+/// Saves `state` as the checkpoint of the run in `out`, verified and keeping
+/// the previous one (as patch learning does).
+fn save_conv_checkpoint(
+    out: &Path,
+    state: &ConvLearnerState,
+    shape: FilterShape,
+    seconds: f64,
+) -> Result<()> {
+    let arrays = conv_checkpoint_arrays(state, seconds)?;
+    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
+    folder::save_checkpoint(out, &named, |written| {
+        // The state, bit for bit (the seconds are bookkeeping, and JSON
+        // does not promise their last bit).
+        let (back, _) = read_conv_checkpoint(written, shape)?;
+        if back != *state {
+            return Err(Error::format(
+                written,
+                "holds other values than were written",
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// The arrays of a checkpoint of `state`.
+fn conv_checkpoint_arrays(
+    state: &ConvLearnerState,
+    seconds: f64,
+) -> Result<[(&'static str, NpyArray); 4]> {
     let meta = serde_json::json!({ "step": state.step, "seconds": seconds, "rule": "conv-online" })
         .to_string();
     let arrays = [
@@ -812,8 +859,7 @@ pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64
             NpyArray::from_u8(vec![meta.len()], meta.as_bytes())?,
         ),
     ];
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
-    npz::write_npz(path, &named)
+    Ok(arrays)
 }
 
 /// Reads a checkpoint written by [`write_conv_checkpoint`] for filters of

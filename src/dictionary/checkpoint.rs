@@ -8,6 +8,10 @@
 //! `stat_b` `(n_atoms, n_features)` f32 (numpy row-major views of `A` and
 //! `Bᵀ`), and `meta`, a JSON object `{"step", "seconds", "rule"}` as bytes.
 //!
+//! A run saves its checkpoints with `save_checkpoint`: each one is read
+//! back and compared with the state before it replaces the last one, which
+//! is kept as `checkpoint.prev.npz` for a resume to fall back on.
+//!
 //! [`DictionaryLearner`]: super::learn::DictionaryLearner
 
 use std::path::Path;
@@ -15,6 +19,7 @@ use std::path::Path;
 use nalgebra::DMatrix;
 
 use super::learn::{LearnerState, OnlineStats, Rule};
+use super::run_folder;
 use crate::error::{Error, Result};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
@@ -34,6 +39,36 @@ use crate::io::npz;
 /// assert_eq!((&state, seconds), (learner.state(), 1.5));
 /// ```
 pub fn write_checkpoint(path: &Path, state: &LearnerState, seconds: f64) -> Result<()> {
+    let arrays = checkpoint_arrays(state, seconds)?;
+    npz::write_npz(path, &named(&arrays))
+}
+
+/// Saves `state` as the checkpoint of the run in `out`, verified and keeping
+/// the previous one (`run_folder::save_checkpoint`).
+pub(crate) fn save_checkpoint(out: &Path, state: &LearnerState, seconds: f64) -> Result<()> {
+    let arrays = checkpoint_arrays(state, seconds)?;
+    let (n, k) = state.atoms.shape();
+    run_folder::save_checkpoint(out, &named(&arrays), |written| {
+        // The state, bit for bit (the seconds are bookkeeping, and JSON
+        // does not promise their last bit).
+        let (back, _) = read_checkpoint(written, n, k)?;
+        if back != *state {
+            return Err(Error::format(
+                written,
+                "holds other values than were written",
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// `(name, array)` pairs as the `npz` writer takes them.
+fn named<'a>(arrays: &'a [(&'static str, NpyArray)]) -> Vec<(&'a str, &'a NpyArray)> {
+    arrays.iter().map(|(name, a)| (*name, a)).collect()
+}
+
+/// The arrays of a checkpoint of `state` (see the module documentation).
+fn checkpoint_arrays(state: &LearnerState, seconds: f64) -> Result<Vec<(&'static str, NpyArray)>> {
     let (n, k) = state.atoms.shape();
     let rule = if state.stats.is_some() {
         Rule::Online
@@ -72,8 +107,7 @@ pub fn write_checkpoint(path: &Path, state: &LearnerState, seconds: f64) -> Resu
         "meta",
         NpyArray::from_u8(vec![meta.len()], meta.as_bytes())?,
     ));
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(name, a)| (*name, a)).collect();
-    npz::write_npz(path, &named)
+    Ok(arrays)
 }
 
 /// Reads a checkpoint of `k` atoms of `n` features written by

@@ -10,6 +10,7 @@ pub mod horizon;
 mod learn;
 mod patch_matrix;
 pub(crate) mod run_folder;
+mod run_lock;
 mod training;
 mod training_log;
 
@@ -20,6 +21,7 @@ pub use learn::{
     UNBOUNDED_STEPS,
 };
 pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
+pub use run_lock::{RunLock, lock_path};
 pub use training::{
     NoObserver, Observer, Progress, StartInfo, Status, Training, TrainingConfig, TrainingReport,
     checkpoint_path, defaults, steps_label,

@@ -15,7 +15,9 @@ use super::training::{Observer, Status, TrainingReport};
 use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
-use crate::io::atomic::write_bytes_atomic;
+use crate::io::atomic::{AtomicFile, write_bytes_atomic};
+use crate::io::npy::NpyArray;
+use crate::io::npz;
 
 /// `config.json` of a run in `out`.
 pub(crate) fn config_path(out: &Path) -> PathBuf {
@@ -25,6 +27,134 @@ pub(crate) fn config_path(out: &Path) -> PathBuf {
 /// The checkpoint file of a run in `out`.
 pub fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.npz")
+}
+
+/// The checkpoint before the newest one, kept so that a damaged newest
+/// checkpoint costs the steps between the two instead of the run.
+pub fn previous_checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.prev.npz")
+}
+
+/// Saves `arrays` as the checkpoint of the run in `out`, durably: written to
+/// a temporary file and fsynced, read back by `verify` (which compares it
+/// with the state in memory), and only then put in place, the checkpoint it
+/// replaces becoming `checkpoint.prev.npz`. A failure (a full disk) leaves
+/// both existing checkpoints as they were.
+pub(crate) fn save_checkpoint(
+    out: &Path,
+    arrays: &[(&str, &NpyArray)],
+    verify: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let mut file = AtomicFile::create(&checkpoint_path(out))?;
+    npz::write_npz_into(&mut file, arrays)?;
+    file.commit_keeping_previous(&previous_checkpoint_path(out), verify)
+}
+
+/// The state to resume the run in `out` from: its newest checkpoint read by
+/// `read`, or, when that one is missing or damaged, the previous one, with a
+/// warning naming both steps (`step` gives a state's step). `None` (with a
+/// warning) when the run has no checkpoint at all; an error naming both
+/// files when neither is readable.
+pub(crate) fn load_checkpoint<T>(
+    out: &Path,
+    observer: &mut dyn Observer,
+    read: impl Fn(&Path) -> Result<T>,
+    step: impl Fn(&T) -> u64,
+) -> Result<Option<T>> {
+    let (newest, previous) = (checkpoint_path(out), previous_checkpoint_path(out));
+    let failure = if newest.exists() {
+        match read(&newest) {
+            Ok(state) => return Ok(Some(state)),
+            Err(e) => {
+                let at = recorded_step(&newest)
+                    .map_or("an unknown step".into(), |s| format!("step {s}"));
+                Some((format!("{} (at {at}) is unreadable", newest.display()), e))
+            }
+        }
+    } else {
+        None
+    };
+    if !previous.exists() {
+        return match failure {
+            Some((_, e)) => Err(e),
+            None => {
+                warn_no_checkpoint(out, observer);
+                Ok(None)
+            }
+        };
+    }
+    let why = match &failure {
+        Some((what, e)) => format!("{what} ({e})"),
+        None => format!(
+            "{} is missing (the run was stopped while replacing it)",
+            newest.display()
+        ),
+    };
+    match read(&previous) {
+        Ok(state) => {
+            observer.warning(&format!(
+                "{why}; resuming from {} at step {} instead",
+                previous.display(),
+                step(&state)
+            ));
+            Ok(Some(state))
+        }
+        Err(e) => Err(Error::format(
+            out,
+            format!(
+                "no readable checkpoint: {why}, and {e} (remove both checkpoints to start the run again from step 0)"
+            ),
+        )),
+    }
+}
+
+/// The step recorded in a checkpoint's `meta` (patch and convolutional
+/// checkpoints both have one), read alone so that a damaged array elsewhere
+/// in the file does not hide it.
+fn recorded_step(path: &Path) -> Option<u64> {
+    let meta = npz::read_npz_array(path, "meta").ok()?;
+    serde_json::from_slice::<serde_json::Value>(&meta.bytes).ok()?["step"].as_u64()
+}
+
+/// `e`, a failure while running the learning run in `out`, with the way to
+/// continue: every step up to the last checkpoint is safe, so once the cause
+/// is fixed the run resumes (`lca learn --resume OUT`) and ends exactly as
+/// it would have. File-system errors name the remedy of their cause.
+pub fn with_way_to_continue(e: Error, out: &Path) -> Error {
+    let Error::Io { path, cause } = e else {
+        return e;
+    };
+    use std::io::ErrorKind as K;
+    let kind = root_kind(&cause);
+    let remedy = match kind {
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => "free space".to_string(),
+        K::ReadOnlyFilesystem | K::PermissionDenied => {
+            format!("make {} writable", out.display())
+        }
+        _ => "fix the cause".to_string(),
+    };
+    let message = format!(
+        "{cause}; {remedy} and run `lca learn --resume {}`",
+        out.display()
+    );
+    Error::io(path, std::io::Error::new(kind, message))
+}
+
+/// The kind of the innermost I/O error inside `e`: encoders (PNG) wrap the
+/// operating system's error in errors of their own, of kind `Other`.
+fn root_kind(e: &std::io::Error) -> std::io::ErrorKind {
+    let mut kind = e.kind();
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|i| i as _);
+    while let Some(err) = inner {
+        inner = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                kind = io.kind();
+                io.get_ref().map(|i| i as _)
+            }
+            None => err.source(),
+        };
+    }
+    kind
 }
 
 /// Makes `path` absolute (so a resumed run finds it from any directory),

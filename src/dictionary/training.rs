@@ -32,11 +32,12 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{read_checkpoint, write_checkpoint};
+use super::checkpoint::{read_checkpoint, save_checkpoint};
 use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
 pub use super::run_folder::checkpoint_path;
 use super::run_folder::{self as folder, ReportFacts, absolute};
+use super::run_lock::RunLock;
 use super::training_log::TrainingRow;
 use crate::Dictionary;
 use crate::distributed::{Communicator, agree_plan, encode_codes};
@@ -335,6 +336,8 @@ pub struct Training {
     planner: BudgetPlanner,
     /// The job's ranks: each encodes its share of every batch, rank 0 writes.
     comm: &'static dyn Communicator,
+    /// Rank 0's hold on the output folder: no other run writes to it.
+    _lock: Option<RunLock>,
 }
 
 /// Memory available to new allocations (Linux `MemAvailable`), if known.
@@ -390,11 +393,14 @@ impl Training {
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
+        let mut lock = None;
         if crate::distributed::world().is_root() {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+            lock = Some(RunLock::acquire(out, observer)?);
         }
         let mut run = Self::assemble(config, out, set, None)?;
         run.planner = run.planner(opened, 0.0, run.config.horizon == HorizonRule::Budget);
+        run._lock = lock;
         run.write_config(Status::Running)?;
         run.write_log()?;
         Ok(run)
@@ -406,30 +412,31 @@ impl Training {
     /// starts again from step 0, with a warning.
     pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
         let opened = Instant::now();
+        // The lock first: a run starting in `out` takes it before writing its config.
+        let root = crate::distributed::world().is_root();
+        let lock = (root && out.is_dir())
+            .then(|| RunLock::acquire(out, observer))
+            .transpose()?;
         let (config, path) = folder::read_config::<TrainingConfig>(out, "lca learn")?;
         let config = config
             .check()
             .map_err(|e| Error::format(&path, e.to_string()))?
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
-        if crate::distributed::world().is_root() {
+        if root {
             crate::io::atomic::remove_stale_temporaries(out)?;
         }
         let set = open_images(&config, observer, Some(&path))?;
-        let ckpt = checkpoint_path(out);
-        let resume_state = if ckpt.exists() {
-            let n = config.n_features(set.channels());
-            Some(read_checkpoint(&ckpt, n, config.atoms)?)
-        } else {
-            folder::warn_no_checkpoint(out, observer);
-            None
-        };
+        let n = config.n_features(set.channels());
+        let read = |p: &Path| read_checkpoint(p, n, config.atoms);
+        let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
         let mut run = Self::assemble(config, out, set, resume_state)?;
         // A resumed run keeps the recorded plan: it never re-plans, and a
         // plan fitted to the budget is run to its end (the start-up of this
         // session was not in it), as the uninterrupted run would have.
         run.planner = run.planner(opened, run.elapsed, false);
+        run._lock = lock;
         run.already = folder::finished_status(
             run.learner.steps_done(),
             run.config.learning.steps,
@@ -509,6 +516,7 @@ impl Training {
             already: None,
             planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
             comm,
+            _lock: None,
         })
     }
 
@@ -583,7 +591,15 @@ impl Training {
     /// writes every output (dictionary, pictures, log, checkpoint, config).
     /// A run fitted to its time budget re-plans its horizon as it goes
     /// ([`BudgetPlanner`]); the observer hears of each new horizon.
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
     pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.out.clone();
+        self.run_steps(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
         let start_step = self.learner.steps_done();
         observer.started(&StartInfo {
             images: self.set.len(),
@@ -667,11 +683,7 @@ impl Training {
                 let t = Instant::now();
                 self.write_dictionary()?;
                 if self.comm.is_root() {
-                    write_checkpoint(
-                        &checkpoint_path(&self.out),
-                        self.learner.state(),
-                        row.seconds,
-                    )?;
+                    save_checkpoint(&self.out, self.learner.state(), row.seconds)?;
                 }
                 self.write_config(Status::Running)?;
                 self.planner.wrote(t.elapsed().as_secs_f64());
@@ -729,7 +741,7 @@ impl Training {
             crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
         }
         let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
-        write_checkpoint(&checkpoint_path(&self.out), self.learner.state(), seconds)?;
+        save_checkpoint(&self.out, self.learner.state(), seconds)?;
         self.write_config(status)
     }
 

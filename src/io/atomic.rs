@@ -119,23 +119,82 @@ impl AtomicFile {
     /// Flushes, fsyncs and renames the temporary file over the target. On
     /// failure the temporary file is removed and the target left untouched.
     pub fn commit(mut self) -> Result<()> {
-        let w = self.writer.take().expect("writer exists until commit");
-        let result = w
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
+        let result = self
+            .sync_temporary()
             .and_then(|()| fs::rename(&self.tmp, &self.path));
         if let Err(e) = result {
             let _ = fs::remove_file(&self.tmp);
             return Err(Error::io(&self.path, e));
         }
-        // Persist the rename itself; not all platforms/file systems allow
-        // syncing a directory, and the data is already safe, so failure is
-        // ignored.
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        sync_dir(&self.dir);
         Ok(())
+    }
+
+    /// Like [`AtomicFile::commit`], for a file whose last good version must
+    /// outlive a bad new one (a checkpoint): once the temporary file is on
+    /// disk, `verify` reads it back; only if that succeeds is the target
+    /// renamed to `previous` (replacing it) and the temporary file renamed
+    /// over the target, and the directory synced. On failure the temporary
+    /// file is removed and the existing files are left as they were. A crash
+    /// between the two renames leaves `previous` and no target: readers treat
+    /// a missing target like a damaged one and fall back to `previous`.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let (path, prev) = (dir.path().join("state.bin"), dir.path().join("state.prev.bin"));
+    /// for text in [b"one", b"two"] {
+    ///     let mut f = lca::io::atomic::AtomicFile::create(&path).unwrap();
+    ///     f.writer().write_all(text).unwrap();
+    ///     f.commit_keeping_previous(&prev, |tmp| {
+    ///         assert_eq!(std::fs::read(tmp).unwrap(), text);
+    ///         Ok(())
+    ///     })
+    ///     .unwrap();
+    /// }
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"two");
+    /// assert_eq!(std::fs::read(&prev).unwrap(), b"one");
+    /// ```
+    pub fn commit_keeping_previous(
+        mut self,
+        previous: &Path,
+        verify: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let result = match self.sync_temporary() {
+            Err(e) => Err(Error::io(&self.path, e)),
+            Ok(()) => verify(&self.tmp)
+                .map_err(|e| {
+                    let msg = format!(
+                        "the new version did not read back ({e}); the previous one is kept"
+                    );
+                    Error::io(&self.path, io::Error::new(io::ErrorKind::InvalidData, msg))
+                })
+                .and_then(|()| match fs::rename(&self.path, previous) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(previous, e)),
+                    _ => fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e)),
+                }),
+        };
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        sync_dir(&self.dir);
+        result
+    }
+
+    /// Flushes and fsyncs the temporary file, which stays in place.
+    fn sync_temporary(&mut self) -> io::Result<()> {
+        let w = self.writer.take().expect("writer exists until commit");
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+    }
+}
+
+/// Persists renames in `dir`; not all platforms and file systems allow
+/// syncing a directory, and the data is already safe, so failure is ignored.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

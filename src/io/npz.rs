@@ -7,7 +7,7 @@
 //! anything is decompressed; memory then grows only as real data arrives.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use zip::result::ZipError;
@@ -16,7 +16,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::error::{Error, Result};
 
-use super::atomic::write_atomic;
+use super::atomic::{AtomicFile, write_atomic};
 use super::npy::{self, Dtype, NpyArray};
 
 /// Deflate cannot expand data by more than about 1032:1; declared sizes
@@ -406,6 +406,22 @@ pub fn read_csr(path: &Path) -> Result<CsrMatrix> {
 /// assert_eq!(arrays[1].1.to_f32_vec().unwrap(), [0.1, 0.2, 0.7]);
 /// ```
 pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<()> {
+    check_arrays(path, arrays)?;
+    write_atomic(path, |w| write_arrays(w, arrays))
+}
+
+/// Writes named arrays as a deflate-compressed `.npz` into the atomic file
+/// `file` (not yet committed), for writers that commit in their own way
+/// (checkpoints keep their previous version). Names are checked as by
+/// [`write_npz`]; errors name the file's target.
+pub fn write_npz_into(file: &mut AtomicFile, arrays: &[(&str, &NpyArray)]) -> Result<()> {
+    let path = file.path().to_path_buf();
+    check_arrays(&path, arrays)?;
+    write_arrays(file.writer(), arrays).map_err(|e| Error::io(&path, e))
+}
+
+/// The checks of [`write_npz`] before anything is written.
+fn check_arrays(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<()> {
     for (i, (name, array)) in arrays.iter().enumerate() {
         if name.is_empty() || name.contains(['/', '\\', '\0']) {
             return Err(Error::setting(
@@ -432,20 +448,125 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &NpyArray)]) -> Result<()> {
             )));
         }
     }
-    write_atomic(path, |w| {
-        let mut zip = ZipWriter::new(w);
-        for (name, array) in arrays {
-            // Header is at most a few KiB; be generous when deciding on ZIP64.
-            let large = array.bytes.len() as u64 + 65536 >= u32::MAX as u64;
-            let options = SimpleFileOptions::default()
-                .compression_method(CompressionMethod::Deflated)
-                .large_file(large);
-            zip.start_file(format!("{name}.npy"), options)?;
-            array.write_to(&mut zip)?;
+    Ok(())
+}
+
+/// The zip archive of `arrays`, written to `w`. A failure (a full disk) is
+/// returned as the operating system's error, and nothing is printed: see
+/// [`QuietAfterFailure`].
+fn write_arrays<W: Write + Seek>(w: W, arrays: &[(&str, &NpyArray)]) -> std::io::Result<()> {
+    let plain = |e: ZipError| match e {
+        ZipError::Io(e) => e,
+        other => other.into(),
+    };
+    let mut zip = ZipWriter::new(QuietAfterFailure::new(w));
+    for (name, array) in arrays {
+        // Header is at most a few KiB; be generous when deciding on ZIP64.
+        let large = array.bytes.len() as u64 + 65536 >= u32::MAX as u64;
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .large_file(large);
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(plain)?;
+        array.write_to(&mut zip)?;
+    }
+    zip.finish().map_err(plain)?;
+    Ok(())
+}
+
+/// The byte sink of an archive being written: it forwards to `inner` until
+/// the first failure, then accepts and discards everything (keeping track of
+/// positions as a file would). `ZipWriter`'s `Drop` finalises an unfinished
+/// archive and prints to stderr when that fails, which would add a second,
+/// confusing line to the error we already return (and whose temporary file
+/// is removed); after a failure it finalises quietly into nothing instead.
+struct QuietAfterFailure<W> {
+    inner: W,
+    failed: bool,
+    pos: u64,
+    len: u64,
+}
+
+impl<W> QuietAfterFailure<W> {
+    fn new(inner: W) -> Self {
+        QuietAfterFailure {
+            inner,
+            failed: false,
+            pos: 0,
+            len: 0,
         }
-        zip.finish()?;
-        Ok(())
-    })
+    }
+
+    /// Records a failure (a retryable interruption is not one).
+    fn check<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for QuietAfterFailure<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = if self.failed {
+            buf.len()
+        } else {
+            let r = self.inner.write(buf);
+            self.check(r)?
+        };
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.check(r)
+    }
+}
+
+impl<W: Seek> Seek for QuietAfterFailure<W> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = if self.failed {
+            let offset = |base: u64, d: i64| base.saturating_add_signed(d);
+            match to {
+                SeekFrom::Start(p) => p,
+                SeekFrom::Current(d) => offset(self.pos, d),
+                SeekFrom::End(d) => offset(self.len, d),
+            }
+        } else {
+            let r = self.inner.seek(to);
+            self.check(r)?
+        };
+        self.len = self.len.max(self.pos);
+        Ok(self.pos)
+    }
+}
+
+/// Reads the one array `name` (entry `name.npy`) of an `.npz` archive, with
+/// the same checks as [`read_npz`]; the other entries are not decompressed.
+///
+/// ```
+/// use lca::io::{npy::NpyArray, npz};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("two.npz");
+/// let (a, b) = (NpyArray::from_i64(vec![1], &[7]).unwrap(), NpyArray::from_i64(vec![1], &[8]).unwrap());
+/// npz::write_npz(&path, &[("a", &a), ("b", &b)]).unwrap();
+/// assert_eq!(npz::read_npz_array(&path, "b").unwrap().to_i64_vec().unwrap(), [8]);
+/// assert!(npz::read_npz_array(&path, "c").is_err());
+/// ```
+pub fn read_npz_array(path: &Path, name: &str) -> Result<NpyArray> {
+    let mut archive = open_archive(path)?;
+    let entry = format!("{name}.npy");
+    let index = archive
+        .index_for_name(&entry)
+        .ok_or_else(|| Error::format(path, format!("no '{name}' array")))?;
+    Ok(read_entry(&mut archive, index, path)?.1)
 }
 
 /// Reads every `.npy` entry of an `.npz` archive (compressed or stored), in
@@ -524,4 +645,55 @@ fn read_entry(archive: &mut Archive, index: usize, path: &Path) -> Result<(Strin
         other => other,
     })?;
     Ok((name, array))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A file that holds `room` bytes, then fails like a full disk.
+    struct FullDisk {
+        file: Cursor<Vec<u8>>,
+        room: usize,
+        writes_after_failure: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.file.get_ref().len() + buf.len() > self.room {
+                self.writes_after_failure += 1;
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            self.file.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for FullDisk {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.file.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_full_disk_returns_its_error_and_the_abandoned_archive_writes_nothing_more() {
+        let values: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.37).sin()).collect();
+        let a = NpyArray::from_f32(vec![values.len()], &values).unwrap();
+        for room in [0, 10, 100, 1000, 10_000] {
+            let mut disk = FullDisk {
+                file: Cursor::new(Vec::new()),
+                room,
+                writes_after_failure: 0,
+            };
+            let e = write_arrays(&mut disk, &[("a", &a), ("b", &a)]).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::StorageFull, "{room}: {e}");
+            // Only the failing write reached the disk: zip's Drop finalised
+            // into the quiet sink (had it reached the disk, it would have
+            // failed again and printed to stderr).
+            assert_eq!(disk.writes_after_failure, 1, "room {room}");
+        }
+    }
 }

@@ -88,13 +88,50 @@ pub(crate) fn write_png(
     color: ExtendedColorType,
 ) -> Result<()> {
     write_atomic(path, |w| {
-        image::codecs::png::PngEncoder::new(w)
+        let mut file = KeepFirstError {
+            inner: w,
+            first: None,
+        };
+        let encoded = image::codecs::png::PngEncoder::new(&mut file)
             .write_image(bytes, width, height, color)
             .map_err(|e| match e {
                 image::ImageError::IoError(e) => e,
                 other => io::Error::other(format!("cannot encode PNG: {other}")),
-            })
+            });
+        match (encoded, file.first) {
+            (Err(_), Some(first)) => Err(first),
+            (result, _) => result,
+        }
     })
+}
+
+/// A writer that keeps the first error of the file behind it: the PNG
+/// encoder turns I/O errors into text, which loses their kind (a full disk,
+/// a read-only folder), and the kind says how to continue.
+struct KeepFirstError<W> {
+    inner: W,
+    first: Option<io::Error>,
+}
+
+impl<W: io::Write> io::Write for KeepFirstError<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| self.keep(e))
+    }
+}
+
+impl<W> KeepFirstError<W> {
+    /// Keeps `e` (if first) and hands the encoder a copy.
+    fn keep(&mut self, e: io::Error) -> io::Error {
+        let copy = io::Error::new(e.kind(), e.to_string());
+        if e.kind() != io::ErrorKind::Interrupted {
+            self.first.get_or_insert(e);
+        }
+        copy
+    }
 }
 
 /// An error while drawing the figure for `path`.
