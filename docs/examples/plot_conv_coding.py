@@ -38,7 +38,7 @@ def highpass(img, sigma=2.0):
 
 
 train = np.stack([highpass(gray("chelsea.png", 96, at)) for at in [(0, 0), (100, 150), (200, 300)]])
-model = lca.ConvDictionaryLearning(n_components=16, kernel_size=8, alpha=0.05, n_steps=30, crop=64,
+model = lca.ConvDictionaryLearning(n_components=16, kernel_size=8, alpha=0.05, n_steps=60, crop=64,
                                    random_state=0, n_jobs=2).fit(train[:, None])
 filters = model.components_  # (16, 1, 8, 8), PyTorch's conv-weight layout
 
@@ -62,7 +62,29 @@ plt.show()
 
 # %%
 # The six strongest maps (largest ℓ1 norm) over a faded copy of the photo: red
-# where the code is positive, blue where negative.
+# where the code is positive, blue where negative, more opaque where stronger.
+# Each coefficient is drawn 3×3 pixels wide so that isolated ones stay visible.
+
+
+def code_overlay(code):
+    """RGBA image of a code map: red / blue, opacity rising with |code|."""
+    strength = np.abs(code) / np.abs(code).max()
+    alpha = np.where(code != 0, 0.35 + 0.65 * np.sqrt(strength), 0.0)
+    signs = np.sign(code)
+    best_alpha, best_sign = alpha.copy(), signs.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            a = np.roll(alpha, (dy, dx), axis=(0, 1))
+            s = np.roll(signs, (dy, dx), axis=(0, 1))
+            stronger = a > best_alpha
+            best_alpha[stronger], best_sign[stronger] = a[stronger], s[stronger]
+    rgba = np.zeros(code.shape + (4,))
+    rgba[..., 0] = np.where(best_sign > 0, 0.8, 0.05)
+    rgba[..., 1] = np.where(best_sign > 0, 0.05, 0.25)
+    rgba[..., 2] = np.where(best_sign > 0, 0.05, 0.85)
+    rgba[..., 3] = best_alpha
+    return rgba
+
 
 order = np.argsort(-np.abs(codes).sum(axis=(1, 2)))[:6]
 fig, axes = plt.subplots(2, 4, figsize=(10, 5))
@@ -70,14 +92,14 @@ axes[0, 0].imshow(photo, cmap="gray", vmin=0, vmax=1)
 axes[0, 0].set_title("photo")
 axes[1, 0].imshow(rebuilt, cmap="gray")
 axes[1, 0].set_title("Σ D_m * A_m")
+total = np.abs(codes).sum()
 for ax, m in zip(axes[:, 1:].T.flat, order):
-    peak = np.abs(codes[m]).max()
-    ax.imshow(photo, cmap="gray", vmin=-1.5, vmax=1.5)
-    ax.imshow(codes[m], cmap="bwr", vmin=-peak, vmax=peak, alpha=np.minimum(1, 3 * np.abs(codes[m]) / peak))
+    ax.imshow(photo, cmap="gray", vmin=-1.0, vmax=1.6)
+    ax.imshow(code_overlay(codes[m]), interpolation="nearest")
     inset = ax.inset_axes([0.0, 0.78, 0.22, 0.22])
     inset.imshow(filters[m, 0], cmap="gray", interpolation="nearest")
     inset.set_axis_off()
-    ax.set_title(f"filter {m}")
+    ax.set_title(f"filter {m}: {100 * np.abs(codes[m]).sum() / total:.0f}% of |A|")
 for ax in axes.flat:
     ax.set_axis_off()
 fig.tight_layout()
