@@ -85,7 +85,7 @@ fn plot_codes_draws_the_maps_of_an_encoded_image() {
         ],
         dir,
     );
-    assert_fails(&bad, &["A.npy", "10x10"]);
+    assert_fails(&bad, &["A.npy", "small.png", "10x10"]);
     assert!(!p.path("B.png").exists());
     // A patch dictionary's codes are not conv maps.
     let bad = lca(&["plot", "codes", "D.npy", "--image", "I.png"], dir);

@@ -311,8 +311,13 @@ fn codes_figure(
             name(codes_path)
         ),
     ];
-    plot::write_codes_png(output, &image, &maps, filter_images, top, &title)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", codes_path.display()))?;
+    plot::write_codes_png(output, &image, &maps, filter_images, top, &title).map_err(|e| {
+        anyhow::anyhow!(
+            "{} with {}: {e}",
+            codes_path.display(),
+            image_path.display()
+        )
+    })?;
     eprintln!(
         "wrote {} ({shown} of {m} filter maps, {active} active)",
         output.display()
