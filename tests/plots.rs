@@ -36,15 +36,16 @@ fn atom_grid_maps_each_atom_to_its_own_symmetric_range() {
         0.0, 0.0, -2.0, 2.0, // atom 1: a different range, same mapping
     ];
     let img = plot::atom_grid(&d, 2, 4, 1).unwrap();
-    // 2 atoms -> 2 columns, 1 row; P = 2 upscaled ×12 to 24 px.
-    let cell = 24;
+    // 2 atoms -> 2 columns, 1 row; P = 2 upscaled by an integer factor s.
+    let s = plot::atom_scale(2, 2) as u32;
+    let cell = 2 * s;
     assert_eq!(img.dimensions(), (SEP + 2 * (cell + SEP), SEP + cell + SEP));
     let px = |atom: u32, x: u32, y: u32| {
-        let x0 = SEP + atom * (cell + SEP) + x * 12;
-        let y0 = SEP + y * 12;
+        let x0 = SEP + atom * (cell + SEP) + x * s;
+        let y0 = SEP + y * s;
         // Every pixel of the upscaled block has the same value.
         let v = img.get_pixel(x0, y0).0;
-        assert_eq!(img.get_pixel(x0 + 11, y0 + 11).0, v);
+        assert_eq!(img.get_pixel(x0 + s - 1, y0 + s - 1).0, v);
         v
     };
     assert_eq!(px(0, 0, 0), [255; 3]);
@@ -63,7 +64,8 @@ fn atom_grid_maps_each_atom_to_its_own_symmetric_range() {
 #[test]
 fn gray_atoms_keep_zero_at_mid_grey() {
     let img = plot::atom_grid(&[0.2, 0.1, 0.0, -0.4], 1, 4, 1).unwrap();
-    let at = |x: u32, y: u32| img.get_pixel(SEP + 12 * x, SEP + 12 * y).0[0];
+    let s = plot::atom_scale(2, 1) as u32;
+    let at = |x: u32, y: u32| img.get_pixel(SEP + s * x, SEP + s * y).0[0];
     assert_eq!([at(0, 0), at(1, 0), at(0, 1), at(1, 1)], [191, 159, 128, 0]);
     // An all-zero atom is uniformly grey.
     let img = plot::atom_grid(&[0.0; 4], 1, 4, 1).unwrap();
@@ -71,52 +73,73 @@ fn gray_atoms_keep_zero_at_mid_grey() {
 }
 
 #[test]
-fn colour_atoms_scale_their_channels_jointly() {
-    // One 2×2 RGB atom, pixel-interleaved: min -3 -> 0, max 5 -> 255.
+fn colour_atoms_are_symmetric_around_grey_over_their_channels() {
+    // One 2×2 RGB atom, pixel-interleaved: largest magnitude 5, so 5 -> 255,
+    // -5 would be 0 and 0 is mid-grey in every channel.
     #[rustfmt::skip]
     let d = [
         5.0, 1.0, -3.0,   1.0, 1.0, 1.0,
         -3.0, -3.0, 5.0,  3.0, 1.0, -1.0,
     ];
     let img = plot::atom_grid(&d, 1, 12, 3).unwrap();
-    assert_eq!(img.dimensions(), (SEP + 24 + SEP, SEP + 24 + SEP));
-    let at = |x: u32, y: u32| img.get_pixel(SEP + 12 * x, SEP + 12 * y).0;
-    assert_eq!(at(0, 0), [255, 128, 0]);
-    assert_eq!(at(1, 0), [128, 128, 128]);
-    assert_eq!(at(0, 1), [0, 0, 255]);
-    assert_eq!(at(1, 1), [191, 128, 64]);
+    let s = plot::atom_scale(2, 1) as u32;
+    assert_eq!(img.dimensions(), (SEP + 2 * s + SEP, SEP + 2 * s + SEP));
+    let at = |x: u32, y: u32| img.get_pixel(SEP + s * x, SEP + s * y).0;
+    assert_eq!(at(0, 0), [255, 153, 51]);
+    assert_eq!(at(1, 0), [153, 153, 153]);
+    assert_eq!(at(0, 1), [51, 51, 255]);
+    assert_eq!(at(1, 1), [204, 153, 102]);
 }
 
 #[test]
-fn atom_grid_is_near_square_and_upscales_small_patches() {
-    // 10 atoms of 8×8 -> 4 columns × 3 rows, ×3 -> 24 px cells.
+fn atom_grid_is_near_square_and_fills_its_width() {
+    // 10 atoms of 8×8 -> 4 columns × 3 rows of atoms grown to 96 px.
     let d: Vec<f32> = (0..10 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
     let img = plot::atom_grid(&d, 10, 64, 1).unwrap();
+    let cell = 96;
     assert_eq!(
         img.dimensions(),
-        (SEP + 4 * (24 + SEP), SEP + 3 * (24 + SEP))
+        (SEP + 4 * (cell + SEP), SEP + 3 * (cell + SEP))
     );
     // The two unused cells of the last row stay in the separator colour.
-    let x = SEP + 3 * (24 + SEP) + 5;
-    let y = SEP + 2 * (24 + SEP) + 5;
+    let x = SEP + 3 * (cell + SEP) + 5;
+    let y = SEP + 2 * (cell + SEP) + 5;
     assert_eq!(img.get_pixel(x, y).0, plot::SEPARATOR_COLOR);
+    // The default run's 128 atoms of 8×8: 12 columns of 40 px.
+    let d = vec![0.5f32; 128 * 64];
+    let img = plot::atom_grid(&d, 128, 64, 1).unwrap();
+    assert_eq!(img.width(), SEP + 12 * (40 + SEP));
     // Large patches are not upscaled.
-    let d = vec![0.5f32; 2 * 30 * 30];
-    let img = plot::atom_grid(&d, 2, 900, 1).unwrap();
-    assert_eq!(img.dimensions(), (SEP + 2 * (30 + SEP), SEP + 30 + SEP));
+    let d = vec![0.5f32; 2 * 200 * 200];
+    let img = plot::atom_grid(&d, 2, 40_000, 1).unwrap();
+    assert_eq!(img.dimensions(), (SEP + 2 * (200 + SEP), SEP + 200 + SEP));
 }
 
 #[test]
-fn every_atom_is_at_least_24_pixels_a_side() {
+fn every_atom_is_at_least_32_pixels_a_side_and_the_grid_no_wider_than_needed() {
     for p in 1..=40usize {
+        for n in [1usize, 7, 32, 128, 400] {
+            let s = plot::atom_scale(p, n);
+            let cell = p * s;
+            assert!(
+                cell >= plot::MIN_ATOM_PIXELS,
+                "P = {p}, {n} atoms: {cell} px"
+            );
+            let minimum = p * plot::MIN_ATOM_PIXELS.div_ceil(p);
+            assert!(
+                cell <= plot::MAX_ATOM_PIXELS.max(minimum),
+                "P = {p}, {n} atoms: {cell} px"
+            );
+            let cols = n.isqrt() + usize::from(n.isqrt() * n.isqrt() < n);
+            let width = plot::SEPARATOR_PIXELS + cols * (cell + plot::SEPARATOR_PIXELS);
+            if s > plot::MIN_ATOM_PIXELS.div_ceil(p) {
+                // Grown beyond the minimum only while the grid fits the target.
+                assert!(width <= plot::TARGET_GRID_WIDTH, "P = {p}, {n} atoms");
+            }
+        }
         let img = plot::atom_grid(&vec![0.3f32; p * p], 1, p * p, 1).unwrap();
         let cell = img.width() - 2 * SEP;
-        assert!(cell >= 24, "P = {p}: {cell} px");
         assert_eq!(cell % p as u32, 0, "P = {p}: integer upscaling");
-        assert!(
-            cell < 24 + p as u32 || p >= 24,
-            "P = {p}: no more than needed"
-        );
     }
 }
 
@@ -127,47 +150,227 @@ fn is_ink(px: [u8; 3]) -> bool {
 
 #[test]
 fn atoms_figure_is_the_grid_under_a_title() {
-    let title = plot::TITLE_PIXELS as u32;
     let min_w = plot::MIN_FIGURE_WIDTH as u32;
+    let long = [
+        "128 atoms of 8×8 pixels learned from the embedded sample photos".to_string(),
+        "LCA dictionary learning: hebbian rule, λ = 0.1, 2000 steps of 256 patches".to_string(),
+    ];
     // (atoms, features, channels): a wide grid, a narrow one, one RGB atom.
     for (n, f, c) in [(256, 64, 1), (10, 64, 1), (1, 27, 3), (128, 192, 3)] {
         let d: Vec<f32> = (0..n * f).map(|i| (i as f32 * 0.37).sin()).collect();
         let grid = plot::atom_grid(&d, n, f, c).unwrap();
-        let fig = plot::atoms_figure(&d, n, f, c).unwrap();
-        let (gw, gh) = grid.dimensions();
-        let width = gw.max(min_w);
-        assert_eq!(
-            fig.dimensions(),
-            (width, title + gh),
-            "{n} atoms of {f}x{c}"
-        );
-        // The grid, pixel for pixel, at the bottom, centred.
-        let x0 = (width - gw) / 2;
-        for (x, y, px) in grid.enumerate_pixels() {
-            assert_eq!(fig.get_pixel(x0 + x, title + y), px, "({x}, {y})");
-        }
-        // The title band holds dark text on white, inside the band.
-        let band: Vec<[u8; 3]> = (0..title)
-            .flat_map(|y| (0..width).map(move |x| (x, y)))
-            .map(|(x, y)| fig.get_pixel(x, y).0)
-            .collect();
-        let ink = band.iter().filter(|px| is_ink(**px)).count();
-        assert!(ink > 100, "{n} atoms: only {ink} text pixels in the title");
-        for x in 0..width {
-            assert_eq!(fig.get_pixel(x, 0).0, [255; 3], "text touches the top edge");
-            assert_eq!(
-                fig.get_pixel(x, title - 1).0,
-                [255; 3],
-                "text touches the grid"
-            );
-        }
-        // Beside a narrow grid: background.
-        if x0 > 0 {
-            assert_eq!(fig.get_pixel(0, fig.height() - 1).0, [255; 3]);
+        for fig in [
+            plot::atoms_figure(&d, n, f, c).unwrap(),
+            plot::titled_atoms_figure(&d, n, f, c, &long).unwrap(),
+        ] {
+            let (gw, gh) = grid.dimensions();
+            let width = gw.max(min_w);
+            // As wide as the grid: the canvas is not padded for the title.
+            assert_eq!(fig.width(), width, "{n} atoms of {f}x{c}");
+            assert!(fig.height() > gh + 20, "{n} atoms: no title band");
+            let title = fig.height() - gh;
+            // The grid, pixel for pixel, at the bottom, centred.
+            let x0 = (width - gw) / 2;
+            for (x, y, px) in grid.enumerate_pixels() {
+                assert_eq!(fig.get_pixel(x0 + x, title + y), px, "({x}, {y})");
+            }
+            // The title band holds dark text on white, inside the band.
+            let ink = (0..title)
+                .flat_map(|y| (0..width).map(move |x| (x, y)))
+                .filter(|&(x, y)| is_ink(fig.get_pixel(x, y).0))
+                .count();
+            assert!(ink > 100, "{n} atoms: only {ink} text pixels in the title");
+            for x in 0..width {
+                assert_eq!(fig.get_pixel(x, 0).0, [255; 3], "text touches the top edge");
+                assert_eq!(
+                    fig.get_pixel(x, title - 1).0,
+                    [255; 3],
+                    "text touches the grid"
+                );
+            }
+            // Beside a narrow grid: background.
+            if x0 > 0 {
+                assert_eq!(fig.get_pixel(0, fig.height() - 1).0, [255; 3]);
+            }
         }
     }
     assert_eq!(plot::atoms_title(128, 8, 1), "128 atoms, 8×8");
     assert_eq!(plot::atoms_title(48, 8, 3), "48 atoms, 8×8×3 RGB");
+}
+
+#[test]
+fn a_long_title_wraps_into_more_lines_instead_of_widening_the_figure() {
+    let d = vec![0.5f32; 4 * 64];
+    let short = plot::titled_atoms_figure(&d, 4, 64, 1, &["four atoms".to_string()]).unwrap();
+    let words = ["four flat atoms drawn in a narrow grid"; 4].join(" ");
+    let long = plot::titled_atoms_figure(&d, 4, 64, 1, &[words]).unwrap();
+    assert_eq!(long.width(), short.width());
+    assert!(
+        long.height() >= short.height() + 2 * 20,
+        "{}",
+        long.height()
+    );
+}
+
+#[test]
+fn conv_filters_interleave_their_planes() {
+    // Two 2×2 filters of 3 channels in (n, C, k, k) order.
+    let planar: Vec<f32> = (0..24).map(|i| i as f32).collect();
+    let rows = plot::interleave_channels(&planar, 2, 3, 4);
+    for m in 0..2 {
+        for c in 0..3 {
+            for p in 0..4 {
+                assert_eq!(rows[m * 12 + p * 3 + c], planar[m * 12 + c * 4 + p]);
+            }
+        }
+    }
+}
+
+#[test]
+fn run_titles_say_what_was_learned() {
+    let config = lca::dictionary::TrainingConfig::default();
+    let lines = plot::patch_run_title(&config, 1234);
+    assert!(lines[0].starts_with(&format!("{} atoms of 8×8 pixels", config.atoms)));
+    assert!(lines[1].contains("1234 steps"), "{lines:?}");
+    let conv = lca::conv::ConvTrainingConfig::default();
+    let lines = plot::conv_run_title(&conv, 1);
+    assert!(
+        lines[0].contains("convolutional filters of 12×12"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("1 step on"), "{lines:?}");
+    // A run folder's config.json gives the same title as the run.
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(plot::run_title(dir.path()), None);
+    let mut config = config;
+    config.progress = Some(lca::dictionary::Progress {
+        steps_done: 77,
+        seconds: 1.0,
+        status: lca::dictionary::Status::Completed,
+    });
+    std::fs::write(
+        dir.path().join("config.json"),
+        serde_json::to_string(&config).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        plot::run_title(dir.path()),
+        Some(plot::patch_run_title(&config, 77))
+    );
+}
+
+// ---------------------------------------------------------------- codes ----
+
+/// A 40×30 gray image and the codes of 3 filters: filter 2 fires strongly at
+/// (5, 5) (positive), filter 0 weakly at (30, 20) (negative), filter 1 never.
+fn toy_codes() -> (lca::image::Image, Vec<f32>) {
+    let (w, h) = (40, 30);
+    let img = lca::image::Image::new(
+        w,
+        h,
+        1,
+        (0..w * h).map(|i| (i % w) as f32 / w as f32).collect(),
+    )
+    .unwrap();
+    let mut codes = vec![0.0f32; 3 * w * h];
+    codes[2 * w * h + 5 * w + 5] = 2.0;
+    codes[20 * w + 30] = -0.5;
+    (img, codes)
+}
+
+#[test]
+fn filters_are_ranked_by_the_l1_norm_of_their_maps() {
+    let (_, codes) = toy_codes();
+    let maps = plot::CodeMaps {
+        data: &codes,
+        n_filters: 3,
+        height: 30,
+        width: 40,
+    };
+    assert_eq!(plot::filter_strengths(&maps), vec![(2, 2.0), (0, 0.5)]);
+}
+
+#[test]
+fn codes_figure_shows_each_strong_filter_where_it_fires() {
+    let (img, codes) = toy_codes();
+    let maps = plot::CodeMaps {
+        data: &codes,
+        n_filters: 3,
+        height: 30,
+        width: 40,
+    };
+    let title = ["toy".to_string()];
+    let fig = plot::codes_figure(&img, &maps, None, 12, &title).unwrap();
+    // Two active maps, each 40×30 enlarged ×5 to 200×150: the strongest
+    // (filter 2) first. Find the saturated red and blue blocks.
+    let reds: Vec<(u32, u32)> = fig
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p.0[0] > 180 && p.0[1] < 40 && p.0[2] < 40)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    let blues: Vec<(u32, u32)> = fig
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p.0[2] > 180 && p.0[0] < 40)
+        .map(|(x, y, _)| (x, y))
+        .collect();
+    // One code pixel each, drawn as a 5×5 block at full opacity.
+    assert_eq!(reds.len(), 25, "red pixels");
+    assert_eq!(blues.len(), 25, "blue pixels");
+    let (rx, ry) = reds[0];
+    let (bx, by) = blues[0];
+    // The negative code sits 25 pixels right and 15 down of the positive
+    // one in the image: (30 - 5)·5 and (20 - 5)·5 in its map, whose origin
+    // is one tile further (the second map, right of or below the first).
+    let (dx, dy) = (i64::from(bx) - i64::from(rx), i64::from(by) - i64::from(ry));
+    assert!(
+        (dx - 125, dy - 75) == (200 + 10, 0) || dx - 125 == 0 && dy - 75 > 150,
+        "offset ({dx}, {dy})"
+    );
+    // With top = 1 only the strongest map is drawn.
+    let fig1 = plot::codes_figure(&img, &maps, None, 1, &title).unwrap();
+    assert!(
+        fig1.enumerate_pixels()
+            .all(|(_, _, p)| !(p.0[2] > 180 && p.0[0] < 40))
+    );
+}
+
+#[test]
+fn codes_figure_rejects_what_does_not_fit() {
+    let (img, codes) = toy_codes();
+    let title = ["t".to_string()];
+    let maps = plot::CodeMaps {
+        data: &codes,
+        n_filters: 3,
+        height: 40,
+        width: 30,
+    };
+    let e = plot::codes_figure(&img, &maps, None, 4, &title)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the image is 40x30"), "{e}");
+    let maps = plot::CodeMaps {
+        data: &codes[1..],
+        n_filters: 3,
+        height: 30,
+        width: 40,
+    };
+    assert!(plot::codes_figure(&img, &maps, None, 4, &title).is_err());
+    let maps = plot::CodeMaps {
+        data: &codes,
+        n_filters: 3,
+        height: 30,
+        width: 40,
+    };
+    let filters = plot::FilterImages {
+        data: &[0.0; 10],
+        kernel: 2,
+        channels: 1,
+    };
+    let e = plot::codes_figure(&img, &maps, Some(filters), 4, &title)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("need 12 values, got 10"), "{e}");
+    assert!(plot::codes_figure(&img, &maps, None, 0, &title).is_err());
 }
 
 #[test]

@@ -116,41 +116,72 @@ def sparse_encode(
 ):
     """Sparse codes of the rows of ``X`` over the atoms (rows) of ``dictionary``.
 
+    Same settings, same codes as ``lca encode`` (bit for bit, any thread count).
+
     Parameters
     ----------
-    X : array of shape (n_samples, n_features), float32 or float64, C or F order.
-    dictionary : array of shape (n_atoms, n_features); rows must have unit L2
-        norm (within 1e-3), as for ``lca encode``, unless ``normalize=True``.
-    alpha : the L1 penalty lambda of ``1/2||x - D^T a||^2 + alpha ||a||_1``
+    X : array-like of shape (n_samples, n_features)
+        Signals, float32 or float64, C or Fortran order.
+    dictionary : array-like of shape (n_atoms, n_features)
+        Atoms; rows must have unit L2 norm (within 1e-3), as for ``lca
+        encode``, unless ``normalize=True``.
+    alpha : float
+        The L1 penalty lambda of ``1/2||x - D^T a||^2 + alpha ||a||_1``
         (SPAMS ``lambda1``; scikit-learn ``sparse_encode(algorithm='lasso_cd',
         alpha=alpha)`` solves the same problem). For ``mode='spiking'`` and the
         hard / firm thresholds it is the threshold level.
-    positive : only non-negative codes (``lca encode --nonneg``).
-    mode : ``"rate"`` (rate LCA, exact LASSO solutions by default) or
-        ``"spiking"`` (integrate-and-fire LCA; codes are spike rates).
-    fixed_point : spiking mode: Loihi-style integer arithmetic.
-    threshold : rate mode: ``"soft"`` (LASSO), ``"hard"`` (L0) or ``"firm"``.
-    tol, max_iter : rate mode: stop when ``max|b - u - Ga| <= tol max|b|``;
-        at most ``max_iter`` dynamics steps (defaults: ``DEFAULTS``).
-    n_jobs : threads (None or -1: all cores). Results do not depend on it.
-    sparse : return a ``scipy.sparse.csr_matrix`` instead of an ndarray.
-    normalize : rescale non-unit atoms (the codes are then those of the
-        normalised dictionary, as ``lca encode --normalize``).
-    init : rate mode: warm-start membrane states, (n_samples, n_atoms).
-    return_info : also return a dict (rate: ``iterations``, ``jumps``,
-        ``converged``, ``states``; spiking: ``spike_counts``, ``saturated``).
-    **solver : the other flags of ``lca encode`` by their Python names --
-        rate: ``firm_width``, ``tau``, ``dt``, ``integrator`` (``"euler"`` or
+    positive : bool, default=False
+        Only non-negative codes (``lca encode --nonneg``).
+    mode : {"rate", "spiking"}, default="rate"
+        Rate LCA (exact LASSO solutions by default) or integrate-and-fire
+        LCA (codes are spike rates).
+    fixed_point : bool, default=False
+        Spiking mode: Loihi-style integer arithmetic.
+    threshold : {"soft", "hard", "firm"}, default="soft"
+        Rate mode: LASSO (soft), L0 (hard) or firm thresholding.
+    tol : float, optional
+        Rate mode: stop when ``max|b - u - Ga| <= tol max|b|``
+        (default ``DEFAULTS["tol"]``).
+    max_iter : int, optional
+        Rate mode: at most this many dynamics steps (default
+        ``DEFAULTS["max_iter"]``).
+    n_jobs : int, optional
+        Threads (None or -1: all cores). Results do not depend on it.
+    sparse : bool, default=False
+        Return a ``scipy.sparse.csr_matrix`` instead of an ndarray.
+    normalize : bool, default=False
+        Rescale non-unit atoms (the codes are then those of the normalised
+        dictionary, as ``lca encode --normalize``).
+    init : array-like of shape (n_samples, n_atoms), optional
+        Rate mode: warm-start membrane states.
+    return_info : bool, default=False
+        Also return a dict (rate: ``iterations``, ``jumps``, ``converged``,
+        ``states``; spiking: ``spike_counts``, ``saturated``).
+    **solver
+        The other flags of ``lca encode`` by their Python names -- rate:
+        ``firm_width``, ``tau``, ``dt``, ``integrator`` (``"euler"`` or
         ``"exponential"``), ``projection``, ``patience``, ``adaptive_dt``,
         ``anneal_from``, ``anneal_decay``; spiking: ``dt``, ``time_steps``,
         ``settle``, ``spike_threshold``, ``current_decay``, ``pair_coupling``.
 
     Returns
     -------
-    codes : float32 ndarray (n_samples, n_atoms), or csr_matrix with ``sparse``;
-        with ``return_info`` a pair ``(codes, info)``.
+    codes : ndarray of shape (n_samples, n_atoms) or scipy.sparse.csr_matrix
+        float32 codes (a CSR matrix with ``sparse=True``).
+    info : dict
+        Only with ``return_info=True``.
 
-    Same settings, same codes as ``lca encode`` (bit for bit, any thread count).
+    See Also
+    --------
+    lasso_objective : The objective the codes minimise.
+    SparseCoder : The same coding as a scikit-learn transformer.
+
+    Examples
+    --------
+    >>> import numpy as np, lca
+    >>> D = np.eye(4, dtype=np.float32)
+    >>> lca.sparse_encode(np.array([[1.0, 0.05, -0.5, 0.0]]), D, alpha=0.1).round(3)
+    array([[ 0.9,  0. , -0.4,  0. ]], dtype=float32)
     """
     X = _matrix(X, "X")
     D = _matrix(dictionary, "dictionary")
@@ -185,7 +216,24 @@ def sparse_encode(
 
 
 def lasso_objective(X, dictionary, codes, alpha: float) -> np.ndarray:
-    """Per-sample ``1/2||x - D^T a||^2 + alpha||a||_1`` (float64, atoms normalised)."""
+    """Per-sample LASSO objective ``1/2||x - D^T a||^2 + alpha||a||_1``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Signals.
+    dictionary : array-like of shape (n_atoms, n_features)
+        Atoms (normalised to unit norm before use).
+    codes : array-like or sparse matrix of shape (n_samples, n_atoms)
+        Codes, e.g. from :func:`sparse_encode`.
+    alpha : float
+        The L1 penalty.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        float64 objective of each sample, computed by the engine.
+    """
     if hasattr(codes, "toarray"):
         codes = codes.toarray()
     return _lca.lasso_objectives(_matrix(X, "X"), _matrix(dictionary, "dictionary"),
@@ -202,15 +250,37 @@ def _image(image) -> np.ndarray:
 def extract_patches(image, patch_size: int, *, stride: Optional[int] = None, normalize: bool = False,
                     remove_mean: bool = True, unit_norm: bool = True, min_norm: float = 0.1,
                     return_positions: bool = False):
-    """All ``patch_size x patch_size`` patches of ``image`` ((H, W) gray or (H, W, 3)
-    RGB) on a grid of ``stride`` (default: half the patch), the last row and column
-    flush with the borders so every pixel is covered, as ``lca reconstruct`` tiles.
+    """All ``patch_size x patch_size`` patches of an image on a regular grid.
 
-    Returns ``(n_patches, patch_size**2 * channels)`` float32, flattened like
-    ``sklearn.feature_extraction.image.extract_patches_2d(...).reshape(n, -1)``;
-    with ``normalize``, each patch mean-removed and scaled to unit norm (flat
-    patches, norm < ``min_norm``, left unscaled), as ``lca learn`` prepares them.
-    With ``return_positions`` also the (x, y) top-left corners, (n_patches, 2).
+    The grid has a step of ``stride``, the last row and column flush with the
+    borders so every pixel is covered, as ``lca reconstruct`` tiles.
+
+    Parameters
+    ----------
+    image : array-like of shape (H, W) or (H, W, 3)
+        Gray or RGB image, values in [0, 1].
+    patch_size : int
+        Side of the square patches.
+    stride : int, optional
+        Grid step (default: half the patch).
+    normalize : bool, default=False
+        Prepare each patch as ``lca learn`` does: mean removed
+        (``remove_mean``) and scaled to unit norm (``unit_norm``); flat patches
+        (norm < ``min_norm``) are left unscaled.
+    remove_mean, unit_norm : bool, default=True
+        The two steps of ``normalize``.
+    min_norm : float, default=0.1
+        Patches of smaller norm are not scaled.
+    return_positions : bool, default=False
+        Also return the (x, y) top-left corners.
+
+    Returns
+    -------
+    patches : ndarray of shape (n_patches, patch_size**2 * channels)
+        float32, flattened like
+        ``sklearn.feature_extraction.image.extract_patches_2d(...).reshape(n, -1)``.
+    positions : ndarray of shape (n_patches, 2)
+        Only with ``return_positions=True``.
     """
     stride = max(1, patch_size // 2) if stride is None else int(stride)
     norm = dict(remove_mean=remove_mean, unit_norm=unit_norm, min_norm=min_norm) if normalize else None
@@ -222,12 +292,45 @@ def reconstruct_image(image, dictionary, alpha: float = DEFAULTS["alpha"], *, pa
                       stride: Optional[int] = None, whiten: str = "none", remove_mean: bool = True,
                       unit_norm: bool = True, min_norm: float = 0.1, n_jobs: Optional[int] = None,
                       return_codes: bool = False):
-    """Rebuilds ``image`` from the LASSO codes of its overlapping patches over
-    ``dictionary`` (``lca reconstruct``'s pipeline: whiten, tile, normalise each
-    patch, encode, ``D^T a``, undo the normalisation, average overlaps, undo the
-    whitening). Returns the reconstruction (same shape as ``image``) and, with
-    ``return_codes``, also the codes (n_patches, n_atoms) and the PSNR in dB
-    (values in [0, 1])."""
+    """Rebuilds an image from the LASSO codes of its overlapping patches.
+
+    ``lca reconstruct``'s pipeline: whiten, tile, normalise each patch, encode,
+    ``D^T a``, undo the normalisation, average the overlaps, undo the
+    whitening.
+
+    Parameters
+    ----------
+    image : array-like of shape (H, W) or (H, W, 3)
+        Gray or RGB image, values in [0, 1].
+    dictionary : array-like of shape (n_atoms, n_features)
+        Atoms of ``patch_size**2 * channels`` values.
+    alpha : float
+        The L1 penalty of the codes (patches have unit norm when coded).
+    patch_size : int, optional
+        Patch side (default: inferred from the dictionary).
+    stride : int, optional
+        Grid step (default: half the patch).
+    whiten : {"none", "one-over-f", "zca"}, default="none"
+        Whitening of the image before tiling (as the learning run's).
+    remove_mean, unit_norm : bool, default=True
+        Patch normalisation (as :func:`extract_patches`).
+    min_norm : float, default=0.1
+        Patches of smaller norm are not scaled.
+    n_jobs : int, optional
+        Threads (None or -1: all cores).
+    return_codes : bool, default=False
+        Also return the codes and the PSNR.
+
+    Returns
+    -------
+    reconstruction : ndarray
+        float32, the shape of ``image``.
+    codes : ndarray of shape (n_patches, n_atoms)
+        Only with ``return_codes=True``.
+    psnr : float
+        PSNR of the reconstruction in dB (values in [0, 1]); only with
+        ``return_codes=True``.
+    """
     img = _image(image)
     D = _matrix(dictionary, "dictionary")
     channels = 1 if img.ndim == 2 else img.shape[2]
@@ -249,27 +352,60 @@ def learn_images(folder=None, output=None, *, n_components: int = DEFAULTS["n_co
                  max_seconds: Optional[float] = None, batch_size: int = DEFAULTS["batch_size"],
                  rule: str = DEFAULTS["rule"], random_state: int = 0, n_jobs: Optional[int] = None,
                  **settings):
-    """``lca learn FOLDER --output OUTPUT`` from Python: learns a dictionary from
-    random patches of the images in ``folder`` (None: the embedded samples).
+    """Learns a dictionary from random patches of photos: ``lca learn`` from Python.
 
-    Every output of the CLI is written to ``output`` (a temporary folder,
-    deleted afterwards, when None): ``dictionary.npy``, ``training.csv``,
-    ``config.json``, ``checkpoint.npz``, pictures; a run there can be continued
-    with ``lca learn --resume OUTPUT``. Other settings by their CLI names with
-    underscores: ``alpha_final``, ``learning_rate``, ``learning_rate_final``,
-    ``momentum``, ``resample_after``, ``heldout_patches``, ``heldout_every``,
-    ``color``, ``downscale``, ``whiten`` (``"none"``, ``"one-over-f"``, ``"zca"``),
-    ``remove_mean``, ``unit_norm``, ``min_norm``, ``recursive``, ``init`` (a path),
-    ``checkpoint_every``. ``n_steps`` None (default): the step count is scaled
-    with the problem size, or, with ``max_seconds``, chosen to fill the
-    budget (``summary["time_use"]`` says how); an integer fixes it (the same
-    result on every machine).
-
-    Returns ``(dictionary, log, summary)``: the atoms (n_components,
-    n_features) float32, the training log as a dict of arrays (the columns of
-    ``training.csv``), and the run's summary (``status``, ``steps``, ...).
+    ``learn_images(FOLDER, OUTPUT)`` is ``lca learn FOLDER --output OUTPUT``.
     Ctrl-C stops after the current step, outputs written, and raises
     KeyboardInterrupt.
+
+    Parameters
+    ----------
+    folder : str or path-like, optional
+        Folder of images (PNG, JPEG, TIFF, BMP); None: the embedded samples.
+    output : str or path-like, optional
+        Where every output of the CLI is written (``dictionary.npy``,
+        ``training.csv``, ``config.json``, ``checkpoint.npz``, pictures); a
+        run there can be continued with ``lca learn --resume OUTPUT``. None: a
+        temporary folder, deleted afterwards.
+    n_components : int
+        Number of atoms.
+    patch_size : int, default=8
+        Patch side.
+    alpha : float
+        The L1 penalty of the codes.
+    n_steps : int, optional
+        Minibatch steps, the horizon of the learning-rate schedule: the same
+        result on every machine. None (default): 2000 for 128 atoms of 8x8,
+        scaled by sqrt(atoms * values / 8192) for larger problems, or, with
+        ``max_seconds``, chosen by the run to fill the budget
+        (``summary["time_use"]`` says how).
+    max_seconds : float, optional
+        Time budget in seconds of wall time, final scoring and writing
+        included.
+    batch_size : int
+        Patches per minibatch.
+    rule : {"hebbian", "online"}
+        Learning rule.
+    random_state : int, default=0
+        Seed of every random choice.
+    n_jobs : int, optional
+        Threads (None or -1: all cores).
+    **settings
+        Other settings by their CLI names with underscores: ``alpha_final``,
+        ``learning_rate``, ``learning_rate_final``, ``momentum``,
+        ``resample_after``, ``heldout_patches``, ``heldout_every``, ``color``,
+        ``downscale``, ``whiten`` (``"none"``, ``"one-over-f"``, ``"zca"``),
+        ``remove_mean``, ``unit_norm``, ``min_norm``, ``recursive``, ``init``
+        (a path), ``checkpoint_every``.
+
+    Returns
+    -------
+    dictionary : ndarray of shape (n_components, n_features)
+        float32 atoms.
+    log : dict of ndarray
+        The training log (the columns of ``training.csv``).
+    summary : dict
+        The run's summary (``status``, ``steps``, ...).
     """
     s = dict(settings, n_components=n_components, patch_size=patch_size, alpha=alpha, n_steps=n_steps,
              max_seconds=max_seconds, batch_size=batch_size, rule=rule, random_state=random_state)
@@ -339,43 +475,60 @@ def conv_encode(
     return_info: bool = False,
     **solver,
 ):
-    """Convolutional sparse codes of whole images: maps ``A`` minimising
-    ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1`` (``lca encode`` with a
-    convolutional dictionary, the same codes bit for bit).
+    """Convolutional sparse codes of whole images.
+
+    Maps ``A`` minimising ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1``
+    (``lca encode`` with a convolutional dictionary, the same codes bit for
+    bit). Reconstruct with :func:`conv_reconstruct`. Ctrl-C stops before the
+    next image and raises KeyboardInterrupt.
 
     Parameters
     ----------
-    images : (n, C, H, W) array (float32 or float64); (n, H, W) is a stack of gray
-        images, (H, W) one gray image. Each image at least k x k pixels.
-    filters : (n_filters, C, k, k) array, PyTorch's conv-weight layout (a
-        ``torch.nn.Conv2d(C, n_filters, k).weight``); (n_filters, k, k) for one
-        channel. Every filter must have unit L2 norm (within 1e-3) unless
+    images : array-like of shape (n, C, H, W), (n, H, W) or (H, W)
+        Images (float32 or float64); (n, H, W) is a stack of gray images,
+        (H, W) one gray image. Each image at least k x k pixels.
+    filters : array-like of shape (n_filters, C, k, k) or (n_filters, k, k)
+        PyTorch's conv-weight layout (a ``torch.nn.Conv2d(C, n_filters,
+        k).weight``). Every filter must have unit L2 norm (within 1e-3) unless
         ``normalize=True``.
-    alpha : the L1 penalty (threshold level for the hard / firm thresholds).
-    boundary : ``"circular"`` (periodic images) or ``"zero"`` (zeros outside);
-        scipy's names ``"wrap"`` / ``"fill"`` are accepted too.
-    positive : rate mode: only non-negative codes. The spiking solver codes with
-        one non-negative neuron per coefficient, so its codes are always >= 0.
-    mode : ``"rate"`` (greedy convolutional LCA, the exact LASSO solution to
-        ``tol``) or ``"spiking"`` (integrate-and-fire LCA; codes are spike rates).
-    threshold : rate mode: ``"soft"`` (LASSO), ``"hard"`` or ``"firm"`` (``firm_width``).
-    tol, max_iter : rate mode: stop an image when every neuron is within
-        ``tol * max|b|`` of its fixed point; at most ``max_iter`` sweeps
-        (defaults ``DEFAULTS["conv_tol"]``, ``DEFAULTS["conv_max_iter"]``).
-    time_steps : spiking mode: steps simulated (``DEFAULTS["conv_time_steps"]``);
-        also ``dt``, ``spike_threshold``, ``settle``, ``fixed_point`` (Loihi
-        integer arithmetic) and ``weight_synapses`` (1 or 2) as keywords.
-    normalize : rescale non-unit filters (as ``lca encode --normalize``).
-    n_jobs : threads (images run in parallel); results do not depend on it.
-    return_info : also return a dict: ``objective`` per image, and ``iterations``,
+    alpha : float
+        The L1 penalty (threshold level for the hard / firm thresholds).
+    boundary : {"circular", "zero"}, default="circular"
+        Periodic images or zeros outside; scipy's names ``"wrap"`` /
+        ``"fill"`` are accepted too.
+    positive : bool, default=False
+        Rate mode: only non-negative codes. The spiking solver codes with one
+        non-negative neuron per coefficient, so its codes are always >= 0.
+    mode : {"rate", "spiking"}, default="rate"
+        Convolutional LCA (the exact LASSO solution to ``tol``) or
+        integrate-and-fire LCA (codes are spike rates).
+    threshold : {"soft", "hard", "firm"}, default="soft"
+        Rate mode: LASSO, L0 or firm thresholding (``firm_width``).
+    tol : float, optional
+        Rate mode: stop an image when every neuron is within ``tol * max|b|``
+        of its fixed point (default ``DEFAULTS["conv_tol"]``).
+    max_iter : int, optional
+        Rate mode: at most this many sweeps (``DEFAULTS["conv_max_iter"]``).
+    time_steps : int, optional
+        Spiking mode: steps simulated (``DEFAULTS["conv_time_steps"]``).
+    normalize : bool, default=False
+        Rescale non-unit filters (as ``lca encode --normalize``).
+    n_jobs : int, optional
+        Threads (images run in parallel); results do not depend on it.
+    return_info : bool, default=False
+        Also return a dict: ``objective`` per image, and ``iterations``,
         ``converged`` (rate) or ``spikes`` (spiking).
+    **solver
+        Rate mode: ``firm_width``; spiking mode: ``dt``, ``spike_threshold``,
+        ``settle``, ``fixed_point`` (Loihi integer arithmetic) and
+        ``weight_synapses`` (1 or 2).
 
     Returns
     -------
-    codes : float32 (n, n_filters, H, W), or ``(codes, info)``.
-
-    Reconstruct with :func:`conv_reconstruct`. Ctrl-C stops before the next
-    image and raises KeyboardInterrupt.
+    codes : ndarray of shape (n, n_filters, H, W)
+        float32 code maps.
+    info : dict
+        Only with ``return_info=True``.
     """
     D = _conv_filters(filters)
     X = _conv_images(images, D.shape[1])
@@ -398,11 +551,29 @@ def conv_encode(
 
 
 def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: bool = False) -> np.ndarray:
-    """The images ``x[c] = sum_m convolve2d(A[m], D[m, c], mode='same', boundary=B)`` of
-    code maps ``codes`` (n, n_filters, H, W) (or one (n_filters, H, W)) over ``filters``
-    (n_filters, C, k, k), with B = ``'wrap'`` for ``boundary="circular"`` and ``'fill'``
-    (zeros) for ``"zero"``: float32 (n, C, H, W). For even k the filter's centre is the
-    tap above and left of the middle, as in scipy."""
+    """Images rebuilt from convolutional code maps.
+
+    ``x[c] = sum_m convolve2d(A[m], D[m, c], mode='same', boundary=B)`` with
+    B = ``'wrap'`` for ``boundary="circular"`` and ``'fill'`` (zeros) for
+    ``"zero"``. For even k the filter's centre is the tap above and left of the
+    middle, as in scipy.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n, n_filters, H, W) or (n_filters, H, W)
+        Code maps, e.g. from :func:`conv_encode`.
+    filters : array-like of shape (n_filters, C, k, k) or (n_filters, k, k)
+        The filters.
+    boundary : {"circular", "zero"}, default="circular"
+        Edges of the images.
+    normalize : bool, default=False
+        Rescale non-unit filters first.
+
+    Returns
+    -------
+    ndarray of shape (n, C, H, W)
+        float32 images.
+    """
     D = _conv_filters(filters)
     A = np.asarray(codes)
     if A.dtype not in (np.float32, np.float64):
@@ -416,7 +587,28 @@ def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: b
 
 def conv_objective(images, filters, codes, alpha: float, *, boundary: str = "circular",
                    normalize: bool = False) -> np.ndarray:
-    """Per-image ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1`` (float64), the engine's."""
+    """Per-image convolutional LASSO objective ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1``.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, C, H, W), (n, H, W) or (H, W)
+        Images, as for :func:`conv_encode`.
+    filters : array-like of shape (n_filters, C, k, k) or (n_filters, k, k)
+        The filters.
+    codes : array-like of shape (n, n_filters, H, W) or (n_filters, H, W)
+        Code maps.
+    alpha : float
+        The L1 penalty.
+    boundary : {"circular", "zero"}, default="circular"
+        Edges of the images.
+    normalize : bool, default=False
+        Rescale non-unit filters first.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        float64 objective of each image, computed by the engine.
+    """
     D = _conv_filters(filters)
     X = _conv_images(images, D.shape[1])
     A = np.asarray(codes)

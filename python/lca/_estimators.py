@@ -129,14 +129,46 @@ class _Coding:
 
 
 class SparseCoder(_Coding, _Transformer, _Base):
-    """Sparse coding over a fixed dictionary: ``transform(X)`` returns the LCA
-    codes of the rows of ``X`` (see :func:`lca.sparse_encode` for the
-    parameters; ``alpha`` is the LASSO penalty, SPAMS's ``lambda1``).
+    """Sparse coding over a fixed dictionary (a scikit-learn transformer).
 
-    Like scikit-learn's ``SparseCoder`` it needs no fit: ``fit`` only checks
-    the input and sets ``n_features_in_``.
+    ``transform(X)`` returns the LCA codes of the rows of ``X``, as
+    :func:`lca.sparse_encode`. Like scikit-learn's ``SparseCoder`` it needs no
+    fit: ``fit`` only checks the input and sets ``n_features_in_``.
 
-    Attributes: ``n_components_`` (atoms), ``n_features_in_``.
+    Parameters
+    ----------
+    dictionary : array-like of shape (n_atoms, n_features)
+        Atoms with unit L2 norm (unless ``normalize=True``).
+    alpha : float
+        The LASSO penalty, SPAMS's ``lambda1``.
+    positive : bool, default=False
+        Only non-negative codes.
+    mode : {"rate", "spiking"}, default="rate"
+        Rate LCA or integrate-and-fire LCA (spike rates).
+    fixed_point : bool, default=False
+        Spiking mode: Loihi-style integer arithmetic.
+    threshold : {"soft", "hard", "firm"}, default="soft"
+        Rate mode thresholding.
+    tol : float, optional
+        Rate mode tolerance (see :func:`lca.sparse_encode`).
+    max_iter : int, optional
+        Rate mode: at most this many dynamics steps.
+    n_jobs : int, optional
+        Threads (None or -1: all cores); results do not depend on it.
+    normalize : bool, default=False
+        Rescale non-unit atoms.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Number of atoms.
+    n_features_in_ : int
+        Number of features seen by ``fit``.
+
+    See Also
+    --------
+    sparse_encode : The function this estimator calls.
+    DictionaryLearning : Learns the dictionary too.
     """
 
     def __init__(self, dictionary, *, alpha=_lca.defaults()["alpha"], positive=False, mode="rate",
@@ -153,7 +185,20 @@ class SparseCoder(_Coding, _Transformer, _Base):
         self.normalize = normalize
 
     def fit(self, X, y=None):
-        """Checks ``X`` against the dictionary; returns ``self``."""
+        """Checks ``X`` against the dictionary (nothing is learned).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SparseCoder
+            The estimator.
+        """
         X = _check_X(self, X, reset=True)
         self._check_dictionary(X.shape[1])
         return self
@@ -166,7 +211,18 @@ class SparseCoder(_Coding, _Transformer, _Base):
         return D
 
     def transform(self, X):
-        """Codes of the rows of ``X``: float32 (n_samples, n_atoms)."""
+        """Codes of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_atoms)
+            float32 codes.
+        """
         if hasattr(self, "n_features_in_"):
             X = _check_X(self, X, reset=False)
         else:
@@ -175,7 +231,18 @@ class SparseCoder(_Coding, _Transformer, _Base):
         return self._encode(X, D, self.alpha)
 
     def inverse_transform(self, codes):
-        """``codes @ dictionary``: the reconstructions (n_samples, n_features)."""
+        """Reconstructions ``codes @ dictionary``.
+
+        Parameters
+        ----------
+        codes : array-like or sparse matrix of shape (n_samples, n_atoms)
+            Codes, e.g. from ``transform``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The reconstructed signals.
+        """
         codes = codes.toarray() if hasattr(codes, "toarray") else np.asarray(codes)
         return codes @ np.asarray(self.dictionary, dtype=codes.dtype if codes.dtype.kind == "f" else None)
 
@@ -202,43 +269,65 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
     ``lca learn --patches X.npy`` with the same settings and ``--seed``, so both
     give the same dictionary. Pass prepared patches (e.g. from
     :func:`lca.extract_patches` with ``normalize=True``); ``X`` is used as is.
+    A KeyboardInterrupt during ``fit`` stops after the current step; the
+    attributes hold the state reached, and the interrupt propagates.
 
     Parameters
     ----------
-    n_components : number of atoms.
-    alpha : LASSO penalty of the codes during learning (at the first step).
-    n_steps : minibatch steps, the horizon of the learning-rate schedule: the
-        same result on every machine. None (default): 2000 for 128 atoms of 64
+    n_components : int
+        Number of atoms.
+    alpha : float
+        LASSO penalty of the codes during learning (at the first step).
+    n_steps : int, optional
+        Minibatch steps, the horizon of the learning-rate schedule: the same
+        result on every machine. None (default): 2000 for 128 atoms of 64
         values, scaled by sqrt(atoms * features / 8192) for larger problems;
         with ``max_seconds``, chosen to fill the budget. ``0`` with
         ``max_seconds``: no step limit (needs ``rule='online'``, the rule
         without a schedule).
-    max_seconds : time budget of a fit, in seconds of wall time. Without
-        ``n_steps`` the fit measures its pace and sizes its schedule to use
-        the whole budget.
-    batch_size : rows per minibatch (clipped to the number of rows).
-    rule : ``"hebbian"`` (gradient on the reconstruction error, decaying
-        learning rate) or ``"online"`` (Mairal et al. 2010, SPAMS trainDL).
-    learning_rate, learning_rate_final, momentum : Hebbian rule schedule.
-    alpha_final : alpha at the last step (geometric schedule); None keeps alpha.
-    resample_after : re-seed an atom silent for this many steps (0: never).
-    random_state : seed of every random choice (None: 0, deterministic).
-    transform_alpha : alpha of ``transform`` (None: the final learning alpha).
-    positive_code, mode, fixed_point, threshold, tol, max_iter : ``transform``'s
-        solver (see :func:`lca.sparse_encode`).
-    n_jobs : threads (None or -1: all cores); results do not depend on it.
+    max_seconds : float, optional
+        Time budget of a fit, in seconds of wall time. Without ``n_steps``
+        the fit measures its pace and sizes its schedule to use the whole
+        budget.
+    batch_size : int
+        Rows per minibatch (clipped to the number of rows).
+    rule : {"hebbian", "online"}
+        Gradient on the reconstruction error with a decaying learning rate,
+        or online dictionary learning (Mairal et al. 2010, SPAMS trainDL).
+    learning_rate, learning_rate_final, momentum : float
+        Hebbian rule schedule.
+    alpha_final : float, optional
+        Alpha at the last step (geometric schedule); None keeps alpha.
+    resample_after : int
+        Re-seed an atom silent for this many steps (0: never).
+    random_state : int, optional
+        Seed of every random choice (None: 0, deterministic).
+    transform_alpha : float, optional
+        Alpha of ``transform`` (None: the final learning alpha).
+    positive_code, mode, fixed_point, threshold, tol, max_iter
+        ``transform``'s solver (see :func:`lca.sparse_encode`).
+    n_jobs : int, optional
+        Threads (None or -1: all cores); results do not depend on it.
 
     Attributes
     ----------
-    components_ : (n_components, n_features) float32, unit-norm rows.
-    n_iter_ : steps done (all ``fit`` / ``partial_fit`` calls).
-    n_steps_ : same as ``n_iter_`` (scikit-learn's MiniBatchDictionaryLearning name).
-    training_log_ : dict of arrays, one entry per step (``step``, ``seconds``,
-        ``mse``, ``l1``, ``active_fraction``, ``energy``), as ``training.csv``.
-    status_ : how the last ``fit`` ended (``completed``, ``time-budget``, ``interrupted``).
+    components_ : ndarray of shape (n_components, n_features)
+        float32 unit-norm atoms.
+    n_iter_ : int
+        Steps done (all ``fit`` / ``partial_fit`` calls).
+    n_steps_ : int
+        Same as ``n_iter_`` (scikit-learn's MiniBatchDictionaryLearning name).
+    training_log_ : dict of ndarray
+        One entry per step (``step``, ``seconds``, ``mse``, ``l1``,
+        ``active_fraction``, ``energy``), as ``training.csv``.
+    status_ : str
+        How the last ``fit`` ended (``completed``, ``time-budget``,
+        ``interrupted``).
 
-    A KeyboardInterrupt during ``fit`` stops after the current step; the
-    attributes hold the state reached, and the interrupt propagates.
+    See Also
+    --------
+    learn_images : Learns from the patches of a folder of photos.
+    SparseCoder : Coding over a fixed dictionary.
     """
 
     def __init__(self, n_components=_lca.defaults()["n_components"], *, alpha=_lca.defaults()["alpha"],
@@ -300,15 +389,42 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
         self.training_log_ = dict(learner.log())
 
     def fit(self, X, y=None):
-        """Learns ``components_`` from the rows of ``X``; returns ``self``."""
+        """Learns ``components_`` from the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals (prepared patches).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DictionaryLearning
+            The fitted estimator.
+        """
         X = _check_X(self, X, reset=True)
         learner = _lca.PatchLearner(X, self._settings(X.shape[0]))
         self.status_ = "running"
         return self._run(learner, X)
 
     def partial_fit(self, X, y=None):
-        """One learning step on the rows of ``X`` (the first call draws the
-        initial atoms from them); returns ``self``."""
+        """One learning step on the rows of ``X``.
+
+        The first call draws the initial atoms from them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One minibatch.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DictionaryLearning
+            The updated estimator.
+        """
         first = not hasattr(self, "_learner")
         X = _check_X(self, X, reset=first)
         if first:
@@ -319,7 +435,18 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
         return self
 
     def transform(self, X):
-        """LCA codes of the rows of ``X`` over ``components_`` (float32)."""
+        """LCA codes of the rows of ``X`` over ``components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+            float32 codes.
+        """
         _not_fitted(self)
         X = _check_X(self, X, reset=False)
         alpha = self.transform_alpha
@@ -328,7 +455,18 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
         return self._encode(X, self.components_, float(alpha))
 
     def inverse_transform(self, codes):
-        """``codes @ components_``: reconstructions (n_samples, n_features)."""
+        """Reconstructions ``codes @ components_``.
+
+        Parameters
+        ----------
+        codes : array-like or sparse matrix of shape (n_samples, n_components)
+            Codes, e.g. from ``transform``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The reconstructed signals.
+        """
         _not_fitted(self)
         codes = codes.toarray() if hasattr(codes, "toarray") else np.asarray(codes, dtype=np.float32)
         return codes @ self.components_
@@ -426,8 +564,18 @@ class _ConvCoding:
         return codes.reshape(len(codes), -1) if flat else codes
 
     def inverse_transform(self, codes):
-        """Images from code maps: (n, n_filters, H, W) codes give (n, C, H, W)
-        images; flat codes (n, n_filters*H*W) give flat images (n, C*H*W)."""
+        """Images rebuilt from code maps (see :func:`lca.conv_reconstruct`).
+
+        Parameters
+        ----------
+        codes : array-like of shape (n, n_filters, H, W) or (n, n_filters*H*W)
+            Code maps, or flat codes as ``transform`` returns for 2-D input.
+
+        Returns
+        -------
+        ndarray of shape (n, C, H, W) or (n, C*H*W)
+            float32 images, flat for flat codes.
+        """
         from . import conv_reconstruct
 
         filters = self._filters()
@@ -453,20 +601,53 @@ def _filters_array(filters):
 
 
 class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
-    """Convolutional sparse coding over fixed filters: ``transform(X)`` returns the
-    code maps of whole images (see :func:`lca.conv_encode`; ``alpha`` is the L1
-    penalty of ``1/2||x - sum_m D_m * A_m||^2 + alpha||A||_1``).
+    """Convolutional sparse coding over fixed filters (a scikit-learn transformer).
 
-    ``filters`` is (n_filters, C, k, k) (PyTorch's conv-weight layout) or
-    (n_filters, k, k). ``X`` is images (n, C, H, W) or (n, H, W), giving codes
-    (n, n_filters, H, W); or, as in a scikit-learn pipeline, a 2-D array of one
-    flattened image per row (of ``image_shape``, (H, W) or (C, H, W); default a
-    one-pixel-high row image, which fits only 1 x 1 filters), giving flat codes
-    (n, n_filters*H*W). Like :class:`SparseCoder` it needs no fit. With
-    ``mode="spiking"``, ``fixed_point=True`` runs Loihi's integer arithmetic
-    (``lca encode --fixed-point``).
+    ``transform(X)`` returns the code maps of whole images, as
+    :func:`lca.conv_encode`. ``X`` is images (n, C, H, W) or (n, H, W), giving
+    codes (n, n_filters, H, W); or, as in a scikit-learn pipeline, a 2-D array
+    of one flattened image per row (of ``image_shape``), giving flat codes
+    (n, n_filters*H*W). Like :class:`SparseCoder` it needs no fit.
 
-    Attributes: ``n_components_`` (filters), ``n_features_in_`` (2-D input).
+    Parameters
+    ----------
+    filters : array-like of shape (n_filters, C, k, k) or (n_filters, k, k)
+        PyTorch's conv-weight layout; unit-norm filters unless ``normalize``.
+    alpha : float
+        The L1 penalty of ``1/2||x - sum_m D_m * A_m||^2 + alpha||A||_1``.
+    boundary : {"circular", "zero"}, default="circular"
+        Edges of the images.
+    positive : bool, default=False
+        Rate mode: only non-negative codes.
+    mode : {"rate", "spiking"}, default="rate"
+        Rate or integrate-and-fire convolutional LCA.
+    tol : float, optional
+        Rate mode tolerance (see :func:`lca.conv_encode`).
+    max_iter : int, optional
+        Rate mode: at most this many sweeps.
+    time_steps : int, optional
+        Spiking mode: steps simulated.
+    image_shape : tuple of int, optional
+        (H, W) or (C, H, W) of the flattened images of a 2-D ``X`` (default:
+        a one-pixel-high row image, which fits only 1 x 1 filters).
+    normalize : bool, default=False
+        Rescale non-unit filters.
+    n_jobs : int, optional
+        Threads (images run in parallel); results do not depend on it.
+    fixed_point : bool, default=False
+        Spiking mode: Loihi's integer arithmetic (``lca encode --fixed-point``).
+
+    Attributes
+    ----------
+    n_components_ : int
+        Number of filters.
+    n_features_in_ : int
+        Values per row of a 2-D ``X`` seen by ``fit``.
+
+    See Also
+    --------
+    conv_encode : The function this estimator calls.
+    ConvDictionaryLearning : Learns the filters too.
     """
 
     def __init__(self, filters, *, alpha=_lca.defaults()["conv_alpha"], boundary="circular", positive=False,
@@ -492,13 +673,37 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
         return self.positive
 
     def fit(self, X, y=None):
-        """Checks ``X`` against the filters; returns ``self``."""
+        """Checks ``X`` against the filters (nothing is learned).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ConvSparseCoder
+            The estimator.
+        """
         D = self._filters()
         _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
         return self
 
     def transform(self, X):
-        """Code maps of the images in ``X`` (float32)."""
+        """Code maps of the images in ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+            Images.
+
+        Returns
+        -------
+        ndarray of shape (n, n_filters, H, W) or (n, n_filters*H*W)
+            float32 code maps, flat for 2-D input.
+        """
         if not hasattr(self, "n_features_in_") and not hasattr(X, "toarray") and np.asarray(X).ndim == 2:
             D = self._filters()  # unfitted (stateless): the 2-D width is set by this call
             _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
@@ -529,36 +734,62 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
     sufficient statistics of every coded image (Mairal et al.'s online rule in
     convolutional form; see ``lca::conv::ConvLearner``). The initial filters are
     random k x k windows of the images. ``X`` is used as is: high-pass or whiten
-    it first as the CLI does for photos.
+    it first as the CLI does for photos. A KeyboardInterrupt during ``fit``
+    stops after the current step; the attributes hold the state reached, and
+    the interrupt propagates.
 
     Parameters
     ----------
-    n_components : number of filters.
-    kernel_size : filter side k.
-    alpha : L1 penalty of the codes while learning.
-    n_steps : learning steps (``0`` with ``max_seconds``: no step limit).
-    max_seconds : time budget of one ``fit``, in seconds of training.
-    crop : side of the random crops (0: whole images; else at least 2k - 1).
-    images_per_step : crops coded per step.
-    dict_sweeps, forgetting : filter update sweeps per step; forgetting window.
-    coder_tol : tolerance of the coder while learning.
-    random_state : seed of every random choice (None: 0).
-    transform_alpha : alpha of ``transform`` (None: ``alpha``).
-    boundary, positive_code, mode, tol, max_iter, time_steps : ``transform``'s
-        coder (see :func:`lca.conv_encode`).
-    image_shape : shape of the flattened images of a 2-D ``X`` (see :class:`ConvSparseCoder`).
-    n_jobs : threads; results do not depend on it.
+    n_components : int
+        Number of filters.
+    kernel_size : int
+        Filter side k.
+    alpha : float
+        L1 penalty of the codes while learning.
+    n_steps : int
+        Learning steps (``0`` with ``max_seconds``: no step limit).
+    max_seconds : float, optional
+        Time budget of one ``fit``, in seconds of training.
+    crop : int
+        Side of the random crops (0: whole images; else at least 2k - 1).
+    images_per_step : int
+        Crops coded per step.
+    dict_sweeps : int
+        Filter update sweeps per step.
+    forgetting : int
+        Forgetting window of the statistics.
+    coder_tol : float
+        Tolerance of the coder while learning.
+    random_state : int, optional
+        Seed of every random choice (None: 0).
+    transform_alpha : float, optional
+        Alpha of ``transform`` (None: ``alpha``).
+    boundary, positive_code, mode, tol, max_iter, time_steps
+        ``transform``'s coder (see :func:`lca.conv_encode`).
+    image_shape : tuple of int, optional
+        Shape of the flattened images of a 2-D ``X`` (see
+        :class:`ConvSparseCoder`).
+    n_jobs : int, optional
+        Threads; results do not depend on it.
 
     Attributes
     ----------
-    components_ : (n_components, C, k, k) float32 unit-norm filters (PyTorch layout).
-    n_iter_ / n_steps_ : steps done (all ``fit`` / ``partial_fit`` calls).
-    training_log_ : dict of arrays, one entry per step (``step``, ``seconds``,
-        ``mse``, ``l1``, ``active_fraction``, ``energy`` per pixel).
-    status_ : how the last ``fit`` ended (``completed``, ``time-budget``, ``interrupted``).
+    components_ : ndarray of shape (n_components, C, k, k)
+        float32 unit-norm filters (PyTorch layout).
+    n_iter_ : int
+        Steps done (all ``fit`` / ``partial_fit`` calls).
+    n_steps_ : int
+        Same as ``n_iter_``.
+    training_log_ : dict of ndarray
+        One entry per step (``step``, ``seconds``, ``mse``, ``l1``,
+        ``active_fraction``, ``energy`` per pixel).
+    status_ : str
+        How the last ``fit`` ended (``completed``, ``time-budget``,
+        ``interrupted``).
 
-    A KeyboardInterrupt during ``fit`` stops after the current step; the
-    attributes hold the state reached, and the interrupt propagates.
+    See Also
+    --------
+    ConvSparseCoder : Coding over fixed filters.
     """
 
     def __init__(self, n_components=_lca.defaults()["conv_n_components"], *,
@@ -618,7 +849,20 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         self.training_log_ = dict(learner.log())
 
     def fit(self, X, y=None):
-        """Learns ``components_`` from the images of ``X``; returns ``self``."""
+        """Learns ``components_`` from the images of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+            Training images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ConvDictionaryLearning
+            The fitted estimator.
+        """
         images, _ = _check_images(self, X, reset=True, channels=None, kernel=int(self.kernel_size))
         learner = _lca.ConvImageLearner(images, self._settings())
         self.status_ = "running"
@@ -629,8 +873,22 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         return self
 
     def partial_fit(self, X, y=None):
-        """One learning step on the whole images of ``X`` (the first call draws
-        the initial filters from them); returns ``self``."""
+        """One learning step on the whole images of ``X``.
+
+        The first call draws the initial filters from them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+            Images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ConvDictionaryLearning
+            The updated estimator.
+        """
         first = not hasattr(self, "_learner")
         images, _ = _check_images(self, X, reset=first, channels=None if first else self.components_.shape[1],
                                   kernel=int(self.kernel_size))
@@ -642,7 +900,18 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         return self
 
     def transform(self, X):
-        """Code maps of the images of ``X`` over ``components_`` (float32)."""
+        """Code maps of the images of ``X`` over ``components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W), (n, H, W) or (n, C*H*W)
+            Images.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components, H, W) or (n, n_components*H*W)
+            float32 code maps, flat for 2-D input.
+        """
         _not_fitted(self)
         alpha = self.alpha if self.transform_alpha is None else self.transform_alpha
         return self._conv_encode(X, float(alpha))

@@ -678,12 +678,13 @@ impl ConvTraining {
                 }
             }
         }
-        crate::plot::write_atoms_png(
+        crate::plot::write_titled_atoms_png(
             &self.out.join("atoms.png"),
             &interleaved,
             s.atoms,
             s.filter_len(),
             s.channels,
+            &crate::plot::conv_run_title(&self.config, self.learner.steps_done()),
         )
     }
 }

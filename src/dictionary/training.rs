@@ -774,12 +774,13 @@ impl Training {
         let (n, k) = atoms.shape();
         crate::io::npy::write_matrix(&self.out.join("dictionary.npy"), k, n, atoms.as_slice())?;
         let channels = self.set.channels();
-        crate::plot::write_atoms_png(
+        crate::plot::write_titled_atoms_png(
             &self.out.join("atoms.png"),
             atoms.as_slice(),
             k,
             n,
             channels,
+            &crate::plot::patch_run_title(&self.config, self.learner.steps_done()),
         )
     }
 }

@@ -1,17 +1,22 @@
-//! A near-square grid of dictionary atoms shown as image patches, under a
-//! title line.
+//! A near-square grid of dictionary atoms (or convolutional filters) shown as
+//! image patches, under a title that says what was learned.
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-
-use super::{FONT, TEXT, draw_error, ensure_font, to_u8, write_rgb_png};
+use super::title::title_band;
+use super::{to_u8, write_rgb_png};
 use crate::error::{Error, Result, check_finite};
+use image::{Rgb, RgbImage};
 
 /// Atoms are upscaled (nearest neighbour) to at least this many pixels a side.
-pub const MIN_ATOM_PIXELS: usize = 24;
+pub const MIN_ATOM_PIXELS: usize = 32;
+
+/// A grid of few atoms is upscaled further, by an integer factor, until it is
+/// about this wide (so the figure is not a thumbnail)...
+pub const TARGET_GRID_WIDTH: usize = 512;
+
+/// ...as long as atoms stay at most this many pixels a side.
+pub const MAX_ATOM_PIXELS: usize = 96;
 
 /// Width in pixels of the separators between atoms and of the outer border.
 pub const SEPARATOR_PIXELS: usize = 2;
@@ -28,15 +33,17 @@ pub const SEPARATOR_COLOR: [u8; 3] = [52, 61, 82];
 /// `(y*P + x)*3 + c`. `P` is inferred from `n_features / channels`, which must
 /// be a perfect square.
 ///
-/// Each atom is scaled to its own range: a gray atom symmetrically around 0,
-/// so mid-grey is 0 and the value of largest magnitude is black or white; a
-/// colour atom with its three channels jointly, its minimum black and its
-/// maximum white. A constant gray atom of zeros is uniformly mid-grey.
+/// Each atom is scaled to its own range, symmetrically around 0: mid-grey is
+/// 0 and the value of largest magnitude is black or white (for a colour atom,
+/// over its three channels jointly, so grey is "no colour" and a hue is the
+/// sign pattern of the channels). An atom of zeros is uniformly mid-grey.
 ///
-/// The grid has `ceil(sqrt(n_atoms))` columns (filled row by row), each atom is
-/// upscaled by the integer factor `s = max(1, ceil(24 / P))`, and atoms are
-/// separated and framed by [`SEPARATOR_PIXELS`] of [`SEPARATOR_COLOR`]: the
-/// image is `2 + cols*(P*s + 2)` by `2 + grid_rows*(P*s + 2)` pixels.
+/// The grid has `ceil(sqrt(n_atoms))` columns (filled row by row), and each
+/// atom is upscaled (nearest neighbour) by the integer factor of
+/// [`atom_scale`]: at least [`MIN_ATOM_PIXELS`] a side, more for a grid of
+/// few atoms. Atoms are separated and framed by [`SEPARATOR_PIXELS`] of
+/// [`SEPARATOR_COLOR`]: the image is `2 + cols*(P*s + 2)` by
+/// `2 + grid_rows*(P*s + 2)` pixels.
 ///
 /// # Errors
 ///
@@ -49,7 +56,8 @@ pub const SEPARATOR_COLOR: [u8; 3] = [52, 61, 82];
 /// // Two 2×2 gray atoms: 1.0 is white, -1.0 black, 0.0 mid-grey.
 /// let d = [1.0, -1.0, 0.0, 0.5, /* atom 1 */ 0.0, 0.0, -2.0, 2.0];
 /// let img = lca::plot::atom_grid(&d, 2, 4, 1).unwrap();
-/// assert_eq!(img.dimensions(), (2 + 2 * (24 + 2), 2 + 24 + 2));
+/// let s = lca::plot::atom_scale(2, 2) as u32; // 48: 96 px atoms
+/// assert_eq!(img.dimensions(), (2 + 2 * (2 * s + 2), 2 + 2 * s + 2));
 /// assert_eq!(img.get_pixel(2, 2).0, [255, 255, 255]); // atom 0, pixel (0, 0)
 /// ```
 pub fn atom_grid(
@@ -77,9 +85,9 @@ pub fn atom_grid(
     let p = patch_side(n_features, channels)?;
     check_finite("dictionary", rows)?;
 
-    let scale = MIN_ATOM_PIXELS.div_ceil(p).max(1);
-    let cell = p * scale;
     let cols = grid_columns(n_atoms);
+    let scale = atom_scale(p, n_atoms);
+    let cell = p * scale;
     let grid_rows = n_atoms.div_ceil(cols);
     let width = SEPARATOR_PIXELS + cols * (cell + SEPARATOR_PIXELS);
     let height = SEPARATOR_PIXELS + grid_rows * (cell + SEPARATOR_PIXELS);
@@ -109,15 +117,37 @@ pub fn atom_grid(
     Ok(img)
 }
 
-/// Height in pixels of the title band above the grid in [`atoms_figure`].
-pub const TITLE_PIXELS: usize = 34;
+/// The integer upscaling factor of `P×P` atoms in a grid of `n_atoms`.
+///
+/// At least `ceil(MIN_ATOM_PIXELS / P)`, so every atom is at least
+/// [`MIN_ATOM_PIXELS`] a side; beyond that, the largest factor keeping the
+/// grid within [`TARGET_GRID_WIDTH`] and atoms within [`MAX_ATOM_PIXELS`].
+///
+/// ```
+/// use lca::plot::atom_scale;
+/// assert_eq!(atom_scale(8, 128), 5);  // 12 columns of 40 px: a 506 px grid
+/// assert_eq!(atom_scale(12, 32), 6);  // 6 columns of 72 px
+/// assert_eq!(atom_scale(16, 256), 2); // 16 columns of 32 px (the minimum)
+/// assert_eq!(atom_scale(200, 4), 1);  // large patches are not upscaled
+/// ```
+pub fn atom_scale(patch: usize, n_atoms: usize) -> usize {
+    let p = patch.max(1);
+    let cols = grid_columns(n_atoms.max(1));
+    let minimum = MIN_ATOM_PIXELS.div_ceil(p);
+    let fill = (TARGET_GRID_WIDTH.saturating_sub(SEPARATOR_PIXELS) / cols)
+        .saturating_sub(SEPARATOR_PIXELS)
+        .min(MAX_ATOM_PIXELS)
+        / p;
+    minimum.max(fill).max(1)
+}
 
-/// The figure of [`atoms_figure`] is at least this wide, so its title fits
-/// above a grid of few atoms.
-pub const MIN_FIGURE_WIDTH: usize = 320;
+/// The figure of [`atoms_figure`] is at least this wide, so that its title
+/// wraps into a few lines above a grid of few atoms.
+pub const MIN_FIGURE_WIDTH: usize = 240;
 
-/// The title of an atoms figure: the number of atoms and their patch size,
-/// `"128 atoms, 8×8"` for gray atoms and `"48 atoms, 8×8×3 RGB"` for colour.
+/// The short title of an atoms figure when nothing is known of how the atoms
+/// were learned: their number and patch size, `"128 atoms, 8×8"` for gray
+/// atoms and `"48 atoms, 8×8×3 RGB"` for colour.
 ///
 /// ```
 /// assert_eq!(lca::plot::atoms_title(128, 8, 1), "128 atoms, 8×8");
@@ -129,21 +159,8 @@ pub fn atoms_title(n_atoms: usize, patch: usize, channels: usize) -> String {
     format!("{n_atoms} {noun}, {patch}×{patch}{colour}")
 }
 
-/// The atom grid of [`atom_grid`] under a title line ([`atoms_title`]), on a
-/// white background.
-///
-/// The figure is `max(W, MIN_FIGURE_WIDTH)` by `TITLE_PIXELS + H` pixels for a
-/// grid of `W×H` ([`MIN_FIGURE_WIDTH`], [`TITLE_PIXELS`]); the grid sits at the
-/// bottom, centred horizontally (left offset `(width - W) / 2`), and the title
-/// is centred in the band above it (its font shrinks if it would not fit).
-///
-/// ```
-/// let d = vec![0.5f32; 10 * 64]; // ten 8×8 gray atoms: 4×3 cells of 24 px
-/// let grid = lca::plot::atom_grid(&d, 10, 64, 1).unwrap();
-/// let fig = lca::plot::atoms_figure(&d, 10, 64, 1).unwrap();
-/// assert_eq!(grid.dimensions(), (2 + 4 * 26, 2 + 3 * 26));
-/// assert_eq!(fig.dimensions(), (320, 34 + 2 + 3 * 26));
-/// ```
+/// The atom grid of [`atom_grid`] under the short title of [`atoms_title`]:
+/// [`titled_atoms_figure`] with that one line.
 ///
 /// # Errors
 ///
@@ -154,49 +171,63 @@ pub fn atoms_figure(
     n_features: usize,
     channels: usize,
 ) -> Result<RgbImage> {
-    let grid = atom_grid(rows, n_atoms, n_features, channels)?;
     let patch = patch_side(n_features, channels)?;
-    let title = atoms_title(n_atoms, patch, channels);
-    let (gw, gh) = grid.dimensions();
+    let title = [atoms_title(n_atoms, patch, channels)];
+    titled_atoms_figure(rows, n_atoms, n_features, channels, &title)
+}
+
+/// The atom grid of [`atom_grid`] under a title (its first line larger, each
+/// line wrapped at word boundaries to the figure's width), on white.
+///
+/// The figure is as wide as the grid (at least [`MIN_FIGURE_WIDTH`]); the grid
+/// sits at the bottom, centred horizontally, under a band as tall as the
+/// title's text.
+///
+/// ```
+/// let d = vec![0.5f32; 10 * 64]; // ten 8×8 gray atoms: 4×3 cells
+/// let grid = lca::plot::atom_grid(&d, 10, 64, 1).unwrap();
+/// let title = ["ten flat atoms".to_string()];
+/// let fig = lca::plot::titled_atoms_figure(&d, 10, 64, 1, &title).unwrap();
+/// assert_eq!(fig.width(), grid.width());
+/// assert!(fig.height() > grid.height());
+/// ```
+///
+/// # Errors
+///
+/// Those of [`atom_grid`].
+pub fn titled_atoms_figure(
+    rows: &[f32],
+    n_atoms: usize,
+    n_features: usize,
+    channels: usize,
+    title: &[String],
+) -> Result<RgbImage> {
+    let grid = atom_grid(rows, n_atoms, n_features, channels)?;
+    stack_under_title(&grid, title)
+}
+
+/// `picture` centred under the title band of `title`, as wide as the picture
+/// (at least [`MIN_FIGURE_WIDTH`]).
+pub(crate) fn stack_under_title(picture: &RgbImage, title: &[String]) -> Result<RgbImage> {
+    let (gw, gh) = picture.dimensions();
     let width = gw.max(MIN_FIGURE_WIDTH as u32);
+    let band = title_band(width, title)?;
     let height = gh
-        .checked_add(TITLE_PIXELS as u32)
-        .ok_or_else(|| Error::Shape(format!("atom figure of {width}x{gh} pixels is too large")))?;
-    let mut buf = vec![255u8; width as usize * height as usize * 3];
-    {
-        ensure_font();
-        let what = Path::new("atoms figure");
-        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let mut size = 20.0;
-        let style = loop {
-            let style = (FONT, size).into_font().color(&TEXT);
-            let (tw, _) = root
-                .estimate_text_size(&title, &style)
-                .map_err(|e| draw_error(what, e))?;
-            if tw + 16 <= width || size <= 8.0 {
-                break style;
-            }
-            size -= 1.0;
-        };
-        let style = style.pos(Pos::new(HPos::Center, VPos::Center));
-        // plotters draws ab_glyph text about a quarter of its size too high.
-        let y = (TITLE_PIXELS as f64 / 2.0 + size / 4.0).round() as i32;
-        root.draw(&Text::new(title.as_str(), ((width / 2) as i32, y), style))
-            .map_err(|e| draw_error(what, e))?;
-        root.present().map_err(|e| draw_error(what, e))?;
-    }
-    let mut img = RgbImage::from_raw(width, height, buf).expect("the buffer has the figure's size");
+        .checked_add(band.height())
+        .ok_or_else(|| Error::Shape(format!("a figure of {width}x{gh} pixels is too large")))?;
+    let mut img = RgbImage::from_pixel(width, height, Rgb([255; 3]));
+    image::imageops::replace(&mut img, &band, 0, 0);
     image::imageops::replace(
         &mut img,
-        &grid,
+        picture,
         i64::from((width - gw) / 2),
-        TITLE_PIXELS as i64,
+        i64::from(band.height()),
     );
     Ok(img)
 }
 
-/// Renders the titled atom grid of [`atoms_figure`] and writes it to `path` as
-/// a PNG, atomically.
+/// Renders the atom grid of [`atoms_figure`] (short title) and writes it to
+/// `path` as a PNG, atomically.
 ///
 /// # Errors
 ///
@@ -213,8 +244,51 @@ pub fn write_atoms_png(
     write_rgb_png(path, &img)
 }
 
+/// Renders the atom grid of [`titled_atoms_figure`] under `title` (see
+/// [`patch_run_title`](super::patch_run_title) and
+/// [`conv_run_title`](super::conv_run_title)) and writes it to `path` as a
+/// PNG, atomically.
+///
+/// # Errors
+///
+/// Those of [`write_atoms_png`].
+pub fn write_titled_atoms_png(
+    path: &Path,
+    rows: &[f32],
+    n_atoms: usize,
+    n_features: usize,
+    channels: usize,
+    title: &[String],
+) -> Result<()> {
+    let img = titled_atoms_figure(rows, n_atoms, n_features, channels, title)?;
+    write_rgb_png(path, &img)
+}
+
+/// Convolutional filters in PyTorch's planar layout `(n, C, k, k)` (`pixels =
+/// k*k` values per channel) as the pixel-interleaved rows `(n, k, k, C)` that
+/// [`atom_grid`] draws.
+///
+/// ```
+/// // One 1×2 filter of 3 channels: planes R = [1, 2], G = [3, 4], B = [5, 6].
+/// let planar = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let rows = lca::plot::interleave_channels(&planar, 1, 3, 2);
+/// assert_eq!(rows, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+/// ```
+pub fn interleave_channels(planar: &[f32], n: usize, channels: usize, pixels: usize) -> Vec<f32> {
+    let len = channels * pixels;
+    let mut out = vec![0.0f32; planar.len()];
+    for m in 0..n.min(planar.len() / len.max(1)) {
+        for c in 0..channels {
+            for p in 0..pixels {
+                out[m * len + p * channels + c] = planar[m * len + c * pixels + p];
+            }
+        }
+    }
+    out
+}
+
 /// The side `P` of square patches with `n_features = P*P*channels`.
-fn patch_side(n_features: usize, channels: usize) -> Result<usize> {
+pub(crate) fn patch_side(n_features: usize, channels: usize) -> Result<usize> {
     let fail = |why: String| {
         let layout = if channels == 1 {
             "a gray P×P patch".to_string()
@@ -250,25 +324,20 @@ fn grid_columns(n: usize) -> usize {
     n.isqrt() + usize::from(n.isqrt() * n.isqrt() < n)
 }
 
-/// Scales one atom to 8-bit RGB pixels (see [`atom_grid`]).
-fn atom_pixels(atom: &[f32], channels: usize, out: &mut [[u8; 3]]) {
+/// Scales one atom to 8-bit RGB pixels (see [`atom_grid`]): symmetrically
+/// around mid-grey, its value of largest magnitude (over all channels) black
+/// or white.
+pub(crate) fn atom_pixels(atom: &[f32], channels: usize, out: &mut [[u8; 3]]) {
+    let m = atom.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let level = |v: f32| to_u8(if m > 0.0 { 0.5 + 0.5 * v / m } else { 0.5 });
     if channels == 1 {
-        let m = atom.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         for (px, &v) in out.iter_mut().zip(atom) {
-            let t = if m > 0.0 { 0.5 + 0.5 * v / m } else { 0.5 };
-            *px = [to_u8(t); 3];
+            *px = [level(v); 3];
         }
     } else {
-        let (lo, hi) = atom
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-                (lo.min(v), hi.max(v))
-            });
-        let range = hi - lo;
         for (px, rgb) in out.iter_mut().zip(atom.chunks_exact(3)) {
             for (o, &v) in px.iter_mut().zip(rgb) {
-                let t = if range > 0.0 { (v - lo) / range } else { 0.5 };
-                *o = to_u8(t);
+                *o = level(v);
             }
         }
     }

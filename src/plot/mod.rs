@@ -1,4 +1,5 @@
-//! PNG figures: dictionary atoms, training curves, original/reconstruction
+//! PNG figures: dictionary atoms and convolutional filters, where the filters
+//! of a convolutional code fire, training curves, original/reconstruction
 //! comparisons and spike rasters.
 //!
 //! Everything is drawn into an in-memory RGB buffer (plotters' bitmap backend
@@ -8,9 +9,11 @@
 //! font lookup.
 
 mod atoms;
+mod codes;
 mod compare;
 mod curves;
 mod raster;
+mod title;
 
 use std::io;
 use std::path::Path;
@@ -23,8 +26,13 @@ use crate::error::{Error, Result};
 use crate::io::atomic::write_atomic;
 
 pub use atoms::{
-    MIN_ATOM_PIXELS, MIN_FIGURE_WIDTH, SEPARATOR_COLOR, SEPARATOR_PIXELS, TITLE_PIXELS, atom_grid,
-    atoms_figure, atoms_title, write_atoms_png,
+    MAX_ATOM_PIXELS, MIN_ATOM_PIXELS, MIN_FIGURE_WIDTH, SEPARATOR_COLOR, SEPARATOR_PIXELS,
+    TARGET_GRID_WIDTH, atom_grid, atom_scale, atoms_figure, atoms_title, interleave_channels,
+    titled_atoms_figure, write_atoms_png, write_titled_atoms_png,
+};
+pub use codes::{
+    CodeMaps, FilterImages, IMAGE_PIXELS, MAP_PIXELS, codes_figure, filter_strengths,
+    write_codes_png,
 };
 pub use compare::{compare_figure_size, write_compare_png, write_image_png};
 pub use curves::{
@@ -32,6 +40,7 @@ pub use curves::{
     TRAINING_FIGURE_SIZE, TrainingFigure, smoothing_window, training_figure, write_training_png,
 };
 pub use raster::{raster_figure_size, write_raster_png};
+pub use title::{conv_run_title, patch_run_title, run_title};
 
 /// Font family name under which the embedded DejaVu Sans is registered.
 pub(crate) const FONT: &str = "sans-serif";
