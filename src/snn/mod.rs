@@ -35,6 +35,7 @@ pub mod eventprop;
 mod layer;
 mod loss;
 mod network;
+pub mod nir;
 mod optim;
 mod plot;
 mod streams;
