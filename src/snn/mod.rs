@@ -38,6 +38,7 @@ mod network;
 pub mod nir;
 mod optim;
 mod plot;
+pub mod shd;
 mod streams;
 mod train;
 

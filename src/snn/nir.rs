@@ -870,7 +870,7 @@ impl Graph {
 fn neuron_layer(name: &str, node: &Node, n: usize, dt: f64) -> Result<(Population, Vec<f64>)> {
     let kind = node.kind.as_str();
     let decay = |tau: f64, what: &str| -> Result<f64> {
-        if !(tau > 0.0) {
+        if tau <= 0.0 {
             return Err(err_node(
                 name,
                 kind,
@@ -925,7 +925,7 @@ fn neuron_layer(name: &str, node: &Node, n: usize, dt: f64) -> Result<(Populatio
     let spiking = matches!(kind, "CubaLIF" | "LIF" | "IF");
     let (threshold, reset) = if spiking {
         let th = shared(name, node, "v_threshold", n)?;
-        if !(th > 0.0) {
+        if th <= 0.0 {
             return Err(err_node(
                 name,
                 kind,
