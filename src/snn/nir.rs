@@ -981,3 +981,159 @@ pub fn read_model(path: &Path, defaults: &Defaults) -> Result<Model> {
 pub fn write_model(model: &Model, path: &Path) -> Result<()> {
     to_nir(model)?.write(path)
 }
+
+// ---------------------------------------------------------------------------
+// The spiking LCA
+
+/// The spiking LCA ([`crate::solver::spiking`]) of `dict` with settings `p`
+/// as a NIR graph, so the same dictionary runs on any NIR backend:
+///
+/// ```text
+/// input (x) ─► drive (Affine: dt·Φᵀ, bias −dt·λ) ─► neurons (IF, ϑ) ─► output (spikes)
+///                                                    ▲        │
+///                                                    └ inhibition (Linear: −ϑ·G) ◄┘
+/// ```
+///
+/// Signed codes use ON/OFF pairs (`neurons` `k..2k` carry `−φ`; a spike
+/// excites its partner by `κ·ϑ`, `κ = pair_coupling`). The IF neurons reset
+/// by subtracting ϑ (metadata `reset = "subtract"`; NIR 1.0 knows only reset
+/// to `v_reset`), and `r = 1/dt` with the graph's `dt` ([`DT`]), so one Euler
+/// step adds the drive and the inhibition of the previous step's spikes to
+/// the voltage: our recursion exactly. The code of atom `i` is
+/// `ϑ·(spikes of i⁺ − spikes of i⁻)/(window·dt_lca)` over the steps after
+/// `settle` (graph metadata). `lca encode` divides each signal by
+/// `s = max|Φᵀx|` (and multiplies its codes by `s`); the graph is in the units
+/// of `s = 1`: signals with `max|Φᵀx| = 1` give `lca encode`'s codes, others
+/// run the same LCA (its rates still converge to the LASSO codes) with one
+/// spike worth `ϑ/(window·dt_lca)`. With `fixed_point`, node `inhibition`'s
+/// metadata holds the Loihi integer weights (`weight_int`, effective
+/// `m·2^(6+e)` in units where the threshold is `threshold_int = 2¹⁶`) and the
+/// shared exponent `weight_exponent`.
+pub fn spiking_lca_graph(
+    dict: &crate::Dictionary,
+    p: &crate::solver::SpikingParams,
+) -> Result<Graph> {
+    if p.current_decay != 0.0 {
+        return Err(Error::setting(
+            "current_decay",
+            "the NIR graph of the spiking LCA has IF neurons: use --current-decay 0",
+        ));
+    }
+    let (k, n) = (dict.n_atoms(), dict.n_features());
+    let m = if p.nonneg { k } else { 2 * k };
+    let sign = |a: usize| if a < k { 1.0 } else { -1.0 };
+    let (dt, th) = (f64::from(p.dt), f64::from(p.threshold));
+    let mut w = vec![0.0; m * n];
+    for a in 0..m {
+        let phi = dict.atom(a % k);
+        for j in 0..n {
+            w[a * n + j] = sign(a) * dt * f64::from(phi[j]);
+        }
+    }
+    let g = dict.inhibition();
+    let kappa = f64::from(p.pair_coupling);
+    let rec = |a: usize, b: usize| -> f64 {
+        let pair = if a % k == b % k && a != b {
+            th * kappa
+        } else {
+            0.0
+        };
+        -th * sign(a) * sign(b) * f64::from(g[(a % k, b % k)]) + pair
+    };
+    let mut r = vec![0.0; m * m];
+    for a in 0..m {
+        for b in 0..m {
+            r[a * m + b] = rec(a, b);
+        }
+    }
+    let full = |v: f64| vec1(vec![v; m], Kind::F64);
+    let mut graph = Graph::default();
+    graph.nodes.insert(
+        "input".into(),
+        Node::new("Input").with("shape", vec1(vec![n as f64], Kind::Int)),
+    );
+    graph.nodes.insert(
+        "drive".into(),
+        Node::new("Affine")
+            .with("weight", Array::new(vec![m, n], w, Kind::F64))
+            .with("bias", full(-dt * f64::from(p.lambda))),
+    );
+    let mut neurons = Node::new("IF")
+        .with("r", full(1.0 / DT))
+        .with("v_threshold", full(th))
+        .with("v_reset", full(0.0));
+    neurons
+        .metadata
+        .insert("reset".into(), Entry::string("subtract"));
+    graph.nodes.insert("neurons".into(), neurons);
+    let mut inhibition = Node::new("Linear").with("weight", Array::new(vec![m, m], r, Kind::F64));
+    if p.fixed_point {
+        let scale = f64::from(crate::solver::fixed_point::THRESHOLD);
+        let mut values: Vec<f64> = g.as_slice().iter().map(|&v| f64::from(v) * scale).collect();
+        values.push(scale * kappa);
+        let q = crate::solver::fixed_point::QuantisedWeights::new(&values)?;
+        let pair = if p.nonneg { 0 } else { q.values[k * k] };
+        // column-major G: entry (i, j) at j·k + i
+        let mut ints = vec![0.0; m * m];
+        for a in 0..m {
+            for b in 0..m {
+                let gi = q.values[(b % k) * k + a % k];
+                let v = -(sign(a) * sign(b)) as i64 * i64::from(gi);
+                let pv = if a % k == b % k && a != b {
+                    i64::from(pair)
+                } else {
+                    0
+                };
+                ints[a * m + b] = (v + pv) as f64;
+            }
+        }
+        let md = &mut inhibition.metadata;
+        md.insert(
+            "weight_int".into(),
+            Entry::Array(Array::new(vec![m, m], ints, Kind::Int)),
+        );
+        md.insert(
+            "weight_exponent".into(),
+            Entry::Array(Array::scalar(f64::from(q.exponent), Kind::Int)),
+        );
+        md.insert(
+            "threshold_int".into(),
+            Entry::Array(Array::scalar(scale, Kind::Int)),
+        );
+    }
+    graph.nodes.insert("inhibition".into(), inhibition);
+    graph.nodes.insert(
+        "output".into(),
+        Node::new("Output").with("shape", vec1(vec![m as f64], Kind::Int)),
+    );
+    for (a, b) in [
+        ("input", "drive"),
+        ("drive", "neurons"),
+        ("neurons", "inhibition"),
+        ("inhibition", "neurons"),
+        ("neurons", "output"),
+    ] {
+        graph.edges.push((a.into(), b.into()));
+    }
+    let md = &mut graph.metadata;
+    let num = |v: f64| Entry::Array(Array::scalar(v, Kind::F64));
+    let int = |v: usize| Entry::Array(Array::scalar(v as f64, Kind::Int));
+    md.insert("dt".into(), num(DT));
+    md.insert("generator".into(), Entry::string("lca spiking LCA"));
+    md.insert("lambda".into(), num(f64::from(p.lambda)));
+    md.insert("lca_dt".into(), num(dt));
+    md.insert("threshold".into(), num(th));
+    md.insert("steps".into(), int(p.steps));
+    md.insert("settle".into(), int(p.settle_steps()));
+    md.insert("n_atoms".into(), int(k));
+    md.insert("nonneg".into(), int(usize::from(p.nonneg)));
+    md.insert("pair_coupling".into(), num(kappa));
+    md.insert("fixed_point".into(), int(usize::from(p.fixed_point)));
+    md.insert(
+        "codes".into(),
+        Entry::string(
+            "a_i = threshold * (count of neuron i - count of neuron n_atoms + i if signed) / ((steps - settle) * lca_dt), spikes counted from step settle on; input x scaled so that max|Phi^T x| = 1",
+        ),
+    );
+    Ok(graph)
+}

@@ -170,3 +170,65 @@ def test_bad_shd_files_fail_with_one_line_naming_the_file(tmp_path, lca_bin):
 def test_the_shd_recipe_is_the_clis():
     r = lca.snn.recipe("shd")
     assert r["recurrent"] and r["hidden"] == [256] and r["train"]["method"] == "event-prop"
+
+
+def run_nir_spiking_lca(path, X):
+    """An interpreter of the spiking LCA's NIR graph written from the NIR node
+    definitions (Euler steps of IF neurons at the graph's dt, subtractive reset as its
+    metadata says), independent of lca's solver: the rate codes of the signals X."""
+    g = nir.read(path)
+    md = g.metadata
+    drive, neurons, inhibition = g.nodes["drive"], g.nodes["neurons"], g.nodes["inhibition"]
+    assert isinstance(neurons, nir.IF) and neurons.metadata["reset"] == "subtract"
+    assert ("neurons", "inhibition") in g.edges and ("inhibition", "neurons") in g.edges
+    dt, thr = float(md["dt"]), neurons.v_threshold
+    m = len(thr)
+    v = np.zeros((len(X), m))
+    s = np.zeros((len(X), m))
+    counts = np.zeros((len(X), m))
+    for t in range(int(md["steps"])):
+        current = X @ drive.weight.T + drive.bias + s @ inhibition.weight.T
+        v += dt * neurons.r * current
+        s = (v >= thr).astype(float)
+        v -= thr * s
+        if t >= int(md["settle"]):
+            counts += s
+    rates = thr * counts / ((int(md["steps"]) - int(md["settle"])) * float(md["lca_dt"]))
+    k = int(md["n_atoms"])
+    return rates if int(md["nonneg"]) else rates[:, :k] - rates[:, k:]
+
+
+@pytest.mark.parametrize("flags", [[], ["--nonneg"]])
+def test_the_spiking_lca_as_a_nir_graph_reproduces_our_codes(problem, tmp_path, lca_bin, flags):
+    X, D = problem
+    X = X[:40].astype(np.float64)
+    X /= np.abs(X @ D.T).max(axis=1, keepdims=True)  # the graph's units: max|Phi^T x| = 1
+    np.save(tmp_path / "X.npy", X.astype(np.float32))
+    np.save(tmp_path / "D.npy", D)
+    proc = subprocess.run([lca_bin, "encode", "--mode", "spiking", "-d", str(tmp_path / "D.npy"), "-i",
+                           str(tmp_path / "X.npy"), "-o", str(tmp_path / "A.npy"), "--lambda", "0.1",
+                           "--export-nir", str(tmp_path / "lca.nir"), "--quiet", *flags],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ours = np.load(tmp_path / "A.npy")
+    theirs = run_nir_spiking_lca(tmp_path / "lca.nir", X.astype(np.float32).astype(np.float64))
+    rel = np.linalg.norm(theirs - ours) / np.linalg.norm(ours)
+    assert np.abs(ours).sum() > 0 and rel <= 1e-2, rel
+
+
+def test_the_fixed_point_graph_carries_the_integer_weights(problem, tmp_path, lca_bin):
+    X, D = problem
+    np.save(tmp_path / "X.npy", X[:5])
+    np.save(tmp_path / "D.npy", D)
+    proc = subprocess.run([lca_bin, "encode", "--mode", "spiking", "--fixed-point", "-d", str(tmp_path / "D.npy"),
+                           "-i", str(tmp_path / "X.npy"), "-o", str(tmp_path / "A.npy"),
+                           "--export-nir", str(tmp_path / "lca.nir"), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    g = nir.read(tmp_path / "lca.nir")
+    md = g.nodes["inhibition"].metadata
+    ints, e, unit = md["weight_int"], int(md["weight_exponent"]), int(md["threshold_int"])
+    assert ints.dtype.kind == "i" and unit == 1 << 16
+    assert np.all(ints % (1 << (6 + e)) == 0) and np.abs(ints // (1 << (6 + e))).max() <= 127
+    # the integers are the float weights in units of threshold / 2^16, rounded to the mantissa
+    w = g.nodes["inhibition"].weight / g.nodes["neurons"].v_threshold[:, None] * unit
+    assert np.abs(ints - w).max() <= (1 << (6 + e))
