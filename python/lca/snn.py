@@ -28,7 +28,7 @@ import numpy as np
 from . import _lca
 
 __all__ = ["train", "load", "load_dataset", "recipe", "Model", "EventDataset", "to_nir", "from_nir",
-           "from_tonic", "load_shd"]
+           "from_tonic", "load_shd", "spiking_lca_to_nir"]
 
 Model = _lca.SnnModel
 EventDataset = _lca.EventDataset
@@ -239,3 +239,27 @@ def from_tonic(dataset: Iterable, sensor_size: Optional[Sequence[int]] = None,
     return EventDataset(t, channels.astype(np.int64), np.asarray(offsets, np.int64),
                         np.asarray(labels, np.int64), n_channels=W * H * P,
                         duration=None if duration is None else float(duration), n_classes=n_classes)
+
+
+def spiking_lca_to_nir(dictionary, alpha: float = 0.1, *, positive: bool = False, fixed_point: bool = False,
+                       normalize: bool = False, **solver):
+    """The spiking LCA that ``lca.sparse_encode(X, dictionary, alpha, mode="spiking", ...)``
+    runs, as a ``nir.NIRGraph`` (``lca encode --mode spiking --export-nir``): input ``Affine``
+    (``dt * Phi^T``, bias ``-dt * alpha``), ``IF`` neurons (threshold, subtractive reset),
+    recurrent ``Linear`` (``-threshold * G``; ON/OFF pairs for signed codes), the Loihi
+    integer weights in the metadata of node ``inhibition`` with ``fixed_point``. Signals
+    with ``max|Phi^T x| = 1`` give ``sparse_encode``'s codes (``lca::snn::nir``). Settings:
+    ``dt``, ``time_steps``, ``settle``, ``spike_threshold``, ``pair_coupling``
+    (``current_decay`` must be 0). Needs the ``nir`` package."""
+    import nir
+    from . import _matrix, _SPIKING_KEYS
+
+    unknown = sorted(set(solver) - set(_SPIKING_KEYS))
+    if unknown:
+        raise TypeError(f"spiking_lca_to_nir() got unknown settings: {', '.join(unknown)}")
+    settings = dict({k: v for k, v in solver.items() if v is not None}, positive=bool(positive),
+                    fixed_point=bool(fixed_point), normalize=bool(normalize))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "lca.nir")
+        _lca.spiking_lca_nir(_matrix(dictionary, "dictionary"), float(alpha), path, settings)
+        return nir.read(path)

@@ -24,3 +24,7 @@ def from_tonic(
     dataset: Any, sensor_size: Optional[Sequence[int]] = ..., n_classes: Optional[int] = ...,
     duration: Optional[float] = ...,
 ) -> EventDataset: ...
+def spiking_lca_to_nir(
+    dictionary: npt.ArrayLike, alpha: float = ..., *, positive: bool = ..., fixed_point: bool = ...,
+    normalize: bool = ..., **solver: Any,
+) -> Any: ...

@@ -12,7 +12,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::{
-    Settings, SnnModel, epoch_log, interruptible, recipe_for, snn_recipe_from, to_py, with_pool,
+    Settings, SnnModel, epoch_log, interruptible, recipe_for, snn_recipe_from, spiking_params,
+    to_py, unit_dictionary, with_pool,
 };
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -21,6 +22,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(snn_load_shd, m)?)?;
     m.add_function(wrap_pyfunction!(snn_train_events, m)?)?;
     m.add_function(wrap_pyfunction!(snn_export_nir, m)?)?;
+    m.add_function(wrap_pyfunction!(spiking_lca_nir, m)?)?;
     Ok(())
 }
 
@@ -347,5 +349,28 @@ pub(crate) fn evaluate_events(
 ) -> PyResult<f64> {
     let d = &data.data;
     py.detach(|| with_pool(n_jobs, || model.evaluate_events(d)))?
+        .map_err(to_py)
+}
+
+/// `lca encode --mode spiking --export-nir PATH`: writes the spiking LCA of
+/// `dictionary` with penalty `alpha` and the spiking settings of `encode` as
+/// a NIR graph (`lca::snn::nir::spiking_lca_graph`).
+#[pyfunction]
+#[pyo3(signature = (dictionary, alpha, path, settings=None))]
+fn spiking_lca_nir(
+    py: Python<'_>,
+    dictionary: &Bound<'_, PyAny>,
+    alpha: f32,
+    path: PathBuf,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> PyResult<()> {
+    let mut s = Settings::new(settings, py);
+    let normalize: bool = s.or("normalize", false)?;
+    let p = spiking_params(&mut s, alpha)?;
+    s.finish()?;
+    let p = p.check().map_err(to_py)?.params().clone();
+    let (dict, _) = unit_dictionary(dictionary, normalize)?;
+    lca::snn::nir::spiking_lca_graph(&dict, &p)
+        .and_then(|g| g.write(&path))
         .map_err(to_py)
 }

@@ -214,6 +214,13 @@ def test_the_spiking_lca_as_a_nir_graph_reproduces_our_codes(problem, tmp_path, 
     theirs = run_nir_spiking_lca(tmp_path / "lca.nir", X.astype(np.float32).astype(np.float64))
     rel = np.linalg.norm(theirs - ours) / np.linalg.norm(ours)
     assert np.abs(ours).sum() > 0 and rel <= 1e-2, rel
+    # the Python call writes the same graph as the CLI
+    g = lca.snn.spiking_lca_to_nir(D, 0.1, positive=bool(flags))
+    nir.write(tmp_path / "py.nir", g)
+    again = run_nir_spiking_lca(tmp_path / "py.nir", X.astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(again, theirs)
+    codes = lca.sparse_encode(X.astype(np.float32), D, 0.1, mode="spiking", positive=bool(flags))
+    np.testing.assert_allclose(codes, ours, rtol=0, atol=0)
 
 
 def test_the_fixed_point_graph_carries_the_integer_weights(problem, tmp_path, lca_bin):
