@@ -428,3 +428,41 @@ fn files_that_are_not_nir_graphs_are_refused_naming_the_file() {
         "{e}"
     );
 }
+
+#[test]
+fn the_spiking_lca_graph_holds_drive_neurons_and_inhibition() {
+    use lca::Dictionary;
+    use lca::solver::SpikingParams;
+    let s = 0.5f32.sqrt();
+    // three unit atoms in 2-D: G has off-diagonal overlaps
+    let dict = Dictionary::from_rows(3, 2, vec![1.0, 0.0, s, s, 0.0, 1.0]).unwrap();
+    let g_of = |i: usize, j: usize| f64::from(dict.inhibition()[(i, j)]);
+    let p = SpikingParams::default().lambda(0.2).threshold(1.5);
+    let g = nir::spiking_lca_graph(&dict, &p).unwrap();
+    let kinds: Vec<&str> = g.nodes.values().map(|n| n.kind.as_str()).collect();
+    assert_eq!(kinds, ["Affine", "Linear", "Input", "IF", "Output"]);
+    let (drive, inh) = (&g.nodes["drive"], &g.nodes["inhibition"]);
+    assert_eq!(drive.params["weight"].shape, [6, 2]);
+    // OFF neuron 3 + i carries −φ_i; the bias is −dt·λ
+    let w = &drive.params["weight"].data;
+    let dt = f64::from(p.dt);
+    assert!((w[2] - dt * f64::from(s)).abs() < 1e-7 && (w[4 * 2] + dt * f64::from(s)).abs() < 1e-7);
+    assert!((drive.params["bias"].data[0] + dt * 0.2).abs() < 1e-7);
+    let r = &inh.params["weight"].data;
+    let th = 1.5;
+    // ON ← ON: −ϑ·G; ON ← OFF: +ϑ·G; the pair: +κ·ϑ
+    assert!((r[1] + th * g_of(0, 1)).abs() < 1e-6);
+    assert!((r[4] - th * g_of(0, 1)).abs() < 1e-6);
+    assert!((r[3] - th * f64::from(p.pair_coupling)).abs() < 1e-6);
+    assert!(inh.metadata.is_empty());
+
+    let fixed = nir::spiking_lca_graph(&dict, &p.clone().nonneg(true).fixed_point(true)).unwrap();
+    let md = &fixed.nodes["inhibition"].metadata;
+    assert!(md.contains_key("weight_int") && md.contains_key("weight_exponent"));
+    assert_eq!(fixed.nodes["inhibition"].params["weight"].shape, [3, 3]);
+
+    let e = nir::spiking_lca_graph(&dict, &p.current_decay(0.5))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("current_decay") && e.contains("IF"), "{e}");
+}
