@@ -44,6 +44,9 @@ fn vec_of<'py, T: numpy::Element + Copy>(a: &Bound<'py, PyAny>, what: &str) -> P
     Ok(arr.as_array().to_vec())
 }
 
+/// One sample's times (float32) and channels (int64).
+type SampleArrays<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<i64>>);
+
 #[pymethods]
 impl EventDataset {
     /// `times` (float32, all samples concatenated), `channels` (int64,
@@ -175,11 +178,7 @@ impl EventDataset {
     }
 
     /// Times and channels of sample `i`.
-    fn events<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<i64>>)> {
+    fn events<'py>(&self, py: Python<'py>, i: usize) -> PyResult<SampleArrays<'py>> {
         if i >= self.data.len() {
             return Err(PyValueError::new_err(format!(
                 "sample {i} of {}",
