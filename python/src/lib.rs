@@ -23,6 +23,8 @@ use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruc
 use lca::neuron::{Integrator, Threshold};
 use lca::solver::{Anneal, Monitor, SpikingParams};
 use lca::{Dictionary, LcaParams};
+
+mod interchange;
 use nalgebra::DMatrix;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
@@ -875,6 +877,7 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ConvImageLearner>()?;
     m.add_function(wrap_pyfunction!(snn_dataset, m)?)?;
     m.add_class::<SnnModel>()?;
+    interchange::register(m)?;
     Ok(())
 }
 
@@ -939,15 +942,25 @@ impl SnnModel {
         self.model.save(&path).map_err(to_py)
     }
 
-    /// Accuracy on raw (unscaled) samples `x` with labels `y`.
-    #[pyo3(signature = (x, y, n_jobs=None))]
+    /// Accuracy on raw (unscaled) samples `x` with labels `y`, or on the
+    /// event streams of an `EventDataset` `x` (a model trained on streams).
+    #[pyo3(signature = (x, y=None, n_jobs=None))]
     fn evaluate(
         &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
-        y: &Bound<'_, PyAny>,
+        y: Option<&Bound<'_, PyAny>>,
         n_jobs: Option<usize>,
     ) -> PyResult<f64> {
+        if let Ok(events) = x.cast::<interchange::EventDataset>() {
+            if y.is_some() {
+                return Err(PyTypeError::new_err(
+                    "an EventDataset carries its labels: pass no y",
+                ));
+            }
+            return interchange::evaluate_events(py, &self.model, &events.borrow(), n_jobs);
+        }
+        let y = y.ok_or_else(|| PyTypeError::new_err("evaluate(X, y): y is missing"))?;
         let data = dataset(x, y, Some(self.model.n_classes))?;
         let model = &self.model;
         py.detach(|| with_pool(n_jobs, || model.evaluate(&data)))?
@@ -974,9 +987,11 @@ impl SnnModel {
 /// arrays; `yinyang` is also the recipe of a CSV file.
 fn recipe_for(name: &str) -> PyResult<lca::snn::Recipe> {
     match name {
-        "yinyang" | "digits" | "streams" => Ok(lca::snn::defaults::for_dataset(name)),
+        "yinyang" | "digits" | "streams" | "shd" | "ssc" => {
+            Ok(lca::snn::defaults::for_dataset(name))
+        }
         other => Err(PyValueError::new_err(format!(
-            "dataset must name a recipe: 'yinyang' (also that of CSV files), 'digits' or 'streams', got '{other}'"
+            "dataset must name a recipe: 'yinyang' (also that of CSV files), 'digits', 'streams', 'shd' or 'ssc', got '{other}'"
         ))),
     }
 }
@@ -1178,6 +1193,23 @@ fn snn_train<'py>(
         )
     })?
     .map_err(to_py)?;
+    let d = epoch_log(py, &log)?;
+    let model = lca::snn::Model {
+        format: lca::snn::Model::FORMAT.to_string(),
+        dataset: "python".to_string(),
+        n_classes,
+        scaling,
+        encoder,
+        loss: cfg.loss,
+        seed,
+        network,
+        events: None,
+    };
+    Ok((SnnModel { model }, d))
+}
+
+/// The per-epoch log of training as a dict of arrays (`training.csv`'s columns).
+fn epoch_log<'py>(py: Python<'py>, log: &[lca::snn::EpochStats]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     let col =
         |f: &dyn Fn(&lca::snn::EpochStats) -> f64| -> Vec<f64> { log.iter().map(f).collect() };
@@ -1200,18 +1232,7 @@ fn snn_train<'py>(
         PyArray1::from_vec(py, col(&|e| e.test_accuracy.unwrap_or(f64::NAN))),
     )?;
     d.set_item("seconds", PyArray1::from_vec(py, col(&|e| e.seconds)))?;
-    let model = lca::snn::Model {
-        format: lca::snn::Model::FORMAT.to_string(),
-        dataset: "python".to_string(),
-        n_classes,
-        scaling,
-        encoder,
-        loss: cfg.loss,
-        seed,
-        network,
-        events: None,
-    };
-    Ok((SnnModel { model }, d))
+    Ok(d)
 }
 
 /// A dataset's features `(n, n_features)` float32 and labels int64.

@@ -172,6 +172,11 @@ struct SpikingArgs {
     /// Write every spike (signal, neuron, step) to this .npz.
     #[arg(long)]
     spikes: Option<PathBuf>,
+    /// Also write the network as a NIR graph (input Affine dt·Φᵀ, IF neurons,
+    /// recurrent −ϑ·G; integer weights in metadata with --fixed-point), for
+    /// any NIR backend (`lca::snn::nir::spiking_lca_graph`).
+    #[arg(long, value_name = "PATH")]
+    export_nir: Option<PathBuf>,
 }
 
 impl EncodeArgs {
@@ -254,6 +259,7 @@ impl EncodeArgs {
             ("--current-decay", self.spiking.current_decay.is_some()),
             ("--pair-coupling", self.spiking.pair_coupling.is_some()),
             ("--spikes", self.spiking.spikes.is_some()),
+            ("--export-nir", self.spiking.export_nir.is_some()),
             ("--time-constant", self.rate.time_constant.is_some()),
             ("--integrator", self.rate.integrator.is_some()),
             ("--no-projection", self.rate.no_projection),
@@ -294,6 +300,7 @@ impl EncodeArgs {
             ("--fixed-point", self.spiking.fixed_point),
             ("--weight-synapses", self.spiking.weight_synapses.is_some()),
             ("--spikes", self.spiking.spikes.is_some()),
+            ("--export-nir", self.spiking.export_nir.is_some()),
         ];
         let transfer = match self.transfer() {
             ThresholdArg::Soft => "--transfer soft",
@@ -930,6 +937,10 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
         super::check_writable(path)?;
     }
     let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
+    if let Some(path) = &args.spiking.export_nir {
+        super::check_writable(path)?;
+        lca::snn::nir::spiking_lca_graph(&dict, &p)?.write(path)?;
+    }
     let mut input = open_input(&args, &dict)?;
     let (m, k) = (input.rows(), dict.n_atoms());
     if p.record_spikes && m > u32::MAX as usize {

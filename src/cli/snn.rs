@@ -13,7 +13,7 @@ use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
 use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask};
-use lca::snn::{Encoded, Samples};
+use lca::snn::{Encoded, Samples, nir};
 
 #[derive(Args, Debug)]
 pub struct SnnArgs {
@@ -32,6 +32,30 @@ enum SnnCommand {
     MakeStreams(MakeStreamsArgs),
     /// Print the default hyperparameters (recipe) `train` uses for a dataset, as JSON.
     Recipe(RecipeArgs),
+    /// Write a trained model in an interchange format (NIR, for snnTorch,
+    /// Norse, Rockpool, Sinabs, Lava-dl and neuromorphic hardware).
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExportFormat {
+    /// Neuromorphic Intermediate Representation (HDF5), as `nir.read` loads it.
+    Nir,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Model written by `lca snn train` (OUT/model.json).
+    #[arg(long, short = 'm')]
+    model: PathBuf,
+    /// Interchange format.
+    #[arg(long, value_enum, default_value = "nir")]
+    format: ExportFormat,
+    /// File to write (written to a temporary file renamed into place).
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    #[command(flatten)]
+    run: super::RunOptions,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,7 +118,8 @@ enum ResetArg {
 pub struct TrainArgs {
     /// `yinyang`, `digits`, `streams` (synthetic spike streams drawn from
     /// --seed), an event file `*.npz` (times, channels, offsets, labels; see
-    /// `lca::snn::streams`), or a CSV file (features then an integer label
+    /// `lca::snn::streams`), a Spiking Heidelberg Digits / Speech Commands
+    /// file `shd:PATH.h5` / `ssc:PATH.h5` (`lca::snn::shd`), or a CSV file (features then an integer label
     /// per line; .csv or .csv.gz).
     #[arg(long)]
     dataset: String,
@@ -228,11 +253,15 @@ pub struct TrainArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Model written by `lca snn train` (OUT/model.json).
+    /// Model written by `lca snn train` (OUT/model.json), or a NIR graph
+    /// (`.nir`: exported by `lca snn export`, or made by snnTorch, Norse, ...;
+    /// a foreign graph takes the encoder, time steps and loss of the
+    /// dataset's recipe).
     #[arg(long, short = 'm')]
     model: PathBuf,
     /// `yinyang`, `digits` or `streams` (their test splits; streams drawn
-    /// from the model's seed), or a CSV or event `.npz` file (all of it).
+    /// from the model's seed), or a CSV, event `.npz` or `shd:PATH.h5` file
+    /// (all of it).
     #[arg(long)]
     dataset: String,
     #[command(flatten)]
@@ -258,9 +287,10 @@ pub struct RecipeArgs {
     /// Dataset name or file, as for `train`.
     #[arg(long)]
     dataset: String,
-    /// Gradient method whose recipe to print (EventProp has its own).
-    #[arg(long, value_enum, default_value = "surrogate")]
-    method: MethodArg,
+    /// Gradient method whose recipe to print (EventProp has its own)
+    /// [surrogate; shd/ssc: eventprop].
+    #[arg(long, value_enum)]
+    method: Option<MethodArg>,
 }
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
@@ -268,10 +298,14 @@ pub fn run(args: SnnArgs) -> anyhow::Result<()> {
         SnnCommand::Train(a) => train(*a),
         SnnCommand::Eval(a) => eval(a),
         SnnCommand::MakeStreams(a) => make_streams(a),
+        SnnCommand::Export(a) => export(a),
         SnnCommand::Recipe(a) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&defaults::for_method(&a.dataset, a.method.into()))?
+                serde_json::to_string_pretty(&match a.method {
+                    Some(m) => defaults::for_method(&a.dataset, m.into()),
+                    None => defaults::for_dataset(&a.dataset),
+                })?
             );
             Ok(())
         }
@@ -300,13 +334,22 @@ fn load_splits(name: &str, classes: Option<usize>) -> anyhow::Result<Splits> {
 
 /// Whether `name` names spike streams rather than features.
 fn is_events(name: &str) -> bool {
-    name == "streams" || name.ends_with(".npz")
+    name == "streams" || name.ends_with(".npz") || defaults::is_shd(name)
 }
 
 /// All streams of `name`: the synthetic task drawn from `seed`, or a file.
 fn load_events(name: &str, classes: Option<usize>, seed: u64) -> anyhow::Result<EventDataset> {
+    let shd = name
+        .strip_prefix("shd:")
+        .or_else(|| name.strip_prefix("ssc:"));
     Ok(if name == "streams" {
         StreamTask::default().generate(seed)
+    } else if let Some(path) = shd {
+        lca::snn::shd::read_shd(Path::new(path), classes)?
+    } else if defaults::is_shd(name) {
+        bail!(
+            "{name}: name the file, as --dataset {name}:PATH.h5 (SHD/SSC cannot be downloaded by lca)"
+        )
     } else {
         EventDataset::read_npz(Path::new(name), classes)?
     })
@@ -333,7 +376,11 @@ fn surrogate_name(kind: SurrogateKind) -> &'static str {
 
 /// The dataset's recipe with every option the user passed applied.
 fn recipe(args: &TrainArgs) -> Recipe {
-    let method = args.method.map_or(Method::Surrogate, Method::from);
+    // the dataset's own method unless --method says (SHD's recipe is EventProp's)
+    let method = args.method.map_or_else(
+        || defaults::for_dataset(&args.dataset).train.method,
+        Method::from,
+    );
     let mut r = defaults::for_method(&args.dataset, method);
     if let Some(k) = args.surrogate {
         r.surrogate.kind = match k {
@@ -642,8 +689,69 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn eval(args: EvalArgs) -> anyhow::Result<()> {
+/// Whether `path` names a NIR graph rather than a `model.json`.
+fn is_nir(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "nir" || e == "h5")
+}
+
+/// The model at `path`: a `model.json`, or a NIR graph run with the recipe
+/// of `dataset` where the graph does not say (a foreign graph reading event
+/// streams bins them like the dataset's recipe over the streams' duration).
+fn load_model(path: &Path, dataset: &str, events: Option<&EventDataset>) -> anyhow::Result<Model> {
+    if !is_nir(path) {
+        return Ok(Model::load(path)?);
+    }
+    let recipe = defaults::for_dataset(dataset);
+    let hint = nir::Defaults {
+        events: events.map(|d| d.binning(recipe.time_steps)),
+        recipe,
+        dataset: dataset.to_string(),
+    };
+    Ok(nir::read_model(path, &hint)?)
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
+    super::check_writable(&args.output)?;
+    match args.format {
+        ExportFormat::Nir => nir::write_model(&model, &args.output)?,
+    }
+    let layers: Vec<String> = model
+        .network
+        .layers
+        .iter()
+        .map(|l| format!("{:?}:{}", l.spec.kind, l.size()))
+        .collect();
+    if args.run.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "output": args.output.display().to_string(),
+                "format": "nir",
+                "dt": nir::DT,
+                "layers": layers,
+                "readout": model.loss.name(),
+            })
+        );
+    } else if !args.run.quiet {
+        println!(
+            "NIR graph of {} layers ({}) written to {} (dt = {} s)",
+            layers.len(),
+            layers.join(", "),
+            args.output.display(),
+            nir::DT
+        );
+    }
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let preloaded = if is_nir(&args.model) && is_events(&args.dataset) {
+        Some(load_events(&args.dataset, None, 0)?)
+    } else {
+        None
+    };
+    let model = load_model(&args.model, &args.dataset, preloaded.as_ref())?;
     let start = Instant::now();
     let (acc, samples) = if is_events(&args.dataset) {
         if model.events.is_none() {

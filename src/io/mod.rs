@@ -2,5 +2,6 @@
 //! run never leaves a truncated file behind.
 
 pub mod atomic;
+pub mod hdf5;
 pub mod npy;
 pub mod npz;

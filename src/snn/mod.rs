@@ -10,7 +10,9 @@
 //! recorded from the spiking LCA: [`SpikingLcaEncoder`], [`trains_from_record`]), losses ([`loss`]) act on spike counts,
 //! first-spike times or readout voltages; event streams (time, channel)
 //! from files or the synthetic [`StreamTask`] are binned onto the steps
-//! ([`streams`]); [`defaults`] holds the per-dataset recipes; and [`train()`] runs minibatch Adam
+//! ([`streams`]; SHD/SSC files through [`shd`]); [`nir`] writes and reads
+//! NIR graphs (trained networks and the spiking LCA) for other simulators
+//! and neuromorphic hardware; [`defaults`] holds the per-dataset recipes; and [`train()`] runs minibatch Adam
 //! in parallel, bit-identically for any thread count. [`eventprop`] computes
 //! exact gradients from the spikes instead (`TrainConfig::method`).
 //!
@@ -35,8 +37,10 @@ pub mod eventprop;
 mod layer;
 mod loss;
 mod network;
+pub mod nir;
 mod optim;
 mod plot;
+pub mod shd;
 mod streams;
 mod train;
 
