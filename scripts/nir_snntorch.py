@@ -204,12 +204,18 @@ def import_check(args):
            for k, (X, y) in dict(train=(Xtr, ytr), val=(Xva, yva), test=(Xte, yte)).items()}
     labels = dict(train=torch.from_numpy(ytr), val=torch.from_numpy(yva), test=torch.from_numpy(yte))
 
-    def neuron(**kw):
-        return snn.Synaptic(alpha=0.9, beta=0.95, reset_mechanism="zero", reset_delay=False,
+    def neuron(n, **kw):
+        # per-neuron decays and thresholds: with scalars, export_to_nir writes
+        # shapeless CubaLIF nodes that nir's type check refuses
+        return snn.Synaptic(alpha=torch.full((n,), 0.9), beta=torch.full((n,), 0.95),
+                            threshold=torch.ones(n), reset_mechanism="zero", reset_delay=False,
                             init_hidden=True, **kw)
 
-    net = torch.nn.Sequential(torch.nn.Linear(4, args.hidden), neuron(),
-                              torch.nn.Linear(args.hidden, 3), neuron(output=True))
+    net = torch.nn.Sequential(torch.nn.Linear(4, args.hidden), neuron(args.hidden),
+                              torch.nn.Linear(args.hidden, 3), neuron(3, output=True))
+    with torch.no_grad():  # lca's Yin-Yang weight scale (3/sqrt(fan-in)), a readout that spikes
+        net[0].weight.normal_(0.0, 3.0 / 2.0)
+        net[2].weight.normal_(0.0, 3.0 / args.hidden ** 0.5)
 
     def counts(x):
         snn_utils.reset(net)
@@ -223,7 +229,7 @@ def import_check(args):
         with torch.no_grad():
             return float((counts(enc[split]).argmax(1) == labels[split]).float().mean())
 
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     best, best_state = -1.0, None
     n = enc["train"].shape[0]
     for epoch in range(args.epochs):
@@ -241,7 +247,7 @@ def import_check(args):
     net.load_state_dict(best_state)
     acc_snn = accuracy("test")
     snn_utils.reset(net)
-    graph = export_to_nir(net, torch.zeros(1, 4), model_name="snntorch")
+    graph = export_to_nir(net, torch.zeros(4), model_name="snntorch")  # (1, 4) fails nir's type check
     path = os.path.join(args.out, "snntorch-yinyang.nir")
     nir.write(path, graph)
     ev = json.loads(lca_cli(args, "snn", "eval", "--model", path, "--dataset", "yinyang", "--json",
@@ -254,9 +260,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lca", default="target/release/lca", help="the lca binary")
     p.add_argument("--out", default="out/nir-snntorch", help="models, NIR files and results.json")
-    p.add_argument("--epochs", type=int, default=30, help="snnTorch training epochs (ii)")
+    p.add_argument("--epochs", type=int, default=10, help="snnTorch training epochs (ii)")
     p.add_argument("--hidden", type=int, default=100)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--norse", action="store_true", help="also try norse.torch.from_nir")
