@@ -466,3 +466,53 @@ fn the_spiking_lca_graph_holds_drive_neurons_and_inhibition() {
         .to_string();
     assert!(e.contains("current_decay") && e.contains("IF"), "{e}");
 }
+
+/// `Model::run_samples`, what the snnTorch cross-check compares, runs the
+/// samples as `evaluate` does: its predictions give `evaluate`'s accuracy, its
+/// inputs are the encoder's trains and its hidden counts are the threshold
+/// crossings of the forward pass's (pre-reset) voltages.
+#[test]
+fn sample_runs_match_evaluation_and_the_forward_pass() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let n = 40;
+    let data = lca::snn::Dataset {
+        n_features: 4,
+        features: (0..n * 4).map(|_| rng.random::<f32>()).collect(),
+        labels: (0..n).map(|i| i % 3).collect(),
+        n_classes: 3,
+    };
+    for readout in [true, false] {
+        let model = trained_like(false, readout, Reset::Zero, 3);
+        let runs = model.run_samples(&data).unwrap();
+        assert_eq!(runs.len(), n);
+        let correct = runs
+            .iter()
+            .zip(&data.labels)
+            .filter(|(r, l)| r.predicted == **l)
+            .count();
+        assert_eq!(correct as f64 / n as f64, model.evaluate(&data).unwrap());
+        let net = &model.network;
+        for (i, r) in runs.iter().enumerate() {
+            let x =
+                lca::snn::Encoder::encode(&model.encoder, &data.features[i * 4..(i + 1) * 4], 0);
+            assert_eq!(r.input.data, x.data);
+            assert_eq!(r.hidden_counts.len(), 2);
+            if net.timing == SpikeTiming::Step {
+                let trace = net.forward(&x, SpikeMode::Heaviside);
+                for (l, counts) in r.hidden_counts.iter().enumerate() {
+                    let layer = &net.layers[l];
+                    let th = net.params[layer.scalar_offset() + 2];
+                    let size = layer.size();
+                    for (k, &c) in counts.iter().enumerate() {
+                        let crossings = (0..x.steps)
+                            .filter(|t| trace.voltages[l][t * size + k] >= th)
+                            .count();
+                        assert_eq!(c as usize, crossings, "layer {l} neuron {k}");
+                    }
+                }
+            } else {
+                assert!(r.hidden_counts.iter().all(|c| c.len() == 7 || c.len() == 5));
+            }
+        }
+    }
+}

@@ -27,6 +27,7 @@ use lca::{Dictionary, LcaParams};
 mod interchange;
 use nalgebra::DMatrix;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -965,6 +966,48 @@ impl SnnModel {
         let model = &self.model;
         py.detach(|| with_pool(n_jobs, || model.evaluate(&data)))?
             .map_err(to_py)
+    }
+
+    /// Runs raw samples `x` (labels `y`) as `evaluate` does and returns
+    /// `(inputs, predicted, hidden_counts)`: the encoded input spikes
+    /// `(n_samples, steps, channels)`, the predicted classes and, per hidden
+    /// layer, every neuron's spike count `(n_samples, size)`, for cross-checks
+    /// against other simulators.
+    #[pyo3(signature = (x, y, n_jobs=None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+        n_jobs: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let data = dataset(x, y, Some(self.model.n_classes))?;
+        let model = &self.model;
+        let runs = py
+            .detach(|| with_pool(n_jobs, || model.run_samples(&data)))?
+            .map_err(to_py)?;
+        let n = runs.len();
+        let (steps, channels) = runs
+            .first()
+            .map_or((0, 0), |r| (r.input.steps, r.input.channels));
+        let mut inputs = Vec::with_capacity(n * steps * channels);
+        for r in &runs {
+            inputs.extend(r.input.data.iter().map(|&v| u8::from(v != 0.0)));
+        }
+        let inputs = numpy::PyArray1::from_vec(py, inputs).reshape([n, steps, channels])?;
+        let predicted: Vec<i64> = runs.iter().map(|r| r.predicted as i64).collect();
+        let layers = runs.first().map_or(0, |r| r.hidden_counts.len());
+        let counts = (0..layers)
+            .map(|l| {
+                let size = runs[0].hidden_counts[l].len();
+                let flat: Vec<u32> = runs
+                    .iter()
+                    .flat_map(|r| r.hidden_counts[l].iter().copied())
+                    .collect();
+                numpy::PyArray1::from_vec(py, flat).reshape([n, size])
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        (inputs, PyArray1::from_vec(py, predicted), counts).into_bound_py_any(py)
     }
 
     #[getter]

@@ -57,6 +57,6 @@ pub use optim::Adam;
 pub use plot::write_training_png;
 pub use streams::{Binned, Binning, EventDataset, StreamTask};
 pub use train::{
-    CheckedTrainConfig, Encoded, EpochStats, InputDropout, Model, Samples, SpikeDataset,
+    CheckedTrainConfig, Encoded, EpochStats, InputDropout, Model, SampleRun, Samples, SpikeDataset,
     TrainConfig, accuracy, batch_gradient, train,
 };

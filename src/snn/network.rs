@@ -196,6 +196,24 @@ impl Network {
         if self.timing == SpikeTiming::Interpolated {
             return self.forward_interpolated(x);
         }
+        self.forward_stepped(x, mode, None)
+    }
+
+    /// The step-timed forward pass with true spikes, also counting the
+    /// spikes of every neuron of each hidden layer (input side first): what
+    /// cross-checks against other simulators compare.
+    pub fn forward_counting(&self, x: &SpikeTrain) -> (Trace, Vec<Vec<u32>>) {
+        let mut counts = Vec::new();
+        let trace = self.forward_stepped(x, SpikeMode::Heaviside, Some(&mut counts));
+        (trace, counts)
+    }
+
+    fn forward_stepped(
+        &self,
+        x: &SpikeTrain,
+        mode: SpikeMode,
+        mut counts: Option<&mut Vec<Vec<u32>>>,
+    ) -> Trace {
         let steps = x.steps;
         let mut voltages = Vec::with_capacity(self.layers.len());
         let mut input: Vec<f32> = Vec::new();
@@ -216,6 +234,13 @@ impl Network {
                     spikes_out = Some(s);
                 }
             } else {
+                if let Some(c) = counts.as_deref_mut() {
+                    let mut per = vec![0u32; n];
+                    for (k, &spike) in s.iter().enumerate() {
+                        per[k % n] += u32::from(spike != 0.0);
+                    }
+                    c.push(per);
+                }
                 input = s;
             }
         }

@@ -559,6 +559,17 @@ pub struct Model {
     pub events: Option<super::streams::Binning>,
 }
 
+/// One sample run through a model ([`Model::run_samples`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleRun {
+    /// The encoded input.
+    pub input: SpikeTrain,
+    /// The predicted class.
+    pub predicted: usize,
+    /// Per hidden layer (input side first), every neuron's spike count.
+    pub hidden_counts: Vec<Vec<u32>>,
+}
+
 impl Model {
     /// The format tag written by this version.
     pub const FORMAT: &'static str = "lca-snn/1";
@@ -625,6 +636,55 @@ impl Model {
             steps: b.steps,
         };
         Ok(accuracy(&self.network, &samples, &self.loss))
+    }
+
+    /// Runs every sample of raw (unscaled) data as [`Model::evaluate`] does,
+    /// keeping what a cross-check against another simulator compares: the
+    /// encoded input, the predicted class and the hidden layers' spike counts.
+    pub fn run_samples(&self, data: &Dataset) -> Result<Vec<SampleRun>> {
+        let mut data = data.clone();
+        self.scaling.apply(&mut data)?;
+        let samples = Encoded {
+            data: &data,
+            encoder: &self.encoder,
+            seed: self.seed,
+        };
+        let net = &self.network;
+        let classes = net.n_outputs();
+        let hidden = net.layers.len().saturating_sub(1);
+        let timed: Option<Vec<f64>> = (net.timing == SpikeTiming::Interpolated)
+            .then(|| net.params.iter().map(|&p| f64::from(p)).collect());
+        Ok((0..samples.len())
+            .into_par_iter()
+            .map(|i| {
+                let x = samples.spikes(i, u64::MAX);
+                let (predicted, hidden_counts) = match &timed {
+                    Some(p) => {
+                        let et = eventprop::forward(net, p, &x, false);
+                        let counts = (0..hidden)
+                            .map(|l| {
+                                let mut c = vec![0u32; net.layers[l].size()];
+                                for e in &et.spikes[l] {
+                                    c[e.neuron as usize] += 1;
+                                }
+                                c
+                            })
+                            .collect();
+                        (eventprop::predict(&self.loss, &et, classes), counts)
+                    }
+                    None => {
+                        let (trace, counts) = net.forward_counting(&x);
+                        let predicted = self.loss.predict(trace.output(), trace.steps, classes);
+                        (predicted, counts)
+                    }
+                };
+                SampleRun {
+                    input: x.into_owned(),
+                    predicted,
+                    hidden_counts,
+                }
+            })
+            .collect())
     }
 
     /// Accuracy on raw (unscaled) data.

@@ -26,6 +26,16 @@ def trained():
     return model, Xt, yt
 
 
+def test_run_gives_the_inputs_classes_and_hidden_counts_evaluate_sees(trained):
+    model, Xt, yt = trained
+    inputs, predicted, counts = model.run(Xt[:100], yt[:100])
+    assert inputs.shape == (100, 60, 4) and set(np.unique(inputs)) <= {0, 1}
+    assert np.mean(predicted == yt[:100]) == model.evaluate(Xt[:100], yt[:100])
+    assert len(counts) == 1 and counts[0].shape == (100, 10) and counts[0].sum() > 0
+    # latency code: each of the 4 channels fires once
+    assert np.all(inputs.sum(1) == 1)
+
+
 def test_to_nir_gives_the_nir_packages_graph_and_from_nir_gives_the_model_back(trained, tmp_path):
     model, Xt, yt = trained
     g = lca.snn.to_nir(model)
