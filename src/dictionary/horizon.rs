@@ -10,7 +10,7 @@
 //!   what they need, as 8×8 with 128 atoms gets from its 2000 steps;
 //! * a time budget alone (`--max-seconds S`): the run measures its own pace
 //!   and re-plans a few times ([`BudgetPlanner`]), each time continuing the
-//!   schedules from where they are ([`LearnParams::horizons`](super::LearnParams::horizons)), so it ends near
+//!   schedules from where they are ([`LearnParams::horizons`]), so it ends near
 //!   `S` seconds of wall time, final scoring and writing included.
 //!
 //! The plan is recorded in `config.json`; a resumed run keeps it and never
@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::learn::UNBOUNDED_STEPS;
+use super::learn::{LearnParams, UNBOUNDED_STEPS};
 use crate::error::{Error, Result};
 
 /// Where a run's step count (its schedules' horizon) comes from.
@@ -67,10 +67,28 @@ impl HorizonRule {
         Ok(())
     }
 
+    /// Resolves the rule of a run starting with `max_seconds` and applies it
+    /// to `learning`: its steps stay if given; else they become the
+    /// problem-size horizon (which a budgeted run uses until it has measured
+    /// its pace) and earlier revisions are dropped. Returns the rule followed.
+    pub fn apply(
+        self,
+        max_seconds: Option<f64>,
+        learning: &mut LearnParams,
+        n_features: usize,
+        atoms: usize,
+    ) -> HorizonRule {
+        let (rule, steps) = self.resolve(max_seconds, learning.steps, n_features, atoms);
+        if rule != HorizonRule::Given {
+            learning.horizons.clear();
+        }
+        learning.steps = steps;
+        rule
+    }
+
     /// The rule a run starting with `max_seconds` follows, with the steps it
-    /// starts from (`steps` if given; else the problem-size horizon, which a
-    /// budgeted run uses until it has measured its pace).
-    pub fn resolve(
+    /// starts from.
+    fn resolve(
         self,
         max_seconds: Option<f64>,
         steps: u64,
@@ -179,16 +197,6 @@ impl BudgetPlanner {
     /// Seconds this session has run since the run was opened.
     pub fn session_seconds(&self) -> f64 {
         self.opened.elapsed().as_secs_f64()
-    }
-
-    /// The budget, if any.
-    pub fn budget(&self) -> Option<f64> {
-        self.budget
-    }
-
-    /// Whether this session re-plans the horizon.
-    pub fn replans(&self) -> bool {
-        self.replan
     }
 
     /// Seconds the end of the run is expected to take.
@@ -305,7 +313,6 @@ fn number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dictionary::LearnParams;
 
     #[test]
     fn default_horizon_is_2000_for_the_reference_problem_and_grows_with_size() {

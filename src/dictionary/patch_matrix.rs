@@ -164,14 +164,10 @@ impl PatchMatrixTraining {
             }
             None => Dictionary::from_atoms(initial_atoms(&patches, params.atoms, params.seed)?)?,
         };
-        let (rule, steps) =
-            params
-                .horizon
-                .resolve(params.max_seconds, params.learning.steps, n, params.atoms);
-        if rule != HorizonRule::Given {
-            params.learning.horizons.clear();
-        }
-        (params.horizon, params.learning.steps) = (rule, steps);
+        let rule = params
+            .horizon
+            .apply(params.max_seconds, &mut params.learning, n, params.atoms);
+        params.horizon = rule;
         let learner = DictionaryLearner::new(params.learning.clone(), init)?;
         let planner =
             BudgetPlanner::new(params.max_seconds, opened, 0.0, rule == HorizonRule::Budget);

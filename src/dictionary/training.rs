@@ -365,16 +365,11 @@ impl Training {
         config.progress = None;
         config.zca = None;
         let set = open_images(&config, observer, None)?;
-        let (rule, steps) = config.horizon.resolve(
-            config.max_seconds,
-            config.learning.steps,
-            config.n_features(set.channels()),
-            config.atoms,
-        );
-        if rule != HorizonRule::Given {
-            config.learning.horizons.clear();
-        }
-        (config.horizon, config.learning.steps) = (rule, steps);
+        let n = config.n_features(set.channels());
+        config.horizon =
+            config
+                .horizon
+                .apply(config.max_seconds, &mut config.learning, n, config.atoms);
         let needed = config.memory_needed(set.channels());
         if let Some(avail) = available_memory()
             && needed > avail
