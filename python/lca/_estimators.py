@@ -294,8 +294,12 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
     rule : {"hebbian", "online"}
         Gradient on the reconstruction error with a decaying learning rate,
         or online dictionary learning (Mairal et al. 2010, SPAMS trainDL).
-    learning_rate, learning_rate_final, momentum : float
+    learning_rate, momentum : float
         Hebbian rule schedule.
+    learning_rate_final : float, optional
+        Learning rate at the last step, whatever the horizon. None (default):
+        0.4 at the problem-size horizon, lower for longer horizons, as
+        ``0.4 * (that horizon / n_steps) ** 0.75``.
     alpha_final : float, optional
         Alpha at the last step (geometric schedule); None keeps alpha.
     resample_after : int
@@ -333,7 +337,7 @@ class DictionaryLearning(_Coding, _Transformer, _Base):
     def __init__(self, n_components=_lca.defaults()["n_components"], *, alpha=_lca.defaults()["alpha"],
                  n_steps=None, max_seconds=None, batch_size=_lca.defaults()["batch_size"],
                  rule=_lca.defaults()["rule"], learning_rate=_lca.defaults()["learning_rate"],
-                 learning_rate_final=_lca.defaults()["learning_rate_final"], alpha_final=None,
+                 learning_rate_final=None, alpha_final=None,
                  momentum=_lca.defaults()["momentum"], resample_after=_lca.defaults()["resample_after"],
                  random_state=None, transform_alpha=None, positive_code=False, mode="rate", fixed_point=False,
                  threshold="soft", tol=None, max_iter=None, n_jobs=None):

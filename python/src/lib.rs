@@ -698,13 +698,16 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<(LearnParams, HorizonRule)> {
         .rule(rule)
         .lca(LcaParams::new().lambda(alpha))
         .learning_rate(lr)
-        .learning_rate_final(Some(
-            s.or("learning_rate_final", d.learning_rate_final.unwrap_or(lr))?,
-        ))
         .lambda_final(s.get("alpha_final")?)
         .momentum(s.or("momentum", d.momentum)?)
         .steps(steps)
         .resample_after(s.or("resample_after", d.resample_after)?);
+    // An explicit final rate is the rate the run ends at, whatever its
+    // horizon; the default one falls for longer horizons (as in `lca learn`).
+    let params = match s.get::<f32>("learning_rate_final")? {
+        Some(f) => params.learning_rate_final(Some(f)).final_rate_horizon(None),
+        None => params,
+    };
     Ok((params, horizon))
 }
 

@@ -104,9 +104,11 @@ pub struct LearnArgs {
     /// Learning rate η at the first step (hebbian rule).
     #[arg(long, default_value_t = lp().learning_rate)]
     learning_rate: f32,
-    /// Learning rate at the last step (hebbian rule; geometric schedule from --learning-rate).
-    #[arg(long, default_value_t = lp().learning_rate_final.unwrap_or(lp().learning_rate))]
-    learning_rate_final: f32,
+    /// Learning rate at the last step (hebbian rule; geometric schedule from --learning-rate),
+    /// whatever the horizon. Default: 0.4 at the problem-size horizon (see --steps), lower for
+    /// longer horizons, as 0.4 · (that horizon / steps)^0.75.
+    #[arg(long)]
+    learning_rate_final: Option<f32>,
     /// Momentum of the dictionary update (hebbian rule).
     #[arg(long, default_value_t = lp().momentum)]
     momentum: f32,
@@ -199,15 +201,18 @@ impl LearnArgs {
             (Some(0), None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
             (Some(n), _) => n,
         };
-        Ok(LearnParams::default()
+        let params = LearnParams::default()
             .rule(rule)
             .lca(LcaParams::new().lambda(self.lambda))
             .learning_rate(self.learning_rate)
-            .learning_rate_final(Some(self.learning_rate_final))
             .lambda_final(self.lambda_final)
             .momentum(self.momentum)
             .steps(steps)
-            .resample_after(self.resample_after))
+            .resample_after(self.resample_after);
+        Ok(match self.learning_rate_final {
+            Some(f) => params.learning_rate_final(Some(f)).final_rate_horizon(None),
+            None => params,
+        })
     }
 
     fn config(&self) -> anyhow::Result<TrainingConfig> {

@@ -70,7 +70,9 @@ impl HorizonRule {
     /// Resolves the rule of a run starting with `max_seconds` and applies it
     /// to `learning`: its steps stay if given; else they become the
     /// problem-size horizon (which a budgeted run uses until it has measured
-    /// its pace) and earlier revisions are dropped. Returns the rule followed.
+    /// its pace) and earlier revisions are dropped. A final learning rate that
+    /// follows the horizon ([`LearnParams::final_rate_horizon`]) is reached as
+    /// given at the problem-size horizon. Returns the rule followed.
     pub fn apply(
         self,
         max_seconds: Option<f64>,
@@ -79,6 +81,9 @@ impl HorizonRule {
         atoms: usize,
     ) -> HorizonRule {
         let (rule, steps) = self.resolve(max_seconds, learning.steps, n_features, atoms);
+        if learning.final_rate_horizon.is_some() {
+            learning.final_rate_horizon = Some(problem_size_steps(n_features, atoms));
+        }
         if rule != HorizonRule::Given {
             learning.horizons.clear();
         }
@@ -330,7 +335,7 @@ mod tests {
         for (s, v) in before.iter().enumerate() {
             assert_eq!(p.learning_rate_at(s as u64), *v, "step {s}");
         }
-        let (start, end) = (p.learning_rate, p.learning_rate_final.unwrap());
+        let (start, end) = (p.learning_rate, p.final_learning_rate(5000).unwrap());
         // Continuous at the revision, geometric after it, at its end at the horizon.
         let at = p.learning_rate_at(100);
         assert!((at - before[100]).abs() <= 1e-6 * at);
@@ -349,7 +354,34 @@ mod tests {
         // Revising again keeps the earlier pieces.
         p.revise_horizon(2000, 3000);
         assert_eq!(p.horizons.len(), 3);
+        let end = p.final_learning_rate(3000).unwrap();
         assert!((p.learning_rate_at(2999) - end).abs() < 1e-5 * end);
+    }
+
+    #[test]
+    fn a_longer_horizon_ends_at_a_lower_rate() {
+        let p = LearnParams::default();
+        let given = p.learning_rate_final.unwrap();
+        // Up to the reference horizon the final rate is the one given...
+        assert_eq!(p.final_learning_rate(500), Some(given));
+        assert_eq!(p.final_learning_rate(REFERENCE_STEPS), Some(given));
+        // ...beyond it, it falls as (reference / steps)^0.75, and the schedule ends there.
+        let four = p.final_learning_rate(4 * REFERENCE_STEPS).unwrap();
+        assert!((f64::from(four) - f64::from(given) * 0.25f64.powf(0.75)).abs() < 1e-6);
+        let long = p.clone().steps(4 * REFERENCE_STEPS);
+        assert!((long.learning_rate_at(4 * REFERENCE_STEPS - 1) - four).abs() < 1e-5 * four);
+        // An explicit final rate (no reference) and a constant rate do not move.
+        let fixed = p.clone().final_rate_horizon(None);
+        assert_eq!(fixed.final_learning_rate(100_000), Some(given));
+        let constant = p.clone().learning_rate_final(Some(p.learning_rate));
+        assert_eq!(constant.final_learning_rate(100_000), Some(p.learning_rate));
+        // A run's reference is its problem-size horizon.
+        let mut q = LearnParams::default();
+        HorizonRule::Given.apply(None, &mut q, 256, 256);
+        assert_eq!(q.final_rate_horizon, Some(problem_size_steps(256, 256)));
+        let mut r = LearnParams::default().final_rate_horizon(None);
+        HorizonRule::Auto.apply(None, &mut r, 256, 256);
+        assert_eq!(r.final_rate_horizon, None);
     }
 
     #[test]

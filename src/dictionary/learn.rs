@@ -106,6 +106,32 @@ pub struct LearnParams {
     /// Empty: one piece, `steps` from step 0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub horizons: Vec<HorizonRevision>,
+    /// Horizon up to which the learning rate ends at `learning_rate_final`.
+    /// A schedule over more steps reaches that rate at 80 % of its steps and
+    /// cools down from there to `learning_rate_final · (final_rate_horizon /
+    /// steps)^`[`FINAL_RATE_EXPONENT`] at its last step. Why: a longer run
+    /// gains by settling closer to the optimum, but at the short run's final
+    /// rate the atoms keep jittering around it, so the held-out objective
+    /// stopped improving beyond ~4× the default horizon; a lower rate over the
+    /// whole schedule instead slows the learning a longer run is for
+    /// (BENCHMARKS.md, "Longer runs cool down"). `None`: `learning_rate_final`
+    /// whatever the horizon (an explicit final rate; runs saved before this
+    /// existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_rate_horizon: Option<u64>,
+}
+
+/// Exponent of the final learning rate's decay with the horizon beyond
+/// [`LearnParams::final_rate_horizon`]: 4× the steps end at 0.35× the rate.
+pub const FINAL_RATE_EXPONENT: f64 = 0.75;
+
+/// Share of a long schedule's steps spent cooling down
+/// ([`LearnParams::final_rate_horizon`]).
+const COOL_DOWN_SHARE: f64 = 0.2;
+
+/// First step of the cool-down of a schedule over `steps`.
+fn cool_down_start(steps: u64) -> u64 {
+    steps - (COOL_DOWN_SHARE * steps as f64).ceil() as u64
 }
 
 /// A horizon chosen at a step: from `from_step` on, the schedules head for
@@ -128,6 +154,7 @@ crate::settings::setters!(LearnParams {
     steps: u64,
     resample_after: u64,
     horizons: Vec<HorizonRevision>,
+    final_rate_horizon: Option<u64>,
 });
 
 impl Default for LearnParams {
@@ -142,6 +169,7 @@ impl Default for LearnParams {
             steps: 2000,
             resample_after: 50,
             horizons: Vec::new(),
+            final_rate_horizon: Some(crate::dictionary::horizon::REFERENCE_STEPS),
         }
     }
 }
@@ -198,13 +226,21 @@ impl LearnParams {
         Ok(Checked::assume_valid(self))
     }
 
-    /// Value of a geometric schedule from `start` to `end` at `step`: one
-    /// piece over `steps`, or the pieces of [`LearnParams::horizons`].
-    fn schedule(&self, start: f32, end: Option<f32>, step: u64) -> f32 {
+    /// Value of a geometric schedule from `start` at `step`, each piece (one
+    /// over `steps`, or those of [`LearnParams::horizons`]) heading for
+    /// `end` at its horizon's last step, or, with `cool(horizon)` below
+    /// `end`, for `end` at the cool-down's start and for `cool(horizon)` at
+    /// the last step. `end == None` keeps `start`.
+    fn schedule(
+        &self,
+        start: f32,
+        end: Option<f32>,
+        cool: impl Fn(u64) -> Option<f32>,
+        step: u64,
+    ) -> f32 {
         let Some(end) = end else {
             return start;
         };
-        let (end, mut value) = (f64::from(end), f64::from(start));
         let single = [HorizonRevision {
             from_step: 0,
             steps: self.steps,
@@ -214,17 +250,49 @@ impl LearnParams {
         } else {
             &self.horizons[..]
         };
+        let geometric = |from: f64, to: f64, at: u64, span: u64| {
+            from * (to / from).powf((at as f64 / span as f64).min(1.0))
+        };
+        let (end, mut value) = (f64::from(end), f64::from(start));
         for (i, piece) in pieces.iter().enumerate() {
             let next = pieces.get(i + 1).map_or(u64::MAX, |p| p.from_step);
             let at = step.min(next).saturating_sub(piece.from_step);
             let span = piece.steps.saturating_sub(piece.from_step).max(2) - 1;
-            let t = (at as f64 / span as f64).min(1.0);
-            value *= (end / value).powf(t);
+            value = match cool(piece.steps).map(f64::from) {
+                Some(low) if low < end => {
+                    let knee = cool_down_start(piece.steps);
+                    if piece.from_step < knee {
+                        let (warm, knee_value) = (knee - piece.from_step, end.min(value));
+                        if at <= warm {
+                            geometric(value, knee_value, at, warm)
+                        } else {
+                            let tail = (piece.steps - 1 - knee).max(1);
+                            geometric(knee_value, low, at - warm, tail)
+                        }
+                    } else {
+                        geometric(value, low, at, span)
+                    }
+                }
+                _ => geometric(value, end, at, span),
+            };
             if step < next {
                 break;
             }
         }
         value as f32
+    }
+
+    /// The learning rate a schedule over `steps` ends at
+    /// ([`LearnParams::final_rate_horizon`]).
+    pub fn final_learning_rate(&self, steps: u64) -> Option<f32> {
+        let end = self.learning_rate_final?;
+        match self.final_rate_horizon {
+            Some(h) if steps > h && end < self.learning_rate => {
+                let scale = (h as f64 / steps as f64).powf(FINAL_RATE_EXPONENT);
+                Some((f64::from(end) * scale) as f32)
+            }
+            _ => Some(end),
+        }
     }
 
     /// Re-plans the run from `from_step` on to end at `steps` (a time budget's
@@ -247,12 +315,17 @@ impl LearnParams {
 
     /// λ used at `step`.
     pub fn lambda_at(&self, step: u64) -> f32 {
-        self.schedule(self.lca.lambda, self.lambda_final, step)
+        self.schedule(self.lca.lambda, self.lambda_final, |_| None, step)
     }
 
     /// η used at `step`.
     pub fn learning_rate_at(&self, step: u64) -> f32 {
-        self.schedule(self.learning_rate, self.learning_rate_final, step)
+        self.schedule(
+            self.learning_rate,
+            self.learning_rate_final,
+            |h| self.final_learning_rate(h),
+            step,
+        )
     }
 }
 
