@@ -4,6 +4,7 @@ scikit-learn `MiniBatchDictionaryLearning`, on images lca was not developed on.
 
     python3 scripts/learning_vs_time.py [--config gray8|gray16|color8|all] [--budgets 5,15,30,60]
         [--methods lca,spams] [--threads 2] [--markdown] [--out out/learning_vs_time]
+        [--steps 2000,8000 (fixed-step lca runs instead of budgets)] [--lca-args "..."]
 
 Requirements: numpy, pillow, spams (`pip install spams-bin`), scikit-learn; the lca binary
 (`cargo build --release`).
@@ -71,6 +72,9 @@ def main():
     ap.add_argument("--lca", default=str(REPO / "target/release/lca"))
     ap.add_argument("--methods", default="lca,spams", help="lca, lca-online, lca-hebbian, spams, sklearn")
     ap.add_argument("--lca-args", default="", help="extra flags for every lca run")
+    ap.add_argument("--steps", default=None,
+                    help="comma-separated step counts: lca runs with --steps N instead of budgets (no peers; "
+                         "the result does not depend on the machine or its load)")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--out", default="out/learning_vs_time")
     a = ap.parse_args()
@@ -134,6 +138,8 @@ def main():
     for cfg in names:
         P, K, color = CONFIGS[cfg]
         budgets = [float(b) for b in (a.budgets or "5,15,30,60").split(",")]
+        if a.steps:
+            budgets = [int(n) for n in a.steps.split(",")]
         tmp = tempfile.TemporaryDirectory(prefix="lca_vs_time_")
         train_dir = Path(tmp.name)
         train_imgs, region_imgs = [], []
@@ -161,7 +167,7 @@ def main():
                 if m not in methods:
                     continue
                 odir = out_root / f"{cfg}_{rule}_{b:g}"
-                cmd = [a.lca, "learn", str(train_dir), "--max-seconds", repr(b),
+                cmd = [a.lca, "learn", str(train_dir), *(["--steps", str(b)] if a.steps else ["--max-seconds", repr(b)]),
                        "--patch-size", str(P), "--atoms", str(K), "--json", "-o", str(odir)]
                 if rule != "default":
                     cmd += ["--rule", rule, "--lambda", repr(a.lam), "--seed", str(a.seed),
@@ -185,7 +191,7 @@ def main():
                                "status": summ.get("status"), "time_use": (summ.get("horizon") or {}).get("summary")})
                 log(f"{m} {b:g}s: wall {wall:.2f}s steps {summ['steps']} objective {obj:.5f} "
                     f"({summ.get('status')}; {res[m][-1]['time_use']})")
-            if "spams" in methods:
+            if "spams" in methods and not a.steps:
                 X = np.asfortranarray(pool.T)
                 t0 = time.perf_counter()
                 D, model = spams.trainDL(X, return_model=True, K=K, lambda1=a.lam, mode=2, iter=-int(round(b)),
