@@ -17,6 +17,7 @@ use lca::dictionary::{
     Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
 };
 use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
+use lca::distributed::Communicator;
 use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
 
@@ -446,7 +447,7 @@ fn exit_code(status: Status, stop: &AtomicUsize) -> i32 {
 }
 
 /// `lca learn`; `Ok(code)`: the exit status (130 / 143 after an interrupt).
-pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
+pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> anyhow::Result<i32> {
     if conv::wants_conv(&args, matches)? {
         return conv::run(args, matches);
     }
@@ -454,7 +455,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
         return run_patches(&args, &path);
     }
     // Under `mpirun` rank 0 speaks for the job; the others stay silent.
-    let root = lca::distributed::world().is_root();
+    let root = comm.is_root();
     let quiet = args.run.quiet || !root;
     let bar = super::progress::bar(0, "steps", quiet);
     let mut term = Terminal { bar, quiet };
@@ -473,7 +474,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
                     out.join("config.json").display()
                 );
             }
-            let t = Training::resume(out, &mut term)?;
+            let t = Training::resume(out, comm, &mut term)?;
             if !quiet {
                 report_resume(
                     out,
@@ -489,7 +490,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
                 bail!("--output OUT/ is required (or --resume OUT/)");
             };
             let config = args.config()?;
-            (Training::start(config, &out, &mut term)?, out)
+            (Training::start(config, &out, comm, &mut term)?, out)
         }
     };
 
@@ -538,12 +539,11 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
         "horizon": time_json(report.time.as_ref()),
     });
     let mut summary = summary;
-    let world = lca::distributed::world();
     if cfg!(feature = "mpi") {
         // Rank 0's encoding, update and communication, for the scaling figures.
-        let t = lca::distributed::traffic();
+        let t = comm.counters().map(|c| c.snapshot()).unwrap_or_default();
         summary["mpi"] = serde_json::json!({
-            "ranks": world.size(),
+            "ranks": comm.size(),
             "collectives": t.collectives,
             "bytes": t.bytes,
             "reduce_bytes": t.reduce_bytes,

@@ -50,10 +50,14 @@ pub use planes::{Boundary, Planes};
 pub use rate::{ConvEncoding, ConvLca, ConvLcaParams, Schedule, Termination, defaults};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 
+mod arrays;
+mod crops;
 mod highpass;
 mod learn;
+mod learn_step;
 mod training;
 
+pub use arrays::{ConvArrayParams, ConvArrayTraining};
 pub use highpass::{DEFAULT_PAD, tikhonov_highpass, tikhonov_lowpass};
 /// Defaults of convolutional dictionary learning (CLI and library).
 pub use learn::defaults as learn_defaults;
