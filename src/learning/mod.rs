@@ -15,6 +15,18 @@
 //! The folder runs add the output folder's policy (`config.json`,
 //! `dictionary.npy`, `training.csv`, `checkpoint.npz`, the run lock) through
 //! [`Step::save`]; the in-memory ones write nothing.
+//!
+//! A fifth learner (say, 1-D signals) plugs in as a type holding its data,
+//! its learner and its settings that implements [`Step`]: `step(s)` draws
+//! the batch of step `s` from a generator seeded by `(seed, s)` alone,
+//! updates and returns the step's [`TrainingRow`](crate::dictionary::TrainingRow);
+//! `horizon` / `revise_horizon` expose its step count; `score_heldout`,
+//! `take_warnings` and `save` are optional. Its run type then holds it next
+//! to a [`Session`] (made with its communicator, a
+//! [`BudgetPlanner`](crate::dictionary::BudgetPlanner) and a [`Cadence`]) and
+//! calls [`Session::run`] with an [`Observer`] and a
+//! [`Monitor`](crate::solver::Monitor) for cancelling; stopping, the budget,
+//! agreement over ranks, logging and checkpoint timing come with the session.
 
 mod observer;
 mod session;
