@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use lca::dictionary::TrainingRow;
 use lca::dictionary::{HorizonRule, LearnParams, Rule, TimeUse, UNBOUNDED_STEPS};
 use lca::dictionary::{
-    Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
+    Observer, StartInfo, Status, Training, TrainingConfig, TrainingReport, defaults, steps_label,
 };
 use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
 use lca::distributed::Communicator;
@@ -505,7 +505,6 @@ pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> an
     let config = training.config();
     let channels = if config.preprocessing.color { 3 } else { 1 };
     let k = config.atoms;
-    let n = config.patch_size * config.patch_size * channels;
     let last = report.last;
     let rate = |count: f64| {
         if report.session_seconds > 0.0 {
@@ -514,44 +513,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> an
             0.0
         }
     };
-    let status = match report.status {
-        Status::Completed => "completed",
-        Status::TimeBudget => "time-budget",
-        Status::Interrupted => "interrupted",
-        Status::Running => "running",
-    };
-    let summary = serde_json::json!({
-        "output": out.display().to_string(),
-        "status": status,
-        "rule": config.learning.rule.name(),
-        "steps": report.steps_done,
-        "atoms": k,
-        "n_features": n,
-        "images": report.images,
-        "seconds": report.seconds,
-        "final_mse": last.map(|r| r.mse),
-        "final_active_fraction": last.map(|r| r.active_fraction),
-        "final_energy": last.map(|r| r.energy),
-        "heldout_energy": report.heldout_energy,
-        "steps_per_second": rate(report.session_steps as f64),
-        "decodes": report.decodes,
-        "decodes_per_second": rate(report.decodes as f64),
-        "horizon": time_json(report.time.as_ref()),
-    });
-    let mut summary = summary;
-    if cfg!(feature = "mpi") {
-        // Rank 0's encoding, update and communication, for the scaling figures.
-        let t = comm.counters().map(|c| c.snapshot()).unwrap_or_default();
-        summary["mpi"] = serde_json::json!({
-            "ranks": comm.size(),
-            "collectives": t.collectives,
-            "bytes": t.bytes,
-            "reduce_bytes": t.reduce_bytes,
-            "communication_seconds": t.seconds,
-            "encode_seconds": t.encode_seconds,
-            "update_seconds": t.update_seconds,
-        });
-    }
+    let summary = summary_json(&report, config, &out, comm);
     if args.run.json && root {
         println!("{summary}");
     } else if !quiet && training.already_finished().is_none() {
@@ -584,6 +546,63 @@ pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> an
         );
     }
     Ok(exit_code(report.status, &stop))
+}
+
+/// The `--json` summary of a patch-learning run (with the MPI figures of
+/// `comm` when the `mpi` feature is on).
+fn summary_json(
+    report: &TrainingReport,
+    config: &TrainingConfig,
+    out: &std::path::Path,
+    comm: &dyn Communicator,
+) -> serde_json::Value {
+    let channels = if config.preprocessing.color { 3 } else { 1 };
+    let last = report.last;
+    let rate = |count: f64| {
+        if report.session_seconds > 0.0 {
+            count / report.session_seconds
+        } else {
+            0.0
+        }
+    };
+    let status = match report.status {
+        Status::Completed => "completed",
+        Status::TimeBudget => "time-budget",
+        Status::Interrupted => "interrupted",
+        Status::Running => "running",
+    };
+    let mut summary = serde_json::json!({
+        "output": out.display().to_string(),
+        "status": status,
+        "rule": config.learning.rule.name(),
+        "steps": report.steps_done,
+        "atoms": config.atoms,
+        "n_features": config.patch_size * config.patch_size * channels,
+        "images": report.images,
+        "seconds": report.seconds,
+        "final_mse": last.map(|r| r.mse),
+        "final_active_fraction": last.map(|r| r.active_fraction),
+        "final_energy": last.map(|r| r.energy),
+        "heldout_energy": report.heldout_energy,
+        "steps_per_second": rate(report.session_steps as f64),
+        "decodes": report.decodes,
+        "decodes_per_second": rate(report.decodes as f64),
+        "horizon": time_json(report.time.as_ref()),
+    });
+    if cfg!(feature = "mpi") {
+        // Rank 0's encoding, update and communication, for the scaling figures.
+        let t = comm.counters().map(|c| c.snapshot()).unwrap_or_default();
+        summary["mpi"] = serde_json::json!({
+            "ranks": comm.size(),
+            "collectives": t.collectives,
+            "bytes": t.bytes,
+            "reduce_bytes": t.reduce_bytes,
+            "communication_seconds": t.seconds,
+            "encode_seconds": t.encode_seconds,
+            "update_seconds": t.update_seconds,
+        });
+    }
+    summary
 }
 
 #[cfg(test)]
