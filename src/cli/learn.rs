@@ -449,9 +449,15 @@ fn exit_code(status: Status, stop: &AtomicUsize) -> i32 {
 /// `lca learn`; `Ok(code)`: the exit status (130 / 143 after an interrupt).
 pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> anyhow::Result<i32> {
     if conv::wants_conv(&args, matches)? {
-        return conv::run(args, matches);
+        return conv::run(args, matches, comm);
     }
     if let Some(path) = args.patches.clone() {
+        if comm.size() > 1 {
+            bail!(
+                "--patches learns in one process, not over {} ranks: start it without mpirun",
+                comm.size()
+            );
+        }
         return run_patches(&args, &path);
     }
     // Under `mpirun` rank 0 speaks for the job; the others stay silent.

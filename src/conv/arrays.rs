@@ -358,7 +358,9 @@ mod tests {
             .seed(2)
             .conv(conv.clone());
         let out = dir.path().join("run");
-        let mut run = super::super::ConvTraining::start(folder, &out, &mut NoObserver).unwrap();
+        let mut run =
+            super::super::ConvTraining::start(folder, &out, &SINGLE_PROCESS, &mut NoObserver)
+                .unwrap();
         run.run(&mut NoObserver).unwrap();
         let params = ConvArrayParams::default()
             .atoms(4)

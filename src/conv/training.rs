@@ -15,8 +15,9 @@
 //! ```no_run
 //! use lca::conv::{ConvTraining, ConvTrainingConfig};
 //! use lca::dictionary::NoObserver;
+//! use lca::distributed::SingleProcess;
 //! let config = ConvTrainingConfig::default().images(Some("photos/".into()));
-//! let mut run = ConvTraining::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
+//! let mut run = ConvTraining::start(config, "out/".as_ref(), &SingleProcess, &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
 //! println!("{} steps, held-out objective {:?}", report.steps_done, report.heldout_energy);
 //! ```
@@ -35,7 +36,7 @@ use super::{Boundary, ConvDictionary, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute};
 use crate::dictionary::{RunLock, TrainingRow, UNBOUNDED_STEPS};
-use crate::distributed::SINGLE_PROCESS;
+use crate::distributed::{Communicator, SINGLE_PROCESS};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::npy::NpyArray;
@@ -236,12 +237,15 @@ struct ConvFolder {
 impl ConvTraining {
     /// Starts a new run: checks the settings and opens the images, and only
     /// then creates `out` and writes `config.json` (a failed start leaves no
-    /// folder behind).
+    /// folder behind). Convolutional learning runs in one process: `comm`
+    /// must have one rank.
     pub fn start(
         config: ConvTrainingConfig,
         out: &Path,
+        comm: &dyn Communicator,
         observer: &mut dyn Observer,
     ) -> Result<Self> {
+        one_process(comm)?;
         let opened = Instant::now();
         let mut config = config.check()?.into_inner();
         // The online rule has no schedule: the step count only says when to
@@ -275,8 +279,14 @@ impl ConvTraining {
     }
 
     /// Reopens the run in `out` from its `config.json` and checkpoint; without
-    /// a checkpoint the run starts again from step 0, with a warning.
-    pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+    /// a checkpoint the run starts again from step 0, with a warning. `comm`
+    /// must have one rank, as for [`ConvTraining::start`].
+    pub fn resume(
+        out: &Path,
+        comm: &dyn Communicator,
+        observer: &mut dyn Observer,
+    ) -> Result<Self> {
+        one_process(comm)?;
         let opened = Instant::now();
         // The lock first: a run starting in `out` takes it before writing its config.
         let lock = out
@@ -610,6 +620,21 @@ impl Step for ConvFolder {
             } => self.finish(status, rows, seconds),
         }
     }
+}
+
+/// Refuses a job of several ranks: every rank would learn alone and write
+/// the same folder.
+fn one_process(comm: &dyn Communicator) -> Result<()> {
+    if comm.size() > 1 {
+        return Err(Error::setting(
+            "ranks",
+            format!(
+                "convolutional learning runs in one process, not over {} ranks: start it without mpirun",
+                comm.size()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The usable images (at least `2k − 1` pixels a side) split into the
