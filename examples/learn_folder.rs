@@ -8,6 +8,7 @@
 
 use lca::dictionary::TrainingRow;
 use lca::dictionary::{Observer, Training, TrainingConfig};
+use lca::distributed::SingleProcess;
 
 /// Prints every held-out score; everything else stays quiet.
 struct PrintHeldout;
@@ -32,7 +33,7 @@ fn main() -> lca::Result<()> {
     let out = args.next().unwrap_or_else(|| "out/example_learn".into());
     let mut config = TrainingConfig::default().images(images);
     config.learning.steps = 1000;
-    let mut run = Training::start(config, out.as_ref(), &mut PrintHeldout)?;
+    let mut run = Training::start(config, out.as_ref(), &SingleProcess, &mut PrintHeldout)?;
     let report = run.run(&mut PrintHeldout)?;
     println!(
         "{} steps in {:.1} s; dictionary in {out}/dictionary.npy",

@@ -8,7 +8,9 @@
 //!   — find codes `a` of signals `x` minimising `½‖x − Φa‖² + λ‖a‖₁`.
 //! - **Learn**: [`dictionary::Training`] learns a dictionary from a
 //!   folder of images (patch stream, Hebbian or online rule, checkpoints,
-//!   resume), configured by [`dictionary::TrainingConfig`].
+//!   resume), configured by [`dictionary::TrainingConfig`]; it and the other
+//!   learners (patches in memory, convolutional filters) run under one
+//!   [`learning::Session`].
 //! - **Files**: [`io`] reads and writes numpy `.npy` and scipy CSR `.npz`,
 //!   atomically; [`image`] loads, whitens, cuts and reassembles images.
 //! - **Spiking networks**: [`snn`] trains spike-timing networks on the same
@@ -48,6 +50,7 @@ pub mod distributed;
 pub mod error;
 pub mod image;
 pub mod io;
+pub mod learning;
 pub mod neuron;
 pub mod plot;
 pub mod settings;

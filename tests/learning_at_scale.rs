@@ -35,7 +35,7 @@ fn photo_folder(n: usize) -> tempfile::TempDir {
     dir
 }
 
-fn stream_over(set: Arc<ImageSet>, params: PatchStreamParams) -> PatchStream {
+fn stream_over(set: Arc<ImageSet>, params: PatchStreamParams) -> PatchStream<'static> {
     let pre = Arc::new(Preprocessor::new(Preprocessing::default()).unwrap());
     PatchStream::new(set, pre, params).unwrap()
 }

@@ -109,7 +109,13 @@ fn the_default_horizon_scales_with_the_problem() {
             .heldout_patches(64)
             .preprocessing(preprocessing);
         let out = tmp.path().join(format!("{patch}-{atoms}-{color}"));
-        let run = Training::start(settings, &out, &mut NoObserver).unwrap();
+        let run = Training::start(
+            settings,
+            &out,
+            &lca::distributed::SingleProcess,
+            &mut NoObserver,
+        )
+        .unwrap();
         let n = patch * patch * if color { 3 } else { 1 };
         assert_eq!(run.config().horizon, HorizonRule::ProblemSize);
         assert_eq!(run.config().learning.steps, problem_size_steps(n, atoms));

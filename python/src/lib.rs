@@ -745,7 +745,8 @@ fn learn_images<'py>(
         .horizon(horizon);
     s.finish()?;
     let mut observer = Collect::default();
-    let started = py.detach(|| Training::start(config, &output, &mut observer));
+    let single = &lca::distributed::SINGLE_PROCESS;
+    let started = py.detach(|| Training::start(config, &output, single, &mut observer));
     warn_all(py, &observer.warnings)?;
     observer.warnings.clear();
     let stop = Arc::new(AtomicUsize::new(0));
@@ -1319,8 +1320,8 @@ fn snn_dataset<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
 // convolutional dictionary): whole images, PyTorch's (M, C, k, k) filters.
 
 use lca::conv::{
-    Boundary, CodedImage, ConvDictionary, ConvLca, ConvLcaParams, ConvLearner, ConvSpiking,
-    ConvSpikingParams, FilterShape, GramKernels, Planes,
+    Boundary, ConvArrayParams, ConvArrayTraining, ConvDictionary, ConvLca, ConvLcaParams,
+    ConvSpiking, ConvSpikingParams, GramKernels, Planes,
 };
 use rayon::prelude::*;
 
@@ -1627,232 +1628,40 @@ fn conv_objective<'py>(
 }
 
 /// Convolutional dictionary learning on in-memory images, the engine of
-/// `ConvDictionaryLearning`: `lca learn --conv`'s learner (online
-/// sufficient statistics, block-coordinate filter updates) and coder (rate
-/// convolutional LCA, circular boundary, the learning tolerance), fed with
-/// seeded random crops of the given images instead of an image folder.
+/// `ConvDictionaryLearning`: the library's [`ConvArrayTraining`], the source
+/// of `lca learn --conv`'s learner, coder and crops that reads the caller's
+/// images instead of a folder.
 #[pyclass(module = "lca._lca")]
 struct ConvImageLearner {
-    learner: ConvLearner,
-    coder: ConvLca,
-    images: Vec<Planes>,
-    lambda: f32,
-    seed: u64,
-    crop: usize,
-    images_per_step: usize,
-    steps: u64,
-    max_seconds: Option<f64>,
-    seconds: f64,
-    rows: Vec<TrainingRow>,
+    training: ConvArrayTraining,
     stop: Arc<AtomicUsize>,
 }
 
-/// Settings of a convolutional learner (absent keys: `lca learn --conv`'s defaults).
-struct ConvLearnSettings {
-    atoms: usize,
-    kernel: usize,
-    lambda: f32,
-    steps: u64,
-    max_seconds: Option<f64>,
-    crop: usize,
-    images_per_step: usize,
-    sweeps: usize,
-    forgetting: usize,
-    coder_tol: f32,
-    seed: u64,
-}
-
-impl ConvLearnSettings {
-    fn read(s: &mut Settings<'_>) -> PyResult<Self> {
-        use lca::conv::learn_defaults as d;
-        let max_seconds: Option<f64> = s.get("max_seconds")?;
-        if let Some(t) = max_seconds
-            && !(t.is_finite() && t > 0.0)
-        {
-            return Err(PyValueError::new_err(format!(
-                "max_seconds must be finite and > 0, got {t}"
-            )));
-        }
-        let steps = match (s.or("n_steps", d::STEPS)?, max_seconds) {
-            (0, Some(_)) => lca::dictionary::UNBOUNDED_STEPS,
-            (0, None) => {
-                return Err(PyValueError::new_err(
-                    "n_steps=0 (no step limit) needs max_seconds",
-                ));
-            }
-            (n, _) => n,
-        };
-        let c = ConvLearnSettings {
-            atoms: s.or("n_components", d::ATOMS)?,
-            kernel: s.or("kernel_size", d::KERNEL_SIZE)?,
-            lambda: s.or("alpha", d::LAMBDA)?,
-            steps,
-            max_seconds,
-            crop: s.or("crop", d::CROP)?,
-            images_per_step: s.or("images_per_step", d::IMAGES_PER_STEP)?,
-            sweeps: s.or("dict_sweeps", d::DICT_SWEEPS)?,
-            forgetting: s.or("forgetting", d::FORGETTING)?,
-            coder_tol: s.or("coder_tol", d::CODER_TOL)?,
-            seed: s.or("random_state", 0u64)?,
-        };
-        if c.atoms == 0 || c.kernel == 0 || c.images_per_step == 0 {
-            return Err(PyValueError::new_err(
-                "n_components, kernel_size and images_per_step must be at least 1",
-            ));
-        }
-        if c.crop != 0 && c.crop < 2 * c.kernel - 1 {
-            return Err(PyValueError::new_err(format!(
-                "crop of {} pixels is smaller than 2k-1 = {} for {}x{} filters (0: whole images)",
-                c.crop,
-                2 * c.kernel - 1,
-                c.kernel,
-                c.kernel
-            )));
-        }
-        Ok(c)
-    }
-}
-
-/// The `k×k` window at `(y0, x0)` of `img`.
-fn crop_planes(img: &Planes, y0: usize, x0: usize, h: usize, w: usize) -> Planes {
-    let mut out = Planes::zeros(img.channels, h, w);
-    for c in 0..img.channels {
-        let src = img.plane(c);
-        let dst = out.plane_mut(c);
-        for y in 0..h {
-            dst[y * w..(y + 1) * w]
-                .copy_from_slice(&src[(y0 + y) * img.width + x0..(y0 + y) * img.width + x0 + w]);
-        }
-    }
-    out
-}
-
-/// Initial filters: random `k×k` windows of the images (seeded), each
-/// rescaled to unit norm by the learner; flat windows are skipped while
-/// others can be found, and a flat image gives a random filter.
-fn initial_conv_filters(images: &[Planes], shape: FilterShape, seed: u64) -> Vec<f32> {
-    use rand::{RngExt, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let k = shape.kernel;
-    let mut filters = Vec::with_capacity(shape.atoms * shape.filter_len());
-    let mut tries = 0usize;
-    while filters.len() < shape.atoms * shape.filter_len() {
-        tries += 1;
-        let img = &images[rng.random_range(0..images.len())];
-        let y0 = rng.random_range(0..=img.height - k);
-        let x0 = rng.random_range(0..=img.width - k);
-        let window = crop_planes(img, y0, x0, k, k);
-        let norm = window.data.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 1e-3 || tries > 100 * shape.atoms {
-            if norm <= 1e-12 {
-                filters.extend((0..window.data.len()).map(|_| rng.random_range(-1.0f32..1.0)));
-            } else {
-                filters.extend(window.data.iter().map(|v| v / norm));
-            }
-        }
-    }
-    filters
-}
-
-/// The training-log row of one step (the columns of `training.csv`, per pixel).
-fn conv_row(
-    step: u64,
-    seconds: f64,
-    crops: &[Planes],
-    codes: &[lca::conv::ConvEncoding],
-    lambda: f32,
-) -> TrainingRow {
-    let pixels: usize = crops.iter().map(|p| p.height * p.width).sum();
-    let values: usize = crops.iter().map(|p| p.data.len()).sum();
-    let coefficients: usize = codes.iter().map(|e| e.codes.data.len()).sum();
-    let energy: f64 = codes.iter().map(|e| e.objective).sum();
-    let l1: f64 = codes
-        .iter()
-        .flat_map(|e| &e.codes.data)
-        .map(|&v| f64::from(v.abs()))
-        .sum();
-    let nnz: usize = codes.iter().map(|e| e.codes.nnz()).sum();
-    let data_term = (energy - f64::from(lambda) * l1).max(0.0);
-    TrainingRow {
-        step,
-        seconds,
-        mse: 2.0 * data_term / values.max(1) as f64,
-        l1: l1 / pixels.max(1) as f64,
-        active_fraction: nnz as f64 / coefficients.max(1) as f64,
-        energy: energy / pixels.max(1) as f64,
-        heldout_energy: None,
-    }
-}
-
-impl ConvImageLearner {
-    fn dictionary(&self) -> lca::Result<ConvDictionary> {
-        let s = self.learner.shape();
-        ConvDictionary::normalized(
-            s.atoms,
-            s.channels,
-            s.kernel,
-            self.learner.filters().to_vec(),
-        )
-    }
-
-    /// The crops of step `step`: a pure function of `(seed, step)`.
-    fn draw(&self, step: u64) -> Vec<Planes> {
-        use rand::{RngExt, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(step.wrapping_add(1));
-        (0..self.images_per_step)
-            .map(|_| {
-                let img = &self.images[rng.random_range(0..self.images.len())];
-                let (ch, cw) = if self.crop == 0 {
-                    (img.height, img.width)
-                } else {
-                    (self.crop.min(img.height), self.crop.min(img.width))
-                };
-                let y0 = rng.random_range(0..=img.height - ch);
-                let x0 = rng.random_range(0..=img.width - cw);
-                crop_planes(img, y0, x0, ch, cw)
-            })
-            .collect()
-    }
-
-    /// Codes `batch` with the current filters and updates them.
-    fn learn_on(&mut self, batch: &[Planes]) -> lca::Result<()> {
-        let t0 = std::time::Instant::now();
-        let dict = self.dictionary()?;
-        let codes = self.coder.encode(&dict, batch)?;
-        let coded: Vec<CodedImage<'_>> = batch
-            .iter()
-            .zip(&codes)
-            .map(|(x, e)| CodedImage {
-                height: x.height,
-                width: x.width,
-                image: &x.data,
-                codes: &e.codes.data,
-            })
-            .collect();
-        self.learner.update(&coded)?;
-        self.seconds += t0.elapsed().as_secs_f64();
-        let step = self.learner.steps_done();
-        self.rows
-            .push(conv_row(step, self.seconds, batch, &codes, self.lambda));
-        Ok(())
-    }
-
-    fn run_steps(&mut self, until: f64) -> lca::Result<Status> {
-        loop {
-            if self.learner.steps_done() >= self.steps {
-                return Ok(Status::Completed);
-            }
-            if self.stop.load(Ordering::SeqCst) != 0 {
-                return Ok(Status::Interrupted);
-            }
-            if self.seconds >= until {
-                return Ok(Status::TimeBudget);
-            }
-            let batch = self.draw(self.learner.steps_done());
-            self.learn_on(&batch)?;
-        }
-    }
+/// The settings of a convolutional learner (absent keys: `lca learn
+/// --conv`'s defaults); `n_steps=0` is no step limit.
+fn conv_array_params(s: &mut Settings<'_>) -> PyResult<ConvArrayParams> {
+    let d = ConvArrayParams::default();
+    let conv = d
+        .conv
+        .clone()
+        .kernel_size(s.or("kernel_size", d.conv.kernel_size)?)
+        .lambda(s.or("alpha", d.conv.lambda)?)
+        .crop(s.or("crop", d.conv.crop)?)
+        .images_per_step(s.or("images_per_step", d.conv.images_per_step)?)
+        .dict_sweeps(s.or("dict_sweeps", d.conv.dict_sweeps)?)
+        .forgetting(s.or("forgetting", d.conv.forgetting)?);
+    let steps = match s.or("n_steps", d.steps)? {
+        0 => UNBOUNDED_STEPS,
+        n => n,
+    };
+    let coder = (d.coder.clone()).tol(s.or("coder_tol", d.coder.tol)?);
+    Ok(d.clone()
+        .atoms(s.or("n_components", d.atoms)?)
+        .steps(steps)
+        .seed(s.or("random_state", d.seed)?)
+        .max_seconds(s.get("max_seconds")?)
+        .conv(conv)
+        .coder(coder))
 }
 
 #[pymethods]
@@ -1868,62 +1677,20 @@ impl ConvImageLearner {
         init: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
         let mut s = Settings::new(settings, py);
-        let c = ConvLearnSettings::read(&mut s)?;
+        let params = conv_array_params(&mut s)?;
         s.finish()?;
         let ([n, channels, h, w], data) = array4(images, "X")?;
-        if n == 0 {
-            return Err(PyValueError::new_err("X has no images"));
-        }
-        lca::error::check_finite("X", &data).map_err(to_py)?;
-        let k = c.kernel;
-        if h < k || w < k {
-            return Err(PyValueError::new_err(format!(
-                "X: images of {h}x{w} pixels are smaller than the {k}x{k} filters"
-            )));
-        }
         let len = channels * h * w;
         let images: Vec<Planes> = (0..n)
             .map(|i| Planes::new(channels, h, w, data[i * len..(i + 1) * len].to_vec()))
             .collect::<lca::Result<_>>()
             .map_err(to_py)?;
-        let shape = FilterShape {
-            atoms: c.atoms,
-            channels,
-            kernel: k,
-        };
-        let filters = match init {
-            Some(i) => {
-                let d = conv_dictionary(i, true)?;
-                let got = (d.n_filters(), d.channels(), d.kernel_size());
-                if got != (c.atoms, channels, k) {
-                    return Err(PyValueError::new_err(format!(
-                        "init has shape ({}, {}, {}, {}), expected ({}, {channels}, {k}, {k})",
-                        got.0, got.1, got.2, got.2, c.atoms
-                    )));
-                }
-                d.data().to_vec()
-            }
-            None => initial_conv_filters(&images, shape, c.seed),
-        };
-        let learner = ConvLearner::new(shape, filters, c.forgetting, c.sweeps).map_err(to_py)?;
-        let coder = ConvLcaParams::new()
-            .lambda(c.lambda)
-            .tol(c.coder_tol)
-            .boundary(Boundary::Circular)
-            .check()
+        let init = init.map(|i| conv_dictionary(i, true)).transpose()?;
+        let training = py
+            .detach(|| ConvArrayTraining::new(params, images, init))
             .map_err(to_py)?;
         Ok(ConvImageLearner {
-            learner,
-            coder,
-            images,
-            lambda: c.lambda,
-            seed: c.seed,
-            crop: c.crop,
-            images_per_step: c.images_per_step,
-            steps: c.steps,
-            max_seconds: c.max_seconds,
-            seconds: 0.0,
-            rows: Vec::new(),
+            training,
             stop: Arc::new(AtomicUsize::new(0)),
         })
     }
@@ -1935,9 +1702,12 @@ impl ConvImageLearner {
     fn run(&mut self, py: Python<'_>, n_jobs: Option<usize>) -> PyResult<&'static str> {
         self.stop.store(0, Ordering::SeqCst);
         let stop = Arc::clone(&self.stop);
-        let until = self.max_seconds.map_or(f64::INFINITY, |b| self.seconds + b);
-        let status = interruptible(py, n_jobs, &stop, || self.run_steps(until))?.map_err(to_py)?;
-        Ok(status_name(status))
+        let training = &mut self.training;
+        let report = interruptible(py, n_jobs, &stop, || {
+            training.run(&mut NoObserver, Some(&stop))
+        })?
+        .map_err(to_py)?;
+        Ok(status_name(report.status))
     }
 
     /// One learning step on the whole images `batch` `(n, C, H, W)` (partial_fit).
@@ -1948,27 +1718,30 @@ impl ConvImageLearner {
         batch: &Bound<'_, PyAny>,
         n_jobs: Option<usize>,
     ) -> PyResult<()> {
-        let dict = self.dictionary().map_err(to_py)?;
+        let dict = self.training.dictionary().map_err(to_py)?;
         let batch = conv_images(batch, &dict, "X")?;
-        py.detach(|| with_pool(n_jobs, || self.learn_on(&batch)))?
-            .map_err(to_py)
+        let training = &mut self.training;
+        py.detach(|| with_pool(n_jobs, || training.step_on(&batch)))?
+            .map_err(to_py)?;
+        Ok(())
     }
 
     /// The filters, `(M, C, k, k)`.
     fn components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let s = self.learner.shape();
-        Ok(PyArray1::from_vec(py, self.learner.filters().to_vec())
+        let learner = self.training.learner();
+        let s = learner.shape();
+        Ok(PyArray1::from_vec(py, learner.filters().to_vec())
             .reshape([s.atoms, s.channels, s.kernel, s.kernel])?
             .into_any())
     }
 
     /// Steps done.
     fn steps_done(&self) -> u64 {
-        self.learner.steps_done()
+        self.training.learner().steps_done()
     }
 
     /// The training log (one entry per step).
     fn log<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        log_dict(py, &self.rows)
+        log_dict(py, self.training.rows())
     }
 }

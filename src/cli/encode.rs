@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::conv::ConvSpikingParams;
+use lca::distributed::Communicator;
 use lca::io::{atomic, npy, npz};
 use lca::neuron::{Integrator, Threshold};
 use lca::solver::{
@@ -617,7 +618,7 @@ fn mean(total: f64, m: usize) -> f64 {
     total / m.max(1) as f64
 }
 
-pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
+pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     if super::conv::is_conv_dictionary(&args.dictionary)? {
         args.check_flags()?;
         args.check_conv_flags()?;
@@ -652,16 +653,16 @@ pub fn run(args: EncodeArgs) -> anyhow::Result<()> {
         );
     }
     match args.mode {
-        ModeArg::Rate => run_rate(args),
-        ModeArg::Spiking => run_spiking(args),
+        ModeArg::Rate => run_rate(args, comm),
+        ModeArg::Spiking => run_spiking(args, comm),
     }
 }
 
 /// `lca encode --mode rate`, streamed block by block.
-fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
+fn run_rate(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     let lca = args.params().check()?;
-    if !lca::distributed::world().is_root() {
-        return shard::follow(&args, &lca);
+    if !comm.is_root() {
+        return shard::follow(&args, &lca, comm);
     }
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;
@@ -716,7 +717,6 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
                 _ => None,
             };
             let start = Instant::now();
-            let comm = lca::distributed::world();
             let enc = lca::distributed::encode_gathered(
                 comm,
                 &lca,
@@ -917,7 +917,7 @@ struct FloatComparison {
 
 /// `lca encode --mode spiking`: spike-rate codes, optionally every spike,
 /// streamed block by block like the rate mode.
-fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
+fn run_spiking(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     let solver = args.spiking_params().check()?;
     let p = solver.params().clone();
     // The fixed-point error is measured against the same network in f32.
@@ -926,9 +926,8 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let comm = lca::distributed::world();
     if !comm.is_root() {
-        return shard::follow_spiking(&args, &solver, float.as_ref());
+        return shard::follow_spiking(&args, &solver, float.as_ref(), comm);
     }
     check_extension(&args.output, &["npy", "npz"])?;
     super::check_writable(&args.output)?;

@@ -14,9 +14,10 @@ use indicatif::ProgressBar;
 use lca::dictionary::TrainingRow;
 use lca::dictionary::{HorizonRule, LearnParams, Rule, TimeUse, UNBOUNDED_STEPS};
 use lca::dictionary::{
-    Observer, StartInfo, Status, Training, TrainingConfig, defaults, steps_label,
+    Observer, StartInfo, Status, Training, TrainingConfig, TrainingReport, defaults, steps_label,
 };
 use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
+use lca::distributed::Communicator;
 use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
 
@@ -451,15 +452,21 @@ fn exit_code(status: Status, stop: &AtomicUsize) -> i32 {
 }
 
 /// `lca learn`; `Ok(code)`: the exit status (130 / 143 after an interrupt).
-pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
+pub fn run(args: LearnArgs, matches: &ArgMatches, comm: &dyn Communicator) -> anyhow::Result<i32> {
     if conv::wants_conv(&args, matches)? {
-        return conv::run(args, matches);
+        return conv::run(args, matches, comm);
     }
     if let Some(path) = args.patches.clone() {
+        if comm.size() > 1 {
+            bail!(
+                "--patches learns in one process, not over {} ranks: start it without mpirun",
+                comm.size()
+            );
+        }
         return run_patches(&args, &path);
     }
     // Under `mpirun` rank 0 speaks for the job; the others stay silent.
-    let root = lca::distributed::world().is_root();
+    let root = comm.is_root();
     let quiet = args.run.quiet || !root;
     let bar = super::progress::bar(0, "steps", quiet);
     let mut term = Terminal { bar, quiet };
@@ -478,7 +485,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
                     out.join("config.json").display()
                 );
             }
-            let t = Training::resume(out, &mut term)?;
+            let t = Training::resume(out, comm, &mut term)?;
             if !quiet {
                 report_resume(
                     out,
@@ -494,7 +501,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
                 bail!("--output OUT/ is required (or --resume OUT/)");
             };
             let config = args.config()?;
-            (Training::start(config, &out, &mut term)?, out)
+            (Training::start(config, &out, comm, &mut term)?, out)
         }
     };
 
@@ -509,7 +516,6 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
     let config = training.config();
     let channels = if config.preprocessing.color { 3 } else { 1 };
     let k = config.atoms;
-    let n = config.patch_size * config.patch_size * channels;
     let last = report.last;
     let rate = |count: f64| {
         if report.session_seconds > 0.0 {
@@ -518,45 +524,7 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
             0.0
         }
     };
-    let status = match report.status {
-        Status::Completed => "completed",
-        Status::TimeBudget => "time-budget",
-        Status::Interrupted => "interrupted",
-        Status::Running => "running",
-    };
-    let summary = serde_json::json!({
-        "output": out.display().to_string(),
-        "status": status,
-        "rule": config.learning.rule.name(),
-        "steps": report.steps_done,
-        "atoms": k,
-        "n_features": n,
-        "images": report.images,
-        "seconds": report.seconds,
-        "final_mse": last.map(|r| r.mse),
-        "final_active_fraction": last.map(|r| r.active_fraction),
-        "final_energy": last.map(|r| r.energy),
-        "heldout_energy": report.heldout_energy,
-        "steps_per_second": rate(report.session_steps as f64),
-        "decodes": report.decodes,
-        "decodes_per_second": rate(report.decodes as f64),
-        "horizon": time_json(report.time.as_ref()),
-    });
-    let mut summary = summary;
-    let world = lca::distributed::world();
-    if cfg!(feature = "mpi") {
-        // Rank 0's encoding, update and communication, for the scaling figures.
-        let t = lca::distributed::traffic();
-        summary["mpi"] = serde_json::json!({
-            "ranks": world.size(),
-            "collectives": t.collectives,
-            "bytes": t.bytes,
-            "reduce_bytes": t.reduce_bytes,
-            "communication_seconds": t.seconds,
-            "encode_seconds": t.encode_seconds,
-            "update_seconds": t.update_seconds,
-        });
-    }
+    let summary = summary_json(&report, config, &out, comm);
     if args.run.json && root {
         println!("{summary}");
     } else if !quiet && training.already_finished().is_none() {
@@ -589,6 +557,63 @@ pub fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
         );
     }
     Ok(exit_code(report.status, &stop))
+}
+
+/// The `--json` summary of a patch-learning run (with the MPI figures of
+/// `comm` when the `mpi` feature is on).
+fn summary_json(
+    report: &TrainingReport,
+    config: &TrainingConfig,
+    out: &std::path::Path,
+    comm: &dyn Communicator,
+) -> serde_json::Value {
+    let channels = if config.preprocessing.color { 3 } else { 1 };
+    let last = report.last;
+    let rate = |count: f64| {
+        if report.session_seconds > 0.0 {
+            count / report.session_seconds
+        } else {
+            0.0
+        }
+    };
+    let status = match report.status {
+        Status::Completed => "completed",
+        Status::TimeBudget => "time-budget",
+        Status::Interrupted => "interrupted",
+        Status::Running => "running",
+    };
+    let mut summary = serde_json::json!({
+        "output": out.display().to_string(),
+        "status": status,
+        "rule": config.learning.rule.name(),
+        "steps": report.steps_done,
+        "atoms": config.atoms,
+        "n_features": config.patch_size * config.patch_size * channels,
+        "images": report.images,
+        "seconds": report.seconds,
+        "final_mse": last.map(|r| r.mse),
+        "final_active_fraction": last.map(|r| r.active_fraction),
+        "final_energy": last.map(|r| r.energy),
+        "heldout_energy": report.heldout_energy,
+        "steps_per_second": rate(report.session_steps as f64),
+        "decodes": report.decodes,
+        "decodes_per_second": rate(report.decodes as f64),
+        "horizon": time_json(report.time.as_ref()),
+    });
+    if cfg!(feature = "mpi") {
+        // Rank 0's encoding, update and communication, for the scaling figures.
+        let t = comm.counters().map(|c| c.snapshot()).unwrap_or_default();
+        summary["mpi"] = serde_json::json!({
+            "ranks": comm.size(),
+            "collectives": t.collectives,
+            "bytes": t.bytes,
+            "reduce_bytes": t.reduce_bytes,
+            "communication_seconds": t.seconds,
+            "encode_seconds": t.encode_seconds,
+            "update_seconds": t.update_seconds,
+        });
+    }
+    summary
 }
 
 #[cfg(test)]

@@ -96,11 +96,15 @@ pub(crate) struct RunOptions {
     pub json: bool,
 }
 
-/// Runs the parsed command.
-/// Runs a subcommand; `Ok(code)` is the exit status (non-zero: a learning
-/// run stopped by SIGINT / SIGTERM after writing everything), which `main`
-/// returns after shutting MPI down.
-pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<i32> {
+/// Runs a subcommand over the job's communicator `comm` (made by `main`);
+/// `Ok(code)` is the exit status (non-zero: a learning run stopped by
+/// SIGINT / SIGTERM after writing everything), which `main` returns after
+/// shutting MPI down.
+pub fn run(
+    cli: Cli,
+    matches: &clap::ArgMatches,
+    comm: &dyn lca::distributed::Communicator,
+) -> anyhow::Result<i32> {
     let sub = |name: &str| {
         matches
             .subcommand_matches(name)
@@ -109,8 +113,8 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<i32> {
     };
     let done = |r: anyhow::Result<()>| r.map(|()| 0);
     match cli.0.command {
-        Command::Encode(args) => done(encode::run(args)),
-        Command::Learn(args) => learn::run(args, &sub("learn")),
+        Command::Encode(args) => done(encode::run(args, comm)),
+        Command::Learn(args) => learn::run(args, &sub("learn"), comm),
         Command::Plot(args) => done(plot::run(args)),
         Command::Reconstruct(args) => done(reconstruct::run(args)),
         Command::Snn(args) => done(snn::run(args)),

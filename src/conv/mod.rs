@@ -50,14 +50,18 @@ pub use planes::{Boundary, Planes};
 pub use rate::{ConvEncoding, ConvLca, ConvLcaParams, Schedule, Termination, defaults};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 
+mod arrays;
+mod checkpoint;
+mod crops;
 mod highpass;
 mod learn;
+mod learn_step;
 mod training;
 
+pub use arrays::{ConvArrayParams, ConvArrayTraining};
+pub use checkpoint::{read_conv_checkpoint, write_conv_checkpoint};
 pub use highpass::{DEFAULT_PAD, tikhonov_highpass, tikhonov_lowpass};
 /// Defaults of convolutional dictionary learning (CLI and library).
 pub use learn::defaults as learn_defaults;
 pub use learn::{CodedImage, ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
-pub use training::{
-    ConvTraining, ConvTrainingConfig, is_conv_config, read_conv_checkpoint, write_conv_checkpoint,
-};
+pub use training::{ConvTraining, ConvTrainingConfig, is_conv_config};

@@ -1,11 +1,12 @@
 //! The convolutional dictionary-learning run over a folder of images: the
-//! same outputs, observer, checkpoints and resume as patch learning
-//! ([`crate::dictionary::training`]), with whole images (or large random
-//! crops) coded by the convolutional LCA instead of patches.
+//! conv-folder source under the learning session ([`crate::learning`]), with
+//! the same outputs, observer, checkpoints and resume as patch learning,
+//! whole images (or large random crops) coded by the convolutional LCA
+//! instead of patches.
 //!
 //! Each step draws `images_per_step` training images and a random square crop
 //! of each (seeded by `(seed, step)`, so a resumed run draws what the
-//! uninterrupted one would), codes them with [`ConvLca`] at the run's λ with
+//! uninterrupted one would), codes them with [`ConvLca`](super::ConvLca) at the run's λ with
 //! circular boundaries, and hands the codes to the [`ConvLearner`]. The last
 //! `heldout_images` images (in name order) are never trained on: the centre
 //! crop of each is coded with the current filters and its objective per pixel
@@ -14,35 +15,37 @@
 //! ```no_run
 //! use lca::conv::{ConvTraining, ConvTrainingConfig};
 //! use lca::dictionary::NoObserver;
+//! use lca::distributed::SingleProcess;
 //! let config = ConvTrainingConfig::default().images(Some("photos/".into()));
-//! let mut run = ConvTraining::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
+//! let mut run = ConvTraining::start(config, "out/".as_ref(), &SingleProcess, &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
 //! println!("{} steps, held-out objective {:?}", report.steps_done, report.heldout_energy);
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint::{read_conv_checkpoint, save_conv_checkpoint};
+use super::crops::{centre_crop, initial_filters, step_crops};
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
-use super::{Boundary, ConvDictionary, ConvLca, ConvLcaParams, Planes, tikhonov_highpass};
-use crate::dictionary::UNBOUNDED_STEPS;
+use super::learn_step::ConvStep;
+use super::{Boundary, ConvDictionary, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute};
-use crate::dictionary::{
-    Observer, Progress, RunLock, StartInfo, Status, TrainingReport, TrainingRow,
-    defaults as patch_defaults,
-};
+use crate::dictionary::{RunLock, TrainingRow, UNBOUNDED_STEPS};
+use crate::distributed::{Communicator, SINGLE_PROCESS};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::npy::NpyArray;
-use crate::io::npz;
+use crate::learning::{
+    Cadence, Observer, Progress, Save, Session, StartInfo, Status, Step, TrainingReport,
+};
 use crate::settings::Checked;
+use crate::solver::Monitor;
 
 /// Steps between rewrites of `training.csv` (a conv step takes far longer
 /// than a patch step).
@@ -202,8 +205,20 @@ pub fn is_conv_config(text: &str) -> bool {
         .is_some_and(|v| v.get("conv").is_some())
 }
 
-/// A convolutional dictionary-learning run bound to its output folder.
+/// A convolutional dictionary-learning run bound to its output folder: the
+/// image-folder source under a learning [`Session`] (one process).
 pub struct ConvTraining {
+    source: ConvFolder,
+    session: Session<'static>,
+    interrupt: Option<Arc<AtomicUsize>>,
+    already: Option<Status>,
+    /// The hold on the output folder: no other run writes to it.
+    _lock: Option<RunLock>,
+}
+
+/// What a step of convolutional learning from a folder reads and changes,
+/// and the run's outputs.
+struct ConvFolder {
     config: ConvTrainingConfig,
     out: PathBuf,
     set: Arc<ImageSet>,
@@ -214,27 +229,23 @@ pub struct ConvTraining {
     /// Pre-processed training images (high-passing a whole image costs
     /// more than cropping it), kept while they fit [`PREPROCESSED_BYTES`].
     preprocessed: std::collections::HashMap<usize, Arc<Planes>>,
-    coder: ConvLca,
-    learner: ConvLearner,
-    rows: Vec<TrainingRow>,
+    step: ConvStep,
+    /// Training seconds of earlier sessions.
     elapsed: f64,
-    interrupt: Option<Arc<AtomicUsize>>,
-    already: Option<Status>,
-    /// The time budget's clock, and the horizon's planner.
-    planner: BudgetPlanner,
-    /// The hold on the output folder: no other run writes to it.
-    _lock: Option<RunLock>,
 }
 
 impl ConvTraining {
     /// Starts a new run: checks the settings and opens the images, and only
     /// then creates `out` and writes `config.json` (a failed start leaves no
-    /// folder behind).
+    /// folder behind). Convolutional learning runs in one process: `comm`
+    /// must have one rank.
     pub fn start(
         config: ConvTrainingConfig,
         out: &Path,
+        comm: &dyn Communicator,
         observer: &mut dyn Observer,
     ) -> Result<Self> {
+        one_process(comm)?;
         let opened = Instant::now();
         let mut config = config.check()?.into_inner();
         // The online rule has no schedule: the step count only says when to
@@ -252,18 +263,30 @@ impl ConvTraining {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
         let replan = config.horizon == HorizonRule::Budget;
-        let mut run = Self::assemble(config, out, set, None)?;
-        run.planner = run.planner(opened, 0.0, replan);
+        let source = ConvFolder::assemble(config, out, set, None)?;
+        let session = source.session(opened, Vec::new(), replan);
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        run._lock = Some(RunLock::acquire(out, observer)?);
-        run.write_config(Status::Running)?;
-        run.write_log()?;
+        let run = ConvTraining {
+            source,
+            session,
+            interrupt: None,
+            already: None,
+            _lock: Some(RunLock::acquire(out, observer)?),
+        };
+        run.source.write_config(Status::Running, 0.0)?;
+        folder::write_log(out, &[])?;
         Ok(run)
     }
 
     /// Reopens the run in `out` from its `config.json` and checkpoint; without
-    /// a checkpoint the run starts again from step 0, with a warning.
-    pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+    /// a checkpoint the run starts again from step 0, with a warning. `comm`
+    /// must have one rank, as for [`ConvTraining::start`].
+    pub fn resume(
+        out: &Path,
+        comm: &dyn Communicator,
+        observer: &mut dyn Observer,
+    ) -> Result<Self> {
+        one_process(comm)?;
         let opened = Instant::now();
         // The lock first: a run starting in `out` takes it before writing its config.
         let lock = out
@@ -282,126 +305,28 @@ impl ConvTraining {
         let read = |p: &Path| read_conv_checkpoint(p, shape);
         let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
-        let mut run = Self::assemble(config, out, set, resume_state)?;
+        let rows = match &resume_state {
+            Some((state, _)) => folder::resumed_rows(out, state.step)?,
+            None => Vec::new(),
+        };
+        let source = ConvFolder::assemble(config, out, set, resume_state)?;
         // A resumed run keeps the recorded plan: it never re-plans, and a
         // plan fitted to the budget is run to its end (the start-up of this
         // session was not in it), as the uninterrupted run would have.
-        run.planner = run.planner(opened, run.elapsed, false);
-        run._lock = lock;
-        run.already = folder::finished_status(
-            run.learner.steps_done(),
-            run.config.steps,
+        let session = source.session(opened, rows, false);
+        let already = folder::finished_status(
+            source.step.learner.steps_done(),
+            source.config.steps,
             status,
-            run.config.horizon == HorizonRule::Budget,
+            source.config.horizon == HorizonRule::Budget,
         );
-        Ok(run)
-    }
-
-    fn assemble(
-        config: ConvTrainingConfig,
-        out: &Path,
-        set: ImageSet,
-        resume: Option<(ConvLearnerState, f64)>,
-    ) -> Result<Self> {
-        let set = Arc::new(set);
-        let shape = config.shape(set.channels());
-        let k = shape.kernel;
-        let usable: Vec<usize> = (0..set.len())
-            .filter(|&i| {
-                let (w, h) = set.dims(i);
-                w >= 2 * k - 1 && h >= 2 * k - 1
-            })
-            .collect();
-        let n_heldout = config.conv.heldout_images;
-        if usable.len() <= n_heldout {
-            return Err(Error::setting(
-                "heldout-images",
-                format!(
-                    "{} usable image(s) (at least {}×{} pixels) leave none for training with {n_heldout} held out",
-                    usable.len(),
-                    2 * k - 1,
-                    2 * k - 1
-                ),
-            ));
-        }
-        let (train, held) = usable.split_at(usable.len() - n_heldout);
-        let heldout = held
-            .iter()
-            .map(|&i| {
-                let img = preprocess(&set, i, &config)?;
-                Ok(centre_crop(&img, config.conv.heldout_size))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let coder = config.coder_params().check()?;
-        let (learner, rows, elapsed) = match resume {
-            Some((state, seconds)) => {
-                let rows = folder::resumed_rows(out, state.step)?;
-                let learner = ConvLearner::resume(
-                    shape,
-                    config.conv.forgetting,
-                    config.conv.dict_sweeps,
-                    state,
-                )?;
-                (learner, rows, seconds)
-            }
-            None => {
-                let init = match &config.init {
-                    Some(path) => {
-                        let d = ConvDictionary::from_npy_normalized(path)?;
-                        let got = (d.n_filters(), d.channels(), d.kernel_size());
-                        if got != (shape.atoms, shape.channels, k) {
-                            return Err(Error::format(
-                                path,
-                                format!(
-                                    "initial filters are {}×{}×{k2}×{k2}, expected {}×{}×{k}×{k}",
-                                    got.0,
-                                    got.1,
-                                    shape.atoms,
-                                    shape.channels,
-                                    k2 = got.2
-                                ),
-                            ));
-                        }
-                        d.data().to_vec()
-                    }
-                    None => initial_filters(&set, train, &config, shape)?,
-                };
-                let learner =
-                    ConvLearner::new(shape, init, config.conv.forgetting, config.conv.dict_sweeps)?;
-                (learner, Vec::new(), 0.0)
-            }
-        };
         Ok(ConvTraining {
-            config,
-            out: out.to_path_buf(),
-            set,
-            train: train.to_vec(),
-            heldout,
-            preprocessed: std::collections::HashMap::new(),
-            coder,
-            learner,
-            rows,
-            elapsed,
+            source,
+            session,
             interrupt: None,
-            already: None,
-            planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
-            _lock: None,
+            already,
+            _lock: lock,
         })
-    }
-
-    /// The planner of a session opened at `opened`, `prior` seconds into the
-    /// run. Until a held-out scoring is timed, it costs as many steps as its
-    /// pixels are steps' pixels.
-    fn planner(&self, opened: Instant, prior: f64, replan: bool) -> BudgetPlanner {
-        let c = &self.config.conv;
-        let crop = if c.crop == 0 { c.heldout_size } else { c.crop };
-        let step_pixels = (c.images_per_step * crop * crop).max(1) as f64;
-        let heldout_pixels = (self.heldout.iter())
-            .map(|p| p.height * p.width)
-            .sum::<usize>() as f64;
-        let planned = self.config.horizon == HorizonRule::Budget && !replan;
-        let budget = self.config.max_seconds.filter(|_| !planned);
-        BudgetPlanner::new(budget, opened, prior, replan).scoring_like(heldout_pixels / step_pixels)
     }
 
     /// Stops the run (after finishing the current step and writing every
@@ -413,12 +338,12 @@ impl ConvTraining {
 
     /// The settings (after resolving paths).
     pub fn config(&self) -> &ConvTrainingConfig {
-        &self.config
+        &self.source.config
     }
 
     /// Steps done so far.
     pub fn steps_done(&self) -> u64 {
-        self.learner.steps_done()
+        self.source.step.learner.steps_done()
     }
 
     /// `Some(status)` when a resumed run had nothing left to do.
@@ -426,38 +351,152 @@ impl ConvTraining {
         self.already
     }
 
-    /// The learner (current filters and statistics).
+    /// The learner (filters and statistics).
     pub fn learner(&self) -> &ConvLearner {
-        &self.learner
+        &self.source.step.learner
     }
 
-    /// The current filters as a dictionary.
+    /// The current filters as a unit-norm dictionary.
     pub fn dictionary(&self) -> Result<ConvDictionary> {
-        let s = self.learner.shape();
-        ConvDictionary::normalized(
-            s.atoms,
-            s.channels,
-            s.kernel,
-            self.learner.filters().to_vec(),
-        )
+        self.source.step.dictionary()
     }
 
     /// The training log so far.
     pub fn rows(&self) -> &[TrainingRow] {
-        &self.rows
+        self.session.rows()
     }
 
-    /// Mean objective per pixel of the held-out crops for the current
-    /// filters (`None` without held-out images).
+    /// Mean objective per pixel of the held-out centre crops under the
+    /// current filters (`None` without held-out images).
     pub fn score_heldout(&self) -> Result<Option<f64>> {
-        if self.heldout.is_empty() {
-            return Ok(None);
+        self.source.step.score(&self.source.heldout)
+    }
+
+    /// Runs steps until the step limit, the time budget or an interrupt, then
+    /// writes every output (filters, pictures, log, checkpoint, config).
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
+    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.source.out.clone();
+        self.run_session(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_session(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let start_step = self.steps_done();
+        observer.started(&StartInfo {
+            images: self.source.set.len(),
+            resumed_at: start_step,
+            steps: self.source.config.steps,
+            n_features: self.source.step.learner.shape().filter_len(),
+            heldout_patches: self.source.heldout.len(),
+        });
+        if let Some(status) = self.already {
+            return Ok(self.report(status, start_step, 0.0));
         }
-        let dict = self.dictionary()?;
-        let codes = self.coder.encode(&dict, &self.heldout)?;
-        let pixels: usize = self.heldout.iter().map(|p| p.height * p.width).sum();
-        let total: f64 = codes.iter().map(|e| e.objective).sum();
-        Ok(Some(total / pixels as f64))
+        let session = Instant::now();
+        let monitor = Monitor {
+            progress: None,
+            cancel: self.interrupt.as_deref(),
+        };
+        let status = self.session.run(&mut self.source, observer, &monitor)?;
+        Ok(self.report(status, start_step, session.elapsed().as_secs_f64()))
+    }
+
+    fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
+        let s = &self.source;
+        let facts = ReportFacts {
+            elapsed: s.elapsed,
+            steps_done: s.step.learner.steps_done(),
+            start_step,
+            set: &s.set,
+        };
+        let mut report = folder::report(self.session.rows(), facts, status, secs);
+        report.time = Some(TimeUse {
+            rule: s.config.horizon,
+            horizon: s.config.steps,
+            steps: s.step.learner.steps_done(),
+            seconds: self.session.planner().used(),
+            budget: s.config.max_seconds,
+        });
+        report
+    }
+}
+
+impl ConvFolder {
+    fn assemble(
+        config: ConvTrainingConfig,
+        out: &Path,
+        set: ImageSet,
+        resume: Option<(ConvLearnerState, f64)>,
+    ) -> Result<Self> {
+        let set = Arc::new(set);
+        let shape = config.shape(set.channels());
+        let (train, held) = split_images(&set, &config)?;
+        let heldout = held
+            .iter()
+            .map(|&i| {
+                let img = preprocess(&set, i, &config)?;
+                Ok(centre_crop(&img, config.conv.heldout_size))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let coder = config.coder_params().check()?;
+        let (sweeps, forgetting) = (config.conv.dict_sweeps, config.conv.forgetting);
+        let (learner, elapsed) = match resume {
+            Some((state, seconds)) => (
+                ConvLearner::resume(shape, forgetting, sweeps, state)?,
+                seconds,
+            ),
+            None => {
+                let init = match &config.init {
+                    Some(path) => read_initial_filters(path, shape)?,
+                    None => {
+                        let mut cache: Vec<Option<Arc<Planes>>> = vec![None; train.len()];
+                        initial_filters(config.seed, shape, train.len(), |j| {
+                            if cache[j].is_none() {
+                                cache[j] = Some(Arc::new(preprocess(&set, train[j], &config)?));
+                            }
+                            Ok(cache[j].clone().unwrap_or_else(|| unreachable!()))
+                        })?
+                    }
+                };
+                let learner = ConvLearner::new(shape, init, forgetting, sweeps)?;
+                (learner, 0.0)
+            }
+        };
+        let lambda = config.conv.lambda;
+        Ok(ConvFolder {
+            config,
+            out: out.to_path_buf(),
+            set,
+            train,
+            heldout,
+            preprocessed: std::collections::HashMap::new(),
+            step: ConvStep {
+                coder,
+                learner,
+                lambda,
+            },
+            elapsed,
+        })
+    }
+
+    /// The session of a run opened at `opened` with the log `rows` of
+    /// earlier sessions. Until a held-out scoring is timed, the planner
+    /// costs it as many steps as its pixels are steps' pixels.
+    fn session(&self, opened: Instant, rows: Vec<TrainingRow>, replan: bool) -> Session<'static> {
+        let c = &self.config.conv;
+        let crop = if c.crop == 0 { c.heldout_size } else { c.crop };
+        let step_pixels = (c.images_per_step * crop * crop).max(1) as f64;
+        let heldout_pixels = (self.heldout.iter())
+            .map(|p| p.height * p.width)
+            .sum::<usize>() as f64;
+        let planned = self.config.horizon == HorizonRule::Budget && !replan;
+        let budget = self.config.max_seconds.filter(|_| !planned);
+        let planner = BudgetPlanner::new(budget, opened, self.elapsed, replan)
+            .scoring_like(heldout_pixels / step_pixels);
+        let cadence = Cadence::folder(c.heldout_every, self.config.checkpoint_every, LOG_EVERY);
+        Session::new(&SINGLE_PROCESS, planner, cadence, rows, self.elapsed)
     }
 
     /// Training image `i` pre-processed, from the cache when it is there.
@@ -473,191 +512,32 @@ impl ConvTraining {
         Ok(img)
     }
 
-    /// The crops of step `step`: a pure function of `(seed, step)`.
-    fn batch(&mut self, step: u64) -> Result<Vec<Planes>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.config.seed);
-        rng.set_stream(step.wrapping_add(1));
-        let crop = self.config.conv.crop;
-        (0..self.config.conv.images_per_step)
-            .map(|_| {
-                let i = self.train[rng.random_range(0..self.train.len())];
-                let img = self.training_image(i)?;
-                let (ch, cw) = if crop == 0 {
-                    (img.height, img.width)
-                } else {
-                    (crop.min(img.height), crop.min(img.width))
-                };
-                let y0 = rng.random_range(0..=img.height - ch);
-                let x0 = rng.random_range(0..=img.width - cw);
-                Ok(crop_planes(&img, y0, x0, ch, cw))
-            })
-            .collect()
-    }
-
-    /// Runs steps until the step limit, the time budget or an interrupt, then
-    /// writes every output (filters, pictures, log, checkpoint, config).
-    /// A failure (a full disk) says how to continue: the run resumes from its
-    /// last checkpoint.
-    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
-        let out = self.out.clone();
-        self.run_steps(observer)
-            .map_err(|e| folder::with_way_to_continue(e, &out))
-    }
-
-    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
-        let start_step = self.learner.steps_done();
-        observer.started(&StartInfo {
-            images: self.set.len(),
-            resumed_at: start_step,
-            steps: self.config.steps,
-            n_features: self.learner.shape().filter_len(),
-            heldout_patches: self.heldout.len(),
-        });
-        if let Some(status) = self.already {
-            return Ok(self.report(status, start_step, 0.0));
-        }
-        let session = Instant::now();
-        let mut training = 0.0f64;
-        let mut last_checkpoint = self.elapsed;
-        let status = loop {
-            let step = self.learner.steps_done();
-            if let Some(horizon) = self.planner.plan(step, self.config.steps) {
-                self.config.steps = horizon;
-                observer.horizon(horizon);
-            }
-            let total = self.config.steps;
-            if step >= total {
-                break Status::Completed;
-            }
-            if self
-                .interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst) != 0)
-            {
-                break Status::Interrupted;
-            }
-            if self.planner.over_budget() {
-                break Status::TimeBudget;
-            }
-            let t0 = Instant::now();
-            let crops = self.batch(step)?;
-            let dict = self.dictionary()?;
-            let codes = self.coder.encode(&dict, &crops)?;
-            let coded: Vec<super::CodedImage<'_>> = crops
-                .iter()
-                .zip(&codes)
-                .map(|(x, e)| super::CodedImage {
-                    height: x.height,
-                    width: x.width,
-                    image: &x.data,
-                    codes: &e.codes.data,
-                })
-                .collect();
-            self.learner.update(&coded)?;
-            training += t0.elapsed().as_secs_f64();
-            for w in self.set.take_warnings() {
-                observer.warning(&w);
-            }
-            let done = step + 1;
-            let score = done.is_multiple_of(self.config.conv.heldout_every) || done == total;
-            let heldout_energy = if score {
-                let t = Instant::now();
-                let energy = self.score_heldout()?;
-                self.planner.scored(t.elapsed().as_secs_f64());
-                energy
-            } else {
-                None
-            };
-            let row = step_row(
-                done,
-                self.elapsed + training,
-                &crops,
-                &codes,
-                self.config.conv.lambda,
-                heldout_energy,
-            );
-            self.rows.push(row);
-            observer.step(&row);
-            let checkpoint = if self.config.checkpoint_every > 0 {
-                done.is_multiple_of(self.config.checkpoint_every)
-            } else {
-                row.seconds - last_checkpoint >= patch_defaults::CHECKPOINT_SECONDS
-            };
-            if (checkpoint || done.is_multiple_of(LOG_EVERY)) && done < total {
-                // The log first: a resume drops rows past its checkpoint.
-                self.write_log()?;
-            }
-            if checkpoint && done < total {
-                let t = Instant::now();
-                self.write_dictionary()?;
-                let (state, shape) = (self.learner.state(), self.learner.shape());
-                save_conv_checkpoint(&self.out, state, shape, row.seconds)?;
-                self.write_config(Status::Running)?;
-                self.planner.wrote(t.elapsed().as_secs_f64());
-                last_checkpoint = row.seconds;
-                observer.checkpoint(done);
-            }
-        };
-        if folder::last_row_unscored(&self.rows, status, start_step) {
-            let score = self.score_heldout()?;
-            if let Some(last) = self.rows.last_mut() {
-                last.heldout_energy = score;
-            }
-        }
-        self.finish(status)?;
-        observer.checkpoint(self.learner.steps_done());
-        Ok(self.report(status, start_step, session.elapsed().as_secs_f64()))
-    }
-
-    fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
-        let facts = ReportFacts {
-            elapsed: self.elapsed,
-            steps_done: self.learner.steps_done(),
-            start_step,
-            set: &self.set,
-        };
-        let mut report = folder::report(&self.rows, facts, status, secs);
-        report.time = Some(TimeUse {
-            rule: self.config.horizon,
-            horizon: self.config.steps,
-            steps: self.learner.steps_done(),
-            seconds: self.planner.used(),
-            budget: self.config.max_seconds,
-        });
-        report
-    }
-
-    fn finish(&mut self, status: Status) -> Result<()> {
+    fn finish(&mut self, status: Status, rows: &[TrainingRow], seconds: f64) -> Result<()> {
         self.write_dictionary()?;
-        self.write_log()?;
-        if !self.rows.is_empty() {
-            crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
+        folder::write_log(&self.out, rows)?;
+        if !rows.is_empty() {
+            crate::plot::write_training_png(&self.out.join("training.png"), rows)?;
         }
-        let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
-        let (state, shape) = (self.learner.state(), self.learner.shape());
-        save_conv_checkpoint(&self.out, state, shape, seconds)?;
-        self.write_config(status)
+        let learner = &self.step.learner;
+        save_conv_checkpoint(&self.out, learner.state(), learner.shape(), seconds)?;
+        self.write_config(status, seconds)
     }
 
-    fn write_config(&self, status: Status) -> Result<()> {
+    fn write_config(&self, status: Status, seconds: f64) -> Result<()> {
         let mut config = self.config.clone();
         config.progress = Some(Progress {
-            steps_done: self.learner.steps_done(),
-            seconds: self.rows.last().map_or(self.elapsed, |r| r.seconds),
+            steps_done: self.step.learner.steps_done(),
+            seconds,
             status,
         });
         folder::write_config(&self.out, &config)
     }
 
-    fn write_log(&self) -> Result<()> {
-        folder::write_log(&self.out, &self.rows)
-    }
-
     /// `dictionary.npy` as `(n_filters, k, k)` (grey) or `(n_filters, C, k,
     /// k)`, and `atoms.png`.
     fn write_dictionary(&self) -> Result<()> {
-        let s = self.learner.shape();
-        let filters = self.learner.filters();
+        let s = self.step.learner.shape();
+        let filters = self.step.learner.filters();
         let shape = if s.channels == 1 {
             vec![s.atoms, s.kernel, s.kernel]
         } else {
@@ -684,40 +564,124 @@ impl ConvTraining {
             s.atoms,
             s.filter_len(),
             s.channels,
-            &crate::plot::conv_run_title(&self.config, self.learner.steps_done()),
+            &crate::plot::conv_run_title(&self.config, self.step.learner.steps_done()),
         )
     }
 }
 
-/// The log row of a step: per-pixel statistics of the coded crops.
-fn step_row(
-    step: u64,
-    seconds: f64,
-    crops: &[Planes],
-    codes: &[super::ConvEncoding],
-    lambda: f32,
-    heldout_energy: Option<f64>,
-) -> TrainingRow {
-    let pixels: usize = crops.iter().map(|p| p.height * p.width).sum();
-    let values: usize = crops.iter().map(|p| p.data.len()).sum();
-    let coefficients: usize = codes.iter().map(|e| e.codes.data.len()).sum();
-    let energy: f64 = codes.iter().map(|e| e.objective).sum();
-    let l1: f64 = codes
-        .iter()
-        .flat_map(|e| &e.codes.data)
-        .map(|&v| f64::from(v.abs()))
-        .sum();
-    let nnz: usize = codes.iter().map(|e| e.codes.nnz()).sum();
-    let data_term = (energy - f64::from(lambda) * l1).max(0.0);
-    TrainingRow {
-        step,
-        seconds,
-        mse: 2.0 * data_term / values.max(1) as f64,
-        l1: l1 / pixels.max(1) as f64,
-        active_fraction: nnz as f64 / coefficients.max(1) as f64,
-        energy: energy / pixels.max(1) as f64,
-        heldout_energy,
+impl Step for ConvFolder {
+    fn steps_done(&self) -> u64 {
+        self.step.learner.steps_done()
     }
+
+    fn horizon(&self) -> u64 {
+        self.config.steps
+    }
+
+    fn revise_horizon(&mut self, _step: u64, horizon: u64) {
+        self.config.steps = horizon;
+    }
+
+    fn step(&mut self, step: u64) -> Result<TrainingRow> {
+        let c = &self.config;
+        let (seed, count, crop, n) = (
+            c.seed,
+            c.conv.images_per_step,
+            c.conv.crop,
+            self.train.len(),
+        );
+        let crops = step_crops(seed, step, count, crop, n, |j| {
+            self.training_image(self.train[j])
+        })?;
+        self.step.learn_on(&crops)
+    }
+
+    fn score_heldout(&mut self) -> Result<Option<f64>> {
+        self.step.score(&self.heldout)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.set.take_warnings()
+    }
+
+    fn save(&mut self, what: Save<'_>) -> Result<()> {
+        match what {
+            Save::Log(rows) => folder::write_log(&self.out, rows),
+            Save::Checkpoint { seconds, .. } => {
+                self.write_dictionary()?;
+                let learner = &self.step.learner;
+                save_conv_checkpoint(&self.out, learner.state(), learner.shape(), seconds)?;
+                self.write_config(Status::Running, seconds)
+            }
+            Save::Final {
+                status,
+                rows,
+                seconds,
+            } => self.finish(status, rows, seconds),
+        }
+    }
+}
+
+/// Refuses a job of several ranks: every rank would learn alone and write
+/// the same folder.
+fn one_process(comm: &dyn Communicator) -> Result<()> {
+    if comm.size() > 1 {
+        return Err(Error::setting(
+            "ranks",
+            format!(
+                "convolutional learning runs in one process, not over {} ranks: start it without mpirun",
+                comm.size()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The usable images (at least `2k − 1` pixels a side) split into the
+/// training images and the held-out ones (the last in name order).
+fn split_images(set: &ImageSet, config: &ConvTrainingConfig) -> Result<(Vec<usize>, Vec<usize>)> {
+    let k = config.conv.kernel_size;
+    let usable: Vec<usize> = (0..set.len())
+        .filter(|&i| {
+            let (w, h) = set.dims(i);
+            w >= 2 * k - 1 && h >= 2 * k - 1
+        })
+        .collect();
+    let n_heldout = config.conv.heldout_images;
+    if usable.len() <= n_heldout {
+        return Err(Error::setting(
+            "heldout-images",
+            format!(
+                "{} usable image(s) (at least {}×{} pixels) leave none for training with {n_heldout} held out",
+                usable.len(),
+                2 * k - 1,
+                2 * k - 1
+            ),
+        ));
+    }
+    let (train, held) = usable.split_at(usable.len() - n_heldout);
+    Ok((train.to_vec(), held.to_vec()))
+}
+
+/// Initial filters from a `.npy` of `shape`, normalised.
+fn read_initial_filters(path: &Path, shape: FilterShape) -> Result<Vec<f32>> {
+    let k = shape.kernel;
+    let d = ConvDictionary::from_npy_normalized(path)?;
+    let got = (d.n_filters(), d.channels(), d.kernel_size());
+    if got != (shape.atoms, shape.channels, k) {
+        return Err(Error::format(
+            path,
+            format!(
+                "initial filters are {}×{}×{k2}×{k2}, expected {}×{}×{k}×{k}",
+                got.0,
+                got.1,
+                shape.atoms,
+                shape.channels,
+                k2 = got.2
+            ),
+        ));
+    }
+    Ok(d.data().to_vec())
 }
 
 /// Image `i` as `(C, H, W)` planes in [0, 1], high-passed when the run asks.
@@ -743,172 +707,6 @@ fn preprocess(set: &ImageSet, i: usize, config: &ConvTrainingConfig) -> Result<P
         }
     }
     Planes::new(c, h, w, data)
-}
-
-fn crop_planes(img: &Planes, y0: usize, x0: usize, h: usize, w: usize) -> Planes {
-    let mut data = Vec::with_capacity(img.channels * h * w);
-    for c in 0..img.channels {
-        let plane = img.plane(c);
-        for y in y0..y0 + h {
-            data.extend_from_slice(&plane[y * img.width + x0..y * img.width + x0 + w]);
-        }
-    }
-    Planes {
-        channels: img.channels,
-        height: h,
-        width: w,
-        data,
-    }
-}
-
-fn centre_crop(img: &Planes, side: usize) -> Planes {
-    let (h, w) = (side.min(img.height), side.min(img.width));
-    crop_planes(img, (img.height - h) / 2, (img.width - w) / 2, h, w)
-}
-
-/// Random `k×k` windows of the (pre-processed) training images, each with
-/// non-negligible energy, as the first filters.
-fn initial_filters(
-    set: &ImageSet,
-    train: &[usize],
-    config: &ConvTrainingConfig,
-    shape: FilterShape,
-) -> Result<Vec<f32>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let k = shape.kernel;
-    let mut images: Vec<Option<Planes>> = vec![None; train.len()];
-    let mut filters = Vec::with_capacity(shape.atoms * shape.filter_len());
-    let mut tries = 0usize;
-    while filters.len() < shape.atoms * shape.filter_len() {
-        tries += 1;
-        let j = rng.random_range(0..train.len());
-        if images[j].is_none() {
-            images[j] = Some(preprocess(set, train[j], config)?);
-        }
-        let Some(img) = &images[j] else { continue };
-        let y0 = rng.random_range(0..=img.height - k);
-        let x0 = rng.random_range(0..=img.width - k);
-        let window = crop_planes(img, y0, x0, k, k);
-        let norm = window.data.iter().map(|v| v * v).sum::<f32>().sqrt();
-        if norm > 1e-3 || tries > 100 * shape.atoms {
-            let scale = if norm > 1e-12 { 1.0 / norm } else { 1.0 };
-            if norm <= 1e-12 {
-                // A flat image: a random filter rather than a zero one.
-                filters.extend((0..window.data.len()).map(|_| rng.random_range(-1.0f32..1.0)));
-            } else {
-                filters.extend(window.data.iter().map(|v| v * scale));
-            }
-        }
-    }
-    Ok(filters)
-}
-
-/// Writes a checkpoint: `filters` `(M, C, k, k)` f32, `stat_r` `(M, M, 2k−1,
-/// 2k−1)` and `stat_b` `(M, C, k, k)` f64, `meta` JSON `{"step", "seconds"}`.
-pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64) -> Result<()> {
-    let arrays = conv_checkpoint_arrays(state, seconds)?;
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
-    npz::write_npz(path, &named)
-}
-
-/// Saves `state` as the checkpoint of the run in `out`, verified and keeping
-/// the previous one (as patch learning does).
-fn save_conv_checkpoint(
-    out: &Path,
-    state: &ConvLearnerState,
-    shape: FilterShape,
-    seconds: f64,
-) -> Result<()> {
-    let arrays = conv_checkpoint_arrays(state, seconds)?;
-    let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
-    folder::save_checkpoint(out, &named, |written| {
-        // The state, bit for bit (the seconds are bookkeeping, and JSON
-        // does not promise their last bit).
-        let (back, _) = read_conv_checkpoint(written, shape)?;
-        if back != *state {
-            return Err(Error::format(
-                written,
-                "holds other values than were written",
-            ));
-        }
-        Ok(())
-    })
-}
-
-/// The arrays of a checkpoint of `state`.
-fn conv_checkpoint_arrays(
-    state: &ConvLearnerState,
-    seconds: f64,
-) -> Result<[(&'static str, NpyArray); 4]> {
-    let meta = serde_json::json!({ "step": state.step, "seconds": seconds, "rule": "conv-online" })
-        .to_string();
-    let arrays = [
-        (
-            "filters",
-            NpyArray::from_f32(vec![state.filters.len()], &state.filters)?,
-        ),
-        (
-            "stat_r",
-            NpyArray::from_f64(vec![state.stat_r.len()], &state.stat_r)?,
-        ),
-        (
-            "stat_b",
-            NpyArray::from_f64(vec![state.stat_b.len()], &state.stat_b)?,
-        ),
-        (
-            "meta",
-            NpyArray::from_u8(vec![meta.len()], meta.as_bytes())?,
-        ),
-    ];
-    Ok(arrays)
-}
-
-/// Reads a checkpoint written by [`write_conv_checkpoint`] for filters of
-/// `shape`; every array is checked against the shape before use.
-pub fn read_conv_checkpoint(path: &Path, shape: FilterShape) -> Result<(ConvLearnerState, f64)> {
-    let arrays = npz::read_npz(path)?;
-    let bad = |m: String| Error::format(path, m);
-    let get = |name: &str| {
-        arrays
-            .iter()
-            .find(|(a, _)| a == name)
-            .map(|(_, a)| a)
-            .ok_or_else(|| bad(format!("checkpoint has no '{name}' array")))
-    };
-    let m = shape.atoms;
-    let filters = get("filters")?
-        .to_f32_vec()
-        .ok_or_else(|| bad("'filters' is not float32".into()))?;
-    let stat_r = get("stat_r")?
-        .to_f64_vec()
-        .ok_or_else(|| bad("'stat_r' is not float64".into()))?;
-    let stat_b = get("stat_b")?
-        .to_f64_vec()
-        .ok_or_else(|| bad("'stat_b' is not float64".into()))?;
-    for (name, got, want) in [
-        ("filters", filters.len(), m * shape.filter_len()),
-        ("stat_r", stat_r.len(), m * m * shape.lags()),
-        ("stat_b", stat_b.len(), m * shape.filter_len()),
-    ] {
-        if got != want {
-            return Err(bad(format!(
-                "'{name}' has {got} values, expected {want} for {m} filters of {}×{}×{}",
-                shape.channels, shape.kernel, shape.kernel
-            )));
-        }
-    }
-    let meta: serde_json::Value = serde_json::from_slice(&get("meta")?.bytes)
-        .map_err(|e| bad(format!("unreadable 'meta' ({e})")))?;
-    let step = meta["step"]
-        .as_u64()
-        .ok_or_else(|| bad("no step in 'meta'".into()))?;
-    let state = ConvLearnerState {
-        step,
-        filters,
-        stat_r,
-        stat_b,
-    };
-    Ok((state, meta["seconds"].as_f64().unwrap_or(0.0)))
 }
 
 /// Opens the images of a run (warning once per skipped file).

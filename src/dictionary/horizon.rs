@@ -286,12 +286,12 @@ pub struct TimeUse {
 impl TimeUse {
     /// One sentence: what was planned and whether the budget was needed.
     pub fn sentence(&self) -> String {
-        let steps = crate::dictionary::steps_label(self.steps);
+        let steps = steps_label(self.steps);
         let done = format!("{steps} steps in {:.1} s", self.seconds);
         match (self.rule, self.budget) {
             (HorizonRule::Budget, Some(b)) => format!(
                 "{done}: horizon {} steps chosen for the {} s budget",
-                crate::dictionary::steps_label(self.horizon),
+                steps_label(self.horizon),
                 number(b)
             ),
             (_, Some(b)) if self.steps >= self.horizon => {
@@ -300,7 +300,7 @@ impl TimeUse {
             (_, Some(b)) => format!(
                 "{done}: stopped by the {} s budget before the {} planned",
                 number(b),
-                crate::dictionary::steps_label(self.horizon)
+                steps_label(self.horizon)
             ),
             (rule, None) => format!("{done} ({} horizon)", rule.name()),
         }
@@ -312,6 +312,15 @@ fn number(x: f64) -> String {
         format!("{x:.0}")
     } else {
         format!("{x}")
+    }
+}
+
+/// Steps as a user reads them ("∞" for a time-bounded run).
+pub fn steps_label(steps: u64) -> String {
+    if steps == UNBOUNDED_STEPS {
+        "∞".into()
+    } else {
+        steps.to_string()
     }
 }
 

@@ -344,6 +344,22 @@ pub struct StepStats {
     pub resampled: usize,
 }
 
+impl StepStats {
+    /// The log row of the step that made these statistics, the `step`-th
+    /// (its clock and held-out score left for the session to fill).
+    pub fn row(&self, step: u64) -> super::TrainingRow {
+        super::TrainingRow {
+            step,
+            seconds: 0.0,
+            mse: self.mse,
+            l1: self.l1,
+            active_fraction: self.active_fraction,
+            energy: self.energy,
+            heldout_energy: None,
+        }
+    }
+}
+
 /// Everything needed to continue learning exactly where it stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LearnerState {
@@ -512,7 +528,7 @@ impl DictionaryLearner {
         let eta = self.params.learning_rate_at(step);
         let dict = self.dictionary()?;
         let lca = self.params.lca.clone().lambda(lambda).check()?;
-        let codes = timed_encode(|| lca.encode(&dict, local))?.codes;
+        let codes = timed_encode(comm, || lca.encode(&dict, local))?.codes;
         let phi = dict.atoms();
         let (n, k) = phi.shape();
         let m = total.max(1);
@@ -523,7 +539,7 @@ impl DictionaryLearner {
         let len = local.ncols();
         let starts: Vec<usize> = (0..len).step_by(SIGNAL_CHUNK).collect();
         let width = |c0: usize| (len - c0).min(SIGNAL_CHUNK);
-        let firsts: Vec<ChunkFirst> = timed_update(|| {
+        let firsts: Vec<ChunkFirst> = timed_update(comm, || {
             starts
                 .par_iter()
                 .map(|&c0| chunk_first(rule, phi, local, &codes, c0, width(c0)))
@@ -551,7 +567,7 @@ impl DictionaryLearner {
             Rule::Hebbian => vec![n],
             Rule::Online => vec![k, n],
         };
-        let sums: Vec<FixedPointSum> = timed_update(|| {
+        let sums: Vec<FixedPointSum> = timed_update(comm, || {
             let empty = || -> Vec<FixedPointSum> {
                 shapes
                     .iter()

@@ -14,18 +14,16 @@ mod run_lock;
 mod training;
 mod training_log;
 
+pub use crate::learning::{NoObserver, Observer, Progress, StartInfo, Status, TrainingReport};
 pub use checkpoint::{read_checkpoint, write_checkpoint};
-pub use horizon::{BudgetPlanner, HorizonRule, TimeUse, problem_size_steps};
+pub use horizon::{BudgetPlanner, HorizonRule, TimeUse, problem_size_steps, steps_label};
 pub use learn::{
     DictionaryLearner, HorizonRevision, LearnParams, LearnerState, OnlineStats, Rule, StepStats,
     UNBOUNDED_STEPS,
 };
 pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
 pub use run_lock::{RunLock, lock_path};
-pub use training::{
-    NoObserver, Observer, Progress, StartInfo, Status, Training, TrainingConfig, TrainingReport,
-    checkpoint_path, defaults, steps_label,
-};
+pub use training::{Training, TrainingConfig, checkpoint_path, defaults};
 pub use training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 
 use nalgebra::DMatrix;

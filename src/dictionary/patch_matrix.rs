@@ -25,7 +25,7 @@
 //! assert_eq!(run.learner().state().atoms.shape(), (4, 4));
 //! ```
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
@@ -35,10 +35,13 @@ use rand_chacha::ChaCha8Rng;
 
 use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams};
-use super::training::{Observer, StartInfo, Status, TrainingReport, defaults};
+use super::training::defaults;
 use super::training_log::TrainingRow;
 use crate::Dictionary;
+use crate::distributed::SINGLE_PROCESS;
 use crate::error::{Error, Result};
+use crate::learning::{Cadence, Observer, Session, StartInfo, Step, TrainingReport};
+use crate::solver::Monitor;
 
 /// Settings of a run over a patch matrix.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,17 +104,20 @@ fn stream(seed: u64, tag: u64, index: u64) -> ChaCha8Rng {
     rng
 }
 
-/// A learning run over the columns of a matrix of patches.
+/// A learning run over the columns of a matrix of patches: the matrix
+/// source under a learning [`Session`] (in memory, one process).
 pub struct PatchMatrixTraining {
+    source: PatchMatrix,
+    session: Session<'static>,
+}
+
+/// What a step of learning from a matrix reads and changes.
+struct PatchMatrix {
     params: PatchMatrixParams,
     patches: DMatrix<f32>,
     learner: DictionaryLearner,
-    rows: Vec<TrainingRow>,
-    elapsed: f64,
     /// The order of the pass last used, cached (a pass spans many batches).
     pass: Option<(u64, Vec<usize>)>,
-    /// The time budget's clock and the horizon's planner.
-    planner: BudgetPlanner,
 }
 
 impl PatchMatrixTraining {
@@ -171,40 +177,115 @@ impl PatchMatrixTraining {
         let learner = DictionaryLearner::new(params.learning.clone(), init)?;
         let planner =
             BudgetPlanner::new(params.max_seconds, opened, 0.0, rule == HorizonRule::Budget);
-        Ok(PatchMatrixTraining {
-            params,
-            patches,
-            learner,
-            rows: Vec::new(),
-            elapsed: 0.0,
-            pass: None,
+        let session = Session::new(
+            &SINGLE_PROCESS,
             planner,
+            Cadence::in_memory(),
+            Vec::new(),
+            0.0,
+        );
+        Ok(PatchMatrixTraining {
+            source: PatchMatrix {
+                params,
+                patches,
+                learner,
+                pass: None,
+            },
+            session,
         })
     }
 
     /// The settings.
     pub fn params(&self) -> &PatchMatrixParams {
-        &self.params
+        &self.source.params
     }
 
     /// Number of patches learned from.
     pub fn n_patches(&self) -> usize {
-        self.patches.ncols()
+        self.source.patches.ncols()
     }
 
     /// The learner (current dictionary and state).
     pub fn learner(&self) -> &DictionaryLearner {
-        &self.learner
+        &self.source.learner
     }
 
     /// The training log so far (one row per step).
     pub fn rows(&self) -> &[TrainingRow] {
-        &self.rows
+        self.session.rows()
     }
 
     /// The patches of step `step`: `batch_size` columns, consecutive entries
     /// of the seeded shuffled order of the pass(es) they fall in.
     pub fn batch(&mut self, step: u64) -> DMatrix<f32> {
+        self.source.batch(step)
+    }
+
+    /// One step on `batch` (columns) instead of the next batch of the
+    /// patches, logged like the others: scikit-learn's `partial_fit`.
+    pub fn step_on(&mut self, batch: &DMatrix<f32>) -> Result<TrainingRow> {
+        let n = self.source.patches.nrows();
+        if batch.nrows() != n {
+            return Err(Error::Shape(format!(
+                "batch has {} values per patch but the atoms have {n}",
+                batch.nrows(),
+            )));
+        }
+        crate::error::check_finite("batch", batch.as_slice())?;
+        let learner = &mut self.source.learner;
+        self.session
+            .record(|| Ok(learner.step(batch)?.row(learner.steps_done())))
+    }
+
+    /// Runs steps until `learning.steps`, the time budget or `interrupt`
+    /// (non-zero: stop after the current step); `observer` sees every row.
+    /// The budget's clock started when the run was made
+    /// ([`PatchMatrixTraining::new`]); a run fitted to it re-plans its
+    /// horizon as it goes.
+    pub fn run(
+        &mut self,
+        observer: &mut dyn Observer,
+        interrupt: Option<&AtomicUsize>,
+    ) -> Result<TrainingReport> {
+        let start_step = self.source.learner.steps_done();
+        observer.started(&StartInfo {
+            images: 0,
+            resumed_at: start_step,
+            steps: self.source.params.learning.steps,
+            n_features: self.source.patches.nrows(),
+            heldout_patches: 0,
+        });
+        let session = Instant::now();
+        let monitor = Monitor {
+            progress: None,
+            cancel: interrupt,
+        };
+        let status = self.session.run(&mut self.source, observer, &monitor)?;
+        let steps_done = self.source.learner.steps_done();
+        let params = &self.source.params;
+        Ok(TrainingReport {
+            steps_done,
+            seconds: self.session.seconds(),
+            status,
+            last: self.session.rows().last().copied(),
+            heldout_energy: None,
+            images: 0,
+            decodes: 0,
+            session_steps: steps_done - start_step,
+            session_seconds: session.elapsed().as_secs_f64(),
+            time: Some(TimeUse {
+                rule: params.horizon,
+                horizon: params.learning.steps,
+                steps: steps_done,
+                seconds: self.session.planner().session_seconds(),
+                budget: params.max_seconds,
+            }),
+        })
+    }
+}
+
+impl PatchMatrix {
+    fn batch(&mut self, step: u64) -> DMatrix<f32> {
         let m = self.patches.ncols() as u64;
         let b = self.params.batch_size as u64;
         let picks: Vec<usize> = (step * b..(step + 1) * b)
@@ -220,94 +301,26 @@ impl PatchMatrixTraining {
             .collect();
         self.patches.select_columns(picks.iter())
     }
+}
 
-    /// One step on `batch` (columns) instead of the next batch of the
-    /// patches, logged like the others: scikit-learn's `partial_fit`.
-    pub fn step_on(&mut self, batch: &DMatrix<f32>) -> Result<TrainingRow> {
-        if batch.nrows() != self.patches.nrows() {
-            return Err(Error::Shape(format!(
-                "batch has {} values per patch but the atoms have {}",
-                batch.nrows(),
-                self.patches.nrows()
-            )));
-        }
-        crate::error::check_finite("batch", batch.as_slice())?;
-        let t0 = Instant::now();
-        let stats = self.learner.step(batch)?;
-        self.elapsed += t0.elapsed().as_secs_f64();
-        let row = TrainingRow {
-            step: self.learner.steps_done(),
-            seconds: self.elapsed,
-            mse: stats.mse,
-            l1: stats.l1,
-            active_fraction: stats.active_fraction,
-            energy: stats.energy,
-            heldout_energy: None,
-        };
-        self.rows.push(row);
-        Ok(row)
+impl Step for PatchMatrix {
+    fn steps_done(&self) -> u64 {
+        self.learner.steps_done()
     }
 
-    /// Runs steps until `learning.steps`, the time budget or `interrupt`
-    /// (non-zero: stop after the current step); `observer` sees every row.
-    /// The budget's clock started when the run was made
-    /// ([`PatchMatrixTraining::new`]); a run fitted to it re-plans its
-    /// horizon as it goes.
-    pub fn run(
-        &mut self,
-        observer: &mut dyn Observer,
-        interrupt: Option<&AtomicUsize>,
-    ) -> Result<TrainingReport> {
-        let start_step = self.learner.steps_done();
-        observer.started(&StartInfo {
-            images: 0,
-            resumed_at: start_step,
-            steps: self.params.learning.steps,
-            n_features: self.patches.nrows(),
-            heldout_patches: 0,
-        });
-        let session = Instant::now();
-        let status = loop {
-            let step = self.learner.steps_done();
-            if let Some(horizon) = self.planner.plan(step, self.params.learning.steps) {
-                self.params.learning.revise_horizon(step, horizon);
-                self.learner.revise_horizon(step, horizon);
-                observer.horizon(horizon);
-            }
-            if step >= self.params.learning.steps {
-                break Status::Completed;
-            }
-            if interrupt.is_some_and(|f| f.load(Ordering::SeqCst) != 0) {
-                break Status::Interrupted;
-            }
-            if self.planner.over_budget() {
-                break Status::TimeBudget;
-            }
-            let t0 = Instant::now();
-            let batch = self.batch(step);
-            self.elapsed += t0.elapsed().as_secs_f64();
-            let row = self.step_on(&batch)?;
-            observer.step(&row);
-        };
-        let last = self.rows.last().copied();
-        Ok(TrainingReport {
-            steps_done: self.learner.steps_done(),
-            seconds: self.elapsed,
-            status,
-            last,
-            heldout_energy: None,
-            images: 0,
-            decodes: 0,
-            session_steps: self.learner.steps_done() - start_step,
-            session_seconds: session.elapsed().as_secs_f64(),
-            time: Some(TimeUse {
-                rule: self.params.horizon,
-                horizon: self.params.learning.steps,
-                steps: self.learner.steps_done(),
-                seconds: self.planner.session_seconds(),
-                budget: self.params.max_seconds,
-            }),
-        })
+    fn horizon(&self) -> u64 {
+        self.params.learning.steps
+    }
+
+    fn revise_horizon(&mut self, step: u64, horizon: u64) {
+        self.params.learning.revise_horizon(step, horizon);
+        self.learner.revise_horizon(step, horizon);
+    }
+
+    fn step(&mut self, step: u64) -> Result<TrainingRow> {
+        let batch = self.batch(step);
+        let stats = self.learner.step(&batch)?;
+        Ok(stats.row(step + 1))
     }
 }
 
@@ -336,8 +349,11 @@ pub fn initial_atoms(patches: &DMatrix<f32>, k: usize, seed: u64) -> Result<DMat
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
     use crate::dictionary::NoObserver;
+    use crate::learning::Status;
 
     fn patches() -> DMatrix<f32> {
         let mut state = 7u64;

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::training::{Observer, Status, TrainingReport};
 use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::atomic::{AtomicFile, write_bytes_atomic};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
+use crate::learning::{Observer, Status, TrainingReport};
 
 /// `config.json` of a run in `out`.
 pub(crate) fn config_path(out: &Path) -> PathBuf {
@@ -250,15 +250,6 @@ pub(crate) fn finished_status(
 ) -> Option<Status> {
     let budget_spent = status == Some(Status::TimeBudget) && !budget_planned;
     (done >= steps || budget_spent).then(|| status.unwrap_or(Status::Completed))
-}
-
-/// Whether the last row needs a held-out score of its own: the run ended
-/// early (not completed) after a step of this session that was not scored.
-pub(crate) fn last_row_unscored(rows: &[TrainingRow], status: Status, start_step: u64) -> bool {
-    status != Status::Completed
-        && rows
-            .last()
-            .is_some_and(|r| r.heldout_energy.is_none() && r.step > start_step)
 }
 
 /// What [`report`] needs besides the log.

@@ -16,8 +16,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::training::Observer;
 use crate::error::{Error, Result};
+use crate::learning::Observer;
 
 /// The lock file of the run folder `out`.
 pub fn lock_path(out: &Path) -> PathBuf {

@@ -1,15 +1,17 @@
-//! The dictionary-learning loop over a folder of images, owned by the library
-//! so that the CLI and embedding programs run the same thing.
+//! Dictionary learning from the patches of a folder of images: the
+//! patch-folder source under the learning session ([`crate::learning`]).
 //!
-//! Shaped like argmin's executor: a [`Training`] holds the state (learner,
-//! patch stream, log) and runs steps until a stop condition (step count, time
-//! budget, interrupt flag); an [`Observer`] sees every step, warning and
-//! checkpoint (progress bars, logging), and the output folder is written by
-//! the loop itself — `config.json`, `dictionary.npy`, `atoms.png`,
-//! `training.csv`, `training.png` and `checkpoint.npz`, each atomically —
-//! so any run can be resumed with [`Training::resume`] bit for bit.
+//! A [`Training`] holds the source (learner, patch stream, held-out patches,
+//! output folder) and a [`Session`], which runs steps until a stop condition
+//! (step count, time budget, interrupt flag); an [`Observer`] sees every
+//! step, warning and checkpoint (progress bars, logging), and the output
+//! folder is written through the session — `config.json`, `dictionary.npy`,
+//! `atoms.png`, `training.csv`, `training.png` and `checkpoint.npz`, each
+//! atomically — so any run can be resumed with [`Training::resume`] bit for
+//! bit.
 //!
-//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop: each
+//! Under `mpirun` (cargo feature `mpi`) every rank runs this same loop over
+//! the communicator it is given (the program's `main` makes it): each
 //! decodes only its share of the images, receives its share of every batch
 //! ([`PatchStream::shared`]), encodes it and adds its chunks' partial
 //! updates to one exact allreduce ([`crate::distributed`]), so every rank
@@ -18,15 +20,16 @@
 //!
 //! ```no_run
 //! use lca::dictionary::{Training, TrainingConfig, NoObserver};
+//! use lca::distributed::SingleProcess;
 //! let config = TrainingConfig::default().images(Some("photos/".into()));
-//! let mut run = Training::start(config, "out/".as_ref(), &mut NoObserver).unwrap();
+//! let mut run = Training::start(config, "out/".as_ref(), &SingleProcess, &mut NoObserver).unwrap();
 //! let report = run.run(&mut NoObserver).unwrap();
 //! println!("{} steps, held-out objective {:?}", report.steps_done, report.last.and_then(|r| r.heldout_energy));
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
@@ -34,18 +37,22 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_checkpoint, save_checkpoint};
 use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
-use super::learn::{DictionaryLearner, LearnParams, UNBOUNDED_STEPS};
+use super::learn::{DictionaryLearner, LearnParams};
 pub use super::run_folder::checkpoint_path;
 use super::run_folder::{self as folder, ReportFacts, absolute};
 use super::run_lock::RunLock;
 use super::training_log::TrainingRow;
 use crate::Dictionary;
-use crate::distributed::{Communicator, agree_plan, encode_codes};
+use crate::distributed::{Communicator, encode_codes};
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
 };
+use crate::learning::{
+    Cadence, Observer, Progress, Save, Session, StartInfo, Status, Step, TrainingReport,
+};
 use crate::settings::Checked;
+use crate::solver::Monitor;
 
 /// Defaults of a training run, shared by [`TrainingConfig::default`] and the
 /// CLI's flags (one source, checked by a test).
@@ -63,7 +70,7 @@ pub mod defaults {
     /// Steps between two scorings of the held-out patches.
     pub const HELDOUT_EVERY: u64 = 250;
     /// Seconds of training between checkpoints when no step interval is set.
-    pub const CHECKPOINT_SECONDS: f64 = 60.0;
+    pub const CHECKPOINT_SECONDS: f64 = crate::learning::CHECKPOINT_SECONDS;
 }
 
 /// Steps between rewrites of `training.csv` while learning (for monitoring)...
@@ -71,31 +78,6 @@ const LOG_EVERY: u64 = 100;
 /// ...but, once the log is long, at most one rewrite per this many seconds:
 /// the whole log is rewritten (atomically), so frequent rewrites cost O(n²).
 const LOG_SECONDS: f64 = 5.0;
-
-/// How a finished or stopped run ended, recorded in `config.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Still running, or killed before it could say (resumable from its last checkpoint).
-    Running,
-    /// All steps done.
-    Completed,
-    /// Stopped by the time budget (`max_seconds`).
-    TimeBudget,
-    /// Stopped by a signal (SIGINT, SIGTERM) after writing every output.
-    Interrupted,
-}
-
-/// Where a run stands, kept in `config.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    /// Steps done (dictionary updates).
-    pub steps_done: u64,
-    /// Training seconds so far (held-out scoring and output writing excluded).
-    pub seconds: f64,
-    /// How the run ended.
-    pub status: Status,
-}
 
 /// Every setting of a run, written to `config.json` (which `--resume` reads
 /// back; keys are a contract with users' scripts).
@@ -259,88 +241,32 @@ impl TrainingConfig {
     }
 }
 
-/// What the loop tells its caller as it goes; every method has an empty default.
-pub trait Observer {
-    /// The run is about to take its first step (`resumed_at` steps already done).
-    fn started(&mut self, _info: &StartInfo) {}
-    /// One step done, with its log row.
-    fn step(&mut self, _row: &TrainingRow) {}
-    /// Something the user should know (skipped files, restarts).
-    fn warning(&mut self, _message: &str) {}
-    /// A checkpoint was written after `step` steps.
-    fn checkpoint(&mut self, _step: u64) {}
-    /// The run re-planned: it now ends after `steps` steps.
-    fn horizon(&mut self, _steps: u64) {}
-}
-
-/// An observer that ignores everything.
-pub struct NoObserver;
-impl Observer for NoObserver {}
-
-/// Facts about a run at its start.
-#[derive(Clone, Debug)]
-pub struct StartInfo {
-    /// Images in the set.
-    pub images: usize,
-    /// Steps already done (0 for a new run).
-    pub resumed_at: u64,
-    /// Step limit ([`UNBOUNDED_STEPS`] for a time-bounded run).
-    pub steps: u64,
-    /// Values per patch.
-    pub n_features: usize,
-    /// Held-out patches scored (0: none).
-    pub heldout_patches: usize,
-}
-
-/// The outcome of [`Training::run`].
-#[derive(Clone, Debug)]
-pub struct TrainingReport {
-    /// Steps done in all (this session and earlier ones).
-    pub steps_done: u64,
-    /// Training seconds in all.
-    pub seconds: f64,
-    /// How it ended.
-    pub status: Status,
-    /// Last log row.
-    pub last: Option<TrainingRow>,
-    /// Last held-out objective.
-    pub heldout_energy: Option<f64>,
-    /// Images in the set.
-    pub images: usize,
-    /// Image decodes since the run was opened (start or resume), the held-out
-    /// set and the first block included.
-    pub decodes: u64,
-    /// Steps taken in this session.
-    pub session_steps: u64,
-    /// Wall seconds of this session's loop.
-    pub session_seconds: f64,
-    /// How the run used its time (planned steps, budget); `None` where the
-    /// learner keeps no plan.
-    pub time: Option<TimeUse>,
-}
-
-/// A dictionary-learning run bound to its output folder.
-pub struct Training {
-    config: TrainingConfig,
-    out: PathBuf,
-    set: Arc<ImageSet>,
-    stream: PatchStream,
-    heldout: Option<DMatrix<f32>>,
-    learner: DictionaryLearner,
-    rows: Vec<TrainingRow>,
-    /// Training seconds of earlier sessions.
-    elapsed: f64,
+/// A dictionary-learning run bound to its output folder: the patch source
+/// under a learning [`Session`].
+pub struct Training<'c> {
+    source: PatchFolder<'c>,
+    session: Session<'c>,
     interrupt: Option<Arc<AtomicUsize>>,
     already: Option<Status>,
-    /// The time budget's clock, and the horizon's planner.
-    planner: BudgetPlanner,
-    /// The job's ranks: each encodes its share of every batch, rank 0 writes.
-    comm: &'static dyn Communicator,
-    /// Rank 0's hold on the output folder: no other run writes to it.
+    /// The hold on the output folder: no other run writes to it.
     _lock: Option<RunLock>,
 }
 
-/// Memory available to new allocations (Linux `MemAvailable`), if known.
+/// What a step of patch learning from a folder reads and changes (the
+/// session's [`Step`]), and the run's outputs.
+struct PatchFolder<'c> {
+    config: TrainingConfig,
+    out: PathBuf,
+    set: Arc<ImageSet>,
+    stream: PatchStream<'c>,
+    heldout: Option<DMatrix<f32>>,
+    learner: DictionaryLearner,
+    /// Training seconds of earlier sessions (for the report).
+    elapsed: f64,
+    comm: &'c dyn Communicator,
+}
+
+/// Bytes of memory available to this process (Linux), if known.
 fn available_memory() -> Option<u128> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
@@ -352,11 +278,17 @@ fn gib(bytes: u128) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u128 << 30) as f64)
 }
 
-impl Training {
-    /// Starts a new run: checks the settings, opens the images and checks the
-    /// memory needed, and only then creates `out` and writes `config.json`
-    /// (a failed start leaves no folder behind).
-    pub fn start(config: TrainingConfig, out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+impl<'c> Training<'c> {
+    /// Starts a new run over `comm` (every rank of a job calls it; rank 0
+    /// writes): checks the settings, opens the images and checks the memory
+    /// needed, and only then creates `out` and writes `config.json` (a
+    /// failed start leaves no folder behind).
+    pub fn start(
+        config: TrainingConfig,
+        out: &Path,
+        comm: &'c dyn Communicator,
+        observer: &mut dyn Observer,
+    ) -> Result<Self> {
         let opened = Instant::now();
         let mut config = config.check()?.into_inner();
         config.crate_version = env!("CARGO_PKG_VERSION").to_string();
@@ -370,45 +302,43 @@ impl Training {
             config
                 .horizon
                 .apply(config.max_seconds, &mut config.learning, n, config.atoms);
-        let needed = config.memory_needed(set.channels());
-        if let Some(avail) = available_memory()
-            && needed > avail
-        {
-            return Err(Error::setting(
-                "atoms",
-                format!(
-                    "{} atoms of {} values need about {} of memory, more than the {} available",
-                    config.atoms,
-                    config.n_features(set.channels()),
-                    gib(needed),
-                    gib(avail)
-                ),
-            ));
-        }
+        check_memory(&config, set.channels())?;
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
         let mut lock = None;
-        if crate::distributed::world().is_root() {
+        if comm.is_root() {
             std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
             lock = Some(RunLock::acquire(out, observer)?);
         }
-        let mut run = Self::assemble(config, out, set, None)?;
-        run.planner = run.planner(opened, 0.0, run.config.horizon == HorizonRule::Budget);
-        run._lock = lock;
-        run.write_config(Status::Running)?;
-        run.write_log()?;
+        let replan = config.horizon == HorizonRule::Budget;
+        let source = PatchFolder::assemble(config, out, set, None, comm)?;
+        let session = source.session(opened, Vec::new(), replan);
+        let run = Training {
+            source,
+            session,
+            interrupt: None,
+            already: None,
+            _lock: lock,
+        };
+        run.source.write_config(Status::Running, 0.0)?;
+        run.source.write_log(&[])?;
         Ok(run)
     }
 
-    /// Reopens the run in `out` from its `config.json` and checkpoint. Paths
-    /// recorded in the config that no longer exist are reported as coming
-    /// from it. Without a checkpoint (killed before its first one) the run
-    /// starts again from step 0, with a warning.
-    pub fn resume(out: &Path, observer: &mut dyn Observer) -> Result<Self> {
+    /// Reopens the run in `out` from its `config.json` and checkpoint, over
+    /// `comm` (with any number of ranks). Paths recorded in the config that
+    /// no longer exist are reported as coming from it. Without a checkpoint
+    /// (killed before its first one) the run starts again from step 0, with
+    /// a warning.
+    pub fn resume(
+        out: &Path,
+        comm: &'c dyn Communicator,
+        observer: &mut dyn Observer,
+    ) -> Result<Self> {
         let opened = Instant::now();
         // The lock first: a run starting in `out` takes it before writing its config.
-        let root = crate::distributed::world().is_root();
+        let root = comm.is_root();
         let lock = (root && out.is_dir())
             .then(|| RunLock::acquire(out, observer))
             .transpose()?;
@@ -426,30 +356,148 @@ impl Training {
         let read = |p: &Path| read_checkpoint(p, n, config.atoms);
         let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
         let status = config.progress.map(|p| p.status);
-        let mut run = Self::assemble(config, out, set, resume_state)?;
+        let rows = match &resume_state {
+            Some((state, _)) => folder::resumed_rows(out, state.step)?,
+            None => Vec::new(),
+        };
+        let source = PatchFolder::assemble(config, out, set, resume_state, comm)?;
         // A resumed run keeps the recorded plan: it never re-plans, and a
         // plan fitted to the budget is run to its end (the start-up of this
         // session was not in it), as the uninterrupted run would have.
-        run.planner = run.planner(opened, run.elapsed, false);
-        run._lock = lock;
-        run.already = folder::finished_status(
-            run.learner.steps_done(),
-            run.config.learning.steps,
+        let session = source.session(opened, rows, false);
+        let already = folder::finished_status(
+            source.learner.steps_done(),
+            source.config.learning.steps,
             status,
-            run.config.horizon == HorizonRule::Budget,
+            source.config.horizon == HorizonRule::Budget,
         );
-        Ok(run)
+        Ok(Training {
+            source,
+            session,
+            interrupt: None,
+            already,
+            _lock: lock,
+        })
     }
 
+    /// Stops the run (after finishing the current step and writing every
+    /// output) as soon as `flag` is non-zero — e.g. set by a signal handler.
+    pub fn with_interrupt(mut self, flag: Arc<AtomicUsize>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// The settings (after resolving paths and fitting ZCA).
+    pub fn config(&self) -> &TrainingConfig {
+        &self.source.config
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> u64 {
+        self.source.learner.steps_done()
+    }
+
+    /// `Some(status)` when a resumed run had nothing left to do.
+    pub fn already_finished(&self) -> Option<Status> {
+        self.already
+    }
+
+    /// The learner (current dictionary and state).
+    pub fn learner(&self) -> &DictionaryLearner {
+        &self.source.learner
+    }
+
+    /// The training log so far.
+    pub fn rows(&self) -> &[TrainingRow] {
+        self.session.rows()
+    }
+
+    /// Mean exact LASSO objective of the held-out patches for the current
+    /// dictionary at the current λ (`None` without held-out patches).
+    pub fn score_heldout(&self) -> Result<Option<f64>> {
+        self.source.score_heldout()
+    }
+
+    /// Runs steps until the step limit, the time budget or an interrupt, then
+    /// writes every output (dictionary, pictures, log, checkpoint, config).
+    /// A run fitted to its time budget re-plans its horizon as it goes
+    /// ([`BudgetPlanner`]); the observer hears of each new horizon.
+    /// A failure (a full disk) says how to continue: the run resumes from its
+    /// last checkpoint.
+    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let out = self.source.out.clone();
+        self.run_session(observer)
+            .map_err(|e| folder::with_way_to_continue(e, &out))
+    }
+
+    fn run_session(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
+        let start_step = self.source.learner.steps_done();
+        observer.started(&StartInfo {
+            images: self.source.set.len(),
+            resumed_at: start_step,
+            steps: self.source.config.learning.steps,
+            n_features: self.source.stream.dim(),
+            heldout_patches: self.source.heldout.as_ref().map_or(0, |h| h.ncols()),
+        });
+        if let Some(status) = self.already {
+            return Ok(self.report(status, start_step, 0.0));
+        }
+        let session = Instant::now();
+        let monitor = Monitor {
+            progress: None,
+            cancel: self.interrupt.as_deref(),
+        };
+        let status = self.session.run(&mut self.source, observer, &monitor)?;
+        Ok(self.report(status, start_step, session.elapsed().as_secs_f64()))
+    }
+
+    fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
+        let s = &self.source;
+        let facts = ReportFacts {
+            elapsed: s.elapsed,
+            steps_done: s.learner.steps_done(),
+            start_step,
+            set: &s.set,
+        };
+        let mut report = folder::report(self.session.rows(), facts, status, secs);
+        report.time = Some(TimeUse {
+            rule: s.config.horizon,
+            horizon: s.config.learning.steps,
+            steps: s.learner.steps_done(),
+            seconds: self.session.planner().used(),
+            budget: s.config.max_seconds,
+        });
+        report
+    }
+}
+
+/// Refuses up front a run that cannot fit in the memory available.
+fn check_memory(config: &TrainingConfig, channels: usize) -> Result<()> {
+    let needed = config.memory_needed(channels);
+    match available_memory() {
+        Some(avail) if needed > avail => Err(Error::setting(
+            "atoms",
+            format!(
+                "{} atoms of {} values need about {} of memory, more than the {} available",
+                config.atoms,
+                config.n_features(channels),
+                gib(needed),
+                gib(avail)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl<'c> PatchFolder<'c> {
     fn assemble(
         mut config: TrainingConfig,
         out: &Path,
         set: ImageSet,
         resume: Option<(super::learn::LearnerState, f64)>,
+        comm: &'c dyn Communicator,
     ) -> Result<Self> {
         let set = Arc::new(set);
-        let channels = set.channels();
-        let (n, k) = (config.n_features(channels), config.atoms);
         let mut pre = Preprocessor::new(config.preprocessing)?;
         match (&config.zca, config.preprocessing.whiten) {
             (Some(zca), _) => pre.set_zca(zca.clone())?,
@@ -464,103 +512,52 @@ impl Training {
             heldout_patches: config.heldout_patches,
             ..PatchStreamParams::new(config.patch_size, config.batch_size, config.seed)
         };
-        let comm = crate::distributed::world();
         let mut stream = PatchStream::shared(Arc::clone(&set), Arc::new(pre), params, comm)?;
         let heldout = stream.heldout()?;
-        let (learner, rows, elapsed) = match resume {
-            Some((state, seconds)) => {
-                let rows = folder::resumed_rows(out, state.step)?;
-                let learner = DictionaryLearner::resume(config.learning.clone(), state)?;
-                (learner, rows, seconds)
-            }
+        let (learner, elapsed) = match resume {
+            Some((state, seconds)) => (
+                DictionaryLearner::resume(config.learning.clone(), state)?,
+                seconds,
+            ),
             None => {
-                let init = match &config.init {
-                    Some(path) => {
-                        let m = crate::io::npy::read_matrix(path)?;
-                        if m.rows != k || m.cols != n {
-                            return Err(Error::format(
-                                path,
-                                format!(
-                                    "initial dictionary has shape ({}, {}), expected ({k}, {n}) for {k} atoms of {}×{}×{channels} patches",
-                                    m.rows, m.cols, config.patch_size, config.patch_size
-                                ),
-                            ));
-                        }
-                        Dictionary::from_rows(k, n, m.data)
-                            .map_err(|e| Error::format(path, e.to_string()))?
-                    }
-                    None => Dictionary::from_atoms(stream.initial_patches(k)?)?,
-                };
-                (
-                    DictionaryLearner::new(config.learning.clone(), init)?,
-                    Vec::new(),
-                    0.0,
-                )
+                let init = initial_dictionary(&config, &mut stream, set.channels())?;
+                (DictionaryLearner::new(config.learning.clone(), init)?, 0.0)
             }
         };
-        Ok(Training {
+        Ok(PatchFolder {
             config,
             out: out.to_path_buf(),
             set,
             stream,
             heldout,
             learner,
-            rows,
             elapsed,
-            interrupt: None,
-            already: None,
-            planner: BudgetPlanner::new(None, Instant::now(), 0.0, false),
             comm,
-            _lock: None,
         })
     }
 
-    /// The planner of a session opened at `opened`, `prior` seconds into the
-    /// run. Until a held-out scoring is timed, it costs as many steps as its
-    /// patches are batches, twice over (it solves to tolerance 0).
-    fn planner(&self, opened: Instant, prior: f64, replan: bool) -> BudgetPlanner {
+    /// The session of a run opened at `opened` with the log `rows` of
+    /// earlier sessions. Until a held-out scoring is timed, the planner
+    /// costs it as many steps as its patches are batches, twice over (it
+    /// solves to tolerance 0).
+    fn session(&self, opened: Instant, rows: Vec<TrainingRow>, replan: bool) -> Session<'c> {
         let heldout = self.heldout.as_ref().map_or(0, |h| h.ncols()) as f64;
         let planned = self.config.horizon == HorizonRule::Budget && !replan;
         let budget = self.config.max_seconds.filter(|_| !planned);
-        BudgetPlanner::new(budget, opened, prior, replan)
-            .scoring_like(2.0 * heldout / self.config.batch_size as f64)
+        let planner = BudgetPlanner::new(budget, opened, self.elapsed, replan)
+            .scoring_like(2.0 * heldout / self.config.batch_size as f64);
+        let cadence = Cadence {
+            log_seconds: Some(LOG_SECONDS),
+            ..Cadence::folder(
+                self.config.heldout_every,
+                self.config.checkpoint_every,
+                LOG_EVERY,
+            )
+        };
+        Session::new(self.comm, planner, cadence, rows, self.elapsed)
     }
 
-    /// Stops the run (after finishing the current step and writing every
-    /// output) as soon as `flag` is non-zero — e.g. set by a signal handler.
-    pub fn with_interrupt(mut self, flag: Arc<AtomicUsize>) -> Self {
-        self.interrupt = Some(flag);
-        self
-    }
-
-    /// The settings (after resolving paths and fitting ZCA).
-    pub fn config(&self) -> &TrainingConfig {
-        &self.config
-    }
-
-    /// Steps done so far.
-    pub fn steps_done(&self) -> u64 {
-        self.learner.steps_done()
-    }
-
-    /// `Some(status)` when a resumed run had nothing left to do.
-    pub fn already_finished(&self) -> Option<Status> {
-        self.already
-    }
-
-    /// The learner (current dictionary and state).
-    pub fn learner(&self) -> &DictionaryLearner {
-        &self.learner
-    }
-
-    /// The training log so far.
-    pub fn rows(&self) -> &[TrainingRow] {
-        &self.rows
-    }
-
-    /// Mean exact LASSO objective of the held-out patches for the current
-    /// dictionary at the current λ (`None` without held-out patches).
-    pub fn score_heldout(&self) -> Result<Option<f64>> {
+    fn score_heldout(&self) -> Result<Option<f64>> {
         let Some(x) = &self.heldout else {
             return Ok(None);
         };
@@ -582,183 +579,39 @@ impl Training {
         Ok(Some(total / x.ncols().max(1) as f64))
     }
 
-    /// Runs steps until the step limit, the time budget or an interrupt, then
-    /// writes every output (dictionary, pictures, log, checkpoint, config).
-    /// A run fitted to its time budget re-plans its horizon as it goes
-    /// ([`BudgetPlanner`]); the observer hears of each new horizon.
-    /// A failure (a full disk) says how to continue: the run resumes from its
-    /// last checkpoint.
-    pub fn run(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
-        let out = self.out.clone();
-        self.run_steps(observer)
-            .map_err(|e| folder::with_way_to_continue(e, &out))
-    }
-
-    fn run_steps(&mut self, observer: &mut dyn Observer) -> Result<TrainingReport> {
-        let start_step = self.learner.steps_done();
-        observer.started(&StartInfo {
-            images: self.set.len(),
-            resumed_at: start_step,
-            steps: self.config.learning.steps,
-            n_features: self.stream.dim(),
-            heldout_patches: self.heldout.as_ref().map_or(0, |h| h.ncols()),
-        });
-        if let Some(status) = self.already {
-            return Ok(self.report(status, start_step, 0.0));
-        }
-        let session = Instant::now();
-        let mut training = 0.0f64; // this session's training seconds
-        let mut last_checkpoint = self.elapsed;
-        let mut last_log = Instant::now();
-        let status = loop {
-            let step = self.learner.steps_done();
-            // Every rank stops at the same step and follows the same plan: on
-            // an interrupt any rank received, on rank 0's clock for the budget.
-            let interrupted = self
-                .interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst) != 0);
-            let plan = self.planner.plan(step, self.config.learning.steps);
-            let over_budget = self.planner.over_budget();
-            let (interrupted, over_budget, plan) =
-                agree_plan(self.comm, interrupted, over_budget, plan)?;
-            if let Some(horizon) = plan {
-                self.config.learning.revise_horizon(step, horizon);
-                self.learner.revise_horizon(step, horizon);
-                observer.horizon(horizon);
-            }
-            let total = self.config.learning.steps;
-            if step >= total {
-                break Status::Completed;
-            }
-            if interrupted {
-                break Status::Interrupted;
-            }
-            if over_budget {
-                break Status::TimeBudget;
-            }
-            let t0 = Instant::now();
-            let batch = self.stream.batch(step)?;
-            let stats = self
-                .learner
-                .step_shared(&batch, self.config.batch_size, self.comm)?;
-            training += t0.elapsed().as_secs_f64();
-            for w in self.stream.take_warnings() {
-                observer.warning(&w);
-            }
-            let done = step + 1;
-            let score = done.is_multiple_of(self.config.heldout_every) || done == total;
-            let heldout_energy = if score { self.timed_score()? } else { None };
-            let row = TrainingRow {
-                step: done,
-                seconds: self.elapsed + training,
-                mse: stats.mse,
-                l1: stats.l1,
-                active_fraction: stats.active_fraction,
-                energy: stats.energy,
-                heldout_energy,
-            };
-            self.rows.push(row);
-            observer.step(&row);
-            let checkpoint = if self.config.checkpoint_every > 0 {
-                done.is_multiple_of(self.config.checkpoint_every)
-            } else {
-                row.seconds - last_checkpoint >= defaults::CHECKPOINT_SECONDS
-            };
-            let log_due = done.is_multiple_of(LOG_EVERY)
-                && (self.rows.len() <= 20 * LOG_EVERY as usize
-                    || last_log.elapsed().as_secs_f64() >= LOG_SECONDS);
-            if (checkpoint || log_due) && done < total {
-                // The log first: a resume drops rows past its checkpoint, so
-                // the log may run ahead of the checkpoint but never lag it.
-                self.write_log()?;
-                last_log = Instant::now();
-            }
-            if checkpoint && done < total {
-                let t = Instant::now();
-                self.write_dictionary()?;
-                if self.comm.is_root() {
-                    save_checkpoint(&self.out, self.learner.state(), row.seconds)?;
-                }
-                self.write_config(Status::Running)?;
-                self.planner.wrote(t.elapsed().as_secs_f64());
-                last_checkpoint = row.seconds;
-                observer.checkpoint(done);
-            }
-        };
-        // A run ended early gets a held-out score for its last state too.
-        if folder::last_row_unscored(&self.rows, status, start_step) {
-            let score = self.score_heldout()?;
-            if let Some(last) = self.rows.last_mut() {
-                last.heldout_energy = score;
-            }
-        }
-        self.finish(status)?;
-        observer.checkpoint(self.learner.steps_done());
-        let secs = session.elapsed().as_secs_f64();
-        Ok(self.report(status, start_step, secs))
-    }
-
-    /// [`Training::score_heldout`], timed for the budget's planner.
-    fn timed_score(&mut self) -> Result<Option<f64>> {
-        let t = Instant::now();
-        let score = self.score_heldout()?;
-        self.planner.scored(t.elapsed().as_secs_f64());
-        Ok(score)
-    }
-
-    fn report(&self, status: Status, start_step: u64, secs: f64) -> TrainingReport {
-        let facts = ReportFacts {
-            elapsed: self.elapsed,
-            steps_done: self.learner.steps_done(),
-            start_step,
-            set: &self.set,
-        };
-        let mut report = folder::report(&self.rows, facts, status, secs);
-        report.time = Some(TimeUse {
-            rule: self.config.horizon,
-            horizon: self.config.learning.steps,
-            steps: self.learner.steps_done(),
-            seconds: self.planner.used(),
-            budget: self.config.max_seconds,
-        });
-        report
-    }
-
     /// Writes every output of the current state (rank 0 of a job only).
-    fn finish(&mut self, status: Status) -> Result<()> {
+    fn finish(&mut self, status: Status, rows: &[TrainingRow], seconds: f64) -> Result<()> {
         if !self.comm.is_root() {
             return Ok(());
         }
         self.write_dictionary()?;
-        self.write_log()?;
-        if !self.rows.is_empty() {
-            crate::plot::write_training_png(&self.out.join("training.png"), &self.rows)?;
+        self.write_log(rows)?;
+        if !rows.is_empty() {
+            crate::plot::write_training_png(&self.out.join("training.png"), rows)?;
         }
-        let seconds = self.rows.last().map_or(self.elapsed, |r| r.seconds);
         save_checkpoint(&self.out, self.learner.state(), seconds)?;
-        self.write_config(status)
+        self.write_config(status, seconds)
     }
 
-    fn write_config(&self, status: Status) -> Result<()> {
+    fn write_config(&self, status: Status, seconds: f64) -> Result<()> {
         if !self.comm.is_root() {
             return Ok(());
         }
         let mut config = self.config.clone();
         config.progress = Some(Progress {
             steps_done: self.learner.steps_done(),
-            seconds: self.rows.last().map_or(self.elapsed, |r| r.seconds),
+            seconds,
             status,
         });
         folder::write_config(&self.out, &config)
     }
 
     /// Writes the whole training log atomically, so it is never seen half-written.
-    fn write_log(&self) -> Result<()> {
+    fn write_log(&self, rows: &[TrainingRow]) -> Result<()> {
         if !self.comm.is_root() {
             return Ok(());
         }
-        folder::write_log(&self.out, &self.rows)
+        folder::write_log(&self.out, rows)
     }
 
     fn write_dictionary(&self) -> Result<()> {
@@ -780,6 +633,76 @@ impl Training {
     }
 }
 
+impl Step for PatchFolder<'_> {
+    fn steps_done(&self) -> u64 {
+        self.learner.steps_done()
+    }
+
+    fn horizon(&self) -> u64 {
+        self.config.learning.steps
+    }
+
+    fn revise_horizon(&mut self, step: u64, horizon: u64) {
+        self.config.learning.revise_horizon(step, horizon);
+        self.learner.revise_horizon(step, horizon);
+    }
+
+    fn step(&mut self, step: u64) -> Result<TrainingRow> {
+        let batch = self.stream.batch(step)?;
+        let stats = (self.learner).step_shared(&batch, self.config.batch_size, self.comm)?;
+        Ok(stats.row(step + 1))
+    }
+
+    fn score_heldout(&mut self) -> Result<Option<f64>> {
+        PatchFolder::score_heldout(self)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.stream.take_warnings()
+    }
+
+    fn save(&mut self, what: Save<'_>) -> Result<()> {
+        match what {
+            Save::Log(rows) => self.write_log(rows),
+            Save::Checkpoint { seconds, .. } => {
+                self.write_dictionary()?;
+                if self.comm.is_root() {
+                    save_checkpoint(&self.out, self.learner.state(), seconds)?;
+                }
+                self.write_config(Status::Running, seconds)
+            }
+            Save::Final {
+                status,
+                rows,
+                seconds,
+            } => self.finish(status, rows, seconds),
+        }
+    }
+}
+
+/// The initial atoms of a new run: the `init` file's, or random patches.
+fn initial_dictionary(
+    config: &TrainingConfig,
+    stream: &mut PatchStream<'_>,
+    channels: usize,
+) -> Result<Dictionary> {
+    let (n, k) = (config.n_features(channels), config.atoms);
+    let Some(path) = &config.init else {
+        return Dictionary::from_atoms(stream.initial_patches(k)?);
+    };
+    let m = crate::io::npy::read_matrix(path)?;
+    if m.rows != k || m.cols != n {
+        return Err(Error::format(
+            path,
+            format!(
+                "initial dictionary has shape ({}, {}), expected ({k}, {n}) for {k} atoms of {}×{}×{channels} patches",
+                m.rows, m.cols, config.patch_size, config.patch_size
+            ),
+        ));
+    }
+    Dictionary::from_rows(k, n, m.data).map_err(|e| Error::format(path, e.to_string()))
+}
+
 /// Opens the images of a run (warning once per skipped file); `recorded_in`
 /// names the config a path came from, for the error when it is gone.
 fn open_images(
@@ -798,13 +721,4 @@ fn open_images(
         observer.warning(&w);
     }
     Ok(set)
-}
-
-/// Steps as a user reads them ("∞" for a time-bounded run).
-pub fn steps_label(steps: u64) -> String {
-    if steps == UNBOUNDED_STEPS {
-        "∞".into()
-    } else {
-        steps.to_string()
-    }
 }

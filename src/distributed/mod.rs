@@ -34,7 +34,8 @@
 //! See [`crate::image::PatchStream`].
 //!
 //! **Faults.** Every collective is nonblocking and waited on with a deadline
-//! ([`timeout`], `LCA_MPI_TIMEOUT` seconds, default [`DEFAULT_TIMEOUT_SECONDS`]):
+//! (the timeout given to [`World::init`]; the CLI reads `LCA_MPI_TIMEOUT`
+//! seconds, default [`DEFAULT_TIMEOUT_SECONDS`]):
 //! a rank that stops answering makes the others print which wait failed and
 //! abort the whole job (non-zero exit on every rank), never hang. A rank
 //! killed outright is noticed sooner by `mpirun`, which ends the others.
@@ -57,12 +58,13 @@
 mod exact_sum;
 #[cfg(feature = "mpi")]
 mod mpi;
+mod traffic;
 
 pub use exact_sum::{FixedPointSum, exponent_of, outer_bounds};
+pub use traffic::{Traffic, TrafficCounters};
+pub(crate) use traffic::{timed_encode, timed_update};
 
 use std::ops::Range;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nalgebra::DMatrix;
@@ -77,17 +79,6 @@ use crate::solver::{
 /// Long enough for the slowest rank's step, a checkpoint write or a block of
 /// images decoded at the start; short enough that a hung job ends.
 pub const DEFAULT_TIMEOUT_SECONDS: f64 = 300.0;
-
-/// The deadline of every wait for the other ranks: `LCA_MPI_TIMEOUT`
-/// seconds when set to a positive number, else [`DEFAULT_TIMEOUT_SECONDS`].
-pub fn timeout() -> Duration {
-    let secs = std::env::var("LCA_MPI_TIMEOUT")
-        .ok()
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    Duration::from_secs_f64(secs)
-}
 
 /// The processes of a job and the few collectives the crate needs. Every
 /// gather concatenates the ranks' pieces in rank order; `counts[r]` is the
@@ -124,6 +115,12 @@ pub trait Communicator: Sync {
     /// Rank 0 writes the outputs.
     fn is_root(&self) -> bool {
         self.rank() == 0
+    }
+
+    /// The counters of what this communicator exchanged (`None`: it does
+    /// not measure, e.g. a single process).
+    fn counters(&self) -> Option<&TrafficCounters> {
+        None
     }
 }
 
@@ -276,11 +273,11 @@ pub fn encode_codes(
 ) -> Result<DMatrix<f32>> {
     let (k, m) = (dict.n_atoms(), signals.ncols());
     if comm.size() == 1 {
-        return Ok(timed_encode(|| lca.encode(dict, signals))?.codes);
+        return Ok(timed_encode(comm, || lca.encode(dict, signals))?.codes);
     }
     let mine = share(m, comm.rank(), comm.size());
     let local = signals.columns(mine.start, mine.len()).into_owned();
-    let codes = timed_encode(|| lca.encode(dict, &local))?.codes;
+    let codes = timed_encode(comm, || lca.encode(dict, &local))?.codes;
     let counts: Vec<usize> = share_sizes(m, comm.size()).iter().map(|c| c * k).collect();
     let all = comm.all_gather_f32(codes.as_slice(), &counts)?;
     Ok(DMatrix::from_vec(k, m, all))
@@ -302,7 +299,10 @@ pub fn encode_gathered(
     progress: Option<&(dyn Fn(usize) + Sync)>,
 ) -> Result<Option<Encoding>> {
     if comm.size() == 1 {
-        return timed_encode(|| lca.encode_from(dict, signals, initial_states, progress)).map(Some);
+        return timed_encode(comm, || {
+            lca.encode_from(dict, signals, initial_states, progress)
+        })
+        .map(Some);
     }
     if lca.params().trace {
         return Err(Error::setting(
@@ -317,7 +317,9 @@ pub fn encode_gathered(
     let mine = share(m, comm.rank(), comm.size());
     let local = signals.columns(mine.start, mine.len()).into_owned();
     let warm = initial_states.map(|s| s.columns(mine.start, mine.len()).into_owned());
-    let enc = timed_encode(|| lca.encode_from(dict, &local, warm.as_ref(), progress))?;
+    let enc = timed_encode(comm, || {
+        lca.encode_from(dict, &local, warm.as_ref(), progress)
+    })?;
     let sizes = share_sizes(m, comm.size());
     // Codes and states in one message, iterations, jumps and flags in another.
     let mut floats = Vec::with_capacity(2 * k * mine.len());
@@ -378,12 +380,12 @@ pub fn encode_spiking_gathered(
     progress: Option<&(dyn Fn(usize) + Sync)>,
 ) -> Result<Option<SpikingEncoding>> {
     if comm.size() == 1 {
-        return timed_encode(|| solver.encode_with(dict, signals, progress)).map(Some);
+        return timed_encode(comm, || solver.encode_with(dict, signals, progress)).map(Some);
     }
     let (k, m, size) = (dict.n_atoms(), signals.ncols(), comm.size());
     let mine = share(m, comm.rank(), size);
     let local = signals.columns(mine.start, mine.len()).into_owned();
-    let enc = timed_encode(|| solver.encode_with(dict, &local, progress))?;
+    let enc = timed_encode(comm, || solver.encode_with(dict, &local, progress))?;
     let sizes = share_sizes(m, size);
     let recording = enc.spikes.is_some();
     let q = usize::from(recording);
@@ -518,110 +520,54 @@ pub fn agree_plan(
     ))
 }
 
-/// What this process has communicated so far (all zero on one process):
-/// for the scaling figures of BENCHMARKS.md.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Traffic {
-    /// Collective calls made.
-    pub collectives: u64,
-    /// Payload bytes: what this rank received from the others in all-gathers,
-    /// all-to-alls and gathers to rank 0, what it sent in gathers to rank 0,
-    /// and the size of its vector in each allreduce (which a ring allreduce
-    /// sends and receives about twice).
-    pub bytes: u64,
-    /// Of `bytes`, those of allreduces.
-    pub reduce_bytes: u64,
-    /// Seconds spent inside collectives (transfer and waiting for the
-    /// slowest rank alike).
-    pub seconds: f64,
-    /// Seconds this rank spent solving its share of shared encodings
-    /// (learning steps, [`encode_codes`], [`encode_gathered`]; counted on
-    /// one process too).
-    pub encode_seconds: f64,
-    /// Seconds this rank spent forming its chunks' partial updates and
-    /// their fixed-point integers (counted on one process too).
-    pub update_seconds: f64,
+/// The processes of a job as this program sees them: MPI's world when the
+/// cargo feature `mpi` is on and a launcher (`mpirun`, `srun`) started the
+/// process, else a single process. A program makes it once, in its `main`
+/// (MPI can be initialised once per process), passes [`World::comm`] to what
+/// runs over it, and ends with [`World::exit`] or [`World::abort`], which
+/// finalise MPI (a rank that exits without it makes `mpirun` report the job
+/// as failed).
+pub struct World {
+    comm: Box<dyn Communicator + Send>,
 }
 
-static COLLECTIVES: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-static REDUCE_BYTES: AtomicU64 = AtomicU64::new(0);
-static NANOS: AtomicU64 = AtomicU64::new(0);
-static ENCODE_NANOS: AtomicU64 = AtomicU64::new(0);
-static UPDATE_NANOS: AtomicU64 = AtomicU64::new(0);
-
-/// Runs `f`, adding its duration to [`Traffic::encode_seconds`].
-pub(crate) fn timed_encode<T>(f: impl FnOnce() -> T) -> T {
-    let start = std::time::Instant::now();
-    let out = f();
-    ENCODE_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    out
-}
-
-/// Runs `f`, adding its duration to [`Traffic::update_seconds`].
-pub(crate) fn timed_update<T>(f: impl FnOnce() -> T) -> T {
-    let start = std::time::Instant::now();
-    let out = f();
-    UPDATE_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    out
-}
-
-/// Counts one collective (called by the MPI communicator).
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-fn record(bytes: usize, took: Duration) {
-    COLLECTIVES.fetch_add(1, Ordering::Relaxed);
-    BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
-    NANOS.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-}
-
-/// Counts one allreduce of `bytes` (called by the MPI communicator).
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-fn record_reduce(bytes: usize, took: Duration) {
-    REDUCE_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
-    record(bytes, took);
-}
-
-/// This process's [`Traffic`] since it started.
-pub fn traffic() -> Traffic {
-    Traffic {
-        collectives: COLLECTIVES.load(Ordering::Relaxed),
-        bytes: BYTES.load(Ordering::Relaxed),
-        reduce_bytes: REDUCE_BYTES.load(Ordering::Relaxed),
-        seconds: NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
-        encode_seconds: ENCODE_NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
-        update_seconds: UPDATE_NANOS.load(Ordering::Relaxed) as f64 * 1e-9,
+impl World {
+    /// The world of this process; `timeout` bounds every wait for the other
+    /// ranks (see the module doc, **Faults**).
+    pub fn init(timeout: Duration) -> World {
+        #[cfg(feature = "mpi")]
+        if let Some(world) = mpi::MpiWorld::init(timeout) {
+            return World {
+                comm: Box::new(world),
+            };
+        }
+        let _ = timeout; // one process waits for nobody
+        World {
+            comm: Box::new(SingleProcess),
+        }
     }
-}
 
-/// The job's world: MPI's when the feature is on and the process was started
-/// by `mpirun` (MPI is then initialised on first use), else [`SingleProcess`].
-pub fn world() -> &'static dyn Communicator {
-    static WORLD: OnceLock<Box<dyn Communicator + Send>> = OnceLock::new();
-    WORLD
-        .get_or_init(|| {
-            #[cfg(feature = "mpi")]
-            if let Some(world) = mpi::MpiWorld::init() {
-                return Box::new(world);
-            }
-            Box::new(SingleProcess)
-        })
-        .as_ref()
-}
+    /// The communicator over the job's ranks.
+    pub fn comm(&self) -> &dyn Communicator {
+        self.comm.as_ref()
+    }
 
-/// Ends the process with `code`: MPI is finalised first when it was started
-/// (a rank that exits without it makes `mpirun` report the job as failed).
-pub fn exit(code: i32) -> ! {
-    #[cfg(feature = "mpi")]
-    mpi::finalize();
-    std::process::exit(code)
-}
+    /// Ends the process with `code`, MPI finalised first when it was started.
+    pub fn exit(self, code: i32) -> ! {
+        drop(self);
+        #[cfg(feature = "mpi")]
+        mpi::finalize();
+        std::process::exit(code)
+    }
 
-/// Ends the process after an error: in a job of several ranks the whole job
-/// is aborted (the others may be waiting for this one), else like [`exit`].
-pub fn abort(code: i32) -> ! {
-    #[cfg(feature = "mpi")]
-    mpi::abort_if_running(code);
-    exit(code)
+    /// Ends the process after an error: in a job of several ranks the whole
+    /// job is aborted (the others may be waiting for this one), else like
+    /// [`World::exit`].
+    pub fn abort(self, code: i32) -> ! {
+        #[cfg(feature = "mpi")]
+        mpi::abort_if_running(code);
+        self.exit(code)
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! Collectives are the nonblocking `MPI_Iallgatherv`, `MPI_Igatherv`,
 //! `MPI_Ialltoallv` and `MPI_Iallreduce` (built-in `MPI_SUM` / `MPI_MAX` on
-//! integers only: exact, so the reduction order does not matter), polled until done or until [`timeout`](super::timeout) has passed, when
+//! integers only: exact, so the reduction order does not matter), polled until done or until the world's timeout has passed, when
 //! the rank names the wait that failed and calls `MPI_Abort` on the job.
 
 use std::sync::Mutex;
@@ -16,7 +16,7 @@ use mpi::request::{Request, Scope};
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::traits::*;
 
-use super::Communicator;
+use super::{Communicator, TrafficCounters};
 use crate::error::{Error, Result};
 
 /// MPI stays initialised while this holds the universe; [`finalize`] drops it.
@@ -30,12 +30,15 @@ const LAUNCHER_VARIABLES: [&str; 4] = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI
 pub(super) struct MpiWorld {
     rank: usize,
     size: usize,
+    /// How long a wait for the other ranks may last before the job is aborted.
+    timeout: Duration,
+    counters: TrafficCounters,
 }
 
 impl MpiWorld {
     /// Initialises MPI when the process was started by a launcher (a plain
     /// `lca` run stays a single process and never touches MPI).
-    pub(super) fn init() -> Option<MpiWorld> {
+    pub(super) fn init(timeout: Duration) -> Option<MpiWorld> {
         if !LAUNCHER_VARIABLES
             .iter()
             .any(|v| std::env::var_os(v).is_some())
@@ -48,7 +51,12 @@ impl MpiWorld {
         let world = universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
         *UNIVERSE.lock().unwrap_or_else(|e| e.into_inner()) = Some(universe);
-        Some(MpiWorld { rank, size })
+        Some(MpiWorld {
+            rank,
+            size,
+            timeout,
+            counters: TrafficCounters::default(),
+        })
     }
 
     fn world(&self) -> SimpleCommunicator {
@@ -101,7 +109,8 @@ impl MpiWorld {
             self.wait(req, "all-gather");
         });
         let item = std::mem::size_of::<T>();
-        super::record(item * (total - local.len()), start.elapsed());
+        self.counters
+            .collective(item * (total - local.len()), start.elapsed());
         Ok(out)
     }
 
@@ -121,7 +130,8 @@ impl MpiWorld {
                 let req = root.immediate_gather_varcount_into(scope, local);
                 self.wait(req, "gather to rank 0");
             });
-            super::record(std::mem::size_of_val(local), start.elapsed());
+            self.counters
+                .collective(std::mem::size_of_val(local), start.elapsed());
             return Ok(None);
         }
         let mut out = vec![T::default(); total];
@@ -130,7 +140,8 @@ impl MpiWorld {
             let req = root.immediate_gather_varcount_into_root(scope, local, &mut part);
             self.wait(req, "gather to rank 0");
         });
-        super::record(item * (total - local.len()), start.elapsed());
+        self.counters
+            .collective(item * (total - local.len()), start.elapsed());
         Ok(Some(out))
     }
 
@@ -142,13 +153,14 @@ impl MpiWorld {
             let req = world.immediate_all_reduce_into(scope, &send[..], values, op);
             self.wait(req, what);
         });
-        super::record_reduce(std::mem::size_of_val(values), start.elapsed());
+        self.counters
+            .reduce(std::mem::size_of_val(values), start.elapsed());
     }
 
     /// Polls `req` until it completes, yielding the core while waiting (the
     /// other ranks may share it); past the deadline the job is aborted.
     fn wait<'a, D: ?Sized, S: Scope<'a>>(&self, mut req: Request<'a, D, S>, what: &str) {
-        let limit = super::timeout();
+        let limit = self.timeout;
         let start = Instant::now();
         loop {
             match req.test() {
@@ -180,6 +192,9 @@ impl Communicator for MpiWorld {
     }
     fn size(&self) -> usize {
         self.size
+    }
+    fn counters(&self) -> Option<&TrafficCounters> {
+        Some(&self.counters)
     }
     fn all_gather_f32(&self, local: &[f32], counts: &[usize]) -> Result<Vec<f32>> {
         self.all_gather(local, counts)
@@ -245,7 +260,7 @@ impl Communicator for MpiWorld {
             });
         }
         let received = total - recv_counts[self.rank];
-        super::record(4 * received, start.elapsed());
+        self.counters.collective(4 * received, start.elapsed());
         Ok(out)
     }
 }

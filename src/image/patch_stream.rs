@@ -410,7 +410,7 @@ impl Source {
 /// let mut again = PatchStream::new(set, pre, params).unwrap();
 /// assert_eq!(again.batch(3).unwrap(), x);
 /// ```
-pub struct PatchStream {
+pub struct PatchStream<'c> {
     source: Arc<Source>,
     /// Steps between two consecutive blocks entering the window.
     steps_per_block: u64,
@@ -419,10 +419,10 @@ pub struct PatchStream {
     /// The block being built in the background (this rank's part of it).
     pending: Option<(u64, Receiver<Result<LocalBlock>>)>,
     /// The job's ranks (one process: [`SINGLE_PROCESS`]).
-    comm: &'static dyn Communicator,
+    comm: &'c dyn Communicator,
 }
 
-impl PatchStream {
+impl PatchStream<'static> {
     /// Checks the settings against the set and prepares the first pass.
     pub fn new(
         set: Arc<ImageSet>,
@@ -431,7 +431,9 @@ impl PatchStream {
     ) -> Result<Self> {
         Self::shared(set, pre, params, &SINGLE_PROCESS)
     }
+}
 
+impl<'c> PatchStream<'c> {
     /// [`PatchStream::new`] for a job of several ranks: this rank decodes
     /// only the images it owns and [`PatchStream::batch`] returns its share
     /// of each batch (see the module docs). Every rank must make the same
@@ -440,7 +442,7 @@ impl PatchStream {
         set: Arc<ImageSet>,
         pre: Arc<Preprocessor>,
         params: PatchStreamParams,
-        comm: &'static dyn Communicator,
+        comm: &'c dyn Communicator,
     ) -> Result<Self> {
         let settings = pre.settings();
         let opts = set.options();

@@ -195,6 +195,48 @@ def test_conv_dictionary_learning_lowers_the_objective_and_is_deterministic():
     assert pf.n_iter_ == 2 and pf.components_.shape == (3, 1, 3, 3)
 
 
+def write_grey_png(path, image):
+    """An 8-bit greyscale PNG of a uint8 array (H, W), written with the standard library."""
+    import struct
+    import zlib
+
+    h, w = image.shape
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + image[y].tobytes() for y in range(h))
+    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"IEND", b""))
+
+
+def test_conv_learning_equals_lca_learn_conv_bit_for_bit(tmp_path, lca_bin):
+    """ConvDictionaryLearning on arrays and `lca learn --conv` on the same
+    images as PNG files (no high-pass, none held out) learn the same filters
+    and log the same statistics, bit for bit."""
+    rng = np.random.default_rng(3)
+    grey = (smooth_images(rng, 3, 1, 40, 36)[:, 0] * 127.5 + 127.5).astype(np.uint8)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, image in enumerate(grey):
+        write_grey_png(folder / f"im{i}.png", image)
+    X = (grey.astype(np.float32) / np.float32(255))[:, None]
+    out = tmp_path / "run"
+    proc = subprocess.run([lca_bin, "learn", "--conv", folder, "-o", out, "--quiet", "--atoms", "6",
+                           "--kernel-size", "5", "--crop", "16", "--steps", "7", "--seed", "4", "--lambda", "0.05",
+                           "--highpass", "0", "--heldout-images", "0"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    est = lca.ConvDictionaryLearning(n_components=6, kernel_size=5, alpha=0.05, crop=16, n_steps=7,
+                                     random_state=4).fit(X)
+    cli = np.load(out / "dictionary.npy")
+    assert cli.shape == (6, 5, 5) and cli.dtype == np.float32
+    np.testing.assert_array_equal(est.components_[:, 0], cli)
+    log = np.genfromtxt(out / "training.csv", delimiter=",", names=True)
+    for column in ("step", "mse", "l1", "active_fraction", "energy"):
+        np.testing.assert_array_equal(est.training_log_[column], log[column], err_msg=column)
+
+
 def test_check_estimator_conv_estimators():
     checks = pytest.importorskip("sklearn.utils.estimator_checks")
     rng = np.random.default_rng(9)

@@ -9,7 +9,7 @@
 //! whole chunks gives the single-process result. This module is the part
 //! the other ranks run: the same blocks, no output.
 
-use lca::distributed::{encode_gathered, encode_spiking_gathered, world};
+use lca::distributed::{Communicator, encode_gathered, encode_spiking_gathered};
 use lca::io::npy;
 use lca::{Lca, solver::SpikingLca};
 
@@ -21,6 +21,7 @@ pub(super) fn follow_spiking(
     args: &EncodeArgs,
     solver: &SpikingLca,
     float: Option<&SpikingLca>,
+    comm: &dyn Communicator,
 ) -> anyhow::Result<()> {
     let (dict, _) = read_unit_dictionary(&args.dictionary, args.normalize)?;
     let mut input = open_input(args, &dict)?;
@@ -29,9 +30,9 @@ pub(super) fn follow_spiking(
         while input.remaining() > 0 {
             let rows = block.min(input.remaining());
             let signals = next_block(&mut input, rows, &args.input, "input")?;
-            encode_spiking_gathered(world(), solver, &dict, &signals, None)?;
+            encode_spiking_gathered(comm, solver, &dict, &signals, None)?;
             if let Some(float) = float {
-                encode_spiking_gathered(world(), float, &dict, &signals, None)?;
+                encode_spiking_gathered(comm, float, &dict, &signals, None)?;
             }
         }
         Ok(())
@@ -39,7 +40,7 @@ pub(super) fn follow_spiking(
 }
 
 /// A rank other than 0: solves its share of every block, writes nothing.
-pub(super) fn follow(args: &EncodeArgs, lca: &Lca) -> anyhow::Result<()> {
+pub(super) fn follow(args: &EncodeArgs, lca: &Lca, comm: &dyn Communicator) -> anyhow::Result<()> {
     let (dict, _) = read_unit_dictionary(&args.dictionary, args.normalize)?;
     let mut input = open_input(args, &dict)?;
     let mut warm = match &args.rate.warm_start {
@@ -55,7 +56,7 @@ pub(super) fn follow(args: &EncodeArgs, lca: &Lca) -> anyhow::Result<()> {
                 Some((r, p)) => Some(next_block(r, rows, p, "warm-start states")?),
                 None => None,
             };
-            encode_gathered(world(), lca, &dict, &signals, initial.as_ref(), None)?;
+            encode_gathered(comm, lca, &dict, &signals, initial.as_ref(), None)?;
         }
         Ok(())
     })?

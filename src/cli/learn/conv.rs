@@ -122,7 +122,11 @@ fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConf
     Ok(config.check()?.into_inner())
 }
 
-pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> {
+pub(super) fn run(
+    args: LearnArgs,
+    matches: &ArgMatches,
+    comm: &dyn lca::distributed::Communicator,
+) -> anyhow::Result<i32> {
     let quiet = args.run.quiet;
     let bar = crate::cli::progress::bar(0, "steps", quiet);
     let mut term = Terminal { bar, quiet };
@@ -141,7 +145,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> 
                     out.join("config.json").display()
                 );
             }
-            let t = ConvTraining::resume(out, &mut term)?;
+            let t = ConvTraining::resume(out, comm, &mut term)?;
             if !quiet {
                 super::report_resume(out, t.already_finished(), t.steps_done(), t.config().steps);
             }
@@ -152,7 +156,7 @@ pub(super) fn run(args: LearnArgs, matches: &ArgMatches) -> anyhow::Result<i32> 
                 bail!("--output OUT/ is required (or --resume OUT/)");
             };
             let config = config(&args, &typed)?;
-            (ConvTraining::start(config, &out, &mut term)?, out)
+            (ConvTraining::start(config, &out, comm, &mut term)?, out)
         }
     };
 
