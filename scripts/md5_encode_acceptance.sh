@@ -10,9 +10,10 @@
 #       scripts/md5_encode_acceptance.sh > after.txt
 #   diff before.txt after.txt       # empty: behaviour unchanged
 #
-# LCA_MPI (a binary from `cargo build --release --features mpi`) and PY are
-# optional: without them their lines are skipped. Data are generated from
-# fixed seeds, so two runs on one machine print the same lines.
+# PY is a python3 with numpy (and pillow for the PNG case); its lines about
+# the package run when it imports `lca`. LCA_MPI (a binary from `cargo build
+# --release --features mpi`) is optional: without it the mpi2 lines are
+# skipped. Data are generated from fixed seeds, so runs print the same lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lca="${LCA:-target/release/lca}"
@@ -117,7 +118,7 @@ if [ -n "${LCA_MPI:-}" ]; then
     run_suite mpi2 mpirun --allow-run-as-root --oversubscribe -np 2 -x RAYON_NUM_THREADS=1 "$LCA_MPI"
 fi
 
-if [ -n "${PY:-}" ]; then
+if "$py" -c "import lca" 2>/dev/null; then
     # The Python package's codes against the CLI's files of the same runs
     # (the CLI's lines above are the reference): "same" or "DIFFERENT".
     "$py" - "$tmp" <<'PY'

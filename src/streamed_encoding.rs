@@ -720,3 +720,122 @@ pub fn encode_spiking(
         vs_float: vs_float.map(|v| v.report(mean_energy, m)),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributed::SingleProcess;
+    use crate::solver::{LcaParams, SpikingParams, test_dictionary};
+
+    /// 200 signals of 12 features (not a multiple of any block), as rows.
+    fn signals() -> DMatrix<f32> {
+        let mut state = 7u64;
+        DMatrix::from_fn(12, 200, |_, _| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f32 / (1u64 << 31) as f32 - 0.5
+        })
+    }
+
+    fn write_rows(path: &Path, m: &DMatrix<f32>) {
+        let mut w = npy::MatrixWriter::create(path, m.ncols(), m.nrows()).unwrap();
+        w.write_rows(m.as_slice()).unwrap();
+        w.finish().unwrap();
+    }
+
+    fn read_columns(path: &Path) -> DMatrix<f32> {
+        let m = npy::read_matrix(path).unwrap();
+        DMatrix::from_vec(m.cols, m.rows, m.data)
+    }
+
+    #[test]
+    fn rate_files_hold_the_codes_and_states_of_one_call_for_any_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dict, x) = (test_dictionary(12, 20, 3), signals());
+        write_rows(&dir.path().join("x.npy"), &x);
+        let lca = LcaParams::new().lambda(0.05).check().unwrap();
+        let warm = lca.encode(&dict, &x).unwrap().states * 0.5;
+        write_rows(&dir.path().join("warm.npy"), &warm);
+        let expected = lca.encode_from(&dict, &x, Some(&warm), None).unwrap();
+        for block in [None, Some(64), Some(128)] {
+            let files = NpyStream::new(dir.path().join("x.npy"), dir.path().join("a.npz"))
+                .block_rows(block)
+                .warm_start(Some(dir.path().join("warm.npy")))
+                .save_states(Some(dir.path().join("u.npy")))
+                .check()
+                .unwrap();
+            let report = encode_rate(&SingleProcess, &lca, &dict, &files, Monitor::default())
+                .unwrap()
+                .unwrap();
+            let csr = npz::read_csr(&dir.path().join("a.npz")).unwrap();
+            let dense = npz::CsrMatrix::from_dense_rows(200, 20, expected.codes.as_slice());
+            assert_eq!(
+                (csr.data, csr.indices, csr.indptr),
+                (dense.data, dense.indices, dense.indptr)
+            );
+            assert_eq!(read_columns(&dir.path().join("u.npy")), expected.states);
+            assert_eq!(report.n_signals, 200);
+            let energy: f64 = lasso_objectives(&dict, &x, &expected.codes, 0.05)
+                .iter()
+                .sum();
+            assert!((report.mean_energy - energy / 200.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn spiking_files_hold_the_codes_and_spikes_of_one_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dict, x) = (test_dictionary(12, 20, 4), signals());
+        write_rows(&dir.path().join("x.npy"), &x);
+        let solver = SpikingParams::new()
+            .steps(64)
+            .record_spikes(true)
+            .check()
+            .unwrap();
+        let expected = solver.encode(&dict, &x).unwrap();
+        let files = NpyStream::new(dir.path().join("x.npy"), dir.path().join("a.npy"))
+            .block_rows(Some(64))
+            .spikes(Some(dir.path().join("s.npz")))
+            .check()
+            .unwrap();
+        let report = encode_spiking(&SingleProcess, &solver, &dict, &files, Monitor::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read_columns(&dir.path().join("a.npy")), expected.codes);
+        assert_eq!(report.spikes, expected.spike_counts.iter().sum::<u64>());
+        let record = SpikeRecord::read_npz(&dir.path().join("s.npz")).unwrap();
+        assert_eq!(Some(record), expected.spikes);
+    }
+
+    #[test]
+    fn files_of_the_other_solver_and_bad_blocks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dict = test_dictionary(12, 20, 5);
+        write_rows(&dir.path().join("x.npy"), &signals());
+        let bad = |e: Error, setting: &str| {
+            assert!(
+                matches!(e, Error::InvalidSetting { name, .. } if name == setting),
+                "{e}"
+            );
+        };
+        let files = |out: &str| NpyStream::new(dir.path().join("x.npy"), dir.path().join(out));
+        bad(
+            files("a.npy").block_rows(Some(100)).check().unwrap_err(),
+            "block_rows",
+        );
+        bad(files("a.csv").check().unwrap_err(), "output");
+        let rate_only = files("a.npy").save_states(Some(dir.path().join("u.npy")));
+        let spiking = SpikingParams::new().check().unwrap();
+        let monitor = Monitor::default();
+        let err = encode_spiking(
+            &SingleProcess,
+            &spiking,
+            &dict,
+            &rate_only.check().unwrap(),
+            monitor,
+        );
+        bad(err.unwrap_err(), "save_states");
+        assert!(!dir.path().join("a.npy").exists());
+    }
+}

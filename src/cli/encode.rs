@@ -349,6 +349,26 @@ fn read_unit_dictionary(path: &Path, normalize: bool) -> anyhow::Result<(Diction
     Dictionary::for_encoding(atoms, normalize).with_context(|| path.display().to_string())
 }
 
+/// The number of signals in `--input`, checked against the dictionary here
+/// so the message names both files.
+fn count_signals(args: &EncodeArgs, dict: &Dictionary) -> anyhow::Result<usize> {
+    let input = npy::MatrixReader::open(&args.input)?;
+    if input.cols() != dict.n_features() {
+        bail!(
+            "{}: signals have {} features (shape ({}, {})) but the atoms of {} have {} (shape ({}, {}))",
+            args.input.display(),
+            input.cols(),
+            input.rows(),
+            input.cols(),
+            args.dictionary.display(),
+            dict.n_features(),
+            dict.n_atoms(),
+            dict.n_features()
+        );
+    }
+    Ok(input.rows())
+}
+
 /// Mean over `m` signals, 0 for none.
 fn mean(total: f64, m: usize) -> f64 {
     total / m.max(1) as f64
@@ -363,7 +383,15 @@ fn stream(args: &EncodeArgs, root: bool) -> anyhow::Result<Checked<NpyStream>> {
         .trace(args.rate.trace.clone())
         .spikes(args.spiking.spikes.clone())
         .compare_float(true)
-        .check()?;
+        .check()
+        .map_err(|e| match e {
+            // The library's setting under the flag's name.
+            lca::Error::InvalidSetting {
+                name: "block_rows",
+                reason,
+            } => anyhow::anyhow!("--chunk-rows {reason}"),
+            e => e.into(),
+        })?;
     if root {
         let extra = [&files.save_states, &files.trace, &files.spikes];
         for path in std::iter::once(&files.output).chain(extra.into_iter().flatten()) {
@@ -419,7 +447,7 @@ fn run_rate(args: EncodeArgs) -> anyhow::Result<()> {
     let comm = lca::distributed::world();
     let files = stream(&args, comm.is_root())?;
     let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
-    let m = npy::MatrixReader::open(&args.input)?.rows();
+    let m = count_signals(&args, &dict)?;
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet || !comm.is_root());
     let report = |done: usize| bar.inc(done as u64);
     let monitor = Monitor::with_progress(Some(&report));
@@ -564,7 +592,7 @@ fn run_spiking(args: EncodeArgs) -> anyhow::Result<()> {
         super::check_writable(path)?;
         lca::snn::nir::spiking_lca_graph(&dict, &p)?.write(path)?;
     }
-    let m = npy::MatrixReader::open(&args.input)?.rows();
+    let m = count_signals(&args, &dict)?;
     let bar = super::progress::bar(m as u64, "signals", args.run.quiet || !comm.is_root());
     let report = |done: usize| bar.inc(done as u64);
     let monitor = Monitor::with_progress(Some(&report));
