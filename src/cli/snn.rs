@@ -316,7 +316,7 @@ fn recipe(args: &TrainArgs) -> Recipe {
     // the dataset's own method unless --method says (SHD's recipe is EventProp's)
     let method = args
         .method
-        .map_or_else(|| defaults::for_dataset(&args.dataset).train.method, |m| m);
+        .unwrap_or_else(|| defaults::for_dataset(&args.dataset).train.method);
     let mut r = defaults::for_method(&args.dataset, method);
     if let Some(k) = args.surrogate {
         r.surrogate.kind = k;
