@@ -609,17 +609,20 @@ impl FloatComparison {
     }
 }
 
-/// The spiking LCA over every row of `files.input`, as [`encode_rate`].
-/// With [`NpyStream::compare_float`] and a fixed-point solver, the same
-/// network in f32 encodes every block too and the report says how far the
-/// codes are apart.
-pub fn encode_spiking(
-    comm: &dyn Communicator,
-    solver: &SpikingLca,
-    dict: &Dictionary,
-    files: &Checked<NpyStream>,
-    monitor: Monitor<'_>,
-) -> Result<Option<SpikingReport>> {
+/// Appends a block's spikes to the record of the whole input; the block
+/// starts at row `first`.
+fn append_spikes(record: &mut SpikeRecord, block: &SpikeRecord, first: usize) {
+    // Block-local signal numbers become rows of the whole input.
+    let base = first as u32;
+    record.signal.extend(block.signal.iter().map(|&s| s + base));
+    record.neuron.extend_from_slice(&block.neuron);
+    record.step.extend_from_slice(&block.step);
+    record.quantum.extend_from_slice(&block.quantum);
+}
+
+/// Checks `files` against the spiking `solver` and returns the network in
+/// f32 that a fixed-point run is compared with, when asked for.
+fn float_reference(files: &NpyStream, solver: &SpikingLca) -> Result<Option<SpikingLca>> {
     refuse(
         files,
         "spiking",
@@ -636,12 +639,27 @@ pub fn encode_spiking(
             "a spike file needs a solver that records spikes, and such a solver a spike file",
         ));
     }
-    // The fixed-point error is measured against the same network in f32.
-    let float = if files.compare_float && p.fixed_point {
-        Some(p.clone().fixed_point(false).record_spikes(false).check()?)
-    } else {
-        None
-    };
+    if !(files.compare_float && p.fixed_point) {
+        return Ok(None);
+    }
+    Ok(Some(
+        p.clone().fixed_point(false).record_spikes(false).check()?,
+    ))
+}
+
+/// The spiking LCA over every row of `files.input`, as [`encode_rate`].
+/// With [`NpyStream::compare_float`] and a fixed-point solver, the same
+/// network in f32 encodes every block too and the report says how far the
+/// codes are apart.
+pub fn encode_spiking(
+    comm: &dyn Communicator,
+    solver: &SpikingLca,
+    dict: &Dictionary,
+    files: &Checked<NpyStream>,
+    monitor: Monitor<'_>,
+) -> Result<Option<SpikingReport>> {
+    let float = float_reference(files, solver)?;
+    let p = solver.params();
     let root = comm.is_root();
     let mut input = open_input(&files.input, dict)?;
     let (m, k) = (input.rows(), dict.n_atoms());
@@ -689,12 +707,7 @@ pub fn encode_spiking(
         spikes += enc.spike_counts.iter().sum::<u64>();
         saturated += enc.saturated.iter().filter(|&&s| s).count();
         if let (Some(r), Some(b)) = (record.as_mut(), &enc.spikes) {
-            // Block-local signal numbers become rows of the whole input.
-            let base = first as u32;
-            r.signal.extend(b.signal.iter().map(|&s| s + base));
-            r.neuron.extend_from_slice(&b.neuron);
-            r.step.extend_from_slice(&b.step);
-            r.quantum.extend_from_slice(&b.quantum);
+            append_spikes(r, b, first);
         }
         if let (Some(v), Some(f)) = (vs_float.as_mut(), &reference) {
             let energies = lasso_objectives(dict, &signals, &f.codes, p.lambda);
