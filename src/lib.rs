@@ -50,6 +50,7 @@ pub mod distributed;
 pub mod error;
 pub mod image;
 pub mod io;
+pub mod names;
 pub mod neuron;
 pub mod plot;
 pub mod settings;

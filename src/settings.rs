@@ -19,9 +19,6 @@
 
 use std::ops::Deref;
 
-mod names;
-pub use names::Named;
-
 /// One chained setter per listed field, named after it: `T::default().a(x).b(y)`.
 macro_rules! setters {
     ($ty:ty { $($field:ident: $fty:ty),* $(,)? }) => {

@@ -82,7 +82,7 @@ impl<'py> Settings<'py> {
     /// spellings, aliases included), `None` when absent or `None`.
     fn named<T>(&mut self, key: &str) -> PyResult<Option<T>>
     where
-        T: lca::settings::Named + std::str::FromStr<Err = lca::Error>,
+        T: lca::names::Named + std::str::FromStr<Err = lca::Error>,
     {
         self.get::<String>(key)?
             .map(|v| v.parse::<T>().map_err(to_py))

@@ -119,10 +119,10 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<i32> {
 
 /// The value parser of a flag that names a library enum: its names, their
 /// help lines and aliases come from the library's one table
-/// ([`lca::settings::Named`]), which Python reads too.
+/// ([`lca::names::Named`]), which Python reads too.
 pub(crate) fn named<T>() -> impl clap::builder::TypedValueParser<Value = T>
 where
-    T: lca::settings::Named + std::str::FromStr + Clone + Send + Sync + 'static,
+    T: lca::names::Named + std::str::FromStr + Clone + Send + Sync + 'static,
 {
     use clap::builder::TypedValueParser;
     let values = T::NAMES.iter().zip(T::HELP).map(|(&name, &help)| {

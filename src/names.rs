@@ -3,10 +3,14 @@
 //! print them with the same [`Display`], so the command line and Python
 //! accept exactly the same spellings (aliases included).
 //!
+//! A module of its own, not part of [`crate::settings`]: the tables name
+//! types of every area, and those areas build on `settings`, so keeping
+//! the tables apart keeps the module graph free of cycles.
+//!
 //! ```
 //! use lca::conv::Boundary;
 //! use lca::neuron::Threshold;
-//! use lca::settings::Named;
+//! use lca::names::Named;
 //! assert_eq!("zero".parse::<Boundary>().unwrap(), Boundary::Zero);
 //! assert_eq!("fill".parse::<Boundary>().unwrap(), Boundary::Zero); // scipy's name
 //! assert_eq!(Boundary::Circular.to_string(), "circular");
