@@ -5,7 +5,9 @@
 //!   validated settings — [`LcaParams`] → [`Lca`] (rate LCA, exact LASSO
 //!   codes) or [`solver::SpikingParams`] → [`solver::SpikingLca`]
 //!   (integrate-and-fire neurons, optionally in Loihi's integer arithmetic)
-//!   — find codes `a` of signals `x` minimising `½‖x − Φa‖² + λ‖a‖₁`.
+//!   — find codes `a` of signals `x` minimising `½‖x − Φa‖² + λ‖a‖₁`;
+//!   [`streamed_encoding`] codes an `.npy` file of any length block by block
+//!   (over MPI ranks too), as `lca encode` does.
 //! - **Learn**: [`dictionary::Training`] learns a dictionary from a
 //!   folder of images (patch stream, Hebbian or online rule, checkpoints,
 //!   resume), configured by [`dictionary::TrainingConfig`]; it and the other
@@ -51,11 +53,13 @@ pub mod error;
 pub mod image;
 pub mod io;
 pub mod learning;
+pub mod names;
 pub mod neuron;
 pub mod plot;
 pub mod settings;
 pub mod snn;
 pub mod solver;
+pub mod streamed_encoding;
 
 pub use dictionary::Dictionary;
 pub use error::{Error, Result};

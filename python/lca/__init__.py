@@ -4,6 +4,7 @@ The same Rust engine as the ``lca`` command line, with numpy arrays in and out
 and scikit-learn conventions:
 
 * :func:`sparse_encode` -- LASSO codes of the rows of ``X`` (rate or spiking LCA);
+  :func:`sparse_encode_file` -- the same for an ``.npy`` file of any length, in blocks;
 * :class:`SparseCoder`, :class:`DictionaryLearning` -- scikit-learn estimators;
 * :func:`conv_encode`, :func:`conv_reconstruct`, :class:`ConvSparseCoder`,
   :class:`ConvDictionaryLearning` -- convolutional sparse coding of whole images
@@ -41,6 +42,9 @@ from . import _lca
 
 __all__ = [
     "sparse_encode",
+    "sparse_encode_file",
+    "InvalidSettingError",
+    "InvalidInputError",
     "lasso_objective",
     "extract_patches",
     "reconstruct_image",
@@ -57,6 +61,20 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: A setting outside its valid range or an unknown name (a ``ValueError``);
+#: ``.setting`` names it, e.g. ``'alpha'``.
+InvalidSettingError = _lca.InvalidSettingError
+#: Input data that cannot be used: shapes that do not fit, NaN or Inf, a zero
+#: atom, a file whose content is not what it claims (a ``ValueError``).
+InvalidInputError = _lca.InvalidInputError
+
+
+def _invalid_setting(message: str, setting: str) -> "InvalidSettingError":
+    """The engine's exception for a setting the Python layer refuses itself."""
+    error = InvalidSettingError(message)
+    error.setting = setting
+    return error
 
 #: The engine's defaults (the CLI's), e.g. ``DEFAULTS["tol"]``.
 DEFAULTS: dict = dict(_lca.defaults())
@@ -185,34 +203,152 @@ def sparse_encode(
     """
     X = _matrix(X, "X")
     D = _matrix(dictionary, "dictionary")
-    settings: dict = {"mode": mode, "positive": bool(positive), "normalize": bool(normalize)}
-    allowed = _RATE_KEYS if mode == "rate" else _SPIKING_KEYS if mode == "spiking" else ()
-    unknown = sorted(set(solver) - set(allowed))
-    if unknown:
-        other = "spiking" if mode == "rate" else "rate"
-        raise TypeError(f"sparse_encode() got settings that do not apply to mode={mode!r}: "
-                        f"{', '.join(unknown)} (a mode={other!r} setting or a misspelling)")
-    settings.update({k: v for k, v in solver.items() if v is not None})
+    settings = _encode_settings("sparse_encode", mode, positive, normalize, fixed_point, threshold, tol,
+                                max_iter, init is not None, solver)
     if mode == "rate":
-        if fixed_point:
-            raise ValueError("fixed_point applies to mode='spiking' only")
-        settings.update(threshold=threshold, tol=tol, max_iter=max_iter)
         if init is not None:
             settings["init"] = _matrix(init, "init")
         settings["return_states"] = bool(return_info)
-    elif mode == "spiking":
-        if threshold != "soft":
-            raise ValueError("mode='spiking' solves the LASSO: threshold must be 'soft'")
-        if tol is not None or max_iter is not None or init is not None:
-            raise ValueError("tol, max_iter and init apply to mode='rate' only")
-        settings["fixed_point"] = bool(fixed_point)
-    settings = {k: v for k, v in settings.items() if v is not None}
     codes, info = _lca.encode(X, D, float(alpha), settings, _n_jobs(n_jobs))
     if sparse:
         import scipy.sparse
 
         codes = scipy.sparse.csr_matrix(codes)
     return (codes, dict(info)) if return_info else codes
+
+
+def _encode_settings(caller, mode, positive, normalize, fixed_point, threshold, tol, max_iter, warm,
+                     solver) -> dict:
+    """The settings dict of the patch encoders, refusing what does not apply to ``mode``."""
+    settings: dict = {"mode": mode, "positive": bool(positive), "normalize": bool(normalize)}
+    allowed = _RATE_KEYS if mode == "rate" else _SPIKING_KEYS if mode == "spiking" else ()
+    unknown = sorted(set(solver) - set(allowed))
+    if unknown:
+        other = "spiking" if mode == "rate" else "rate"
+        raise TypeError(f"{caller}() got settings that do not apply to mode={mode!r}: "
+                        f"{', '.join(unknown)} (a mode={other!r} setting or a misspelling)")
+    settings.update({k: v for k, v in solver.items() if v is not None})
+    if mode == "rate":
+        if fixed_point:
+            raise _invalid_setting("fixed_point applies to mode='spiking' only", "fixed_point")
+        settings.update(threshold=threshold, tol=tol, max_iter=max_iter)
+    elif mode == "spiking":
+        if threshold != "soft":
+            raise _invalid_setting("mode='spiking' solves the LASSO: threshold must be 'soft'", "threshold")
+        for name, given in (("tol", tol is not None), ("max_iter", max_iter is not None), ("init", warm)):
+            if given:
+                raise _invalid_setting("tol, max_iter and init apply to mode='rate' only", name)
+        settings["fixed_point"] = bool(fixed_point)
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def sparse_encode_file(
+    X,
+    dictionary,
+    output,
+    alpha: float = DEFAULTS["alpha"],
+    *,
+    positive: bool = False,
+    mode: str = "rate",
+    fixed_point: bool = False,
+    threshold: str = "soft",
+    tol: Optional[float] = None,
+    max_iter: Optional[int] = None,
+    n_jobs: Optional[int] = None,
+    normalize: bool = False,
+    init=None,
+    save_states=None,
+    spikes=None,
+    block_rows: Optional[int] = None,
+    **solver,
+) -> dict:
+    """Sparse codes of every row of an ``.npy`` file, written to a file in blocks.
+
+    ``lca encode`` as a function: rows are read, encoded and written a block
+    at a time, so memory stays bounded whatever the number of rows, and the
+    codes are those of :func:`sparse_encode` on the whole array (bit for bit,
+    any block size, any thread count). Outputs are written to temporary
+    files renamed into place when complete: an interrupted or failed call
+    leaves no partial file.
+
+    Parameters
+    ----------
+    X : str or os.PathLike
+        ``.npy`` file of signals, shape (n_samples, n_features), float32 or
+        float64.
+    dictionary : array-like of shape (n_atoms, n_features), str or os.PathLike
+        Atoms, or an ``.npy`` file of them; rows must have unit L2 norm
+        (within 1e-3) unless ``normalize=True``.
+    output : str or os.PathLike
+        Codes, shape (n_samples, n_atoms): dense float32 ``.npy``, or a
+        scipy CSR matrix (``scipy.sparse.load_npz``) when it ends in ``.npz``.
+    alpha : float
+        The L1 penalty, as for :func:`sparse_encode`.
+    positive, mode, fixed_point, threshold, tol, max_iter, normalize, **solver
+        As for :func:`sparse_encode`.
+    n_jobs : int, optional
+        Threads (None or -1: all cores). Results do not depend on it.
+    init : str or os.PathLike, optional
+        Rate mode: ``.npy`` of warm-start membrane states, shape
+        (n_samples, n_atoms) (e.g. an earlier call's ``save_states``).
+    save_states : str or os.PathLike, optional
+        Rate mode: write the final membrane states to this ``.npy``.
+    spikes : str or os.PathLike, optional
+        Spiking mode: write every spike (signal, neuron, step) to this ``.npz``.
+    block_rows : int, optional
+        Rows per block, a positive multiple of ``DEFAULTS["signal_chunk"]``
+        (default: what fits 64 MiB, at most 65536). Results do not depend on it.
+
+    Returns
+    -------
+    summary : dict
+        ``n_signals``, ``n_atoms``, ``mean_energy`` (mean LASSO objective),
+        ``mean_active``, ``seconds``, ``normalized``; rate: ``iterations``,
+        ``jumps`` (per signal), ``unconverged``; spiking:
+        ``spikes_per_signal``, ``saturated``, ``time_steps``.
+
+    Raises
+    ------
+    InvalidSettingError
+        A setting out of range, or files of the wrong kind (``.setting``
+        names the argument).
+    InvalidInputError
+        Signals or states of the wrong shape, NaN or Inf in a file.
+    OSError
+        A file that cannot be read or written.
+
+    See Also
+    --------
+    sparse_encode : The same codes of an array in memory.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, lca
+    >>> d = tempfile.mkdtemp()
+    >>> np.save(os.path.join(d, "X.npy"), np.array([[1.0, 0.05, -0.5, 0.0]]))
+    >>> out = os.path.join(d, "codes.npy")
+    >>> lca.sparse_encode_file(os.path.join(d, "X.npy"), np.eye(4), out, alpha=0.1)["n_signals"]
+    1
+    >>> np.load(out).round(3)
+    array([[ 0.9,  0. , -0.4,  0. ]], dtype=float32)
+    """
+    if isinstance(dictionary, (str, os.PathLike)):
+        dictionary = np.load(dictionary)
+    D = _matrix(dictionary, "dictionary")
+    settings = _encode_settings("sparse_encode_file", mode, positive, normalize, fixed_point, threshold, tol,
+                                max_iter, init is not None, solver)
+    if mode == "rate":
+        if spikes is not None:
+            raise _invalid_setting("spikes applies to mode='spiking' only", "spikes")
+        settings.update(init=init, save_states=save_states)
+    elif save_states is not None:
+        raise _invalid_setting("save_states applies to mode='rate' only", "save_states")
+    else:
+        settings["spikes"] = spikes
+    settings["block_rows"] = block_rows
+    settings = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                for k, v in settings.items() if v is not None}
+    return dict(_lca.encode_file(os.fspath(X), D, os.fspath(output), float(alpha), settings, _n_jobs(n_jobs)))
 
 
 def lasso_objective(X, dictionary, codes, alpha: float) -> np.ndarray:

@@ -22,6 +22,21 @@ def sparse_encode(
     n_jobs: Optional[int] = ..., sparse: bool = ..., normalize: bool = ..., init: Optional[_Array] = ...,
     return_info: bool = ..., **solver: Any,
 ) -> Any: ...
+def sparse_encode_file(
+    X: Union[str, "os.PathLike[str]"], dictionary: Union[_Array, str, "os.PathLike[str]"],
+    output: Union[str, "os.PathLike[str]"], alpha: float = ..., *, positive: bool = ...,
+    mode: Literal["rate", "spiking"] = ..., fixed_point: bool = ...,
+    threshold: Literal["soft", "hard", "firm"] = ..., tol: Optional[float] = ..., max_iter: Optional[int] = ...,
+    n_jobs: Optional[int] = ..., normalize: bool = ..., init: Optional[Union[str, "os.PathLike[str]"]] = ...,
+    save_states: Optional[Union[str, "os.PathLike[str]"]] = ..., spikes: Optional[Union[str, "os.PathLike[str]"]] = ...,
+    block_rows: Optional[int] = ..., **solver: Any,
+) -> dict[str, Any]: ...
+
+class InvalidSettingError(ValueError):
+    setting: str
+
+class InvalidInputError(ValueError): ...
+
 def lasso_objective(X: _Array, dictionary: _Array, codes: Any, alpha: float) -> npt.NDArray[np.float64]: ...
 def extract_patches(
     image: _Array, patch_size: int, *, stride: Optional[int] = ..., normalize: bool = ..., remove_mean: bool = ...,

@@ -10,6 +10,16 @@ def encode(
     x: npt.NDArray[np.floating], dictionary: npt.NDArray[np.floating], alpha: float,
     settings: Optional[dict[str, Any]] = ..., n_jobs: Optional[int] = ...,
 ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]: ...
+def encode_file(
+    input: str, dictionary: npt.NDArray[np.floating], output: str, alpha: float,
+    settings: Optional[dict[str, Any]] = ..., n_jobs: Optional[int] = ...,
+) -> dict[str, Any]: ...
+
+class InvalidSettingError(ValueError):
+    setting: str
+
+class InvalidInputError(ValueError): ...
+
 def lasso_objectives(
     x: npt.NDArray[np.floating], dictionary: npt.NDArray[np.floating], codes: npt.NDArray[np.floating], alpha: float,
 ) -> npt.NDArray[np.float64]: ...

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -15,6 +14,7 @@ use super::{
     Settings, SnnModel, epoch_log, interruptible, recipe_for, snn_recipe_from, spiking_params,
     to_py, unit_dictionary, with_pool,
 };
+use crate::error::invalid_input;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<EventDataset>()?;
@@ -36,7 +36,7 @@ pub(crate) struct EventDataset {
 
 fn vec_of<'py, T: numpy::Element + Copy>(a: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<T>> {
     let arr: PyReadonlyArray1<'py, T> = a.extract().map_err(|_| {
-        PyValueError::new_err(format!(
+        invalid_input(format!(
             "{what} must be a 1-D numpy array of {}",
             std::any::type_name::<T>()
         ))
@@ -70,7 +70,7 @@ impl EventDataset {
         let channels: Vec<i64> = vec_of(channels, "channels")?;
         let offsets: Vec<i64> = vec_of(offsets, "offsets")?;
         let labels: Vec<i64> = vec_of(labels, "labels")?;
-        let bad = |m: String| Err(PyValueError::new_err(m));
+        let bad = |m: String| Err(invalid_input(m));
         if channels.len() != times.len() {
             return bad(format!(
                 "{} times but {} channels",
@@ -180,10 +180,7 @@ impl EventDataset {
     /// Times and channels of sample `i`.
     fn events<'py>(&self, py: Python<'py>, i: usize) -> PyResult<SampleArrays<'py>> {
         if i >= self.data.len() {
-            return Err(PyValueError::new_err(format!(
-                "sample {i} of {}",
-                self.data.len()
-            )));
+            return Err(invalid_input(format!("sample {i} of {}", self.data.len())));
         }
         let (t, c) = self.data.events(i);
         Ok((
@@ -290,7 +287,7 @@ fn snn_train_events<'py>(
         .max(test.as_ref().map_or(0, |t| t.data.n_classes));
     let steps = recipe.time_steps;
     if steps == 0 {
-        return Err(PyValueError::new_err("time_steps must be at least 1"));
+        return Err(invalid_input("time_steps must be at least 1"));
     }
     // test streams read with the training set's channels and duration
     let te = test.as_ref().map(|t| {

@@ -16,19 +16,20 @@ use std::time::Duration;
 
 use lca::dictionary::{
     HorizonRule, LearnParams, NoObserver, Observer, PatchMatrixParams, PatchMatrixTraining, Rule,
-    Status,
-    Training, TrainingConfig, TrainingRow, UNBOUNDED_STEPS,
+    Status, Training, TrainingConfig, TrainingRow, UNBOUNDED_STEPS,
 };
 use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, tile};
 use lca::neuron::{Integrator, Threshold};
 use lca::solver::{Anneal, Monitor, SpikingParams};
 use lca::{Dictionary, LcaParams};
 
+mod error;
 mod interchange;
+use error::{invalid_input, invalid_setting, to_py};
 use nalgebra::DMatrix;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -37,14 +38,6 @@ type Array2<'py> = Bound<'py, PyArray2<f32>>;
 
 // ---------------------------------------------------------------------------
 // Errors and settings
-
-/// The engine's one-line message as `OSError` (file system) or `ValueError`.
-fn to_py(e: lca::Error) -> PyErr {
-    match e {
-        lca::Error::Io { .. } | lca::Error::InUse { .. } => PyOSError::new_err(e.to_string()),
-        _ => PyValueError::new_err(e.to_string()),
-    }
-}
 
 /// Typed, checked access to a settings dict; remembers which keys were read
 /// so [`Settings::finish`] can refuse the others.
@@ -85,6 +78,17 @@ impl<'py> Settings<'py> {
         Ok(self.get(key)?.unwrap_or(default))
     }
 
+    /// The value of `key` named as the library names it (the CLI's
+    /// spellings, aliases included), `None` when absent or `None`.
+    fn named<T>(&mut self, key: &str) -> PyResult<Option<T>>
+    where
+        T: lca::names::Named + std::str::FromStr<Err = lca::Error>,
+    {
+        self.get::<String>(key)?
+            .map(|v| v.parse::<T>().map_err(to_py))
+            .transpose()
+    }
+
     /// Fails on a key nobody read.
     fn finish(self) -> PyResult<()> {
         for key in self.dict.keys() {
@@ -97,45 +101,36 @@ impl<'py> Settings<'py> {
     }
 }
 
-fn threshold(name: &str, width: Option<f32>) -> PyResult<Threshold> {
-    match name {
-        "soft" => Ok(Threshold::Soft),
-        "hard" => Ok(Threshold::Hard),
-        "firm" => Ok(Threshold::Firm {
-            width: width.unwrap_or(0.1),
-        }),
-        other => Err(PyValueError::new_err(format!(
-            "threshold must be 'soft', 'hard' or 'firm', got '{other}'"
-        ))),
+/// The transfer function from `threshold` (by name) and `firm_width`.
+fn threshold(s: &mut Settings<'_>) -> PyResult<Threshold> {
+    let t: Threshold = s.named("threshold")?.unwrap_or_default();
+    let width = s.get("firm_width")?;
+    if width.is_some() && !matches!(t, Threshold::Firm { .. }) {
+        return Err(invalid_setting(
+            "firm_width",
+            "firm_width needs threshold='firm'",
+        ));
     }
+    Ok(t.with_firm_width(width))
 }
 
 /// Rate-LCA settings from a dict; absent keys keep the library's defaults.
 fn rate_params(s: &mut Settings<'_>, lambda: f32) -> PyResult<LcaParams> {
     let d = LcaParams::default();
-    let name: String = s.or("threshold", "soft".to_string())?;
-    let width = s.get("firm_width")?;
-    if width.is_some() && name != "firm" {
-        return Err(PyValueError::new_err("firm_width needs threshold='firm'"));
-    }
-    let integrator = match s.or("integrator", "euler".to_string())?.as_str() {
-        "euler" => Integrator::ForwardEuler,
-        "exponential" => Integrator::ExponentialEuler,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "integrator must be 'euler' or 'exponential', got '{other}'"
-            )));
-        }
-    };
+    let threshold = threshold(s)?;
+    let integrator: Integrator = s.named("integrator")?.unwrap_or_default();
     let anneal_from: Option<f32> = s.get("anneal_from")?;
     let anneal_decay: Option<f32> = s.get("anneal_decay")?;
     if anneal_decay.is_some() && anneal_from.is_none() {
-        return Err(PyValueError::new_err("anneal_decay needs anneal_from"));
+        return Err(invalid_setting(
+            "anneal_decay",
+            "anneal_decay needs anneal_from",
+        ));
     }
     Ok(LcaParams::new()
         .lambda(lambda)
         .nonneg(s.or("positive", false)?)
-        .threshold(threshold(&name, width)?)
+        .threshold(threshold)
         .tau(s.or("tau", d.tau)?)
         .dt(s.or("dt", d.dt)?)
         .integrator(integrator)
@@ -144,17 +139,15 @@ fn rate_params(s: &mut Settings<'_>, lambda: f32) -> PyResult<LcaParams> {
         .projection(s.or("projection", d.projection)?)
         .patience(s.or("patience", d.patience)?)
         .adaptive_dt(s.or("adaptive_dt", d.adaptive_dt)?)
-        .anneal(anneal_from.map(|start| Anneal {
-            start,
-            decay: anneal_decay.unwrap_or(0.95),
-        })))
+        .anneal(anneal_from.map(|start| Anneal::from_start(start, anneal_decay))))
 }
 
 fn spiking_params(s: &mut Settings<'_>, lambda: f32) -> PyResult<SpikingParams> {
     let d = SpikingParams::default();
     let steps: usize = s.or("time_steps", d.steps)?;
     if steps == 0 {
-        return Err(PyValueError::new_err(
+        return Err(invalid_setting(
+            "time_steps",
             "time_steps must be at least 1, got 0",
         ));
     }
@@ -206,30 +199,10 @@ fn to_numpy<'py>(py: Python<'py>, m: DMatrix<f32>) -> PyResult<Array2<'py>> {
     PyArray1::from_vec(py, v).reshape([c, r])
 }
 
-/// Relative tolerance on atom norms, as `lca encode`'s.
-const UNIT_NORM_TOLERANCE: f64 = 1e-3;
-
-/// The dictionary for encoding: rows must be unit-norm (as for `lca encode`)
-/// unless `normalize`; returns it and whether an atom was rescaled.
+/// The dictionary for encoding under the library's unit-norm policy
+/// ([`Dictionary::for_encoding`]): it and whether an atom was rescaled.
 fn unit_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<(Dictionary, bool)> {
-    let atoms = columns(obj, "dictionary")?;
-    lca::error::check_finite("dictionary", atoms.as_slice()).map_err(to_py)?;
-    let norms: Vec<f64> = atoms
-        .column_iter()
-        .map(|a| a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
-        .collect();
-    let off = norms
-        .iter()
-        .position(|&n| (n - 1.0).abs() > UNIT_NORM_TOLERANCE);
-    let zero = norms.iter().any(|&n| n <= 1e-12);
-    if let (Some(row), false, false) = (off, zero, normalize) {
-        return Err(PyValueError::new_err(format!(
-            "dictionary: row {row} (an atom) has L2 norm {:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}): the codes would solve the LASSO for the normalised atoms, not for this dictionary; normalise its rows or pass normalize=True",
-            norms[row]
-        )));
-    }
-    let dict = Dictionary::from_atoms(atoms).map_err(to_py)?;
-    Ok((dict, off.is_some()))
+    Dictionary::for_encoding(columns(obj, "dictionary")?, normalize).map_err(to_py)
 }
 
 // ---------------------------------------------------------------------------
@@ -239,12 +212,12 @@ fn unit_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<(Diction
 fn with_pool<T: Send>(n_jobs: Option<usize>, work: impl FnOnce() -> T + Send) -> PyResult<T> {
     match n_jobs {
         None => Ok(work()),
-        Some(0) => Err(PyValueError::new_err("n_jobs must be at least 1")),
+        Some(0) => Err(invalid_setting("n_jobs", "n_jobs must be at least 1")),
         Some(n) => {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build()
-                .map_err(|e| PyValueError::new_err(format!("cannot start {n} threads ({e})")))?;
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads ({e})")))?;
             Ok(pool.install(work))
         }
     }
@@ -304,7 +277,7 @@ fn interruptible<T: Send>(
     });
     let value = match result {
         Ok(v) => v?,
-        Err(_) => return Err(PyValueError::new_err("the engine panicked")),
+        Err(_) => return Err(PyRuntimeError::new_err("the engine panicked")),
     };
     match raised {
         Some(e) => Err(e),
@@ -319,13 +292,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(20);
 /// A solve's result where an interrupt surfaces as the handler's error: the
 /// engine's `Interrupted` means `interruptible` is about to raise it.
 fn solved<T>(r: PyResult<lca::Result<T>>) -> PyResult<T> {
-    match r? {
-        Ok(v) => Ok(v),
-        Err(lca::Error::Interrupted) => Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
-            "interrupted",
-        )),
-        Err(e) => Err(to_py(e)),
-    }
+    r?.map_err(to_py)
 }
 
 /// The training log as a dict of numpy columns (`heldout_energy` NaN where
@@ -435,6 +402,14 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// A `mode` that is neither solver.
+fn bad_mode(other: &str) -> PyErr {
+    invalid_setting(
+        "mode",
+        format!("mode must be 'rate' or 'spiking', got '{other}'"),
+    )
+}
+
 /// Sparse codes of the rows of `x` over the rows of `dictionary`:
 /// `(codes (n_samples, n_atoms) float32, info dict)`.
 #[pyfunction]
@@ -456,7 +431,7 @@ fn encode<'py>(
     let (dict, normalized) = unit_dictionary(dictionary, normalize)?;
     let signals = columns(x, "X")?;
     if signals.nrows() != dict.n_features() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "X has {} features (shape ({}, {})) but the atoms of the dictionary have {} (shape ({}, {}))",
             signals.nrows(),
             signals.ncols(),
@@ -491,7 +466,12 @@ fn encode<'py>(
         }
         "spiking" => {
             if init.is_some() || return_states {
-                return Err(PyValueError::new_err(
+                return Err(invalid_setting(
+                    if init.is_some() {
+                        "init"
+                    } else {
+                        "return_states"
+                    },
                     "init and return_states apply to mode='rate' only",
                 ));
             }
@@ -510,13 +490,89 @@ fn encode<'py>(
             info.set_item("time_steps", enc.steps)?;
             enc.codes
         }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be 'rate' or 'spiking', got '{other}'"
-            )));
-        }
+        other => return Err(bad_mode(other)),
     };
     Ok((to_numpy(py, codes)?, info))
+}
+
+/// Codes of every row of the `.npy` file `input` written to `output`
+/// (`.npy`, or scipy CSR `.npz`) block by block in bounded memory, exactly
+/// as `lca encode` streams them; returns the run's summary (`lca encode
+/// --json`'s figures). Rate mode reads warm-start states from the `.npy`
+/// `init` and writes the final states to `save_states`; spiking mode writes
+/// every spike to the `.npz` `spikes`.
+#[pyfunction]
+#[pyo3(signature = (input, dictionary, output, alpha, settings=None, n_jobs=None))]
+fn encode_file<'py>(
+    py: Python<'py>,
+    input: PathBuf,
+    dictionary: &Bound<'py, PyAny>,
+    output: PathBuf,
+    alpha: f32,
+    settings: Option<&Bound<'py, PyDict>>,
+    n_jobs: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    use lca::distributed::SingleProcess;
+    use lca::streamed_encoding::{NpyStream, encode_rate, encode_spiking};
+    let mut s = Settings::new(settings, py);
+    let mode: String = s.or("mode", "rate".to_string())?;
+    let (dict, normalized) = unit_dictionary(dictionary, s.or("normalize", false)?)?;
+    let files = NpyStream::new(input, output).block_rows(s.get("block_rows")?);
+    let summary = PyDict::new(py);
+    summary.set_item("mode", mode.as_str())?;
+    summary.set_item("normalized", normalized)?;
+    let stop = AtomicUsize::new(0);
+    let monitor = Monitor {
+        progress: None,
+        cancel: Some(&stop),
+    };
+    let (m, energy, active, seconds) = match mode.as_str() {
+        "rate" => {
+            let files = files
+                .warm_start(s.get("init")?)
+                .save_states(s.get("save_states")?)
+                .check()
+                .map_err(to_py)?;
+            let lca = rate_params(&mut s, alpha)?.check().map_err(to_py)?;
+            s.finish()?;
+            let r = solved(interruptible(py, n_jobs, &stop, || {
+                encode_rate(&SingleProcess, &lca, &dict, &files, monitor)
+            }))?
+            .expect("a single process is rank 0");
+            let per_signal = |total: u64| total as f64 / r.n_signals.max(1) as f64;
+            summary.set_item("iterations", per_signal(r.iterations))?;
+            summary.set_item("jumps", per_signal(r.jumps))?;
+            summary.set_item("unconverged", r.unconverged)?;
+            (r.n_signals, r.mean_energy, r.mean_active, r.seconds)
+        }
+        "spiking" => {
+            let spikes: Option<PathBuf> = s.get("spikes")?;
+            let files = files.spikes(spikes.clone()).check().map_err(to_py)?;
+            let solver = spiking_params(&mut s, alpha)?
+                .record_spikes(spikes.is_some())
+                .check()
+                .map_err(to_py)?;
+            s.finish()?;
+            let r = solved(interruptible(py, n_jobs, &stop, || {
+                encode_spiking(&SingleProcess, &solver, &dict, &files, monitor)
+            }))?
+            .expect("a single process is rank 0");
+            summary.set_item(
+                "spikes_per_signal",
+                r.spikes as f64 / r.n_signals.max(1) as f64,
+            )?;
+            summary.set_item("saturated", r.saturated)?;
+            summary.set_item("time_steps", solver.params().steps)?;
+            (r.n_signals, r.mean_energy, r.mean_active, r.seconds)
+        }
+        other => return Err(bad_mode(other)),
+    };
+    summary.set_item("n_signals", m)?;
+    summary.set_item("n_atoms", dict.n_atoms())?;
+    summary.set_item("mean_energy", energy)?;
+    summary.set_item("mean_active", active)?;
+    summary.set_item("seconds", seconds)?;
+    Ok(summary)
 }
 
 /// Per-row objective `½‖x − Dᵀa‖² + λ‖a‖₁` (float64), the engine's own.
@@ -532,7 +588,7 @@ fn lasso_objectives<'py>(
     let x = columns(x, "X")?;
     let a = columns(codes, "codes")?;
     if x.nrows() != dict.n_features() || a.nrows() != dict.n_atoms() || a.ncols() != x.ncols() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "shapes do not fit: X ({}, {}), dictionary ({}, {}), codes ({}, {})",
             x.ncols(),
             x.nrows(),
@@ -556,7 +612,7 @@ fn image(obj: &Bound<'_, PyAny>) -> PyResult<Image> {
         [h, w] => (*h, *w, 1),
         [h, w, c] => (*h, *w, *c),
         _ => {
-            return Err(PyValueError::new_err(format!(
+            return Err(invalid_input(format!(
                 "image must have shape (H, W) or (H, W, 3), got {shape:?}"
             )));
         }
@@ -579,11 +635,11 @@ fn image_to_numpy<'py>(py: Python<'py>, img: Image) -> PyResult<Bound<'py, PyAny
 /// Patch preprocessing from a settings dict (whitening by name).
 fn preprocessing(s: &mut Settings<'_>, color: bool) -> PyResult<Preprocessing> {
     let d = Preprocessing::default();
-    let whiten: String = s.or("whiten", d.whiten.name().to_string())?;
+    let whiten: Whitening = s.named("whiten")?.unwrap_or(d.whiten);
     let p = Preprocessing::default()
         .downscale(s.or("downscale", d.downscale)?)
         .color(color)
-        .whiten(Whitening::from_name(&whiten).map_err(to_py)?)
+        .whiten(whiten)
         .remove_mean(s.or("remove_mean", d.remove_mean)?)
         .unit_norm(s.or("unit_norm", d.unit_norm)?)
         .min_norm(s.or("min_norm", d.min_norm)?);
@@ -642,7 +698,7 @@ fn reconstruct_image<'py>(
     let mut s = Settings::new(settings, py);
     let patch_size: usize = s
         .get("patch_size")?
-        .ok_or_else(|| PyValueError::new_err("patch_size is required"))?;
+        .ok_or_else(|| invalid_setting("patch_size", "patch_size is required"))?;
     let stride: usize = s.or("stride", (patch_size / 2).max(1))?;
     let pre = Preprocessor::new(preprocessing(&mut s, img.channels == 3)?).map_err(to_py)?;
     s.finish()?;
@@ -667,15 +723,7 @@ fn reconstruct_image<'py>(
 /// choice: the problem size, or the time budget).
 fn learn_params(s: &mut Settings<'_>) -> PyResult<(LearnParams, HorizonRule)> {
     let d = LearnParams::default();
-    let rule = match s.or("rule", d.rule.name().to_string())?.as_str() {
-        "online" => Rule::Online,
-        "hebbian" => Rule::Hebbian,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "rule must be 'online' or 'hebbian', got '{other}'"
-            )));
-        }
-    };
+    let rule: Rule = s.named("rule")?.unwrap_or(d.rule);
     let max_seconds: Option<f64> = s.get("max_seconds")?;
     let given: Option<u64> = s.get("n_steps")?;
     let horizon = if given.is_some() {
@@ -686,7 +734,8 @@ fn learn_params(s: &mut Settings<'_>) -> PyResult<(LearnParams, HorizonRule)> {
     let steps = match (given.unwrap_or(d.steps), max_seconds) {
         (0, Some(_)) => UNBOUNDED_STEPS,
         (0, None) => {
-            return Err(PyValueError::new_err(
+            return Err(invalid_setting(
+                "n_steps",
                 "n_steps=0 (no step limit) needs max_seconds",
             ));
         }
@@ -869,6 +918,7 @@ impl PatchLearner {
 fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_file, m)?)?;
     m.add_function(wrap_pyfunction!(lasso_objectives, m)?)?;
     m.add_function(wrap_pyfunction!(extract_patches, m)?)?;
     m.add_function(wrap_pyfunction!(reconstruct_image, m)?)?;
@@ -883,6 +933,7 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(snn_dataset, m)?)?;
     m.add_class::<SnnModel>()?;
     interchange::register(m)?;
+    error::register(m)?;
     Ok(())
 }
 
@@ -902,14 +953,14 @@ fn dataset(
         .as_array()
         .to_vec();
     if labels.len() != m.ncols() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "X has {} samples but y has {} labels",
             m.ncols(),
             labels.len()
         )));
     }
     if let Some(i) = labels.iter().position(|&l| l < 0) {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "label {} of sample {i} is negative",
             labels[i]
         )));
@@ -1037,9 +1088,12 @@ fn recipe_for(name: &str) -> PyResult<lca::snn::Recipe> {
         "yinyang" | "digits" | "streams" | "shd" | "ssc" => {
             Ok(lca::snn::defaults::for_dataset(name))
         }
-        other => Err(PyValueError::new_err(format!(
-            "dataset must name a recipe: 'yinyang' (also that of CSV files), 'digits', 'streams', 'shd' or 'ssc', got '{other}'"
-        ))),
+        other => Err(invalid_setting(
+            "dataset",
+            format!(
+                "dataset must name a recipe: 'yinyang' (also that of CSV files), 'digits', 'streams', 'shd' or 'ssc', got '{other}'"
+            ),
+        )),
     }
 }
 
@@ -1048,22 +1102,7 @@ fn recipe_for(name: &str) -> PyResult<lca::snn::Recipe> {
 #[pyfunction]
 fn snn_recipe(dataset: &str) -> PyResult<String> {
     serde_json::to_string(&recipe_for(dataset)?)
-        .map_err(|e| PyValueError::new_err(format!("cannot serialise the recipe ({e})")))
-}
-
-/// A name from a fixed set, or a one-line error listing the choices.
-fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> PyResult<T> {
-    options
-        .iter()
-        .find(|(name, _)| *name == value)
-        .map(|&(_, v)| v)
-        .ok_or_else(|| {
-            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-            PyValueError::new_err(format!(
-                "{key} must be one of {}, got '{value}'",
-                names.join(", ")
-            ))
-        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot serialise the recipe ({e})")))
 }
 
 /// The recipe of `settings["dataset"]` with every other setting applied on
@@ -1073,50 +1112,23 @@ fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
     use lca::neuron::{Reset, SurrogateKind};
     use lca::snn::{EncoderKind, Loss, Method};
     let mut r = recipe_for(&s.or("dataset", "yinyang".to_string())?)?;
-    if let Some(k) = s.get::<String>("surrogate")? {
-        r.surrogate.kind = choice(
-            "surrogate",
-            &k,
-            &[
-                ("box", SurrogateKind::Box),
-                ("sigmoid", SurrogateKind::Sigmoid),
-                ("exponential", SurrogateKind::Exponential),
-                ("fast-sigmoid", SurrogateKind::FastSigmoid),
-                ("triangle", SurrogateKind::Triangle),
-            ],
-        )?;
+    if let Some(k) = s.named::<SurrogateKind>("surrogate")? {
+        r.surrogate.kind = k;
     }
     r.surrogate.tau = s.or("surrogate_width", r.surrogate.tau)?;
     r.surrogate.alpha = s.or("alpha", r.surrogate.alpha)?;
     r.hidden = s.or("hidden", r.hidden.clone())?;
     r.recurrent = s.or("recurrent", r.recurrent)?;
-    if let Some(l) = s.get::<String>("loss")? {
-        r.train.loss = choice(
-            "loss",
-            &l,
-            &[
-                ("max", Loss::MaxVoltage),
-                ("mean", Loss::MeanVoltage),
-                ("count", Loss::SpikeCount),
-                ("ttfs", lca::snn::defaults::TTFS),
-                ("exp", Loss::ExpVoltage { tau: 0.0 }),
-            ],
-        )?;
+    if let Some(l) = s.named::<Loss>("loss")? {
+        r.train.loss = l;
     }
     if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
         *tau0 = s.or("ttfs_tau0", *tau0)?;
         *tau1 = s.or("ttfs_tau1", *tau1)?;
         *gamma = s.or("ttfs_gamma", *gamma)?;
     }
-    if let Some(e) = s.get::<String>("encoder")? {
-        r.encoder = choice(
-            "encoder",
-            &e,
-            &[
-                ("latency", EncoderKind::Latency),
-                ("rate", EncoderKind::Rate),
-            ],
-        )?;
+    if let Some(e) = s.named::<EncoderKind>("encoder")? {
+        r.encoder = e;
     }
     let window: Option<usize> = s.get("window")?;
     if let Some(t) = s.get("time_steps")? {
@@ -1136,12 +1148,8 @@ fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
     r.neuron.current_decay = s.or("current_decay", r.neuron.current_decay)?;
     r.neuron.voltage_decay = s.or("voltage_decay", r.neuron.voltage_decay)?;
     r.neuron.threshold = s.or("firing_threshold", r.neuron.threshold)?;
-    if let Some(reset) = s.get::<String>("reset")? {
-        r.neuron.reset = choice(
-            "reset",
-            &reset,
-            &[("zero", Reset::Zero), ("subtract", Reset::Subtract)],
-        )?;
+    if let Some(reset) = s.named::<Reset>("reset")? {
+        r.neuron.reset = reset;
     }
     // `train_decays=False` is the CLI's --fixed-decays, True its --train-decays.
     r.train_decays = s.or("train_decays", r.train_decays)?;
@@ -1153,15 +1161,8 @@ fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
     if let Loss::ExpVoltage { tau } = &mut r.train.loss {
         *tau = exp_tau.unwrap_or(r.time_steps as f32);
     }
-    if let Some(m) = s.get::<String>("method")? {
-        r.train.method = choice(
-            "method",
-            &m,
-            &[
-                ("surrogate", Method::Surrogate),
-                ("eventprop", Method::EventProp),
-            ],
-        )?;
+    if let Some(m) = s.named::<Method>("method")? {
+        r.train.method = m;
     }
     // EventProp's adjoint covers weights, biases and thresholds, not decays.
     if r.train.method == Method::EventProp {
@@ -1170,7 +1171,10 @@ fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
     r.train.seed = s.or("seed", 0)?;
     r.train.keep_best &= !s.or("keep_last", false)?;
     if r.time_steps == 0 {
-        return Err(PyValueError::new_err("time_steps must be at least 1"));
+        return Err(invalid_setting(
+            "time_steps",
+            "time_steps must be at least 1",
+        ));
     }
     Ok(r)
 }
@@ -1300,9 +1304,10 @@ fn snn_dataset<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
         "yinyang" => lca::snn::data::yinyang_splits(),
         "digits" => lca::snn::data::digits_splits().map_err(to_py)?,
         other => {
-            return Err(PyValueError::new_err(format!(
-                "dataset must be 'yinyang' or 'digits', got '{other}'"
-            )));
+            return Err(invalid_setting(
+                "dataset",
+                format!("dataset must be 'yinyang' or 'digits', got '{other}'"),
+            ));
         }
     };
     let train = dataset_arrays(py, &splits.train)?;
@@ -1344,7 +1349,7 @@ fn array4(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<([usize; 4], Vec<f32>)
     };
     match shape[..] {
         [a, b, c, d] => Ok(([a, b, c, d], data)),
-        _ => Err(PyValueError::new_err(format!(
+        _ => Err(invalid_input(format!(
             "{what} must have 4 dimensions, got shape {shape:?}"
         ))),
     }
@@ -1354,7 +1359,7 @@ fn array4(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<([usize; 4], Vec<f32>)
 fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDictionary> {
     let ([m, c, k, k2], data) = array4(obj, "filters")?;
     if k != k2 {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "filters must be square, shape (n_filters, channels, k, k); got ({m}, {c}, {k}, {k2})"
         )));
     }
@@ -1365,7 +1370,7 @@ fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDict
         ConvDictionary::new(m, c, k, data)
     };
     made.map_err(|e| {
-        PyValueError::new_err(format!(
+        invalid_input(format!(
             "filters: {e}{}",
             if normalize {
                 ""
@@ -1380,7 +1385,7 @@ fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDict
 fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyResult<Vec<Planes>> {
     let ([n, c, h, w], data) = array4(obj, what)?;
     if c != dict.channels() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "{what} have {c} channel(s) (shape ({n}, {c}, {h}, {w})) but the filters have {} (shape ({}, {}, {k}, {k}))",
             dict.channels(),
             dict.n_filters(),
@@ -1393,8 +1398,7 @@ fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyR
         .map(|i| Planes::new(c, h, w, data[i * len..(i + 1) * len].to_vec()).map_err(to_py))
         .collect::<PyResult<_>>()?;
     for (i, img) in images.iter().enumerate() {
-        lca::conv::check_image(dict, img)
-            .map_err(|e| PyValueError::new_err(format!("{what} {i}: {e}")))?;
+        lca::conv::check_image(dict, img).map_err(|e| invalid_input(format!("{what} {i}: {e}")))?;
         lca::error::check_finite(what, &img.data).map_err(to_py)?;
     }
     Ok(images)
@@ -1413,29 +1417,19 @@ fn planes_to_numpy<'py>(py: Python<'py>, planes: &[&Planes]) -> PyResult<Bound<'
         .into_any())
 }
 
-fn boundary(name: &str) -> PyResult<Boundary> {
-    match name {
-        "circular" | "wrap" => Ok(Boundary::Circular),
-        "zero" | "fill" => Ok(Boundary::Zero),
-        other => Err(PyValueError::new_err(format!(
-            "boundary must be 'circular' or 'zero', got '{other}'"
-        ))),
-    }
+/// `boundary` by name (default circular).
+fn boundary(s: &mut Settings<'_>) -> PyResult<Boundary> {
+    Ok(s.named("boundary")?.unwrap_or_default())
 }
 
 /// The rate convolutional coder from settings (absent keys: the CLI's defaults).
 fn conv_rate_params(s: &mut Settings<'_>, alpha: f32) -> PyResult<ConvLca> {
     let d = ConvLcaParams::default();
-    let name: String = s.or("threshold", "soft".to_string())?;
-    let width = s.get("firm_width")?;
-    if width.is_some() && name != "firm" {
-        return Err(PyValueError::new_err("firm_width needs threshold='firm'"));
-    }
     ConvLcaParams::new()
         .lambda(alpha)
-        .threshold(threshold(&name, width)?)
+        .threshold(threshold(s)?)
         .nonneg(s.or("positive", false)?)
-        .boundary(boundary(&s.or("boundary", "circular".to_string())?)?)
+        .boundary(boundary(s)?)
         .tol(s.or("tol", d.tol)?)
         .max_iters(s.or("max_iter", d.max_iters)?)
         .check()
@@ -1446,7 +1440,7 @@ fn conv_spiking_params(s: &mut Settings<'_>, alpha: f32) -> PyResult<ConvSpiking
     let d = ConvSpikingParams::default();
     let mut p = ConvSpikingParams::new()
         .lambda(alpha)
-        .boundary(boundary(&s.or("boundary", "circular".to_string())?)?)
+        .boundary(boundary(s)?)
         .dt(s.or("dt", d.dt)?)
         .threshold(s.or("spike_threshold", d.threshold)?)
         .steps(s.or("time_steps", d.steps)?)
@@ -1529,11 +1523,7 @@ fn conv_encode<'py>(
             info.set_item("spikes", PyArray1::from_vec(py, spikes))?;
             encoded.into_iter().map(|e| e.codes).collect()
         }
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "mode must be 'rate' or 'spiking', got '{other}'"
-            )));
-        }
+        other => return Err(bad_mode(other)),
     };
     let refs: Vec<&Planes> = codes.iter().collect();
     let out = if refs.is_empty() {
@@ -1550,7 +1540,7 @@ fn conv_encode<'py>(
 fn conv_codes(obj: &Bound<'_, PyAny>, dict: &ConvDictionary) -> PyResult<Vec<Planes>> {
     let ([n, m, h, w], data) = array4(obj, "codes")?;
     if m != dict.n_filters() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "codes have {m} maps (shape ({n}, {m}, {h}, {w})) but there are {} filters",
             dict.n_filters()
         )));
@@ -1573,7 +1563,7 @@ fn conv_reconstruct<'py>(
     normalize: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let dict = conv_dictionary(filters, normalize)?;
-    let b = boundary(boundary_name)?;
+    let b: Boundary = boundary_name.parse().map_err(to_py)?;
     let codes = conv_codes(codes, &dict)?;
     let images = py
         .detach(|| {
@@ -1582,7 +1572,7 @@ fn conv_reconstruct<'py>(
                 .map(|a| lca::conv::reconstruct(&dict, a, b))
                 .collect::<lca::Result<Vec<_>>>()
         })
-        .map_err(|e| PyValueError::new_err(format!("codes: {e}")))?;
+        .map_err(|e| invalid_input(format!("codes: {e}")))?;
     if images.is_empty() {
         return Ok(PyArray1::from_vec(py, Vec::<f32>::new())
             .reshape([0, dict.channels(), 0, 0])?
@@ -1605,11 +1595,11 @@ fn conv_objective<'py>(
     normalize: bool,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let dict = conv_dictionary(filters, normalize)?;
-    let b = boundary(boundary_name)?;
+    let b: Boundary = boundary_name.parse().map_err(to_py)?;
     let images = conv_images(images, &dict, "images")?;
     let codes = conv_codes(codes, &dict)?;
     if codes.len() != images.len() {
-        return Err(PyValueError::new_err(format!(
+        return Err(invalid_input(format!(
             "{} images but {} code arrays",
             images.len(),
             codes.len()

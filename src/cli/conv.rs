@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule};
-use lca::image::{Image, ImageSet, LoadOptions, psnr};
+use lca::image::{ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
 use lca::io::npz::{self, CsrMatrix};
 use lca::neuron::Threshold;
@@ -27,24 +27,6 @@ pub(crate) struct ConvSettings {
     pub max_iters: Option<usize>,
     pub tol: Option<f32>,
     pub run: super::RunOptions,
-}
-
-/// `--conv-schedule`'s spellings.
-pub(crate) fn schedule_from_name(name: &str) -> anyhow::Result<Schedule> {
-    Ok(match name {
-        "accelerated" => Schedule::Accelerated,
-        "greedy" => Schedule::Greedy { segment: None },
-        other => bail!("--conv-schedule: expected accelerated or greedy, got {other}"),
-    })
-}
-
-/// The name of the schedule that ran.
-fn schedule_name(s: Schedule) -> &'static str {
-    match s {
-        Schedule::Accelerated => "accelerated",
-        Schedule::Greedy { .. } => "greedy",
-        Schedule::Dynamics { .. } => "dynamics",
-    }
 }
 
 /// Whether `path` holds a convolutional dictionary.
@@ -94,31 +76,7 @@ fn read_images(path: &Path, channels: usize) -> anyhow::Result<Vec<Planes>> {
         &[path.to_path_buf()],
         LoadOptions::default().color(channels == 3),
     )?;
-    Ok(vec![to_planes(set.load(0)?.as_ref())])
-}
-
-/// HWC image → `(C, H, W)` planes.
-fn to_planes(img: &Image) -> Planes {
-    let (w, h, c) = (img.width, img.height, img.channels);
-    let mut p = Planes::zeros(c, h, w);
-    for (i, px) in img.data.chunks_exact(c).enumerate() {
-        for (ch, &v) in px.iter().enumerate() {
-            p.data[ch * h * w + i] = v;
-        }
-    }
-    p
-}
-
-/// `(C, H, W)` planes → HWC image.
-fn to_image(p: &Planes) -> anyhow::Result<Image> {
-    let (c, h, w) = p.shape();
-    let mut data = vec![0.0; c * h * w];
-    for ch in 0..c {
-        for (i, &v) in p.plane(ch).iter().enumerate() {
-            data[i * c + ch] = v;
-        }
-    }
-    Ok(Image::new(w, h, c, data)?)
+    Ok(vec![Planes::from_image(set.load(0)?.as_ref())])
 }
 
 /// One image's codes and the figures a summary reports.
@@ -264,7 +222,7 @@ pub(crate) fn encode(
         "width": w,
         "boundary": s.boundary.name(),
         "lambda": s.lambda,
-        "schedule": coded[0].schedule.map(schedule_name),
+        "schedule": coded[0].schedule.map(|s| s.name()),
         "objective": coded.iter().map(|c| c.objective).sum::<f64>() / n,
         "objectives": coded.iter().map(|c| c.objective).collect::<Vec<_>>(),
         "iterations": coded.iter().map(|c| c.iterations).collect::<Vec<_>>(),
@@ -371,11 +329,11 @@ pub(crate) fn reconstruct(
     let mut reports = Vec::new();
     for (i, path) in images.iter().enumerate() {
         let original = set.load(i)?;
-        let planes = to_planes(&original);
+        let planes = Planes::from_image(&original);
         lca::conv::check_image(&dict, &planes).with_context(|| path.display().to_string())?;
         let coded = encode_all(&dict, std::slice::from_ref(&planes), s)?.remove(0);
         let recon = lca::conv::reconstruct(&dict, &coded.codes, s.boundary)?;
-        let mut image = to_image(&recon)?;
+        let mut image = recon.to_image()?;
         for v in &mut image.data {
             *v = v.clamp(0.0, 1.0);
         }

@@ -1,37 +1,22 @@
-//! `lca encode`: sparse codes of the rows of X.npy over the atoms of D.npy.
-//!
-//! The input is streamed: rows are read, encoded and written a block at a
-//! time (outputs go to temporary files renamed into place at the end), so
-//! memory stays bounded whatever the number of rows. Blocks are multiples of
-//! the solvers' own chunk ([`SIGNAL_CHUNK`]) and every summary value is
-//! summed signal by signal in input order, so outputs and summaries are
-//! bit-identical for any block size, as they are for any number of threads.
+//! `lca encode`: sparse codes of the rows of X.npy over the atoms of D.npy,
+//! streamed block by block (and sharded over the ranks under `mpirun`) by
+//! [`lca::streamed_encoding`]; this module parses, calls and prints.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lca::conv::ConvSpikingParams;
+use lca::conv::{Boundary, Schedule};
 use lca::distributed::Communicator;
-use lca::io::{atomic, npy, npz};
+use lca::io::npy;
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{
-    Anneal, SIGNAL_CHUNK, SpikeRecord, SpikingParams, Termination, Trace, lasso_objectives,
-};
+use lca::settings::Checked;
+use lca::solver::{Anneal, Monitor, SpikingParams};
+use lca::streamed_encoding::{self, NpyStream, TerminationCounts, VsFloat};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 use serde::Serialize;
-
-/// What ranks other than 0 run under `mpirun` (rows split over ranks).
-mod shard;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ThresholdArg {
-    Soft,
-    Hard,
-    Firm,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ModeArg {
@@ -39,12 +24,6 @@ enum ModeArg {
     Rate,
     /// Spiking LCA: integrate-and-fire neurons, codes are spike rates.
     Spiking,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum IntegratorArg {
-    Euler,
-    Exponential,
 }
 
 #[derive(Args, Debug)]
@@ -80,13 +59,13 @@ pub struct EncodeArgs {
     #[arg(long, hide = true)]
     chunk_rows: Option<usize>,
     /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
-    #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
-    boundary: String,
+    #[arg(long, value_parser = super::named::<Boundary>(), default_value_t = Boundary::default())]
+    boundary: Boundary,
     /// Convolutional dictionary, rate mode: how the neurons approach their fixed point —
     /// `accelerated` (all at once, Fourier-domain inhibition, momentum) or `greedy`
     /// (event-driven settling, one neuron per segment at a time).
-    #[arg(long, value_parser = ["accelerated", "greedy"], default_value = "accelerated")]
-    conv_schedule: String,
+    #[arg(long, value_parser = super::named::<Schedule>(), default_value_t = Schedule::default())]
+    conv_schedule: Schedule,
     #[command(flatten)]
     rate: RateArgs,
     #[command(flatten)]
@@ -100,8 +79,8 @@ pub struct EncodeArgs {
 #[command(next_help_heading = "Rate LCA (--mode rate)")]
 struct RateArgs {
     /// Transfer (threshold) function of the neurons [default: soft].
-    #[arg(long = "transfer", alias = "threshold", value_enum)]
-    transfer: Option<ThresholdArg>,
+    #[arg(long = "transfer", alias = "threshold", value_parser = super::named::<Threshold>())]
+    transfer: Option<Threshold>,
     /// With --transfer firm: ramp width of the firm threshold [default: 0.1].
     #[arg(long)]
     firm_width: Option<f32>,
@@ -109,8 +88,8 @@ struct RateArgs {
     #[arg(long = "time-constant", alias = "tau", value_name = "TAU")]
     time_constant: Option<f32>,
     /// Discretisation of the neuron dynamics [default: euler].
-    #[arg(long, value_enum)]
-    integrator: Option<IntegratorArg>,
+    #[arg(long, value_parser = super::named::<Integrator>())]
+    integrator: Option<Integrator>,
     /// Maximum dynamics steps per signal [default: 2000].
     #[arg(long)]
     max_iters: Option<usize>,
@@ -181,18 +160,12 @@ struct SpikingArgs {
 }
 
 impl EncodeArgs {
-    fn transfer(&self) -> ThresholdArg {
-        self.rate.transfer.unwrap_or(ThresholdArg::Soft)
+    fn transfer(&self) -> Threshold {
+        self.rate.transfer.unwrap_or_default()
     }
 
     fn threshold(&self) -> Threshold {
-        match self.transfer() {
-            ThresholdArg::Soft => Threshold::Soft,
-            ThresholdArg::Hard => Threshold::Hard,
-            ThresholdArg::Firm => Threshold::Firm {
-                width: self.rate.firm_width.unwrap_or(0.1),
-            },
-        }
+        self.transfer().with_firm_width(self.rate.firm_width)
     }
 
     fn params(&self) -> LcaParams {
@@ -203,20 +176,18 @@ impl EncodeArgs {
             .threshold(self.threshold())
             .tau(self.rate.time_constant.unwrap_or(d.tau))
             .dt(self.dt.unwrap_or(d.dt))
-            .integrator(match self.rate.integrator.unwrap_or(IntegratorArg::Euler) {
-                IntegratorArg::Euler => Integrator::ForwardEuler,
-                IntegratorArg::Exponential => Integrator::ExponentialEuler,
-            })
+            .integrator(self.rate.integrator.unwrap_or_default())
             .max_iters(self.rate.max_iters.unwrap_or(d.max_iters))
             .tol(self.rate.tol.unwrap_or(d.tol))
             .trace(self.rate.trace.is_some())
             .projection(!self.rate.no_projection)
             .patience(self.rate.patience.unwrap_or(d.patience))
             .adaptive_dt(self.rate.adaptive_dt)
-            .anneal(self.rate.anneal_from.map(|start| Anneal {
-                start,
-                decay: self.rate.anneal_decay.unwrap_or(0.95),
-            }))
+            .anneal(
+                self.rate
+                    .anneal_from
+                    .map(|start| Anneal::from_start(start, self.rate.anneal_decay)),
+            )
     }
 
     fn spiking_params(&self) -> SpikingParams {
@@ -303,11 +274,7 @@ impl EncodeArgs {
             ("--spikes", self.spiking.spikes.is_some()),
             ("--export-nir", self.spiking.export_nir.is_some()),
         ];
-        let transfer = match self.transfer() {
-            ThresholdArg::Soft => "--transfer soft",
-            ThresholdArg::Hard => "--transfer hard",
-            ThresholdArg::Firm => "--transfer firm",
-        };
+        let transfer = format!("--transfer {}", self.transfer());
         let rate_only = [
             ("--time-constant", self.rate.time_constant.is_some()),
             ("--integrator", self.rate.integrator.is_some()),
@@ -318,7 +285,10 @@ impl EncodeArgs {
             ("--adaptive-dt", self.rate.adaptive_dt),
             ("--anneal-from", self.rate.anneal_from.is_some()),
             // The spiking LCA solves the LASSO: its threshold is the soft one.
-            (transfer, !matches!(self.transfer(), ThresholdArg::Soft)),
+            (
+                transfer.as_str(),
+                !matches!(self.transfer(), Threshold::Soft),
+            ),
             ("--firm-width", self.rate.firm_width.is_some()),
             ("--warm-start", self.rate.warm_start.is_some()),
             ("--save-states", self.rate.save_states.is_some()),
@@ -331,7 +301,7 @@ impl EncodeArgs {
         if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
             bail!("{flag} does not apply to --mode {mode}: it is a --mode {other_mode} flag");
         }
-        if self.rate.firm_width.is_some() && !matches!(self.transfer(), ThresholdArg::Firm) {
+        if self.rate.firm_width.is_some() && !matches!(self.transfer(), Threshold::Firm { .. }) {
             bail!("--firm-width needs --transfer firm");
         }
         if let Some(t) = self
@@ -343,9 +313,6 @@ impl EncodeArgs {
         }
         if self.spiking.time_steps == Some(0) {
             bail!("--time-steps must be at least 1, got 0");
-        }
-        if let Some(c) = self.chunk_rows.filter(|c| *c == 0 || c % SIGNAL_CHUNK != 0) {
-            bail!("--chunk-rows must be a positive multiple of {SIGNAL_CHUNK}, got {c}");
         }
         Ok(())
     }
@@ -376,71 +343,16 @@ pub(crate) fn read_dictionary(path: &Path) -> anyhow::Result<Dictionary> {
     Dictionary::from_atoms(atoms).with_context(|| path.display().to_string())
 }
 
-/// Relative tolerance on each atom's L2 norm: rows normalised in f32 are
-/// within 1e-6 of 1, a rescaled dictionary is far outside.
-const UNIT_NORM_TOLERANCE: f64 = 1e-3;
-
-/// Reads the dictionary for `encode`. The solvers work with unit-norm atoms,
-/// so for other atoms the codes would solve the LASSO of the normalised
-/// dictionary, not of the one given: such a file is refused unless
-/// `normalize`. Returns the dictionary and whether an atom was rescaled.
+/// Reads the dictionary for `encode`, under the library's unit-norm policy
+/// ([`Dictionary::for_encoding`]): the dictionary and whether an atom was rescaled.
 fn read_unit_dictionary(path: &Path, normalize: bool) -> anyhow::Result<(Dictionary, bool)> {
     let atoms = read_columns(path, "dictionary")?;
-    let norms: Vec<f64> = atoms
-        .column_iter()
-        .map(|a| a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
-        .collect();
-    let off = norms
-        .iter()
-        .position(|&n| (n - 1.0).abs() > UNIT_NORM_TOLERANCE);
-    // A zero atom gets the dictionary's own error.
-    let zero = norms.iter().any(|&n| n <= 1e-12);
-    if let (Some(row), false, false) = (off, zero, normalize) {
-        bail!(
-            "{}: row {row} (an atom) has L2 norm {:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}): the codes would solve the LASSO for the normalised atoms, not for this dictionary; normalise its rows or pass --normalize",
-            path.display(),
-            norms[row]
-        );
-    }
-    let dict = Dictionary::from_atoms(atoms).with_context(|| path.display().to_string())?;
-    Ok((dict, off.is_some()))
+    Dictionary::for_encoding(atoms, normalize).with_context(|| path.display().to_string())
 }
 
-fn check_extension(path: &Path, allowed: &[&str]) -> anyhow::Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !allowed.contains(&ext) {
-        bail!(
-            "{}: output must end in {}",
-            path.display(),
-            allowed
-                .iter()
-                .map(|e| format!(".{e}"))
-                .collect::<Vec<_>>()
-                .join(" or ")
-        );
-    }
-    Ok(())
-}
-
-/// Working set per block of rows when no `--chunk-rows` is given.
-const BLOCK_BYTES: usize = 64 << 20;
-/// Most rows per block: enough parallel work for many cores.
-const MAX_BLOCK_ROWS: usize = 65536;
-
-/// Rows read, encoded and written per block: what fits [`BLOCK_BYTES`]
-/// (signals, drive, codes and states of a row), cut to a multiple of
-/// [`SIGNAL_CHUNK`] so blocks split the input only where the solvers split
-/// it anyway, which keeps the codes independent of the block size.
-fn block_rows(args: &EncodeArgs, n_features: usize, n_atoms: usize) -> usize {
-    if let Some(rows) = args.chunk_rows {
-        return rows;
-    }
-    let per_row = 4 * (n_features + 3 * n_atoms).max(1);
-    (BLOCK_BYTES / per_row).clamp(SIGNAL_CHUNK, MAX_BLOCK_ROWS) / SIGNAL_CHUNK * SIGNAL_CHUNK
-}
-
-/// Opens the signals for streaming and checks them against the dictionary.
-fn open_input(args: &EncodeArgs, dict: &Dictionary) -> anyhow::Result<npy::MatrixReader> {
+/// The number of signals in `--input`, checked against the dictionary here
+/// so the message names both files.
+fn count_signals(args: &EncodeArgs, dict: &Dictionary) -> anyhow::Result<usize> {
     let input = npy::MatrixReader::open(&args.input)?;
     if input.cols() != dict.n_features() {
         bail!(
@@ -455,167 +367,39 @@ fn open_input(args: &EncodeArgs, dict: &Dictionary) -> anyhow::Result<npy::Matri
             dict.n_features()
         );
     }
-    Ok(input)
-}
-
-/// The next `rows` rows of `reader` as columns, rejecting NaN/Inf with
-/// their position in the whole file.
-fn next_block(
-    reader: &mut npy::MatrixReader,
-    rows: usize,
-    path: &Path,
-    what: &str,
-) -> anyhow::Result<DMatrix<f32>> {
-    let first = reader.rows() - reader.remaining();
-    let cols = reader.cols();
-    let data = reader.read_rows(rows)?;
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "{}: {what} contains a non-finite value (NaN or Inf) at row {}, column {}",
-            path.display(),
-            first + i / cols.max(1),
-            i % cols.max(1)
-        );
-    }
-    Ok(DMatrix::from_vec(cols, rows, data))
-}
-
-/// Where the codes go: dense rows streamed into a `.npy`, or, for `.npz`,
-/// CSR arrays gathered block by block (they hold only the non-zeros, a small
-/// fraction of a sparse code) and written at the end.
-enum CodesSink {
-    Dense(npy::MatrixWriter),
-    Sparse(PathBuf, npz::CsrMatrix),
-}
-
-impl CodesSink {
-    fn create(path: &Path, m: usize, k: usize) -> anyhow::Result<CodesSink> {
-        Ok(
-            if path.extension().and_then(|e| e.to_str()) == Some("npz") {
-                CodesSink::Sparse(
-                    path.to_path_buf(),
-                    npz::CsrMatrix {
-                        rows: 0,
-                        cols: k,
-                        data: Vec::new(),
-                        indices: Vec::new(),
-                        indptr: vec![0],
-                    },
-                )
-            } else {
-                CodesSink::Dense(npy::MatrixWriter::create(path, m, k)?)
-            },
-        )
-    }
-
-    /// Appends the codes of a block (`k × rows`, one column per signal).
-    fn write(&mut self, codes: &DMatrix<f32>) -> anyhow::Result<()> {
-        match self {
-            CodesSink::Dense(w) => w.write_rows(codes.as_slice())?,
-            CodesSink::Sparse(_, csr) => {
-                let block =
-                    npz::CsrMatrix::from_dense_rows(codes.ncols(), csr.cols, codes.as_slice());
-                let base = csr.indptr.last().copied().unwrap_or(0);
-                csr.data.extend_from_slice(&block.data);
-                csr.indices.extend_from_slice(&block.indices);
-                csr.indptr
-                    .extend(block.indptr[1..].iter().map(|&p| p + base));
-                csr.rows += block.rows;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> anyhow::Result<()> {
-        match self {
-            CodesSink::Dense(w) => w.finish()?,
-            CodesSink::Sparse(path, csr) => npz::write_csr(&path, &csr)?,
-        }
-        Ok(())
-    }
-}
-
-/// The trace CSV's per-iteration sums, accumulated one signal at a time.
-///
-/// A signal that stopped early keeps contributing its final values, so the
-/// curve is the batch's true energy. The sums are formed in input order, and
-/// an iteration first reached by a later signal starts from the running sum
-/// of the earlier signals' final values, which is the same sequence of
-/// additions: the file is identical however the input is cut into blocks.
-#[derive(Default)]
-struct TraceSums {
-    /// Per iteration: energy, L1 and active sums, and signals still running.
-    energy: Vec<f64>,
-    l1: Vec<f64>,
-    active: Vec<f64>,
-    running: Vec<usize>,
-    /// Sums of the final values of the signals so far.
-    tail: [f64; 3],
-    signals: usize,
-}
-
-impl TraceSums {
-    fn add(&mut self, t: &Trace) {
-        self.signals += 1;
-        let Some(last) = t.energy.len().checked_sub(1) else {
-            return;
-        };
-        let len = last + 1;
-        if len > self.energy.len() {
-            self.energy.resize(len, self.tail[0]);
-            self.l1.resize(len, self.tail[1]);
-            self.active.resize(len, self.tail[2]);
-            self.running.resize(len, 0);
-        }
-        for it in 0..self.energy.len() {
-            let i = it.min(last);
-            self.energy[it] += f64::from(t.energy[i]);
-            self.l1[it] += f64::from(t.l1[i]);
-            self.active[it] += f64::from(t.active[i]);
-            self.running[it] += usize::from(it < len);
-        }
-        self.tail[0] += f64::from(t.energy[last]);
-        self.tail[1] += f64::from(t.l1[last]);
-        self.tail[2] += f64::from(t.active[last]);
-    }
-
-    /// Per-iteration means over all signals.
-    fn csv(&self) -> String {
-        let n = self.signals.max(1) as f64;
-        let mut out = String::from("iteration,mean_energy,mean_l1,mean_active,running\n");
-        for it in 0..self.energy.len() {
-            out.push_str(&format!(
-                "{it},{},{},{},{}\n",
-                self.energy[it] / n,
-                self.l1[it] / n,
-                self.active[it] / n,
-                self.running[it]
-            ));
-        }
-        out
-    }
-}
-
-/// Sum of the per-signal values of the summary, in input order (so the
-/// means do not depend on the blocks) and from +0 (an empty input reports 0).
-#[derive(Default)]
-struct Totals {
-    energy: f64,
-    active: u64,
-}
-
-impl Totals {
-    fn add(&mut self, codes: &DMatrix<f32>, energies: &[f64]) {
-        for &e in energies {
-            self.energy += e;
-        }
-        self.active += codes.iter().filter(|&&v| v != 0.0).count() as u64;
-    }
+    Ok(input.rows())
 }
 
 /// Mean over `m` signals, 0 for none.
 fn mean(total: f64, m: usize) -> f64 {
     total / m.max(1) as f64
+}
+
+/// The files of the run; rank 0 checks first that it can write them.
+fn stream(args: &EncodeArgs, root: bool) -> anyhow::Result<Checked<NpyStream>> {
+    let files = NpyStream::new(&args.input, &args.output)
+        .block_rows(args.chunk_rows)
+        .warm_start(args.rate.warm_start.clone())
+        .save_states(args.rate.save_states.clone())
+        .trace(args.rate.trace.clone())
+        .spikes(args.spiking.spikes.clone())
+        .compare_float(true)
+        .check()
+        .map_err(|e| match e {
+            // The library's setting under the flag's name.
+            lca::Error::InvalidSetting {
+                name: "block_rows",
+                reason,
+            } => anyhow::anyhow!("--chunk-rows {reason}"),
+            e => e.into(),
+        })?;
+    if root {
+        let extra = [&files.save_states, &files.trace, &files.spikes];
+        for path in std::iter::once(&files.output).chain(extra.into_iter().flatten()) {
+            super::check_writable(path)?;
+        }
+    }
+    Ok(files)
 }
 
 pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
@@ -625,7 +409,7 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         if args.spiking.weight_synapses.is_some() && !args.spiking.fixed_point {
             bail!("--weight-synapses needs --fixed-point");
         }
-        let boundary = lca::conv::Boundary::from_name(&args.boundary)?;
+        let boundary = args.boundary;
         let spiking = matches!(args.mode, ModeArg::Spiking).then(|| {
             args.conv_spiking_params()
                 .lambda(args.lambda)
@@ -636,7 +420,7 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             nonneg: args.nonneg,
             normalize: args.normalize,
             boundary,
-            schedule: super::conv::schedule_from_name(&args.conv_schedule)?,
+            schedule: args.conv_schedule,
             threshold: args.threshold(),
             spiking,
             max_iters: args.rate.max_iters,
@@ -658,138 +442,45 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     }
 }
 
-/// `lca encode --mode rate`, streamed block by block.
+/// `lca encode --mode rate` on every rank; rank 0 writes and prints.
 fn run_rate(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     let lca = args.params().check()?;
-    if !comm.is_root() {
-        return shard::follow(&args, &lca, comm);
-    }
-    check_extension(&args.output, &["npy", "npz"])?;
-    super::check_writable(&args.output)?;
-    for extra in [&args.rate.save_states, &args.rate.trace]
-        .into_iter()
-        .flatten()
-    {
-        super::check_writable(extra)?;
-    }
-    if let Some(p) = &args.rate.save_states {
-        check_extension(p, &["npy"])?;
-    }
-
+    let files = stream(&args, comm.is_root())?;
     let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
-    let mut input = open_input(&args, &dict)?;
-    let (m, k) = (input.rows(), dict.n_atoms());
-    let mut warm = match &args.rate.warm_start {
-        None => None,
-        Some(p) => {
-            let s = npy::MatrixReader::open(p)?;
-            if (s.rows(), s.cols()) != (m, k) {
-                bail!(
-                    "{}: warm-start states have shape ({}, {}), expected ({m}, {k}) = (n_samples, n_atoms)",
-                    p.display(),
-                    s.rows(),
-                    s.cols(),
-                );
-            }
-            Some(s)
-        }
-    };
-    let block = block_rows(&args, dict.n_features(), k);
-
-    let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
+    let m = count_signals(&args, &dict)?;
+    let bar = super::progress::bar(m as u64, "signals", args.run.quiet || !comm.is_root());
     let report = |done: usize| bar.inc(done as u64);
-    let mut codes_out = CodesSink::create(&args.output, m, k)?;
-    let mut states_out = match &args.rate.save_states {
-        Some(p) => Some(npy::MatrixWriter::create(p, m, k)?),
-        None => None,
-    };
-    let mut totals = Totals::default();
-    let mut traces = args.rate.trace.is_some().then(TraceSums::default);
-    let (mut iterations, mut jumps, mut max_iterations, mut unconverged) = (0u64, 0u64, 0u32, 0);
-    let mut terminations = TerminationCounts::default();
-    let mut seconds = 0.0;
-    super::with_threads(args.run.threads, || -> anyhow::Result<()> {
-        while input.remaining() > 0 {
-            let rows = block.min(input.remaining());
-            let signals = next_block(&mut input, rows, &args.input, "input")?;
-            let initial = match (&mut warm, &args.rate.warm_start) {
-                (Some(r), Some(p)) => Some(next_block(r, rows, p, "warm-start states")?),
-                _ => None,
-            };
-            let start = Instant::now();
-            let enc = lca::distributed::encode_gathered(
-                comm,
-                &lca,
-                &dict,
-                &signals,
-                initial.as_ref(),
-                Some(&report),
-            )?
-            .expect("rank 0 receives the gathered encoding");
-            seconds += start.elapsed().as_secs_f64();
-            // The next block's solve waits for this one's output anyway, so
-            // the writes overlap the summary's energies only.
-            let (written, energies) = rayon::join(
-                || -> anyhow::Result<()> {
-                    codes_out.write(&enc.codes)?;
-                    if let Some(w) = states_out.as_mut() {
-                        w.write_rows(enc.states.as_slice())?;
-                    }
-                    Ok(())
-                },
-                || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
-            );
-            written?;
-            totals.add(&enc.codes, &energies);
-            iterations += enc.iterations.iter().map(|&i| u64::from(i)).sum::<u64>();
-            jumps += enc.jumps.iter().map(|&i| u64::from(i)).sum::<u64>();
-            max_iterations = max_iterations.max(enc.iterations.iter().copied().max().unwrap_or(0));
-            unconverged += enc.unconverged();
-            for t in &enc.termination {
-                terminations.add(*t);
-            }
-            if let Some(t) = traces.as_mut() {
-                enc.traces.iter().for_each(|trace| t.add(trace));
-            }
-        }
-        Ok(())
+    let monitor = Monitor::with_progress(Some(&report));
+    let report = super::with_threads(args.run.threads, || {
+        streamed_encoding::encode_rate(comm, &lca, &dict, &files, monitor)
     })??;
     bar.finish_and_clear();
-    codes_out.finish()?;
-    if let Some(w) = states_out {
-        w.finish()?;
-    }
-    if let (Some(p), Some(t)) = (&args.rate.trace, &traces) {
-        atomic::write_bytes_atomic(p, t.csv().as_bytes())?;
-    }
-
+    let Some(r) = report else {
+        return Ok(());
+    };
     let summary = RateSummary {
         mode: "rate",
         n_signals: m,
-        n_atoms: k,
+        n_atoms: r.n_atoms,
         lambda: args.lambda,
         normalized,
-        mean_energy: mean(totals.energy, m),
-        mean_active: mean(totals.active as f64, m),
-        iterations: mean(iterations as f64, m),
-        jumps: mean(jumps as f64, m),
-        max_iterations_used: max_iterations,
-        unconverged,
-        termination: terminations,
-        seconds,
-        signals_per_second: m as f64 / seconds.max(1e-12),
+        mean_energy: r.mean_energy,
+        mean_active: r.mean_active,
+        iterations: mean(r.iterations as f64, m),
+        jumps: mean(r.jumps as f64, m),
+        max_iterations_used: r.max_iterations_used,
+        unconverged: r.unconverged,
+        termination: r.termination,
+        seconds: r.seconds,
+        signals_per_second: m as f64 / r.seconds.max(1e-12),
         output: args.output.display().to_string(),
     };
     if !args.run.quiet {
-        if normalized {
+        note_normalized(&args, normalized);
+        if r.unconverged > 0 {
             eprintln!(
-                "note: {}: atoms rescaled to unit norm (--normalize); the codes are those of the normalised dictionary",
-                args.dictionary.display()
-            );
-        }
-        if unconverged > 0 {
-            eprintln!(
-                "warning: {unconverged} of {m} signals did not reach tol {} within {} iterations",
+                "warning: {} of {m} signals did not reach tol {} within {} iterations",
+                r.unconverged,
                 lca.params().tol,
                 lca.params().max_iters
             );
@@ -799,28 +490,43 @@ fn run_rate(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&summary)?);
     } else if !args.run.quiet {
         if m == 0 {
-            println!("encoded 0 signals over {k} atoms: the input has no rows");
+            println!(
+                "encoded 0 signals over {} atoms: the input has no rows",
+                r.n_atoms
+            );
         } else {
             // The default solver jumps between the fixed points of active sets
             // and rarely needs a step of the dynamics, so both are reported.
             let jumps = if lca.params().projection {
                 format!(
                     ", {:.1} jumps per signal (to fixed points of active sets)",
-                    mean(jumps as f64, m)
+                    summary.jumps
                 )
             } else {
                 String::new()
             };
             println!(
-                "encoded {m} signals over {k} atoms in {seconds:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}{jumps}, {:.1} dynamics steps per signal",
-                m as f64 / seconds.max(1e-12),
-                mean(totals.energy, m),
-                mean(totals.active as f64, m),
-                mean(iterations as f64, m),
+                "encoded {m} signals over {} atoms in {:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}{jumps}, {:.1} dynamics steps per signal",
+                r.n_atoms,
+                r.seconds,
+                summary.signals_per_second,
+                r.mean_energy,
+                r.mean_active,
+                summary.iterations,
             );
         }
     }
     Ok(())
+}
+
+/// Says that the codes are those of the rescaled dictionary.
+fn note_normalized(args: &EncodeArgs, normalized: bool) {
+    if normalized {
+        eprintln!(
+            "note: {}: atoms rescaled to unit norm (--normalize); the codes are those of the normalised dictionary",
+            args.dictionary.display()
+        );
+    }
 }
 
 /// The `--json` summary of `lca encode --mode rate` (keys are a contract).
@@ -844,27 +550,6 @@ struct RateSummary {
     seconds: f64,
     signals_per_second: f64,
     output: String,
-}
-
-/// How many signals ended each way (see [`Termination`]).
-#[derive(Default, Serialize)]
-struct TerminationCounts {
-    solved: usize,
-    converged: usize,
-    max_iterations: usize,
-    stalled: usize,
-}
-
-impl TerminationCounts {
-    fn add(&mut self, t: Termination) {
-        match t {
-            Termination::Solved => self.solved += 1,
-            Termination::Converged => self.converged += 1,
-            Termination::MaxIterations => self.max_iterations += 1,
-            Termination::Stalled => self.stalled += 1,
-            _ => {}
-        }
-    }
 }
 
 /// The `--json` summary of `lca encode --mode spiking` (keys are a contract).
@@ -895,141 +580,37 @@ struct SpikingSummary {
     vs_float: Option<VsFloat>,
 }
 
-/// Fixed point against float in the spiking summary.
-#[derive(Serialize)]
-struct VsFloat {
-    mean_energy_float: f64,
-    energy_rel_diff: f64,
-    rel_code_error: f64,
-    max_abs_code_error: f32,
-    spikes_per_signal_float: f64,
-}
-
-/// Fixed point against float, summed over the blocks in input order.
-#[derive(Default)]
-struct FloatComparison {
-    energy: f64,
-    diff_sq: f64,
-    float_sq: f64,
-    max_abs: f32,
-    spikes: u64,
-}
-
 /// `lca encode --mode spiking`: spike-rate codes, optionally every spike,
 /// streamed block by block like the rate mode.
 fn run_spiking(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     let solver = args.spiking_params().check()?;
     let p = solver.params().clone();
-    // The fixed-point error is measured against the same network in f32.
-    let float = if p.fixed_point {
-        Some(p.clone().fixed_point(false).record_spikes(false).check()?)
-    } else {
-        None
-    };
-    if !comm.is_root() {
-        return shard::follow_spiking(&args, &solver, float.as_ref(), comm);
-    }
-    check_extension(&args.output, &["npy", "npz"])?;
-    super::check_writable(&args.output)?;
-    if let Some(path) = &args.spiking.spikes {
-        check_extension(path, &["npz"])?;
-        super::check_writable(path)?;
-    }
+    let files = stream(&args, comm.is_root())?;
     let (dict, normalized) = read_unit_dictionary(&args.dictionary, args.normalize)?;
-    if let Some(path) = &args.spiking.export_nir {
+    if let Some(path) = args.spiking.export_nir.as_ref().filter(|_| comm.is_root()) {
         super::check_writable(path)?;
         lca::snn::nir::spiking_lca_graph(&dict, &p)?.write(path)?;
     }
-    let mut input = open_input(&args, &dict)?;
-    let (m, k) = (input.rows(), dict.n_atoms());
-    if p.record_spikes && m > u32::MAX as usize {
-        bail!(
-            "{}: {m} signals are more than a spike record can index",
-            args.input.display()
-        );
-    }
-    let block = block_rows(&args, dict.n_features(), k);
-
-    let bar = super::progress::bar(m as u64, "signals", args.run.quiet);
+    let m = count_signals(&args, &dict)?;
+    let bar = super::progress::bar(m as u64, "signals", args.run.quiet || !comm.is_root());
     let report = |done: usize| bar.inc(done as u64);
-    let mut codes_out = CodesSink::create(&args.output, m, k)?;
-    let mut record = p.record_spikes.then(|| SpikeRecord {
-        n_atoms: k,
-        n_neurons: if p.nonneg { k } else { 2 * k },
-        steps: p.steps,
-        settle: p.settle_steps(),
-        ..SpikeRecord::default()
-    });
-    let mut totals = Totals::default();
-    let (mut spikes, mut saturated) = (0u64, 0usize);
-    let mut vs_float = float.as_ref().map(|_| FloatComparison::default());
-    let mut seconds = 0.0;
-    super::with_threads(args.run.threads, || -> anyhow::Result<()> {
-        while input.remaining() > 0 {
-            let first = m - input.remaining();
-            let rows = block.min(input.remaining());
-            let signals = next_block(&mut input, rows, &args.input, "input")?;
-            let start = Instant::now();
-            let enc = lca::distributed::encode_spiking_gathered(
-                comm,
-                &solver,
-                &dict,
-                &signals,
-                Some(&report),
-            )?
-            .expect("rank 0 receives the gathered encoding");
-            seconds += start.elapsed().as_secs_f64();
-            let (written, energies) = rayon::join(
-                || codes_out.write(&enc.codes),
-                || lasso_objectives(&dict, &signals, &enc.codes, args.lambda),
-            );
-            written?;
-            totals.add(&enc.codes, &energies);
-            spikes += enc.spike_counts.iter().sum::<u64>();
-            saturated += enc.saturated.iter().filter(|&&s| s).count();
-            if let (Some(r), Some(b)) = (record.as_mut(), &enc.spikes) {
-                // Block-local signal numbers become rows of the whole input.
-                let base = first as u32;
-                r.signal.extend(b.signal.iter().map(|&s| s + base));
-                r.neuron.extend_from_slice(&b.neuron);
-                r.step.extend_from_slice(&b.step);
-                r.quantum.extend_from_slice(&b.quantum);
-            }
-            if let (Some(v), Some(float)) = (vs_float.as_mut(), &float) {
-                let f =
-                    lca::distributed::encode_spiking_gathered(comm, float, &dict, &signals, None)?
-                        .expect("rank 0 receives the gathered encoding");
-                for e in lasso_objectives(&dict, &signals, &f.codes, args.lambda) {
-                    v.energy += e;
-                }
-                for (&a, &b) in enc.codes.iter().zip(f.codes.iter()) {
-                    let d = a - b;
-                    v.diff_sq += f64::from(d) * f64::from(d);
-                    v.float_sq += f64::from(b) * f64::from(b);
-                    v.max_abs = v.max_abs.max(d.abs());
-                }
-                v.spikes += f.spike_counts.iter().sum::<u64>();
-            }
-        }
-        Ok(())
+    let monitor = Monitor::with_progress(Some(&report));
+    let report = super::with_threads(args.run.threads, || {
+        streamed_encoding::encode_spiking(comm, &solver, &dict, &files, monitor)
     })??;
     bar.finish_and_clear();
-    codes_out.finish()?;
-    if let (Some(path), Some(record)) = (&args.spiking.spikes, &record) {
-        record.write_npz(path)?;
-    }
-
-    let mean_energy = mean(totals.energy, m);
-    let mean_active = mean(totals.active as f64, m);
-    let mean_spikes = mean(spikes as f64, m);
+    let Some(r) = report else {
+        return Ok(());
+    };
+    let mean_spikes = mean(r.spikes as f64, m);
     let summary = SpikingSummary {
         mode: "spiking",
         n_signals: m,
-        n_atoms: k,
+        n_atoms: r.n_atoms,
         lambda: args.lambda,
         normalized,
-        mean_energy,
-        mean_active,
+        mean_energy: r.mean_energy,
+        mean_active: r.mean_active,
         iterations: p.steps,
         max_iterations_used: p.steps,
         steps: p.steps,
@@ -1040,32 +621,18 @@ fn run_spiking(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> 
         pair_coupling: p.pair_coupling,
         fixed_point: p.fixed_point,
         spikes_per_signal: mean_spikes,
-        saturated,
-        seconds,
-        signals_per_second: m as f64 / seconds.max(1e-12),
+        saturated: r.saturated,
+        seconds: r.seconds,
+        signals_per_second: m as f64 / r.seconds.max(1e-12),
         output: args.output.display().to_string(),
-        vs_float: vs_float.as_ref().map(|v| {
-            let float_energy = mean(v.energy, m);
-            VsFloat {
-                mean_energy_float: float_energy,
-                energy_rel_diff: (mean_energy - float_energy)
-                    / float_energy.abs().max(f64::MIN_POSITIVE),
-                rel_code_error: v.diff_sq.sqrt() / v.float_sq.sqrt().max(f64::MIN_POSITIVE),
-                max_abs_code_error: v.max_abs,
-                spikes_per_signal_float: mean(v.spikes as f64, m),
-            }
-        }),
+        vs_float: r.vs_float,
     };
     if !args.run.quiet {
-        if normalized {
+        note_normalized(&args, normalized);
+        if r.saturated > 0 {
             eprintln!(
-                "note: {}: atoms rescaled to unit norm (--normalize); the codes are those of the normalised dictionary",
-                args.dictionary.display()
-            );
-        }
-        if saturated > 0 {
-            eprintln!(
-                "warning: in {saturated} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold"
+                "warning: in {} of {m} signals a neuron fired at every step, so its rate was capped; lower --dt or raise --spike-threshold",
+                r.saturated
             );
         }
     }
@@ -1073,16 +640,23 @@ fn run_spiking(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> 
         println!("{}", serde_json::to_string(&summary)?);
     } else if !args.run.quiet {
         if m == 0 {
-            println!("encoded 0 signals over {k} atoms: the input has no rows");
+            println!(
+                "encoded 0 signals over {} atoms: the input has no rows",
+                r.n_atoms
+            );
         } else {
             println!(
-                "encoded {m} signals over {k} atoms with {} spiking neurons in {seconds:.3} s ({:.0} signals/s): mean energy {mean_energy:.6}, mean active {mean_active:.2}, {} time steps, {mean_spikes:.1} spikes per signal",
+                "encoded {m} signals over {} atoms with {} spiking neurons in {:.3} s ({:.0} signals/s): mean energy {:.6}, mean active {:.2}, {} time steps, {mean_spikes:.1} spikes per signal",
+                r.n_atoms,
                 if p.fixed_point {
                     "fixed-point"
                 } else {
                     "float"
                 },
-                m as f64 / seconds.max(1e-12),
+                r.seconds,
+                summary.signals_per_second,
+                r.mean_energy,
+                r.mean_active,
                 p.steps,
             );
         }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, ValueEnum};
+use clap::{ArgMatches, Args};
 use indicatif::ProgressBar;
 use lca::dictionary::TrainingRow;
 use lca::dictionary::{HorizonRule, LearnParams, Rule, TimeUse, UNBOUNDED_STEPS};
@@ -20,34 +20,6 @@ use lca::dictionary::{PatchMatrixParams, PatchMatrixTraining};
 use lca::distributed::Communicator;
 use lca::image::{Preprocessing, Whitening};
 use lca::solver::LcaParams;
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-enum WhitenArg {
-    None,
-    OneOverF,
-    Zca,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-enum RuleArg {
-    Online,
-    Hebbian,
-}
-
-fn default_rule() -> RuleArg {
-    match Rule::default() {
-        Rule::Online => RuleArg::Online,
-        Rule::Hebbian => RuleArg::Hebbian,
-    }
-}
-
-fn default_whiten() -> WhitenArg {
-    match Preprocessing::default().whiten {
-        Whitening::None => WhitenArg::None,
-        Whitening::OneOverF { .. } => WhitenArg::OneOverF,
-        Whitening::Zca { .. } => WhitenArg::Zca,
-    }
-}
 
 fn lp() -> LearnParams {
     LearnParams::default()
@@ -77,8 +49,8 @@ pub struct LearnArgs {
     atoms: usize,
     /// Update rule: online (sufficient statistics, Mairal et al. 2010, as SPAMS
     /// trainDL) or hebbian (gradient on the reconstruction error, as PetaVision).
-    #[arg(long, value_enum, default_value_t = default_rule())]
-    rule: RuleArg,
+    #[arg(long, value_parser = super::named::<Rule>(), default_value_t = Rule::default())]
+    rule: Rule,
     /// Sparsity penalty λ (at the first step).
     #[arg(long, default_value_t = LcaParams::default().lambda)]
     lambda: f32,
@@ -136,8 +108,8 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = Preprocessing::default().downscale)]
     downscale: f32,
     /// Whitening: none, one-over-f (Olshausen & Field, whole images) or zca (patches).
-    #[arg(long, value_enum, default_value_t = default_whiten())]
-    whiten: WhitenArg,
+    #[arg(long, value_parser = super::named::<Whitening>(), default_value_t = Preprocessing::default().whiten)]
+    whiten: Whitening,
     /// Remove each patch's mean (on by default).
     #[arg(long, overrides_with = "no_remove_mean")]
     remove_mean: bool,
@@ -192,10 +164,6 @@ mod conv;
 impl LearnArgs {
     /// The rule, encoder and schedules (shared by image and patch runs).
     fn learning(&self) -> anyhow::Result<LearnParams> {
-        let rule = match self.rule {
-            RuleArg::Online => Rule::Online,
-            RuleArg::Hebbian => Rule::Hebbian,
-        };
         let steps = match (self.steps, self.max_seconds) {
             (None, _) => lp().steps,
             (Some(0), Some(_)) => UNBOUNDED_STEPS,
@@ -203,7 +171,7 @@ impl LearnArgs {
             (Some(n), _) => n,
         };
         let params = LearnParams::default()
-            .rule(rule)
+            .rule(self.rule)
             .lca(LcaParams::new().lambda(self.lambda))
             .learning_rate(self.learning_rate)
             .lambda_final(self.lambda_final)
@@ -220,11 +188,7 @@ impl LearnArgs {
         let mut preprocessing = Preprocessing::default()
             .downscale(self.downscale)
             .color(self.color)
-            .whiten(match self.whiten {
-                WhitenArg::None => Whitening::None,
-                WhitenArg::OneOverF => Whitening::from_name("one-over-f")?,
-                WhitenArg::Zca => Whitening::from_name("zca")?,
-            });
+            .whiten(self.whiten);
         preprocessing.remove_mean = !self.no_remove_mean;
         preprocessing.unit_norm = !self.no_unit_norm;
         preprocessing.min_norm = self.min_norm;

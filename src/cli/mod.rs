@@ -121,6 +121,26 @@ pub fn run(
     }
 }
 
+/// The value parser of a flag that names a library enum: its names, their
+/// help lines and aliases come from the library's one table
+/// ([`lca::names::Named`]), which Python reads too.
+pub(crate) fn named<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: lca::names::Named + std::str::FromStr + Clone + Send + Sync + 'static,
+{
+    use clap::builder::TypedValueParser;
+    let values = T::NAMES.iter().zip(T::HELP).map(|(&name, &help)| {
+        let aliases = T::ALIASES.iter().filter(move |(_, to)| *to == name);
+        clap::builder::PossibleValue::new(name)
+            .help(help)
+            .aliases(aliases.map(|(alias, _)| *alias))
+    });
+    clap::builder::PossibleValuesParser::new(values).map(|s: String| match s.parse::<T>() {
+        Ok(v) => v,
+        Err(_) => unreachable!("clap passes only the table's names and aliases"),
+    })
+}
+
 /// Runs `work` on a rayon pool of `threads` threads (all cores when `None`).
 pub(crate) fn with_threads<T: Send>(
     threads: Option<usize>,

@@ -38,8 +38,8 @@ pub struct ReconstructArgs {
     #[arg(long)]
     color: bool,
     /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
-    #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
-    boundary: String,
+    #[arg(long, value_parser = super::named::<lca::conv::Boundary>(), default_value_t = lca::conv::Boundary::default())]
+    boundary: lca::conv::Boundary,
     #[command(flatten)]
     run: super::RunOptions,
 }
@@ -99,7 +99,7 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             lambda: args.lambda.unwrap_or(lca::conv::defaults::LAMBDA),
             nonneg: false,
             normalize: true,
-            boundary: lca::conv::Boundary::from_name(&args.boundary)?,
+            boundary: args.boundary,
             schedule: lca::conv::Schedule::default(),
             threshold: lca::neuron::Threshold::Soft,
             spiking: None,

@@ -58,59 +58,6 @@ pub struct ExportArgs {
     run: super::RunOptions,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum SurrogateArg {
-    Box,
-    Sigmoid,
-    Exponential,
-    FastSigmoid,
-    Triangle,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LossArg {
-    /// Cross-entropy on the maximum over time of readout voltages.
-    Max,
-    /// Cross-entropy on the time-averaged readout voltage.
-    Mean,
-    /// Cross-entropy on output spike counts.
-    Count,
-    /// Time-to-first-spike cross-entropy (Wunderlich & Pehle 2021).
-    Ttfs,
-    /// Cross-entropy on the exponentially weighted readout voltage (weights e^{−t/τ}, --exp-tau).
-    Exp,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum MethodArg {
-    /// Backpropagation through time with a surrogate spike derivative.
-    Surrogate,
-    /// Exact gradients from the spikes (Wunderlich & Pehle 2021); spikes are
-    /// timed within their step, decays stay fixed.
-    Eventprop,
-}
-
-impl From<MethodArg> for Method {
-    fn from(m: MethodArg) -> Method {
-        match m {
-            MethodArg::Surrogate => Method::Surrogate,
-            MethodArg::Eventprop => Method::EventProp,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum EncoderArg {
-    Latency,
-    Rate,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ResetArg {
-    Zero,
-    Subtract,
-}
-
 /// Every option left out takes its value from the dataset's recipe for the
 /// method (`lca snn recipe --dataset NAME [--method eventprop]` prints it;
 /// `lib: lca::snn::defaults`).
@@ -130,8 +77,8 @@ pub struct TrainArgs {
     #[arg(long, short = 'o')]
     output: PathBuf,
     /// Surrogate gradient (nascent delta) family [recipe: fast-sigmoid].
-    #[arg(long, value_enum)]
-    surrogate: Option<SurrogateArg>,
+    #[arg(long, value_parser = super::named::<SurrogateKind>())]
+    surrogate: Option<SurrogateKind>,
     /// Width of the surrogate gradient (in units of the firing threshold);
     /// not a time constant [recipe: 0.1]. Old spelling: --tau.
     #[arg(long = "surrogate-width", alias = "tau")]
@@ -148,8 +95,8 @@ pub struct TrainArgs {
     /// Loss; `max` and `mean` use a leaky non-spiking readout, `count` and
     /// `ttfs` spiking outputs [recipe: max; with --method eventprop: mean,
     /// digits exp].
-    #[arg(long, value_enum)]
-    loss: Option<LossArg>,
+    #[arg(long, value_parser = super::named::<Loss>())]
+    loss: Option<Loss>,
     /// Softmax temperature τ₀ (steps) of the ttfs loss [2].
     #[arg(long)]
     ttfs_tau0: Option<f32>,
@@ -165,11 +112,11 @@ pub struct TrainArgs {
     exp_tau: Option<f32>,
     /// Gradient: surrogate BPTT, or exact EventProp (trains weights, biases
     /// and thresholds; decays stay fixed) [recipe: surrogate].
-    #[arg(long, value_enum)]
-    method: Option<MethodArg>,
+    #[arg(long, value_parser = super::named::<Method>())]
+    method: Option<Method>,
     /// Input encoding of features [recipe: latency].
-    #[arg(long, value_enum)]
-    encoder: Option<EncoderArg>,
+    #[arg(long, value_parser = super::named::<EncoderKind>())]
+    encoder: Option<EncoderKind>,
     /// Simulated time steps per sample (not training steps), or bins of an
     /// event stream [recipe: 60; digits 20; streams 50]. Old spelling: --steps.
     #[arg(long = "time-steps", alias = "steps")]
@@ -209,8 +156,8 @@ pub struct TrainArgs {
     #[arg(long = "firing-threshold", alias = "threshold")]
     firing_threshold: Option<f32>,
     /// Reset after a spike [recipe: zero].
-    #[arg(long, value_enum)]
-    reset: Option<ResetArg>,
+    #[arg(long, value_parser = super::named::<Reset>())]
+    reset: Option<Reset>,
     /// Keep the decays fixed (the recipe trains them, per layer, except for digits).
     #[arg(long, conflicts_with = "train_decays")]
     fixed_decays: bool,
@@ -289,8 +236,8 @@ pub struct RecipeArgs {
     dataset: String,
     /// Gradient method whose recipe to print (EventProp has its own)
     /// [surrogate; shd/ssc: eventprop].
-    #[arg(long, value_enum)]
-    method: Option<MethodArg>,
+    #[arg(long, value_parser = super::named::<Method>())]
+    method: Option<Method>,
 }
 
 pub fn run(args: SnnArgs) -> anyhow::Result<()> {
@@ -303,7 +250,7 @@ pub fn run(args: SnnArgs) -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&match a.method {
-                    Some(m) => defaults::for_method(&a.dataset, m.into()),
+                    Some(m) => defaults::for_method(&a.dataset, m),
                     None => defaults::for_dataset(&a.dataset),
                 })?
             );
@@ -364,32 +311,15 @@ fn event_splits(all: &EventDataset, name: &str) -> anyhow::Result<(EventDataset,
     Ok((all.subset(&tr), all.subset(&te)))
 }
 
-fn surrogate_name(kind: SurrogateKind) -> &'static str {
-    match kind {
-        SurrogateKind::Box => "box",
-        SurrogateKind::Sigmoid => "sigmoid",
-        SurrogateKind::Exponential => "exponential",
-        SurrogateKind::FastSigmoid => "fast-sigmoid",
-        SurrogateKind::Triangle => "triangle",
-    }
-}
-
 /// The dataset's recipe with every option the user passed applied.
 fn recipe(args: &TrainArgs) -> Recipe {
     // the dataset's own method unless --method says (SHD's recipe is EventProp's)
-    let method = args.method.map_or_else(
-        || defaults::for_dataset(&args.dataset).train.method,
-        Method::from,
-    );
+    let method = args
+        .method
+        .unwrap_or_else(|| defaults::for_dataset(&args.dataset).train.method);
     let mut r = defaults::for_method(&args.dataset, method);
     if let Some(k) = args.surrogate {
-        r.surrogate.kind = match k {
-            SurrogateArg::Box => SurrogateKind::Box,
-            SurrogateArg::Sigmoid => SurrogateKind::Sigmoid,
-            SurrogateArg::Exponential => SurrogateKind::Exponential,
-            SurrogateArg::FastSigmoid => SurrogateKind::FastSigmoid,
-            SurrogateArg::Triangle => SurrogateKind::Triangle,
-        };
+        r.surrogate.kind = k;
     }
     let set = |slot: &mut f32, v: Option<f32>| {
         if let Some(v) = v {
@@ -403,21 +333,11 @@ fn recipe(args: &TrainArgs) -> Recipe {
     }
     r.recurrent |= args.recurrent;
     if let Some(l) = args.loss {
-        r.train.loss = match l {
-            LossArg::Max => Loss::MaxVoltage,
-            LossArg::Mean => Loss::MeanVoltage,
-            LossArg::Count => Loss::SpikeCount,
-            // a recipe's own ttfs or exp settings stay
-            LossArg::Ttfs => match r.train.loss {
-                l @ Loss::FirstSpike { .. } => l,
-                _ => defaults::TTFS,
-            },
-            // τ from --exp-tau, else the number of time steps (below)
-            LossArg::Exp => match r.train.loss {
-                l @ Loss::ExpVoltage { .. } => l,
-                _ => Loss::ExpVoltage { tau: 0.0 },
-            },
-        };
+        // a recipe's own ttfs or exp settings stay; the exp loss's τ
+        // comes from --exp-tau, else the number of time steps (below)
+        if l.name() != r.train.loss.name() {
+            r.train.loss = l;
+        }
     }
     if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
         set(tau0, args.ttfs_tau0);
@@ -425,10 +345,7 @@ fn recipe(args: &TrainArgs) -> Recipe {
         set(gamma, args.ttfs_gamma);
     }
     if let Some(e) = args.encoder {
-        r.encoder = match e {
-            EncoderArg::Latency => EncoderKind::Latency,
-            EncoderArg::Rate => EncoderKind::Rate,
-        };
+        r.encoder = e;
     }
     if let Some(t) = args.time_steps {
         r.time_steps = t;
@@ -454,10 +371,7 @@ fn recipe(args: &TrainArgs) -> Recipe {
     set(&mut r.neuron.voltage_decay, args.voltage_decay);
     set(&mut r.neuron.threshold, args.firing_threshold);
     if let Some(reset) = args.reset {
-        r.neuron.reset = match reset {
-            ResetArg::Zero => Reset::Zero,
-            ResetArg::Subtract => Reset::Subtract,
-        };
+        r.neuron.reset = reset;
     }
     r.train_decays = (r.train_decays || args.train_decays) && !args.fixed_decays;
     r.train_threshold = (r.train_threshold || args.train_threshold) && !args.fixed_threshold;
@@ -651,7 +565,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "epochs": cfg.epochs,
         "seconds": seconds,
         "epoch_seconds": epoch_seconds,
-        "surrogate": surrogate_name(recipe.surrogate.kind),
+        "surrogate": recipe.surrogate.kind.name(),
         "surrogate_width": recipe.surrogate.tau,
         // Old name of surrogate_width, still read by scripts/snn_benchmarks.sh.
         "tau": recipe.surrogate.tau,

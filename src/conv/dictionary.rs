@@ -6,8 +6,9 @@ use crate::error::{Error, Result, check_finite};
 use crate::io::npy::{self, NpyArray};
 
 /// Largest deviation of a filter's L2 norm from 1 that [`ConvDictionary::new`]
-/// accepts; [`ConvDictionary::normalized`] rescales anything.
-pub const UNIT_NORM_TOLERANCE: f32 = 1e-3;
+/// accepts (the patch encoders' policy, one constant); [`ConvDictionary::normalized`]
+/// rescales anything.
+pub use crate::dictionary::UNIT_NORM_TOLERANCE;
 
 /// `n_filters` filters of `channels × k × k` taps, stored row-major as a
 /// PyTorch conv weight `(n_filters, channels, k, k)`; every filter has unit
@@ -38,7 +39,7 @@ impl ConvDictionary {
         let d = Self::unchecked(n_filters, channels, k, data)?;
         for m in 0..n_filters {
             let norm = d.filter_norm(m);
-            if (norm - 1.0).abs() > f64::from(UNIT_NORM_TOLERANCE) {
+            if (norm - 1.0).abs() > UNIT_NORM_TOLERANCE {
                 return Err(Error::Shape(format!(
                     "filter {m} has L2 norm {norm:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}); normalise the filters"
                 )));

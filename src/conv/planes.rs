@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::image::Image;
 
 /// A `(channels, height, width)` stack of planes in row-major order: an image
 /// (`channels` colour planes) or the code maps of one image (`channels =
@@ -47,6 +48,40 @@ impl Planes {
             width,
             data,
         })
+    }
+
+    /// The planes of an image: interleaved channels (HWC, how images are
+    /// decoded) become one plane per channel (CHW, how filters see them).
+    ///
+    /// ```
+    /// use lca::conv::Planes;
+    /// use lca::image::Image;
+    /// let rgb = Image::new(2, 1, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    /// let p = Planes::from_image(&rgb);
+    /// assert_eq!(p.data, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    /// assert_eq!(p.to_image().unwrap(), rgb);
+    /// ```
+    pub fn from_image(img: &Image) -> Planes {
+        let (w, h, c) = (img.width, img.height, img.channels);
+        let mut p = Planes::zeros(c, h, w);
+        for (i, px) in img.data.chunks_exact(c).enumerate() {
+            for (ch, &v) in px.iter().enumerate() {
+                p.data[ch * h * w + i] = v;
+            }
+        }
+        p
+    }
+
+    /// The image of these planes, channels interleaved again (HWC).
+    pub fn to_image(&self) -> Result<Image> {
+        let (c, h, w) = self.shape();
+        let mut data = vec![0.0; c * h * w];
+        for ch in 0..c {
+            for (i, &v) in self.plane(ch).iter().enumerate() {
+                data[i * c + ch] = v;
+            }
+        }
+        Image::new(w, h, c, data)
     }
 
     /// All-zero planes.
@@ -105,32 +140,4 @@ pub enum Boundary {
     Circular,
     /// Zeros outside the image.
     Zero,
-}
-
-impl Boundary {
-    /// The CLI name (`circular` or `zero`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Boundary::Circular => "circular",
-            Boundary::Zero => "zero",
-        }
-    }
-
-    /// Parses a CLI name.
-    ///
-    /// ```
-    /// use lca::conv::Boundary;
-    /// assert_eq!(Boundary::from_name("zero").unwrap(), Boundary::Zero);
-    /// assert!(Boundary::from_name("reflect").is_err());
-    /// ```
-    pub fn from_name(name: &str) -> Result<Boundary> {
-        match name {
-            "circular" => Ok(Boundary::Circular),
-            "zero" => Ok(Boundary::Zero),
-            other => Err(Error::setting(
-                "boundary",
-                format!("expected circular or zero, got {other:?}"),
-            )),
-        }
-    }
 }

@@ -31,7 +31,7 @@ use crate::distributed::{
 };
 use crate::error::{Error, Result};
 use crate::settings::Checked;
-use crate::solver::{LcaParams, SIGNAL_CHUNK};
+use crate::solver::{Lca, LcaParams, SIGNAL_CHUNK};
 
 /// How the atoms are updated from each encoded batch (see the module docs).
 ///
@@ -63,14 +63,6 @@ impl Rule {
         match self {
             Rule::Hebbian => 1,
             Rule::Online => 2,
-        }
-    }
-
-    /// The name used on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Online => "online",
-            Rule::Hebbian => "hebbian",
         }
     }
 }
@@ -428,6 +420,8 @@ impl OnlineStats {
 /// ```
 pub struct DictionaryLearner {
     params: LearnParams,
+    /// The coder of `params.lca`, built once; each step only sets its λ.
+    lca: Lca,
     state: LearnerState,
 }
 
@@ -449,6 +443,7 @@ impl DictionaryLearner {
     /// Continues from a saved state.
     pub fn resume(params: LearnParams, state: LearnerState) -> Result<Self> {
         let params = params.check()?.into_inner();
+        let lca = params.lca.clone().check()?;
         if state.velocity.shape() != state.atoms.shape() || state.idle.len() != state.atoms.ncols()
         {
             return Err(Error::Shape(
@@ -466,7 +461,7 @@ impl DictionaryLearner {
                 )));
             }
         }
-        Ok(DictionaryLearner { params, state })
+        Ok(DictionaryLearner { params, lca, state })
     }
 
     /// The settings.
@@ -527,7 +522,7 @@ impl DictionaryLearner {
         let lambda = self.params.lambda_at(step);
         let eta = self.params.learning_rate_at(step);
         let dict = self.dictionary()?;
-        let lca = self.params.lca.clone().lambda(lambda).check()?;
+        let lca = self.lca.with_lambda(lambda)?;
         let codes = timed_encode(comm, || lca.encode(&dict, local))?.codes;
         let phi = dict.atoms();
         let (n, k) = phi.shape();

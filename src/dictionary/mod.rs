@@ -30,6 +30,11 @@ use nalgebra::DMatrix;
 
 use crate::error::{Error, Result};
 
+/// Relative tolerance on each atom's L2 norm when encoding
+/// ([`Dictionary::for_encoding`]): rows normalised in f32 are within 1e-6 of
+/// 1, a rescaled dictionary is far outside.
+pub const UNIT_NORM_TOLERANCE: f64 = 1e-3;
+
 /// A set of unit-norm atoms (the columns of Φ) and the inhibition matrix
 /// `G = ΦᵀΦ − I` that LCA neurons use to compete.
 #[derive(Clone, Debug)]
@@ -91,6 +96,46 @@ impl Dictionary {
             phi_t,
             inhibition,
         })
+    }
+
+    /// The dictionary an encoder codes over, from atoms as given (columns).
+    ///
+    /// The solvers work with unit-norm atoms, so for other atoms the codes
+    /// would solve the LASSO of the normalised dictionary, not of the one
+    /// given: atoms whose L2 norm is off 1 by more than
+    /// [`UNIT_NORM_TOLERANCE`] are refused unless `normalize`. Returns the
+    /// dictionary and whether an atom was rescaled. `lca encode` and
+    /// Python's encoders both apply this policy.
+    ///
+    /// ```
+    /// use lca::Dictionary;
+    /// use nalgebra::DMatrix;
+    /// let doubled = DMatrix::from_column_slice(2, 2, &[2.0, 0.0, 0.0, 1.0]);
+    /// assert!(Dictionary::for_encoding(doubled.clone(), false).is_err());
+    /// let (d, rescaled) = Dictionary::for_encoding(doubled, true).unwrap();
+    /// assert!(rescaled && d.atom(0) == [1.0, 0.0]);
+    /// ```
+    pub fn for_encoding(atoms: DMatrix<f32>, normalize: bool) -> Result<(Self, bool)> {
+        crate::error::check_finite("dictionary", atoms.as_slice())?;
+        let norms: Vec<f64> = atoms
+            .column_iter()
+            .map(|a| a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
+            .collect();
+        let off = norms
+            .iter()
+            .position(|&n| (n - 1.0).abs() > UNIT_NORM_TOLERANCE);
+        // A zero atom gets the dictionary's own error.
+        let zero = norms.iter().any(|&n| n <= 1e-12);
+        if let (Some(row), false, false) = (off, zero, normalize) {
+            return Err(Error::setting(
+                "normalize",
+                format!(
+                    "row {row} (an atom) of the dictionary has L2 norm {:.6}, not 1 (tolerance {UNIT_NORM_TOLERANCE}): the codes would solve the LASSO for the normalised atoms, not for this dictionary; normalise its rows or ask for it (--normalize, normalize=True)",
+                    norms[row]
+                ),
+            ));
+        }
+        Ok((Self::from_atoms(atoms)?, off.is_some()))
     }
 
     /// Number of atoms (neurons).

@@ -198,7 +198,7 @@ impl Cache {
 #[derive(Debug)]
 pub struct ImageSet {
     entries: Vec<Entry>,
-    options: LoadOptions,
+    options: Checked<LoadOptions>,
     cache: Mutex<Cache>,
     failures: Mutex<Failures>,
     /// Images decoded so far (cache misses), for tests and throughput reports.
@@ -366,7 +366,7 @@ fn oriented(w: u32, h: u32, o: image::metadata::Orientation) -> (usize, usize) {
 
 fn decode_reader<R: BufRead + Seek>(
     mut reader: ImageReader<R>,
-    opts: LoadOptions,
+    opts: &Checked<LoadOptions>,
 ) -> std::result::Result<Image, String> {
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(one_line)?;
@@ -402,7 +402,7 @@ fn decode_reader<R: BufRead + Seek>(
 }
 
 impl ImageSet {
-    fn build(entries: Vec<Entry>, options: LoadOptions) -> Self {
+    fn build(entries: Vec<Entry>, options: Checked<LoadOptions>) -> Self {
         let n = entries.len();
         ImageSet {
             entries,
@@ -422,7 +422,7 @@ impl ImageSet {
     fn probe_entry(
         source: Source,
         name: String,
-        opts: LoadOptions,
+        opts: &Checked<LoadOptions>,
     ) -> std::result::Result<Entry, String> {
         let ((w, h), alpha) = probe(open(&source)?, opts.color)?;
         let (width, height) = opts.scaled_dims(w, h);
@@ -462,7 +462,7 @@ impl ImageSet {
         recursive: bool,
         opts: LoadOptions,
     ) -> Result<(ImageSet, Vec<String>)> {
-        opts.check()?;
+        let opts = opts.check()?;
         let mut files = Vec::new();
         let subfolders = walk(dir, recursive, &mut files)?;
         files.sort();
@@ -470,7 +470,7 @@ impl ImageSet {
         let mut warnings = Vec::new();
         for path in files {
             let name = path.display().to_string();
-            match Self::probe_entry(Source::File(path), name.clone(), opts) {
+            match Self::probe_entry(Source::File(path), name.clone(), &opts) {
                 Ok(e) => entries.push(e),
                 Err(reason) => warnings.push(format!("{name}: not a readable image ({reason})")),
             }
@@ -498,14 +498,14 @@ impl ImageSet {
     /// unreadable file is an error, since the user named it.
     /// Alpha channels are dropped; see [`ImageSet::has_alpha`].
     pub fn from_files(paths: &[PathBuf], opts: LoadOptions) -> Result<ImageSet> {
-        opts.check()?;
+        let opts = opts.check()?;
         if paths.is_empty() {
             return Err(Error::Data("no image files given".into()));
         }
         let entries = paths
             .iter()
             .map(|p| {
-                Self::probe_entry(Source::File(p.clone()), p.display().to_string(), opts)
+                Self::probe_entry(Source::File(p.clone()), p.display().to_string(), &opts)
                     .map_err(|reason| Error::format(p, format!("not a readable image ({reason})")))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -526,14 +526,14 @@ impl ImageSet {
     /// assert!(ImageSet::from_memory(vec![("b".into(), vec![1, 2])], LoadOptions::default()).is_err());
     /// ```
     pub fn from_memory(items: Vec<(String, Vec<u8>)>, opts: LoadOptions) -> Result<ImageSet> {
-        opts.check()?;
+        let opts = opts.check()?;
         if items.is_empty() {
             return Err(Error::Data("no images given".into()));
         }
         let entries = items
             .into_iter()
             .map(|(name, bytes)| {
-                Self::probe_entry(Source::Memory(bytes.into()), name.clone(), opts).map_err(
+                Self::probe_entry(Source::Memory(bytes.into()), name.clone(), &opts).map_err(
                     |reason| Error::format(&name, format!("not a readable image ({reason})")),
                 )
             })
@@ -545,11 +545,11 @@ impl ImageSet {
     /// gray), `chelsea.png` (451×300 RGB) and `coffee.png` (600×400 RGB), all
     /// CC0. Names are `embedded:FILE`.
     pub fn embedded(opts: LoadOptions) -> Result<ImageSet> {
-        opts.check()?;
+        let opts = opts.check()?;
         let entries = EMBEDDED
             .iter()
             .map(|(name, bytes)| {
-                Self::probe_entry(Source::Embedded(bytes), format!("embedded:{name}"), opts)
+                Self::probe_entry(Source::Embedded(bytes), format!("embedded:{name}"), &opts)
                     .map_err(|reason| {
                         Error::format(*name, format!("embedded image unreadable ({reason})"))
                     })
@@ -582,7 +582,7 @@ impl ImageSet {
 
     /// The options images are loaded with.
     pub fn options(&self) -> LoadOptions {
-        self.options
+        *self.options
     }
 
     /// Channels of every loaded image: 3 with `color`, else 1.
@@ -774,7 +774,7 @@ impl ImageSet {
     fn decode(&self, i: usize) -> std::result::Result<Image, String> {
         self.decodes.fetch_add(1, Ordering::Relaxed);
         let entry = &self.entries[i];
-        let img = decode_reader(open(&entry.source)?, self.options)?;
+        let img = decode_reader(open(&entry.source)?, &self.options)?;
         if (img.width, img.height) != (entry.width, entry.height) {
             return Err(format!(
                 "image changed since the folder was scanned ({}×{} now, {}×{} before)",

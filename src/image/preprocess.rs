@@ -68,39 +68,6 @@ pub enum Whitening {
     },
 }
 
-impl Whitening {
-    /// Parses a CLI name (`none`, `one-over-f`, `zca`) into the option with
-    /// default parameters.
-    ///
-    /// ```
-    /// use lca::image::Whitening;
-    /// assert_eq!(Whitening::from_name("one-over-f").unwrap(), Whitening::OneOverF { f0: 0.4 });
-    /// assert!(Whitening::from_name("pca").is_err());
-    /// ```
-    pub fn from_name(name: &str) -> Result<Whitening> {
-        match name {
-            "none" => Ok(Whitening::None),
-            "one-over-f" => Ok(Whitening::OneOverF { f0: DEFAULT_F0 }),
-            "zca" => Ok(Whitening::Zca {
-                epsilon: DEFAULT_ZCA_EPSILON,
-            }),
-            other => Err(Error::setting(
-                "whitening",
-                format!("unknown whitening '{other}' (expected none, one-over-f or zca)"),
-            )),
-        }
-    }
-
-    /// The CLI name of this option.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Whitening::None => "none",
-            Whitening::OneOverF { .. } => "one-over-f",
-            Whitening::Zca { .. } => "zca",
-        }
-    }
-}
-
 /// Every preprocessing choice, recorded in a run's `config.json` so a learned
 /// dictionary can be applied to new images the same way.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

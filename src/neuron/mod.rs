@@ -19,4 +19,4 @@ pub use fixed::{
 pub use integrate::{Integrator, leaky_step};
 pub use lif::{CubaLif, LifState, Reset, decay_accumulate, fire, reset};
 pub use surrogate::{Surrogate, SurrogateKind};
-pub use threshold::{Threshold, Transfer, soft_threshold};
+pub use threshold::{DEFAULT_FIRM_WIDTH, Threshold, Transfer, soft_threshold};

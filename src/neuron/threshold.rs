@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Ramp width of [`Threshold::Firm`] when none is given.
+pub const DEFAULT_FIRM_WIDTH: f32 = 0.1;
+
 /// Shape of the threshold function.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -21,6 +24,18 @@ pub enum Threshold {
         /// Width of the ramp (> 0).
         width: f32,
     },
+}
+
+impl Threshold {
+    /// This threshold with the firm threshold's ramp `width` when given
+    /// (other thresholds have none: callers refuse a width for them).
+    #[must_use]
+    pub fn with_firm_width(self, width: Option<f32>) -> Threshold {
+        match (self, width) {
+            (Threshold::Firm { .. }, Some(width)) => Threshold::Firm { width },
+            (t, _) => t,
+        }
+    }
 }
 
 /// A threshold together with its level `λ` and sign constraint: everything

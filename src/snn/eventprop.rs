@@ -80,7 +80,7 @@ use super::encoder::SpikeTrain;
 use super::layer::{Layer, LayerKind};
 use super::loss::Loss;
 use super::network::Network;
-use super::train::{CHUNK, Samples};
+use super::samples::{CHUNK, Samples};
 use crate::error::{Error, Result};
 use crate::neuron::Reset;
 use crate::neuron::decay_accumulate;

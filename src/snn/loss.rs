@@ -47,17 +47,6 @@ impl Loss {
         )
     }
 
-    /// Name used on the command line.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Loss::SpikeCount => "count",
-            Loss::FirstSpike { .. } => "ttfs",
-            Loss::MaxVoltage => "max",
-            Loss::MeanVoltage => "mean",
-            Loss::ExpVoltage { .. } => "exp",
-        }
-    }
-
     /// Per-class scores (larger: more likely) of an output `[steps × classes]`.
     pub fn scores(&self, out: &[f32], steps: usize, classes: usize) -> Vec<f32> {
         match *self {

@@ -40,6 +40,7 @@ mod network;
 pub mod nir;
 mod optim;
 mod plot;
+mod samples;
 pub mod shd;
 mod streams;
 mod train;
@@ -55,8 +56,8 @@ pub use loss::Loss;
 pub use network::{Network, Trace, Workspace};
 pub use optim::Adam;
 pub use plot::write_training_png;
+pub use samples::{Encoded, InputDropout, Samples, SpikeDataset};
 pub use streams::{Binned, Binning, EventDataset, StreamTask};
 pub use train::{
-    CheckedTrainConfig, Encoded, EpochStats, InputDropout, Model, SampleRun, Samples, SpikeDataset,
-    TrainConfig, accuracy, batch_gradient, train,
+    CheckedTrainConfig, EpochStats, Model, SampleRun, TrainConfig, accuracy, batch_gradient, train,
 };

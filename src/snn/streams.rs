@@ -36,7 +36,7 @@ use rand_distr::{Distribution, Normal, Poisson};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::SpikeTrain;
-use super::train::Samples;
+use super::samples::Samples;
 use crate::error::{Error, Result};
 use crate::io::npy::{Dtype, NpyArray};
 use crate::io::npz;

@@ -4,130 +4,25 @@
 //! each chunk's gradient sum on any thread, and the sums are added in chunk
 //! order. The result is therefore bit-identical for any number of threads.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Dataset, Scaling};
-use super::encoder::{Encoder, EncoderConfig, SpikeTrain, sample_seed};
+use super::encoder::{EncoderConfig, SpikeTrain};
 use super::eventprop::{self, Method, SpikeTiming};
 use super::layer::SpikeMode;
 use super::loss::Loss;
 use super::network::Network;
 use super::optim::Adam;
+use super::samples::{CHUNK, Encoded, InputDropout, Samples};
 use crate::error::{Error, Result};
 use crate::io::atomic::write_bytes_atomic;
-
-/// Samples per unit of parallel work; fixed so results do not depend on the
-/// thread count.
-pub const CHUNK: usize = 8;
-
-/// Labelled spike trains, produced on demand.
-pub trait Samples: Sync {
-    /// Number of samples.
-    fn len(&self) -> usize;
-    /// Whether there are none.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Class of sample `i`.
-    fn label(&self, i: usize) -> usize;
-    /// Spike train of sample `i` in pass `epoch` (stochastic encoders draw a
-    /// new train per epoch, reproducibly).
-    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain>;
-}
-
-/// A dataset encoded on the fly.
-pub struct Encoded<'a, E: Encoder + ?Sized> {
-    /// Features in `[0, 1]` and labels.
-    pub data: &'a Dataset,
-    /// The encoder.
-    pub encoder: &'a E,
-    /// Seed of stochastic encoders.
-    pub seed: u64,
-}
-
-impl<E: Encoder + ?Sized> Samples for Encoded<'_, E> {
-    fn len(&self) -> usize {
-        self.data.len()
-    }
-    fn label(&self, i: usize) -> usize {
-        self.data.labels[i]
-    }
-    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain> {
-        Cow::Owned(
-            self.encoder
-                .encode(self.data.row(i), sample_seed(self.seed, epoch, i as u64)),
-        )
-    }
-}
-
-/// Spike trains computed beforehand (e.g. by the spiking LCA) with labels.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SpikeDataset {
-    /// One train per sample.
-    pub trains: Vec<SpikeTrain>,
-    /// One class per sample.
-    pub labels: Vec<usize>,
-}
-
-impl Samples for SpikeDataset {
-    fn len(&self) -> usize {
-        self.labels.len()
-    }
-    fn label(&self, i: usize) -> usize {
-        self.labels[i]
-    }
-    fn spikes(&self, i: usize, _epoch: u64) -> Cow<'_, SpikeTrain> {
-        Cow::Borrowed(&self.trains[i])
-    }
-}
-
-/// Training samples with input dropout (see [`TrainConfig::input_dropout`]):
-/// the mask of sample `i` in pass `epoch` is drawn from
-/// [`sample_seed`]`(seed, epoch, i)`, so it does not depend on the thread.
-pub struct InputDropout<'a> {
-    /// The samples.
-    pub inner: &'a dyn Samples,
-    /// Drop probability, in `[0, 1)`.
-    pub p: f32,
-    /// Seed of the masks.
-    pub seed: u64,
-}
-
-impl Samples for InputDropout<'_> {
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-    fn label(&self, i: usize) -> usize {
-        self.inner.label(i)
-    }
-    fn spikes(&self, i: usize, epoch: u64) -> Cow<'_, SpikeTrain> {
-        let x = self.inner.spikes(i, epoch);
-        if self.p <= 0.0 {
-            return x;
-        }
-        let mut x = x.into_owned();
-        let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(self.seed, epoch, i as u64));
-        let keep = 1.0 / (1.0 - self.p);
-        for v in &mut x.data {
-            if *v != 0.0 {
-                *v = if rng.random::<f32>() < self.p {
-                    0.0
-                } else {
-                    *v * keep
-                };
-            }
-        }
-        Cow::Owned(x)
-    }
-}
 
 /// Optimisation settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

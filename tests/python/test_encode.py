@@ -136,6 +136,131 @@ def test_errors_are_value_errors_with_the_engines_message(problem):
         lca.sparse_encode(X, D, 0.1, tua=1.0)
 
 
+def test_error_kinds_are_exception_classes(problem, tmp_path):
+    X, D = problem
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode(X, D, -1.0)
+    assert isinstance(e.value, ValueError) and e.value.setting == "lambda"
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode(X, D, 0.1, integrator="midpoint")
+    assert e.value.setting == "integrator" and "'euler' or 'exponential'" in str(e.value)
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode(X, 2 * D, 0.1)
+    assert e.value.setting == "normalize"
+    with pytest.raises(lca.InvalidInputError, match="dictionary have 16"):
+        lca.sparse_encode(X[:, :10], D, 0.1)
+    assert issubclass(lca.InvalidInputError, ValueError)
+    bad = X.copy()
+    bad[3, 2] = np.inf
+    with pytest.raises(lca.InvalidInputError, match="non-finite"):
+        lca.sparse_encode(bad, D, 0.1)
+    with pytest.raises(FileNotFoundError, match="missing.npy"):
+        lca.sparse_encode_file(tmp_path / "missing.npy", D, tmp_path / "A.npy", 0.1)
+    assert not (tmp_path / "A.npy").exists()
+
+
+def _save_rows(path, X):
+    np.save(path, X)
+    return path
+
+
+@pytest.mark.parametrize("block_rows", [None, 64, 192])
+def test_encode_file_writes_the_codes_of_sparse_encode(problem, tmp_path, block_rows):
+    X, D = problem
+    X = np.concatenate([X, X[:77] * 0.5])  # 377 rows: several blocks, a short last one
+    src = _save_rows(tmp_path / "X.npy", X)
+    expected, info = lca.sparse_encode(X, D, 0.1, return_info=True)
+    summary = lca.sparse_encode_file(src, D, tmp_path / "A.npy", 0.1, block_rows=block_rows,
+                                     save_states=tmp_path / "U.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "A.npy"), expected)
+    np.testing.assert_array_equal(np.load(tmp_path / "U.npy"), info["states"])
+    assert summary["n_signals"] == 377 and summary["n_atoms"] == 24
+    energy = lca.lasso_objective(X, D, expected, 0.1).mean()
+    assert abs(summary["mean_energy"] - energy) < 1e-9 * max(1.0, energy)
+    assert summary["mean_active"] == pytest.approx((expected != 0).sum(axis=1).mean())
+    # A warm start from a file is the warm start of an array.
+    np.save(tmp_path / "init.npy", 0.5 * info["states"])
+    lca.sparse_encode_file(src, D, tmp_path / "W.npy", 0.05, init=tmp_path / "init.npy", max_iter=20,
+                           projection=False, block_rows=block_rows)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "W.npy"),
+        lca.sparse_encode(X, D, 0.05, init=0.5 * info["states"], max_iter=20, projection=False))
+
+
+def test_encode_file_sparse_output_spiking_and_fixed_point(problem, tmp_path):
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X, D = problem
+    src = _save_rows(tmp_path / "X.npy", X.astype(np.float64))
+    np.save(tmp_path / "D.npy", D)
+    lca.sparse_encode_file(src, tmp_path / "D.npy", tmp_path / "A.npz", 0.1, positive=True, block_rows=128)
+    np.testing.assert_array_equal(scipy_sparse.load_npz(tmp_path / "A.npz").toarray(),
+                                  lca.sparse_encode(X, D, 0.1, positive=True))
+    for fixed in (False, True):
+        summary = lca.sparse_encode_file(src, D, tmp_path / "S.npy", 0.1, mode="spiking", fixed_point=fixed,
+                                         time_steps=100, spikes=tmp_path / "spikes.npz", block_rows=64)
+        codes, info = lca.sparse_encode(X, D, 0.1, mode="spiking", fixed_point=fixed, time_steps=100,
+                                        return_info=True)
+        np.testing.assert_array_equal(np.load(tmp_path / "S.npy"), codes)
+        with np.load(tmp_path / "spikes.npz") as spikes:
+            assert len(spikes["signal"]) == info["spike_counts"].sum()
+            assert np.all(np.diff(spikes["signal"]) >= 0)  # in signal order across blocks
+        assert summary["spikes_per_signal"] == pytest.approx(info["spike_counts"].mean())
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode_file(src, D, tmp_path / "B.npy", 0.1, block_rows=100)
+    assert e.value.setting == "block_rows"
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode_file(src, D, tmp_path / "B.txt", 0.1)
+    assert e.value.setting == "output"
+    with pytest.raises(lca.InvalidSettingError) as e:
+        lca.sparse_encode_file(src, D, tmp_path / "B.npy", 0.1, mode="spiking", save_states=tmp_path / "U.npy")
+    assert e.value.setting == "save_states"
+    np.save(tmp_path / "short.npy", np.zeros((5, 24), np.float32))
+    with pytest.raises(lca.InvalidInputError, match="warm-start states have shape"):
+        lca.sparse_encode_file(src, D, tmp_path / "B.npy", 0.1, init=tmp_path / "short.npy")
+    assert not (tmp_path / "B.npy").exists()
+
+
+def test_encode_file_equals_the_cli_byte_for_byte(problem, lca_bin, tmp_path):
+    X, D = problem
+    src = _save_rows(tmp_path / "X.npy", np.concatenate([X] * 2))
+    np.save(tmp_path / "D.npy", D)
+    proc = subprocess.run([lca_bin, "encode", "-d", tmp_path / "D.npy", "-i", src, "-o", tmp_path / "cli.npz",
+                           "--lambda", "0.2", "--transfer", "firm", "--firm-width", "0.3", "--quiet"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lca.sparse_encode_file(src, tmp_path / "D.npy", tmp_path / "py.npz", 0.2, threshold="firm", firm_width=0.3)
+    assert (tmp_path / "cli.npz").read_bytes() == (tmp_path / "py.npz").read_bytes()
+
+
+def test_names_are_the_clis(problem, lca_bin, tmp_path):
+    """Every enum setting accepts the spellings `lca` accepts (one table in the library)."""
+    rng = np.random.default_rng(3)
+    filters = rng.standard_normal((3, 1, 3, 3)).astype(np.float32)
+    filters /= np.linalg.norm(filters.reshape(3, -1), axis=1)[:, None, None, None]
+    images = rng.standard_normal((1, 1, 10, 12)).astype(np.float32)
+    np.save(tmp_path / "F.npy", filters)
+    np.save(tmp_path / "I.npy", images)
+    for name, alias in (("zero", "fill"), ("circular", "wrap")):
+        codes = lca.conv_encode(images, filters, 0.1, boundary=alias)
+        np.testing.assert_array_equal(codes, lca.conv_encode(images, filters, 0.1, boundary=name))
+        proc = subprocess.run([lca_bin, "encode", "-d", tmp_path / "F.npy", "-i", tmp_path / "I.npy",
+                               "-o", tmp_path / "A.npy", "--lambda", "0.1", "--boundary", alias, "--quiet"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        np.testing.assert_array_equal(np.load(tmp_path / "A.npy"), codes)
+    X, D = problem
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "D.npy", D)
+    for integrator in ("euler", "exponential"):
+        proc = subprocess.run([lca_bin, "encode", "-d", tmp_path / "D.npy", "-i", tmp_path / "X.npy",
+                               "-o", tmp_path / "A.npy", "--integrator", integrator, "--no-projection",
+                               "--max-iters", "30", "--quiet"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        np.testing.assert_array_equal(
+            np.load(tmp_path / "A.npy"),
+            lca.sparse_encode(X, D, lca.DEFAULTS["alpha"], integrator=integrator, projection=False, max_iter=30))
+
+
 @pytest.mark.parametrize("flags,kwargs", [
     ([], {}),
     (["--nonneg"], {"positive": True}),
