@@ -32,15 +32,17 @@ pub(crate) struct ConvSettings {
 /// `--conv-schedule`'s spellings.
 pub(crate) fn schedule_from_name(name: &str) -> anyhow::Result<Schedule> {
     Ok(match name {
+        "splitting" => Schedule::Splitting,
         "accelerated" => Schedule::Accelerated,
         "greedy" => Schedule::Greedy { segment: None },
-        other => bail!("--conv-schedule: expected accelerated or greedy, got {other}"),
+        other => bail!("--conv-schedule: expected splitting, accelerated or greedy, got {other}"),
     })
 }
 
 /// The name of the schedule that ran.
 fn schedule_name(s: Schedule) -> &'static str {
     match s {
+        Schedule::Splitting => "splitting",
         Schedule::Accelerated => "accelerated",
         Schedule::Greedy { .. } => "greedy",
         Schedule::Dynamics { .. } => "dynamics",

@@ -82,9 +82,10 @@ pub struct EncodeArgs {
     #[arg(long, value_parser = ["circular", "zero"], default_value = "circular")]
     boundary: String,
     /// Convolutional dictionary, rate mode: how the neurons approach their fixed point —
+    /// `splitting` (ADMM in the Fourier domain, circular boundary; else `accelerated`),
     /// `accelerated` (all at once, Fourier-domain inhibition, momentum) or `greedy`
     /// (event-driven settling, one neuron per segment at a time).
-    #[arg(long, value_parser = ["accelerated", "greedy"], default_value = "accelerated")]
+    #[arg(long, value_parser = ["splitting", "accelerated", "greedy"], default_value = "splitting")]
     conv_schedule: String,
     #[command(flatten)]
     rate: RateArgs,

@@ -43,6 +43,7 @@ mod fourier;
 mod planes;
 mod rate;
 mod spiking;
+mod splitting;
 
 pub use correlate::{GramKernels, check_image, correlate, objective, reconstruct};
 pub use dictionary::{ConvDictionary, UNIT_NORM_TOLERANCE};

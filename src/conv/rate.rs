@@ -55,6 +55,7 @@ use super::correlate::{
 };
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
+use super::splitting;
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Threshold, Transfer};
 use crate::solver::Monitor;
@@ -85,8 +86,16 @@ pub enum Schedule {
     /// threshold (signed or non-negative) and, with the circular boundary,
     /// filters no larger than the image; otherwise the solve falls back to
     /// greedy settling with segments of `k`. One sweep is one step.
-    #[default]
     Accelerated,
+    /// ADMM in the Fourier domain (Wohlberg's Sherman–Morrison solve of the
+    /// whole inhibition per step, over-relaxed; module `splitting`): about a
+    /// fifth of the accelerated schedule's steps at the same cost per step,
+    /// so the default. Needs the soft threshold and the circular boundary
+    /// with filters no larger than the image; otherwise the solve falls back
+    /// to the accelerated schedule (zero boundary) or greedy settling. One
+    /// sweep is one step.
+    #[default]
+    Splitting,
 }
 
 /// Settings of the rate convolutional LCA; validated once by [`ConvLcaParams::check`].
@@ -374,7 +383,34 @@ impl ConvLca {
         }
         let p = &self.params;
         let transfer = self.transfer();
-        if p.schedule == Schedule::Accelerated
+        if p.schedule == Schedule::Splitting
+            && splitting::applies(
+                &transfer,
+                dict.kernel_size(),
+                image.height,
+                image.width,
+                p.boundary,
+            )
+        {
+            let settings = splitting::SplittingSettings {
+                transfer,
+                tol: p.tol,
+                max_iters: p.max_iters,
+                rho: None,
+            };
+            let run = splitting::solve(dict, image, warm_start.map(|s| &s.data[..]), &settings);
+            let codes = Planes::new(shape.0, shape.1, shape.2, run.codes)?;
+            let objective = objective(dict, image, &codes, p.lambda, p.boundary)?;
+            return Ok(ConvEncoding {
+                codes,
+                iterations: run.iterations,
+                updates: 0,
+                termination: run.termination,
+                objective,
+                schedule: Schedule::Splitting,
+            });
+        }
+        if matches!(p.schedule, Schedule::Accelerated | Schedule::Splitting)
             && accelerated::applies(
                 &transfer,
                 dict.kernel_size(),
@@ -623,12 +659,12 @@ impl<'a> ImageState<'a> {
         // The accelerated schedule gets here only where it does not apply:
         // it falls back to greedy settling.
         let schedule = match p.schedule {
-            Schedule::Accelerated => Schedule::Greedy { segment: None },
+            Schedule::Accelerated | Schedule::Splitting => Schedule::Greedy { segment: None },
             s => s,
         };
         let side = match schedule {
             Schedule::Greedy { segment } => segment.unwrap_or(geometry.k),
-            Schedule::Dynamics { .. } | Schedule::Accelerated => {
+            Schedule::Dynamics { .. } | Schedule::Accelerated | Schedule::Splitting => {
                 geometry.height.max(geometry.width)
             }
         };
@@ -638,7 +674,7 @@ impl<'a> ImageState<'a> {
                 potential: vec![0.0; drive.data.len()],
                 next: vec![0.0; drive.data.len()],
             }),
-            Schedule::Greedy { .. } | Schedule::Accelerated => None,
+            Schedule::Greedy { .. } | Schedule::Accelerated | Schedule::Splitting => None,
         };
         let n = drive.data.len();
         ImageState {
@@ -679,7 +715,9 @@ impl<'a> ImageState<'a> {
 
     fn converged(&self) -> bool {
         match self.schedule {
-            Schedule::Greedy { .. } | Schedule::Accelerated => self.segments.dirty_count == 0,
+            Schedule::Greedy { .. } | Schedule::Accelerated | Schedule::Splitting => {
+                self.segments.dirty_count == 0
+            }
             Schedule::Dynamics { .. } => self.settled,
         }
     }
@@ -687,7 +725,7 @@ impl<'a> ImageState<'a> {
     /// One sweep of greedy settling, or one step of the dynamics.
     fn step(&mut self) {
         match self.schedule {
-            Schedule::Greedy { .. } | Schedule::Accelerated => self.sweep(),
+            Schedule::Greedy { .. } | Schedule::Accelerated | Schedule::Splitting => self.sweep(),
             Schedule::Dynamics { eta } => self.euler_step(eta),
         }
     }
