@@ -42,8 +42,9 @@ use rustfft::num_complex::Complex32;
 use super::correlate::{axpy, for_each_run};
 use super::dictionary::ConvDictionary;
 use super::fourier::{Fft2, FftScratch, smooth_length};
+use super::geometry::edge_inv_norm2_of;
 use super::planes::{Boundary, Planes};
-use super::rate::{Termination, edge_inv_norm2_of};
+use super::rate::Termination;
 use crate::neuron::{Threshold, Transfer, soft_threshold};
 
 /// Frequencies per parallel task of the spectral sums.

@@ -37,11 +37,15 @@
 //! ```
 
 mod accelerated;
+mod batch;
 mod correlate;
 mod dictionary;
 mod fourier;
+mod geometry;
 mod planes;
 mod rate;
+mod scatter;
+mod settling;
 mod spiking;
 mod splitting;
 
