@@ -1,5 +1,8 @@
 //! The accelerated schedule of the rate convolutional LCA
-//! ([`Schedule::Accelerated`](super::Schedule::Accelerated), the default).
+//! ([`Schedule::Accelerated`](super::Schedule::Accelerated); the default
+//! for the zero boundary, where the splitting schedule does not apply). Its
+//! Fourier-domain problem and gradient are shared with the splitting
+//! schedule.
 //!
 //! Every neuron integrates at once, with the lateral inhibition `Σ_n G_mn ∗
 //! a_n` computed densely in the Fourier domain, and Nesterov momentum on the
