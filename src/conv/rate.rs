@@ -284,7 +284,7 @@ impl ConvEncoding {
 /// let lca = ConvLcaParams::new().lambda(0.1).check().unwrap();
 /// let enc = lca.encode_one(&d, &x, None).unwrap();
 /// assert!(enc.converged());
-/// // To the tolerance (1e-3·max|b| by default) with the accelerated schedule…
+/// // To the tolerance (1e-3·max|b| by default) with the default schedule…
 /// let want = [0.9, -0.4, 0.0, 0.0];
 /// assert!(enc.codes.data.iter().zip(want).all(|(a, w)| (a - w).abs() < 1e-3));
 /// // …and exactly with greedy settling, whose every update is an exact minimisation.
