@@ -150,7 +150,7 @@ def main():
     ap.add_argument("--gaps", default="1e-2,1e-3,1e-4")
     ap.add_argument("--rhos", default="1,2,3,5", help="SCICO's rho grid")
     ap.add_argument("--ref-iters", type=int, default=300)
-    ap.add_argument("--tols", default="2e-2,1e-2,5e-3,3e-3,2e-3,1e-3,5e-4,3e-4,2e-4,1e-4",
+    ap.add_argument("--tols", default="2e-2,1e-2,7e-3,5e-3,3e-3,2e-3,1.5e-3,1e-3,7e-4,5e-4,3e-4,2e-4,1e-4",
                     help="lca KKT tolerances tried, loosest first")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "compare_conv"))
     a = ap.parse_args()
