@@ -348,3 +348,73 @@ pub(super) fn solve(
         termination,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic filters and image for `C` channels.
+    fn problem(channels: usize) -> FourierProblem {
+        let (nf, k, h, w) = (3, 3, 6, 5);
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let taps: Vec<f32> = (0..nf * channels * k * k).map(|_| next()).collect();
+        let dict = ConvDictionary::normalized(nf, channels, k, taps).unwrap();
+        let image = Planes::new(
+            channels,
+            h,
+            w,
+            (0..channels * h * w).map(|_| next()).collect(),
+        );
+        FourierProblem::new(&dict, &image.unwrap(), Boundary::Circular)
+    }
+
+    #[test]
+    fn inverses_invert_rho_plus_d_dh_at_every_frequency() {
+        for channels in [1, 3] {
+            let p = problem(channels);
+            let (nf, nc, sl) = (p.n_filters, p.channels, p.fft.spectrum_len());
+            let rho = 0.7;
+            let inv = inverses(&p, rho);
+            for f in 0..sl {
+                for c in 0..nc {
+                    for e in 0..nc {
+                        // (ρI + DDᴴ)·inverse, entry (c, e).
+                        let mut s = Complex32::default();
+                        for d in 0..nc {
+                            let mut a = Complex32::default();
+                            for m in 0..nf {
+                                a += p.filters[(m * nc + c) * sl + f]
+                                    * p.filters[(m * nc + d) * sl + f].conj();
+                            }
+                            if c == d {
+                                a += rho;
+                            }
+                            s += a * inv[(f * nc + d) * nc + e];
+                        }
+                        let want = if c == e { 1.0 } else { 0.0 };
+                        assert!(
+                            (s.re - want).abs() < 1e-4 && s.im.abs() < 1e-4,
+                            "{s} at {f}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn default_rho_scales_with_lambda_over_the_drive() {
+        assert!((default_rho(0.05, 2.0, 200.0) - RHO_SCALE * 200.0 * 0.025).abs() < 1e-5);
+        // The image and λ scaled together: the same ρ.
+        assert!((default_rho(0.5, 20.0, 200.0) - default_rho(0.05, 2.0, 200.0)).abs() < 1e-5);
+        // No penalty or no drive: L.
+        assert_eq!(default_rho(0.0, 2.0, 200.0), 200.0);
+        assert_eq!(default_rho(0.1, 0.0, 200.0), 200.0);
+    }
+}
