@@ -8,6 +8,7 @@
 //!   --max-iters N,N…  one timed solve per cap (default: the library's)
 //!   --boundary circular|zero
 //!   --segment S       greedy segment side (default k)
+//!   --schedule splitting|accelerated|greedy  (default: the library's)
 //!   --dynamics ETA    plain LCA dynamics with dt/τ = ETA instead
 //!   --nonneg
 //!   --spiking STEPS   spiking LCA with STEPS steps instead (non-negative)
@@ -65,6 +66,7 @@ fn main() -> anyhow::Result<()> {
                     eta: value()?.parse()?,
                 })
             }
+            "--schedule" => params = params.schedule(schedule_from_name(&value()?)?),
             "--nonneg" => params = params.nonneg(true),
             "--spiking" => {
                 spiking_steps = Some(
@@ -138,4 +140,15 @@ fn main() -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn schedule_from_name(name: &str) -> anyhow::Result<Schedule> {
+    Ok(match name {
+        "splitting" => Schedule::Splitting,
+        "accelerated" => Schedule::Accelerated,
+        "greedy" => Schedule::Greedy { segment: None },
+        other => {
+            anyhow::bail!("--schedule: expected splitting, accelerated or greedy, got {other}")
+        }
+    })
 }

@@ -138,14 +138,16 @@ named!(Boundary, "boundary", [
 // chosen in code, named in reports, and not parsed.
 impl Named for Schedule {
     const SETTING: &'static str = "schedule";
-    const NAMES: &'static [&'static str] = &["accelerated", "greedy"];
+    const NAMES: &'static [&'static str] = &["splitting", "accelerated", "greedy"];
     const HELP: &'static [&'static str] = &[
+        "ADMM in the Fourier domain, circular boundary (else accelerated)",
         "all neurons at once, Fourier-domain inhibition, momentum",
         "event-driven settling, one neuron per segment at a time",
     ];
     const ALIASES: &'static [(&'static str, &'static str)] = &[];
     fn name(&self) -> &'static str {
         match self {
+            Schedule::Splitting => "splitting",
             Schedule::Accelerated => "accelerated",
             Schedule::Greedy { .. } => "greedy",
             Schedule::Dynamics { .. } => "dynamics",
@@ -164,6 +166,7 @@ impl FromStr for Schedule {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         match s {
+            "splitting" => Ok(Schedule::Splitting),
             "accelerated" => Ok(Schedule::Accelerated),
             "greedy" => Ok(Schedule::Greedy { segment: None }),
             other => Err(unknown::<Schedule>(other)),

@@ -21,8 +21,13 @@ impl Lcg {
     }
 }
 
-/// Both schedules of the rate solver: the accelerated default and greedy settling.
-const SCHEDULES: [Schedule; 2] = [Schedule::Accelerated, Schedule::Greedy { segment: None }];
+/// The schedules of the rate solver that reach the exact fixed point: the
+/// splitting default, the accelerated schedule and greedy settling.
+const SCHEDULES: [Schedule; 3] = [
+    Schedule::Splitting,
+    Schedule::Accelerated,
+    Schedule::Greedy { segment: None },
+];
 
 fn random_dict(n: usize, c: usize, k: usize, seed: u64) -> ConvDictionary {
     ConvDictionary::normalized(n, c, k, Lcg(seed).vec(n * c * k * k)).unwrap()
@@ -435,11 +440,14 @@ fn lca_dynamics_reach_the_same_fixed_point() {
 fn warm_start_from_the_solution_stops_at_once() {
     let d = random_dict(3, 1, 4, 41);
     let x = random_planes(1, 12, 10, 42);
-    for schedule in SCHEDULES {
+    for (schedule, boundary) in SCHEDULES
+        .into_iter()
+        .flat_map(|s| [Boundary::Zero, Boundary::Circular].map(|b| (s, b)))
+    {
         let lca = ConvLcaParams::new()
             .tol(1e-5)
             .max_iters(100_000)
-            .boundary(Boundary::Zero)
+            .boundary(boundary)
             .schedule(schedule)
             .check()
             .unwrap();
@@ -450,7 +458,7 @@ fn warm_start_from_the_solution_stops_at_once() {
         let work = |e: &lca::conv::ConvEncoding| e.updates + u64::from(e.iterations);
         assert!(
             work(&warm) < work(&cold) / 4,
-            "{schedule:?}: {} vs {}",
+            "{schedule:?} {boundary:?}: {} vs {}",
             work(&warm),
             work(&cold)
         );
@@ -489,14 +497,25 @@ fn identical_for_one_and_two_threads() {
             assert_eq!(a.spikes, b.spikes);
         }
     }
-    // One large image: the accelerated schedule splits its own work
-    // (filter maps, frequencies) across threads; the codes must not change.
-    let d = random_dict(6, 1, 5, 52);
-    let image = [random_planes(1, 40, 37, 70)];
-    let lca = ConvLcaParams::new().lambda(0.05).check().unwrap();
-    let [one, two] = [1, 2].map(|t| on_threads(t, || lca.encode(&d, &image).unwrap()));
-    assert_eq!(one[0].codes, two[0].codes);
-    assert!(one[0].converged());
+    // One large image: the Fourier-domain schedules split their own work
+    // (filter maps, several chunks of frequencies) across threads; the codes
+    // must not change.
+    for (schedule, channels, (h, w)) in [
+        (Schedule::Splitting, 1, (128, 97)),
+        (Schedule::Splitting, 2, (64, 101)),
+        (Schedule::Accelerated, 1, (128, 97)),
+    ] {
+        let d = random_dict(6, channels, 5, 52);
+        let image = [random_planes(channels, h, w, 70)];
+        let lca = ConvLcaParams::new()
+            .lambda(0.05)
+            .schedule(schedule)
+            .check()
+            .unwrap();
+        let [one, two] = [1, 2].map(|t| on_threads(t, || lca.encode(&d, &image).unwrap()));
+        assert_eq!(one[0].codes, two[0].codes, "{schedule:?} C={channels}");
+        assert!(one[0].converged(), "{schedule:?} C={channels}");
+    }
 }
 
 /// `f` run on a pool of `threads` threads.

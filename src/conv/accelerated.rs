@@ -1,5 +1,8 @@
 //! The accelerated schedule of the rate convolutional LCA
-//! ([`Schedule::Accelerated`](super::Schedule::Accelerated), the default).
+//! ([`Schedule::Accelerated`](super::Schedule::Accelerated); the default
+//! for the zero boundary, where the splitting schedule does not apply). Its
+//! Fourier-domain problem and gradient are shared with the splitting
+//! schedule.
 //!
 //! Every neuron integrates at once, with the lateral inhibition `Σ_n G_mn ∗
 //! a_n` computed densely in the Fourier domain, and Nesterov momentum on the
@@ -42,8 +45,9 @@ use rustfft::num_complex::Complex32;
 use super::correlate::{axpy, for_each_run};
 use super::dictionary::ConvDictionary;
 use super::fourier::{Fft2, FftScratch, smooth_length};
+use super::geometry::edge_inv_norm2_of;
 use super::planes::{Boundary, Planes};
-use super::rate::{Termination, edge_inv_norm2_of};
+use super::rate::Termination;
 use crate::neuron::{Threshold, Transfer, soft_threshold};
 
 /// Frequencies per parallel task of the spectral sums.
@@ -82,19 +86,19 @@ pub(super) fn applies(transfer: &Transfer, k: usize, h: usize, w: usize, b: Boun
 }
 
 /// The filters and the image in the Fourier domain, and the step bound.
-struct FourierProblem {
-    fft: Fft2,
+pub(super) struct FourierProblem {
+    pub(super) fft: Fft2,
     /// Padded plane size `P × Q`.
     rows: usize,
     cols: usize,
     height: usize,
     width: usize,
-    n_filters: usize,
-    channels: usize,
+    pub(super) n_filters: usize,
+    pub(super) channels: usize,
     /// Spectra of the filters placed on the plane, `[m][c][frequency]`.
-    filters: Vec<Complex32>,
+    pub(super) filters: Vec<Complex32>,
     /// Spectra of the image channels, `[c][frequency]`.
-    image: Vec<Complex32>,
+    pub(super) image: Vec<Complex32>,
     /// The image channels on the (padded) planes.
     image_planes: Vec<f32>,
     /// The filters' taps, `[m][c][k·k]`, and their origin: for synthesis
@@ -103,12 +107,12 @@ struct FourierProblem {
     k: usize,
     origin: usize,
     /// Upper bound on the largest eigenvalue of `DᵀD` (the gradient's Lipschitz constant).
-    lipschitz: f32,
+    pub(super) lipschitz: f32,
     boundary: Boundary,
 }
 
 impl FourierProblem {
-    fn new(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> FourierProblem {
+    pub(super) fn new(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> FourierProblem {
         let (h, w, k, o) = (image.height, image.width, dict.kernel_size(), dict.origin());
         let (rows, cols) = match boundary {
             Boundary::Circular => (h, w),
@@ -175,7 +179,7 @@ impl FourierProblem {
         }
     }
 
-    fn plane_len(&self) -> usize {
+    pub(super) fn plane_len(&self) -> usize {
         self.rows * self.cols
     }
 
@@ -185,7 +189,7 @@ impl FourierProblem {
     /// outputs when they are few (one atom each, cheaper than an FFT per
     /// map), else by FFT; either way its spectrum is correlated with the
     /// filters' and brought back with one inverse FFT per map.
-    fn gradient(&self, a: &[f32], g: &mut [f32], work: &mut Work) {
+    pub(super) fn gradient(&self, a: &[f32], g: &mut [f32], work: &mut Work) {
         let (pl, sl) = (self.plane_len(), self.fft.spectrum_len());
         work.nonzeros
             .par_iter_mut()
@@ -355,7 +359,7 @@ impl FourierProblem {
 }
 
 /// Buffers of one image's gradient evaluations.
-struct Work {
+pub(super) struct Work {
     /// Each map's non-zero outputs: (plane index, value).
     nonzeros: Vec<Vec<(u32, f32)>>,
     spectra: Vec<Complex32>,
@@ -363,6 +367,21 @@ struct Work {
     residual: Vec<f32>,
     copy: Vec<Complex32>,
     scratch: FftScratch,
+}
+
+impl Work {
+    pub(super) fn new(problem: &FourierProblem) -> Work {
+        let (nf, nc) = (problem.n_filters, problem.channels);
+        let (pl, sl) = (problem.plane_len(), problem.fft.spectrum_len());
+        Work {
+            nonzeros: vec![Vec::new(); nf],
+            spectra: vec![Complex32::default(); nf * sl],
+            residual_spec: vec![Complex32::default(); nc * sl],
+            residual: vec![0.0; nc * pl],
+            copy: vec![Complex32::default(); sl],
+            scratch: problem.fft.scratch(),
+        }
+    }
 }
 
 /// `max_f λ_max(Σ_m F_m(f) F_m(f)ᴴ)` over frequencies `f`, bounded above by
@@ -540,20 +559,9 @@ pub(super) fn solve(
     settings: &AcceleratedSettings,
 ) -> AcceleratedResult {
     let problem = FourierProblem::new(dict, image, settings.boundary);
-    let (nf, pl, sl) = (
-        problem.n_filters,
-        problem.plane_len(),
-        problem.fft.spectrum_len(),
-    );
+    let (nf, pl) = (problem.n_filters, problem.plane_len());
     let (h, w, cols) = (problem.height, problem.width, problem.cols);
-    let mut work = Work {
-        nonzeros: vec![Vec::new(); nf],
-        spectra: vec![Complex32::default(); nf * sl],
-        residual_spec: vec![Complex32::default(); problem.channels * sl],
-        residual: vec![0.0; problem.channels * pl],
-        copy: vec![Complex32::default(); sl],
-        scratch: problem.fft.scratch(),
-    };
+    let mut work = Work::new(&problem);
     // Outputs a, previous outputs a′, and the gradients at both.
     let mut a = vec![0.0f32; nf * pl];
     if let Some(start) = start {

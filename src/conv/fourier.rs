@@ -1,5 +1,6 @@
 //! Real 2-D FFTs of image-sized planes, for the dense inhibition of the
-//! accelerated convolutional LCA ([`super::Schedule::Accelerated`]).
+//! Fourier-domain schedules of the convolutional LCA
+//! ([`super::Schedule::Splitting`], [`super::Schedule::Accelerated`]).
 //!
 //! rustfft and realfft transform along one axis; a 2-D transform is rows by
 //! a real-to-complex FFT, then columns by a complex FFT. Spectra are kept

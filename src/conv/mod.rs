@@ -37,12 +37,17 @@
 //! ```
 
 mod accelerated;
+mod batch;
 mod correlate;
 mod dictionary;
 mod fourier;
+mod geometry;
 mod planes;
 mod rate;
+mod scatter;
+mod settling;
 mod spiking;
+mod splitting;
 
 pub use correlate::{GramKernels, check_image, correlate, objective, reconstruct};
 pub use dictionary::{ConvDictionary, UNIT_NORM_TOLERANCE};

@@ -45,10 +45,12 @@
 use multiversion::multiversion;
 use serde::{Deserialize, Serialize};
 
+use super::batch::each_image;
 use super::correlate::{GramKernels, check_image, check_images, correlate, objective};
 use super::dictionary::ConvDictionary;
+use super::geometry::Geometry;
 use super::planes::{Boundary, Planes};
-use super::rate::{Geometry, correct_edges, each_image, scatter, scatter_with};
+use super::scatter::{correct_edges, scatter, scatter_with};
 use crate::error::{Error, Result, check_finite};
 use crate::neuron::{Overflow, STATE_MIN, decay_accumulate, fire, fixed_fire, fixed_integrate};
 use crate::solver::Monitor;
