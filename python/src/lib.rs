@@ -1110,73 +1110,48 @@ fn snn_recipe(dataset: &str) -> PyResult<String> {
 /// underscores; a setting left out keeps the recipe's value).
 fn snn_recipe_from(s: &mut Settings<'_>) -> PyResult<lca::snn::Recipe> {
     use lca::neuron::{Reset, SurrogateKind};
+    use lca::snn::overrides::RecipeOverrides;
     use lca::snn::{EncoderKind, Loss, Method};
-    let mut r = recipe_for(&s.or("dataset", "yinyang".to_string())?)?;
-    if let Some(k) = s.named::<SurrogateKind>("surrogate")? {
-        r.surrogate.kind = k;
-    }
-    r.surrogate.tau = s.or("surrogate_width", r.surrogate.tau)?;
-    r.surrogate.alpha = s.or("alpha", r.surrogate.alpha)?;
-    r.hidden = s.or("hidden", r.hidden.clone())?;
-    r.recurrent = s.or("recurrent", r.recurrent)?;
-    if let Some(l) = s.named::<Loss>("loss")? {
-        r.train.loss = l;
-    }
-    if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
-        *tau0 = s.or("ttfs_tau0", *tau0)?;
-        *tau1 = s.or("ttfs_tau1", *tau1)?;
-        *gamma = s.or("ttfs_gamma", *gamma)?;
-    }
-    if let Some(e) = s.named::<EncoderKind>("encoder")? {
-        r.encoder = e;
-    }
-    let window: Option<usize> = s.get("window")?;
-    if let Some(t) = s.get("time_steps")? {
-        r.time_steps = t;
-        r.window = None;
-    }
-    if window.is_some() {
-        r.window = window;
-    }
-    r.max_rate = s.or("max_rate", r.max_rate)?;
-    r.train.epochs = s.or("epochs", r.train.epochs)?;
-    r.train.batch_size = s.or("batch_size", r.train.batch_size)?;
-    r.train.lr = s.or("lr", r.train.lr)?;
-    r.train.lr_final = s.or("lr_final", r.train.lr_final)?;
-    r.train.weight_decay = s.or("weight_decay", r.train.weight_decay)?;
-    r.train.input_dropout = s.or("input_dropout", r.train.input_dropout)?;
-    r.neuron.current_decay = s.or("current_decay", r.neuron.current_decay)?;
-    r.neuron.voltage_decay = s.or("voltage_decay", r.neuron.voltage_decay)?;
-    r.neuron.threshold = s.or("firing_threshold", r.neuron.threshold)?;
-    if let Some(reset) = s.named::<Reset>("reset")? {
-        r.neuron.reset = reset;
-    }
-    // `train_decays=False` is the CLI's --fixed-decays, True its --train-decays.
-    r.train_decays = s.or("train_decays", r.train_decays)?;
-    r.train_threshold = s.or("train_threshold", r.train_threshold)?;
-    r.reset_gradient = s.or("reset_gradient", r.reset_gradient)?;
-    r.weight_scale = s.or("weight_scale", r.weight_scale)?;
-    r.output_scale = s.or("output_scale", r.output_scale)?;
-    let exp_tau: Option<f32> = s.get("exp_tau")?;
-    if let Loss::ExpVoltage { tau } = &mut r.train.loss {
-        *tau = exp_tau.unwrap_or(r.time_steps as f32);
-    }
-    if let Some(m) = s.named::<Method>("method")? {
-        r.train.method = m;
-    }
-    // EventProp's adjoint covers weights, biases and thresholds, not decays.
-    if r.train.method == Method::EventProp {
-        r.train_decays = false;
-    }
-    r.train.seed = s.or("seed", 0)?;
-    r.train.keep_best &= !s.or("keep_last", false)?;
-    if r.time_steps == 0 {
-        return Err(invalid_setting(
-            "time_steps",
-            "time_steps must be at least 1",
-        ));
-    }
-    Ok(r)
+    let dataset: String = s.or("dataset", "yinyang".to_string())?;
+    recipe_for(&dataset)?;
+    let overrides = RecipeOverrides {
+        method: s.named::<Method>("method")?,
+        surrogate: s.named::<SurrogateKind>("surrogate")?,
+        surrogate_width: s.get("surrogate_width")?,
+        alpha: s.get("alpha")?,
+        hidden: s.get("hidden")?,
+        recurrent: s.get("recurrent")?,
+        loss: s.named::<Loss>("loss")?,
+        ttfs_tau0: s.get("ttfs_tau0")?,
+        ttfs_tau1: s.get("ttfs_tau1")?,
+        ttfs_gamma: s.get("ttfs_gamma")?,
+        exp_tau: s.get("exp_tau")?,
+        encoder: s.named::<EncoderKind>("encoder")?,
+        time_steps: s.get("time_steps")?,
+        window: s.get("window")?,
+        max_rate: s.get("max_rate")?,
+        epochs: s.get("epochs")?,
+        batch_size: s.get("batch_size")?,
+        lr: s.get("lr")?,
+        lr_final: s.get("lr_final")?,
+        weight_decay: s.get("weight_decay")?,
+        input_dropout: s.get("input_dropout")?,
+        current_decay: s.get("current_decay")?,
+        voltage_decay: s.get("voltage_decay")?,
+        firing_threshold: s.get("firing_threshold")?,
+        reset: s.named::<Reset>("reset")?,
+        // `train_decays=False` is the CLI's --fixed-decays, True its --train-decays.
+        train_decays: s.get("train_decays")?,
+        train_threshold: s.get("train_threshold")?,
+        reset_gradient: s.get("reset_gradient")?,
+        weight_scale: s.get("weight_scale")?,
+        output_scale: s.get("output_scale")?,
+        weight_mean: s.get("weight_mean")?,
+        output_mean: s.get("output_mean")?,
+        seed: s.or("seed", 0)?,
+        keep_last: s.or("keep_last", false)?,
+    };
+    overrides.recipe(&dataset).map_err(to_py)
 }
 
 /// `lca snn train` on arrays: the network, encoder, loss and schedule of

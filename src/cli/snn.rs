@@ -12,6 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
+use lca::snn::overrides::RecipeOverrides;
 use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask};
 use lca::snn::{Encoded, Samples, nir};
 
@@ -312,90 +313,52 @@ fn event_splits(all: &EventDataset, name: &str) -> anyhow::Result<(EventDataset,
 }
 
 /// The dataset's recipe with every option the user passed applied.
-fn recipe(args: &TrainArgs) -> Recipe {
-    // the dataset's own method unless --method says (SHD's recipe is EventProp's)
-    let method = args
-        .method
-        .unwrap_or_else(|| defaults::for_dataset(&args.dataset).train.method);
-    let mut r = defaults::for_method(&args.dataset, method);
-    if let Some(k) = args.surrogate {
-        r.surrogate.kind = k;
+fn recipe(args: &TrainArgs) -> anyhow::Result<Recipe> {
+    if args.time_steps == Some(0) {
+        bail!("--time-steps must be at least 1");
     }
-    let set = |slot: &mut f32, v: Option<f32>| {
-        if let Some(v) = v {
-            *slot = v;
-        }
+    let flag = |on: bool, off: bool| match (on, off) {
+        (_, true) => Some(false),
+        (true, false) => Some(true),
+        _ => None,
     };
-    set(&mut r.surrogate.tau, args.surrogate_width);
-    set(&mut r.surrogate.alpha, args.alpha);
-    if let Some(h) = &args.hidden {
-        r.hidden = h.clone();
-    }
-    r.recurrent |= args.recurrent;
-    if let Some(l) = args.loss {
-        // a recipe's own ttfs or exp settings stay; the exp loss's τ
-        // comes from --exp-tau, else the number of time steps (below)
-        if l.name() != r.train.loss.name() {
-            r.train.loss = l;
-        }
-    }
-    if let Loss::FirstSpike { tau0, tau1, gamma } = &mut r.train.loss {
-        set(tau0, args.ttfs_tau0);
-        set(tau1, args.ttfs_tau1);
-        set(gamma, args.ttfs_gamma);
-    }
-    if let Some(e) = args.encoder {
-        r.encoder = e;
-    }
-    if let Some(t) = args.time_steps {
-        r.time_steps = t;
-        if args.window.is_none() {
-            r.window = None;
-        }
-    }
-    if args.window.is_some() {
-        r.window = args.window;
-    }
-    set(&mut r.max_rate, args.max_rate);
-    if let Some(e) = args.epochs {
-        r.train.epochs = e;
-    }
-    if let Some(b) = args.batch_size {
-        r.train.batch_size = b;
-    }
-    set(&mut r.train.lr, args.lr);
-    set(&mut r.train.lr_final, args.lr_final);
-    set(&mut r.train.weight_decay, args.weight_decay);
-    set(&mut r.train.input_dropout, args.input_dropout);
-    set(&mut r.neuron.current_decay, args.current_decay);
-    set(&mut r.neuron.voltage_decay, args.voltage_decay);
-    set(&mut r.neuron.threshold, args.firing_threshold);
-    if let Some(reset) = args.reset {
-        r.neuron.reset = reset;
-    }
-    r.train_decays = (r.train_decays || args.train_decays) && !args.fixed_decays;
-    r.train_threshold = (r.train_threshold || args.train_threshold) && !args.fixed_threshold;
-    r.reset_gradient |= args.reset_gradient;
-    set(&mut r.weight_scale, args.weight_scale);
-    set(&mut r.output_scale, args.output_scale);
-    set(&mut r.weight_mean, args.weight_mean);
-    set(&mut r.output_mean, args.output_mean);
-    if let Loss::ExpVoltage { tau } = &mut r.train.loss {
-        // a recipe's own τ stays unless --exp-tau replaces it
-        if let Some(t) = args.exp_tau {
-            *tau = t;
-        } else if *tau == 0.0 {
-            *tau = r.time_steps as f32;
-        }
-    }
-    r.train.method = method;
-    // EventProp's adjoint covers weights, biases and thresholds, not decays.
-    if r.train.method == Method::EventProp {
-        r.train_decays = false;
-    }
-    r.train.seed = args.seed;
-    r.train.keep_best &= !args.keep_last;
-    r
+    let overrides = RecipeOverrides {
+        method: args.method,
+        surrogate: args.surrogate,
+        surrogate_width: args.surrogate_width,
+        alpha: args.alpha,
+        hidden: args.hidden.clone(),
+        recurrent: args.recurrent.then_some(true),
+        loss: args.loss,
+        ttfs_tau0: args.ttfs_tau0,
+        ttfs_tau1: args.ttfs_tau1,
+        ttfs_gamma: args.ttfs_gamma,
+        exp_tau: args.exp_tau,
+        encoder: args.encoder,
+        time_steps: args.time_steps,
+        window: args.window,
+        max_rate: args.max_rate,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        lr_final: args.lr_final,
+        weight_decay: args.weight_decay,
+        input_dropout: args.input_dropout,
+        current_decay: args.current_decay,
+        voltage_decay: args.voltage_decay,
+        firing_threshold: args.firing_threshold,
+        reset: args.reset,
+        train_decays: flag(args.train_decays, args.fixed_decays),
+        train_threshold: flag(args.train_threshold, args.fixed_threshold),
+        reset_gradient: args.reset_gradient.then_some(true),
+        weight_scale: args.weight_scale,
+        output_scale: args.output_scale,
+        weight_mean: args.weight_mean,
+        output_mean: args.output_mean,
+        seed: args.seed,
+        keep_last: args.keep_last,
+    };
+    Ok(overrides.recipe(&args.dataset)?)
 }
 
 /// The training inputs, feature rows or event streams.
@@ -413,10 +376,7 @@ enum Inputs {
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let recipe = recipe(&args);
-    if recipe.time_steps == 0 {
-        bail!("--time-steps must be at least 1");
-    }
+    let recipe = recipe(&args)?;
     let inputs = if is_events(&args.dataset) {
         let all = load_events(&args.dataset, args.classes, args.seed)?;
         let (train, test) = event_splits(&all, &args.dataset)?;

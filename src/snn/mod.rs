@@ -39,6 +39,7 @@ mod loss;
 mod network;
 pub mod nir;
 mod optim;
+pub mod overrides;
 mod plot;
 mod samples;
 pub mod shd;
