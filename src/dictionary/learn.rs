@@ -101,7 +101,7 @@ pub struct LearnParams {
     /// Horizon up to which the learning rate ends at `learning_rate_final`.
     /// A schedule over more steps reaches that rate at 80 % of its steps and
     /// cools down from there to `learning_rate_final · (final_rate_horizon /
-    /// steps)^`[`FINAL_RATE_EXPONENT`] at its last step. Why: a longer run
+    /// steps)^0.75` at its last step. Why: a longer run
     /// gains by settling closer to the optimum, but at the short run's final
     /// rate the atoms keep jittering around it, so the held-out objective
     /// stopped improving beyond ~4× the default horizon; a lower rate over the
