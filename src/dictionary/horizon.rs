@@ -382,7 +382,9 @@ mod tests {
         // The given final rate is reached at 80 % of the steps, where the cool-down starts.
         let knee = 4 * REFERENCE_STEPS * 4 / 5;
         assert!((long.learning_rate_at(knee) - given).abs() < 1e-5 * given);
-        assert!(long.learning_rate_at(knee / 2) > given && long.learning_rate_at(knee + 100) < given);
+        assert!(
+            long.learning_rate_at(knee / 2) > given && long.learning_rate_at(knee + 100) < given
+        );
         // An explicit final rate (no reference) and a constant rate do not move.
         let fixed = p.clone().final_rate_horizon(None);
         assert_eq!(fixed.final_learning_rate(100_000), Some(given));
