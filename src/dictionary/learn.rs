@@ -531,126 +531,61 @@ impl DictionaryLearner {
 
         // Pass 1, per chunk: residuals, per-signal figures, bounds of the
         // chunk's partials (which fix the fixed point of the sum).
-        let len = local.ncols();
-        let starts: Vec<usize> = (0..len).step_by(SIGNAL_CHUNK).collect();
-        let width = |c0: usize| (len - c0).min(SIGNAL_CHUNK);
+        let chunks = Chunks::of(local.ncols());
         let firsts: Vec<ChunkFirst> = timed_update(comm, || {
-            starts
+            chunks
+                .starts
                 .par_iter()
-                .map(|&c0| chunk_first(rule, phi, local, &codes, c0, width(c0)))
+                .map(|&c0| chunk_first(rule, phi, local, &codes, c0, chunks.width(c0)))
                 .collect()
         });
-        let parts = rule.partials();
-        let mut exponents = vec![i32::MIN; parts * k];
-        for f in &firsts {
-            for (e, b) in exponents.iter_mut().zip(&f.bounds) {
-                *e = (*e).max(exponent_of(*b));
-            }
-        }
-        if exponents.contains(&i32::MAX) {
-            return Err(Error::Data(format!(
-                "step {step}: the dictionary update is not finite (codes or signals overflow)"
-            )));
-        }
-        comm.all_reduce_max_i32(&mut exponents)?;
-
+        let exponents = agreed_exponents(rule, k, &firsts, step, comm)?;
         // Pass 2: each chunk's partials in fixed point, summed locally
-        // (integers: exact), then over the ranks with one allreduce that also
-        // carries the per-atom counts and each signal's figures.
-        let terms = total.div_ceil(SIGNAL_CHUNK);
-        let shapes: Vec<usize> = match rule {
-            Rule::Hebbian => vec![n],
-            Rule::Online => vec![k, n],
+        // (integers: exact), then over the ranks.
+        let partials = Partials {
+            rule,
+            local,
+            codes: &codes,
+            chunks: &chunks,
+            firsts: &firsts,
         };
-        let sums: Vec<FixedPointSum> = timed_update(comm, || {
-            let empty = || -> Vec<FixedPointSum> {
-                shapes
-                    .iter()
-                    .zip(exponents.chunks_exact(k))
-                    .map(|(&rows, e)| FixedPointSum::new(rows, k, e, terms))
-                    .collect()
-            };
-            starts
-                .par_iter()
-                .zip(&firsts)
-                .fold(empty, |mut acc, (&c0, first)| {
-                    let w = width(c0);
-                    let a = codes.columns(c0, w);
-                    match rule {
-                        Rule::Hebbian => acc[0].add(&(&first.residual * a.transpose())),
-                        Rule::Online => {
-                            acc[0].add(&(a * a.transpose()));
-                            acc[1].add(&(local.columns(c0, w) * a.transpose()));
-                        }
-                    }
-                    acc
-                })
-                .reduce(empty, |mut x, y| {
-                    for (x, y) in x.iter_mut().zip(&y) {
-                        x.merge(y);
-                    }
-                    x
-                })
-        });
-        let mut packed: Vec<i64> = Vec::new();
-        for s in &sums {
-            packed.extend_from_slice(s.integers());
-        }
-        let counts_at = packed.len();
-        packed.resize(counts_at + k + 3 * m, 0);
-        {
-            let (counts, signals) = packed[counts_at..].split_at_mut(k);
-            for f in &firsts {
-                for (c, &v) in counts.iter_mut().zip(&f.counts) {
-                    *c += v as i64;
-                }
-            }
-            // One rank writes each signal's slot; the others add zeros.
-            let (sq, rest) = signals.split_at_mut(m);
-            let (l1, nnz) = rest.split_at_mut(m);
-            let mut s = mine.start;
-            for f in &firsts {
-                for ((&q, &l), &z) in f.squared.iter().zip(&f.l1).zip(&f.nnz) {
-                    sq[s] = q.to_bits() as i64;
-                    l1[s] = l.to_bits() as i64;
-                    nnz[s] = z as i64;
-                    s += 1;
-                }
-            }
-        }
-        comm.all_reduce_sum_i64(&mut packed)?;
-        let mut sums = sums;
-        let mut at = 0;
-        for s in &mut sums {
-            let len = s.integers().len();
-            s.integers_mut().copy_from_slice(&packed[at..at + len]);
-            at += len;
-        }
-        let counts: Vec<usize> = packed[at..at + k].iter().map(|&c| c as usize).collect();
-        let signal_figures = &packed[at + k..];
-        let squared: Vec<f64> = signal_figures[..m]
-            .iter()
-            .map(|&b| f64::from_bits(b as u64))
-            .collect();
-        let l1: f64 = signal_figures[m..2 * m]
-            .iter()
-            .map(|&b| f64::from_bits(b as u64))
-            .sum();
-        let nnz: i64 = signal_figures[2 * m..].iter().sum();
-        let squared_total: f64 = squared.iter().sum();
-        let stats_energy = (0.5 * squared_total + f64::from(lambda) * l1) / m as f64;
+        let sums = timed_update(comm, || partials.sum(n, k, total, &exponents));
+        let batch = BatchTotals::reduce(sums, &firsts, k, m, mine.start, comm)?;
+        let stats_energy = (0.5 * batch.squared_total() + f64::from(lambda) * batch.l1) / m as f64;
 
         let mut atoms = match rule {
-            Rule::Hebbian => self.hebbian(sums[0].to_f32(), &counts, eta),
-            Rule::Online => self.online(sums[0].to_f32(), sums[1].to_f32(), m),
+            Rule::Hebbian => self.hebbian(batch.sums[0].to_f32(), &batch.counts, eta),
+            Rule::Online => self.online(batch.sums[0].to_f32(), batch.sums[1].to_f32(), m),
         };
+        let resampled = self.reseed_idle(&mut atoms, &batch, &firsts, total, &mine, comm)?;
+        unit_norm_or_keep(&mut atoms, phi);
+        self.state.atoms = atoms;
+        self.state.step += 1;
+        Ok(StepStats {
+            mse: batch.squared_total() / (n * m) as f64,
+            l1: batch.l1 / m as f64,
+            active_fraction: batch.nnz as f64 / (k * m) as f64,
+            energy: stats_energy,
+            resampled,
+        })
+    }
 
-        // Re-seed atoms that have been silent too long with the residuals of
-        // the worst-reconstructed signals, largest first (each donor's
-        // residual comes from the rank that encoded it).
-        let mut resampled = 0;
+    /// Re-seeds atoms that have been silent too long with the residuals of
+    /// the worst-reconstructed signals, largest first (each donor's residual
+    /// comes from the rank that encoded it); returns how many.
+    fn reseed_idle(
+        &mut self,
+        atoms: &mut DMatrix<f32>,
+        batch: &BatchTotals,
+        firsts: &[ChunkFirst],
+        total: usize,
+        mine: &std::ops::Range<usize>,
+        comm: &dyn Communicator,
+    ) -> Result<usize> {
+        let (n, k) = atoms.shape();
+        let squared = &batch.squared;
         for (j, idle) in self.state.idle.iter_mut().enumerate() {
-            *idle = if counts[j] > 0 { 0 } else { *idle + 1 };
+            *idle = if batch.counts[j] > 0 { 0 } else { *idle + 1 };
         }
         let due: Vec<usize> = if self.params.resample_after > 0 {
             (0..k)
@@ -659,56 +594,42 @@ impl DictionaryLearner {
         } else {
             Vec::new()
         };
-        if !due.is_empty() {
-            let mut worst: Vec<usize> = (0..total).collect();
-            worst.sort_by(|&a, &b| squared[b].total_cmp(&squared[a]).then(a.cmp(&b)));
-            let donors: Vec<usize> = worst
-                .into_iter()
-                .filter(|&s| squared[s] > 1e-12)
-                .take(due.len())
-                .collect();
-            let owners: Vec<usize> = donors
-                .iter()
-                .map(|&s| encoder_of(s, total, comm.size()))
-                .collect();
-            let mut held = Vec::new();
-            for &s in donors.iter().filter(|&&s| mine.contains(&s)) {
-                let (c0, col) = (
-                    (s - mine.start) / SIGNAL_CHUNK,
-                    (s - mine.start) % SIGNAL_CHUNK,
-                );
-                held.extend_from_slice(firsts[c0].residual.column(col).as_slice());
-            }
-            let residuals = gather_columns(comm, n, &owners, &held)?;
-            for (&j, r) in due.iter().zip(residuals.column_iter()) {
-                atoms.set_column(j, &r);
-                self.state.velocity.column_mut(j).fill(0.0);
-                if let Some(st) = &mut self.state.stats {
-                    st.a.row_mut(j).fill(0.0);
-                    st.a.column_mut(j).fill(0.0);
-                    st.b.column_mut(j).fill(0.0);
-                }
-                self.state.idle[j] = 0;
-                resampled += 1;
-            }
+        if due.is_empty() {
+            return Ok(0);
         }
-        for (j, mut col) in atoms.column_iter_mut().enumerate() {
-            let norm = col.norm();
-            if norm > 1e-12 && norm.is_finite() {
-                col /= norm;
-            } else {
-                col.copy_from(&phi.column(j)); // a degenerate update: keep the atom
-            }
+        let mut worst: Vec<usize> = (0..total).collect();
+        worst.sort_by(|&a, &b| squared[b].total_cmp(&squared[a]).then(a.cmp(&b)));
+        let donors: Vec<usize> = worst
+            .into_iter()
+            .filter(|&s| squared[s] > 1e-12)
+            .take(due.len())
+            .collect();
+        let owners: Vec<usize> = donors
+            .iter()
+            .map(|&s| encoder_of(s, total, comm.size()))
+            .collect();
+        let mut held = Vec::new();
+        for &s in donors.iter().filter(|&&s| mine.contains(&s)) {
+            let (c0, col) = (
+                (s - mine.start) / SIGNAL_CHUNK,
+                (s - mine.start) % SIGNAL_CHUNK,
+            );
+            held.extend_from_slice(firsts[c0].residual.column(col).as_slice());
         }
-        self.state.atoms = atoms;
-        self.state.step += 1;
-        Ok(StepStats {
-            mse: squared_total / (n * m) as f64,
-            l1: l1 / m as f64,
-            active_fraction: nnz as f64 / (k * m) as f64,
-            energy: stats_energy,
-            resampled,
-        })
+        let residuals = gather_columns(comm, n, &owners, &held)?;
+        let mut resampled = 0;
+        for (&j, r) in due.iter().zip(residuals.column_iter()) {
+            atoms.set_column(j, &r);
+            self.state.velocity.column_mut(j).fill(0.0);
+            if let Some(st) = &mut self.state.stats {
+                st.a.row_mut(j).fill(0.0);
+                st.a.column_mut(j).fill(0.0);
+                st.b.column_mut(j).fill(0.0);
+            }
+            self.state.idle[j] = 0;
+            resampled += 1;
+        }
+        Ok(resampled)
     }
 
     /// Hebbian update: atoms moved by `η (X − ΦA) Aᵀ` (`update`, summed
@@ -827,6 +748,186 @@ fn chunk_first(
         nnz,
         counts,
         bounds,
+    }
+}
+
+/// Every atom rescaled to unit norm; a degenerate update (zero or not
+/// finite) keeps the step's old atom.
+fn unit_norm_or_keep(atoms: &mut DMatrix<f32>, old: &DMatrix<f32>) {
+    for (j, mut col) in atoms.column_iter_mut().enumerate() {
+        let norm = col.norm();
+        if norm > 1e-12 && norm.is_finite() {
+            col /= norm;
+        } else {
+            col.copy_from(&old.column(j));
+        }
+    }
+}
+
+/// A rank's signals cut into the solver's chunks: the unit of the partial
+/// sums, so the sum does not depend on how the work is spread.
+struct Chunks {
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl Chunks {
+    fn of(len: usize) -> Chunks {
+        Chunks {
+            starts: (0..len).step_by(SIGNAL_CHUNK).collect(),
+            len,
+        }
+    }
+
+    fn width(&self, c0: usize) -> usize {
+        (self.len - c0).min(SIGNAL_CHUNK)
+    }
+}
+
+/// The binary exponent of every column of every partial, agreed by all
+/// ranks (the largest): the fixed point the partials are summed in.
+fn agreed_exponents(
+    rule: Rule,
+    k: usize,
+    firsts: &[ChunkFirst],
+    step: u64,
+    comm: &dyn Communicator,
+) -> Result<Vec<i32>> {
+    let mut exponents = vec![i32::MIN; rule.partials() * k];
+    for f in firsts {
+        for (e, b) in exponents.iter_mut().zip(&f.bounds) {
+            *e = (*e).max(exponent_of(*b));
+        }
+    }
+    if exponents.contains(&i32::MAX) {
+        return Err(Error::Data(format!(
+            "step {step}: the dictionary update is not finite (codes or signals overflow)"
+        )));
+    }
+    comm.all_reduce_max_i32(&mut exponents)?;
+    Ok(exponents)
+}
+
+/// What pass 2 sums per chunk: `(X − ΦA)Aᵀ` (Hebbian) or `AAᵀ` and `XAᵀ`
+/// (online).
+struct Partials<'a> {
+    rule: Rule,
+    local: &'a DMatrix<f32>,
+    codes: &'a DMatrix<f32>,
+    chunks: &'a Chunks,
+    firsts: &'a [ChunkFirst],
+}
+
+impl Partials<'_> {
+    /// This rank's partials, each chunk's in fixed point, summed exactly.
+    fn sum(&self, n: usize, k: usize, total: usize, exponents: &[i32]) -> Vec<FixedPointSum> {
+        let terms = total.div_ceil(SIGNAL_CHUNK);
+        let shapes: Vec<usize> = match self.rule {
+            Rule::Hebbian => vec![n],
+            Rule::Online => vec![k, n],
+        };
+        let empty = || -> Vec<FixedPointSum> {
+            shapes
+                .iter()
+                .zip(exponents.chunks_exact(k))
+                .map(|(&rows, e)| FixedPointSum::new(rows, k, e, terms))
+                .collect()
+        };
+        self.chunks
+            .starts
+            .par_iter()
+            .zip(self.firsts)
+            .fold(empty, |mut acc, (&c0, first)| {
+                let w = self.chunks.width(c0);
+                let a = self.codes.columns(c0, w);
+                match self.rule {
+                    Rule::Hebbian => acc[0].add(&(&first.residual * a.transpose())),
+                    Rule::Online => {
+                        acc[0].add(&(a * a.transpose()));
+                        acc[1].add(&(self.local.columns(c0, w) * a.transpose()));
+                    }
+                }
+                acc
+            })
+            .reduce(empty, |mut x, y| {
+                for (x, y) in x.iter_mut().zip(&y) {
+                    x.merge(y);
+                }
+                x
+            })
+    }
+}
+
+/// A step's sums over the whole batch (all ranks): the partials, per atom
+/// the signals that used it, per signal `‖x − Φa‖²`, and the batch's `‖A‖₁`
+/// and non-zero count.
+struct BatchTotals {
+    sums: Vec<FixedPointSum>,
+    counts: Vec<usize>,
+    squared: Vec<f64>,
+    l1: f64,
+    nnz: i64,
+}
+
+impl BatchTotals {
+    /// Sums this rank's `sums` and chunk figures over the ranks with one
+    /// allreduce (integers: exact; each signal's slot is written by the rank
+    /// that holds it, the others add zeros). `first_signal` is this rank's
+    /// first signal in the batch of `m`.
+    fn reduce(
+        mut sums: Vec<FixedPointSum>,
+        firsts: &[ChunkFirst],
+        k: usize,
+        m: usize,
+        first_signal: usize,
+        comm: &dyn Communicator,
+    ) -> Result<BatchTotals> {
+        let mut packed: Vec<i64> = Vec::new();
+        for s in &sums {
+            packed.extend_from_slice(s.integers());
+        }
+        let counts_at = packed.len();
+        packed.resize(counts_at + k + 3 * m, 0);
+        {
+            let (counts, signals) = packed[counts_at..].split_at_mut(k);
+            for f in firsts {
+                for (c, &v) in counts.iter_mut().zip(&f.counts) {
+                    *c += v as i64;
+                }
+            }
+            let (sq, rest) = signals.split_at_mut(m);
+            let (l1, nnz) = rest.split_at_mut(m);
+            let mut s = first_signal;
+            for f in firsts {
+                for ((&q, &l), &z) in f.squared.iter().zip(&f.l1).zip(&f.nnz) {
+                    sq[s] = q.to_bits() as i64;
+                    l1[s] = l.to_bits() as i64;
+                    nnz[s] = z as i64;
+                    s += 1;
+                }
+            }
+        }
+        comm.all_reduce_sum_i64(&mut packed)?;
+        let mut at = 0;
+        for s in &mut sums {
+            let len = s.integers().len();
+            s.integers_mut().copy_from_slice(&packed[at..at + len]);
+            at += len;
+        }
+        let counts = packed[at..at + k].iter().map(|&c| c as usize).collect();
+        let figures = &packed[at + k..];
+        let bits = |b: &i64| f64::from_bits(*b as u64);
+        Ok(BatchTotals {
+            sums,
+            counts,
+            squared: figures[..m].iter().map(bits).collect(),
+            l1: figures[m..2 * m].iter().map(bits).sum(),
+            nnz: figures[2 * m..].iter().sum(),
+        })
+    }
+
+    fn squared_total(&self) -> f64 {
+        self.squared.iter().sum()
     }
 }
 
