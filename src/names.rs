@@ -27,7 +27,8 @@ use crate::dictionary::Rule;
 use crate::error::{Error, Result};
 use crate::image::{DEFAULT_F0, DEFAULT_ZCA_EPSILON, Whitening};
 use crate::neuron::{DEFAULT_FIRM_WIDTH, Integrator, Reset, SurrogateKind, Threshold};
-use crate::snn::{EncoderKind, Loss, Method};
+use crate::snn::{EncoderKind, ExportFormat, Loss, Method};
+use crate::solver::Mode;
 
 /// A settings enum users pick by name.
 pub trait Named: Sized + 'static {
@@ -225,6 +226,17 @@ named!(Reset, "reset", [
     "subtract": Reset::Subtract => Reset::Subtract; "v ← v − ϑ after a spike",
 ]);
 
+named!(Mode, "mode", [
+    "rate": Mode::Rate => Mode::Rate; "rate LCA: continuous outputs, stops at the fixed point",
+    "spiking": Mode::Spiking => Mode::Spiking;
+        "spiking LCA: integrate-and-fire neurons, codes are spike rates",
+]);
+
+named!(ExportFormat, "format", [
+    "nir": ExportFormat::Nir => ExportFormat::Nir;
+        "Neuromorphic Intermediate Representation (HDF5), as `nir.read` loads it",
+]);
+
 named!(Method, "method", [
     "surrogate": Method::Surrogate => Method::Surrogate;
         "backpropagation through time with a surrogate spike derivative",
@@ -267,6 +279,8 @@ mod tests {
         round_trips::<EncoderKind>();
         round_trips::<Reset>();
         round_trips::<Method>();
+        round_trips::<Mode>();
+        round_trips::<ExportFormat>();
     }
 
     #[test]

@@ -20,7 +20,7 @@ use lca::dictionary::{
 };
 use lca::image::{Image, Preprocessing, Preprocessor, Whitening, psnr, reconstruct, tile};
 use lca::neuron::{Integrator, Threshold};
-use lca::solver::{Anneal, Monitor, SpikingParams};
+use lca::solver::{Anneal, Mode, Monitor, SpikingParams};
 use lca::{Dictionary, LcaParams};
 
 mod error;
@@ -402,14 +402,6 @@ fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
-/// A `mode` that is neither solver.
-fn bad_mode(other: &str) -> PyErr {
-    invalid_setting(
-        "mode",
-        format!("mode must be 'rate' or 'spiking', got '{other}'"),
-    )
-}
-
 /// Sparse codes of the rows of `x` over the rows of `dictionary`:
 /// `(codes (n_samples, n_atoms) float32, info dict)`.
 #[pyfunction]
@@ -423,7 +415,7 @@ fn encode<'py>(
     n_jobs: Option<usize>,
 ) -> PyResult<(Array2<'py>, Bound<'py, PyDict>)> {
     let mut s = Settings::new(settings, py);
-    let mode: String = s.or("mode", "rate".to_string())?;
+    let mode: Mode = s.named("mode")?.unwrap_or_default();
     let normalize: bool = s.or("normalize", false)?;
     let return_states: bool = s.or("return_states", false)?;
     let init: Option<Bound<'py, PyAny>> = s.get("init")?;
@@ -442,8 +434,8 @@ fn encode<'py>(
         )));
     }
     info.set_item("normalized", normalized)?;
-    let codes = match mode.as_str() {
-        "rate" => {
+    let codes = match mode {
+        Mode::Rate => {
             let lca = rate_params(&mut s, alpha)?.check().map_err(to_py)?;
             s.finish()?;
             let initial = init.map(|i| columns(&i, "init")).transpose()?;
@@ -464,7 +456,7 @@ fn encode<'py>(
             }
             enc.codes
         }
-        "spiking" => {
+        Mode::Spiking => {
             if init.is_some() || return_states {
                 return Err(invalid_setting(
                     if init.is_some() {
@@ -490,7 +482,6 @@ fn encode<'py>(
             info.set_item("time_steps", enc.steps)?;
             enc.codes
         }
-        other => return Err(bad_mode(other)),
     };
     Ok((to_numpy(py, codes)?, info))
 }
@@ -515,19 +506,19 @@ fn encode_file<'py>(
     use lca::distributed::SingleProcess;
     use lca::streamed_encoding::{NpyStream, encode_rate, encode_spiking};
     let mut s = Settings::new(settings, py);
-    let mode: String = s.or("mode", "rate".to_string())?;
+    let mode: Mode = s.named("mode")?.unwrap_or_default();
     let (dict, normalized) = unit_dictionary(dictionary, s.or("normalize", false)?)?;
     let files = NpyStream::new(input, output).block_rows(s.get("block_rows")?);
     let summary = PyDict::new(py);
-    summary.set_item("mode", mode.as_str())?;
+    summary.set_item("mode", mode.name())?;
     summary.set_item("normalized", normalized)?;
     let stop = AtomicUsize::new(0);
     let monitor = Monitor {
         progress: None,
         cancel: Some(&stop),
     };
-    let (m, energy, active, seconds) = match mode.as_str() {
-        "rate" => {
+    let (m, energy, active, seconds) = match mode {
+        Mode::Rate => {
             let files = files
                 .warm_start(s.get("init")?)
                 .save_states(s.get("save_states")?)
@@ -545,7 +536,7 @@ fn encode_file<'py>(
             summary.set_item("unconverged", r.unconverged)?;
             (r.n_signals, r.mean_energy, r.mean_active, r.seconds)
         }
-        "spiking" => {
+        Mode::Spiking => {
             let spikes: Option<PathBuf> = s.get("spikes")?;
             let files = files.spikes(spikes.clone()).check().map_err(to_py)?;
             let solver = spiking_params(&mut s, alpha)?
@@ -565,7 +556,6 @@ fn encode_file<'py>(
             summary.set_item("time_steps", solver.params().steps)?;
             (r.n_signals, r.mean_energy, r.mean_active, r.seconds)
         }
-        other => return Err(bad_mode(other)),
     };
     summary.set_item("n_signals", m)?;
     summary.set_item("n_atoms", dict.n_atoms())?;
@@ -1443,14 +1433,14 @@ fn conv_encode<'py>(
     n_jobs: Option<usize>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
     let mut s = Settings::new(settings, py);
-    let mode: String = s.or("mode", "rate".to_string())?;
+    let mode: Mode = s.named("mode")?.unwrap_or_default();
     let dict = conv_dictionary(filters, s.or("normalize", false)?)?;
     let images = conv_images(images, &dict, "images")?;
     let info = PyDict::new(py);
     let stop = AtomicUsize::new(0);
     let go = || stop.load(Ordering::Relaxed) == 0;
-    let codes: Vec<Planes> = match mode.as_str() {
-        "rate" => {
+    let codes: Vec<Planes> = match mode {
+        Mode::Rate => {
             let coder = conv_rate_params(&mut s, alpha)?;
             s.finish()?;
             let encoded = solved(interruptible(py, n_jobs, &stop, || {
@@ -1476,7 +1466,7 @@ fn conv_encode<'py>(
             info.set_item("converged", PyArray1::from_vec(py, converged))?;
             encoded.into_iter().map(|e| e.codes).collect()
         }
-        "spiking" => {
+        Mode::Spiking => {
             let coder = conv_spiking_params(&mut s, alpha)?;
             s.finish()?;
             let encoded = solved(interruptible(py, n_jobs, &stop, || {
@@ -1498,7 +1488,6 @@ fn conv_encode<'py>(
             info.set_item("spikes", PyArray1::from_vec(py, spikes))?;
             encoded.into_iter().map(|e| e.codes).collect()
         }
-        other => return Err(bad_mode(other)),
     };
     let refs: Vec<&Planes> = codes.iter().collect();
     let out = if refs.is_empty() {

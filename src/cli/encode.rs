@@ -5,26 +5,18 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use lca::conv::ConvSpikingParams;
 use lca::conv::{Boundary, Schedule};
 use lca::distributed::Communicator;
 use lca::io::npy;
 use lca::neuron::{Integrator, Threshold};
 use lca::settings::Checked;
-use lca::solver::{Anneal, Monitor, SpikingParams};
+use lca::solver::{Anneal, Mode, Monitor, SpikingParams};
 use lca::streamed_encoding::{self, NpyStream, TerminationCounts, VsFloat};
 use lca::{Dictionary, LcaParams};
 use nalgebra::DMatrix;
 use serde::Serialize;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ModeArg {
-    /// Rate LCA: continuous outputs, stops at the fixed point.
-    Rate,
-    /// Spiking LCA: integrate-and-fire neurons, codes are spike rates.
-    Spiking,
-}
 
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
@@ -39,8 +31,8 @@ pub struct EncodeArgs {
     #[arg(long, short = 'o')]
     output: PathBuf,
     /// Solver: the rate LCA or the spiking LCA.
-    #[arg(long, value_enum, default_value_t = ModeArg::Rate)]
-    mode: ModeArg,
+    #[arg(long, value_parser = super::named::<Mode>(), default_value_t = Mode::default())]
+    mode: Mode,
     /// Threshold λ (the LASSO penalty for the soft threshold).
     #[arg(long, default_value_t = LcaParams::default().lambda)]
     lambda: f32,
@@ -245,7 +237,7 @@ impl EncodeArgs {
             ("--chunk-rows", self.chunk_rows.is_some()),
             (
                 "--dt (in --mode rate)",
-                self.dt.is_some() && matches!(self.mode, ModeArg::Rate),
+                self.dt.is_some() && matches!(self.mode, Mode::Rate),
             ),
         ];
         if let Some((flag, _)) = patch_only.iter().find(|(_, given)| *given) {
@@ -296,8 +288,8 @@ impl EncodeArgs {
             ("--trace", self.rate.trace.is_some()),
         ];
         let (mode, other_mode, other) = match self.mode {
-            ModeArg::Rate => ("rate", "spiking", &spiking_only[..]),
-            ModeArg::Spiking => ("spiking", "rate", &rate_only[..]),
+            Mode::Rate => ("rate", "spiking", &spiking_only[..]),
+            Mode::Spiking => ("spiking", "rate", &rate_only[..]),
         };
         if let Some((flag, _)) = other.iter().find(|(_, given)| *given) {
             bail!("{flag} does not apply to --mode {mode}: it is a --mode {other_mode} flag");
@@ -411,7 +403,7 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             bail!("--weight-synapses needs --fixed-point");
         }
         let boundary = args.boundary;
-        let spiking = matches!(args.mode, ModeArg::Spiking).then(|| {
+        let spiking = matches!(args.mode, Mode::Spiking).then(|| {
             args.conv_spiking_params()
                 .lambda(args.lambda)
                 .boundary(boundary)
@@ -438,8 +430,8 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         );
     }
     match args.mode {
-        ModeArg::Rate => run_rate(args, comm),
-        ModeArg::Spiking => run_spiking(args, comm),
+        Mode::Rate => run_rate(args, comm),
+        Mode::Spiking => run_spiking(args, comm),
     }
 }
 

@@ -564,9 +564,11 @@ fn summary_json(
         "decodes_per_second": rate(report.decodes as f64),
         "horizon": time_json(report.time.as_ref()),
     });
-    if cfg!(feature = "mpi") {
-        // Rank 0's encoding, update and communication, for the scaling figures.
-        let t = comm.counters().map(|c| c.snapshot()).unwrap_or_default();
+    if let Some(counters) = comm.counters() {
+        // Rank 0's encoding, update and communication, for the scaling
+        // figures: only a communicator that measures (MPI) has them; a
+        // single process reports none rather than zeros.
+        let t = counters.snapshot();
         summary["mpi"] = serde_json::json!({
             "ranks": comm.size(),
             "collectives": t.collectives,

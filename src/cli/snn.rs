@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use lca::neuron::{Reset, SurrogateKind};
 use lca::snn::data::{self, Dataset, Scaling, Splits};
 use lca::snn::defaults::{self, EncoderKind, Recipe};
 use lca::snn::overrides::RecipeOverrides;
-use lca::snn::{Binned, EncoderConfig, EpochStats, EventDataset, Loss, Method, Model, StreamTask};
+use lca::snn::{
+    Binned, EncoderConfig, EpochStats, EventDataset, ExportFormat, Loss, Method, Model, StreamTask,
+};
 use lca::snn::{Encoded, Samples, nir};
 
 #[derive(Args, Debug)]
@@ -38,19 +40,13 @@ enum SnnCommand {
     Export(ExportArgs),
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ExportFormat {
-    /// Neuromorphic Intermediate Representation (HDF5), as `nir.read` loads it.
-    Nir,
-}
-
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Model written by `lca snn train` (OUT/model.json).
     #[arg(long, short = 'm')]
     model: PathBuf,
     /// Interchange format.
-    #[arg(long, value_enum, default_value = "nir")]
+    #[arg(long, value_parser = super::named::<ExportFormat>(), default_value_t = ExportFormat::default())]
     format: ExportFormat,
     /// File to write (written to a temporary file renamed into place).
     #[arg(long, short = 'o')]
@@ -587,9 +583,7 @@ fn load_model(path: &Path, dataset: &str, events: Option<&EventDataset>) -> anyh
 fn export(args: ExportArgs) -> anyhow::Result<()> {
     let model = Model::load(&args.model)?;
     super::check_writable(&args.output)?;
-    match args.format {
-        ExportFormat::Nir => nir::write_model(&model, &args.output)?,
-    }
+    args.format.write(&model, &args.output)?;
     let layers: Vec<String> = model
         .network
         .layers

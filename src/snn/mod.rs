@@ -62,3 +62,22 @@ pub use streams::{Binned, Binning, EventDataset, StreamTask};
 pub use train::{
     CheckedTrainConfig, EpochStats, Model, SampleRun, TrainConfig, accuracy, batch_gradient, train,
 };
+
+/// The interchange formats a trained [`Model`] can be written in
+/// (`lca snn export --format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// Neuromorphic Intermediate Representation (HDF5), as `nir.read` loads it.
+    #[default]
+    Nir,
+}
+
+impl ExportFormat {
+    /// Writes `model` to `path` in this format (a temporary file renamed
+    /// into place).
+    pub fn write(self, model: &Model, path: &std::path::Path) -> crate::error::Result<()> {
+        match self {
+            ExportFormat::Nir => nir::write_model(model, path),
+        }
+    }
+}

@@ -47,6 +47,18 @@ mod rate;
 mod spiking;
 
 pub use batch::Monitor;
+
+/// Which LCA codes the signals: the rate LCA (continuous outputs, the
+/// LASSO's fixed point) or the spiking LCA (codes are spike rates). Named
+/// `rate` / `spiking` by `lca encode --mode` and Python's `mode=`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// [`Lca`]: continuous outputs, stops at the fixed point.
+    #[default]
+    Rate,
+    /// [`SpikingLca`]: integrate-and-fire neurons, codes are spike rates.
+    Spiking,
+}
 pub use objective::{lasso_energy, lasso_objectives};
 
 /// Signals both solvers process together (one GEMM for their drive, one
