@@ -34,6 +34,7 @@ pub mod data;
 pub mod defaults;
 mod encoder;
 pub mod eventprop;
+mod interpolated;
 mod layer;
 mod loss;
 mod network;

@@ -7,7 +7,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::SpikeTrain;
-use super::eventprop::{self, SpikeTiming};
+use super::interpolated::{self, SpikeTiming};
 use super::layer::{Grads, Layer, LayerKind, LayerSpec, Pass, Recorded, Scratch, SpikeMode};
 use crate::error::{Error, Result};
 use crate::neuron::Surrogate;
@@ -263,7 +263,7 @@ impl Network {
 
     fn forward_interpolated(&self, x: &SpikeTrain) -> Trace {
         let p: Vec<f64> = self.params.iter().map(|&v| f64::from(v)).collect();
-        let et = eventprop::forward(self, &p, x, true);
+        let et = interpolated::forward(&self.layers, &p, x, true);
         let spikes_out = self.layers.last().filter(|l| l.spiking()).map(|l| {
             let n = l.size();
             let mut s = vec![0.0f32; x.steps * n];
