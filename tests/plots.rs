@@ -229,11 +229,11 @@ fn conv_filters_interleave_their_planes() {
 #[test]
 fn run_titles_say_what_was_learned() {
     let config = lca::dictionary::TrainingConfig::default();
-    let lines = plot::patch_run_title(&config, 1234);
+    let lines = config.title(1234);
     assert!(lines[0].starts_with(&format!("{} atoms of 8×8 pixels", config.atoms)));
     assert!(lines[1].contains("1234 steps"), "{lines:?}");
     let conv = lca::conv::ConvTrainingConfig::default();
-    let lines = plot::conv_run_title(&conv, 1);
+    let lines = conv.title(1);
     assert!(
         lines[0].contains("convolutional filters of 12×12"),
         "{lines:?}"
@@ -241,7 +241,7 @@ fn run_titles_say_what_was_learned() {
     assert!(lines[1].contains("1 step on"), "{lines:?}");
     // A run folder's config.json gives the same title as the run.
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(plot::run_title(dir.path()), None);
+    assert_eq!(lca::conv::run_title(dir.path()), None);
     let mut config = config;
     config.progress = Some(lca::dictionary::Progress {
         steps_done: 77,
@@ -253,10 +253,7 @@ fn run_titles_say_what_was_learned() {
         serde_json::to_string(&config).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        plot::run_title(dir.path()),
-        Some(plot::patch_run_title(&config, 77))
-    );
+    assert_eq!(lca::conv::run_title(dir.path()), Some(config.title(77)));
 }
 
 // ---------------------------------------------------------------- codes ----

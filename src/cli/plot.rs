@@ -193,7 +193,7 @@ fn atoms_figure(dictionary: &Path, color: bool) -> anyhow::Result<image::RgbImag
         } else {
             dir
         };
-        plot::run_title(dir)
+        lca::conv::run_title(dir)
     });
     let figure = match &title {
         Some(title) => plot::titled_atoms_figure(&rows, n, features, channels, title),

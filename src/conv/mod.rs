@@ -61,6 +61,7 @@ mod crops;
 mod highpass;
 mod learn;
 mod learn_step;
+mod title;
 mod training;
 
 pub use arrays::{ConvArrayParams, ConvArrayTraining};
@@ -69,4 +70,5 @@ pub use highpass::{DEFAULT_PAD, tikhonov_highpass, tikhonov_lowpass};
 /// Defaults of convolutional dictionary learning (CLI and library).
 pub use learn::defaults as learn_defaults;
 pub use learn::{CodedImage, ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
+pub use title::run_title;
 pub use training::{ConvTraining, ConvTrainingConfig, is_conv_config};

@@ -564,7 +564,7 @@ impl ConvFolder {
             s.atoms,
             s.filter_len(),
             s.channels,
-            &crate::plot::conv_run_title(&self.config, self.step.learner.steps_done()),
+            &self.config.title(self.step.learner.steps_done()),
         )
     }
 }

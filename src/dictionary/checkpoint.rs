@@ -19,10 +19,10 @@ use std::path::Path;
 use nalgebra::DMatrix;
 
 use super::learn::{LearnerState, OnlineStats, Rule};
-use super::run_folder;
 use crate::error::{Error, Result};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
+use crate::learning::run_folder;
 
 /// Writes `state` (and the training seconds so far) to `path`, atomically.
 ///

@@ -67,8 +67,12 @@ impl Rule {
     }
 }
 
-/// Steps value meaning "no step limit" (a run bounded by time instead).
-pub const UNBOUNDED_STEPS: u64 = u64::MAX;
+pub use crate::learning::horizon::UNBOUNDED_STEPS;
+
+/// Steps of the default 8×8, 128-atom patch run: the horizon its schedules
+/// were tuned for, and the unit of the problem-size default
+/// ([`problem_size_steps`](super::problem_size_steps)).
+pub const REFERENCE_STEPS: u64 = 2000;
 
 /// Settings of dictionary learning, validated by [`LearnParams::check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,7 +165,7 @@ impl Default for LearnParams {
             steps: 2000,
             resample_after: 50,
             horizons: Vec::new(),
-            final_rate_horizon: Some(crate::dictionary::horizon::REFERENCE_STEPS),
+            final_rate_horizon: Some(REFERENCE_STEPS),
         }
     }
 }

@@ -9,12 +9,15 @@ mod checkpoint;
 pub mod horizon;
 mod learn;
 mod patch_matrix;
-pub(crate) mod run_folder;
-mod run_lock;
 mod training;
-mod training_log;
 
+/// Where a run's files go (moved to the learning session; kept here for
+/// the paths learners and users already name).
+pub(crate) use crate::learning::run_folder;
+
+pub use crate::learning::{CSV_HEADER, TrainingRow, read_training_csv};
 pub use crate::learning::{NoObserver, Observer, Progress, StartInfo, Status, TrainingReport};
+pub use crate::learning::{RunLock, lock_path};
 pub use checkpoint::{read_checkpoint, write_checkpoint};
 pub use horizon::{BudgetPlanner, HorizonRule, TimeUse, problem_size_steps, steps_label};
 pub use learn::{
@@ -22,9 +25,7 @@ pub use learn::{
     UNBOUNDED_STEPS,
 };
 pub use patch_matrix::{PatchMatrixParams, PatchMatrixTraining, initial_atoms};
-pub use run_lock::{RunLock, lock_path};
 pub use training::{Training, TrainingConfig, checkpoint_path, defaults};
-pub use training_log::{CSV_HEADER, TrainingRow, read_training_csv};
 
 use nalgebra::DMatrix;
 

@@ -33,13 +33,13 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams};
 use super::training::defaults;
-use super::training_log::TrainingRow;
 use crate::Dictionary;
 use crate::distributed::SINGLE_PROCESS;
 use crate::error::{Error, Result};
+use crate::learning::TrainingRow;
+use crate::learning::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::learning::{Cadence, Observer, Session, StartInfo, Step, TrainingReport};
 use crate::solver::Monitor;
 

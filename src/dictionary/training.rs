@@ -36,18 +36,18 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_checkpoint, save_checkpoint};
-use super::horizon::{BudgetPlanner, HorizonRule, TimeUse};
 use super::learn::{DictionaryLearner, LearnParams};
-pub use super::run_folder::checkpoint_path;
-use super::run_folder::{self as folder, ReportFacts, absolute};
-use super::run_lock::RunLock;
-use super::training_log::TrainingRow;
 use crate::Dictionary;
 use crate::distributed::{Communicator, encode_codes};
 use crate::error::{Error, Result};
 use crate::image::{
     ImageSet, PatchStream, PatchStreamParams, Preprocessing, Preprocessor, Whitening, Zca,
 };
+use crate::learning::RunLock;
+use crate::learning::TrainingRow;
+pub use crate::learning::run_folder::checkpoint_path;
+use crate::learning::run_folder::{self as folder, ReportFacts, absolute};
+use crate::learning::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::learning::{
     Cadence, Observer, Progress, Save, Session, StartInfo, Status, Step, TrainingReport,
 };
@@ -179,6 +179,45 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// The title of `atoms.png` of a patch dictionary learning run after
+    /// `steps_done` steps: what was learned (atoms, patch size, colour, source
+    /// photos), then how (rule, λ, steps, minibatch, whitening).
+    ///
+    /// ```
+    /// use lca::dictionary::TrainingConfig;
+    /// let lines = TrainingConfig::default().title(2000);
+    /// assert_eq!(lines[0], "128 atoms of 8×8 pixels learned from the embedded photos");
+    /// assert_eq!(lines[1], "LCA dictionary learning: hebbian rule, λ = 0.1, 2000 steps of 256 patches");
+    /// ```
+    pub fn title(&self, steps_done: u64) -> Vec<String> {
+        let config = self;
+        let p = config.patch_size;
+        let colour = if config.preprocessing.color {
+            " RGB"
+        } else {
+            ""
+        };
+        let rule = config.learning.rule.name();
+        let whiten = match config.preprocessing.whiten {
+            Whitening::None => "",
+            Whitening::OneOverF { .. } => ", 1/f-whitened",
+            Whitening::Zca { .. } => ", ZCA-whitened",
+        };
+        vec![
+            format!(
+                "{} atoms of {p}×{p}{colour} pixels learned from {}",
+                config.atoms,
+                folder::images_label(config.images.as_deref())
+            ),
+            format!(
+                "LCA dictionary learning: {rule} rule, λ = {}, {} of {} patches{whiten}",
+                config.learning.lca.lambda,
+                folder::steps_phrase(steps_done),
+                config.batch_size
+            ),
+        ]
+    }
+
     /// Exactly `steps` learning steps (the schedules' horizon): the same
     /// result on every machine, whatever the time budget.
     pub fn steps(mut self, steps: u64) -> Self {
@@ -628,7 +667,7 @@ impl<'c> PatchFolder<'c> {
             k,
             n,
             channels,
-            &crate::plot::patch_run_title(&self.config, self.learner.steps_done()),
+            &self.config.title(self.learner.steps_done()),
         )
     }
 }

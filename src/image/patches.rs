@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::Image;
 use super::folder::ImageSet;
-use super::preprocess::Preprocessor;
+use super::preprocess::{Preprocessing, Preprocessor, Whitening, Zca};
 use crate::error::{Error, Result};
 
 /// Copies the `patch × patch` patch with top-left corner `(x, y)` into `out`
@@ -256,4 +256,31 @@ pub fn overlap_add(
         }
     }
     Ok(img)
+}
+// Beside the sampler it uses: fitting ZCA needs raw patches of the set,
+// and the sampler needs a preprocessor, so the fit lives here.
+impl Preprocessor {
+    /// Like [`Preprocessor::new`], fitting ZCA (when selected) on
+    /// `max(10 000, 10·d)` raw `patch × patch` patches sampled from `set`.
+    pub fn fit(
+        settings: Preprocessing,
+        set: &ImageSet,
+        patch: usize,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> Result<Self> {
+        let mut pre = Self::new(settings)?;
+        if let Whitening::Zca { epsilon } = settings.whiten {
+            let raw = Preprocessor::new(Preprocessing {
+                whiten: Whitening::None,
+                remove_mean: false,
+                unit_norm: false,
+                min_norm: 0.0,
+                ..settings
+            })?;
+            let d = patch * patch * set.channels();
+            let x = sample_patches(set, (10 * d).max(10_000), patch, &raw, rng)?;
+            pre.set_zca(Zca::fit(&x, epsilon)?)?;
+        }
+        Ok(pre)
+    }
 }

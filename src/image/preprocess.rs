@@ -26,7 +26,7 @@ use rustfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
 use super::Image;
-use super::folder::{ImageSet, LoadOptions};
+use super::folder::LoadOptions;
 use crate::error::{Error, Result};
 use crate::settings::Checked;
 
@@ -566,30 +566,6 @@ impl Preprocessor {
             settings,
             zca: None,
         })
-    }
-
-    /// Like [`Preprocessor::new`], fitting ZCA (when selected) on
-    /// `max(10 000, 10·d)` raw `patch × patch` patches sampled from `set`.
-    pub fn fit(
-        settings: Preprocessing,
-        set: &ImageSet,
-        patch: usize,
-        rng: &mut rand_chacha::ChaCha8Rng,
-    ) -> Result<Self> {
-        let mut pre = Self::new(settings)?;
-        if let Whitening::Zca { epsilon } = settings.whiten {
-            let raw = Preprocessor::new(Preprocessing {
-                whiten: Whitening::None,
-                remove_mean: false,
-                unit_norm: false,
-                min_norm: 0.0,
-                ..settings
-            })?;
-            let d = patch * patch * set.channels();
-            let x = super::patches::sample_patches(set, (10 * d).max(10_000), patch, &raw, rng)?;
-            pre.zca = Some(Zca::fit(&x, epsilon)?);
-        }
-        Ok(pre)
     }
 
     /// Installs a fitted ZCA (e.g. loaded with a dictionary). Fails unless the

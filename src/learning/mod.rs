@@ -28,8 +28,16 @@
 //! [`Monitor`](crate::solver::Monitor) for cancelling; stopping, the budget,
 //! agreement over ranks, logging and checkpoint timing come with the session.
 
+pub mod horizon;
+mod log;
 mod observer;
+pub(crate) mod run_folder;
+mod run_lock;
 mod session;
 
+pub use horizon::{BudgetPlanner, HorizonRule, TimeUse, UNBOUNDED_STEPS, steps_label};
+pub use log::{CSV_HEADER, TrainingRow, read_training_csv};
+
 pub use observer::{NoObserver, Observer, Progress, StartInfo, Status, TrainingReport};
+pub use run_lock::{RunLock, lock_path};
 pub use session::{CHECKPOINT_SECONDS, Cadence, Save, Session, Step};

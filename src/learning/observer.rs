@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dictionary::TrainingRow;
-use crate::dictionary::horizon::TimeUse;
+use super::horizon::TimeUse;
+use super::log::TrainingRow;
 
 /// How a finished or stopped run ended, recorded in `config.json`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,9 +17,9 @@
 
 use std::time::Instant;
 
+use super::horizon::BudgetPlanner;
+use super::log::TrainingRow;
 use super::observer::{Observer, Status};
-use crate::dictionary::TrainingRow;
-use crate::dictionary::horizon::BudgetPlanner;
 use crate::distributed::{Communicator, agree_plan};
 use crate::error::Result;
 use crate::solver::Monitor;

@@ -245,8 +245,8 @@ pub fn write_atoms_png(
 }
 
 /// Renders the atom grid of [`titled_atoms_figure`] under `title` (see
-/// [`patch_run_title`](super::patch_run_title) and
-/// [`conv_run_title`](super::conv_run_title)) and writes it to `path` as a
+/// [`TrainingConfig::title`](crate::dictionary::TrainingConfig::title) and
+/// [`ConvTrainingConfig::title`](crate::conv::ConvTrainingConfig::title)) and writes it to `path` as a
 /// PNG, atomically.
 ///
 /// # Errors

@@ -14,8 +14,8 @@ use image::RgbImage;
 use plotters::prelude::*;
 
 use super::{AXIS, BLUE, FONT, GRID, ORANGE, TEXT, draw_error, ensure_font, write_rgb_png};
-use crate::dictionary::TrainingRow;
 use crate::error::{Error, Result};
+use crate::learning::TrainingRow;
 
 /// Size in pixels (width, height) of the figure of [`write_training_png`].
 pub const TRAINING_FIGURE_SIZE: (u32, u32) = (1280, 960);

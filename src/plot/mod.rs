@@ -40,7 +40,6 @@ pub use curves::{
     TRAINING_FIGURE_SIZE, TrainingFigure, smoothing_window, training_figure, write_training_png,
 };
 pub use raster::{raster_figure_size, write_raster_png};
-pub use title::{conv_run_title, patch_run_title, run_title};
 
 /// Font family name under which the embedded DejaVu Sans is registered.
 pub(crate) const FONT: &str = "sans-serif";

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::training_log::{CSV_HEADER, TrainingRow, read_training_csv};
+use super::log::{CSV_HEADER, TrainingRow, read_training_csv};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::atomic::{AtomicFile, write_bytes_atomic};
@@ -303,4 +303,27 @@ pub(crate) fn write_log(out: &Path, rows: &[TrainingRow]) -> Result<()> {
         text.push('\n');
     }
     write_bytes_atomic(&out.join("training.csv"), text.as_bytes())
+}
+/// Where a run's images came from, for a title: the embedded samples or the
+/// folder's name.
+pub(crate) fn images_label(images: Option<&Path>) -> String {
+    match images {
+        None => "the embedded photos".into(),
+        Some(dir) => {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| dir.display().to_string());
+            format!("the photos in {name}/")
+        }
+    }
+}
+
+/// `"2000 steps"`, or `"1 step"`.
+pub(crate) fn steps_phrase(n: u64) -> String {
+    if n == 1 {
+        "1 step".into()
+    } else {
+        format!("{n} steps")
+    }
 }

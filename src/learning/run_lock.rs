@@ -159,7 +159,7 @@ fn utc_timestamp(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dictionary::NoObserver;
+    use crate::learning::NoObserver;
 
     #[test]
     fn timestamps_match_known_dates() {
