@@ -95,6 +95,15 @@ const MIN_WINDOW_STEPS: u64 = 8;
 /// ...and its share of the budget: a pace measured over a few milliseconds
 /// is noise, and one early misjudgement would hurry the schedule.
 const MIN_WINDOW_SHARE: f64 = 0.02;
+/// Share of the starting horizon after which a budgeted run plans at the
+/// latest, however little of its budget has passed: on a fast machine a large
+/// budget's first planning time (4 % of 60 s) came after the problem-size
+/// horizon's last step, and the run ended at that horizon in 2.3 s.
+const FIRST_PLAN_SHARE: f64 = 0.25;
+/// Steps of the starting horizon a window of that early plan must cover
+/// (instead of [`MIN_WINDOW_SHARE`] of the budget): hundreds of steps give
+/// a steady pace.
+const FIRST_WINDOW_SHARE: f64 = 0.125;
 /// Share of the budget kept free, beyond the measured cost of finishing.
 const MARGIN: f64 = 0.02;
 /// Seconds assumed for writing every output at the end before any was timed.
@@ -210,11 +219,15 @@ impl BudgetPlanner {
             }
             return None;
         }
-        let due = PLAN_AT
-            .get(self.plans_done)
-            .is_some_and(|f| now >= f * budget);
-        let long_enough =
-            step >= from_step + MIN_WINDOW_STEPS && now - from_time >= MIN_WINDOW_SHARE * budget;
+        let early = self.plans_done == 0 && step as f64 >= FIRST_PLAN_SHARE * horizon as f64;
+        let due = early
+            || PLAN_AT
+                .get(self.plans_done)
+                .is_some_and(|f| now >= f * budget);
+        let window_steps = step.saturating_sub(from_step);
+        let long_enough = window_steps >= MIN_WINDOW_STEPS
+            && (now - from_time >= MIN_WINDOW_SHARE * budget
+                || (early && window_steps as f64 >= FIRST_WINDOW_SHARE * horizon as f64));
         if !due || !long_enough {
             return None;
         }
@@ -300,6 +313,21 @@ mod tests {
             (HorizonRule::Given, 123)
         );
         assert!(HorizonRule::Budget.check(None).is_err());
+    }
+
+    #[test]
+    fn a_fast_run_plans_before_its_starting_horizon_ends() {
+        // Steps far faster than 4 % of the budget: the run must still plan
+        // (at a quarter of its starting horizon) instead of ending there.
+        let mut planner = BudgetPlanner::new(Some(1000.0), Instant::now(), 0.0, true);
+        let horizon = 2000;
+        let planned = (0..horizon).find_map(|step| planner.plan(step, horizon).map(|h| (step, h)));
+        let (step, new_horizon) = planned.expect("a plan before the starting horizon's end");
+        assert_eq!(step, horizon / 4);
+        assert!(new_horizon > horizon, "{new_horizon}");
+        // A run that only follows its pace (a given horizon) never plans.
+        let mut given = BudgetPlanner::new(Some(1000.0), Instant::now(), 0.0, false);
+        assert!((0..horizon).all(|step| given.plan(step, horizon).is_none()));
     }
 
     #[test]
