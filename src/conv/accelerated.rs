@@ -144,7 +144,8 @@ impl FourierProblem {
                             let y = (p + rows - o[1] % rows) % rows;
                             for q in 0..k[2] {
                                 let x = (q + cols - o[2] % cols) % cols;
-                                plane[(z * rows + y) * cols + x] += kernel[(r * k[1] + p) * k[2] + q];
+                                plane[(z * rows + y) * cols + x] +=
+                                    kernel[(r * k[1] + p) * k[2] + q];
                             }
                         }
                     }

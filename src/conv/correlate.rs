@@ -153,15 +153,31 @@ pub fn correlate(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> R
                             for_each_run(r as isize - oz, d, d, boundary, |z0, sz, slices| {
                                 for i in 0..slices {
                                     let (bz, xz) = ((z0 + i) * h * w, (sz + i) * h * w);
-                                    for_each_run(p as isize - oy, h, h, boundary, |y0, sy, rows| {
-                                        for j in 0..rows {
-                                            let dst = &mut bm[bz + (y0 + j) * w..][..w];
-                                            let src = &xc[xz + (sy + j) * w..][..w];
-                                            for_each_run(q as isize - ox, w, w, boundary, |x0, sx, n| {
-                                                axpy(&mut dst[x0..x0 + n], &src[sx..sx + n], tap);
-                                            });
-                                        }
-                                    });
+                                    for_each_run(
+                                        p as isize - oy,
+                                        h,
+                                        h,
+                                        boundary,
+                                        |y0, sy, rows| {
+                                            for j in 0..rows {
+                                                let dst = &mut bm[bz + (y0 + j) * w..][..w];
+                                                let src = &xc[xz + (sy + j) * w..][..w];
+                                                for_each_run(
+                                                    q as isize - ox,
+                                                    w,
+                                                    w,
+                                                    boundary,
+                                                    |x0, sx, n| {
+                                                        axpy(
+                                                            &mut dst[x0..x0 + n],
+                                                            &src[sx..sx + n],
+                                                            tap,
+                                                        );
+                                                    },
+                                                );
+                                            }
+                                        },
+                                    );
                                 }
                             });
                         }
@@ -199,7 +215,11 @@ pub fn reconstruct(dict: &ConvDictionary, codes: &Planes, boundary: Boundary) ->
                     if a == 0.0 {
                         continue;
                     }
-                    let (z, y, x) = ((i / (h * w)) as isize, (i / w % h) as isize, (i % w) as isize);
+                    let (z, y, x) = (
+                        (i / (h * w)) as isize,
+                        (i / w % h) as isize,
+                        (i % w) as isize,
+                    );
                     for_each_run(z - oz, kd, d, boundary, |r0, pz, slices| {
                         for s in 0..slices {
                             let (slice, taps) = ((pz + s) * h * w, (r0 + s) * kh * kw);

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result, check_finite};
 use super::dims::{dictionary_layout, shape_text};
+use crate::error::{Error, Result, check_finite};
 use crate::io::npy::{self, NpyArray};
 
 /// Largest deviation of a filter's L2 norm from 1 that [`ConvDictionary::new`]

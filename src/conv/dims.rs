@@ -236,7 +236,8 @@ pub fn infer_dims(
         .copied()
         .filter(|d| from_signal.contains(d))
         .collect();
-    let square_2d = dictionary.len() >= 3 && dictionary[dictionary.len() - 1] == dictionary[dictionary.len() - 2];
+    let square_2d = dictionary.len() >= 3
+        && dictionary[dictionary.len() - 1] == dictionary[dictionary.len() - 2];
     match common[..] {
         [d] => Ok(d),
         [] => Err(Error::Shape(format!(
@@ -276,9 +277,15 @@ mod tests {
             (&[8, 3, 5, 5], &[2, 3, 40, 36]),
             (&[8, 3, 5, 5], &[3, 40, 36]),
         ] {
-            assert_eq!(infer_dims(None, dict, SignalShape::Array(signal)).unwrap(), 2);
+            assert_eq!(
+                infer_dims(None, dict, SignalShape::Array(signal)).unwrap(),
+                2
+            );
         }
-        assert_eq!(infer_dims(None, &[8, 7, 7], SignalShape::Picture).unwrap(), 2);
+        assert_eq!(
+            infer_dims(None, &[8, 7, 7], SignalShape::Picture).unwrap(),
+            2
+        );
     }
 
     #[test]
@@ -301,7 +308,10 @@ mod tests {
         // Explicit dims are checked against both shapes.
         assert!(infer_dims(Some(1), &[8, 7, 7], SignalShape::Picture).is_err());
         assert!(infer_dims(Some(3), &[8, 7, 7], SignalShape::Array(&[1, 1, 8, 9, 9])).is_err());
-        assert_eq!(infer_dims(Some(1), &[8, 7, 7], SignalShape::Array(&[2, 7, 50])).unwrap(), 1);
+        assert_eq!(
+            infer_dims(Some(1), &[8, 7, 7], SignalShape::Array(&[2, 7, 50])).unwrap(),
+            1
+        );
     }
 
     #[test]

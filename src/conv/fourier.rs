@@ -186,12 +186,7 @@ impl Fft3 {
 
     /// The slice of a transposed 2-D spectrum (which is used up as work
     /// space), scaled so that `inverse_slice(forward_slice(x)) = x`.
-    fn inverse_slice(
-        &self,
-        spectrum: &mut [Complex32],
-        plane: &mut [f32],
-        s: &mut FftScratch,
-    ) {
+    fn inverse_slice(&self, spectrum: &mut [Complex32], plane: &mut [f32], s: &mut FftScratch) {
         let (rows, cols) = (self.rows, self.cols);
         debug_assert_eq!(plane.len(), rows * cols);
         self.col_inverse
@@ -271,7 +266,14 @@ mod tests {
 
     #[test]
     fn forward_is_the_dft_and_inverse_undoes_it() {
-        for extent in [[1, 6, 8], [1, 5, 7], [1, 9, 4], [1, 1, 10], [3, 4, 5], [4, 1, 6]] {
+        for extent in [
+            [1, 6, 8],
+            [1, 5, 7],
+            [1, 9, 4],
+            [1, 1, 10],
+            [3, 4, 5],
+            [4, 1, 6],
+        ] {
             let n: usize = extent.iter().product();
             let plane: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
             let fft = Fft3::new(extent);
@@ -284,8 +286,14 @@ mod tests {
                     for fx in 0..=cols / 2 {
                         let (re, im) = naive(&plane, extent, [fz, fy, fx]);
                         let v = spec[fft.spectrum_index(fz, fy, fx)];
-                        assert!((f64::from(v.re) - re).abs() < 1e-4, "{extent:?} ({fz},{fy},{fx})");
-                        assert!((f64::from(v.im) - im).abs() < 1e-4, "{extent:?} ({fz},{fy},{fx})");
+                        assert!(
+                            (f64::from(v.re) - re).abs() < 1e-4,
+                            "{extent:?} ({fz},{fy},{fx})"
+                        );
+                        assert!(
+                            (f64::from(v.im) - im).abs() < 1e-4,
+                            "{extent:?} ({fz},{fy},{fx})"
+                        );
                     }
                 }
             }

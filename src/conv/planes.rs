@@ -112,9 +112,7 @@ impl Planes {
     /// assert_eq!((v.depth, v.plane_len(), v.extent()), (2, 4, [2, 1, 2]));
     /// ```
     pub fn with_extent(channels: usize, extent: [usize; 3], data: Vec<f32>) -> Result<Planes> {
-        let expected = extent
-            .iter()
-            .try_fold(channels, |n, &e| n.checked_mul(e));
+        let expected = extent.iter().try_fold(channels, |n, &e| n.checked_mul(e));
         if expected != Some(data.len()) {
             return Err(Error::Shape(format!(
                 "planes of {channels} channel(s) of extent {extent:?} need {} values, got {}",

@@ -101,7 +101,9 @@ pub(super) fn correct_edges(
     let inside = |pz: isize, py: isize, px: isize| {
         pz >= 0 && pz < d && py >= 0 && py < h && px >= 0 && px < w
     };
-    if inside(z - o[0], y - o[1], x - o[2]) && inside(z - o[0] + kd - 1, y - o[1] + kh - 1, x - o[2] + kw - 1) {
+    if inside(z - o[0], y - o[1], x - o[2])
+        && inside(z - o[0] + kd - 1, y - o[1] + kh - 1, x - o[2] + kw - 1)
+    {
         return;
     }
     for tz in 0..kd {

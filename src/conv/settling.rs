@@ -247,7 +247,10 @@ impl<'a> ImageState<'a> {
         let soft = self.transfer.threshold == Threshold::Soft;
         let l = self.transfer.lambda;
         for m in 0..g.n_filters {
-            for (z, y) in slices.clone().flat_map(|z| rows.clone().map(move |y| (z, y))) {
+            for (z, y) in slices
+                .clone()
+                .flat_map(|z| rows.clone().map(move |y| (z, y)))
+            {
                 let start = m * g.plane() + g.index([z, y, cols.start]);
                 let end = start + cols.len();
                 let (u, a) = (&self.input[start..end], &self.codes[start..end]);

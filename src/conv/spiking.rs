@@ -607,8 +607,9 @@ impl Arithmetic for Fixed<'_> {
             scatter(g, self.gram.row(m), &mut self.probe, at, 1.0);
             correct_edges(g, self.dict, &mut self.probe, (m, at), 1.0);
             let theta = f64::from(fixed_point::THRESHOLD);
-            let window = [0, 1, 2]
-                .map(|a| at[a].saturating_sub(g.radius(a))..(at[a] + g.radius(a) + 1).min(g.size[a]));
+            let window = [0, 1, 2].map(|a| {
+                at[a].saturating_sub(g.radius(a))..(at[a] + g.radius(a) + 1).min(g.size[a])
+            });
             let [slices, rows, cols] = window;
             let positions = slices.flat_map(|z| rows.clone().map(move |y| (z, y)));
             for n in 0..g.n_filters {
