@@ -87,7 +87,8 @@ pub fn check_image(dict: &ConvDictionary, image: &Planes) -> Result<()> {
             super::dims::shape_text(&shape)
         )));
     }
-    check_extent(dict, image.extent(), "image")
+    let what = if dict.dims() == 2 { "image" } else { "signal" };
+    check_extent(dict, image.extent(), what)
 }
 
 /// Fails unless maps of extent `size` fit the filters of `dict`.

@@ -131,22 +131,15 @@ impl ConvDictionary {
         })
     }
 
-    /// The shape in the header of the `.npy` at `path` (reads nothing else).
-    pub fn npy_shape(path: &Path) -> Result<Vec<usize>> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let (header, _) = npy::read_header(&mut file, path)?;
-        Ok(header.shape)
-    }
-
     /// Whether the `.npy` at `path` has the shape of a convolutional
     /// dictionary (3 to 5 axes) rather than a patch dictionary (2); reads
     /// only the header.
     pub fn is_conv_npy(path: &Path) -> Result<bool> {
-        Ok(matches!(Self::npy_shape(path)?.len(), 3..=5))
+        Ok(matches!(npy::read_shape(path)?.len(), 3..=5))
     }
 
     fn read_square(path: &Path, normalize: bool) -> Result<Self> {
-        let shape = Self::npy_shape(path)?;
+        let shape = npy::read_shape(path)?;
         let square = match shape[..] {
             [_, k, k2] | [_, _, k, k2] => k == k2,
             _ => true,

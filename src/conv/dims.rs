@@ -241,23 +241,23 @@ pub fn infer_dims(
     match common[..] {
         [d] => Ok(d),
         [] => Err(Error::Shape(format!(
-            "a dictionary of shape {} ({}-D) does not fit {signal_text} ({}-D)",
+            "a dictionary of shape {} ({}) does not fit {signal_text} ({})",
             shape_text(dictionary),
             join_or(&from_dict),
             join_or(&from_signal)
         ))),
         _ if common.contains(&2) && square_2d => Ok(2),
         _ => Err(Error::Shape(format!(
-            "a dictionary of shape {} with {signal_text} can be {}-D: say which with --dims (Python: dims=)",
+            "a dictionary of shape {} with {signal_text} can be {}: say which with --dims (Python: dims=)",
             shape_text(dictionary),
             join_or(&common)
         ))),
     }
 }
 
-/// `1 or 2`, `1, 2 or 3`.
+/// `1-D or 2-D`, `1-D, 2-D or 3-D`.
 fn join_or(dims: &[usize]) -> String {
-    let text: Vec<String> = dims.iter().map(usize::to_string).collect();
+    let text: Vec<String> = dims.iter().map(|d| format!("{d}-D")).collect();
     match text.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         _ => text.join(""),
@@ -326,7 +326,7 @@ mod tests {
         let l = signal_layout(3, &[2, 1, 16, 64, 64]).unwrap();
         assert_eq!((l.count, l.extent), (2, [16, 64, 64]));
         assert!(signal_layout(1, &[0, 5]).is_err());
-        assert_eq!(join_or(&[1, 2, 3]), "1, 2 or 3");
+        assert_eq!(join_or(&[1, 2, 3]), "1-D, 2-D or 3-D");
         assert!(parse_dims("0").is_err() && parse_dims(" 2 ").is_ok());
     }
 }
