@@ -3,7 +3,6 @@
 //! (the library's codes, round-tripped through files), and bad input (one
 //! line naming the file, nothing written).
 
-#[allow(dead_code)]
 mod common;
 
 use common::cli::{assert_fails, lca};

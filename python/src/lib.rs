@@ -1345,18 +1345,28 @@ fn array_nd(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<usize>, Vec<f32
 /// for what was read as 2-D before 1-D and 3-D existed).
 #[pyfunction]
 #[pyo3(signature = (filters_shape, signal_shape, dims=None))]
-fn conv_dims(filters_shape: Vec<usize>, signal_shape: Vec<usize>, dims: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+fn conv_dims(
+    filters_shape: Vec<usize>,
+    signal_shape: Vec<usize>,
+    dims: Option<&Bound<'_, PyAny>>,
+) -> PyResult<usize> {
     let dims = match dims {
         None => None,
         Some(d) if d.is_none() => None,
-        Some(d) => Some(match d.extract::<usize>() {
-            Ok(n) => lca::conv::check_dims(n),
-            Err(_) => lca::conv::parse_dims(&d.str()?.to_string()),
-        }
-        .map_err(|e| invalid_input(format!("dims: {e}")))?),
+        Some(d) => Some(
+            match d.extract::<usize>() {
+                Ok(n) => lca::conv::check_dims(n),
+                Err(_) => lca::conv::parse_dims(&d.str()?.to_string()),
+            }
+            .map_err(|e| invalid_input(format!("dims: {e}")))?,
+        ),
     };
-    lca::conv::infer_dims(dims, &filters_shape, lca::conv::SignalShape::Array(&signal_shape))
-        .map_err(|e| invalid_input(e.to_string()))
+    lca::conv::infer_dims(
+        dims,
+        &filters_shape,
+        lca::conv::SignalShape::Array(&signal_shape),
+    )
+    .map_err(|e| invalid_input(e.to_string()))
 }
 
 /// Filters `(M, C, k…)` with an explicit channel axis, over 1 to 3 spatial
@@ -1369,8 +1379,8 @@ fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDict
             "filters must have shape (n_filters, channels, k…) over 1 to 3 axes, got shape {shape:?}"
         )));
     }
-    let (m, c, kernel) =
-        lca::conv::dictionary_layout(shape.len() - 2, &shape).map_err(|e| invalid_input(format!("filters: {e}")))?;
+    let (m, c, kernel) = lca::conv::dictionary_layout(shape.len() - 2, &shape)
+        .map_err(|e| invalid_input(format!("filters: {e}")))?;
     lca::error::check_finite("filters", &data).map_err(to_py)?;
     let made = if normalize {
         ConvDictionary::normalized_with_shape(m, c, &kernel, data)
@@ -1390,7 +1400,11 @@ fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDict
 }
 
 /// `n` items `(n, channels, …)` of the filters' dimension as planes.
-fn batch_planes(obj: &Bound<'_, PyAny>, dims: usize, what: &str) -> PyResult<(Vec<Planes>, Vec<usize>)> {
+fn batch_planes(
+    obj: &Bound<'_, PyAny>,
+    dims: usize,
+    what: &str,
+) -> PyResult<(Vec<Planes>, Vec<usize>)> {
     let (shape, data) = array_nd(obj, what)?;
     if shape.len() != dims + 2 {
         return Err(invalid_input(format!(
@@ -1406,8 +1420,12 @@ fn batch_planes(obj: &Bound<'_, PyAny>, dims: usize, what: &str) -> PyResult<(Ve
     let len = layout.channels * layout.extent.iter().product::<usize>();
     let items = (0..layout.count)
         .map(|i| {
-            Planes::with_extent(layout.channels, layout.extent, data[i * len..(i + 1) * len].to_vec())
-                .map_err(to_py)
+            Planes::with_extent(
+                layout.channels,
+                layout.extent,
+                data[i * len..(i + 1) * len].to_vec(),
+            )
+            .map_err(to_py)
         })
         .collect::<PyResult<_>>()?;
     Ok((items, shape))
@@ -1436,7 +1454,11 @@ fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyR
 
 /// `(n, channels, …)` numpy array of `dims` spatial axes from per-item
 /// planes (one copy into one buffer, handed to numpy without another).
-fn planes_to_numpy<'py>(py: Python<'py>, planes: &[&Planes], dims: usize) -> PyResult<Bound<'py, PyAny>> {
+fn planes_to_numpy<'py>(
+    py: Python<'py>,
+    planes: &[&Planes],
+    dims: usize,
+) -> PyResult<Bound<'py, PyAny>> {
     let first = planes.first().expect("at least one item");
     let mut shape = vec![planes.len(), first.channels];
     shape.extend_from_slice(&first.extent()[3 - dims..]);
@@ -1451,7 +1473,9 @@ fn planes_to_numpy<'py>(py: Python<'py>, planes: &[&Planes], dims: usize) -> PyR
 fn empty_batch<'py>(py: Python<'py>, channels: usize, dims: usize) -> PyResult<Bound<'py, PyAny>> {
     let mut shape = vec![0, channels];
     shape.extend(std::iter::repeat_n(0, dims));
-    Ok(PyArray1::from_vec(py, Vec::<f32>::new()).reshape(shape)?.into_any())
+    Ok(PyArray1::from_vec(py, Vec::<f32>::new())
+        .reshape(shape)?
+        .into_any())
 }
 
 /// `boundary` by name (default circular).
@@ -1708,7 +1732,9 @@ impl ConvImageLearner {
             .map_err(to_py)?;
         let init = init.map(|i| conv_dictionary(i, true)).transpose()?;
         if init.as_ref().is_some_and(|d| d.dims() != 2) {
-            return Err(invalid_input("dictionary learning takes 2-D filters (n_filters, C, k, k)"));
+            return Err(invalid_input(
+                "dictionary learning takes 2-D filters (n_filters, C, k, k)",
+            ));
         }
         let training = py
             .detach(|| ConvArrayTraining::new(params, images, init))

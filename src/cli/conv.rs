@@ -531,9 +531,9 @@ fn reconstruct_pictures(
     for (i, path) in images.iter().enumerate() {
         let original = set.load(i)?;
         let planes = Planes::from_image(&original);
-        lca::conv::check_image(&dict, &planes).with_context(|| path.display().to_string())?;
-        let coded = encode_all(&dict, std::slice::from_ref(&planes), s)?.remove(0);
-        let recon = lca::conv::reconstruct(&dict, &coded.codes, s.boundary)?;
+        lca::conv::check_image(dict, &planes).with_context(|| path.display().to_string())?;
+        let coded = encode_all(dict, std::slice::from_ref(&planes), s)?.remove(0);
+        let recon = lca::conv::reconstruct(dict, &coded.codes, s.boundary)?;
         let mut image = recon.to_image()?;
         for v in &mut image.data {
             *v = v.clamp(0.0, 1.0);
