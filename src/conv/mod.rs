@@ -1,4 +1,10 @@
-//! Convolutional sparse coding of whole images with the LCA.
+//! Convolutional sparse coding of whole images with the LCA — and of 1-D
+//! signals and 3-D volumes: every solver runs over 1, 2 or 3 spatial axes
+//! (module `dims` says how arrays are laid out and how the dimension is
+//! chosen; [`ConvDictionary::with_shape`], [`Planes::with_extent`]).
+//! Internally every signal has three axes (depth, height, width), the
+//! leading ones of extent 1 below three dimensions, so one code path serves
+//! all three and 2-D images are solved exactly as before.
 //!
 //! A [`ConvDictionary`] holds `n_filters` filters of `channels × k × k` taps
 //! (PyTorch's conv-weight layout `(n_filters, channels, k, k)`). An image
