@@ -562,26 +562,55 @@ _CONV_RATE_KEYS = ("firm_width",)
 _CONV_SPIKING_KEYS = ("dt", "spike_threshold", "settle", "fixed_point", "weight_synapses")
 
 
-def _conv_filters(filters) -> np.ndarray:
-    """Filters as a 4-D (n_filters, channels, k, k) float array; (n_filters, k, k) is one channel."""
-    arr = np.asarray(filters)
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float32)
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    if arr.ndim != 4:
-        raise ValueError(f"filters: expected shape (n_filters, channels, k, k) or (n_filters, k, k), got {arr.shape}")
-    return arr
-
-
-def _conv_images(images, channels: int, name: str = "images") -> np.ndarray:
-    """Images as a 4-D (n, C, H, W) float array: (H, W) is one gray image, (n, H, W) a
-    stack of gray images (for 1-channel filters)."""
-    arr = np.asarray(images)
+def _float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float32/float64 array."""
+    arr = np.asarray(values)
     if arr.dtype not in (np.float32, np.float64):
         if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise ValueError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
         arr = arr.astype(np.float32)
+    return arr
+
+
+def _conv_dims(filters, signals, dims) -> int:
+    """The spatial axes of a convolutional problem: ``dims`` (1, 2 or 3) checked against
+    both shapes, or inferred by the library where the shapes leave one reading (what was
+    2-D before 1-D and 3-D existed still is)."""
+    return _lca.conv_dims(list(np.asarray(filters).shape), list(np.asarray(signals).shape), dims)
+
+
+def _conv_filters(filters, dims: int = 2) -> np.ndarray:
+    """Filters with an explicit channel axis, (n_filters, channels, k...): 2-D
+    (n_filters, k, k) and 3-D (n_filters, kd, kh, kw) are one channel; 1-D filters
+    are always (n_filters, channels, k)."""
+    arr = _float_array(filters, "filters")
+    if dims == 2:
+        if arr.ndim == 3:
+            arr = arr[:, None]
+        if arr.ndim != 4:
+            raise ValueError(f"filters: expected shape (n_filters, channels, k, k) or (n_filters, k, k), got {arr.shape}")
+        return arr
+    if dims == 3 and arr.ndim == 4:
+        arr = arr[:, None]
+    if arr.ndim != dims + 2:
+        raise ValueError(f"filters: {dims}-D filters have shape "
+                         f"{'(n_filters, channels, k)' if dims == 1 else '(n_filters, [channels,] kd, kh, kw)'}, "
+                         f"got {arr.shape}")
+    return arr
+
+
+def _conv_images(images, channels: int, name: str = "images", dims: int = 2) -> np.ndarray:
+    """Signals as an (n, C, ...) float array. 2-D: (H, W) is one gray image, (n, H, W) a
+    stack of gray images (for 1-channel filters). 1-D: (C, T) or (n, C, T); 3-D:
+    (C, D, H, W) or (n, C, D, H, W)."""
+    arr = _float_array(images, name)
+    if dims != 2:
+        if arr.ndim == dims + 1:
+            arr = arr[None]
+        if arr.ndim != dims + 2:
+            layouts = "(C, T) or (n, C, T)" if dims == 1 else "(C, D, H, W) or (n, C, D, H, W)"
+            raise ValueError(f"{name}: {dims}-D signals have shape {layouts}, got {arr.shape}")
+        return arr
     if arr.ndim == 2:
         arr = arr[None, None]
     elif arr.ndim == 3:
@@ -609,9 +638,10 @@ def conv_encode(
     normalize: bool = False,
     n_jobs: Optional[int] = None,
     return_info: bool = False,
+    dims: Optional[int] = None,
     **solver,
 ):
-    """Convolutional sparse codes of whole images.
+    """Convolutional sparse codes of whole images (and of 1-D signals and 3-D volumes).
 
     Maps ``A`` minimising ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1``
     (``lca encode`` with a convolutional dictionary, the same codes bit for
@@ -622,11 +652,15 @@ def conv_encode(
     ----------
     images : array-like of shape (n, C, H, W), (n, H, W) or (H, W)
         Images (float32 or float64); (n, H, W) is a stack of gray images,
-        (H, W) one gray image. Each image at least k x k pixels.
+        (H, W) one gray image. Each image at least k x k pixels. 1-D signals
+        are (n, C, T) or (C, T); 3-D volumes or videos (n, C, D, H, W) or
+        (C, D, H, W).
     filters : array-like of shape (n_filters, C, k, k) or (n_filters, k, k)
         PyTorch's conv-weight layout (a ``torch.nn.Conv2d(C, n_filters,
-        k).weight``). Every filter must have unit L2 norm (within 1e-3) unless
-        ``normalize=True``.
+        k).weight``; kernels need not be square). 1-D: (n_filters, C, k)
+        (``Conv1d``); 3-D: (n_filters, C, kd, kh, kw) or (n_filters, kd, kh,
+        kw) (``Conv3d``). Every filter must have unit L2 norm (within 1e-3)
+        unless ``normalize=True``.
     alpha : float
         The L1 penalty (threshold level for the hard / firm thresholds).
     boundary : {"circular", "zero"}, default="circular"
@@ -654,6 +688,11 @@ def conv_encode(
     return_info : bool, default=False
         Also return a dict: ``objective`` per image, and ``iterations``,
         ``converged`` (rate) or ``spikes`` (spiking).
+    dims : {1, 2, 3}, optional
+        Spatial axes of the problem. Default: inferred where the shapes leave
+        one reading (a rank-5 signal is 3-D; square 2-D filters keep their
+        2-D meaning); otherwise a ValueError asks for it (``(32, 12, 12)``
+        filters are 2-D 12x12 or 1-D over 12 channels).
     **solver
         Rate mode: ``firm_width``; spiking mode: ``dt``, ``spike_threshold``,
         ``settle``, ``fixed_point`` (Loihi integer arithmetic) and
@@ -662,12 +701,15 @@ def conv_encode(
     Returns
     -------
     codes : ndarray of shape (n, n_filters, H, W)
-        float32 code maps.
+        float32 code maps ((n, n_filters, T) for 1-D, (n, n_filters, D, H, W)
+        for 3-D).
     info : dict
         Only with ``return_info=True``.
     """
-    D = _conv_filters(filters)
-    X = _conv_images(images, D.shape[1])
+    F, X = _float_array(filters, "filters"), _float_array(images, "images")
+    d = _conv_dims(F, X, dims)
+    D = _conv_filters(F, d)
+    X = _conv_images(X, D.shape[1], dims=d)
     allowed = _CONV_RATE_KEYS if mode == "rate" else _CONV_SPIKING_KEYS if mode == "spiking" else ()
     unknown = sorted(set(solver) - set(allowed))
     if unknown:
@@ -686,7 +728,8 @@ def conv_encode(
     return (codes, dict(info)) if return_info else codes
 
 
-def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: bool = False) -> np.ndarray:
+def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: bool = False,
+                     dims: Optional[int] = None) -> np.ndarray:
     """Images rebuilt from convolutional code maps.
 
     ``x[c] = sum_m convolve2d(A[m], D[m, c], mode='same', boundary=B)`` with
@@ -704,25 +747,28 @@ def conv_reconstruct(codes, filters, *, boundary: str = "circular", normalize: b
         Edges of the images.
     normalize : bool, default=False
         Rescale non-unit filters first.
+    dims : {1, 2, 3}, optional
+        Spatial axes, as for :func:`conv_encode`: 1-D codes are (n, n_filters,
+        T), 3-D codes (n, n_filters, D, H, W).
 
     Returns
     -------
     ndarray of shape (n, C, H, W)
-        float32 images.
+        float32 images ((n, C, T) for 1-D, (n, C, D, H, W) for 3-D).
     """
-    D = _conv_filters(filters)
-    A = np.asarray(codes)
-    if A.dtype not in (np.float32, np.float64):
-        A = A.astype(np.float32)
-    if A.ndim == 3:
+    F, A = _float_array(filters, "filters"), _float_array(codes, "codes")
+    d = _conv_dims(F, A, dims)
+    D = _conv_filters(F, d)
+    if A.ndim == d + 1:
         A = A[None]
-    if A.ndim != 4:
-        raise ValueError(f"codes: expected shape (n, n_filters, H, W), got {A.shape}")
+    if A.ndim != d + 2:
+        raise ValueError(f"codes: expected shape (n, n_filters, {'H, W' if d == 2 else 'T' if d == 1 else 'D, H, W'}), "
+                         f"got {A.shape}")
     return _lca.conv_reconstruct(A, D, boundary, bool(normalize))
 
 
 def conv_objective(images, filters, codes, alpha: float, *, boundary: str = "circular",
-                   normalize: bool = False) -> np.ndarray:
+                   normalize: bool = False, dims: Optional[int] = None) -> np.ndarray:
     """Per-image convolutional LASSO objective ``1/2 ||x - sum_m D_m * A_m||^2 + alpha ||A||_1``.
 
     Parameters
@@ -745,10 +791,12 @@ def conv_objective(images, filters, codes, alpha: float, *, boundary: str = "cir
     ndarray of shape (n,)
         float64 objective of each image, computed by the engine.
     """
-    D = _conv_filters(filters)
-    X = _conv_images(images, D.shape[1])
+    F, X = _float_array(filters, "filters"), _float_array(images, "images")
+    d = _conv_dims(F, X, dims)
+    D = _conv_filters(F, d)
+    X = _conv_images(X, D.shape[1], dims=d)
     A = np.asarray(codes)
-    if A.ndim == 3:
+    if A.ndim == d + 1:
         A = A[None]
     if A.dtype not in (np.float32, np.float64):
         A = A.astype(np.float32)

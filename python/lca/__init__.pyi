@@ -57,15 +57,15 @@ def conv_encode(
     images: _Array, filters: _Array, alpha: float = ..., *, boundary: Literal["circular", "zero", "wrap", "fill"] = ...,
     positive: bool = ..., mode: Literal["rate", "spiking"] = ..., threshold: Literal["soft", "hard", "firm"] = ...,
     tol: Optional[float] = ..., max_iter: Optional[int] = ..., time_steps: Optional[int] = ..., normalize: bool = ...,
-    n_jobs: Optional[int] = ..., return_info: bool = ..., **solver: Any,
+    n_jobs: Optional[int] = ..., return_info: bool = ..., dims: Optional[int] = ..., **solver: Any,
 ) -> Any: ...
 def conv_reconstruct(
     codes: _Array, filters: _Array, *, boundary: Literal["circular", "zero", "wrap", "fill"] = ...,
-    normalize: bool = ...,
+    normalize: bool = ..., dims: Optional[int] = ...,
 ) -> npt.NDArray[np.float32]: ...
 def conv_objective(
     images: _Array, filters: _Array, codes: _Array, alpha: float, *,
-    boundary: Literal["circular", "zero", "wrap", "fill"] = ..., normalize: bool = ...,
+    boundary: Literal["circular", "zero", "wrap", "fill"] = ..., normalize: bool = ..., dims: Optional[int] = ...,
 ) -> npt.NDArray[np.float64]: ...
 
 import os

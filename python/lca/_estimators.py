@@ -551,11 +551,23 @@ class _ConvCoding:
     def _filters(self):
         raise NotImplementedError
 
-    def _conv_encode(self, X, alpha):
-        from . import conv_encode
+    def _dims_of(self, filters, X) -> int:
+        """Spatial axes of coding ``X``: flat rows are 2-D images; arrays follow
+        :func:`lca.conv_encode`'s rule (``dims`` or inferred by the library)."""
+        from . import _conv_dims
 
-        filters = self._filters()
-        images, flat = _check_images(self, X, reset=False, channels=filters.shape[1], kernel=filters.shape[-1])
+        if hasattr(X, "toarray"):
+            return 2
+        X = X if isinstance(X, np.ndarray) else np.asarray(X)
+        if X.ndim <= 2:
+            return 2
+        return _conv_dims(filters, X, getattr(self, "dims", None))
+
+    def _conv_encode(self, X, alpha):
+        from . import _conv_filters, conv_encode
+
+        F = self._filters()
+        dims = self._dims_of(F, X)
         fixed_point = getattr(self, "fixed_point", False)
         if fixed_point and self.mode != "spiking":
             raise ValueError("fixed_point applies to mode='spiking' only")
@@ -563,8 +575,13 @@ class _ConvCoding:
             if self.mode == "rate" else dict(time_steps=self.time_steps)
         if fixed_point:
             mode_settings["fixed_point"] = True
-        codes = conv_encode(images, filters, alpha, boundary=self.boundary, mode=self.mode,
-                            normalize=getattr(self, "normalize", False), n_jobs=self.n_jobs, **mode_settings)
+        common = dict(boundary=self.boundary, mode=self.mode, normalize=getattr(self, "normalize", False),
+                      n_jobs=self.n_jobs, dims=dims, **mode_settings)
+        if dims != 2:
+            return conv_encode(X, F, alpha, **common)
+        filters = _conv_filters(F, 2)
+        images, flat = _check_images(self, X, reset=False, channels=filters.shape[1], kernel=filters.shape[-1])
+        codes = conv_encode(images, filters, alpha, **common)
         return codes.reshape(len(codes), -1) if flat else codes
 
     def inverse_transform(self, codes):
@@ -580,12 +597,14 @@ class _ConvCoding:
         ndarray of shape (n, C, H, W) or (n, C*H*W)
             float32 images, flat for flat codes.
         """
-        from . import conv_reconstruct
+        from . import _conv_filters, conv_reconstruct
 
-        filters = self._filters()
+        F = self._filters()
         A = np.asarray(codes.toarray() if hasattr(codes, "toarray") else codes)
-        if A.ndim == 4:
-            return conv_reconstruct(A, filters, boundary=self.boundary, normalize=getattr(self, "normalize", False))
+        if A.ndim > 2:
+            return conv_reconstruct(A, F, boundary=self.boundary, normalize=getattr(self, "normalize", False),
+                                    dims=getattr(self, "dims", None))
+        filters = _conv_filters(F, 2)
         if A.ndim != 2:
             raise ValueError(f"codes: expected (n, n_filters, H, W) or flat (n, n_filters*H*W), got {A.shape}")
         m = filters.shape[0]
@@ -599,9 +618,9 @@ class _ConvCoding:
 
 
 def _filters_array(filters):
-    from . import _conv_filters
+    from . import _float_array
 
-    return _conv_filters(filters)
+    return _float_array(filters, "filters")
 
 
 class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
@@ -640,6 +659,11 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
         Threads (images run in parallel); results do not depend on it.
     fixed_point : bool, default=False
         Spiking mode: Loihi's integer arithmetic (``lca encode --fixed-point``).
+    dims : {1, 2, 3}, optional
+        Spatial axes: 1-D signals (n, C, T) over filters (n_filters, C, k),
+        3-D volumes (n, C, D, H, W) over (n_filters, [C,] kd, kh, kw).
+        Default: inferred as in :func:`lca.conv_encode` (a flat 2-D ``X`` is
+        2-D images).
 
     Attributes
     ----------
@@ -656,8 +680,9 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
 
     def __init__(self, filters, *, alpha=_lca.defaults()["conv_alpha"], boundary="circular", positive=False,
                  mode="rate", tol=None, max_iter=None, time_steps=None, image_shape=None, normalize=False,
-                 n_jobs=None, fixed_point=False):
+                 n_jobs=None, fixed_point=False, dims=None):
         self.filters = filters
+        self.dims = dims
         self.alpha = alpha
         self.boundary = boundary
         self.positive = positive
@@ -691,7 +716,13 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
         self : ConvSparseCoder
             The estimator.
         """
-        D = self._filters()
+        from . import _conv_filters
+
+        F = self._filters()
+        dims = self._dims_of(F, X)
+        if dims != 2:
+            return self
+        D = _conv_filters(F, 2)
         _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
         return self
 
@@ -709,7 +740,9 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
             float32 code maps, flat for 2-D input.
         """
         if not hasattr(self, "n_features_in_") and not hasattr(X, "toarray") and np.asarray(X).ndim == 2:
-            D = self._filters()  # unfitted (stateless): the 2-D width is set by this call
+            from . import _conv_filters
+
+            D = _conv_filters(self._filters(), 2)  # unfitted (stateless): the 2-D width is set by this call
             _check_images(self, X, reset=True, channels=D.shape[1], kernel=D.shape[-1])
         return self._conv_encode(X, float(self.alpha))
 

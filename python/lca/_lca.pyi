@@ -90,6 +90,7 @@ def conv_encode(
     images: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], alpha: float,
     settings: Optional[dict[str, Any]] = ..., n_jobs: Optional[int] = ...,
 ) -> tuple[npt.NDArray[np.float32], dict[str, Any]]: ...
+def conv_dims(filters_shape: list[int], signal_shape: list[int], dims: Optional[Any] = ...) -> int: ...
 def conv_reconstruct(
     codes: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], boundary_name: str = ...,
     normalize: bool = ...,

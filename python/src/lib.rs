@@ -918,6 +918,7 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(snn_recipe, m)?)?;
     m.add_function(wrap_pyfunction!(conv_encode, m)?)?;
     m.add_function(wrap_pyfunction!(conv_reconstruct, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_dims, m)?)?;
     m.add_function(wrap_pyfunction!(conv_objective, m)?)?;
     m.add_class::<ConvImageLearner>()?;
     m.add_function(wrap_pyfunction!(snn_dataset, m)?)?;
@@ -1320,19 +1321,71 @@ fn array4(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<([usize; 4], Vec<f32>)
     }
 }
 
-/// Filters `(M, C, k, k)`: unit-norm (as `lca encode` requires) unless `normalize`.
+/// A float32/float64 numpy array of any rank: its shape and values (C order).
+fn array_nd(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<usize>, Vec<f32>)> {
+    if let Ok(a) = obj.extract::<numpy::PyReadonlyArrayDyn<'_, f32>>() {
+        let data = match a.as_slice() {
+            Ok(s) if a.is_c_contiguous() => s.to_vec(),
+            _ => a.as_array().iter().copied().collect(),
+        };
+        Ok((a.shape().to_vec(), data))
+    } else if let Ok(a) = obj.extract::<numpy::PyReadonlyArrayDyn<'_, f64>>() {
+        let data = a.as_array().iter().map(|&v| v as f32).collect();
+        Ok((a.shape().to_vec(), data))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{what} must be a float32 or float64 numpy array"
+        )))
+    }
+}
+
+/// The spatial axes of a convolutional problem: `dims` where given (checked
+/// against both shapes), else inferred by the library
+/// ([`lca::conv::infer_dims`]: where the shapes leave one reading, and 2-D
+/// for what was read as 2-D before 1-D and 3-D existed).
+#[pyfunction]
+#[pyo3(signature = (filters_shape, signal_shape, dims=None))]
+fn conv_dims(
+    filters_shape: Vec<usize>,
+    signal_shape: Vec<usize>,
+    dims: Option<&Bound<'_, PyAny>>,
+) -> PyResult<usize> {
+    let dims = match dims {
+        None => None,
+        Some(d) if d.is_none() => None,
+        Some(d) => Some(
+            match d.extract::<usize>() {
+                Ok(n) => lca::conv::check_dims(n),
+                Err(_) => lca::conv::parse_dims(&d.str()?.to_string()),
+            }
+            .map_err(|e| invalid_input(format!("dims: {e}")))?,
+        ),
+    };
+    lca::conv::infer_dims(
+        dims,
+        &filters_shape,
+        lca::conv::SignalShape::Array(&signal_shape),
+    )
+    .map_err(|e| invalid_input(e.to_string()))
+}
+
+/// Filters `(M, C, k…)` with an explicit channel axis, over 1 to 3 spatial
+/// axes (the rank says which): unit-norm (as `lca encode` requires) unless
+/// `normalize`.
 fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDictionary> {
-    let ([m, c, k, k2], data) = array4(obj, "filters")?;
-    if k != k2 {
+    let (shape, data) = array_nd(obj, "filters")?;
+    if !(3..=5).contains(&shape.len()) {
         return Err(invalid_input(format!(
-            "filters must be square, shape (n_filters, channels, k, k); got ({m}, {c}, {k}, {k2})"
+            "filters must have shape (n_filters, channels, k…) over 1 to 3 axes, got shape {shape:?}"
         )));
     }
+    let (m, c, kernel) = lca::conv::dictionary_layout(shape.len() - 2, &shape)
+        .map_err(|e| invalid_input(format!("filters: {e}")))?;
     lca::error::check_finite("filters", &data).map_err(to_py)?;
     let made = if normalize {
-        ConvDictionary::normalized(m, c, k, data)
+        ConvDictionary::normalized_with_shape(m, c, &kernel, data)
     } else {
-        ConvDictionary::new(m, c, k, data)
+        ConvDictionary::with_shape(m, c, &kernel, data)
     };
     made.map_err(|e| {
         invalid_input(format!(
@@ -1346,22 +1399,52 @@ fn conv_dictionary(obj: &Bound<'_, PyAny>, normalize: bool) -> PyResult<ConvDict
     })
 }
 
-/// Images `(n, C, H, W)` as planes, checked against the filters.
-fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyResult<Vec<Planes>> {
-    let ([n, c, h, w], data) = array4(obj, what)?;
-    if c != dict.channels() {
+/// `n` items `(n, channels, …)` of the filters' dimension as planes.
+fn batch_planes(
+    obj: &Bound<'_, PyAny>,
+    dims: usize,
+    what: &str,
+) -> PyResult<(Vec<Planes>, Vec<usize>)> {
+    let (shape, data) = array_nd(obj, what)?;
+    if shape.len() != dims + 2 {
         return Err(invalid_input(format!(
-            "{what} have {c} channel(s) (shape ({n}, {c}, {h}, {w})) but the filters have {} (shape ({}, {}, {k}, {k}))",
-            dict.channels(),
-            dict.n_filters(),
-            dict.channels(),
-            k = dict.kernel_size()
+            "{what} must have shape (n, channels, …) over {dims} spatial axes, got shape {shape:?}"
         )));
     }
-    let len = c * h * w;
-    let images: Vec<Planes> = (0..n)
-        .map(|i| Planes::new(c, h, w, data[i * len..(i + 1) * len].to_vec()).map_err(to_py))
+    let layout = match lca::conv::signal_layout(dims, &shape) {
+        Ok(l) => l,
+        // An empty batch: no items.
+        Err(_) if shape[0] == 0 => return Ok((Vec::new(), shape)),
+        Err(e) => return Err(invalid_input(format!("{what}: {e}"))),
+    };
+    let len = layout.channels * layout.extent.iter().product::<usize>();
+    let items = (0..layout.count)
+        .map(|i| {
+            Planes::with_extent(
+                layout.channels,
+                layout.extent,
+                data[i * len..(i + 1) * len].to_vec(),
+            )
+            .map_err(to_py)
+        })
         .collect::<PyResult<_>>()?;
+    Ok((items, shape))
+}
+
+/// Images `(n, C, …)` as planes, checked against the filters.
+fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyResult<Vec<Planes>> {
+    let (images, shape) = batch_planes(obj, dict.dims(), what)?;
+    if shape[1] != dict.channels() {
+        let mut dshape = vec![dict.n_filters(), dict.channels()];
+        dshape.extend_from_slice(dict.kernel_shape());
+        return Err(invalid_input(format!(
+            "{what} have {} channel(s) (shape {}) but the filters have {} (shape {})",
+            shape[1],
+            lca::conv::shape_text(&shape),
+            dict.channels(),
+            lca::conv::shape_text(&dshape),
+        )));
+    }
     for (i, img) in images.iter().enumerate() {
         lca::conv::check_image(dict, img).map_err(|e| invalid_input(format!("{what} {i}: {e}")))?;
         lca::error::check_finite(what, &img.data).map_err(to_py)?;
@@ -1369,16 +1452,29 @@ fn conv_images(obj: &Bound<'_, PyAny>, dict: &ConvDictionary, what: &str) -> PyR
     Ok(images)
 }
 
-/// `(n, channels, H, W)` numpy array from per-image planes (one copy into
-/// one buffer, handed to numpy without another).
-fn planes_to_numpy<'py>(py: Python<'py>, planes: &[&Planes]) -> PyResult<Bound<'py, PyAny>> {
-    let (c, h, w) = planes.first().map_or((0, 0, 0), |p| p.shape());
-    let mut all = Vec::with_capacity(planes.len() * c * h * w);
+/// `(n, channels, …)` numpy array of `dims` spatial axes from per-item
+/// planes (one copy into one buffer, handed to numpy without another).
+fn planes_to_numpy<'py>(
+    py: Python<'py>,
+    planes: &[&Planes],
+    dims: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let first = planes.first().expect("at least one item");
+    let mut shape = vec![planes.len(), first.channels];
+    shape.extend_from_slice(&first.extent()[3 - dims..]);
+    let mut all = Vec::with_capacity(shape.iter().product());
     for p in planes {
         all.extend_from_slice(&p.data);
     }
-    Ok(PyArray1::from_vec(py, all)
-        .reshape([planes.len(), c, h, w])?
+    Ok(PyArray1::from_vec(py, all).reshape(shape)?.into_any())
+}
+
+/// An empty `(0, channels, 0…)` array of `dims` spatial axes.
+fn empty_batch<'py>(py: Python<'py>, channels: usize, dims: usize) -> PyResult<Bound<'py, PyAny>> {
+    let mut shape = vec![0, channels];
+    shape.extend(std::iter::repeat_n(0, dims));
+    Ok(PyArray1::from_vec(py, Vec::<f32>::new())
+        .reshape(shape)?
         .into_any())
 }
 
@@ -1491,28 +1587,25 @@ fn conv_encode<'py>(
     };
     let refs: Vec<&Planes> = codes.iter().collect();
     let out = if refs.is_empty() {
-        PyArray1::from_vec(py, Vec::<f32>::new())
-            .reshape([0, dict.n_filters(), 0, 0])?
-            .into_any()
+        empty_batch(py, dict.n_filters(), dict.dims())?
     } else {
-        planes_to_numpy(py, &refs)?
+        planes_to_numpy(py, &refs, dict.dims())?
     };
     Ok((out, info))
 }
 
-/// Code maps `(n, M, H, W)` as `(n, M, H, W)` planes checked against the filters.
+/// Code maps `(n, M, …)` as planes checked against the filters.
 fn conv_codes(obj: &Bound<'_, PyAny>, dict: &ConvDictionary) -> PyResult<Vec<Planes>> {
-    let ([n, m, h, w], data) = array4(obj, "codes")?;
-    if m != dict.n_filters() {
+    let (codes, shape) = batch_planes(obj, dict.dims(), "codes")?;
+    if shape[1] != dict.n_filters() {
         return Err(invalid_input(format!(
-            "codes have {m} maps (shape ({n}, {m}, {h}, {w})) but there are {} filters",
+            "codes have {} maps (shape {}) but there are {} filters",
+            shape[1],
+            lca::conv::shape_text(&shape),
             dict.n_filters()
         )));
     }
-    let len = m * h * w;
-    (0..n)
-        .map(|i| Planes::new(m, h, w, data[i * len..(i + 1) * len].to_vec()).map_err(to_py))
-        .collect()
+    Ok(codes)
 }
 
 /// Images `x̂[c] = Σ_m convolve2d(A[m], D[m, c], mode='same')` of codes
@@ -1538,12 +1631,10 @@ fn conv_reconstruct<'py>(
         })
         .map_err(|e| invalid_input(format!("codes: {e}")))?;
     if images.is_empty() {
-        return Ok(PyArray1::from_vec(py, Vec::<f32>::new())
-            .reshape([0, dict.channels(), 0, 0])?
-            .into_any());
+        return empty_batch(py, dict.channels(), dict.dims());
     }
     let refs: Vec<&Planes> = images.iter().collect();
-    planes_to_numpy(py, &refs)
+    planes_to_numpy(py, &refs, dict.dims())
 }
 
 /// Per-image `½‖x − Σ_m D_m ∗ A_m‖² + λ‖A‖₁` (float64), the engine's own.
@@ -1640,6 +1731,11 @@ impl ConvImageLearner {
             .collect::<lca::Result<_>>()
             .map_err(to_py)?;
         let init = init.map(|i| conv_dictionary(i, true)).transpose()?;
+        if init.as_ref().is_some_and(|d| d.dims() != 2) {
+            return Err(invalid_input(
+                "dictionary learning takes 2-D filters (n_filters, C, k, k)",
+            ));
+        }
         let training = py
             .detach(|| ConvArrayTraining::new(params, images, init))
             .map_err(to_py)?;

@@ -1,11 +1,16 @@
-//! `lca encode` and `lca reconstruct` with a convolutional dictionary (a 3-D
-//! `(n_filters, k, k)` or 4-D `(n_filters, C, k, k)` `.npy`): whole images
-//! coded at once, no patches.
+//! `lca encode` and `lca reconstruct` with a convolutional dictionary (an
+//! `.npy` of 3 to 5 axes: 1-D `(M, C, k)`, 2-D `(M, [C,] kh, kw)`, 3-D
+//! `(M, [C,] kd, kh, kw)`): whole signals coded at once, no patches. The
+//! dimension is `--dims` or inferred by the library where unambiguous
+//! ([`lca::conv::infer_dims`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use lca::conv::{Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule};
+use lca::conv::{
+    Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule, SignalShape,
+    dictionary_layout, infer_dims, signal_layout,
+};
 use lca::image::{ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
 use lca::io::npz::{self, CsrMatrix};
@@ -26,6 +31,8 @@ pub(crate) struct ConvSettings {
     pub spiking: Option<ConvSpikingParams>,
     pub max_iters: Option<usize>,
     pub tol: Option<f32>,
+    /// `--dims`: spatial axes of the problem (`None`: inferred).
+    pub dims: Option<usize>,
     pub run: super::RunOptions,
 }
 
@@ -34,49 +41,83 @@ pub(crate) fn is_conv_dictionary(path: &Path) -> anyhow::Result<bool> {
     Ok(ConvDictionary::is_conv_npy(path)?)
 }
 
-fn read_dictionary(path: &Path, normalize: bool) -> anyhow::Result<ConvDictionary> {
-    Ok(if normalize {
-        ConvDictionary::from_npy_normalized(path)?
-    } else {
-        ConvDictionary::from_npy(path)?
-    })
+/// Whether `path` names an `.npy` array (else a picture file).
+fn is_npy(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("npy")
 }
 
-/// Images from `--input`: an image file, or an `.npy` of shape `(H, W)`,
-/// `(C, H, W)` or `(N, C, H, W)`.
-fn read_images(path: &Path, channels: usize) -> anyhow::Result<Vec<Planes>> {
-    if path.extension().and_then(|e| e.to_str()) == Some("npy") {
+/// The dimension of coding the signals at `input` with the dictionary at
+/// `dictionary`: `--dims`, checked against both files, or inferred where
+/// the shapes leave one reading. Errors name the file at fault.
+fn problem_dims(dictionary: &Path, input: &Path, dims: Option<usize>) -> anyhow::Result<usize> {
+    let dict_shape = npy::read_shape(dictionary)?;
+    let signal_shape = if is_npy(input) {
+        Some(npy::read_shape(input)?)
+    } else {
+        None
+    };
+    let signal = match &signal_shape {
+        Some(shape) => SignalShape::Array(shape),
+        None => SignalShape::Picture,
+    };
+    if let Some(d) = dims {
+        dictionary_layout(d, &dict_shape).with_context(|| dictionary.display().to_string())?;
+        match &signal_shape {
+            Some(shape) => {
+                signal_layout(d, shape).with_context(|| input.display().to_string())?;
+            }
+            None if d != 2 => bail!(
+                "{}: a picture is 2-D, not {d}-D (--dims {d})",
+                input.display()
+            ),
+            None => {}
+        }
+    }
+    infer_dims(dims, &dict_shape, signal)
+        .with_context(|| format!("{} with {}", dictionary.display(), input.display()))
+}
+
+fn read_dictionary(path: &Path, normalize: bool, dims: usize) -> anyhow::Result<ConvDictionary> {
+    Ok(ConvDictionary::read_npy(path, dims, normalize)?)
+}
+
+/// Signals from `--input`: a picture file, or an `.npy` in one of the
+/// layouts of `dims` ([`lca::conv::signal_layout`]); and whether the array
+/// had a batch axis.
+fn read_images(path: &Path, channels: usize, dims: usize) -> anyhow::Result<(Vec<Planes>, bool)> {
+    if is_npy(path) {
         let array = npy::read_array(path)?.into_c_order();
         let values = array
             .to_f32_vec()
-            .with_context(|| format!("{}: images must be float32 or float64", path.display()))?;
-        let shape = array.header.shape.clone();
-        let (n, c, h, w) = match shape[..] {
-            [h, w] => (1, 1, h, w),
-            [c, h, w] => (1, c, h, w),
-            [n, c, h, w] => (n, c, h, w),
-            _ => bail!(
-                "{}: images have shape (H, W), (C, H, W) or (N, C, H, W), got {shape:?}",
-                path.display()
-            ),
-        };
-        let len = c * h * w;
-        return (0..n)
+            .with_context(|| format!("{}: signals must be float32 or float64", path.display()))?;
+        let layout =
+            signal_layout(dims, &array.header.shape).with_context(|| path.display().to_string())?;
+        let len = layout.channels * layout.extent.iter().product::<usize>();
+        let signals = (0..layout.count)
             .map(|i| {
-                Ok(Planes::new(
-                    c,
-                    h,
-                    w,
+                Ok(Planes::with_extent(
+                    layout.channels,
+                    layout.extent,
                     values[i * len..(i + 1) * len].to_vec(),
                 )?)
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
+        return Ok((signals, layout.batched));
     }
     let set = ImageSet::from_files(
         &[path.to_path_buf()],
         LoadOptions::default().color(channels == 3),
     )?;
-    Ok(vec![Planes::from_image(set.load(0)?.as_ref())])
+    Ok((vec![Planes::from_image(set.load(0)?.as_ref())], false))
+}
+
+/// `k×k`, `kd×kh×kw`.
+fn extent_text(extent: &[usize]) -> String {
+    extent
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("×")
 }
 
 /// One image's codes and the figures a summary reports.
@@ -167,42 +208,48 @@ pub(crate) fn encode(
         bail!("{}: codes are written as .npy or .npz", output.display());
     }
     super::check_writable(output)?;
-    let dict = read_dictionary(dictionary, s.normalize)?;
-    let images = read_images(input, dict.channels())?;
+    let dims = problem_dims(dictionary, input, s.dims)?;
+    let dict = read_dictionary(dictionary, s.normalize, dims)?;
+    let (images, batched) = read_images(input, dict.channels(), dims)?;
+    let dict_shape = lca::conv::shape_text(&npy::read_shape(dictionary)?);
     for img in &images {
         if img.channels != dict.channels() {
             bail!(
-                "{}: images have {} channel(s) but the filters of {} have {} (shape ({}, {}, {k}, {k}))",
+                "{}: signals have {} channel(s) but the {dims}-D filters of {} have {} (shape {dict_shape}){}",
                 input.display(),
                 img.channels,
                 dictionary.display(),
                 dict.channels(),
-                dict.n_filters(),
-                dict.channels(),
-                k = dict.kernel_size()
+                if s.dims.is_none() {
+                    "; --dims says how to read them"
+                } else {
+                    ""
+                }
             );
         }
         lca::conv::check_image(&dict, img).with_context(|| input.display().to_string())?;
     }
-    let batched = input.extension().and_then(|e| e.to_str()) == Some("npy")
-        && npy::read_array(input)?.header.shape.len() == 4;
     let coded = encode_all(&dict, &images, s)?;
-    let (nf, h, w) = coded[0].codes.shape();
-    let mut all = Vec::with_capacity(coded.len() * nf * h * w);
+    let nf = dict.n_filters();
+    let spatial = images[0].extent()[3 - dims..].to_vec();
+    let (h, w) = (images[0].height, images[0].width);
+    let plane = images[0].plane_len();
+    let mut all = Vec::with_capacity(coded.len() * nf * plane);
     for c in &coded {
         all.extend_from_slice(&c.codes.data);
     }
     if ext == "npz" {
         npz::write_csr(
             output,
-            &CsrMatrix::from_dense_rows(coded.len() * nf, h * w, &all),
+            &CsrMatrix::from_dense_rows(coded.len() * nf, plane, &all),
         )?;
     } else {
-        let shape = if batched {
-            vec![coded.len(), nf, h, w]
+        let mut shape = if batched {
+            vec![coded.len(), nf]
         } else {
-            vec![nf, h, w]
+            vec![nf]
         };
+        shape.extend_from_slice(&spatial);
         npy::write_npy(output, &NpyArray::from_f32(shape, &all)?)?;
     }
     let n = coded.len() as f64;
@@ -217,7 +264,11 @@ pub(crate) fn encode(
         "solver": mode_name(s),
         "images": coded.len(),
         "n_filters": nf,
+        "dims": dims,
+        "dims_given": s.dims.is_some(),
         "kernel_size": dict.kernel_size(),
+        "kernel_shape": dict.kernel_shape(),
+        "extent": spatial,
         "height": h,
         "width": w,
         "boundary": s.boundary.name(),
@@ -243,14 +294,24 @@ pub(crate) fn encode(
     if s.run.json {
         println!("{summary}");
     } else if !s.run.quiet {
+        let (things, given) = match (dims, s.dims.is_some()) {
+            (2, false) => ("image(s)", String::new()),
+            (2, true) => ("image(s)", " (--dims 2)".to_string()),
+            (d, given) => (
+                if d == 1 { "signal(s)" } else { "volume(s)" },
+                format!(" ({d}-D{})", if given { ", --dims" } else { ", inferred" }),
+            ),
+        };
         println!(
-            "convolutional {} LCA: {} image(s) {h}×{w}, {nf} filters {k}×{k}, mean objective {:.6}, {:.0} non-zeros per image → {}",
+            "convolutional {} LCA{given}: {} {things} {}, {nf} filters {}, mean objective {:.6}, {:.0} non-zeros per {} → {}",
             mode_name(s),
             coded.len(),
+            extent_text(&spatial),
+            extent_text(dict.kernel_shape()),
             summary["objective"].as_f64().unwrap_or(0.0),
             summary["mean_active"].as_f64().unwrap_or(0.0),
+            if dims == 2 { "image" } else { "signal" },
             output.display(),
-            k = dict.kernel_size()
         );
         if let Some(v) = &vs_float {
             println!(
@@ -305,19 +366,159 @@ fn fixed_vs_float(
     })
 }
 
-/// `lca reconstruct` with a convolutional dictionary: every image coded
-/// whole, then NAME.recon.png, NAME.compare.png, NAME.codes.npz (CSR, one
-/// row per filter map) and its PSNR.
+/// `lca reconstruct` with a convolutional dictionary. Pictures (2-D): every
+/// image coded whole, then NAME.recon.png, NAME.compare.png, NAME.codes.npz
+/// (CSR, one row per filter map) and its PSNR. `.npy` signals (1-D, 2-D or
+/// 3-D): NAME.recon.npy (the input's shape), NAME.codes.npy (as `lca
+/// encode` writes them) and the SNR.
 pub(crate) fn reconstruct(
     dictionary: &Path,
     images: &[PathBuf],
     output: &Path,
     s: &ConvSettings,
 ) -> anyhow::Result<()> {
-    let dict = read_dictionary(dictionary, s.normalize)?;
+    let first = images.first().context("no inputs")?;
+    let dims = problem_dims(dictionary, first, s.dims)?;
+    for path in &images[1..] {
+        let d = problem_dims(dictionary, path, s.dims)?;
+        if d != dims {
+            bail!(
+                "{}: its signals are {d}-D but those of {} are {dims}-D",
+                path.display(),
+                first.display()
+            );
+        }
+    }
+    let dict = read_dictionary(dictionary, s.normalize, dims)?;
+    let (arrays, pictures): (Vec<PathBuf>, Vec<PathBuf>) =
+        images.iter().cloned().partition(|p| is_npy(p));
+    // Every array is read and checked before anything is written.
+    let mut signals = Vec::new();
+    for path in &arrays {
+        let (planes, batched) = read_images(path, dict.channels(), dims)?;
+        for p in &planes {
+            if p.channels != dict.channels() {
+                bail!(
+                    "{}: signals have {} channel(s) but the filters of {} have {}",
+                    path.display(),
+                    p.channels,
+                    dictionary.display(),
+                    dict.channels()
+                );
+            }
+            lca::conv::check_image(&dict, p).with_context(|| path.display().to_string())?;
+        }
+        signals.push((path, planes, batched));
+    }
     std::fs::create_dir_all(output)
         .with_context(|| format!("{}: cannot create output folder", output.display()))?;
     super::check_writable(&output.join("probe.png"))?;
+    let mut reports = Vec::new();
+    for (path, planes, batched) in signals {
+        reports.push(reconstruct_array(&dict, path, &planes, batched, output, s)?);
+    }
+    if !pictures.is_empty() {
+        reports.extend(reconstruct_pictures(
+            dictionary, &dict, &pictures, output, s,
+        )?);
+    }
+    if s.run.json {
+        let n = reports.len() as f64;
+        let mean = |key: &str| reports.iter().filter_map(|r| r[key].as_f64()).sum::<f64>() / n;
+        let mean_of = |key: &str| {
+            reports
+                .iter()
+                .any(|r| r.get(key).is_some())
+                .then(|| mean(key))
+        };
+        println!(
+            "{}",
+            serde_json::json!({
+                "mode": "convolutional",
+                "solver": mode_name(s),
+                "dims": dims,
+                "dims_given": s.dims.is_some(),
+                "images": reports,
+                "mean_psnr": mean_of("psnr"),
+                "mean_snr": mean_of("snr"),
+                "lambda": s.lambda,
+                "boundary": s.boundary.name(),
+            })
+        );
+    }
+    Ok(())
+}
+
+/// The signals of one `.npy` coded and rebuilt: NAME.recon.npy,
+/// NAME.codes.npy and the SNR `10·log10(‖x‖²/‖x − x̂‖²)` over the file.
+fn reconstruct_array(
+    dict: &ConvDictionary,
+    path: &Path,
+    planes: &[Planes],
+    batched: bool,
+    output: &Path,
+    s: &ConvSettings,
+) -> anyhow::Result<serde_json::Value> {
+    let coded = encode_all(dict, planes, s)?;
+    let dims = dict.dims();
+    let spatial = planes[0].extent()[3 - dims..].to_vec();
+    let (mut recon, mut codes) = (Vec::new(), Vec::new());
+    let (mut signal, mut error) = (0.0f64, 0.0f64);
+    for (x, c) in planes.iter().zip(&coded) {
+        let r = lca::conv::reconstruct(dict, &c.codes, s.boundary)?;
+        for (&a, &b) in x.data.iter().zip(&r.data) {
+            signal += f64::from(a).powi(2);
+            error += (f64::from(a) - f64::from(b)).powi(2);
+        }
+        recon.extend_from_slice(&r.data);
+        codes.extend_from_slice(&c.codes.data);
+    }
+    let snr = 10.0 * (signal / error.max(f64::MIN_POSITIVE)).log10();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("signal");
+    let out = |suffix: &str| output.join(format!("{stem}.{suffix}"));
+    // The reconstruction has the input's shape; the codes are laid out as
+    // `lca encode` writes them.
+    let recon_shape = npy::read_shape(path)?;
+    let mut code_shape = if batched {
+        vec![planes.len(), dict.n_filters()]
+    } else {
+        vec![dict.n_filters()]
+    };
+    code_shape.extend_from_slice(&spatial);
+    npy::write_npy(&out("recon.npy"), &NpyArray::from_f32(recon_shape, &recon)?)?;
+    npy::write_npy(&out("codes.npy"), &NpyArray::from_f32(code_shape, &codes)?)?;
+    let active: usize = coded.iter().map(|c| c.codes.nnz()).sum();
+    if !(s.run.quiet || s.run.json) {
+        println!(
+            "{}: SNR {snr:.2} dB over {} {dims}-D signal(s) {}, {active} non-zero coefficients (convolutional {}) → {}",
+            path.display(),
+            planes.len(),
+            extent_text(&spatial),
+            mode_name(s),
+            out("recon.npy").display()
+        );
+    }
+    Ok(serde_json::json!({
+        "image": path.display().to_string(),
+        "snr": snr,
+        "active": active,
+        "objective": coded.iter().map(|c| c.objective).sum::<f64>(),
+        "iterations": coded.iter().map(|c| c.iterations).collect::<Vec<_>>(),
+        "extent": spatial,
+    }))
+}
+
+/// Pictures coded whole and rebuilt as PNGs (the 2-D path).
+fn reconstruct_pictures(
+    dictionary: &Path,
+    dict: &ConvDictionary,
+    images: &[PathBuf],
+    output: &Path,
+    s: &ConvSettings,
+) -> anyhow::Result<Vec<serde_json::Value>> {
     let set = ImageSet::from_files(images, LoadOptions::default().color(dict.channels() == 3))?;
     if dict.channels() != 1 && dict.channels() != 3 {
         bail!(
@@ -330,9 +531,9 @@ pub(crate) fn reconstruct(
     for (i, path) in images.iter().enumerate() {
         let original = set.load(i)?;
         let planes = Planes::from_image(&original);
-        lca::conv::check_image(&dict, &planes).with_context(|| path.display().to_string())?;
-        let coded = encode_all(&dict, std::slice::from_ref(&planes), s)?.remove(0);
-        let recon = lca::conv::reconstruct(&dict, &coded.codes, s.boundary)?;
+        lca::conv::check_image(dict, &planes).with_context(|| path.display().to_string())?;
+        let coded = encode_all(dict, std::slice::from_ref(&planes), s)?.remove(0);
+        let recon = lca::conv::reconstruct(dict, &coded.codes, s.boundary)?;
         let mut image = recon.to_image()?;
         for v in &mut image.data {
             *v = v.clamp(0.0, 1.0);
@@ -379,20 +580,5 @@ pub(crate) fn reconstruct(
             "height": h,
         }));
     }
-    if s.run.json {
-        let n = reports.len() as f64;
-        let mean = |key: &str| reports.iter().filter_map(|r| r[key].as_f64()).sum::<f64>() / n;
-        println!(
-            "{}",
-            serde_json::json!({
-                "mode": "convolutional",
-                "solver": mode_name(s),
-                "images": reports,
-                "mean_psnr": mean("psnr"),
-                "lambda": s.lambda,
-                "boundary": s.boundary.name(),
-            })
-        );
-    }
-    Ok(())
+    Ok(reports)
 }

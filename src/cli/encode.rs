@@ -59,6 +59,11 @@ pub struct EncodeArgs {
     /// (event-driven settling, one neuron per segment at a time).
     #[arg(long, value_parser = super::named::<Schedule>(), default_value_t = Schedule::default())]
     conv_schedule: Schedule,
+    /// Convolutional dictionary: spatial axes of the problem, 1 (signals (N, C, T), filters
+    /// (M, C, k)), 2 (images) or 3 (volumes, video: (N, C, D, H, W)) [default: inferred
+    /// where the shapes leave one reading; a picture is 2-D].
+    #[arg(long, value_parser = parse_dims)]
+    dims: Option<usize>,
     #[command(flatten)]
     rate: RateArgs,
     #[command(flatten)]
@@ -418,11 +423,18 @@ pub fn run(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             spiking,
             max_iters: args.rate.max_iters,
             tol: args.rate.tol,
+            dims: args.dims,
             run: args.run,
         };
         return super::conv::encode(&args.dictionary, &args.input, &args.output, &settings);
     }
     args.check_flags()?;
+    if args.dims.is_some() {
+        bail!(
+            "--dims applies to convolutional dictionaries ({} is a patch dictionary)",
+            args.dictionary.display()
+        );
+    }
     if args.spiking.weight_synapses.is_some() {
         bail!(
             "--weight-synapses applies to convolutional dictionaries ({} is a patch dictionary)",
@@ -661,4 +673,9 @@ fn run_spiking(args: EncodeArgs, comm: &dyn Communicator) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// `--dims`, parsed by the library.
+pub(crate) fn parse_dims(text: &str) -> Result<usize, String> {
+    lca::conv::parse_dims(text).map_err(|e| e.to_string())
 }

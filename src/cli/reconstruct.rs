@@ -40,6 +40,10 @@ pub struct ReconstructArgs {
     /// Convolutional dictionary (3-D/4-D .npy): edges of the image, circular or zero.
     #[arg(long, value_parser = super::named::<lca::conv::Boundary>(), default_value_t = lca::conv::Boundary::default())]
     boundary: lca::conv::Boundary,
+    /// Convolutional dictionary: spatial axes, 1, 2 or 3 (.npy signals (N, C, T), images,
+    /// volumes (N, C, D, H, W)) [default: inferred where unambiguous; a picture is 2-D].
+    #[arg(long, value_parser = super::encode::parse_dims)]
+    dims: Option<usize>,
     #[command(flatten)]
     run: super::RunOptions,
 }
@@ -105,9 +109,16 @@ pub fn run(args: ReconstructArgs) -> anyhow::Result<()> {
             spiking: None,
             max_iters: None,
             tol: None,
+            dims: args.dims,
             run: args.run,
         };
         return super::conv::reconstruct(&args.dictionary, &args.images, &args.output, &settings);
+    }
+    if args.dims.is_some() {
+        bail!(
+            "--dims applies to convolutional dictionaries ({} is a patch dictionary)",
+            args.dictionary.display()
+        );
     }
     let dict = super::encode::read_dictionary(&args.dictionary)?;
     let (pre, patch, lambda) = settings(&args, dict.n_features())?;

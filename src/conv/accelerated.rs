@@ -28,12 +28,13 @@
 //! is within `tol·max|b|` of its fixed point — the same stopping rule as the
 //! greedy schedule.
 //!
-//! Geometry: planes are `P × Q`. With the circular boundary `P × Q = H × W`
-//! and the FFTs' wrap-around is the boundary. With the zero boundary the
-//! planes are padded to `P ≥ H + k − 1` (and `Q` likewise, rounded up to a
-//! fast FFT length) so nothing wraps onto the image, coefficients outside
-//! `H × W` are held at 0 and the residual is cut to the image, which is the
-//! zero boundary exactly.
+//! Geometry: planes are `P × Q` (`R × P × Q` for volumes; a 1-D signal is
+//! one row). With the circular boundary `P × Q = H × W` and the FFTs'
+//! wrap-around is the boundary. With the zero boundary the planes are padded
+//! to `P ≥ H + kh − 1` (and every other axis likewise, rounded up to a fast
+//! FFT length) so nothing wraps onto the signal, coefficients outside it
+//! are held at 0 and the residual is cut to the signal, which is the zero
+//! boundary exactly.
 //!
 //! Parallel over filter maps (FFTs) and over frequencies (the sums over
 //! filters and channels); every sum runs in a fixed order, so the codes do
@@ -44,7 +45,7 @@ use rustfft::num_complex::Complex32;
 
 use super::correlate::{axpy, for_each_run};
 use super::dictionary::ConvDictionary;
-use super::fourier::{Fft2, FftScratch, smooth_length};
+use super::fourier::{Fft3, FftScratch, smooth_length};
 use super::geometry::edge_inv_norm2_of;
 use super::planes::{Boundary, Planes};
 use super::rate::Termination;
@@ -53,8 +54,9 @@ use crate::neuron::{Threshold, Transfer, soft_threshold};
 /// Frequencies per parallel task of the spectral sums.
 const FREQUENCY_CHUNK: usize = 2048;
 
-/// The residual is synthesised from the sparse outputs when `nnz·k²` is at
-/// most this fraction of the neurons (`n_filters·P·Q`): there an atom per
+/// The residual is synthesised from the sparse outputs when `nnz·kh·kw` is
+/// at most this fraction of the neurons (`n_filters·P·Q`; planes of one
+/// slice only): there an atom per
 /// output costs less than a forward FFT per map. On the 256×256 problem of
 /// BENCHMARKS.md (one thread, 367 steps): 10.1 s CPU never sparse, 8.2 s at
 /// 4, 7.4 s at 8, 7.7–7.9 s at 16 and 32.
@@ -80,19 +82,19 @@ pub(super) struct AcceleratedSettings {
 
 /// Whether the accelerated schedule applies: it needs the soft threshold
 /// (its step is the proximal map of `λ/L·‖a‖₁`) and, for the circular
-/// boundary, filters no larger than the image.
-pub(super) fn applies(transfer: &Transfer, k: usize, h: usize, w: usize, b: Boundary) -> bool {
-    transfer.threshold == Threshold::Soft && (b == Boundary::Zero || (k <= h && k <= w))
+/// boundary, filters no larger than the signal.
+pub(super) fn applies(transfer: &Transfer, k: [usize; 3], size: [usize; 3], b: Boundary) -> bool {
+    transfer.threshold == Threshold::Soft
+        && (b == Boundary::Zero || k.iter().zip(&size).all(|(k, n)| k <= n))
 }
 
 /// The filters and the image in the Fourier domain, and the step bound.
 pub(super) struct FourierProblem {
-    pub(super) fft: Fft2,
-    /// Padded plane size `P × Q`.
-    rows: usize,
-    cols: usize,
-    height: usize,
-    width: usize,
+    pub(super) fft: Fft3,
+    /// Padded plane extent `R × P × Q`.
+    padded: [usize; 3],
+    /// The signal's extent.
+    size: [usize; 3],
     pub(super) n_filters: usize,
     pub(super) channels: usize,
     /// Spectra of the filters placed on the plane, `[m][c][frequency]`.
@@ -101,11 +103,11 @@ pub(super) struct FourierProblem {
     pub(super) image: Vec<Complex32>,
     /// The image channels on the (padded) planes.
     image_planes: Vec<f32>,
-    /// The filters' taps, `[m][c][k·k]`, and their origin: for synthesis
-    /// from sparse outputs.
+    /// The filters' taps, `[m][c][kernel]`, their extent and origin: for
+    /// synthesis from sparse outputs.
     kernels: Vec<f32>,
-    k: usize,
-    origin: usize,
+    k: [usize; 3],
+    origin: [usize; 3],
     /// Upper bound on the largest eigenvalue of `DᵀD` (the gradient's Lipschitz constant).
     pub(super) lipschitz: f32,
     boundary: Boundary,
@@ -113,16 +115,18 @@ pub(super) struct FourierProblem {
 
 impl FourierProblem {
     pub(super) fn new(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> FourierProblem {
-        let (h, w, k, o) = (image.height, image.width, dict.kernel_size(), dict.origin());
-        let (rows, cols) = match boundary {
-            Boundary::Circular => (h, w),
-            Boundary::Zero => (smooth_length(h + k - 1), smooth_length(w + k - 1)),
+        let (size, k, o) = (image.extent(), dict.extent(), dict.origins());
+        let padded = match boundary {
+            Boundary::Circular => size,
+            Boundary::Zero => [0, 1, 2].map(|a| smooth_length(size[a] + k[a] - 1)),
         };
-        let fft = Fft2::new(rows, cols);
+        let [depth, rows, cols] = padded;
+        let fft = Fft3::new(padded);
         let (nf, nc) = (dict.n_filters(), dict.channels());
         let s_len = fft.spectrum_len();
         // Filter m's tap (p, q) multiplies the coefficient at (y, x) onto pixel
-        // (y + p − o, x + q − o): as a convolution kernel it sits at (p − o, q − o).
+        // (y + p − o, x + q − o): as a convolution kernel it sits at (p − o, q − o);
+        // likewise along the depth axis.
         let plans: Vec<(usize, usize)> =
             (0..nf).flat_map(|m| (0..nc).map(move |c| (m, c))).collect();
         let mut filters = vec![Complex32::default(); nf * nc * s_len];
@@ -130,31 +134,29 @@ impl FourierProblem {
             .par_chunks_mut(s_len)
             .zip(plans.par_iter())
             .for_each_init(
-                || (fft.scratch(), vec![0.0f32; rows * cols]),
+                || (fft.scratch(), vec![0.0f32; depth * rows * cols]),
                 |(s, plane), (spec, &(m, c))| {
                     plane.iter_mut().for_each(|v| *v = 0.0);
                     let kernel = dict.kernel(m, c);
-                    for p in 0..k {
-                        let y = (p + rows - o % rows) % rows;
-                        for q in 0..k {
-                            let x = (q + cols - o % cols) % cols;
-                            plane[y * cols + x] += kernel[p * k + q];
+                    for r in 0..k[0] {
+                        let z = (r + depth - o[0] % depth) % depth;
+                        for p in 0..k[1] {
+                            let y = (p + rows - o[1] % rows) % rows;
+                            for q in 0..k[2] {
+                                let x = (q + cols - o[2] % cols) % cols;
+                                plane[(z * rows + y) * cols + x] +=
+                                    kernel[(r * k[1] + p) * k[2] + q];
+                            }
                         }
                     }
                     fft.forward(plane, spec, s);
                 },
             );
-        let mut image_planes = vec![0.0f32; nc * rows * cols];
-        for c in 0..nc {
-            for y in 0..h {
-                image_planes[(c * rows + y) * cols..(c * rows + y) * cols + w]
-                    .copy_from_slice(&image.plane(c)[y * w..(y + 1) * w]);
-            }
-        }
+        let image_planes = embed(&image.data, nc, size, padded);
         let mut image_spec = vec![Complex32::default(); nc * s_len];
         image_spec
             .par_chunks_mut(s_len)
-            .zip(image_planes.par_chunks(rows * cols))
+            .zip(image_planes.par_chunks(depth * rows * cols))
             .for_each_init(
                 || fft.scratch(),
                 |s, (spec, plane)| fft.forward(plane, spec, s),
@@ -162,10 +164,8 @@ impl FourierProblem {
         let lipschitz = lipschitz_bound(&filters, nf, nc, s_len);
         FourierProblem {
             fft,
-            rows,
-            cols,
-            height: h,
-            width: w,
+            padded,
+            size,
             n_filters: nf,
             channels: nc,
             filters,
@@ -180,7 +180,28 @@ impl FourierProblem {
     }
 
     pub(super) fn plane_len(&self) -> usize {
-        self.rows * self.cols
+        self.padded.iter().product()
+    }
+
+    /// `n` maps of the signal's extent placed on the padded planes.
+    pub(super) fn embed(&self, maps: &[f32], n: usize) -> Vec<f32> {
+        embed(maps, n, self.size, self.padded)
+    }
+
+    /// The signal's extent cut from `n` padded planes.
+    pub(super) fn extract(&self, planes: &[f32], n: usize) -> Vec<f32> {
+        let ([d, h, w], [_, rows, cols]) = (self.size, self.padded);
+        let pl = self.plane_len();
+        let mut out = vec![0.0f32; n * d * h * w];
+        for m in 0..n {
+            for z in 0..d {
+                for y in 0..h {
+                    let src = m * pl + (z * rows + y) * cols;
+                    out[((m * d + z) * h + y) * w..][..w].copy_from_slice(&planes[src..src + w]);
+                }
+            }
+        }
+        out
     }
 
     /// `g = Dᵀ(Da − x)` for the maps `a` (`n_filters` planes).
@@ -205,7 +226,8 @@ impl FourierProblem {
                 );
             });
         let nnz: usize = work.nonzeros.iter().map(Vec::len).sum();
-        let sparse = (nnz * self.k * self.k) as f64 <= SPARSE_WORK * (self.n_filters * pl) as f64;
+        let sparse = self.padded[0] == 1
+            && (nnz * self.k[1] * self.k[2]) as f64 <= SPARSE_WORK * (self.n_filters * pl) as f64;
         if sparse {
             self.synthesize(&work.nonzeros, &mut work.residual);
             for c in 0..self.channels {
@@ -282,24 +304,28 @@ impl FourierProblem {
             );
     }
 
-    /// Zero boundary: zeroes a residual plane outside the image.
+    /// Zero boundary: zeroes a residual plane outside the signal.
     fn cut_to_image(&self, r: &mut [f32]) {
         if self.boundary == Boundary::Zero {
-            for (y, row) in r.chunks_exact_mut(self.cols).enumerate() {
-                if y < self.height {
-                    row[self.width..].iter_mut().for_each(|v| *v = 0.0);
-                } else {
-                    row.iter_mut().for_each(|v| *v = 0.0);
+            let ([d, h, w], [_, rows, cols]) = (self.size, self.padded);
+            for (z, slice) in r.chunks_exact_mut(rows * cols).enumerate() {
+                for (y, row) in slice.chunks_exact_mut(cols).enumerate() {
+                    if z < d && y < h {
+                        row[w..].iter_mut().for_each(|v| *v = 0.0);
+                    } else {
+                        row.iter_mut().for_each(|v| *v = 0.0);
+                    }
                 }
             }
         }
     }
 
-    /// `Σ_m D_mc ∗ a_m` on the planes (wrapping around them) from each
-    /// map's non-zero outputs, in bands of rows in parallel; every pixel
-    /// sums its atoms in the order of the lists, whatever the banding.
+    /// `Σ_m D_mc ∗ a_m` on planes of one slice (wrapping around them) from
+    /// each map's non-zero outputs, in bands of rows in parallel; every
+    /// pixel sums its atoms in the order of the lists, whatever the banding.
     fn synthesize(&self, nonzeros: &[Vec<(u32, f32)>], out: &mut [f32]) {
-        let (rows, cols, k, o) = (self.rows, self.cols, self.k, self.origin);
+        let ([_, rows, cols], [_, kh, kw]) = (self.padded, self.k);
+        let (o, ow) = (self.origin[1], self.origin[2]);
         let pl = self.plane_len();
         for (c, plane) in out.chunks_exact_mut(pl).enumerate() {
             plane
@@ -309,9 +335,9 @@ impl FourierProblem {
                     chunk.iter_mut().for_each(|v| *v = 0.0);
                     let r0 = (band * SYNTHESIS_BAND) as isize;
                     let r1 = r0 + (chunk.len() / cols) as isize;
-                    let (k_, o_, rows_) = (k as isize, o as isize, rows as isize);
+                    let (k_, o_, rows_) = (kh as isize, o as isize, rows as isize);
                     for (m, list) in nonzeros.iter().enumerate() {
-                        let kernel = &self.kernels[(m * self.channels + c) * k * k..][..k * k];
+                        let kernel = &self.kernels[(m * self.channels + c) * kh * kw..][..kh * kw];
                         // A coefficient on row y (shifted by ±rows where its atom
                         // wraps) reaches rows y − o .. y − o + k − 1: the lists are
                         // in row-major order, so each shift is one range of them.
@@ -333,8 +359,8 @@ impl FourierProblem {
                                 let mut runs = [(0usize, 0usize, 0usize); 2];
                                 let mut n_runs = 0;
                                 for_each_run(
-                                    x as isize - o_,
-                                    k,
+                                    x as isize - ow as isize,
+                                    kw,
                                     cols,
                                     Boundary::Circular,
                                     |q0, px, n| {
@@ -345,7 +371,7 @@ impl FourierProblem {
                                 for p in p0..p1 {
                                     let local = (top + p - r0) as usize;
                                     let row = &mut chunk[local * cols..(local + 1) * cols];
-                                    let taps = &kernel[p as usize * k..(p as usize + 1) * k];
+                                    let taps = &kernel[p as usize * kw..(p as usize + 1) * kw];
                                     for &(q0, px, n) in &runs[..n_runs] {
                                         axpy(&mut row[px..px + n], &taps[q0..q0 + n], v);
                                     }
@@ -551,7 +577,24 @@ fn step_lanes(
     }
 }
 
-/// Solves one image from `start` (`n_filters × H × W`, or zeros).
+/// `n` maps of extent `size` placed at the start of planes of extent
+/// `padded` (zeros elsewhere).
+fn embed(maps: &[f32], n: usize, size: [usize; 3], padded: [usize; 3]) -> Vec<f32> {
+    let ([d, h, w], [pd, rows, cols]) = (size, padded);
+    let pl = pd * rows * cols;
+    let mut out = vec![0.0f32; n * pl];
+    for m in 0..n {
+        for z in 0..d {
+            for y in 0..h {
+                let dst = m * pl + (z * rows + y) * cols;
+                out[dst..dst + w].copy_from_slice(&maps[((m * d + z) * h + y) * w..][..w]);
+            }
+        }
+    }
+    out
+}
+
+/// Solves one signal from `start` (`n_filters` maps of its extent, or zeros).
 pub(super) fn solve(
     dict: &ConvDictionary,
     image: &Planes,
@@ -560,34 +603,22 @@ pub(super) fn solve(
 ) -> AcceleratedResult {
     let problem = FourierProblem::new(dict, image, settings.boundary);
     let (nf, pl) = (problem.n_filters, problem.plane_len());
-    let (h, w, cols) = (problem.height, problem.width, problem.cols);
     let mut work = Work::new(&problem);
     // Outputs a, previous outputs a′, and the gradients at both.
-    let mut a = vec![0.0f32; nf * pl];
-    if let Some(start) = start {
-        for m in 0..nf {
-            for y in 0..h {
-                a[m * pl + y * cols..m * pl + y * cols + w]
-                    .copy_from_slice(&start[(m * h + y) * w..(m * h + y + 1) * w]);
-            }
-        }
-    }
+    let mut a = match start {
+        Some(start) => problem.embed(start, nf),
+        None => vec![0.0f32; nf * pl],
+    };
     let mut prev = a.clone();
     let mut g = vec![0.0f32; nf * pl];
     let mut g_prev = vec![0.0f32; nf * pl];
     // Zero boundary: ‖atom‖² of the coefficients, their atoms cut by the edges.
     let norm2: Option<Vec<f32>> = (settings.boundary == Boundary::Zero).then(|| {
-        let inv = edge_inv_norm2_of(dict, h, w);
-        let mut n = vec![0.0f32; nf * pl];
-        for m in 0..nf {
-            for y in 0..h {
-                for x in 0..w {
-                    let v = inv[(m * h + y) * w + x];
-                    n[m * pl + y * cols + x] = if v > 0.0 { 1.0 / v } else { 0.0 };
-                }
-            }
-        }
-        n
+        let norm2: Vec<f32> = edge_inv_norm2_of(dict, problem.size)
+            .into_iter()
+            .map(|v| if v > 0.0 { 1.0 / v } else { 0.0 })
+            .collect();
+        problem.embed(&norm2, nf)
     });
     let scale = if start.is_some_and(|s| s.iter().any(|&v| v != 0.0)) {
         let zeros = vec![0.0f32; nf * pl];
@@ -653,15 +684,8 @@ pub(super) fn solve(
         std::mem::swap(&mut g, &mut g_prev);
         iterations += 1;
     };
-    let mut codes = vec![0.0f32; nf * h * w];
-    for m in 0..nf {
-        for y in 0..h {
-            codes[(m * h + y) * w..(m * h + y + 1) * w]
-                .copy_from_slice(&a[m * pl + y * cols..m * pl + y * cols + w]);
-        }
-    }
     AcceleratedResult {
-        codes,
+        codes: problem.extract(&a, nf),
         iterations,
         termination,
     }

@@ -6,8 +6,11 @@
 //! Geometry: coefficient `(m, y, x)` places tap `(p, q)` of filter `m` on
 //! pixel `(y + p − o, x + q − o)`, `o = (k − 1)/2` rounded down, which is
 //! `scipy.signal.convolve2d(A[m], D[m, c], mode='same')` for odd and even
-//! `k`. Beyond the edges the image wraps ([`Boundary::Circular`]) or is zero
-//! ([`Boundary::Zero`]).
+//! `k`; likewise along each axis of 1-D and 3-D signals (`scipy.ndimage` /
+//! `scipy.signal.convolve(..., mode='same')` centring). Beyond the edges the
+//! signal wraps ([`Boundary::Circular`]) or is zero ([`Boundary::Zero`]).
+//! Every map is walked as (depth, height, width), the leading axes of
+//! extent 1 below three dimensions.
 
 use rayon::prelude::*;
 
@@ -56,29 +59,58 @@ pub(crate) fn check_images(dict: &ConvDictionary, images: &[Planes]) -> Result<(
     Ok(())
 }
 
-/// Fails unless `image` fits `dict`: same channels, and at least `k` pixels
-/// high and wide (so no filter overlaps itself around a circular image).
+/// `k×k`, `kd×kh×kw`: a kernel's or a signal's extent along `dims` axes.
+fn extent_text(extent: [usize; 3], dims: usize) -> String {
+    extent[3 - dims..]
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+/// Whether a signal of extent `size` spans no more than `dims` axes.
+fn fits_dims(size: [usize; 3], dims: usize) -> bool {
+    size[..3 - dims].iter().all(|&n| n == 1)
+}
+
+/// Fails unless `image` fits `dict`: same channels, no more spatial axes
+/// than the filters, and at least as large as the filters along every axis
+/// (so no filter overlaps itself around a circular signal).
 pub fn check_image(dict: &ConvDictionary, image: &Planes) -> Result<()> {
-    let k = dict.kernel_size();
     if image.channels != dict.channels() {
+        let mut shape = vec![dict.n_filters(), dict.channels()];
+        shape.extend_from_slice(dict.kernel_shape());
         return Err(Error::Shape(format!(
-            "the image has {} channel(s) but the filters have {} (dictionary shape ({}, {}, {k}, {k}))",
+            "the image has {} channel(s) but the filters have {} (dictionary shape {})",
             image.channels,
             dict.channels(),
-            dict.n_filters(),
-            dict.channels()
+            super::dims::shape_text(&shape)
         )));
     }
-    if image.height < k || image.width < k {
+    let what = if dict.dims() == 2 { "image" } else { "signal" };
+    check_extent(dict, image.extent(), what)
+}
+
+/// Fails unless maps of extent `size` fit the filters of `dict`.
+fn check_extent(dict: &ConvDictionary, size: [usize; 3], what: &str) -> Result<()> {
+    let (k, dims) = (dict.extent(), dict.dims());
+    if !fits_dims(size, dims) {
         return Err(Error::Shape(format!(
-            "the image ({}×{}) is smaller than the {k}×{k} filters",
-            image.height, image.width
+            "the {what} has extent {} but the filters are {dims}-D",
+            extent_text(size, 3)
+        )));
+    }
+    if size.iter().zip(&k).any(|(n, k)| n < k) {
+        return Err(Error::Shape(format!(
+            "the {what} ({}) is smaller than the {} filters",
+            extent_text(size, dims),
+            extent_text(k, dims)
         )));
     }
     Ok(())
 }
 
-/// Fails unless `codes` are `(n_filters, H, W)` maps.
+/// Fails unless `codes` are `(n_filters, …)` maps.
 fn check_codes(dict: &ConvDictionary, codes: &Planes) -> Result<()> {
     if codes.channels != dict.n_filters() {
         return Err(Error::Shape(format!(
@@ -87,52 +119,69 @@ fn check_codes(dict: &ConvDictionary, codes: &Planes) -> Result<()> {
             dict.n_filters()
         )));
     }
-    let k = dict.kernel_size();
-    if codes.height < k || codes.width < k {
-        return Err(Error::Shape(format!(
-            "code maps ({}×{}) are smaller than the {k}×{k} filters",
-            codes.height, codes.width
-        )));
-    }
-    Ok(())
+    check_extent(dict, codes.extent(), "code map")
 }
 
 /// The drive `b[m] = Σ_c D[m, c] ⋆ x[c]`: the correlation of every filter
-/// with the image, `(n_filters, H, W)`; `b[m, y, x]` is the inner product of
-/// the image with the atom of coefficient `(m, y, x)`. Filters run in parallel.
+/// with the image, `(n_filters, …)` maps of the image's extent; `b[m, p]` is
+/// the inner product of the image with the atom of coefficient `(m, p)`.
+/// Filters run in parallel.
 ///
-/// Direct correlation costs `n_filters·C·k²` multiply-adds per pixel, done
-/// once per image as rows of contiguous multiply-adds; the solver's work
-/// (thousands of Gram scatters) dwarfs it, so no FFT is needed.
+/// Direct correlation costs `n_filters·C·|k|` multiply-adds per position,
+/// done once per image as rows of contiguous multiply-adds; the solver's
+/// work (thousands of Gram scatters) dwarfs it, so no FFT is needed.
 pub fn correlate(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> Result<Planes> {
     check_image(dict, image)?;
-    let (h, w) = (image.height, image.width);
-    let k = dict.kernel_size();
-    let o = dict.origin() as isize;
-    let mut out = Planes::zeros(dict.n_filters(), h, w);
+    let [d, h, w] = image.extent();
+    let [kd, kh, kw] = dict.extent();
+    let [oz, oy, ox] = dict.origins().map(|o| o as isize);
+    let mut out = Planes::zeros_with_extent(dict.n_filters(), image.extent());
     out.data
-        .par_chunks_mut(h * w)
+        .par_chunks_mut(d * h * w)
         .enumerate()
         .for_each(|(m, bm)| {
             for c in 0..dict.channels() {
                 let kernel = dict.kernel(m, c);
                 let xc = image.plane(c);
-                for p in 0..k {
-                    for q in 0..k {
-                        let tap = kernel[p * k + q];
-                        if tap == 0.0 {
-                            continue;
-                        }
-                        // b[y, x] += tap · x[y + p − o, x + q − o]
-                        for_each_run(p as isize - o, h, h, boundary, |y0, sy, rows| {
-                            for j in 0..rows {
-                                let dst = &mut bm[(y0 + j) * w..(y0 + j + 1) * w];
-                                let src = &xc[(sy + j) * w..(sy + j + 1) * w];
-                                for_each_run(q as isize - o, w, w, boundary, |x0, sx, n| {
-                                    axpy(&mut dst[x0..x0 + n], &src[sx..sx + n], tap);
-                                });
+                for r in 0..kd {
+                    for p in 0..kh {
+                        for q in 0..kw {
+                            let tap = kernel[(r * kh + p) * kw + q];
+                            if tap == 0.0 {
+                                continue;
                             }
-                        });
+                            // b[z, y, x] += tap · x[z + r − oz, y + p − oy, x + q − ox]
+                            for_each_run(r as isize - oz, d, d, boundary, |z0, sz, slices| {
+                                for i in 0..slices {
+                                    let (bz, xz) = ((z0 + i) * h * w, (sz + i) * h * w);
+                                    for_each_run(
+                                        p as isize - oy,
+                                        h,
+                                        h,
+                                        boundary,
+                                        |y0, sy, rows| {
+                                            for j in 0..rows {
+                                                let dst = &mut bm[bz + (y0 + j) * w..][..w];
+                                                let src = &xc[xz + (sy + j) * w..][..w];
+                                                for_each_run(
+                                                    q as isize - ox,
+                                                    w,
+                                                    w,
+                                                    boundary,
+                                                    |x0, sx, n| {
+                                                        axpy(
+                                                            &mut dst[x0..x0 + n],
+                                                            &src[sx..sx + n],
+                                                            tap,
+                                                        );
+                                                    },
+                                                );
+                                            }
+                                        },
+                                    );
+                                }
+                            });
+                        }
                     }
                 }
             }
@@ -153,12 +202,12 @@ pub(crate) fn axpy(dst: &mut [f32], src: &[f32], alpha: f32) {
 /// for the exact (scipy) convention.
 pub fn reconstruct(dict: &ConvDictionary, codes: &Planes, boundary: Boundary) -> Result<Planes> {
     check_codes(dict, codes)?;
-    let (h, w) = (codes.height, codes.width);
-    let k = dict.kernel_size();
-    let o = dict.origin() as isize;
-    let mut out = Planes::zeros(dict.channels(), h, w);
+    let [d, h, w] = codes.extent();
+    let [kd, kh, kw] = dict.extent();
+    let [oz, oy, ox] = dict.origins().map(|o| o as isize);
+    let mut out = Planes::zeros_with_extent(dict.channels(), codes.extent());
     out.data
-        .par_chunks_mut(h * w)
+        .par_chunks_mut(d * h * w)
         .enumerate()
         .for_each(|(c, xc)| {
             for m in 0..dict.n_filters() {
@@ -167,13 +216,22 @@ pub fn reconstruct(dict: &ConvDictionary, codes: &Planes, boundary: Boundary) ->
                     if a == 0.0 {
                         continue;
                     }
-                    let (y, x) = ((i / w) as isize, (i % w) as isize);
-                    for_each_run(y - o, k, h, boundary, |p0, py, rows| {
-                        for j in 0..rows {
-                            let row = &mut xc[(py + j) * w..(py + j + 1) * w];
-                            let taps = &kernel[(p0 + j) * k..(p0 + j + 1) * k];
-                            for_each_run(x - o, k, w, boundary, |q0, px, n| {
-                                axpy(&mut row[px..px + n], &taps[q0..q0 + n], a);
+                    let (z, y, x) = (
+                        (i / (h * w)) as isize,
+                        (i / w % h) as isize,
+                        (i % w) as isize,
+                    );
+                    for_each_run(z - oz, kd, d, boundary, |r0, pz, slices| {
+                        for s in 0..slices {
+                            let (slice, taps) = ((pz + s) * h * w, (r0 + s) * kh * kw);
+                            for_each_run(y - oy, kh, h, boundary, |p0, py, rows| {
+                                for j in 0..rows {
+                                    let row = &mut xc[slice + (py + j) * w..][..w];
+                                    let taps = &kernel[taps + (p0 + j) * kw..][..kw];
+                                    for_each_run(x - ox, kw, w, boundary, |q0, px, n| {
+                                        axpy(&mut row[px..px + n], &taps[q0..q0 + n], a);
+                                    });
+                                }
                             });
                         }
                     });
@@ -203,10 +261,11 @@ pub fn objective(
     boundary: Boundary,
 ) -> Result<f64> {
     check_image(dict, image)?;
-    if (codes.height, codes.width) != (image.height, image.width) {
+    if codes.extent() != image.extent() {
         return Err(Error::Shape(format!(
-            "code maps are {}×{} but the image is {}×{}",
-            codes.height, codes.width, image.height, image.width
+            "code maps are {} but the image is {}",
+            extent_text(codes.extent(), dict.dims()),
+            extent_text(image.extent(), dict.dims())
         )));
     }
     let recon = reconstruct(dict, codes, boundary)?;
@@ -221,38 +280,45 @@ pub fn objective(
 }
 
 /// The Gram kernels `G_mn(Δ) = Σ_c Σ_t D_m[c, t]·D_n[c, t − Δ]`: the inner
-/// product of the atom of coefficient `(m, y)` with that of `(n, y + Δ)`,
-/// for offsets `Δ ∈ [−(k−1), k−1]²` (zero beyond). A coefficient change `δ`
-/// of `(m, y)` lowers the input of `(n, y + Δ)` by `δ·G_mn(Δ)`.
+/// product of the atom of coefficient `(m, p)` with that of `(n, p + Δ)`,
+/// for offsets `Δ` within `±(k − 1)` along every axis (zero beyond). A
+/// coefficient change `δ` of `(m, p)` lowers the input of `(n, p + Δ)` by
+/// `δ·G_mn(Δ)`.
 #[derive(Clone, Debug)]
 pub struct GramKernels {
     n_filters: usize,
-    k: usize,
-    /// `[m][n][Δy + k − 1][Δx + k − 1]`, so one coefficient's scatter reads
-    /// one contiguous block.
+    /// Kernel extent along (depth, height, width).
+    k: [usize; 3],
+    /// `[m][n][Δz + kd − 1][Δy + kh − 1][Δx + kw − 1]`, so one coefficient's
+    /// scatter reads one contiguous block.
     taps: Vec<f32>,
 }
 
 impl GramKernels {
-    /// All `n_filters²` kernels of `(2k − 1)²` taps (filter pairs in parallel).
+    /// All `n_filters²` kernels of `Π(2k − 1)` taps (filter pairs in parallel).
     pub fn new(dict: &ConvDictionary) -> GramKernels {
-        let (nf, k, ch) = (dict.n_filters(), dict.kernel_size(), dict.channels());
-        let span = 2 * k - 1;
-        let mut taps = vec![0.0f32; nf * nf * span * span];
-        taps.par_chunks_mut(span * span)
+        let (nf, ch) = (dict.n_filters(), dict.channels());
+        let k = dict.extent();
+        let [kd, kh, kw] = k;
+        let spans = k.map(|k| 2 * k - 1);
+        let block: usize = spans.iter().product();
+        let mut taps = vec![0.0f32; nf * nf * block];
+        taps.par_chunks_mut(block)
             .enumerate()
             .for_each(|(pair, g)| {
                 let (m, n) = (pair / nf, pair % nf);
-                let mut acc = vec![0.0f64; span * span];
+                let mut acc = vec![0.0f64; block];
                 for c in 0..ch {
                     let (dm, dn) = (dict.kernel(m, c), dict.kernel(n, c));
                     for (t, &wm) in dm.iter().enumerate() {
-                        let (ty, tx) = (t / k, t % k);
+                        let (tz, ty, tx) = (t / (kh * kw), t / kw % kh, t % kw);
                         for (s, &wn) in dn.iter().enumerate() {
                             // Δ = t − s, stored at Δ + k − 1.
-                            let (sy, sx) = (s / k, s % k);
-                            acc[(ty + k - 1 - sy) * span + (tx + k - 1 - sx)] +=
-                                f64::from(wm) * f64::from(wn);
+                            let (sz, sy, sx) = (s / (kh * kw), s / kw % kh, s % kw);
+                            let at = ((tz + kd - 1 - sz) * spans[1] + (ty + kh - 1 - sy))
+                                * spans[2]
+                                + (tx + kw - 1 - sx);
+                            acc[at] += f64::from(wm) * f64::from(wn);
                         }
                     }
                 }
@@ -267,25 +333,38 @@ impl GramKernels {
         }
     }
 
-    /// Side of every kernel, `2k − 1`.
+    /// Side of every kernel along the width axis, `2kw − 1` (the side of
+    /// square 2-D kernels).
     pub fn span(&self) -> usize {
-        2 * self.k - 1
+        2 * self.k[2] - 1
+    }
+
+    /// Taps of one kernel, `Π(2k − 1)` over the three axes.
+    pub fn block(&self) -> usize {
+        self.k.iter().map(|k| 2 * k - 1).product()
     }
 
     /// The kernels of filter `m` against every filter: `n_filters` blocks
-    /// of `span²` taps.
+    /// of [`GramKernels::block`] taps.
     pub fn row(&self, m: usize) -> &[f32] {
-        let block = self.n_filters * self.span() * self.span();
+        let block = self.n_filters * self.block();
         &self.taps[m * block..(m + 1) * block]
     }
 
-    /// `G_mn(Δy, Δx)`.
+    /// `G_mn(Δy, Δx)` of 1-D or 2-D kernels (`Δy = 0` for 1-D).
     pub fn get(&self, m: usize, n: usize, dy: isize, dx: isize) -> f32 {
-        let r = self.k as isize - 1;
-        if dy.abs() > r || dx.abs() > r {
+        self.get3(m, n, [0, dy, dx])
+    }
+
+    /// `G_mn(Δz, Δy, Δx)`.
+    pub fn get3(&self, m: usize, n: usize, delta: [isize; 3]) -> f32 {
+        let r = self.k.map(|k| k as isize - 1);
+        if (0..3).any(|a| delta[a].abs() > r[a]) {
             return 0.0;
         }
-        let span = self.span();
-        self.row(m)[n * span * span + (dy + r) as usize * span + (dx + r) as usize]
+        let spans = self.k.map(|k| 2 * k - 1);
+        let at = ((delta[0] + r[0]) as usize * spans[1] + (delta[1] + r[1]) as usize) * spans[2]
+            + (delta[2] + r[2]) as usize;
+        self.row(m)[n * self.block() + at]
     }
 }

@@ -27,6 +27,7 @@ pub(crate) fn crop_planes(img: &Planes, y0: usize, x0: usize, h: usize, w: usize
         }
     }
     Planes {
+        depth: 1,
         channels: img.channels,
         height: h,
         width: w,

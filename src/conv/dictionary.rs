@@ -1,7 +1,9 @@
-//! Convolutional dictionaries: unit-norm filters in PyTorch's conv-weight layout.
+//! Convolutional dictionaries: unit-norm filters in PyTorch's conv-weight
+//! layout, over 1, 2 or 3 spatial axes.
 
 use std::path::Path;
 
+use super::dims::{dictionary_layout, shape_text};
 use crate::error::{Error, Result, check_finite};
 use crate::io::npy::{self, NpyArray};
 
@@ -10,10 +12,16 @@ use crate::io::npy::{self, NpyArray};
 /// rescales anything.
 pub use crate::dictionary::UNIT_NORM_TOLERANCE;
 
-/// `n_filters` filters of `channels × k × k` taps, stored row-major as a
-/// PyTorch conv weight `(n_filters, channels, k, k)`; every filter has unit
-/// L2 norm (over all its channels), so the Gram kernels have 1 at their
-/// centre and λ means the same for every filter.
+/// `n_filters` filters of `channels × k…` taps over `dims` spatial axes,
+/// stored row-major as a PyTorch conv weight: `(n_filters, channels, k)`
+/// (1-D), `(n_filters, channels, kh, kw)` (2-D) or `(n_filters, channels,
+/// kd, kh, kw)` (3-D). Every filter has unit L2 norm (over all its
+/// channels), so the Gram kernels have 1 at their centre and λ means the
+/// same for every filter.
+///
+/// Internally every kernel has three axes `(depth, height, width)`, the
+/// leading ones of extent 1 below three dimensions: one code path serves
+/// D = 1, 2, 3, and a 2-D kernel's taps are visited exactly as before.
 ///
 /// ```
 /// use lca::conv::ConvDictionary;
@@ -22,12 +30,18 @@ pub use crate::dictionary::UNIT_NORM_TOLERANCE;
 /// assert_eq!((d.n_filters(), d.channels(), d.kernel_size()), (2, 1, 2));
 /// assert_eq!(d.filter(1), &[0.5, 0.5, 0.5, 0.5]);
 /// assert!(ConvDictionary::new(1, 1, 2, vec![1.0, 1.0, 1.0, 1.0]).is_err());
+/// // One 1-D filter of 3 taps over 2 channels.
+/// let d = ConvDictionary::normalized_with_shape(1, 2, &[3], vec![1.0; 6]).unwrap();
+/// assert_eq!((d.dims(), d.kernel_shape(), d.extent()), (1, &[3][..], [1, 1, 3]));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvDictionary {
     n_filters: usize,
     channels: usize,
-    k: usize,
+    /// Spatial axes, 1 to 3.
+    dims: usize,
+    /// Kernel extent along (depth, height, width); 1 beyond `dims`.
+    extent: [usize; 3],
     data: Vec<f32>,
 }
 
@@ -36,7 +50,18 @@ impl ConvDictionary {
     /// already have unit norm (within [`UNIT_NORM_TOLERANCE`]; they are then
     /// rescaled exactly).
     pub fn new(n_filters: usize, channels: usize, k: usize, data: Vec<f32>) -> Result<Self> {
-        let d = Self::unchecked(n_filters, channels, k, data)?;
+        Self::with_shape(n_filters, channels, &[k, k], data)
+    }
+
+    /// [`ConvDictionary::new`] for kernels of any shape over 1 to 3 axes:
+    /// `kernel` is `[k]`, `[kh, kw]` or `[kd, kh, kw]`.
+    pub fn with_shape(
+        n_filters: usize,
+        channels: usize,
+        kernel: &[usize],
+        data: Vec<f32>,
+    ) -> Result<Self> {
+        let d = Self::unchecked(n_filters, channels, kernel, data)?;
         for m in 0..n_filters {
             let norm = d.filter_norm(m);
             if (norm - 1.0).abs() > UNIT_NORM_TOLERANCE {
@@ -50,7 +75,18 @@ impl ConvDictionary {
 
     /// Filters rescaled to unit norm; fails on an all-zero filter.
     pub fn normalized(n_filters: usize, channels: usize, k: usize, data: Vec<f32>) -> Result<Self> {
-        let d = Self::unchecked(n_filters, channels, k, data)?;
+        Self::normalized_with_shape(n_filters, channels, &[k, k], data)
+    }
+
+    /// [`ConvDictionary::normalized`] for kernels of any shape (see
+    /// [`ConvDictionary::with_shape`]).
+    pub fn normalized_with_shape(
+        n_filters: usize,
+        channels: usize,
+        kernel: &[usize],
+        data: Vec<f32>,
+    ) -> Result<Self> {
+        let d = Self::unchecked(n_filters, channels, kernel, data)?;
         for m in 0..n_filters {
             if d.filter_norm(m) == 0.0 {
                 return Err(Error::ZeroAtom { index: m });
@@ -59,55 +95,35 @@ impl ConvDictionary {
         Ok(d.rescaled())
     }
 
-    /// Reads a `(n_filters, k, k)` (one channel) or `(n_filters, channels, k, k)`
-    /// f32/f64 `.npy` whose filters have unit norm (see [`ConvDictionary::new`]).
+    /// Reads a 2-D `(n_filters, k, k)` (one channel) or `(n_filters,
+    /// channels, k, k)` f32/f64 `.npy` of square filters with unit norm (see
+    /// [`ConvDictionary::new`]): what dictionary learning starts from.
     pub fn from_npy(path: &Path) -> Result<Self> {
-        Self::read(path, false)
+        Self::read_square(path, false)
     }
 
     /// [`ConvDictionary::from_npy`] for filters of any norm, rescaled to 1.
     pub fn from_npy_normalized(path: &Path) -> Result<Self> {
-        Self::read(path, true)
+        Self::read_square(path, true)
     }
 
-    /// Whether the `.npy` at `path` has the shape of a convolutional
-    /// dictionary (3-D or 4-D) rather than a patch dictionary (2-D); reads
-    /// only the header.
-    pub fn is_conv_npy(path: &Path) -> Result<bool> {
-        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let (header, _) = npy::read_header(&mut file, path)?;
-        Ok(matches!(header.shape.len(), 3 | 4))
-    }
-
-    fn read(path: &Path, normalize: bool) -> Result<Self> {
+    /// Reads the filters of a `dims`-dimensional dictionary in any of its
+    /// layouts ([`super::dims::dictionary_layout`]), rescaled to unit norm
+    /// when `normalize` (else they must have it). Use
+    /// [`super::dims::infer_dims`] to choose `dims` for a signal.
+    pub fn read_npy(path: &Path, dims: usize, normalize: bool) -> Result<Self> {
         let array = npy::read_array(path)?.into_c_order();
         let shape = array.header.shape.clone();
-        let (n, c, k, k2) = match shape[..] {
-            [n, k, k2] => (n, 1, k, k2),
-            [n, c, k, k2] => (n, c, k, k2),
-            _ => {
-                return Err(Error::format(
-                    path,
-                    format!(
-                        "a convolutional dictionary has shape (n_filters, k, k) or (n_filters, channels, k, k), got {shape:?}"
-                    ),
-                ));
-            }
-        };
-        if k != k2 || k == 0 || n == 0 || c == 0 {
-            return Err(Error::format(
-                path,
-                format!("filters must be non-empty and square, got shape {shape:?}"),
-            ));
-        }
+        let (n, c, kernel) =
+            dictionary_layout(dims, &shape).map_err(|e| Error::format(path, e.to_string()))?;
         let data = array
             .to_f32_vec()
             .ok_or_else(|| Error::format(path, "filters must be float32 or float64"))?;
         check_finite("dictionary", &data).map_err(|e| Error::format(path, e.to_string()))?;
         let built = if normalize {
-            Self::normalized(n, c, k, data)
+            Self::normalized_with_shape(n, c, &kernel, data)
         } else {
-            Self::new(n, c, k, data)
+            Self::with_shape(n, c, &kernel, data)
         };
         built.map_err(|e| match e {
             Error::Shape(msg) => Error::format(path, format!("{msg} or pass --normalize")),
@@ -115,9 +131,32 @@ impl ConvDictionary {
         })
     }
 
-    /// Writes the filters as a C-order f32 `(n_filters, channels, k, k)` `.npy`.
+    /// Whether the `.npy` at `path` has the shape of a convolutional
+    /// dictionary (3 to 5 axes) rather than a patch dictionary (2); reads
+    /// only the header.
+    pub fn is_conv_npy(path: &Path) -> Result<bool> {
+        Ok(matches!(npy::read_shape(path)?.len(), 3..=5))
+    }
+
+    fn read_square(path: &Path, normalize: bool) -> Result<Self> {
+        let shape = npy::read_shape(path)?;
+        let square = match shape[..] {
+            [_, k, k2] | [_, _, k, k2] => k == k2,
+            _ => true,
+        };
+        if !square {
+            return Err(Error::format(
+                path,
+                format!("filters must be square, got shape {}", shape_text(&shape)),
+            ));
+        }
+        Self::read_npy(path, 2, normalize)
+    }
+
+    /// Writes the filters as a C-order f32 `(n_filters, channels, k…)` `.npy`.
     pub fn write_npy(&self, path: &Path) -> Result<()> {
-        let shape = vec![self.n_filters, self.channels, self.k, self.k];
+        let mut shape = vec![self.n_filters, self.channels];
+        shape.extend_from_slice(self.kernel_shape());
         npy::write_npy(path, &NpyArray::from_f32(shape, &self.data)?)
     }
 
@@ -131,59 +170,102 @@ impl ConvDictionary {
         self.channels
     }
 
-    /// Filter height and width `k`.
+    /// Spatial axes of the filters: 1, 2 or 3.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// The kernel's extent along its `dims` axes: `[k]`, `[kh, kw]` or
+    /// `[kd, kh, kw]`.
+    pub fn kernel_shape(&self) -> &[usize] {
+        &self.extent[3 - self.dims..]
+    }
+
+    /// The kernel's extent along (depth, height, width), 1 beyond `dims`.
+    pub fn extent(&self) -> [usize; 3] {
+        self.extent
+    }
+
+    /// Filter width (last axis): the side `k` of square 2-D filters.
     pub fn kernel_size(&self) -> usize {
-        self.k
+        self.extent[2]
     }
 
-    /// Taps per filter, `channels·k·k`.
+    /// Taps per channel of a filter.
+    pub fn kernel_len(&self) -> usize {
+        self.extent.iter().product()
+    }
+
+    /// Taps per filter, `channels·kernel_len`.
     pub fn filter_len(&self) -> usize {
-        self.channels * self.k * self.k
+        self.channels * self.kernel_len()
     }
 
-    /// Filter `m`: `(channels, k, k)` row-major.
+    /// Filter `m`: `(channels, k…)` row-major.
     pub fn filter(&self, m: usize) -> &[f32] {
         let n = self.filter_len();
         &self.data[m * n..(m + 1) * n]
     }
 
-    /// Channel `c` of filter `m`: `k × k` row-major.
+    /// Channel `c` of filter `m`: its kernel, row-major.
     pub fn kernel(&self, m: usize, c: usize) -> &[f32] {
-        let kk = self.k * self.k;
+        let kk = self.kernel_len();
         let start = m * self.filter_len() + c * kk;
         &self.data[start..start + kk]
     }
 
-    /// All taps, `(n_filters, channels, k, k)` row-major.
+    /// All taps, `(n_filters, channels, k…)` row-major.
     pub fn data(&self) -> &[f32] {
         &self.data
     }
 
-    /// Row and column, in a filter, of the tap that lands on its
+    /// Row and column, in a square 2-D filter, of the tap that lands on its
     /// coefficient's own pixel: `(k − 1) / 2` (rounded down), scipy's
     /// `convolve2d(..., mode='same')` centring for odd and even `k`.
     pub fn origin(&self) -> usize {
-        (self.k - 1) / 2
+        (self.extent[2] - 1) / 2
     }
 
-    fn unchecked(n_filters: usize, channels: usize, k: usize, data: Vec<f32>) -> Result<Self> {
-        if n_filters == 0 || channels == 0 || k == 0 {
+    /// [`ConvDictionary::origin`] along each of (depth, height, width).
+    pub fn origins(&self) -> [usize; 3] {
+        self.extent.map(|k| (k - 1) / 2)
+    }
+
+    fn unchecked(
+        n_filters: usize,
+        channels: usize,
+        kernel: &[usize],
+        data: Vec<f32>,
+    ) -> Result<Self> {
+        let shape = [&[n_filters, channels][..], kernel].concat();
+        if !(1..=3).contains(&kernel.len()) {
             return Err(Error::Shape(format!(
-                "a convolutional dictionary needs at least one filter, channel and tap, got ({n_filters}, {channels}, {k}, {k})"
+                "filters have 1 to 3 spatial axes, got shape {}",
+                shape_text(&shape)
             )));
         }
-        let expected = n_filters * channels * k * k;
+        if shape.contains(&0) {
+            return Err(Error::Shape(format!(
+                "a convolutional dictionary needs at least one filter, channel and tap, got {}",
+                shape_text(&shape)
+            )));
+        }
+        let expected = shape.iter().product::<usize>();
         if data.len() != expected {
             return Err(Error::Shape(format!(
-                "filters of shape ({n_filters}, {channels}, {k}, {k}) need {expected} values, got {}",
+                "filters of shape {} need {expected} values, got {}",
+                shape_text(&shape),
                 data.len()
             )));
         }
         check_finite("dictionary", &data)?;
+        let mut extent = [1; 3];
+        extent[3 - kernel.len()..].copy_from_slice(kernel);
         Ok(ConvDictionary {
             n_filters,
             channels,
-            k,
+            dims: kernel.len(),
+            extent,
             data,
         })
     }

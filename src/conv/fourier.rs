@@ -1,5 +1,5 @@
-//! Real 2-D FFTs of image-sized planes, for the dense inhibition of the
-//! Fourier-domain schedules of the convolutional LCA
+//! Real FFTs of signal-sized planes over 1 to 3 axes, for the dense
+//! inhibition of the Fourier-domain schedules of the convolutional LCA
 //! ([`super::Schedule::Splitting`], [`super::Schedule::Accelerated`]).
 //!
 //! rustfft and realfft transform along one axis; a 2-D transform is rows by
@@ -7,6 +7,12 @@
 //! *transposed* — `cols/2 + 1` runs of `rows` complex values, one per
 //! column frequency — so the column transforms run on contiguous memory and
 //! nothing is transposed back: every use of a spectrum is elementwise.
+//!
+//! A volume of `depth` slices is transformed slice by slice as above, each
+//! slice's spectrum spread with stride `depth` so that the depth transforms
+//! then run on contiguous runs of `depth` values. With one slice (1-D and
+//! 2-D signals) that is the 2-D transform exactly, and a 1-D signal is a
+//! single row.
 
 use std::sync::Arc;
 
@@ -17,10 +23,13 @@ use rustfft::{Fft, FftPlanner};
 /// Rows transformed together before their spectra are written transposed.
 const ROW_BLOCK: usize = 8;
 
-/// Planned forward and inverse 2-D real FFTs of `rows × cols` planes.
-pub(super) struct Fft2 {
+/// Planned forward and inverse real FFTs of `depth × rows × cols` planes.
+pub(super) struct Fft3 {
+    depth: usize,
     rows: usize,
     cols: usize,
+    depth_forward: Arc<dyn Fft<f32>>,
+    depth_inverse: Arc<dyn Fft<f32>>,
     row_forward: Arc<dyn RealToComplex<f32>>,
     row_inverse: Arc<dyn ComplexToReal<f32>>,
     col_forward: Arc<dyn Fft<f32>>,
@@ -34,15 +43,21 @@ pub(super) struct FftScratch {
     rows_spectrum: Vec<Complex32>,
     row_work: Vec<Complex32>,
     col_work: Vec<Complex32>,
+    /// Volumes: one slice's spectrum.
+    slice: Vec<Complex32>,
 }
 
-impl Fft2 {
-    pub(super) fn new(rows: usize, cols: usize) -> Fft2 {
+impl Fft3 {
+    /// Transforms of planes of extent `[depth, rows, cols]`.
+    pub(super) fn new([depth, rows, cols]: [usize; 3]) -> Fft3 {
         let mut real = RealFftPlanner::<f32>::new();
         let mut complex = FftPlanner::<f32>::new();
-        Fft2 {
+        Fft3 {
+            depth,
             rows,
             cols,
+            depth_forward: complex.plan_fft_forward(depth),
+            depth_inverse: complex.plan_fft_inverse(depth),
             row_forward: real.plan_fft_forward(cols),
             row_inverse: real.plan_fft_inverse(cols),
             col_forward: complex.plan_fft_forward(rows),
@@ -50,15 +65,20 @@ impl Fft2 {
         }
     }
 
-    /// Complex values per spectrum: `(cols/2 + 1)·rows`.
+    /// Complex values per spectrum: `(cols/2 + 1)·rows·depth`.
     pub(super) fn spectrum_len(&self) -> usize {
+        self.slice_spectrum_len() * self.depth
+    }
+
+    /// Complex values per slice's 2-D spectrum.
+    fn slice_spectrum_len(&self) -> usize {
         (self.cols / 2 + 1) * self.rows
     }
 
-    /// Index in a spectrum of frequency `(row, col)`, `col ≤ cols/2`.
+    /// Index in a spectrum of frequency `(slice, row, col)`, `col ≤ cols/2`.
     #[cfg(test)]
-    pub(super) fn spectrum_index(&self, row: usize, col: usize) -> usize {
-        col * self.rows + row
+    pub(super) fn spectrum_index(&self, slice: usize, row: usize, col: usize) -> usize {
+        (col * self.rows + row) * self.depth + slice
     }
 
     pub(super) fn scratch(&self) -> FftScratch {
@@ -69,21 +89,76 @@ impl Fft2 {
         let col_work = self
             .col_forward
             .get_inplace_scratch_len()
-            .max(self.col_inverse.get_inplace_scratch_len());
+            .max(self.col_inverse.get_inplace_scratch_len())
+            .max(self.depth_forward.get_inplace_scratch_len())
+            .max(self.depth_inverse.get_inplace_scratch_len());
         FftScratch {
             row: vec![0.0; self.cols],
             rows_spectrum: vec![Complex32::default(); ROW_BLOCK * (self.cols / 2 + 1)],
             row_work: vec![Complex32::default(); row_work],
             col_work: vec![Complex32::default(); col_work],
+            slice: if self.depth > 1 {
+                vec![Complex32::default(); self.slice_spectrum_len()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
-    /// The spectrum of a `rows × cols` plane (row-major), transposed.
+    /// The spectrum of a `depth × rows × cols` plane (row-major), transposed.
     pub(super) fn forward(&self, plane: &[f32], spectrum: &mut [Complex32], s: &mut FftScratch) {
+        if self.depth == 1 {
+            return self.forward_slice(plane, spectrum, s);
+        }
+        let (n, sl) = (self.rows * self.cols, self.slice_spectrum_len());
+        let mut slice = std::mem::take(&mut s.slice);
+        for z in 0..self.depth {
+            self.forward_slice(&plane[z * n..(z + 1) * n], &mut slice, s);
+            for (i, &v) in slice.iter().enumerate() {
+                spectrum[i * self.depth + z] = v;
+            }
+        }
+        s.slice = slice;
+        debug_assert_eq!(spectrum.len(), sl * self.depth);
+        self.depth_forward
+            .process_with_scratch(spectrum, &mut s.col_work);
+    }
+
+    /// The plane of a spectrum (which is used up as work space), scaled so
+    /// that `inverse(forward(x)) = x`.
+    pub(super) fn inverse(
+        &self,
+        spectrum: &mut [Complex32],
+        plane: &mut [f32],
+        s: &mut FftScratch,
+    ) {
+        if self.depth == 1 {
+            return self.inverse_slice(spectrum, plane, s);
+        }
+        self.depth_inverse
+            .process_with_scratch(spectrum, &mut s.col_work);
+        let n = self.rows * self.cols;
+        let scale = 1.0 / self.depth as f32;
+        let mut slice = std::mem::take(&mut s.slice);
+        for z in 0..self.depth {
+            for (i, v) in slice.iter_mut().enumerate() {
+                *v = spectrum[i * self.depth + z];
+            }
+            let out = &mut plane[z * n..(z + 1) * n];
+            self.inverse_slice(&mut slice, out, s);
+            for v in out {
+                *v *= scale;
+            }
+        }
+        s.slice = slice;
+    }
+
+    /// The spectrum of one `rows × cols` slice (row-major), transposed.
+    fn forward_slice(&self, plane: &[f32], spectrum: &mut [Complex32], s: &mut FftScratch) {
         let (rows, cols) = (self.rows, self.cols);
         let half = cols / 2 + 1;
         debug_assert_eq!(plane.len(), rows * cols);
-        debug_assert_eq!(spectrum.len(), self.spectrum_len());
+        debug_assert_eq!(spectrum.len(), self.slice_spectrum_len());
         // Rows in blocks, so the transposed writes fill whole cache lines.
         for r0 in (0..rows).step_by(ROW_BLOCK) {
             let block = ROW_BLOCK.min(rows - r0);
@@ -109,14 +184,9 @@ impl Fft2 {
             .process_with_scratch(spectrum, &mut s.col_work);
     }
 
-    /// The plane of a transposed spectrum (which is used up as work space),
-    /// scaled so that `inverse(forward(x)) = x`.
-    pub(super) fn inverse(
-        &self,
-        spectrum: &mut [Complex32],
-        plane: &mut [f32],
-        s: &mut FftScratch,
-    ) {
+    /// The slice of a transposed 2-D spectrum (which is used up as work
+    /// space), scaled so that `inverse_slice(forward_slice(x)) = x`.
+    fn inverse_slice(&self, spectrum: &mut [Complex32], plane: &mut [f32], s: &mut FftScratch) {
         let (rows, cols) = (self.rows, self.cols);
         debug_assert_eq!(plane.len(), rows * cols);
         self.col_inverse
@@ -174,16 +244,21 @@ pub(super) fn smooth_length(n: usize) -> usize {
 mod tests {
     use super::*;
 
-    /// The 2-D DFT written out, for a plane of `rows × cols`.
-    fn naive(plane: &[f32], rows: usize, cols: usize, fy: usize, fx: usize) -> (f64, f64) {
+    /// The 3-D DFT written out, for a plane of extent `[d, rows, cols]`.
+    fn naive(plane: &[f32], [d, rows, cols]: [usize; 3], [fz, fy, fx]: [usize; 3]) -> (f64, f64) {
         let (mut re, mut im) = (0.0, 0.0);
-        for y in 0..rows {
-            for x in 0..cols {
-                let phase = -2.0
-                    * std::f64::consts::PI
-                    * ((fy * y) as f64 / rows as f64 + (fx * x) as f64 / cols as f64);
-                re += f64::from(plane[y * cols + x]) * phase.cos();
-                im += f64::from(plane[y * cols + x]) * phase.sin();
+        for z in 0..d {
+            for y in 0..rows {
+                for x in 0..cols {
+                    let phase = -2.0
+                        * std::f64::consts::PI
+                        * ((fz * z) as f64 / d as f64
+                            + (fy * y) as f64 / rows as f64
+                            + (fx * x) as f64 / cols as f64);
+                    let v = f64::from(plane[(z * rows + y) * cols + x]);
+                    re += v * phase.cos();
+                    im += v * phase.sin();
+                }
             }
         }
         (re, im)
@@ -191,29 +266,38 @@ mod tests {
 
     #[test]
     fn forward_is_the_dft_and_inverse_undoes_it() {
-        for (rows, cols) in [(6, 8), (5, 7), (9, 4)] {
-            let plane: Vec<f32> = (0..rows * cols)
-                .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
-                .collect();
-            let fft = Fft2::new(rows, cols);
+        for extent in [
+            [1, 6, 8],
+            [1, 5, 7],
+            [1, 9, 4],
+            [1, 1, 10],
+            [3, 4, 5],
+            [4, 1, 6],
+        ] {
+            let n: usize = extent.iter().product();
+            let plane: Vec<f32> = (0..n).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
+            let fft = Fft3::new(extent);
             let mut s = fft.scratch();
             let mut spec = vec![Complex32::default(); fft.spectrum_len()];
             fft.forward(&plane, &mut spec, &mut s);
-            for fy in 0..rows {
-                for fx in 0..=cols / 2 {
-                    let (re, im) = naive(&plane, rows, cols, fy, fx);
-                    let v = spec[fft.spectrum_index(fy, fx)];
-                    assert!(
-                        (f64::from(v.re) - re).abs() < 1e-4,
-                        "{rows}x{cols} ({fy},{fx})"
-                    );
-                    assert!(
-                        (f64::from(v.im) - im).abs() < 1e-4,
-                        "{rows}x{cols} ({fy},{fx})"
-                    );
+            let [d, rows, cols] = extent;
+            for fz in 0..d {
+                for fy in 0..rows {
+                    for fx in 0..=cols / 2 {
+                        let (re, im) = naive(&plane, extent, [fz, fy, fx]);
+                        let v = spec[fft.spectrum_index(fz, fy, fx)];
+                        assert!(
+                            (f64::from(v.re) - re).abs() < 1e-4,
+                            "{extent:?} ({fz},{fy},{fx})"
+                        );
+                        assert!(
+                            (f64::from(v.im) - im).abs() < 1e-4,
+                            "{extent:?} ({fz},{fy},{fx})"
+                        );
+                    }
                 }
             }
-            let mut back = vec![0.0; rows * cols];
+            let mut back = vec![0.0; n];
             fft.inverse(&mut spec, &mut back, &mut s);
             for (a, b) in plane.iter().zip(&back) {
                 assert!((a - b).abs() < 1e-5);

@@ -1,4 +1,10 @@
-//! Convolutional sparse coding of whole images with the LCA.
+//! Convolutional sparse coding of whole images with the LCA — and of 1-D
+//! signals and 3-D volumes: every solver runs over 1, 2 or 3 spatial axes
+//! (module `dims` says how arrays are laid out and how the dimension is
+//! chosen; [`ConvDictionary::with_shape`], [`Planes::with_extent`]).
+//! Internally every signal has three axes (depth, height, width), the
+//! leading ones of extent 1 below three dimensions, so one code path serves
+//! all three and 2-D images are solved exactly as before.
 //!
 //! A [`ConvDictionary`] holds `n_filters` filters of `channels × k × k` taps
 //! (PyTorch's conv-weight layout `(n_filters, channels, k, k)`). An image
@@ -40,6 +46,7 @@ mod accelerated;
 mod batch;
 mod correlate;
 mod dictionary;
+mod dims;
 mod fourier;
 mod geometry;
 mod planes;
@@ -51,6 +58,10 @@ mod splitting;
 
 pub use correlate::{GramKernels, check_image, correlate, objective, reconstruct};
 pub use dictionary::{ConvDictionary, UNIT_NORM_TOLERANCE};
+pub use dims::{
+    SignalLayout, SignalShape, check_dims, dictionary_layout, infer_dims, parse_dims, shape_text,
+    signal_layout,
+};
 pub use planes::{Boundary, Planes};
 pub use rate::{ConvEncoding, ConvLca, ConvLcaParams, Schedule, Termination, defaults};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};

@@ -1,5 +1,5 @@
-//! Stacks of 2-D planes (images or coefficient maps) and how their edges are
-//! treated by convolutions.
+//! Stacks of planes (images or coefficient maps; 1-D signals and 3-D
+//! volumes too) and how their edges are treated by convolutions.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,15 +9,22 @@ use crate::image::Image;
 /// A `(channels, height, width)` stack of planes in row-major order: an image
 /// (`channels` colour planes) or the code maps of one image (`channels =
 /// n_filters`), the layout of one item of a numpy `(N, C, H, W)` batch.
+///
+/// The same type holds the channels of a 1-D signal (`depth = height = 1`,
+/// `width` samples: one item of `(N, C, T)`) and of a 3-D volume (`depth`
+/// slices of `height × width`: one item of `(N, C, D, H, W)`); each channel
+/// ("plane") is then its `depth·height·width` values, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planes {
     /// Number of planes.
     pub channels: usize,
+    /// Slices of every plane: 1 except for 3-D volumes.
+    pub depth: usize,
     /// Rows of every plane.
     pub height: usize,
     /// Columns of every plane.
     pub width: usize,
-    /// `channels·height·width` values, plane after plane, each row-major.
+    /// `channels·depth·height·width` values, plane after plane, each row-major.
     pub data: Vec<f32>,
 }
 
@@ -44,6 +51,7 @@ impl Planes {
         }
         Ok(Planes {
             channels,
+            depth: 1,
             height,
             width,
             data,
@@ -88,15 +96,54 @@ impl Planes {
     pub fn zeros(channels: usize, height: usize, width: usize) -> Planes {
         Planes {
             channels,
+            depth: 1,
             height,
             width,
             data: vec![0.0; channels * height * width],
         }
     }
 
-    /// Values per plane, `height·width`.
+    /// Wraps `data` as `channels` planes of extent `[depth, height, width]`
+    /// (1-D signals: `[1, 1, T]`); fails unless the lengths agree.
+    ///
+    /// ```
+    /// use lca::conv::Planes;
+    /// let v = Planes::with_extent(1, [2, 1, 2], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    /// assert_eq!((v.depth, v.plane_len(), v.extent()), (2, 4, [2, 1, 2]));
+    /// ```
+    pub fn with_extent(channels: usize, extent: [usize; 3], data: Vec<f32>) -> Result<Planes> {
+        let expected = extent.iter().try_fold(channels, |n, &e| n.checked_mul(e));
+        if expected != Some(data.len()) {
+            return Err(Error::Shape(format!(
+                "planes of {channels} channel(s) of extent {extent:?} need {} values, got {}",
+                expected.map_or("too many".into(), |n| n.to_string()),
+                data.len()
+            )));
+        }
+        let [depth, height, width] = extent;
+        Ok(Planes {
+            channels,
+            depth,
+            height,
+            width,
+            data,
+        })
+    }
+
+    /// All-zero planes of extent `[depth, height, width]`.
+    pub fn zeros_with_extent(channels: usize, extent: [usize; 3]) -> Planes {
+        let n = channels * extent.iter().product::<usize>();
+        Planes::with_extent(channels, extent, vec![0.0; n]).expect("lengths agree")
+    }
+
+    /// `[depth, height, width]` of every plane.
+    pub fn extent(&self) -> [usize; 3] {
+        [self.depth, self.height, self.width]
+    }
+
+    /// Values per plane, `depth·height·width`.
     pub fn plane_len(&self) -> usize {
-        self.height * self.width
+        self.depth * self.height * self.width
     }
 
     /// Plane `c`, row-major.
@@ -111,9 +158,9 @@ impl Planes {
         &mut self.data[c * n..(c + 1) * n]
     }
 
-    /// The value of plane `c` at row `y`, column `x`.
+    /// The value of plane `c` at row `y`, column `x` (of its first slice).
     pub fn get(&self, c: usize, y: usize, x: usize) -> f32 {
-        self.data[(c * self.height + y) * self.width + x]
+        self.data[(c * self.plane_len()) + y * self.width + x]
     }
 
     /// Number of non-zero values.
@@ -121,7 +168,7 @@ impl Planes {
         self.data.iter().filter(|v| **v != 0.0).count()
     }
 
-    /// `(channels, height, width)`.
+    /// `(channels, height, width)` (see [`Planes::extent`] for the depth).
     pub fn shape(&self) -> (usize, usize, usize) {
         (self.channels, self.height, self.width)
     }

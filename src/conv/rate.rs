@@ -372,13 +372,13 @@ impl ConvLca {
         warm_start: Option<&Planes>,
     ) -> Result<ConvEncoding> {
         check_finite("image", &image.data)?;
-        let shape = (dict.n_filters(), image.height, image.width);
+        let (nf, extent) = (dict.n_filters(), image.extent());
         if let Some(start) = warm_start {
-            if start.shape() != shape {
+            if (start.channels, start.extent()) != (nf, extent) {
                 return Err(Error::Shape(format!(
-                    "warm-start codes have shape {:?}, expected {:?} = (n_filters, H, W)",
-                    start.shape(),
-                    shape
+                    "warm-start codes have {} maps of extent {:?}, expected {nf} of {extent:?} (n_filters, the image's extent)",
+                    start.channels,
+                    start.extent(),
                 )));
             }
             check_finite("warm-start codes", &start.data)?;
@@ -386,13 +386,7 @@ impl ConvLca {
         let p = &self.params;
         let transfer = self.transfer();
         if p.schedule == Schedule::Splitting
-            && splitting::applies(
-                &transfer,
-                dict.kernel_size(),
-                image.height,
-                image.width,
-                p.boundary,
-            )
+            && splitting::applies(&transfer, dict.extent(), extent, p.boundary)
         {
             let settings = splitting::SplittingSettings {
                 transfer,
@@ -401,7 +395,7 @@ impl ConvLca {
                 rho: None,
             };
             let run = splitting::solve(dict, image, warm_start.map(|s| &s.data[..]), &settings);
-            let codes = Planes::new(shape.0, shape.1, shape.2, run.codes)?;
+            let codes = Planes::with_extent(nf, extent, run.codes)?;
             let objective = objective(dict, image, &codes, p.lambda, p.boundary)?;
             return Ok(ConvEncoding {
                 codes,
@@ -413,13 +407,7 @@ impl ConvLca {
             });
         }
         if matches!(p.schedule, Schedule::Accelerated | Schedule::Splitting)
-            && accelerated::applies(
-                &transfer,
-                dict.kernel_size(),
-                image.height,
-                image.width,
-                p.boundary,
-            )
+            && accelerated::applies(&transfer, dict.extent(), extent, p.boundary)
         {
             let settings = accelerated::AcceleratedSettings {
                 transfer,
@@ -428,7 +416,7 @@ impl ConvLca {
                 boundary: p.boundary,
             };
             let run = accelerated::solve(dict, image, warm_start.map(|s| &s.data[..]), &settings);
-            let codes = Planes::new(shape.0, shape.1, shape.2, run.codes)?;
+            let codes = Planes::with_extent(nf, extent, run.codes)?;
             let objective = objective(dict, image, &codes, p.lambda, p.boundary)?;
             return Ok(ConvEncoding {
                 codes,
@@ -460,7 +448,7 @@ impl ConvLca {
             iterations += 1;
         };
         let updates = state.updates;
-        let codes = Planes::new(dict.n_filters(), image.height, image.width, state.codes)?;
+        let codes = Planes::with_extent(nf, extent, state.codes)?;
         let objective = objective(
             dict,
             image,

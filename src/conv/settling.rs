@@ -7,32 +7,36 @@ use multiversion::multiversion;
 
 use super::correlate::{GramKernels, for_each_run};
 use super::dictionary::ConvDictionary;
-use super::geometry::{Geometry, edge_inv_norm2};
+use super::geometry::{Axes, Geometry, edge_inv_norm2};
 use super::planes::{Boundary, Planes};
 use super::rate::{ConvLca, Schedule};
 use super::scatter::{correct_edges, scatter};
 use crate::neuron::{Threshold, Transfer};
 
-/// Segments of the image for greedy settling: a grid of `side × side` pixel
-/// blocks (the last row and column of blocks may be smaller), each covering
-/// every filter, with a flag saying whether it may hold an unsettled neuron.
+/// Segments of the signal for greedy settling: a grid of `side`-wide blocks
+/// along every axis of extent above 1 (the last blocks may be smaller),
+/// each covering every filter, with a flag saying whether it may hold an
+/// unsettled neuron.
 struct Segments {
-    side: usize,
-    cols: usize,
+    /// Block extent along (depth, height, width).
+    side: Axes,
+    /// Blocks along each axis.
+    grid: Axes,
     dirty: Vec<bool>,
     dirty_count: usize,
 }
 
 impl Segments {
     fn new(g: &Geometry, side: usize) -> Segments {
-        let side = side.min(g.height.max(g.width)).max(1);
-        let rows = g.height.div_ceil(side);
-        let cols = g.width.div_ceil(side);
+        let side = side.min(g.size.into_iter().max().unwrap_or(1)).max(1);
+        let side = g.size.map(|n| side.min(n).max(1));
+        let grid = [0, 1, 2].map(|a| g.size[a].div_ceil(side[a]));
+        let n = grid.iter().product();
         Segments {
             side,
-            cols,
-            dirty: vec![true; rows * cols],
-            dirty_count: rows * cols,
+            grid,
+            dirty: vec![true; n],
+            dirty_count: n,
         }
     }
 
@@ -50,28 +54,36 @@ impl Segments {
         }
     }
 
-    /// Marks every segment the Gram window of pixel `(y, x)` reaches.
-    fn touch_window(&mut self, g: &Geometry, y: usize, x: usize) {
-        let r = g.radius() as isize;
-        let span = 2 * g.radius() + 1;
-        let side = self.side;
-        let mut row_range = [(0usize, 0usize); 3];
-        let mut n_row = 0;
-        for_each_run(y as isize - r, span, g.height, g.boundary, |_, i, n| {
-            row_range[n_row] = (i / side, (i + n - 1) / side);
-            n_row += 1;
-        });
-        let mut col_range = [(0usize, 0usize); 3];
-        let mut n_col = 0;
-        for_each_run(x as isize - r, span, g.width, g.boundary, |_, i, n| {
-            col_range[n_col] = (i / side, (i + n - 1) / side);
-            n_col += 1;
-        });
-        for &(r0, r1) in &row_range[..n_row] {
-            for sr in r0..=r1 {
-                for &(c0, c1) in &col_range[..n_col] {
-                    for sc in c0..=c1 {
-                        self.mark_dirty(sr * self.cols + sc);
+    /// The positions of block `s` along each axis.
+    fn block(&self, g: &Geometry, s: usize) -> [std::ops::Range<usize>; 3] {
+        let [_, gh, gw] = self.grid;
+        let index = [s / (gh * gw), s / gw % gh, s % gw];
+        [0, 1, 2].map(|a| index[a] * self.side[a]..((index[a] + 1) * self.side[a]).min(g.size[a]))
+    }
+
+    /// Marks every segment the Gram window of position `at` reaches.
+    fn touch_window(&mut self, g: &Geometry, at: Axes) {
+        let mut ranges = [[(0usize, 0usize); 3]; 3];
+        let mut counts = [0usize; 3];
+        for a in 0..3 {
+            let side = self.side[a];
+            let (ranges, count) = (&mut ranges[a], &mut counts[a]);
+            let start = at[a] as isize - g.radius(a) as isize;
+            for_each_run(start, g.span(a), g.size[a], g.boundary, |_, i, n| {
+                ranges[*count] = (i / side, (i + n - 1) / side);
+                *count += 1;
+            });
+        }
+        let [_, gh, gw] = self.grid;
+        for &(z0, z1) in &ranges[0][..counts[0]] {
+            for sz in z0..=z1 {
+                for &(r0, r1) in &ranges[1][..counts[1]] {
+                    for sr in r0..=r1 {
+                        for &(c0, c1) in &ranges[2][..counts[2]] {
+                            for sc in c0..=c1 {
+                                self.mark_dirty((sz * gh + sr) * gw + sc);
+                            }
+                        }
                     }
                 }
             }
@@ -118,7 +130,7 @@ impl<'a> ImageState<'a> {
         drive: Planes,
     ) -> ImageState<'a> {
         let p = lca.params();
-        let geometry = Geometry::new(dict, drive.height, drive.width, p.boundary);
+        let geometry = Geometry::new(dict, drive.extent(), p.boundary);
         let scale = drive.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let inv_norm2 = (p.boundary == Boundary::Zero).then(|| edge_inv_norm2(dict, &geometry));
         // The accelerated schedule gets here only where it does not apply:
@@ -128,9 +140,11 @@ impl<'a> ImageState<'a> {
             s => s,
         };
         let side = match schedule {
-            Schedule::Greedy { segment } => segment.unwrap_or(geometry.k),
+            Schedule::Greedy { segment } => {
+                segment.unwrap_or(geometry.k.into_iter().max().unwrap_or(1))
+            }
             Schedule::Dynamics { .. } | Schedule::Accelerated | Schedule::Splitting => {
-                geometry.height.max(geometry.width)
+                geometry.size.into_iter().max().unwrap_or(1)
             }
         };
         let dynamics = match schedule {
@@ -209,37 +223,35 @@ impl<'a> ImageState<'a> {
     /// settles the one farthest from its fixed point.
     fn sweep(&mut self) {
         let g = self.geometry;
-        let side = self.segments.side;
         for s in 0..self.segments.dirty.len() {
             if !self.segments.dirty[s] {
                 continue;
             }
-            let (sr, sc) = (s / self.segments.cols, s % self.segments.cols);
-            let rows = sr * side..((sr + 1) * side).min(g.height);
-            let cols = sc * side..((sc + 1) * side).min(g.width);
-            let (best, gap) = self.farthest(rows, cols);
+            let (best, gap) = self.farthest(self.segments.block(&g, s));
             if gap <= self.tol {
                 self.segments.mark_clean(s);
                 continue;
             }
             let target = self.target(best);
             self.set_output(best, target);
-            let p = best % g.plane();
-            self.segments.touch_window(&g, p / g.width, p % g.width);
+            self.segments.touch_window(&g, g.position(best % g.plane()));
         }
     }
 
-    /// The neuron of a block of pixels (all filters) farthest from its
+    /// The neuron of a block of positions (all filters) farthest from its
     /// fixed point, and that distance `|T(u_i) − a_i|`. Rows are reduced
     /// with vectorised kernels; only the winning row is searched for the index.
-    fn farthest(&self, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) -> (usize, f32) {
+    fn farthest(&self, [slices, rows, cols]: [std::ops::Range<usize>; 3]) -> (usize, f32) {
         let g = &self.geometry;
         let (mut best_start, mut best) = (0usize, -1.0f32);
         let soft = self.transfer.threshold == Threshold::Soft;
         let l = self.transfer.lambda;
         for m in 0..g.n_filters {
-            for y in rows.clone() {
-                let start = m * g.plane() + y * g.width + cols.start;
+            for (z, y) in slices
+                .clone()
+                .flat_map(|z| rows.clone().map(move |y| (z, y)))
+            {
+                let start = m * g.plane() + g.index([z, y, cols.start]);
                 let end = start + cols.len();
                 let (u, a) = (&self.input[start..end], &self.codes[start..end]);
                 let row_max = match (&self.inv_norm2, soft, self.transfer.nonneg) {
@@ -270,12 +282,11 @@ impl<'a> ImageState<'a> {
         self.codes[i] = value;
         self.updates += 1;
         let g = self.geometry;
-        let (m, p) = (i / g.plane(), i % g.plane());
-        let (y, x) = (p / g.width, p % g.width);
-        scatter(&g, self.gram.row(m), &mut self.input, (y, x), delta);
+        let (m, at) = (i / g.plane(), g.position(i % g.plane()));
+        scatter(&g, self.gram.row(m), &mut self.input, at, delta);
         let own_norm2 = match &self.inv_norm2 {
             Some(inv) => {
-                correct_edges(&g, self.dict, &mut self.input, (m, y, x), delta);
+                correct_edges(&g, self.dict, &mut self.input, (m, at), delta);
                 1.0 / inv[i]
             }
             None => 1.0,

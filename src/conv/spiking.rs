@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::each_image;
 use super::correlate::{GramKernels, check_image, check_images, correlate, objective};
 use super::dictionary::ConvDictionary;
-use super::geometry::Geometry;
+use super::geometry::{Axes, Geometry};
 use super::planes::{Boundary, Planes};
 use super::scatter::{correct_edges, scatter, scatter_with};
 use crate::error::{Error, Result, check_finite};
@@ -302,7 +302,7 @@ impl ConvSpiking {
         check_finite("image", &image.data)?;
         let p = &self.params;
         let drive = correlate(dict, image, p.boundary)?;
-        let geometry = Geometry::new(dict, image.height, image.width, p.boundary);
+        let geometry = Geometry::new(dict, image.extent(), p.boundary);
         let (counts, spikes, scale) = match weights {
             None => {
                 let float = Float {
@@ -337,7 +337,7 @@ impl ConvSpiking {
             .iter()
             .map(|&n| (quantum * f64::from(n)) as f32)
             .collect();
-        let codes = Planes::new(dict.n_filters(), image.height, image.width, data)?;
+        let codes = Planes::with_extent(dict.n_filters(), image.extent(), data)?;
         let objective = objective(dict, image, &codes, p.lambda, p.boundary)?;
         Ok(ConvSpikingEncoding {
             codes,
@@ -387,15 +387,9 @@ trait Arithmetic {
     /// Fraction of the step at which a neuron now at `v`, driven by `b`,
     /// crossed the threshold: 0 when it was already above.
     fn crossing(&self, v: Self::Value, b: Self::Value) -> f64;
-    /// Delivers the spike of neuron `(m, y, x)` (flat index `i`): lowers the
+    /// Delivers the spike of neuron `(m, p)` (flat index `i`): lowers the
     /// voltages its atom overlaps by `ϑ·G`, its own included (the reset).
-    fn spike(
-        &mut self,
-        g: &Geometry,
-        voltage: &mut [Self::Value],
-        at: (usize, usize, usize),
-        i: usize,
-    );
+    fn spike(&mut self, g: &Geometry, voltage: &mut [Self::Value], at: (usize, Axes), i: usize);
 }
 
 /// `f32` neurons; a spike scatters `ϑ·G` (cut by a zero boundary) exactly.
@@ -430,16 +424,10 @@ impl Arithmetic for Float<'_> {
             (self.threshold - before) / b
         })
     }
-    fn spike(
-        &mut self,
-        g: &Geometry,
-        voltage: &mut [f32],
-        (m, y, x): (usize, usize, usize),
-        _: usize,
-    ) {
-        scatter(g, self.gram.row(m), voltage, (y, x), self.threshold);
+    fn spike(&mut self, g: &Geometry, voltage: &mut [f32], (m, at): (usize, Axes), _: usize) {
+        scatter(g, self.gram.row(m), voltage, at, self.threshold);
         if g.boundary == Boundary::Zero {
-            correct_edges(g, self.dict, voltage, (m, y, x), self.threshold);
+            correct_edges(g, self.dict, voltage, (m, at), self.threshold);
         }
     }
 }
@@ -459,7 +447,7 @@ impl Arithmetic for Float<'_> {
 struct FixedGram {
     /// [`GramKernels::row`] layout: the synapses' summed weights.
     taps: Vec<i32>,
-    /// `n_filters · (2k − 1)²`: one filter's row.
+    /// `n_filters · Π(2k − 1)`: one filter's row.
     row: usize,
     /// Weight quantum: `2^(6+e)` for one synapse, `2^(6+e−7)` for two.
     unit: f64,
@@ -469,13 +457,13 @@ struct FixedGram {
 
 impl FixedGram {
     fn new(dict: &ConvDictionary, gram: &GramKernels, p: &ConvSpikingParams) -> Result<FixedGram> {
-        let (nf, k) = (dict.n_filters(), dict.kernel_size());
-        let span = 2 * k - 1;
+        let (nf, k, block) = (dict.n_filters(), dict.extent(), gram.block());
+        let span = k.map(|k| 2 * k - 1);
         let theta = f64::from(fixed_point::THRESHOLD);
-        let self_tap = (k - 1) * span + (k - 1);
-        let mut values: Vec<f64> = Vec::with_capacity(nf * nf * span * span + 1);
+        let self_tap = ((k[0] - 1) * span[1] + (k[1] - 1)) * span[2] + (k[2] - 1);
+        let mut values: Vec<f64> = Vec::with_capacity(nf * nf * block + 1);
         for m in 0..nf {
-            for (n, kernel) in gram.row(m).chunks_exact(span * span).enumerate() {
+            for (n, kernel) in gram.row(m).chunks_exact(block).enumerate() {
                 values.extend(kernel.iter().enumerate().map(|(t, &w)| {
                     theta * (f64::from(w) - if n == m && t == self_tap { 1.0 } else { 0.0 })
                 }));
@@ -499,11 +487,11 @@ impl FixedGram {
         };
         let mut weights = FixedGram {
             taps: Vec::new(),
-            row: nf * span * span,
+            row: nf * block,
             unit: quantum,
             most,
         };
-        values.truncate(nf * nf * span * span);
+        values.truncate(nf * nf * block);
         weights.taps = values.iter().map(|&v| weights.quantise(v)).collect();
         Ok(weights)
     }
@@ -561,12 +549,11 @@ impl<'a> Fixed<'a> {
         }
     }
 
-    /// Whether the atom of a coefficient at `(y, x)` lies wholly inside the
-    /// image, so its weights are the translation-invariant ones.
-    fn inside(g: &Geometry, (y, x): (usize, usize)) -> bool {
-        let o = g.origin;
+    /// Whether the atom of a coefficient at `p` lies wholly inside the
+    /// signal, so its weights are the translation-invariant ones.
+    fn inside(g: &Geometry, at: Axes) -> bool {
         g.boundary == Boundary::Circular
-            || (y >= o && x >= o && y - o + g.k <= g.height && x - o + g.k <= g.width)
+            || (0..3).all(|a| at[a] >= g.origin[a] && at[a] - g.origin[a] + g.k[a] <= g.size[a])
     }
 }
 
@@ -611,30 +598,24 @@ impl Arithmetic for Fixed<'_> {
             (theta - before) as f64 / b as f64
         }
     }
-    fn spike(
-        &mut self,
-        g: &Geometry,
-        voltage: &mut [i32],
-        (m, y, x): (usize, usize, usize),
-        i: usize,
-    ) {
-        if Self::inside(g, (y, x)) {
-            scatter_fixed(g, self.weights.row(m), voltage, (y, x));
+    fn spike(&mut self, g: &Geometry, voltage: &mut [i32], (m, at): (usize, Axes), i: usize) {
+        if Self::inside(g, at) {
+            scatter_fixed(g, self.weights.row(m), voltage, at);
         } else {
             // The exact weights of the cut atom, −G_cut, built in the probe,
             // then quantised one synapse at a time.
-            scatter(g, self.gram.row(m), &mut self.probe, (y, x), 1.0);
-            correct_edges(g, self.dict, &mut self.probe, (m, y, x), 1.0);
+            scatter(g, self.gram.row(m), &mut self.probe, at, 1.0);
+            correct_edges(g, self.dict, &mut self.probe, (m, at), 1.0);
             let theta = f64::from(fixed_point::THRESHOLD);
-            let r = g.radius();
-            let (rows, cols) = (
-                y.saturating_sub(r)..(y + r + 1).min(g.height),
-                x.saturating_sub(r)..(x + r + 1).min(g.width),
-            );
+            let window = [0, 1, 2].map(|a| {
+                at[a].saturating_sub(g.radius(a))..(at[a] + g.radius(a) + 1).min(g.size[a])
+            });
+            let [slices, rows, cols] = window;
+            let positions = slices.flat_map(|z| rows.clone().map(move |y| (z, y)));
             for n in 0..g.n_filters {
-                for yy in rows.clone() {
+                for (zz, yy) in positions.clone() {
                     for xx in cols.clone() {
-                        let j = n * g.plane() + yy * g.width + xx;
+                        let j = n * g.plane() + g.index([zz, yy, xx]);
                         let exact =
                             -f64::from(self.probe[j]) * theta - if j == i { theta } else { 0.0 };
                         self.probe[j] = 0.0;
@@ -661,7 +642,7 @@ fn lower(v: &mut i32, w: i32) {
 /// The integer scatter of one spike, compiled for AVX2 as well as the
 /// baseline (SSE2 has no packed 32-bit max) and chosen at run time.
 #[multiversion(targets("x86_64+avx2"))]
-fn scatter_fixed(g: &Geometry, row: &[i32], voltage: &mut [i32], at: (usize, usize)) {
+fn scatter_fixed(g: &Geometry, row: &[i32], voltage: &mut [i32], at: Axes) {
     scatter_with(g, row, voltage, at, lower);
 }
 
@@ -738,7 +719,7 @@ impl<A: Arithmetic> Network<A> {
                 self.counts[i] += 1;
             }
             let (m, p) = (i / g.plane(), i % g.plane());
-            a.spike(&g, &mut self.voltage, (m, p / g.width, p % g.width), i);
+            a.spike(&g, &mut self.voltage, (m, g.position(p)), i);
         }
         Ok(())
     }

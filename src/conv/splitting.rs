@@ -71,9 +71,11 @@ pub(super) struct SplittingSettings {
 }
 
 /// Whether the splitting schedule applies: the soft threshold, the circular
-/// boundary, filters no larger than the image.
-pub(super) fn applies(transfer: &Transfer, k: usize, h: usize, w: usize, b: Boundary) -> bool {
-    transfer.threshold == Threshold::Soft && b == Boundary::Circular && k <= h && k <= w
+/// boundary, filters no larger than the signal.
+pub(super) fn applies(transfer: &Transfer, k: [usize; 3], size: [usize; 3], b: Boundary) -> bool {
+    transfer.threshold == Threshold::Soft
+        && b == Boundary::Circular
+        && k.iter().zip(&size).all(|(k, n)| k <= n)
 }
 
 /// ρ for the penalty λ, the drive's largest magnitude `max|b|` and `L`.

@@ -675,6 +675,12 @@ pub(crate) fn read_header<R: Read>(
     Ok((header, (6 + 2 + len_size + header_len) as u64))
 }
 
+/// The shape in the header of the `.npy` at `path`; reads nothing else.
+pub fn read_shape(path: &Path) -> Result<Vec<usize>> {
+    let (mut reader, _) = open(path)?;
+    Ok(read_header(&mut reader, path)?.0.shape)
+}
+
 /// Reads a complete `.npy` array of any supported dtype from a file.
 ///
 /// The data is returned in stored order; call [`NpyArray::into_c_order`] to
