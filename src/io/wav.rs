@@ -587,6 +587,18 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_committed_clip() {
+        // assets/speech_like_16k.wav, written by scripts/make_audio_clip.py with
+        // Python's `wave`: 4 s of 16 kHz mono 16-bit, peak -3 dBFS.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/speech_like_16k.wav");
+        let audio = read_wav(&path).unwrap();
+        assert_eq!((audio.sample_rate, audio.shape()), (16000, [1, 64000]));
+        assert_eq!(audio.format, WavSampleFormat::I16);
+        let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.7079).abs() < 1e-3, "peak {peak}");
+    }
+
+    #[test]
     fn bad_audio_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("n.wav");
