@@ -8,8 +8,11 @@ convolutional LASSO (alphacsc's coders and learners only have non-negative codes
 λ = --lambda-frac × λ_max of the coding problem (absolute value printed and passed on).
 alphacsc's model is 'valid': T - k + 1 codes per atom, every kernel inside the segment. lca's
 zero boundary has T codes per atom, k - 1 of them kernels cut by the segment's edges, so its
-optimum is a little lower; each solver's gap is against the optimum of its own model, both
-computed here (FISTA with adaptive restart in float64, certified by a duality gap).
+optimum is lower. alphacsc's univariate coders also solve lca's problem exactly: each segment
+padded with k - 1 zeros and those samples given weight 0 (`sample_weights`), the
+'-zero' contenders. Each coder's gap is against the optimum of the problem it solves, both
+computed here (FISTA with adaptive restart in float64, polished by an active-set solve on its
+support, certified by a duality gap).
 
 Coding (default): a fixed dictionary, --atoms gammatone kernels of --kernel samples (centre
 frequencies ERB-spaced 200 Hz – 6 kHz, 4 phases each, unit norm), the first --code-segments
@@ -19,10 +22,13 @@ segments. For each relative gap (default 1e-3) every coder gets what it needs an
   alphacsc fista: update_z(solver='fista'), exactly the iterations needed (per-iteration
       objectives of each segment from an untimed run);
   alphacsc lgcd: update_z_multi(solver='lgcd') (BatchCDL's z-step), the loosest tol;
+  alphacsc l-bfgs / fista, zero boundary: the same on lca's problem (padding, zero weights);
   lca: `lca encode --dims 1 --nonneg --boundary zero`, the loosest --tol whose codes reach the
       gap, timed as the whole process (read, solve, write).
 alphacsc runs with --alphacsc-jobs workers (joblib over segments; best over the list). Timings
-alternate contenders in rounds, best of --repeats.
+alternate contenders in rounds, best of --repeats; wall time, and CPU time where it is known
+(alphacsc with one worker: this process; lca: the child process, both threads), which a busy
+shared machine distorts less.
 
 Learning (--learn SECONDS): the first --train-segments segments train, the rest are held out.
 alphacsc learn_d_z (l-bfgs z-step) and BatchCDL (lgcd z-step, rank1=False, lmbd_max='fixed')
@@ -42,7 +48,12 @@ Needs `cargo build --release --bin lca` and a Python with alphacsc, e.g.
   python3 -m venv /work/venv-alphacsc && /work/venv-alphacsc/bin/pip install alphacsc
 lca gets RAYON_NUM_THREADS=2 (the machine's 2 cores).
 """
-import argparse, json, os, shutil, subprocess, sys, time, wave
+import argparse, json, os, resource, shutil, subprocess, sys, time, wave
+
+# alphacsc's coders work on short vectors, where a threaded BLAS only spins (and on a busy
+# machine slows them several-fold); its joblib workers get one thread each too (loky's rule).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -211,47 +222,66 @@ def lca_has_dims():
     return None if "--dims" in h else f"{CLI} encode has no --dims (issue 25's 1-D path not built)"
 
 
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_lca_encode(kernels, signals, codes, lam, tol):
-    """`lca encode --dims 1`: (wall time of the whole process, summary)."""
+    """`lca encode --dims 1`: ((wall, CPU seconds) of the whole process, summary)."""
     env = dict(os.environ, RAYON_NUM_THREADS="2")
     cmd = [CLI, "encode", "-d", kernels, "-i", signals, "-o", codes, "--dims", "1",
            "--lambda", repr(lam), "--nonneg", "--boundary", "zero", "--tol", tol,
            "--max-iters", "100000", "--json"]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), child_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, child_cpu() - c
     if p.returncode:
         raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return wall, json.loads(p.stdout.strip().splitlines()[-1])
+    return (wall, cpu), json.loads(p.stdout.strip().splitlines()[-1])
 
 
-# ---- alphacsc coders: each returns codes (N, M, T-k+1) ----
+# ---- alphacsc coders: each returns codes (N, M, L) ----
+# X2 is (N, T'), W2 None or per-sample weights (N, T'): with zero weights on k - 1 padding
+# samples (`padded`), alphacsc's univariate coders solve exactly lca's zero-boundary problem.
 
-def ac_lbfgs(X, D, lam, factr, jobs):
+def padded(X, k):
+    """Segments padded as lca's zero boundary sees them: (x (N, T+k-1), weights (N, T+k-1))."""
+    off = (k - 1) // 2
+    N, _, T = X.shape
+    xp = np.zeros((N, T + k - 1))
+    xp[:, off:off + T] = X[:, 0, :]
+    w = np.zeros_like(xp)
+    w[:, off:off + T] = 1.0
+    return xp, w
+
+
+def ac_lbfgs(X2, W2, D, lam, factr, jobs):
     from alphacsc.update_z import update_z
     from joblib import Parallel
     with Parallel(n_jobs=jobs) as par:
-        z = update_z(X[:, 0, :], D[:, 0, :], lam, parallel=par, solver="l-bfgs",
+        z = update_z(X2, D[:, 0, :], lam, parallel=par, solver="l-bfgs", sample_weights=W2,
                      solver_kwargs={"factr": factr, "maxiter": 100000})
     return np.swapaxes(z, 0, 1)
 
 
-def ac_fista(X, D, lam, iters, jobs):
+def ac_fista(X2, W2, D, lam, iters, jobs):
     from alphacsc.update_z import update_z
     from joblib import Parallel
     with Parallel(n_jobs=jobs) as par:
-        z = update_z(X[:, 0, :], D[:, 0, :], lam, parallel=par, solver="fista",
+        z = update_z(X2, D[:, 0, :], lam, parallel=par, solver="fista", sample_weights=W2,
                      solver_kwargs={"max_iter": iters, "power_iteration_tol": 1e-4})
     return np.swapaxes(z, 0, 1)
 
 
-def ac_fista_curves(X, D, lam, max_iter):
+def ac_fista_curves(X2, W2, D, lam, max_iter):
     """Per-iteration objective of alphacsc's FISTA on each segment (untimed), summed."""
     from alphacsc.update_z import _update_z_idx
     total = None
-    for i in range(X.shape[0]):
-        _, pobj, _ = _update_z_idx(X[:, 0, :], D[:, 0, :], lam, None, [i], False, solver="fista",
-                                   solver_kwargs={"max_iter": max_iter}, timing=True)
+    for i in range(X2.shape[0]):
+        _, pobj, _ = _update_z_idx(X2, D[:, 0, :], lam, None, [i], False, solver="fista",
+                                   solver_kwargs={"max_iter": max_iter}, sample_weights=W2,
+                                   timing=True)
         pobj = np.asarray(pobj)
         total = pobj if total is None else total + pobj
     return total  # total[j]: objective after j iterations
@@ -267,110 +297,121 @@ def ac_lgcd(X, D, lam, tol, jobs):
 def coding(a, x):
     segs = segments(x, a.seg_len)[:a.code_segments]
     D = gammatones(a.atoms, a.kernel)
-    valid = Model(D, a.seg_len, "valid")
-    same = Model(D, a.seg_len, "same")
-    lam_max = float(np.max(valid.adjoint(segs[:, 0, :])))
+    models = {"valid": Model(D, a.seg_len, "valid"), "zero": Model(D, a.seg_len, "same")}
+    lam_max = float(np.max(models["valid"].adjoint(segs[:, 0, :])))
     lam = a.lambda_frac * lam_max
     print(f"problem: {segs.shape[0]} segments of {a.seg_len} samples, {a.atoms} gammatones of "
           f"{a.kernel}, lambda {lam:.6g} ({a.lambda_frac} x lambda_max {lam_max:.4g}), non-negative",
           flush=True)
     t = time.perf_counter()
-    _, ref_v, gap_v = fista(valid, segs, lam)
-    _, ref_s, gap_s = fista(same, segs, lam)
-    print(f"reference (FISTA, {time.perf_counter() - t:.0f} s): valid {ref_v:.8f} (duality gap "
-          f"{gap_v:.1e}), lca's zero boundary {ref_s:.8f} ({gap_s:.1e})", flush=True)
+    ref, dgap = {}, {}
+    for name, model in models.items():
+        _, ref[name], dgap[name] = fista(model, segs, lam)
+    print(f"reference (FISTA + polish, {time.perf_counter() - t:.0f} s): alphacsc's valid model "
+          f"{ref['valid']:.8f} (duality gap {dgap['valid']:.1e}), lca's zero boundary "
+          f"{ref['zero']:.8f} ({dgap['zero']:.1e})", flush=True)
     gaps = [float(g) for g in a.gaps.split(",")]
     jobs = [int(j) for j in a.alphacsc_jobs.split(",")]
-    rel = lambda obj, ref: (obj - ref) / ref
+    rel = lambda obj, model: (obj - ref[model]) / ref[model]
     os.makedirs(a.out, exist_ok=True)
     kernels = os.path.join(a.out, "gammatones.npy")
     signals = os.path.join(a.out, "signals.npy")
     codes = os.path.join(a.out, "codes.npy")
     np.save(kernels, D.astype(np.float32))
     np.save(signals, segs.astype(np.float32))
+    X2, (XP, WP) = segs[:, 0, :], padded(segs, a.kernel)
 
-    # Settings per gap: the loosest that reaches it (untimed searches; they also warm up numba).
+    # Contenders: (model, run(setting, jobs) -> codes, settings loosest first or None).
+    contenders = {  # --coders key: (name, model, run(setting, jobs) -> codes, settings)
+        "l-bfgs": ("alphacsc l-bfgs", "valid",
+                   lambda s, j: ac_lbfgs(X2, None, D, lam, s, j), a.factrs),
+        "fista": ("alphacsc fista", "valid",
+                  lambda s, j: ac_fista(X2, None, D, lam, s, j), None),
+        "lgcd": ("alphacsc lgcd", "valid", lambda s, j: ac_lgcd(segs, D, lam, s, j), a.lgcd_tols),
+        "l-bfgs-zero": ("alphacsc l-bfgs, zero boundary", "zero",
+                        lambda s, j: ac_lbfgs(XP, WP, D, lam, s, j), a.factrs),
+        "fista-zero": ("alphacsc fista, zero boundary", "zero",
+                       lambda s, j: ac_fista(XP, WP, D, lam, s, j), None),
+    }
+    wanted = [c.strip() for c in a.coders.split(",")]
+    contenders = {c[0]: c[1:] for key, c in contenders.items() if key in wanted}
     plan = {g: {} for g in gaps}
-    for factr in [float(f) for f in a.factrs.split(",")]:
-        obj = valid.objective(segs, ac_lbfgs(segs, D, lam, factr, 1), lam)
-        print(f"  alphacsc l-bfgs factr {factr:.0e}: gap {rel(obj, ref_v):.2e}", flush=True)
-        for g in gaps:
-            if "l-bfgs" not in plan[g] and rel(obj, ref_v) <= g:
-                plan[g]["l-bfgs"] = (factr, rel(obj, ref_v))
-        if all("l-bfgs" in p for p in plan.values()):
-            break
-    t = time.perf_counter()
-    curve = ac_fista_curves(segs, D, lam, a.fista_max_iter)
-    print(f"  alphacsc fista: {a.fista_max_iter} iterations recorded per segment "
-          f"({time.perf_counter() - t:.0f} s)", flush=True)
-    for g in gaps:
-        ok = np.nonzero(rel(curve, ref_v) <= g)[0]
-        if len(ok):
-            iters = int(ok[0])
-            obj = valid.objective(segs, ac_fista(segs, D, lam, iters, 1), lam)
-            plan[g]["fista"] = (iters, rel(obj, ref_v))
-        print(f"  alphacsc fista: gap {g:.0e} at "
-              f"{plan[g]['fista'][0] if 'fista' in plan[g] else '> %d' % a.fista_max_iter} iterations",
-              flush=True)
-    for tol in [float(f) for f in a.lgcd_tols.split(",")]:
-        obj = valid.objective(segs, ac_lgcd(segs, D, lam, tol, 1), lam)
-        print(f"  alphacsc lgcd tol {tol:.0e}: gap {rel(obj, ref_v):.2e}", flush=True)
-        for g in gaps:
-            if "lgcd" not in plan[g] and rel(obj, ref_v) <= g:
-                plan[g]["lgcd"] = (tol, rel(obj, ref_v))
-        if all("lgcd" in p for p in plan.values()):
-            break
-    skip = lca_has_dims()
+    for name, (model, run, settings) in contenders.items():
+        if settings is None:  # FISTA: exactly the iterations needed, from its recorded curve
+            t = time.perf_counter()
+            curve = (ac_fista_curves(XP, WP, D, lam, a.fista_max_iter) if model == "zero"
+                     else ac_fista_curves(X2, None, D, lam, a.fista_max_iter))
+            print(f"  {name}: {a.fista_max_iter} iterations recorded per segment "
+                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+            for g in gaps:
+                ok = np.nonzero(rel(curve, model) <= g)[0]
+                if len(ok):
+                    iters = int(ok[0])
+                    plan[g][name] = (iters, rel(models[model].objective(segs, run(iters, 1), lam),
+                                                model))
+                print(f"  {name}: gap {g:.0e} at "
+                      f"{plan[g][name][0] if name in plan[g] else '> %d' % a.fista_max_iter}"
+                      " iterations", flush=True)
+            continue
+        for setting in [float(f) for f in settings.split(",")]:
+            gap = rel(models[model].objective(segs, run(setting, 1), lam), model)
+            print(f"  {name} {setting:.0e}: gap {gap:.2e}", flush=True)
+            for g in gaps:
+                if name not in plan[g] and gap <= g:
+                    plan[g][name] = (setting, gap)
+            if all(name in p for p in plan.values()):
+                break
+    skip = lca_has_dims() if "lca" in wanted else "not in --coders"
     if skip:
         print(f"  lca: skipped: {skip}", flush=True)
     else:
         for tol in a.tols.split(","):
             _, summ = run_lca_encode(kernels, signals, codes, lam, tol)
-            Z = np.load(codes).astype(np.float64)
-            obj = same.objective(segs, Z, lam)
-            print(f"  lca tol {tol}: gap {rel(obj, ref_s):.2e} (objective {obj:.6f}, lca says "
+            obj = models["zero"].objective(segs, np.load(codes).astype(np.float64), lam)
+            print(f"  lca tol {tol}: gap {rel(obj, 'zero'):.2e} (objective {obj:.6f}, lca says "
                   f"{summ.get('objective')})", flush=True)
             for g in gaps:
-                if "lca" not in plan[g] and rel(obj, ref_s) <= g:
-                    plan[g]["lca"] = (tol, rel(obj, ref_s))
-            if all("lca" in p for p in plan.values()):
+                if "lca encode" not in plan[g] and rel(obj, "zero") <= g:
+                    plan[g]["lca encode"] = (tol, rel(obj, "zero"))
+            if all("lca encode" in p for p in plan.values()):
                 break
 
-    runners = {
-        "l-bfgs": lambda s, j: ac_lbfgs(segs, D, lam, s, j),
-        "fista": lambda s, j: ac_fista(segs, D, lam, s, j),
-        "lgcd": lambda s, j: ac_lgcd(segs, D, lam, s, j),
-    }
     times = {g: {} for g in gaps}
     print(f"load: {open('/proc/loadavg').read().split()[:3]}", flush=True)
     for rep in range(a.repeats):
         for g in gaps:
             for name, (setting, _) in plan[g].items():
-                if name == "lca":
-                    times[g].setdefault(("lca", 2), []).append(
+                if name == "lca encode":
+                    times[g].setdefault((name, 2), []).append(
                         run_lca_encode(kernels, signals, codes, lam, setting)[0])
                     continue
                 for j in jobs:
-                    t = time.perf_counter()
-                    runners[name](setting, j)
-                    times[g].setdefault((name, j), []).append(time.perf_counter() - t)
+                    # CPU time of this process only: known for one worker, not for more.
+                    t, c = time.perf_counter(), time.process_time()
+                    contenders[name][1](setting, j)
+                    times[g].setdefault((name, j), []).append(
+                        (time.perf_counter() - t, time.process_time() - c if j == 1 else None))
     print(f"load: {open('/proc/loadavg').read().split()[:3]}")
-    report = {"lambda": lam, "lambda_max": lam_max, "reference_valid": ref_v,
-              "reference_zero_boundary": ref_s, "duality_gaps": [gap_v, gap_s], "rows": []}
-    print("\n| gap | coder | setting | gap reached | workers | best of "
-          f"{a.repeats} | all |")
-    print("| --- | --- | --- | --- | --- | ---: | --- |")
+    report = {"lambda": lam, "lambda_max": lam_max, "references": ref, "duality_gaps": dgap,
+              "rows": []}
+    print(f"\n| gap | coder | problem | setting | gap reached | workers | wall, best of {a.repeats} |"
+          " CPU, best | all wall (s) |")
+    print("| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |")
     for g in gaps:
-        for (name, j), ts in sorted(times[g].items(), key=lambda kv: min(kv[1])):
+        for (name, j), ts in sorted(times[g].items(), key=lambda kv: min(t[0] for t in kv[1])):
             setting, reached = plan[g][name]
-            report["rows"].append({"gap": g, "coder": name, "setting": setting, "reached": reached,
-                                   "workers": j, "best_s": min(ts), "times_s": ts})
-            print(f"| {g:.0e} | {'lca encode' if name == 'lca' else 'alphacsc ' + name} | "
-                  f"{setting} | {reached:.1e} | {j} | {min(ts):.3f} s | "
-                  f"{', '.join(f'{t:.3f}' for t in ts)} |")
-        missing = [n for n in ("l-bfgs", "fista", "lgcd") if n not in plan[g]]
+            model = "zero" if name == "lca encode" else contenders[name][0]
+            wall = min(t[0] for t in ts)
+            cpu = min(t[1] for t in ts) if ts[0][1] is not None else None
+            report["rows"].append({"gap": g, "coder": name, "problem": model, "setting": setting,
+                                   "reached": reached, "workers": j, "best_wall_s": wall,
+                                   "best_cpu_s": cpu, "times_s": ts})
+            print(f"| {g:.0e} | {name} | {model} | {setting} | {reached:.1e} | {j} | "
+                  f"{wall:.3f} s | {'-' if cpu is None else '%.3f s' % cpu} | "
+                  f"{', '.join(f'{t[0]:.3f}' for t in ts)} |")
+        missing = [n for n in contenders if n not in plan[g]]
         if missing:
-            print(f"| {g:.0e} | did not reach the gap: {', '.join(missing)} | | | | | |")
+            print(f"| {g:.0e} | did not reach the gap: {'; '.join(missing)} | | | | | | | |")
     with open(os.path.join(a.out, "coding.json"), "w") as f:
         json.dump(report, f, indent=1)
 
@@ -404,8 +445,10 @@ def learn_alphacsc(kind, Xtr, a, lam, seconds):
             from alphacsc import BatchCDL
             cdl = BatchCDL(a.atoms, a.kernel, reg=lam, n_iter=100000, n_jobs=a.learn_jobs,
                            solver_z="lgcd", rank1=False, uv_constraint="auto", lmbd_max="fixed",
-                           random_state=a.seed, verbose=0, raise_on_increase=False,
-                           callback=lambda enc, pobj: keep(enc.D_hat))
+                           random_state=a.seed, verbose=0)
+            # BatchCDL's constructor fixes these two; fit() reads the attributes.
+            cdl.callback = lambda enc, pobj: keep(enc.D_hat)
+            cdl.raise_on_increase = False
             cdl.fit(Xtr)
     except Budget:
         pass
@@ -507,6 +550,8 @@ def main():
                     help="alphacsc lgcd tol tried, loosest first")
     ap.add_argument("--tols", default="2e-2,1e-2,5e-3,2e-3,1e-3,5e-4,2e-4,1e-4,5e-5,2e-5,1e-5",
                     help="lca KKT tolerances tried, loosest first")
+    ap.add_argument("--coders", default="l-bfgs,fista,lgcd,l-bfgs-zero,fista-zero,lca",
+                    help="coding contenders (-zero: alphacsc on lca's zero-boundary problem)")
     ap.add_argument("--learn", type=float, default=None, help="learning mode: seconds per learner")
     ap.add_argument("--train-segments", type=int, default=24)
     ap.add_argument("--learn-jobs", type=int, default=2, help="alphacsc workers while learning")
