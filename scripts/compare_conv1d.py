@@ -31,7 +31,7 @@ alternate contenders in rounds, best of --repeats; wall time, and CPU time where
 shared machine distorts less.
 
 Learning (--learn SECONDS): the first --train-segments segments train, the rest are held out.
-alphacsc learn_d_z (l-bfgs z-step) and BatchCDL (lgcd z-step, rank1=False, lmbd_max='fixed')
+alphacsc learn_d_z (l-bfgs z-step, update_d d-step: see learn_alphacsc) and BatchCDL (lgcd z-step, rank1=False, lmbd_max='fixed')
 run with a callback that keeps the dictionary of the last iteration finished within SECONDS
 (then stops them); `lca learn --conv --dims 1 --max-seconds SECONDS` on the training segments
 as a folder of 16-bit .wav files (lossless: the clip is 16-bit). Each dictionary is normalised
@@ -231,7 +231,7 @@ def run_lca_encode(kernels, signals, codes, lam, tol):
     """`lca encode --dims 1`: ((wall, CPU seconds) of the whole process, summary)."""
     env = dict(os.environ, RAYON_NUM_THREADS="2")
     cmd = [CLI, "encode", "-d", kernels, "-i", signals, "-o", codes, "--dims", "1",
-           "--lambda", repr(lam), "--nonneg", "--boundary", "zero", "--tol", tol,
+           "--lambda", repr(lam), "--nonneg", "--boundary", "zero", "--tol", f"{tol:g}",
            "--max-iters", "100000", "--json"]
     t, c = time.perf_counter(), child_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -294,6 +294,34 @@ def ac_lgcd(X, D, lam, tol, jobs):
     return z
 
 
+def search(name, grid, gap_of, gaps, plan, steps=3):
+    """For each gap, the loosest setting reaching it: the first hit on `grid` (loosest first),
+    then `steps` geometric bisections between it and the miss before it. Fills plan[g][name]
+    with (setting, gap reached)."""
+    seen = {}
+
+    def gap_at(setting):
+        if setting not in seen:
+            seen[setting] = gap_of(setting)
+            print(f"  {name} {setting:.3g}: gap {seen[setting]:.2e}", flush=True)
+        return seen[setting]
+
+    for g in gaps:
+        prev = None
+        for setting in grid:
+            if gap_at(setting) <= g:
+                lo, hi = prev, setting
+                for _ in range(steps if lo is not None else 0):
+                    mid = float(f"{np.sqrt(lo * hi):.3g}")
+                    if gap_at(mid) <= g:
+                        hi = mid
+                    else:
+                        lo = mid
+                plan[g][name] = (hi, seen[hi])
+                break
+            prev = setting
+
+
 def coding(a, x):
     segs = segments(x, a.seg_len)[:a.code_segments]
     D = gammatones(a.atoms, a.kernel)
@@ -353,28 +381,18 @@ def coding(a, x):
                       f"{plan[g][name][0] if name in plan[g] else '> %d' % a.fista_max_iter}"
                       " iterations", flush=True)
             continue
-        for setting in [float(f) for f in settings.split(",")]:
-            gap = rel(models[model].objective(segs, run(setting, 1), lam), model)
-            print(f"  {name} {setting:.0e}: gap {gap:.2e}", flush=True)
-            for g in gaps:
-                if name not in plan[g] and gap <= g:
-                    plan[g][name] = (setting, gap)
-            if all(name in p for p in plan.values()):
-                break
+        gap_of = lambda setting: rel(models[model].objective(segs, run(setting, 1), lam), model)
+        search(name, [float(f) for f in settings.split(",")], gap_of, gaps, plan)
     skip = lca_has_dims() if "lca" in wanted else "not in --coders"
     if skip:
         print(f"  lca: skipped: {skip}", flush=True)
     else:
-        for tol in a.tols.split(","):
+        def gap_of(tol):
             _, summ = run_lca_encode(kernels, signals, codes, lam, tol)
             obj = models["zero"].objective(segs, np.load(codes).astype(np.float64), lam)
-            print(f"  lca tol {tol}: gap {rel(obj, 'zero'):.2e} (objective {obj:.6f}, lca says "
-                  f"{summ.get('objective')})", flush=True)
-            for g in gaps:
-                if "lca encode" not in plan[g] and rel(obj, "zero") <= g:
-                    plan[g]["lca encode"] = (tol, rel(obj, "zero"))
-            if all("lca encode" in p for p in plan.values()):
-                break
+            print(f"    (objective {obj:.6f}, lca says {summ.get('objective')})", flush=True)
+            return rel(obj, "zero")
+        search("lca encode", [float(t) for t in a.tols.split(",")], gap_of, gaps, plan)
 
     times = {g: {} for g in gaps}
     print(f"load: {open('/proc/loadavg').read().split()[:3]}", flush=True)
@@ -438,7 +456,12 @@ def learn_alphacsc(kind, Xtr, a, lam, seconds):
     try:
         if kind == "learn_d_z":
             from alphacsc import learn_d_z
-            learn_d_z(Xtr[:, 0, :], a.atoms, a.kernel, reg=lam, n_iter=100000, solver_z="l-bfgs",
+            from alphacsc.update_d import update_d
+            # The default d-step, update_d_block, fails under numpy 2 in alphacsc 0.4.1
+            # (solve_unit_norm_dual: "setting an array element with a sequence"); update_d
+            # is its other d-step (projected gradient, unit-norm atoms).
+            learn_d_z(Xtr[:, 0, :], a.atoms, a.kernel, func_d=update_d, reg=lam, n_iter=100000,
+                      solver_z="l-bfgs",
                       random_state=a.seed, n_jobs=a.learn_jobs, verbose=0,
                       callback=lambda X, d, z, reg: keep(d))
         else:
