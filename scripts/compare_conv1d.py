@@ -42,7 +42,8 @@ polish, on the held-out segments, in both models). Rounds alternate contenders, 
 The lca side needs `lca encode/learn --dims 1` (issue 25); with a binary that refuses --dims it
 is skipped with a message and the alphacsc side still runs.
 
-Usage: [LCA_BIN=target/release/lca] python3 scripts/compare_conv1d.py [--gaps 1e-3] [--repeats 3] [--out DIR]
+Usage: [LCA_BIN=target/release/lca] python3 scripts/compare_conv1d.py [--gaps 1e-3] [--repeats 3]
+           [--out DIR] [--plan DIR/coding.json]
        python3 scripts/compare_conv1d.py --learn 60 [--repeats 3]
 Needs `cargo build --release --bin lca` and a Python with alphacsc, e.g.
   python3 -m venv /work/venv-alphacsc && /work/venv-alphacsc/bin/pip install alphacsc
@@ -333,8 +334,15 @@ def coding(a, x):
           flush=True)
     t = time.perf_counter()
     ref, dgap = {}, {}
+    old = None
+    if a.plan:  # a previous run's references and settings (same problem): timings only
+        with open(a.plan) as f:
+            old = json.load(f)
+        assert abs(old["lambda"] - lam) <= 1e-12 * lam, f"{a.plan}: another problem"
+        ref, dgap = old["references"], old["duality_gaps"]
     for name, model in models.items():
-        _, ref[name], dgap[name] = fista(model, segs, lam)
+        if name not in ref:
+            _, ref[name], dgap[name] = fista(model, segs, lam)
     print(f"reference (FISTA + polish, {time.perf_counter() - t:.0f} s): alphacsc's valid model "
           f"{ref['valid']:.8f} (duality gap {dgap['valid']:.1e}), lca's zero boundary "
           f"{ref['zero']:.8f} ({dgap['zero']:.1e})", flush=True)
@@ -364,7 +372,12 @@ def coding(a, x):
     wanted = [c.strip() for c in a.coders.split(",")]
     contenders = {c[0]: c[1:] for key, c in contenders.items() if key in wanted}
     plan = {g: {} for g in gaps}
+    for row in (old or {}).get("rows", []):
+        if row["gap"] in plan and (row["coder"] in contenders or row["coder"] == "lca encode"):
+            plan[row["gap"]][row["coder"]] = (row["setting"], row["reached"])
     for name, (model, run, settings) in contenders.items():
+        if all(name in p for p in plan.values()):
+            continue
         if settings is None:  # FISTA: exactly the iterations needed, from its recorded curve
             t = time.perf_counter()
             curve = (ac_fista_curves(XP, WP, D, lam, a.fista_max_iter) if model == "zero"
@@ -386,7 +399,9 @@ def coding(a, x):
     skip = lca_has_dims() if "lca" in wanted else "not in --coders"
     if skip:
         print(f"  lca: skipped: {skip}", flush=True)
-    else:
+        for p in plan.values():
+            p.pop("lca encode", None)
+    elif not all("lca encode" in p for p in plan.values()):
         def gap_of(tol):
             _, summ = run_lca_encode(kernels, signals, codes, lam, tol)
             obj = models["zero"].objective(segs, np.load(codes).astype(np.float64), lam)
@@ -575,6 +590,8 @@ def main():
                     help="lca KKT tolerances tried, loosest first")
     ap.add_argument("--coders", default="l-bfgs,fista,lgcd,l-bfgs-zero,fista-zero,lca",
                     help="coding contenders (-zero: alphacsc on lca's zero-boundary problem)")
+    ap.add_argument("--plan", help="coding.json of an earlier run on the same problem: reuse its "
+                    "references and settings, only time")
     ap.add_argument("--learn", type=float, default=None, help="learning mode: seconds per learner")
     ap.add_argument("--train-segments", type=int, default=24)
     ap.add_argument("--learn-jobs", type=int, default=2, help="alphacsc workers while learning")
