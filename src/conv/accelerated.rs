@@ -48,7 +48,7 @@ use super::dictionary::ConvDictionary;
 use super::fourier::{Fft3, FftScratch, smooth_length};
 use super::geometry::edge_inv_norm2_of;
 use super::planes::{Boundary, Planes};
-use super::rate::Termination;
+use super::settings::Termination;
 use crate::neuron::{Threshold, Transfer, soft_threshold};
 
 /// Frequencies per parallel task of the spectral sums.

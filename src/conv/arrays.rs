@@ -31,11 +31,11 @@ use super::crops::{initial_filters, step_crops};
 use super::learn::{ConvLearnParams, ConvLearner, FilterShape};
 use super::learn_step::ConvStep;
 use super::{Boundary, ConvDictionary, ConvLcaParams, ConvTrainingConfig, Planes};
-use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
-use crate::dictionary::{TrainingRow, UNBOUNDED_STEPS};
 use crate::distributed::SINGLE_PROCESS;
 use crate::error::{Error, Result};
+use crate::learning::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::learning::{Cadence, Observer, Session, StartInfo, Step, TrainingReport};
+use crate::learning::{TrainingRow, UNBOUNDED_STEPS};
 use crate::settings::Checked;
 use crate::solver::Monitor;
 
@@ -320,7 +320,7 @@ fn check_images(images: &[Planes], k: usize) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dictionary::NoObserver;
+    use crate::learning::NoObserver;
 
     /// The same grey images as PNG files in a folder and as arrays in [0, 1]
     /// (an 8-bit value `v` decodes to `v / 255`).

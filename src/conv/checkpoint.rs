@@ -1,15 +1,15 @@
 //! The checkpoint of a convolutional learning run (`checkpoint.npz`): the
 //! filters and the online rule's statistics, with the step and training
 //! seconds, written durably through the run folder's rotation
-//! ([`crate::dictionary::run_folder`]) and read back for `--resume`.
+//! ([`crate::learning::run_folder`]) and read back for `--resume`.
 
 use std::path::Path;
 
 use super::learn::{ConvLearnerState, FilterShape};
-use crate::dictionary::run_folder as folder;
 use crate::error::{Error, Result};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
+use crate::learning::run_folder as folder;
 
 /// Writes a checkpoint: `filters` `(M, C, k, k)` f32, `stat_r` `(M, M, 2k−1,
 /// 2k−1)` and `stat_b` `(M, C, k, k)` f64, `meta` JSON `{"step", "seconds"}`.

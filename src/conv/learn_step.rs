@@ -5,8 +5,8 @@
 
 use super::learn::{CodedImage, ConvLearner};
 use super::{ConvDictionary, ConvEncoding, ConvLca, Planes};
-use crate::dictionary::TrainingRow;
 use crate::error::Result;
+use crate::learning::TrainingRow;
 
 /// The coder and the filters' learner of a convolutional run.
 pub(crate) struct ConvStep {

@@ -52,6 +52,7 @@ mod geometry;
 mod planes;
 mod rate;
 mod scatter;
+mod settings;
 mod settling;
 mod spiking;
 mod splitting;
@@ -63,7 +64,8 @@ pub use dims::{
     signal_layout,
 };
 pub use planes::{Boundary, Planes};
-pub use rate::{ConvEncoding, ConvLca, ConvLcaParams, Schedule, Termination, defaults};
+pub use rate::ConvEncoding;
+pub use settings::{ConvLca, ConvLcaParams, Schedule, Termination, defaults};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 
 mod arrays;

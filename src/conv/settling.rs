@@ -9,8 +9,8 @@ use super::correlate::{GramKernels, for_each_run};
 use super::dictionary::ConvDictionary;
 use super::geometry::{Axes, Geometry, edge_inv_norm2};
 use super::planes::{Boundary, Planes};
-use super::rate::{ConvLca, Schedule};
 use super::scatter::{correct_edges, scatter};
+use super::settings::{ConvLca, Schedule};
 use crate::neuron::{Threshold, Transfer};
 
 /// Segments of the signal for greedy settling: a grid of `side`-wide blocks

@@ -38,7 +38,7 @@ use rustfft::num_complex::{Complex32, Complex64};
 use super::accelerated::{AcceleratedResult, FourierProblem, Work};
 use super::dictionary::ConvDictionary;
 use super::planes::{Boundary, Planes};
-use super::rate::Termination;
+use super::settings::Termination;
 use crate::neuron::{Threshold, Transfer, soft_threshold};
 
 /// Over-relaxation α of the `Y` and `U` steps (Wohlberg's and SCICO's 1.8).

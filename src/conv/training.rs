@@ -34,16 +34,16 @@ use super::crops::{centre_crop, initial_filters, step_crops};
 use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
 use super::learn_step::ConvStep;
 use super::{Boundary, ConvDictionary, ConvLcaParams, Planes, tikhonov_highpass};
-use crate::dictionary::horizon::{BudgetPlanner, HorizonRule, TimeUse};
-use crate::dictionary::run_folder::{self as folder, ReportFacts, absolute};
-use crate::dictionary::{RunLock, TrainingRow, UNBOUNDED_STEPS};
 use crate::distributed::{Communicator, SINGLE_PROCESS};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
 use crate::io::npy::NpyArray;
+use crate::learning::run_folder::{self as folder, ReportFacts, absolute};
+use crate::learning::{BudgetPlanner, HorizonRule, TimeUse};
 use crate::learning::{
     Cadence, Observer, Progress, Save, Session, StartInfo, Status, Step, TrainingReport,
 };
+use crate::learning::{RunLock, TrainingRow, UNBOUNDED_STEPS};
 use crate::settings::Checked;
 use crate::solver::Monitor;
 

@@ -13,8 +13,6 @@ mod training;
 
 /// Where a run's files go (moved to the learning session; kept here for
 /// the paths learners and users already name).
-pub(crate) use crate::learning::run_folder;
-
 pub use crate::learning::{CSV_HEADER, TrainingRow, read_training_csv};
 pub use crate::learning::{NoObserver, Observer, Progress, StartInfo, Status, TrainingReport};
 pub use crate::learning::{RunLock, lock_path};
