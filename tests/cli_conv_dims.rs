@@ -5,21 +5,14 @@
 
 mod common;
 
-use common::cli::{assert_fails, lca};
+use common::Lcg;
+use common::cli::{assert_fails, assert_success, lca, summary};
 use lca::conv::{ConvDictionary, ConvLcaParams, Planes};
 use lca::io::npy::{self, NpyArray};
 
 /// Deterministic values in [-0.5, 0.5).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
+    Lcg(seed).vec(n)
 }
 
 /// Unit-norm filters of `shape = (M, …)` written to `path`.
@@ -63,12 +56,7 @@ fn one_dimensional_codes_need_dims_where_ambiguous_and_match_the_library() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = summary(&out);
     assert_eq!(summary["dims"], 1);
     assert_eq!(summary["dims_given"], true);
     let (shape, codes) = read(&dir.path().join("A.npy"));
@@ -102,11 +90,7 @@ fn video_is_inferred_three_dimensional_and_reconstructed_as_npy() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("3-D, inferred"));
     assert_eq!(read(&dir.path().join("A.npy")).0, [1, 3, 6, 12, 12]);
     let out = lca(
@@ -123,12 +107,7 @@ fn video_is_inferred_three_dimensional_and_reconstructed_as_npy() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = summary(&out);
     assert_eq!(summary["dims"], 3);
     assert!(summary["mean_snr"].as_f64().unwrap() > 0.0);
     assert_eq!(

@@ -1,25 +1,14 @@
 //! Convolutional LCA: the reconstruction contract, optimality, agreement with
 //! an independent solver, thread-count independence.
 
+mod common;
+
+use common::Lcg;
+
 use lca::conv::{
     Boundary, ConvDictionary, ConvLcaParams, Planes, Schedule, Termination, objective, reconstruct,
 };
 use lca::neuron::Threshold;
-
-/// Deterministic pseudo-random numbers in [-0.5, 0.5).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.next()).collect()
-    }
-}
 
 /// The schedules of the rate solver that reach the exact fixed point: the
 /// splitting default, the accelerated schedule and greedy settling.

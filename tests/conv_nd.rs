@@ -4,24 +4,13 @@
 //! networks against the non-negative LASSO; the reconstruction against a
 //! direct sum of atoms.
 
+mod common;
+
+use common::Lcg;
+
 use lca::conv::{
     Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule, reconstruct,
 };
-
-/// Deterministic pseudo-random numbers in [-0.5, 0.5).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.next()).collect()
-    }
-}
 
 /// One test problem: `dims`, channels, filters, kernel and signal extents.
 struct Case {

@@ -58,3 +58,18 @@ pub fn assert_fails(out: &Output, needles: &[&str]) {
         assert!(err.contains(n), "error {err:?} should mention {n:?}");
     }
 }
+
+/// Asserts that the command succeeded, showing its error output if not.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `--json` summary of a command that must have succeeded.
+pub fn summary(out: &Output) -> serde_json::Value {
+    assert_success(out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}

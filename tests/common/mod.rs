@@ -10,6 +10,24 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
+/// Deterministic pseudo-random numbers in [-0.5, 0.5) (a 64-bit LCG): test
+/// data without a random-number crate's version in the way.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
 /// A random Gaussian dictionary (unit-norm atoms after construction).
 pub fn random_dictionary(n_features: usize, n_atoms: usize, seed: u64) -> Dictionary {
     let mut rng = StdRng::seed_from_u64(seed);
