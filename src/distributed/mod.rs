@@ -528,7 +528,15 @@ pub fn agree_plan(
 /// finalise MPI (a rank that exits without it makes `mpirun` report the job
 /// as failed).
 pub struct World {
-    comm: Box<dyn Communicator + Send>,
+    processes: Processes,
+}
+
+/// What a [`World`] runs over; MPI's world owns MPI's initialisation, so
+/// dropping it finalises MPI.
+enum Processes {
+    Single,
+    #[cfg(feature = "mpi")]
+    Mpi(mpi::MpiWorld),
 }
 
 impl World {
@@ -538,25 +546,28 @@ impl World {
         #[cfg(feature = "mpi")]
         if let Some(world) = mpi::MpiWorld::init(timeout) {
             return World {
-                comm: Box::new(world),
+                processes: Processes::Mpi(world),
             };
         }
         let _ = timeout; // one process waits for nobody
         World {
-            comm: Box::new(SingleProcess),
+            processes: Processes::Single,
         }
     }
 
     /// The communicator over the job's ranks.
     pub fn comm(&self) -> &dyn Communicator {
-        self.comm.as_ref()
+        match &self.processes {
+            Processes::Single => &SINGLE_PROCESS,
+            #[cfg(feature = "mpi")]
+            Processes::Mpi(world) => world,
+        }
     }
 
-    /// Ends the process with `code`, MPI finalised first when it was started.
+    /// Ends the process with `code`, MPI finalised first when it was started
+    /// (dropping the world finalises it).
     pub fn exit(self, code: i32) -> ! {
         drop(self);
-        #[cfg(feature = "mpi")]
-        mpi::finalize();
         std::process::exit(code)
     }
 
@@ -565,7 +576,9 @@ impl World {
     /// [`World::exit`].
     pub fn abort(self, code: i32) -> ! {
         #[cfg(feature = "mpi")]
-        mpi::abort_if_running(code);
+        if let Processes::Mpi(world) = &self.processes {
+            world.abort_job(code);
+        }
         self.exit(code)
     }
 }

@@ -5,7 +5,6 @@
 //! integers only: exact, so the reduction order does not matter), polled until done or until the world's timeout has passed, when
 //! the rank names the wait that failed and calls `MPI_Abort` on the job.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mpi::Count;
@@ -19,9 +18,6 @@ use mpi::traits::*;
 use super::{Communicator, TrafficCounters};
 use crate::error::{Error, Result};
 
-/// MPI stays initialised while this holds the universe; [`finalize`] drops it.
-static UNIVERSE: Mutex<Option<Universe>> = Mutex::new(None);
-
 /// Environment variables a launcher (OpenMPI's `mpirun`, PMI/PMIx launchers
 /// such as Slurm's `srun`, MPICH's Hydra) sets in every rank it starts.
 const LAUNCHER_VARIABLES: [&str; 4] = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"];
@@ -33,6 +29,10 @@ pub(super) struct MpiWorld {
     /// How long a wait for the other ranks may last before the job is aborted.
     timeout: Duration,
     counters: TrafficCounters,
+    /// MPI stays initialised while the world lives: dropping the universe
+    /// finalises it (owned here, not in a process-wide static, so the
+    /// program's `World` is the one handle on MPI).
+    _universe: Universe,
 }
 
 impl MpiWorld {
@@ -50,12 +50,12 @@ impl MpiWorld {
         let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)?;
         let world = universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
-        *UNIVERSE.lock().unwrap_or_else(|e| e.into_inner()) = Some(universe);
         Some(MpiWorld {
             rank,
             size,
             timeout,
             counters: TrafficCounters::default(),
+            _universe: universe,
         })
     }
 
@@ -265,16 +265,12 @@ impl Communicator for MpiWorld {
     }
 }
 
-/// Finalises MPI if it was initialised (no-op otherwise).
-pub(super) fn finalize() {
-    let universe = UNIVERSE.lock().unwrap_or_else(|e| e.into_inner()).take();
-    drop(universe);
-}
-
-/// `MPI_Abort` on the whole job when it has several ranks.
-pub(super) fn abort_if_running(code: i32) {
-    let running = UNIVERSE.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-    if running && SimpleCommunicator::world().size() > 1 {
-        SimpleCommunicator::world().abort(code);
+impl MpiWorld {
+    /// `MPI_Abort` on the whole job when it has several ranks (the others
+    /// may be waiting for this one); returns for a job of one.
+    pub(super) fn abort_job(&self, code: i32) {
+        if self.size > 1 {
+            self.world().abort(code);
+        }
     }
 }
