@@ -190,15 +190,11 @@ impl ConvLcaParams {
     }
 }
 
-/// Why an image's solve ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Termination {
-    /// Every neuron within the tolerance of its fixed point.
-    Converged,
-    /// Out of sweeps first.
-    MaxIterations,
-}
+/// Why an image's solve ended: the patch solvers' [`Termination`], of which
+/// an image's solve reaches [`Termination::Converged`] (every neuron within
+/// the tolerance of its fixed point) or [`Termination::MaxIterations`] (out
+/// of sweeps first) — it takes no jumps, so never `Solved` or `Stalled`.
+pub use crate::solver::Termination;
 
 /// A validated rate convolutional LCA; build it with [`ConvLcaParams::check`].
 ///

@@ -351,7 +351,7 @@ impl ConvSpiking {
 /// Simulates one image; returns the spike counts after settling, the number
 /// of spikes and the drive scale `s = max|b|`, or the step and state at
 /// which an integer voltage left its range.
-fn simulate<A: Arithmetic>(
+fn simulate<A: MapArithmetic>(
     arithmetic: A,
     geometry: Geometry,
     p: &ConvSpikingParams,
@@ -369,7 +369,11 @@ fn simulate<A: Arithmetic>(
 
 /// The number format of the network: `f32` ([`Float`]) or Loihi's integers
 /// ([`Fixed`]). The event loop ([`Network::step`]) is written once over it.
-trait Arithmetic {
+/// Not the patch network's `Arithmetic` (`crate::solver::spiking`): there
+/// inhibition is a column of weights per spike; here it is a Gram kernel
+/// scattered over coefficient maps, and the trait carries the maps' biases
+/// and integration instead.
+trait MapArithmetic {
     type Value: Copy + Default + PartialOrd;
     type Flag: Copy + Default + PartialEq;
     /// The firing threshold in voltage units.
@@ -399,7 +403,7 @@ struct Float<'a> {
     gram: &'a GramKernels,
 }
 
-impl Arithmetic for Float<'_> {
+impl MapArithmetic for Float<'_> {
     type Value = f32;
     type Flag = f32;
     fn threshold(&self) -> f32 {
@@ -557,7 +561,7 @@ impl<'a> Fixed<'a> {
     }
 }
 
-impl Arithmetic for Fixed<'_> {
+impl MapArithmetic for Fixed<'_> {
     type Value = i32;
     type Flag = bool;
     fn threshold(&self) -> i32 {
@@ -647,14 +651,14 @@ fn scatter_fixed(g: &Geometry, row: &[i32], voltage: &mut [i32], at: Axes) {
 }
 
 /// The neurons of one image, allocated once.
-struct Network<A: Arithmetic> {
+struct Network<A: MapArithmetic> {
     arithmetic: A,
     geometry: Geometry,
     /// Membrane voltages.
     voltage: Vec<A::Value>,
     /// Drive per step, `dt·(b − λ)/s`.
     bias: Vec<A::Value>,
-    /// Threshold crossings of the step, from [`Arithmetic::fire`].
+    /// Threshold crossings of the step, from [`MapArithmetic::fire`].
     flags: Vec<A::Flag>,
     /// Crossings of the step as (crossing time within the step, neuron).
     crossings: Vec<(f64, u32)>,
@@ -665,7 +669,7 @@ struct Network<A: Arithmetic> {
     spikes: u64,
 }
 
-impl<A: Arithmetic> Network<A> {
+impl<A: MapArithmetic> Network<A> {
     fn new(arithmetic: A, geometry: Geometry, p: &ConvSpikingParams, drive: &[f32]) -> Self {
         let scale = drive.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let n = drive.len();
