@@ -32,7 +32,8 @@ shared machine distorts less.
 
 Learning (--learn SECONDS): the first --train-segments segments train, the rest are held out.
 alphacsc learn_d_z (l-bfgs z-step, update_d d-step: see learn_alphacsc) and BatchCDL (lgcd z-step,
-rank-1 atoms, which with one channel is the full model; lmbd_max='fixed')
+rank-1 atoms, which with one channel is the full model; lmbd_max='fixed'; one worker, with
+lgcd's numpy-2 failure patched: see patch_lgcd_for_numpy2)
 run with a callback that keeps the dictionary of the last iteration finished within SECONDS
 (then stops them); `lca learn --conv --dims 1 --max-seconds SECONDS` on the training segments
 as a folder of 16-bit .wav files (lossless: the clip is 16-bit). Each dictionary is normalised
@@ -457,6 +458,28 @@ class Budget(Exception):
     pass
 
 
+def patch_lgcd_for_numpy2():
+    """alphacsc 0.4.1's lgcd fails under numpy 2 once codes are warm-started (every learning
+    iteration after the first): _init_beta assigns norm_Dk[k], shape (1,), to a scalar
+    ("setting an array element with a sequence"). The same computation with norm_Dk[k, 0]."""
+    from alphacsc.utils import coordinate_descent as cd
+    from alphacsc.loss_and_gradient import gradient_zi
+    if getattr(cd, "_numpy2_patched", False):
+        return
+
+    def _init_beta(Xi, z_hat, D, constants, reg, norm_Dk, tol, positive):
+        beta = gradient_zi(Xi, z_hat, D=D, reg=None, return_func=False, constants=constants)
+        for k, t in zip(*z_hat.nonzero()):
+            beta[k, t] -= z_hat[k, t] * norm_Dk[k, 0]
+        if positive:
+            dz_opt = np.maximum(-beta - reg, 0) / norm_Dk - z_hat
+        else:
+            dz_opt = -(beta - np.clip(beta, - reg, reg)) / norm_Dk - z_hat
+        return beta, dz_opt, tol * np.std(Xi)
+
+    cd._init_beta, cd._numpy2_patched = _init_beta, True
+
+
 def learn_alphacsc(kind, Xtr, a, lam, seconds):
     """alphacsc learn_d_z or BatchCDL for `seconds`: (dictionary (M, 1, k) of the last iteration
     finished in time, iterations, seconds used)."""
@@ -485,10 +508,10 @@ def learn_alphacsc(kind, Xtr, a, lam, seconds):
         else:
             from alphacsc import BatchCDL
             from alphacsc.utils.dictionary import get_D
-            # rank1=False fails under numpy 2 in alphacsc 0.4.1 once codes are warm-started
-            # (lgcd's _init_beta: "setting an array element with a sequence"); with one
-            # channel a rank-1 atom u v^T (|u| = 1) is the same model, and BatchCDL's default.
-            cdl = BatchCDL(a.atoms, a.kernel, reg=lam, n_iter=100000, n_jobs=a.learn_jobs,
+            patch_lgcd_for_numpy2()
+            # One worker: loky's workers would import the unpatched alphacsc. With one channel
+            # a rank-1 atom u v^T (|u| = 1) is the full model, and BatchCDL's default.
+            cdl = BatchCDL(a.atoms, a.kernel, reg=lam, n_iter=100000, n_jobs=1,
                            solver_z="lgcd", rank1=True, lmbd_max="fixed", random_state=a.seed,
                            verbose=0)
             # BatchCDL's constructor fixes these two; fit() reads the attributes.
