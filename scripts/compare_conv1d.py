@@ -31,7 +31,9 @@ alternate contenders in rounds, best of --repeats; wall time, and CPU time where
 shared machine distorts less.
 
 Learning (--learn SECONDS): the first --train-segments segments train, the rest are held out.
-alphacsc learn_d_z (l-bfgs z-step, update_d d-step: see learn_alphacsc) and BatchCDL (lgcd z-step, rank1=False, lmbd_max='fixed')
+alphacsc learn_d_z (l-bfgs z-step, update_d d-step: see learn_alphacsc) and BatchCDL (lgcd z-step,
+rank-1 atoms, which with one channel is the full model; lmbd_max='fixed'; one worker, with
+lgcd's numpy-2 failure patched: see patch_lgcd_for_numpy2)
 run with a callback that keeps the dictionary of the last iteration finished within SECONDS
 (then stops them); `lca learn --conv --dims 1 --max-seconds SECONDS` on the training segments
 as a folder of 16-bit .wav files (lossless: the clip is 16-bit). Each dictionary is normalised
@@ -215,12 +217,13 @@ def primal_dual(model, x, Z, lam):
     return primal, dual
 
 
-def lca_has_dims():
+def lca_has_dims(command):
+    """None when `lca COMMAND` takes --dims, else why the lca side is skipped."""
     try:
-        h = subprocess.run([CLI, "encode", "--help"], capture_output=True, text=True).stdout
+        h = subprocess.run([CLI, command, "--help"], capture_output=True, text=True).stdout
     except OSError as e:
         return f"cannot run {CLI}: {e}"
-    return None if "--dims" in h else f"{CLI} encode has no --dims (issue 25's 1-D path not built)"
+    return None if "--dims" in h else f"{CLI} {command} has no --dims (issue 25's 1-D path)"
 
 
 def child_cpu():
@@ -396,7 +399,7 @@ def coding(a, x):
             continue
         gap_of = lambda setting: rel(models[model].objective(segs, run(setting, 1), lam), model)
         search(name, [float(f) for f in settings.split(",")], gap_of, gaps, plan)
-    skip = lca_has_dims() if "lca" in wanted else "not in --coders"
+    skip = lca_has_dims("encode") if "lca" in wanted else "not in --coders"
     if skip:
         print(f"  lca: skipped: {skip}", flush=True)
         for p in plan.values():
@@ -455,10 +458,33 @@ class Budget(Exception):
     pass
 
 
+def patch_lgcd_for_numpy2():
+    """alphacsc 0.4.1's lgcd fails under numpy 2 once codes are warm-started (every learning
+    iteration after the first): _init_beta assigns norm_Dk[k], shape (1,), to a scalar
+    ("setting an array element with a sequence"). The same computation with norm_Dk[k, 0]."""
+    from alphacsc.utils import coordinate_descent as cd
+    from alphacsc.loss_and_gradient import gradient_zi
+    if getattr(cd, "_numpy2_patched", False):
+        return
+
+    def _init_beta(Xi, z_hat, D, constants, reg, norm_Dk, tol, positive):
+        beta = gradient_zi(Xi, z_hat, D=D, reg=None, return_func=False, constants=constants)
+        for k, t in zip(*z_hat.nonzero()):
+            beta[k, t] -= z_hat[k, t] * norm_Dk[k, 0]
+        if positive:
+            dz_opt = np.maximum(-beta - reg, 0) / norm_Dk - z_hat
+        else:
+            dz_opt = -(beta - np.clip(beta, - reg, reg)) / norm_Dk - z_hat
+        return beta, dz_opt, tol * np.std(Xi)
+
+    cd._init_beta, cd._numpy2_patched = _init_beta, True
+
+
 def learn_alphacsc(kind, Xtr, a, lam, seconds):
     """alphacsc learn_d_z or BatchCDL for `seconds`: (dictionary (M, 1, k) of the last iteration
     finished in time, iterations, seconds used)."""
-    kept = {"D": None, "iters": 0, "t": 0.0}
+    # BatchCDL also calls back once before its first iteration (its initial dictionary).
+    kept = {"D": None, "iters": -1 if kind == "BatchCDL" else 0, "t": 0.0}
     t0 = time.perf_counter()
 
     def keep(D):
@@ -481,11 +507,16 @@ def learn_alphacsc(kind, Xtr, a, lam, seconds):
                       callback=lambda X, d, z, reg: keep(d))
         else:
             from alphacsc import BatchCDL
-            cdl = BatchCDL(a.atoms, a.kernel, reg=lam, n_iter=100000, n_jobs=a.learn_jobs,
-                           solver_z="lgcd", rank1=False, uv_constraint="auto", lmbd_max="fixed",
-                           random_state=a.seed, verbose=0)
+            from alphacsc.utils.dictionary import get_D
+            patch_lgcd_for_numpy2()
+            # One worker: loky's workers would import the unpatched alphacsc. With one channel
+            # a rank-1 atom u v^T (|u| = 1) is the full model, and BatchCDL's default.
+            cdl = BatchCDL(a.atoms, a.kernel, reg=lam, n_iter=100000, n_jobs=1,
+                           solver_z="lgcd", rank1=True, lmbd_max="fixed", random_state=a.seed,
+                           verbose=0)
             # BatchCDL's constructor fixes these two; fit() reads the attributes.
-            cdl.callback = lambda enc, pobj: keep(enc.D_hat)
+            cdl.callback = lambda enc, pobj: keep(
+                enc.D_hat if enc.D_hat.ndim == 3 else get_D(enc.D_hat, 1))
             cdl.raise_on_increase = False
             cdl.fit(Xtr)
     except Budget:
@@ -537,7 +568,7 @@ def learning(a, x):
     base = heldout(D0, Xho, lam, a.seg_len)
     print(f"  held-out objective per sample with the gammatones: valid {base['valid']:.6e}, "
           f"zero boundary {base['same']:.6e}", flush=True)
-    skip = lca_has_dims()
+    skip = lca_has_dims("learn")
     if skip:
         print(f"  lca: skipped: {skip}", flush=True)
     results = {}
