@@ -53,6 +53,7 @@ mod planes;
 mod rate;
 mod scatter;
 mod settling;
+mod signal_file;
 mod spiking;
 mod splitting;
 
@@ -64,6 +65,9 @@ pub use dims::{
 };
 pub use planes::{Boundary, Planes};
 pub use rate::{ConvEncoding, ConvLca, ConvLcaParams, Schedule, Termination, defaults};
+pub use signal_file::{
+    SignalFile, SignalFileKind, SignalShapeOwned, SignalSource, signal_shape_of,
+};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 
 mod arrays;
