@@ -6,7 +6,7 @@ signals (N, 1, T) (0: the whole clip as one signal). Dictionary: --atoms gammato
 kernels of --kernel taps (t^3 e^{-2π·1.019·ERB(f)·t} cos 2πft, centre frequencies log-spaced
 100 Hz – 6 kHz, unit norm), the shape of kernels learned from speech (Smith & Lewicki 2006).
 λ: --lambda, or found by bisection so that about --active of the coefficients are non-zero.
-Reference: the same binary with `--tol 0 --max-iters --ref-iters` (a long solve; its own KKT
+Reference: the lowest objective of the binaries' runs with `--tol 0 --max-iters --ref-iters` (a long solve; its own KKT
 residual is printed). Gap = (F - F_ref) / F_ref of the mean objective `lca encode --json`
 reports. Time: the whole `lca encode` process, best of --repeats.
 
@@ -74,7 +74,10 @@ def main():
             j, _ = encode(a.lca, dp, xp, op, "--lambda", str(lam))
             frac = j["mean_active"] * x.shape[0] / n_coef
             lo, hi = (lam, hi) if frac > a.active else (lo, lam)
-    ref, ref_wall = encode(a.lca, dp, xp, op, "--lambda", str(lam), "--tol", "0", "--max-iters", str(a.ref_iters))
+    # The reference: the lowest objective of each binary's long solve.
+    long = ["--lambda", str(lam), "--tol", "0", "--max-iters", str(a.ref_iters)]
+    ref, ref_wall = min((encode(b, dp, xp, op, *long) for b in filter(None, [a.lca, a.lca_before])),
+                        key=lambda r: r[0]["objective"])
     f_ref = ref["objective"]
     print(f"signals {x.shape}, {a.atoms} gammatones × {a.kernel} taps, λ = {lam:.6g}, "
           f"active {ref['mean_active'] * x.shape[0] / n_coef:.2%}, reference F = {f_ref:.8g} "

@@ -50,7 +50,11 @@ fn write_recording(path: &Path, rate: u32, channels: usize, frames: usize) -> Au
         .map(|i| {
             let (c, t) = (i / frames, (i % frames) as f32);
             let chirp = (0.002 * t * t / frames as f32 * 40.0 + c as f32).sin();
-            let click = if (i % frames) % 97 == 0 { 0.4 } else { 0.0 };
+            let click = if (i % frames).is_multiple_of(97) {
+                0.4
+            } else {
+                0.0
+            };
             0.3 * chirp + click
         })
         .collect();
