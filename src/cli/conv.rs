@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use lca::conv::{
-    Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule, SignalShape,
-    dictionary_layout, infer_dims, signal_layout,
+    Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule, SignalFile,
+    SignalFileKind, SignalShapeOwned, SignalSource, dictionary_layout, infer_dims, signal_layout,
+    signal_shape_of,
 };
 use lca::image::{ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
@@ -41,9 +42,9 @@ pub(crate) fn is_conv_dictionary(path: &Path) -> anyhow::Result<bool> {
     Ok(ConvDictionary::is_conv_npy(path)?)
 }
 
-/// Whether `path` names an `.npy` array (else a picture file).
-fn is_npy(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()) == Some("npy")
+/// Whether `path` is a signal file (`.npy` or `.wav`) rather than a picture.
+fn is_signal_file(path: &Path) -> bool {
+    SignalFileKind::of(path) != SignalFileKind::Picture
 }
 
 /// The dimension of coding the signals at `input` with the dictionary at
@@ -51,29 +52,26 @@ fn is_npy(path: &Path) -> bool {
 /// the shapes leave one reading. Errors name the file at fault.
 fn problem_dims(dictionary: &Path, input: &Path, dims: Option<usize>) -> anyhow::Result<usize> {
     let dict_shape = npy::read_shape(dictionary)?;
-    let signal_shape = if is_npy(input) {
-        Some(npy::read_shape(input)?)
-    } else {
-        None
-    };
-    let signal = match &signal_shape {
-        Some(shape) => SignalShape::Array(shape),
-        None => SignalShape::Picture,
-    };
+    let signal = signal_shape_of(input)?;
     if let Some(d) = dims {
-        dictionary_layout(d, &dict_shape).with_context(|| dictionary.display().to_string())?;
-        match &signal_shape {
-            Some(shape) => {
-                signal_layout(d, shape).with_context(|| input.display().to_string())?;
-            }
-            None if d != 2 => bail!(
+        // A file whose kind fixes the dimension says so first.
+        match &signal {
+            SignalShapeOwned::Picture if d != 2 => bail!(
                 "{}: a picture is 2-D, not {d}-D (--dims {d})",
                 input.display()
             ),
-            None => {}
+            SignalShapeOwned::Audio if d != 1 => bail!(
+                "{}: a .wav file is 1-D, not {d}-D (--dims {d})",
+                input.display()
+            ),
+            _ => {}
+        }
+        dictionary_layout(d, &dict_shape).with_context(|| dictionary.display().to_string())?;
+        if let SignalShapeOwned::Array(shape) = &signal {
+            signal_layout(d, shape).with_context(|| input.display().to_string())?;
         }
     }
-    infer_dims(dims, &dict_shape, signal)
+    infer_dims(dims, &dict_shape, signal.as_shape())
         .with_context(|| format!("{} with {}", dictionary.display(), input.display()))
 }
 
@@ -81,28 +79,12 @@ fn read_dictionary(path: &Path, normalize: bool, dims: usize) -> anyhow::Result<
     Ok(ConvDictionary::read_npy(path, dims, normalize)?)
 }
 
-/// Signals from `--input`: a picture file, or an `.npy` in one of the
-/// layouts of `dims` ([`lca::conv::signal_layout`]); and whether the array
-/// had a batch axis.
+/// Signals from `--input`: a picture file, or an `.npy` / `.wav`
+/// ([`SignalFile`]); and whether the codes get a batch axis.
 fn read_images(path: &Path, channels: usize, dims: usize) -> anyhow::Result<(Vec<Planes>, bool)> {
-    if is_npy(path) {
-        let array = npy::read_array(path)?.into_c_order();
-        let values = array
-            .to_f32_vec()
-            .with_context(|| format!("{}: signals must be float32 or float64", path.display()))?;
-        let layout =
-            signal_layout(dims, &array.header.shape).with_context(|| path.display().to_string())?;
-        let len = layout.channels * layout.extent.iter().product::<usize>();
-        let signals = (0..layout.count)
-            .map(|i| {
-                Ok(Planes::with_extent(
-                    layout.channels,
-                    layout.extent,
-                    values[i * len..(i + 1) * len].to_vec(),
-                )?)
-            })
-            .collect::<anyhow::Result<_>>()?;
-        return Ok((signals, layout.batched));
+    if is_signal_file(path) {
+        let file = SignalFile::read(path, dims)?;
+        return Ok((file.signals, file.batched));
     }
     let set = ImageSet::from_files(
         &[path.to_path_buf()],
@@ -220,7 +202,7 @@ pub(crate) fn encode(
                 img.channels,
                 dictionary.display(),
                 dict.channels(),
-                if s.dims.is_none() {
+                if s.dims.is_none() && SignalFileKind::of(input) == SignalFileKind::Npy {
                     "; --dims says how to read them"
                 } else {
                     ""
@@ -369,8 +351,7 @@ fn fixed_vs_float(
 /// `lca reconstruct` with a convolutional dictionary. Pictures (2-D): every
 /// image coded whole, then NAME.recon.png, NAME.compare.png, NAME.codes.npz
 /// (CSR, one row per filter map) and its PSNR. `.npy` signals (1-D, 2-D or
-/// 3-D): NAME.recon.npy (the input's shape), NAME.codes.npy (as `lca
-/// encode` writes them) and the SNR.
+/// 3-D) and `.wav` recordings (1-D): see [`reconstruct_array`].
 pub(crate) fn reconstruct(
     dictionary: &Path,
     images: &[PathBuf],
@@ -391,12 +372,12 @@ pub(crate) fn reconstruct(
     }
     let dict = read_dictionary(dictionary, s.normalize, dims)?;
     let (arrays, pictures): (Vec<PathBuf>, Vec<PathBuf>) =
-        images.iter().cloned().partition(|p| is_npy(p));
-    // Every array is read and checked before anything is written.
+        images.iter().cloned().partition(|p| is_signal_file(p));
+    // Every signal file is read and checked before anything is written.
     let mut signals = Vec::new();
     for path in &arrays {
-        let (planes, batched) = read_images(path, dict.channels(), dims)?;
-        for p in &planes {
+        let file = SignalFile::read(path, dims)?;
+        for p in &file.signals {
             if p.channels != dict.channels() {
                 bail!(
                     "{}: signals have {} channel(s) but the filters of {} have {}",
@@ -408,14 +389,14 @@ pub(crate) fn reconstruct(
             }
             lca::conv::check_image(&dict, p).with_context(|| path.display().to_string())?;
         }
-        signals.push((path, planes, batched));
+        signals.push((path, file));
     }
     std::fs::create_dir_all(output)
         .with_context(|| format!("{}: cannot create output folder", output.display()))?;
     super::check_writable(&output.join("probe.png"))?;
     let mut reports = Vec::new();
-    for (path, planes, batched) in signals {
-        reports.push(reconstruct_array(&dict, path, &planes, batched, output, s)?);
+    for (path, file) in signals {
+        reports.push(reconstruct_array(&dict, path, &file, output, s)?);
     }
     if !pictures.is_empty() {
         reports.extend(reconstruct_pictures(
@@ -449,16 +430,18 @@ pub(crate) fn reconstruct(
     Ok(())
 }
 
-/// The signals of one `.npy` coded and rebuilt: NAME.recon.npy,
-/// NAME.codes.npy and the SNR `10·log10(‖x‖²/‖x − x̂‖²)` over the file.
+/// The signals of one `.npy` or `.wav` coded and rebuilt: NAME.recon.npy
+/// (the input's shape), NAME.codes.npy (as `lca encode` writes them), for a
+/// `.wav` also NAME.recon.wav (32-bit float, the input's sample rate), and
+/// the SNR `10·log10(‖x‖²/‖x − x̂‖²)` over the file.
 fn reconstruct_array(
     dict: &ConvDictionary,
     path: &Path,
-    planes: &[Planes],
-    batched: bool,
+    file: &SignalFile,
     output: &Path,
     s: &ConvSettings,
 ) -> anyhow::Result<serde_json::Value> {
+    let planes = &file.signals;
     let coded = encode_all(dict, planes, s)?;
     let dims = dict.dims();
     let spatial = planes[0].extent()[3 - dims..].to_vec();
@@ -470,7 +453,7 @@ fn reconstruct_array(
             signal += f64::from(a).powi(2);
             error += (f64::from(a) - f64::from(b)).powi(2);
         }
-        recon.extend_from_slice(&r.data);
+        recon.push(r);
         codes.extend_from_slice(&c.codes.data);
     }
     let snr = 10.0 * (signal / error.max(f64::MIN_POSITIVE)).log10();
@@ -479,17 +462,26 @@ fn reconstruct_array(
         .and_then(|s| s.to_str())
         .unwrap_or("signal");
     let out = |suffix: &str| output.join(format!("{stem}.{suffix}"));
-    // The reconstruction has the input's shape; the codes are laid out as
-    // `lca encode` writes them.
-    let recon_shape = npy::read_shape(path)?;
-    let mut code_shape = if batched {
-        vec![planes.len(), dict.n_filters()]
-    } else {
-        vec![dict.n_filters()]
+    let recon_values: Vec<f32> = recon.iter().flat_map(|r| r.data.iter().copied()).collect();
+    let mut recon_shape = vec![planes.len(), planes[0].channels];
+    recon_shape.extend_from_slice(&spatial);
+    let recon_shape = match &file.source {
+        SignalSource::Npy { shape } => shape.clone(),
+        SignalSource::Wav { .. } => recon_shape,
     };
-    code_shape.extend_from_slice(&spatial);
-    npy::write_npy(&out("recon.npy"), &NpyArray::from_f32(recon_shape, &recon)?)?;
-    npy::write_npy(&out("codes.npy"), &NpyArray::from_f32(code_shape, &codes)?)?;
+    npy::write_npy(
+        &out("recon.npy"),
+        &NpyArray::from_f32(recon_shape, &recon_values)?,
+    )?;
+    npy::write_npy(
+        &out("codes.npy"),
+        &NpyArray::from_f32(file.code_shape(dict.n_filters()), &codes)?,
+    )?;
+    let mut written = out("recon.npy");
+    if let SignalSource::Wav { .. } = file.source {
+        written = out("recon.wav");
+        file.write_like(&written, &recon)?;
+    }
     let active: usize = coded.iter().map(|c| c.codes.nnz()).sum();
     if !(s.run.quiet || s.run.json) {
         println!(
@@ -498,7 +490,7 @@ fn reconstruct_array(
             planes.len(),
             extent_text(&spatial),
             mode_name(s),
-            out("recon.npy").display()
+            written.display()
         );
     }
     Ok(serde_json::json!({
@@ -508,6 +500,7 @@ fn reconstruct_array(
         "objective": coded.iter().map(|c| c.objective).sum::<f64>(),
         "iterations": coded.iter().map(|c| c.iterations).collect::<Vec<_>>(),
         "extent": spatial,
+        "written": written.display().to_string(),
     }))
 }
 

@@ -11,7 +11,7 @@
 //! ambiguous: a `(32, 12, 12)` dictionary is 32 grey 12×12 filters or 32
 //! 1-D filters of 12 taps over 12 channels. So the dimension is given
 //! (`--dims`, Python's `dims=`) or inferred only where dictionary and signal
-//! leave one reading: a picture file is 2-D, and what was read as 2-D before
+//! leave one reading: a picture file is 2-D, a `.wav` recording 1-D, and what was read as 2-D before
 //! 1-D and 3-D existed (a dictionary whose last two axes are equal with a
 //! 2-D-shaped signal) still is. Anything else is refused with a request to
 //! say which.
@@ -22,10 +22,12 @@ use crate::error::{Error, Result};
 pub const DIMS: [usize; 3] = [1, 2, 3];
 
 /// What is known of the signal when choosing the dimension.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignalShape<'a> {
     /// A picture file (PNG, JPEG, …): 2-D.
     Picture,
+    /// A `.wav` recording: 1-D.
+    Audio,
     /// A numeric array of this shape.
     Array(&'a [usize]),
 }
@@ -93,6 +95,7 @@ fn dictionary_candidates(shape: &[usize]) -> Vec<usize> {
 fn signal_candidates(signal: SignalShape<'_>) -> Vec<usize> {
     match signal {
         SignalShape::Picture => vec![2],
+        SignalShape::Audio => vec![1],
         SignalShape::Array(shape) => DIMS
             .into_iter()
             .filter(|&d| signal_layout(d, shape).is_ok())
@@ -210,6 +213,7 @@ pub fn infer_dims(
     let from_signal = signal_candidates(signal);
     let signal_text = match signal {
         SignalShape::Picture => "a picture (2-D)".to_string(),
+        SignalShape::Audio => "a .wav recording (1-D)".to_string(),
         SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
     };
     if let Some(d) = explicit {
@@ -220,6 +224,9 @@ pub fn infer_dims(
                 SignalShape::Array(s) => signal_layout(d, s).expect_err("not a candidate"),
                 SignalShape::Picture => {
                     Error::Shape(format!("a picture is 2-D, not {d}-D (--dims {d})"))
+                }
+                SignalShape::Audio => {
+                    Error::Shape(format!("a .wav file is 1-D, not {d}-D (--dims {d})"))
                 }
             });
         }
@@ -303,6 +310,9 @@ mod tests {
             infer_dims(None, &[4, 3, 5, 5], SignalShape::Array(&[1, 1, 8, 9, 9])).unwrap(),
             3
         );
+        // A .wav is 1-D, whatever the dictionary's last two axes.
+        assert_eq!(infer_dims(None, &[8, 1, 1], SignalShape::Audio).unwrap(), 1);
+        assert!(infer_dims(Some(2), &[8, 1, 5, 5], SignalShape::Audio).is_err());
         // A 3-D dictionary and a picture: nothing fits.
         assert!(infer_dims(None, &[4, 1, 3, 3, 3], SignalShape::Picture).is_err());
         // Explicit dims are checked against both shapes.

@@ -54,6 +54,7 @@ mod rate;
 mod scatter;
 mod settings;
 mod settling;
+mod signal_file;
 mod spiking;
 mod splitting;
 
@@ -66,6 +67,9 @@ pub use dims::{
 pub use planes::{Boundary, Planes};
 pub use rate::ConvEncoding;
 pub use settings::{ConvLca, ConvLcaParams, Schedule, Termination, defaults};
+pub use signal_file::{
+    SignalFile, SignalFileKind, SignalShapeOwned, SignalSource, signal_shape_of,
+};
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 
 mod arrays;

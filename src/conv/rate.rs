@@ -164,6 +164,7 @@ impl ConvLca {
                 tol: p.tol,
                 max_iters: p.max_iters,
                 rho: None,
+                tuning: splitting::tuning(dict.dims()),
             };
             let run = splitting::solve(dict, image, warm_start.map(|s| &s.data[..]), &settings);
             let codes = Planes::with_extent(nf, extent, run.codes)?;
