@@ -133,60 +133,121 @@ fn check_codes(dict: &ConvDictionary, codes: &Planes) -> Result<()> {
 pub fn correlate(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> Result<Planes> {
     check_image(dict, image)?;
     let [d, h, w] = image.extent();
-    let [kd, kh, kw] = dict.extent();
-    let [oz, oy, ox] = dict.origins().map(|o| o as isize);
     let mut out = Planes::zeros_with_extent(dict.n_filters(), image.extent());
     out.data
         .par_chunks_mut(d * h * w)
         .enumerate()
         .for_each(|(m, bm)| {
             for c in 0..dict.channels() {
-                let kernel = dict.kernel(m, c);
-                let xc = image.plane(c);
-                for r in 0..kd {
-                    for p in 0..kh {
-                        for q in 0..kw {
-                            let tap = kernel[(r * kh + p) * kw + q];
-                            if tap == 0.0 {
-                                continue;
-                            }
-                            // b[z, y, x] += tap · x[z + r − oz, y + p − oy, x + q − ox]
-                            for_each_run(r as isize - oz, d, d, boundary, |z0, sz, slices| {
-                                for i in 0..slices {
-                                    let (bz, xz) = ((z0 + i) * h * w, (sz + i) * h * w);
-                                    for_each_run(
-                                        p as isize - oy,
-                                        h,
-                                        h,
-                                        boundary,
-                                        |y0, sy, rows| {
-                                            for j in 0..rows {
-                                                let dst = &mut bm[bz + (y0 + j) * w..][..w];
-                                                let src = &xc[xz + (sy + j) * w..][..w];
-                                                for_each_run(
-                                                    q as isize - ox,
-                                                    w,
-                                                    w,
-                                                    boundary,
-                                                    |x0, sx, n| {
-                                                        axpy(
-                                                            &mut dst[x0..x0 + n],
-                                                            &src[sx..sx + n],
-                                                            tap,
-                                                        );
-                                                    },
-                                                );
-                                            }
-                                        },
-                                    );
+                correlate_plane(
+                    bm,
+                    dict.kernel(m, c),
+                    image.plane(c),
+                    image.extent(),
+                    dict,
+                    boundary,
+                );
+            }
+        });
+    Ok(out)
+}
+
+/// `b[z, y, x] += Σ_(r,p,q) D[r, p, q]·x[z + r − oz, y + p − oy, x + q − ox]`
+/// for one filter and channel: tap by tap, an axpy along every row of the
+/// signal. The runs of each axis are found first, so the loops hold no
+/// closure (closures are compiled for the baseline target, not for the
+/// target this function is cloned for).
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn correlate_plane(
+    bm: &mut [f32],
+    kernel: &[f32],
+    xc: &[f32],
+    [d, h, w]: [usize; 3],
+    dict: &ConvDictionary,
+    boundary: Boundary,
+) {
+    let [kd, kh, kw] = dict.extent();
+    let [oz, oy, ox] = dict.origins().map(|o| o as isize);
+    for r in 0..kd {
+        let (slices, n_slices) = window_runs(r as isize - oz, d, d, boundary);
+        for p in 0..kh {
+            let (rows, n_rows) = window_runs(p as isize - oy, h, h, boundary);
+            for q in 0..kw {
+                let tap = kernel[(r * kh + p) * kw + q];
+                if tap == 0.0 {
+                    continue;
+                }
+                let (cols, n_cols) = window_runs(q as isize - ox, w, w, boundary);
+                for &(z0, sz, n_z) in &slices[..n_slices] {
+                    for i in 0..n_z {
+                        let (bz, xz) = ((z0 + i) * h * w, (sz + i) * h * w);
+                        for &(y0, sy, n_y) in &rows[..n_rows] {
+                            for j in 0..n_y {
+                                let dst = &mut bm[bz + (y0 + j) * w..][..w];
+                                let src = &xc[xz + (sy + j) * w..][..w];
+                                for &(x0, sx, n) in &cols[..n_cols] {
+                                    for (dv, &sv) in
+                                        dst[x0..x0 + n].iter_mut().zip(&src[sx..sx + n])
+                                    {
+                                        *dv += tap * sv;
+                                    }
                                 }
-                            });
+                            }
                         }
                     }
                 }
             }
-        });
-    Ok(out)
+        }
+    }
+}
+
+/// The pieces `(offset, index, len)` of a window along one axis
+/// ([`for_each_run`]) and their number: a Gram window, at most `2·size − 1`
+/// cells, wraps into at most three.
+#[inline(always)]
+pub(crate) fn window_runs(
+    start: isize,
+    len: usize,
+    size: usize,
+    boundary: Boundary,
+) -> ([(usize, usize, usize); 3], usize) {
+    let mut runs = [(0usize, 0usize, 0usize); 3];
+    let mut n = 0;
+    for_each_run(start, len, size, boundary, |off, i, count| {
+        runs[n] = (off, i, count);
+        n += 1;
+    });
+    (runs, n)
+}
+
+/// Adds `Σ_t D_m[t]·D_n[t − Δ]` of one channel to the taps `acc`.
+///
+/// Row by row of both kernels: a tap gathers its products in the order of
+/// `t`, as the plain four-fold loop over `(t, s)` would (same sums, same
+/// bits; no fused multiply-add), with the innermost loop a contiguous axpy
+/// along `tx`.
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn gram_pair(acc: &mut [f64], dm: &[f32], dn: &[f32], k: [usize; 3]) {
+    let [kd, kh, kw] = k;
+    let spans = k.map(|k| 2 * k - 1);
+    let mut wm = vec![0.0f64; kw];
+    for (row_t, tm) in dm.chunks_exact(kw).enumerate() {
+        let (tz, ty) = (row_t / kh, row_t % kh);
+        for (w, &v) in wm.iter_mut().zip(tm) {
+            *w = f64::from(v);
+        }
+        for (row_s, sn) in dn.chunks_exact(kw).enumerate() {
+            let (sz, sy) = (row_s / kh, row_s % kh);
+            let lag_row = ((tz + kd - 1 - sz) * spans[1] + (ty + kh - 1 - sy)) * spans[2];
+            for (sx, &wn) in sn.iter().enumerate() {
+                // Δx = tx − sx, stored at tx + kw − 1 − sx.
+                let wn = f64::from(wn);
+                for (a, &w) in acc[lag_row + kw - 1 - sx..][..kw].iter_mut().zip(&wm) {
+                    *a += w * wn;
+                }
+            }
+        }
+    }
 }
 
 /// `dst += alpha·src`.
@@ -299,9 +360,7 @@ impl GramKernels {
     pub fn new(dict: &ConvDictionary) -> GramKernels {
         let (nf, ch) = (dict.n_filters(), dict.channels());
         let k = dict.extent();
-        let [kd, kh, kw] = k;
-        let spans = k.map(|k| 2 * k - 1);
-        let block: usize = spans.iter().product();
+        let block: usize = k.iter().map(|k| 2 * k - 1).product();
         let mut taps = vec![0.0f32; nf * nf * block];
         taps.par_chunks_mut(block)
             .enumerate()
@@ -309,18 +368,7 @@ impl GramKernels {
                 let (m, n) = (pair / nf, pair % nf);
                 let mut acc = vec![0.0f64; block];
                 for c in 0..ch {
-                    let (dm, dn) = (dict.kernel(m, c), dict.kernel(n, c));
-                    for (t, &wm) in dm.iter().enumerate() {
-                        let (tz, ty, tx) = (t / (kh * kw), t / kw % kh, t % kw);
-                        for (s, &wn) in dn.iter().enumerate() {
-                            // Δ = t − s, stored at Δ + k − 1.
-                            let (sz, sy, sx) = (s / (kh * kw), s / kw % kh, s % kw);
-                            let at = ((tz + kd - 1 - sz) * spans[1] + (ty + kh - 1 - sy))
-                                * spans[2]
-                                + (tx + kw - 1 - sx);
-                            acc[at] += f64::from(wm) * f64::from(wn);
-                        }
-                    }
+                    gram_pair(&mut acc, dict.kernel(m, c), dict.kernel(n, c), k);
                 }
                 for (gi, ai) in g.iter_mut().zip(&acc) {
                     *gi = *ai as f32;

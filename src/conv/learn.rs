@@ -456,35 +456,51 @@ impl ConvLearner {
 }
 
 /// `(H D)_m`: the Hessian of the surrogate applied to the filters, row `mi`.
+///
+/// Rows of the output are computed in parallel, each whole by one task and
+/// with its sums in one fixed order (filter `n`, then the lag's rows and
+/// columns), so the result does not depend on the thread count; the
+/// innermost loop runs along a row of the output (contiguous, vectorised).
 fn filter_product(shape: FilterShape, stat_r: &[f64], d: &[f64], mi: usize) -> Vec<f64> {
-    let (m, c, k) = (shape.atoms, shape.channels, shape.kernel);
-    let (len, kk, w2) = (shape.filter_len(), k * k, 2 * k - 1);
+    let (m, k) = (shape.atoms, shape.kernel);
+    let (len, kk) = (shape.filter_len(), k * k);
     let lags = shape.lags();
+    let pairs: Vec<(usize, &[f64])> = (0..m)
+        .map(|n| (n, &stat_r[(mi * m + n) * lags..(mi * m + n + 1) * lags]))
+        .filter(|(_, r)| r.iter().any(|&v| v != 0.0)) // filters that never overlapped
+        .collect();
     let mut g = vec![0.0f64; len];
-    for n in 0..m {
-        let r = &stat_r[(mi * m + n) * lags..(mi * m + n + 1) * lags];
-        if r.iter().all(|&v| v == 0.0) {
-            continue; // filters that never overlapped
-        }
-        for ch in 0..c {
+    g.par_chunks_mut(k).enumerate().for_each(|(row, g_row)| {
+        let (ch, iy) = (row / k, row % k);
+        let mut acc = vec![0.0f64; k];
+        for &(n, r) in &pairs {
             let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
-            let gm = &mut g[ch * kk..(ch + 1) * kk];
-            for iy in 0..k {
-                for ix in 0..k {
-                    let mut acc = 0.0;
-                    for jy in 0..k {
-                        // lag i − j sits at index (i − j + k − 1) per axis
-                        let row = (iy + k - 1 - jy) * w2 + ix + k - 1;
-                        for (jx, dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
-                            acc += r[row - jx] * dv;
-                        }
-                    }
-                    gm[iy * k + ix] += acc;
-                }
+            lag_row_product(&mut acc, r, dn, iy, k);
+            for (gv, a) in g_row.iter_mut().zip(&acc) {
+                *gv += a;
+            }
+        }
+    });
+    g
+}
+
+/// Row `iy` of `R_mn ⋆ D_n` for one channel: `acc[ix] = Σ_jy Σ_jx
+/// R(iy − jy, ix − jx)·D(jy, jx)`, summed in the order of `(jy, jx)`, one
+/// product and one sum per term (no fused multiply-add: the bits of the
+/// scalar loop), the innermost loop along `ix`.
+#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+fn lag_row_product(acc: &mut [f64], r: &[f64], dn: &[f64], iy: usize, k: usize) {
+    let w2 = 2 * k - 1;
+    acc.fill(0.0);
+    for jy in 0..k {
+        // lag i − j sits at index (i − j + k − 1) per axis
+        let lag_row = &r[(iy + k - 1 - jy) * w2..][..w2];
+        for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
+            for (a, &rv) in acc.iter_mut().zip(&lag_row[k - 1 - jx..][..k]) {
+                *a += rv * dv;
             }
         }
     }
-    g
 }
 
 /// `H D` for all filters.

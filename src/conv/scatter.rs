@@ -4,10 +4,9 @@
 
 use multiversion::multiversion;
 
-use super::correlate::for_each_run;
+use super::correlate::window_runs;
 use super::dictionary::ConvDictionary;
 use super::geometry::{Axes, Geometry};
-use super::planes::Boundary;
 
 /// `u[n, p + Δ] −= δ·G_mn(Δ)` over the Gram window of position `p` for
 /// every filter `n`; `gram_row` is [`GramKernels::row`] of `m`.
@@ -62,25 +61,6 @@ pub(super) fn scatter_with<T: Copy>(
             }
         }
     }
-}
-
-/// The pieces `(offset, index, len)` of a window along one axis
-/// ([`for_each_run`]) and their number: a Gram window, at most `2·size − 1`
-/// cells, wraps into at most three.
-#[inline(always)]
-fn window_runs(
-    start: isize,
-    len: usize,
-    size: usize,
-    boundary: Boundary,
-) -> ([(usize, usize, usize); 3], usize) {
-    let mut runs = [(0usize, 0usize, 0usize); 3];
-    let mut n = 0;
-    for_each_run(start, len, size, boundary, |off, i, count| {
-        runs[n] = (off, i, count);
-        n += 1;
-    });
-    (runs, n)
 }
 
 /// Zero boundary: the part of the Gram kernels [`scatter`] applied that
