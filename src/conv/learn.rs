@@ -457,47 +457,53 @@ impl ConvLearner {
 
 /// `(H D)_m`: the Hessian of the surrogate applied to the filters, row `mi`.
 ///
-/// Rows of the output are computed in parallel, each whole by one task and
-/// with its sums in one fixed order (filter `n`, then the lag's rows and
-/// columns), so the result does not depend on the thread count; the
-/// innermost loop runs along a row of the output (contiguous, vectorised).
+/// Each filter `n`'s term `R_mn ⋆ D_n` is computed by one task, then the
+/// terms are added in the order of `n`, so the result does not depend on the
+/// thread count.
 fn filter_product(shape: FilterShape, stat_r: &[f64], d: &[f64], mi: usize) -> Vec<f64> {
-    let (m, k) = (shape.atoms, shape.kernel);
+    let (m, c, k) = (shape.atoms, shape.channels, shape.kernel);
     let (len, kk) = (shape.filter_len(), k * k);
     let lags = shape.lags();
-    let pairs: Vec<(usize, &[f64])> = (0..m)
-        .map(|n| (n, &stat_r[(mi * m + n) * lags..(mi * m + n + 1) * lags]))
-        .filter(|(_, r)| r.iter().any(|&v| v != 0.0)) // filters that never overlapped
+    let terms: Vec<Option<Vec<f64>>> = (0..m)
+        .into_par_iter()
+        .map(|n| {
+            let r = &stat_r[(mi * m + n) * lags..(mi * m + n + 1) * lags];
+            if r.iter().all(|&v| v == 0.0) {
+                return None; // filters that never overlapped
+            }
+            let mut term = vec![0.0f64; len];
+            for ch in 0..c {
+                let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
+                lag_product(&mut term[ch * kk..(ch + 1) * kk], r, dn, k);
+            }
+            Some(term)
+        })
         .collect();
     let mut g = vec![0.0f64; len];
-    g.par_chunks_mut(k).enumerate().for_each(|(row, g_row)| {
-        let (ch, iy) = (row / k, row % k);
-        let mut acc = vec![0.0f64; k];
-        for &(n, r) in &pairs {
-            let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
-            lag_row_product(&mut acc, r, dn, iy, k);
-            for (gv, a) in g_row.iter_mut().zip(&acc) {
-                *gv += a;
-            }
+    for term in terms.iter().flatten() {
+        for (gv, t) in g.iter_mut().zip(term) {
+            *gv += t;
         }
-    });
+    }
     g
 }
 
-/// Row `iy` of `R_mn ⋆ D_n` for one channel: `acc[ix] = Σ_jy Σ_jx
-/// R(iy − jy, ix − jx)·D(jy, jx)`, summed in the order of `(jy, jx)`, one
-/// product and one sum per term (no fused multiply-add: the bits of the
-/// scalar loop), the innermost loop along `ix`.
+/// `out(i) = Σ_j R(i − j)·D(j)` over a `k×k` filter, each output summed in
+/// the order of `(jy, jx)` with one product and one sum per term (no fused
+/// multiply-add: the bits of the plain loop). The innermost loops run along
+/// the output's rows, all `k` rows at once: independent sums the core
+/// overlaps.
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
-fn lag_row_product(acc: &mut [f64], r: &[f64], dn: &[f64], iy: usize, k: usize) {
+fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
     let w2 = 2 * k - 1;
-    acc.fill(0.0);
     for jy in 0..k {
-        // lag i − j sits at index (i − j + k − 1) per axis
-        let lag_row = &r[(iy + k - 1 - jy) * w2..][..w2];
         for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
-            for (a, &rv) in acc.iter_mut().zip(&lag_row[k - 1 - jx..][..k]) {
-                *a += rv * dv;
+            for (iy, row) in out.chunks_exact_mut(k).enumerate() {
+                // lag i − j sits at index (i − j + k − 1) per axis
+                let lags = &r[(iy + k - 1 - jy) * w2 + k - 1 - jx..][..k];
+                for (o, &rv) in row.iter_mut().zip(lags) {
+                    *o += rv * dv;
+                }
             }
         }
     }

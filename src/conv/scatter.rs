@@ -10,7 +10,7 @@ use super::geometry::{Axes, Geometry};
 
 /// `u[n, p + Δ] −= δ·G_mn(Δ)` over the Gram window of position `p` for
 /// every filter `n`; `gram_row` is [`GramKernels::row`] of `m`.
-#[multiversion(targets("x86_64+avx2+fma"))]
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
 pub(super) fn scatter(g: &Geometry, gram_row: &[f32], input: &mut [f32], at: Axes, delta: f32) {
     scatter_with(g, gram_row, input, at, |u, t| *u -= delta * t);
 }

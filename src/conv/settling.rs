@@ -243,29 +243,27 @@ impl<'a> ImageState<'a> {
     /// with vectorised kernels; only the winning row is searched for the index.
     fn farthest(&self, [slices, rows, cols]: [std::ops::Range<usize>; 3]) -> (usize, f32) {
         let g = &self.geometry;
-        let (mut best_start, mut best) = (0usize, -1.0f32);
         let soft = self.transfer.threshold == Threshold::Soft;
         let l = self.transfer.lambda;
-        for m in 0..g.n_filters {
-            for (z, y) in slices
-                .clone()
-                .flat_map(|z| rows.clone().map(move |y| (z, y)))
-            {
-                let start = m * g.plane() + g.index([z, y, cols.start]);
-                let end = start + cols.len();
-                let (u, a) = (&self.input[start..end], &self.codes[start..end]);
-                let row_max = match (&self.inv_norm2, soft, self.transfer.nonneg) {
-                    (None, true, false) => max_gap_soft(u, a, l),
-                    (None, true, true) => max_gap_soft_nonneg(u, a, l),
-                    _ => (start..end)
-                        .map(|i| (self.target(i) - self.codes[i]).abs())
-                        .fold(0.0f32, f32::max),
-                };
-                if row_max > best {
-                    (best_start, best) = (start, row_max);
-                }
-            }
-        }
+        let block = RowBlock {
+            maps: g.n_filters,
+            plane: g.plane(),
+            slices: slices.clone(),
+            rows: rows.clone(),
+            first: g.index([slices.start, rows.start, cols.start]),
+            slice_stride: g.size[1] * g.size[2],
+            row_stride: g.size[2],
+            len: cols.len(),
+        };
+        let (best_start, best) = match (&self.inv_norm2, soft, self.transfer.nonneg) {
+            (None, true, false) => farthest_row_soft(&self.input, &self.codes, &block, l),
+            (None, true, true) => farthest_row_soft_nonneg(&self.input, &self.codes, &block, l),
+            _ => block.farthest_row(|start, end| {
+                (start..end)
+                    .map(|i| (self.target(i) - self.codes[i]).abs())
+                    .fold(0.0f32, f32::max)
+            }),
+        };
         let offset = (best_start..best_start + cols.len())
             .position(|i| (self.target(i) - self.codes[i]).abs() == best)
             .unwrap_or(0);
@@ -322,18 +320,76 @@ impl<'a> ImageState<'a> {
     }
 }
 
-/// `max_i |S_λ(u_i) − a_i|` (soft threshold), in 8 independent lanes so
-/// the reduction vectorises.
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn max_gap_soft(u: &[f32], a: &[f32], l: f32) -> f32 {
-    let gap = |u: f32, a: f32| (((u - l).max(0.0) - (-u - l).max(0.0)) - a).abs();
-    lane_max(u, a, gap)
+/// The rows of one segment: every map, the segment's slices and rows, a run
+/// of `len` columns each.
+struct RowBlock {
+    maps: usize,
+    plane: usize,
+    slices: std::ops::Range<usize>,
+    rows: std::ops::Range<usize>,
+    /// Flat index of the segment's first cell within a map.
+    first: usize,
+    slice_stride: usize,
+    row_stride: usize,
+    len: usize,
 }
 
-/// `max_i |max(u_i − λ, 0) − a_i|` (non-negative soft threshold).
-#[multiversion(targets("x86_64+avx2+fma"))]
-fn max_gap_soft_nonneg(u: &[f32], a: &[f32], l: f32) -> f32 {
-    lane_max(u, a, |u, a| ((u - l).max(0.0) - a).abs())
+impl RowBlock {
+    /// The first row (in map, slice, row order) with the largest
+    /// `row_max(start, end)`, as (its first index, that maximum); `(0, -1)`
+    /// for no rows.
+    #[inline(always)]
+    fn farthest_row(&self, mut row_max: impl FnMut(usize, usize) -> f32) -> (usize, f32) {
+        let (mut best_start, mut best) = (0usize, -1.0f32);
+        for m in 0..self.maps {
+            for z in 0..self.slices.len() {
+                for y in 0..self.rows.len() {
+                    let start =
+                        m * self.plane + self.first + z * self.slice_stride + y * self.row_stride;
+                    let v = row_max(start, start + self.len);
+                    if v > best {
+                        (best_start, best) = (start, v);
+                    }
+                }
+            }
+        }
+        (best_start, best)
+    }
+}
+
+/// [`RowBlock::farthest_row`] of `|S_λ(u_i) − a_i|` (soft threshold): one
+/// call per segment, each row reduced in 8 independent lanes so it
+/// vectorises.
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn farthest_row_soft(u: &[f32], a: &[f32], block: &RowBlock, l: f32) -> (usize, f32) {
+    let gap = |u: f32, a: f32| (((u - l).max(0.0) - (-u - l).max(0.0)) - a).abs();
+    block.farthest_row(|start, end| row_max(u, a, start, end, gap))
+}
+
+/// [`farthest_row_soft`] for `|max(u_i − λ, 0) − a_i|` (non-negative soft threshold).
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
+fn farthest_row_soft_nonneg(u: &[f32], a: &[f32], block: &RowBlock, l: f32) -> (usize, f32) {
+    let gap = |u: f32, a: f32| ((u - l).max(0.0) - a).abs();
+    block.farthest_row(|start, end| row_max(u, a, start, end, gap))
+}
+
+/// `max gap(u_i, a_i)` over `start..end`. A row of at most 16 cells (a
+/// segment's width: `k`) is read as one 16-wide vector with the cells past
+/// its end masked out, instead of an 8-wide chunk and a scalar tail.
+#[inline(always)]
+fn row_max(u: &[f32], a: &[f32], start: usize, end: usize, gap: impl Fn(f32, f32) -> f32) -> f32 {
+    const WIDE: usize = 16;
+    let len = end - start;
+    if len > WIDE || start + WIDE > u.len() {
+        return lane_max(&u[start..end], &a[start..end], gap);
+    }
+    let (u, a) = (&u[start..start + WIDE], &a[start..start + WIDE]);
+    let mut lanes = [0.0f32; WIDE];
+    for j in 0..WIDE {
+        let v = gap(u[j], a[j]);
+        lanes[j] = if j < len { v } else { 0.0 };
+    }
+    lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
 }
 
 #[inline(always)]
