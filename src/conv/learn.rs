@@ -488,23 +488,55 @@ fn filter_product(shape: FilterShape, stat_r: &[f64], d: &[f64], mi: usize) -> V
     g
 }
 
-/// `out(i) = Σ_j R(i − j)·D(j)` over a `k×k` filter, each output summed in
-/// the order of `(jy, jx)` with one product and one sum per term (no fused
-/// multiply-add: the bits of the plain loop). The innermost loops run along
-/// the output's rows, all `k` rows at once: independent sums the core
-/// overlaps.
+/// `out(i) = Σ_j R(i − j)·D(j)` over a `k×k` filter (`out` all zeros on
+/// entry), each output summed in the order of `(jy, jx)` with one product
+/// and one sum per term (no fused multiply-add: the bits of the plain loop).
+///
+/// Filters of up to 16 columns are done four output rows at a time, each
+/// row a 16-wide accumulator kept in registers for the whole sum (lanes past
+/// `k` read zero padding and are dropped); wider filters run along the
+/// output rows in memory.
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
 fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
+    const LANES: usize = 16;
+    const ROWS: usize = 4;
     let w2 = 2 * k - 1;
-    for jy in 0..k {
-        for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
-            for (iy, row) in out.chunks_exact_mut(k).enumerate() {
-                // lag i − j sits at index (i − j + k − 1) per axis
-                let lags = &r[(iy + k - 1 - jy) * w2 + k - 1 - jx..][..k];
-                for (o, &rv) in row.iter_mut().zip(lags) {
-                    *o += rv * dv;
+    if k > LANES {
+        for jy in 0..k {
+            for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
+                for (iy, row) in out.chunks_exact_mut(k).enumerate() {
+                    // lag i − j sits at index (i − j + k − 1) per axis
+                    let lags = &r[(iy + k - 1 - jy) * w2 + k - 1 - jx..][..k];
+                    for (o, &rv) in row.iter_mut().zip(lags) {
+                        *o += rv * dv;
+                    }
                 }
             }
+        }
+        return;
+    }
+    // Lag rows padded so that every 16-wide read, and the rows of the last
+    // (partial) group of four, stay inside.
+    let stride = w2 + LANES;
+    let mut padded = vec![0.0f64; (w2 + ROWS) * stride];
+    for (row, src) in r.chunks_exact(w2).enumerate() {
+        padded[row * stride..][..w2].copy_from_slice(src);
+    }
+    for iy0 in (0..k).step_by(ROWS) {
+        let mut acc = [[0.0f64; LANES]; ROWS];
+        for jy in 0..k {
+            for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
+                for (t, lanes) in acc.iter_mut().enumerate() {
+                    let at = (iy0 + t + k - 1 - jy) * stride + k - 1 - jx;
+                    let lags: &[f64; LANES] = padded[at..at + LANES].try_into().unwrap();
+                    for (a, &rv) in lanes.iter_mut().zip(lags) {
+                        *a += rv * dv;
+                    }
+                }
+            }
+        }
+        for (t, lanes) in acc.iter().enumerate().take(k - iy0) {
+            out[(iy0 + t) * k..][..k].copy_from_slice(&lanes[..k]);
         }
     }
 }
