@@ -403,8 +403,9 @@ impl ConvLearner {
         for (s, n) in self.state.stat_b.iter_mut().zip(&b_new) {
             *s = beta * *s + scale * n;
         }
+        let overlapped = overlapping_pairs(self.shape, &self.state.stat_r);
         for _ in 0..self.sweeps {
-            self.sweep();
+            self.sweep(&overlapped);
         }
         self.state.step += 1;
         Ok(())
@@ -423,7 +424,10 @@ impl ConvLearner {
     }
 
     /// One Gauss–Seidel sweep of projected gradient steps, filter by filter.
-    fn sweep(&mut self) {
+    ///
+    /// `overlapped[m·M + n]`: whether filters `m` and `n` ever overlapped
+    /// (`R_mn ≠ 0`); terms of the others are zero and skipped.
+    fn sweep(&mut self, overlapped: &[bool]) {
         let shape = self.shape;
         let (m, len) = (shape.atoms, shape.filter_len());
         let lags = shape.lags();
@@ -434,7 +438,7 @@ impl ConvLearner {
             if lipschitz <= 0.0 {
                 continue; // never active: nothing to learn from yet
             }
-            let hd = filter_product(shape, &self.state.stat_r, &d, mi);
+            let hd = filter_product(shape, &self.state.stat_r, &d, mi, overlapped);
             let b = &self.state.stat_b[mi * len..(mi + 1) * len];
             let step: Vec<f64> = d[mi * len..(mi + 1) * len]
                 .iter()
@@ -455,47 +459,53 @@ impl ConvLearner {
     }
 }
 
-/// `(H D)_m`: the Hessian of the surrogate applied to the filters, row `mi`.
-///
-/// Each filter `n`'s term `R_mn ⋆ D_n` is computed by one task, then the
-/// terms are added in the order of `n`, so the result does not depend on the
-/// thread count.
-fn filter_product(shape: FilterShape, stat_r: &[f64], d: &[f64], mi: usize) -> Vec<f64> {
+/// `(H D)_m`: the Hessian of the surrogate applied to the filters, row `mi`,
+/// the terms `R_mn ⋆ D_n` added in the order of `n`. One thread: a term is
+/// about a microsecond of work, less than waking another thread for it.
+fn filter_product(
+    shape: FilterShape,
+    stat_r: &[f64],
+    d: &[f64],
+    mi: usize,
+    overlapped: &[bool],
+) -> Vec<f64> {
     let (m, c, k) = (shape.atoms, shape.channels, shape.kernel);
     let (len, kk) = (shape.filter_len(), k * k);
     let lags = shape.lags();
-    let terms: Vec<Option<Vec<f64>>> = (0..m)
-        .into_par_iter()
-        .map(|n| {
-            let r = &stat_r[(mi * m + n) * lags..(mi * m + n + 1) * lags];
-            if r.iter().all(|&v| v == 0.0) {
-                return None; // filters that never overlapped
-            }
-            let mut term = vec![0.0f64; len];
-            for ch in 0..c {
-                let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
-                lag_product(&mut term[ch * kk..(ch + 1) * kk], r, dn, k);
-            }
-            Some(term)
-        })
-        .collect();
     let mut g = vec![0.0f64; len];
-    for term in terms.iter().flatten() {
-        for (gv, t) in g.iter_mut().zip(term) {
+    let mut term = vec![0.0f64; len];
+    for n in (0..m).filter(|&n| overlapped[mi * m + n]) {
+        let start = (mi * m + n) * lags;
+        term.fill(0.0);
+        for ch in 0..c {
+            let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
+            lag_product(&mut term[ch * kk..(ch + 1) * kk], &stat_r[start..], dn, k);
+        }
+        for (gv, t) in g.iter_mut().zip(&term) {
             *gv += t;
         }
     }
     g
 }
 
+/// Which filter pairs have overlapped in some coded image (`R_mn ≠ 0`).
+fn overlapping_pairs(shape: FilterShape, stat_r: &[f64]) -> Vec<bool> {
+    stat_r
+        .chunks_exact(shape.lags())
+        .map(|r| r.iter().any(|&v| v != 0.0))
+        .collect()
+}
+
 /// `out(i) = Σ_j R(i − j)·D(j)` over a `k×k` filter (`out` all zeros on
-/// entry), each output summed in the order of `(jy, jx)` with one product
-/// and one sum per term (no fused multiply-add: the bits of the plain loop).
+/// entry; `r` starts at the pair's `(2k−1)²` lags and may go on), each
+/// output summed in the order of `(jy, jx)` with one product and one sum per
+/// term (no fused multiply-add: the bits of the plain loop).
 ///
 /// Filters of up to 16 columns are done four output rows at a time, each
-/// row a 16-wide accumulator kept in registers for the whole sum (lanes past
-/// `k` read zero padding and are dropped); wider filters run along the
-/// output rows in memory.
+/// row a 16-wide accumulator kept in registers for the whole sum; lanes past
+/// `k` read whatever follows (the next lags, or zero padding at the end of
+/// the statistics) and are dropped. Wider filters run along the output rows
+/// in memory.
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
 fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
     const LANES: usize = 16;
@@ -515,20 +525,27 @@ fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
         }
         return;
     }
-    // Lag rows padded so that every 16-wide read, and the rows of the last
-    // (partial) group of four, stay inside.
-    let stride = w2 + LANES;
-    let mut padded = vec![0.0f64; (w2 + ROWS) * stride];
-    for (row, src) in r.chunks_exact(w2).enumerate() {
-        padded[row * stride..][..w2].copy_from_slice(src);
-    }
+    // The furthest read: the last group's last row at lag row 2k − 2 + 3,
+    // 16 lanes from column k − 1.
+    let reach = (k.div_ceil(ROWS) * ROWS + k - 1) * w2 + k - 1 + LANES;
+    let padded;
+    let r = if r.len() >= reach {
+        r
+    } else {
+        padded = {
+            let mut p = vec![0.0f64; reach];
+            p[..w2 * w2].copy_from_slice(&r[..w2 * w2]);
+            p
+        };
+        &padded[..]
+    };
     for iy0 in (0..k).step_by(ROWS) {
         let mut acc = [[0.0f64; LANES]; ROWS];
         for jy in 0..k {
             for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
                 for (t, lanes) in acc.iter_mut().enumerate() {
-                    let at = (iy0 + t + k - 1 - jy) * stride + k - 1 - jx;
-                    let lags: &[f64; LANES] = padded[at..at + LANES].try_into().unwrap();
+                    let at = (iy0 + t + k - 1 - jy) * w2 + k - 1 - jx;
+                    let lags: &[f64; LANES] = r[at..at + LANES].try_into().unwrap();
                     for (a, &rv) in lanes.iter_mut().zip(lags) {
                         *a += rv * dv;
                     }
@@ -543,9 +560,10 @@ fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
 
 /// `H D` for all filters.
 fn hessian_product(shape: FilterShape, stat_r: &[f64], d: &[f64]) -> Vec<f64> {
+    let overlapped = overlapping_pairs(shape, stat_r);
     (0..shape.atoms)
         .into_par_iter()
-        .flat_map_iter(|mi| filter_product(shape, stat_r, d, mi))
+        .flat_map_iter(|mi| filter_product(shape, stat_r, d, mi, &overlapped))
         .collect()
 }
 

@@ -102,8 +102,16 @@ impl ConvLca {
         monitor: Monitor<'_>,
     ) -> Result<Vec<ConvEncoding>> {
         check_images(dict, images)?;
-        // The Gram kernels only if some image settles greedily.
+        // The Gram kernels only if some image settles greedily; computed
+        // before the images are shared out, by every thread (computed lazily
+        // by the first image that needs them, the other threads would wait).
         let gram = std::sync::OnceLock::new();
+        if images
+            .iter()
+            .any(|image| self.route(dict, image.extent()) == Route::Settling)
+        {
+            let _ = gram.set(GramKernels::new(dict));
+        }
         each_image(images, monitor, |_, image| {
             self.encode_lazy(dict, GramSource::Lazy(&gram), image, None)
         })
@@ -135,6 +143,24 @@ impl ConvLca {
         self.encode_lazy(dict, GramSource::Given(gram), image, warm_start)
     }
 
+    /// Which solver codes an image of `extent`: a Fourier schedule where it
+    /// applies, otherwise event-driven settling (greedy or dynamics, which
+    /// reads the Gram kernels).
+    fn route(&self, dict: &ConvDictionary, extent: [usize; 3]) -> Route {
+        let (p, transfer) = (&self.params, self.transfer());
+        if p.schedule == Schedule::Splitting
+            && splitting::applies(&transfer, dict.extent(), extent, p.boundary)
+        {
+            Route::Splitting
+        } else if matches!(p.schedule, Schedule::Accelerated | Schedule::Splitting)
+            && accelerated::applies(&transfer, dict.extent(), extent, p.boundary)
+        {
+            Route::Accelerated
+        } else {
+            Route::Settling
+        }
+    }
+
     fn encode_lazy(
         &self,
         dict: &ConvDictionary,
@@ -156,9 +182,8 @@ impl ConvLca {
         }
         let p = &self.params;
         let transfer = self.transfer();
-        if p.schedule == Schedule::Splitting
-            && splitting::applies(&transfer, dict.extent(), extent, p.boundary)
-        {
+        let route = self.route(dict, extent);
+        if route == Route::Splitting {
             let settings = splitting::SplittingSettings {
                 transfer,
                 tol: p.tol,
@@ -178,9 +203,7 @@ impl ConvLca {
                 schedule: Schedule::Splitting,
             });
         }
-        if matches!(p.schedule, Schedule::Accelerated | Schedule::Splitting)
-            && accelerated::applies(&transfer, dict.extent(), extent, p.boundary)
-        {
+        if route == Route::Accelerated {
             let settings = accelerated::AcceleratedSettings {
                 transfer,
                 tol: p.tol,
@@ -237,6 +260,14 @@ impl ConvLca {
             schedule: state.schedule,
         })
     }
+}
+
+/// The solver an image is dispatched to ([`ConvLca::route`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Splitting,
+    Accelerated,
+    Settling,
 }
 
 /// Gram kernels from the caller, or computed on first need (the
