@@ -416,3 +416,54 @@ impl GramKernels {
         self.row(m)[n * self.block() + at]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gram_kernels_match_the_plain_fourfold_loop_bit_for_bit() {
+        // 3-D kernels with two channels, and 2-D ones wider than tall.
+        for (shape, channels) in [(vec![2usize, 3, 4], 2usize), (vec![3, 5], 1)] {
+            let len: usize = shape.iter().product::<usize>() * channels;
+            let mut s = 7u64;
+            let data: Vec<f32> = (0..3 * len)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            let dict = ConvDictionary::normalized_with_shape(3, channels, &shape, data).unwrap();
+            let gram = GramKernels::new(&dict);
+            let [kd, kh, kw] = dict.extent();
+            let spans = [2 * kd - 1, 2 * kh - 1, 2 * kw - 1];
+            for m in 0..3 {
+                for n in 0..3 {
+                    let mut acc = vec![0.0f64; gram.block()];
+                    for c in 0..channels {
+                        let (dm, dn) = (dict.kernel(m, c), dict.kernel(n, c));
+                        for (t, &wm) in dm.iter().enumerate() {
+                            let (tz, ty, tx) = (t / (kh * kw), t / kw % kh, t % kw);
+                            for (s, &wn) in dn.iter().enumerate() {
+                                let (sz, sy, sx) = (s / (kh * kw), s / kw % kh, s % kw);
+                                let at = ((tz + kd - 1 - sz) * spans[1] + (ty + kh - 1 - sy))
+                                    * spans[2]
+                                    + (tx + kw - 1 - sx);
+                                acc[at] += f64::from(wm) * f64::from(wn);
+                            }
+                        }
+                    }
+                    let got = &gram.row(m)[n * gram.block()..][..gram.block()];
+                    assert!(
+                        got.iter()
+                            .zip(&acc)
+                            .all(|(g, a)| g.to_bits() == (*a as f32).to_bits()),
+                        "{shape:?}: pair ({m}, {n})"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -657,3 +657,78 @@ fn batch_statistics(shape: FilterShape, batch: &[CodedImage<'_>]) -> (Vec<f64>, 
     }
     (r, b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [−1, 1) (a test-local LCG).
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// `(H D)_m` by the plain loop over outputs, then filters, then lags —
+    /// the order every sum of [`filter_product`] keeps.
+    fn plain_product(shape: FilterShape, stat_r: &[f64], d: &[f64], mi: usize) -> Vec<f64> {
+        let (m, c, k) = (shape.atoms, shape.channels, shape.kernel);
+        let (len, kk, w2, lags) = (shape.filter_len(), k * k, 2 * k - 1, shape.lags());
+        let mut g = vec![0.0f64; len];
+        for n in 0..m {
+            let r = &stat_r[(mi * m + n) * lags..][..lags];
+            if r.iter().all(|&v| v == 0.0) {
+                continue;
+            }
+            for ch in 0..c {
+                for iy in 0..k {
+                    for ix in 0..k {
+                        let mut acc = 0.0;
+                        for jy in 0..k {
+                            for jx in 0..k {
+                                let lag = (iy + k - 1 - jy) * w2 + ix + k - 1 - jx;
+                                acc += r[lag] * d[n * len + ch * kk + jy * k + jx];
+                            }
+                        }
+                        g[ch * kk + iy * k + ix] += acc;
+                    }
+                }
+            }
+        }
+        g
+    }
+
+    #[test]
+    fn hessian_rows_match_the_plain_loop_bit_for_bit() {
+        // k = 12 and 5: register blocks (5 leaves a partial group of rows);
+        // 17: wider than the 16 lanes; one pair that never overlapped.
+        for (k, c) in [(12usize, 1usize), (5, 2), (17, 1), (1, 3)] {
+            let shape = FilterShape {
+                atoms: 3,
+                channels: c,
+                kernel: k,
+            };
+            let mut stat_r = values(9 * shape.lags(), k as u64);
+            let never = (3 + 2) * shape.lags();
+            stat_r[never..never + shape.lags()].fill(0.0);
+            let d = values(3 * shape.filter_len(), 99 + k as u64);
+            let product = hessian_product(shape, &stat_r, &d);
+            for mi in 0..3 {
+                let plain = plain_product(shape, &stat_r, &d, mi);
+                let row = &product[mi * shape.filter_len()..][..shape.filter_len()];
+                assert!(
+                    row.iter()
+                        .zip(&plain)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "k = {k}, c = {c}, filter {mi}"
+                );
+            }
+        }
+    }
+}
