@@ -469,8 +469,8 @@ fn filter_product(
     mi: usize,
     overlapped: &[bool],
 ) -> Vec<f64> {
-    let (m, c, k) = (shape.atoms, shape.channels, shape.kernel);
-    let (len, kk) = (shape.filter_len(), k * k);
+    let (m, c) = (shape.atoms, shape.channels);
+    let (len, kk) = (shape.filter_len(), shape.kernel * shape.kernel);
     let lags = shape.lags();
     let mut g = vec![0.0f64; len];
     let mut term = vec![0.0f64; len];
@@ -479,7 +479,13 @@ fn filter_product(
         term.fill(0.0);
         for ch in 0..c {
             let dn = &d[n * len + ch * kk..n * len + (ch + 1) * kk];
-            lag_product(&mut term[ch * kk..(ch + 1) * kk], &stat_r[start..], dn, k);
+            let extent = [1, shape.kernel, shape.kernel];
+            lag_product(
+                &mut term[ch * kk..(ch + 1) * kk],
+                &stat_r[start..],
+                dn,
+                extent,
+            );
         }
         for (gv, t) in g.iter_mut().zip(&term) {
             *gv += t;
@@ -488,7 +494,7 @@ fn filter_product(
     g
 }
 
-/// Which filter pairs have overlapped in some coded image (`R_mn ≠ 0`).
+/// Which filter pairs have overlapped in some coded signal (`R_mn ≠ 0`).
 fn overlapping_pairs(shape: FilterShape, stat_r: &[f64]) -> Vec<bool> {
     stat_r
         .chunks_exact(shape.lags())
@@ -496,27 +502,36 @@ fn overlapping_pairs(shape: FilterShape, stat_r: &[f64]) -> Vec<bool> {
         .collect()
 }
 
-/// `out(i) = Σ_j R(i − j)·D(j)` over a `k×k` filter (`out` all zeros on
-/// entry; `r` starts at the pair's `(2k−1)²` lags and may go on), each
-/// output summed in the order of `(jy, jx)` with one product and one sum per
-/// term (no fused multiply-add: the bits of the plain loop).
+/// Row of the lags `R(i − j)` that output row `q` meets at kernel row `p`
+/// (rows are `(z, y)` pairs of a `[kd, kh, kw]` extent; lag `i − j` sits at
+/// index `i − j + k − 1` per axis).
+#[inline(always)]
+fn lag_row(q: usize, p: usize, [kd, kh, _]: [usize; 3]) -> usize {
+    let (iz, iy, jz, jy) = (q / kh, q % kh, p / kh, p % kh);
+    (iz + kd - 1 - jz) * (2 * kh - 1) + iy + kh - 1 - jy
+}
+
+/// `out(i) = Σ_j R(i − j)·D(j)` over one channel of a filter (`out` all
+/// zeros on entry; `r` starts at the pair's lags and may go on), each output
+/// summed in the order of `j` (slices, rows, columns) with one product and
+/// one sum per term (no fused multiply-add: the bits of the plain loop).
 ///
-/// Filters of up to 16 columns are done four output rows at a time, each
-/// row a 16-wide accumulator kept in registers for the whole sum; lanes past
-/// `k` read whatever follows (the next lags, or zero padding at the end of
-/// the statistics) and are dropped. Wider filters run along the output rows
-/// in memory.
+/// Rows of up to 16 columns are done four output rows at a time, each a
+/// 16-wide accumulator kept in registers for the whole sum; lanes past the
+/// row read whatever follows (the next lags, or zero padding at the end of
+/// the statistics) and are dropped. Longer rows (1-D kernels of many taps)
+/// run along the output rows in memory.
 #[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
-fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
+fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], extent: [usize; 3]) {
     const LANES: usize = 16;
     const ROWS: usize = 4;
-    let w2 = 2 * k - 1;
-    if k > LANES {
-        for jy in 0..k {
-            for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
-                for (iy, row) in out.chunks_exact_mut(k).enumerate() {
-                    // lag i − j sits at index (i − j + k − 1) per axis
-                    let lags = &r[(iy + k - 1 - jy) * w2 + k - 1 - jx..][..k];
+    let [kd, kh, kw] = extent;
+    let (rows, lw) = (kd * kh, 2 * kw - 1);
+    if kw > LANES {
+        for (p, taps) in dn.chunks_exact(kw).enumerate() {
+            for (jx, &dv) in taps.iter().enumerate() {
+                for (q, row) in out.chunks_exact_mut(kw).enumerate() {
+                    let lags = &r[lag_row(q, p, extent) * lw + kw - 1 - jx..][..kw];
                     for (o, &rv) in row.iter_mut().zip(lags) {
                         *o += rv * dv;
                     }
@@ -525,35 +540,33 @@ fn lag_product(out: &mut [f64], r: &[f64], dn: &[f64], k: usize) {
         }
         return;
     }
-    // The furthest read: the last group's last row at lag row 2k − 2 + 3,
-    // 16 lanes from column k − 1.
-    let reach = (k.div_ceil(ROWS) * ROWS + k - 1) * w2 + k - 1 + LANES;
+    let lags = (2 * kd - 1) * (2 * kh - 1) * lw;
     let padded;
-    let r = if r.len() >= reach {
+    let r = if r.len() >= lags + LANES {
         r
     } else {
-        padded = {
-            let mut p = vec![0.0f64; reach];
-            p[..w2 * w2].copy_from_slice(&r[..w2 * w2]);
-            p
-        };
+        let mut p = vec![0.0f64; lags + LANES];
+        p[..lags].copy_from_slice(&r[..lags]);
+        padded = p;
         &padded[..]
     };
-    for iy0 in (0..k).step_by(ROWS) {
+    for q0 in (0..rows).step_by(ROWS) {
+        // Rows past the last are computed on the last row's lags and dropped.
+        let group = [0, 1, 2, 3].map(|t| (q0 + t).min(rows - 1));
         let mut acc = [[0.0f64; LANES]; ROWS];
-        for jy in 0..k {
-            for (jx, &dv) in dn[jy * k..(jy + 1) * k].iter().enumerate() {
-                for (t, lanes) in acc.iter_mut().enumerate() {
-                    let at = (iy0 + t + k - 1 - jy) * w2 + k - 1 - jx;
-                    let lags: &[f64; LANES] = r[at..at + LANES].try_into().unwrap();
+        for (p, taps) in dn.chunks_exact(kw).enumerate() {
+            let base = group.map(|q| lag_row(q, p, extent) * lw + kw - 1);
+            for (jx, &dv) in taps.iter().enumerate() {
+                for (lanes, &b) in acc.iter_mut().zip(&base) {
+                    let lags: &[f64; LANES] = r[b - jx..b - jx + LANES].try_into().unwrap();
                     for (a, &rv) in lanes.iter_mut().zip(lags) {
                         *a += rv * dv;
                     }
                 }
             }
         }
-        for (t, lanes) in acc.iter().enumerate().take(k - iy0) {
-            out[(iy0 + t) * k..][..k].copy_from_slice(&lanes[..k]);
+        for (t, lanes) in acc.iter().enumerate().take(rows - q0) {
+            out[(q0 + t) * kw..][..kw].copy_from_slice(&lanes[..kw]);
         }
     }
 }
