@@ -257,6 +257,8 @@ impl<'a> ImageState<'a> {
                 let row_max = match (&self.inv_norm2, soft, self.transfer.nonneg) {
                     (None, true, false) => max_gap_soft(u, a, l),
                     (None, true, true) => max_gap_soft_nonneg(u, a, l),
+                    (Some(inv), true, false) => max_gap_soft_cut(u, a, &inv[start..end], l),
+                    (Some(inv), true, true) => max_gap_soft_nonneg_cut(u, a, &inv[start..end], l),
                     _ => (start..end)
                         .map(|i| (self.target(i) - self.codes[i]).abs())
                         .fold(0.0f32, f32::max),
@@ -334,6 +336,41 @@ fn max_gap_soft(u: &[f32], a: &[f32], l: f32) -> f32 {
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn max_gap_soft_nonneg(u: &[f32], a: &[f32], l: f32) -> f32 {
     lane_max(u, a, |u, a| ((u - l).max(0.0) - a).abs())
+}
+
+/// Zero boundary: `max_i |S_λ(u_i)/‖atom_i‖² − a_i|` (soft threshold, atoms
+/// cut by the edges; `inv` holds `1/‖atom_i‖²`), the arithmetic of
+/// [`ImageState::target`], vectorised (the scalar loop took 70 % of a 1-D
+/// solve).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn max_gap_soft_cut(u: &[f32], a: &[f32], inv: &[f32], l: f32) -> f32 {
+    let gap = |u: f32, a: f32, inv: f32| (((u - l).max(0.0) - (-u - l).max(0.0)) * inv - a).abs();
+    lane_max3(u, a, inv, gap)
+}
+
+/// Zero boundary: `max_i |max(u_i − λ, 0)/‖atom_i‖² − a_i|`.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn max_gap_soft_nonneg_cut(u: &[f32], a: &[f32], inv: &[f32], l: f32) -> f32 {
+    lane_max3(u, a, inv, |u, a, inv| ((u - l).max(0.0) * inv - a).abs())
+}
+
+/// [`lane_max`] of a gap that also reads `1/‖atom_i‖²`.
+#[inline(always)]
+fn lane_max3(u: &[f32], a: &[f32], inv: &[f32], gap: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (uc, ac, ic) = (u.chunks_exact(8), a.chunks_exact(8), inv.chunks_exact(8));
+    let (ur, ar, ir) = (uc.remainder(), ac.remainder(), ic.remainder());
+    for ((u8, a8), i8) in uc.zip(ac).zip(ic) {
+        for j in 0..8 {
+            let v = gap(u8[j], a8[j], i8[j]);
+            lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+        }
+    }
+    for (j, ((&u, &a), &i)) in ur.iter().zip(ar).zip(ir).enumerate() {
+        let v = gap(u, a, i);
+        lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
 
 #[inline(always)]
