@@ -22,7 +22,7 @@ Conventions matched as compare_lca_pytorch.py documents for 2-D:
 Both codes are scored here the same way, in float64:
   0.5·||x − Σ_m D_m ∗ A_m||² + λ·||A||₁, the convolution zero-padded, tap j of D_m at
   offset j − (k − 1)//2 per axis (scipy.signal.fftconvolve 'full', cropped),
-against the optimum of a tight lca solve (--tol 1e-5). lca: `lca encode` with its defaults
+against the optimum of a tight lca solve (--ref-tol, 1e-5). lca: `lca encode` with its defaults
 (plus --dims, --boundary zero, --nonneg for 1-D), the whole process timed. Both with 2
 threads (torch.set_num_threads(2); RAYON_NUM_THREADS=2); lca best of --repeats,
 lca-pytorch best of --pt-repeats.
@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--segments", type=int, default=8, help="1d: segments coded")
     ap.add_argument("--iters", type=int, default=None,
                     help="lca-pytorch iterations (default: its own, 1000)")
+    ap.add_argument("--ref-tol", type=float, default=1e-5, help="tolerance of the reference solve")
     ap.add_argument("--repeats", type=int, default=3, help="lca: best of")
     ap.add_argument("--pt-repeats", type=int, default=1, help="lca-pytorch: best of")
     ap.add_argument("--lcapt", default=os.path.join(ROOT, "target", "lca-pytorch"))
@@ -115,12 +116,12 @@ def main():
         np.save(d_npy, D)
         np.save(x_npy, X)
         sign = ["--nonneg"] if nonneg else []
-        ref_flags = sign + ["--tol", "1e-5", "--max-iters", "100000"]
+        ref_flags = sign + ["--tol", f"{a.ref_tol:g}", "--max-iters", "100000"]
         _, _, A_ref = run_lca(d_npy, x_npy, os.path.join(a.out, f"{name}_ref.npy"), lam, dims,
                               ref_flags)
         ref = objective(D, X, A_ref, lam)
         print(f"{name}: X {X.shape}, D {D.shape}, λ {lam:.6g}, {'non-negative' if nonneg else 'signed'};"
-              f" optimum (lca --tol 1e-5) {ref:.8g}", flush=True)
+              f" optimum (lca --tol {a.ref_tol:g}) {ref:.8g}", flush=True)
         cls = LCAConv1D if dims == 1 else LCAConv3D
         kwargs = dict(out_neurons=D.shape[0], in_neurons=D.shape[1],
                       kernel_size=Dpt.shape[2] if dims == 1 else tuple(Dpt.shape[2:]),
