@@ -141,7 +141,7 @@ impl Named for Schedule {
     const SETTING: &'static str = "schedule";
     const NAMES: &'static [&'static str] = &["splitting", "accelerated", "greedy"];
     const HELP: &'static [&'static str] = &[
-        "ADMM in the Fourier domain, circular boundary (else accelerated)",
+        "ADMM in the Fourier domain, circular boundary (else accelerated; 1-D: greedy)",
         "all neurons at once, Fourier-domain inhibition, momentum",
         "event-driven settling, one neuron per segment at a time",
     ];

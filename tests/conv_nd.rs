@@ -122,6 +122,15 @@ impl Direct {
             }
         }
     }
+    /// `‖atom‖²` of coefficient `(m, p)`, cut by the edges with the zero boundary.
+    fn norm2(&self, m: usize, p: usize) -> f64 {
+        let mut s = 0.0;
+        for c in 0..self.nc {
+            let kernel = self.kernel(m, c);
+            self.atom(p, |t, _| s += kernel[t] * kernel[t]);
+        }
+        s
+    }
     fn kernel(&self, m: usize, c: usize) -> &[f64] {
         let kk: usize = self.k.iter().product();
         &self.taps[(m * self.nc + c) * kk..][..kk]
@@ -278,6 +287,94 @@ fn rate_schedules_solve_the_lasso_in_every_dimension() {
                 assert!(
                     (diff / norm).sqrt() < 2e-2,
                     "{what}: codes differ from FISTA's"
+                );
+            }
+        }
+    }
+}
+
+/// The LCA's stopping test written from its definition: the largest
+/// distance `|T_λ(u_i)/‖atom_i‖² − a_i|` of a neuron from its fixed-point
+/// output, `u_i = ‖atom_i‖²·a_i − g_i` its input (`g = Dᵀ(Da − x)`),
+/// relative to `max|Dᵀx|`.
+fn fixed_point_distance(op: &Direct, a: &[f64], x: &[f64], lambda: f64, nonneg: bool) -> f64 {
+    let g = op.gradient(a, x);
+    let scale = op.adjoint(x).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let n = op.n();
+    let worst = (0..a.len()).fold(0.0f64, |worst, i| {
+        let norm2 = op.norm2(i / n, i % n);
+        let u = norm2 * a[i] - g[i];
+        let soft = (u.abs() - lambda).max(0.0) * u.signum();
+        let soft = if nonneg { soft.max(0.0) } else { soft };
+        let target = if norm2 > 0.0 { soft / norm2 } else { 0.0 };
+        worst.max((target - a[i]).abs())
+    });
+    worst / scale
+}
+
+/// The default schedule on 1-D signals (greedy settling at half the
+/// tolerance): at the default tolerance every neuron ends within that
+/// tolerance of its fixed point (the LCA's KKT test) and the codes reach the optimum to a relative gap below 1e-3 (the
+/// f64 FISTA's), for both boundaries, signed and non-negative codes, several
+/// channels; and they do not depend on the number of threads.
+#[test]
+fn one_dimensional_default_is_greedy_and_reaches_the_optimum() {
+    let case = Case {
+        kernel: vec![9],
+        size: vec![160],
+        channels: 2,
+        filters: 4,
+    };
+    let lambda = 0.1;
+    let (d, x) = problem(&case, 7);
+    // Several signals, so images also run in parallel.
+    let signals: Vec<Planes> = (0..3)
+        .map(|s| {
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v * (1.0 + 0.2 * s as f32) + 0.01 * ((i * (s + 3)) % 7) as f32)
+                .collect();
+            Planes::with_extent(x.channels, x.extent(), data).unwrap()
+        })
+        .collect();
+    for boundary in [Boundary::Circular, Boundary::Zero] {
+        for nonneg in [false, true] {
+            let lca = ConvLcaParams::new()
+                .lambda(lambda as f32)
+                .nonneg(nonneg)
+                .boundary(boundary)
+                .check()
+                .unwrap();
+            let tol = f64::from(lca.params().tol);
+            let encode = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| lca.encode(&d, &signals).unwrap())
+            };
+            let (one, two) = (encode(1), encode(2));
+            let op = Direct::new(&d, x.extent(), boundary);
+            for (s, (enc, enc2)) in one.iter().zip(&two).enumerate() {
+                let what = format!("{boundary:?} nonneg {nonneg} signal {s}");
+                assert_eq!(enc.codes.data, enc2.codes.data, "{what}: 1 and 2 threads");
+                assert_eq!(enc.schedule, Schedule::Greedy { segment: None }, "{what}");
+                assert!(enc.converged(), "{what}");
+                let x64 = to64(&signals[s].data);
+                let a = to64(&enc.codes.data);
+                let distance = fixed_point_distance(&op, &a, &x64, lambda, nonneg);
+                assert!(
+                    distance <= tol,
+                    "{what}: distance to the fixed point {distance:e}"
+                );
+                let best = op.objective(&op.fista(&x64, lambda, nonneg, 4000), &x64, lambda);
+                let obj = op.objective(&a, &x64, lambda);
+                assert!(
+                    (obj - best) / best < 1e-3,
+                    "{what}: gap {:e}",
+                    (obj - best) / best
                 );
             }
         }

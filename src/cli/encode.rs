@@ -54,7 +54,8 @@ pub struct EncodeArgs {
     #[arg(long, value_parser = super::named::<Boundary>(), default_value_t = Boundary::default())]
     boundary: Boundary,
     /// Convolutional dictionary, rate mode: how the neurons approach their fixed point —
-    /// `splitting` (ADMM in the Fourier domain, circular boundary; else `accelerated`),
+    /// `splitting` (ADMM in the Fourier domain, circular boundary; else `accelerated`; on
+    /// 1-D signals greedy settling at half the tolerance),
     /// `accelerated` (all at once, Fourier-domain inhibition, momentum) or `greedy`
     /// (event-driven settling, one neuron per segment at a time).
     #[arg(long, value_parser = super::named::<Schedule>(), default_value_t = Schedule::default())]

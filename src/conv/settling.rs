@@ -258,6 +258,12 @@ impl<'a> ImageState<'a> {
         let (best_start, best) = match (&self.inv_norm2, soft, self.transfer.nonneg) {
             (None, true, false) => farthest_row_soft(&self.input, &self.codes, &block, l),
             (None, true, true) => farthest_row_soft_nonneg(&self.input, &self.codes, &block, l),
+            (Some(inv), true, false) => block.farthest_row(|s, e| {
+                max_gap_soft_cut(&self.input[s..e], &self.codes[s..e], &inv[s..e], l)
+            }),
+            (Some(inv), true, true) => block.farthest_row(|s, e| {
+                max_gap_soft_nonneg_cut(&self.input[s..e], &self.codes[s..e], &inv[s..e], l)
+            }),
             _ => block.farthest_row(|start, end| {
                 (start..end)
                     .map(|i| (self.target(i) - self.codes[i]).abs())
@@ -390,6 +396,41 @@ fn row_max(u: &[f32], a: &[f32], start: usize, end: usize, gap: impl Fn(f32, f32
         lanes[j] = if j < len { v } else { 0.0 };
     }
     lanes.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
+}
+
+/// Zero boundary: `max_i |S_λ(u_i)/‖atom_i‖² − a_i|` (soft threshold, atoms
+/// cut by the edges; `inv` holds `1/‖atom_i‖²`), the arithmetic of
+/// [`ImageState::target`], vectorised (the scalar loop took 70 % of a 1-D
+/// solve).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn max_gap_soft_cut(u: &[f32], a: &[f32], inv: &[f32], l: f32) -> f32 {
+    let gap = |u: f32, a: f32, inv: f32| (((u - l).max(0.0) - (-u - l).max(0.0)) * inv - a).abs();
+    lane_max3(u, a, inv, gap)
+}
+
+/// Zero boundary: `max_i |max(u_i − λ, 0)/‖atom_i‖² − a_i|`.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn max_gap_soft_nonneg_cut(u: &[f32], a: &[f32], inv: &[f32], l: f32) -> f32 {
+    lane_max3(u, a, inv, |u, a, inv| ((u - l).max(0.0) * inv - a).abs())
+}
+
+/// [`lane_max`] of a gap that also reads `1/‖atom_i‖²`.
+#[inline(always)]
+fn lane_max3(u: &[f32], a: &[f32], inv: &[f32], gap: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (uc, ac, ic) = (u.chunks_exact(8), a.chunks_exact(8), inv.chunks_exact(8));
+    let (ur, ar, ir) = (uc.remainder(), ac.remainder(), ic.remainder());
+    for ((u8, a8), i8) in uc.zip(ac).zip(ic) {
+        for j in 0..8 {
+            let v = gap(u8[j], a8[j], i8[j]);
+            lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+        }
+    }
+    for (j, ((&u, &a), &i)) in ur.iter().zip(ar).zip(ir).enumerate() {
+        let v = gap(u, a, i);
+        lanes[j] = if v > lanes[j] { v } else { lanes[j] };
+    }
+    lanes.iter().fold(0.0f32, |m, &v| m.max(v))
 }
 
 #[inline(always)]
