@@ -412,6 +412,50 @@ mod tests {
     }
 
     #[test]
+    fn signals_learn_what_a_folder_of_the_same_recordings_learns_bit_for_bit() {
+        use crate::io::wav::{Audio, WavSampleFormat, write_wav};
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join("clips");
+        std::fs::create_dir(&clips).unwrap();
+        let signals: Vec<Planes> = (0..3)
+            .map(|i| {
+                let x: Vec<f32> = (0..300 + 20 * i)
+                    .map(|t| ((t * (i + 2)) as f32 * 0.37).sin() * 0.5)
+                    .collect();
+                let audio = Audio::new(8000, 1, x.clone()).unwrap();
+                write_wav(&clips.join(format!("c{i}.wav")), &audio, WavSampleFormat::F32).unwrap();
+                Planes::with_extent(1, [1, 1, x.len()], x).unwrap()
+            })
+            .collect();
+        let conv = ConvLearnParams::for_dims(1)
+            .unwrap()
+            .kernel_size(9)
+            .crop(64)
+            .lambda(0.05)
+            .heldout_images(0);
+        let folder = ConvTrainingConfig::default()
+            .images(Some(clips))
+            .atoms(3)
+            .steps(5)
+            .seed(4)
+            .conv(conv.clone());
+        let out = dir.path().join("run");
+        let mut run =
+            super::super::ConvTraining::start(folder, &out, &SINGLE_PROCESS, &mut NoObserver)
+                .unwrap();
+        run.run(&mut NoObserver).unwrap();
+        let params = ConvArrayParams::default()
+            .atoms(3)
+            .steps(5)
+            .seed(4)
+            .conv(conv);
+        let mut mine = ConvArrayTraining::new(params, signals, None).unwrap();
+        mine.run(&mut NoObserver, None).unwrap();
+        assert_eq!(mine.learner().state(), run.learner().state());
+        assert_eq!(mine.learner().shape_nd().torch_shape(), [3, 1, 9]);
+    }
+
+    #[test]
     fn refuses_mixed_channels_small_images_and_no_images() {
         let params = || ConvArrayParams::default().atoms(2).steps(1);
         let grey = Planes::zeros(1, 30, 30);

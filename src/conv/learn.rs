@@ -999,3 +999,33 @@ fn batch_statistics(shape: FilterShapeNd, batch: &[CodedSignal<'_>]) -> (Vec<f64
     }
     (r, b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_2d_config_reads_and_writes_as_before() {
+        let text = serde_json::to_string(&ConvLearnParams::default()).unwrap();
+        for new_key in ["dims", "kernel_depth", "crop_depth", "heldout_depth"] {
+            assert!(!text.contains(new_key), "{text}");
+        }
+        let old: ConvLearnParams = serde_json::from_str(r#"{"kernel_size": 5, "crop": 32}"#).unwrap();
+        assert_eq!((old.dims, old.kernel_extent()), (2, [1, 5, 5]));
+        let p = ConvLearnParams::for_dims(3).unwrap();
+        let back: ConvLearnParams =
+            serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn checks_every_axis() {
+        let p = ConvLearnParams::for_dims(1).unwrap();
+        assert!(p.clone().check().is_ok());
+        assert!(p.clone().crop(100).check().is_err()); // < 2·64 − 1
+        assert!(p.kernel_depth(2).check().is_err()); // depth needs 3-D
+        let v = ConvLearnParams::for_dims(3).unwrap();
+        assert!(v.clone().check().is_ok());
+        assert!(v.crop_depth(8).check().is_err()); // < 2·5 − 1
+    }
+}

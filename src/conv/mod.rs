@@ -92,5 +92,5 @@ pub use learn::{
     FilterShapeNd,
 };
 pub use signal_set::learning_dims;
-pub use title::run_title;
+pub use title::{run_dims, run_title};
 pub use training::{ConvTraining, ConvTrainingConfig, is_conv_config};

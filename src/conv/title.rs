@@ -95,3 +95,15 @@ pub fn run_title(dir: &Path) -> Option<Vec<String>> {
         Some(config.title(steps))
     }
 }
+
+/// The dimension of the convolutional run whose output folder is `dir`
+/// (from its `config.json`; `None` without a readable conv run config), so
+/// `lca plot atoms OUT/dictionary.npy` draws 1-D and 3-D kernels as the run did.
+pub fn run_dims(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    if !is_conv_config(&text) {
+        return None;
+    }
+    let config: ConvTrainingConfig = serde_json::from_str(&text).ok()?;
+    Some(config.conv.dims)
+}

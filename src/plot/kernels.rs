@@ -50,8 +50,16 @@ pub fn write_kernels_png(
     shape: FilterShapeNd,
     title: &[String],
 ) -> Result<()> {
-    let grid = kernel_grid(filters, shape)?;
-    write_rgb_png(path, &stack_under_title(&grid, title)?)
+    write_rgb_png(path, &kernels_figure(filters, shape, title)?)
+}
+
+/// The grid of [`kernel_grid`] under `title` (see [`write_kernels_png`]).
+///
+/// # Errors
+///
+/// Those of [`kernel_grid`].
+pub fn kernels_figure(filters: &[f32], shape: FilterShapeNd, title: &[String]) -> Result<RgbImage> {
+    stack_under_title(&kernel_grid(filters, shape)?, title)
 }
 
 /// The grid of [`write_kernels_png`] without its title.
