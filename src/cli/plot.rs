@@ -183,7 +183,7 @@ fn atoms_figure(dictionary: &Path, color: bool) -> anyhow::Result<image::RgbImag
         5 => Some(3),
         _ => dir.and_then(lca::conv::run_dims),
     };
-    if let Some(d) = dims.filter(|&d| d != 2 && shape.len() == d + 2) {
+    if dims.is_some_and(|d| d != 2 && shape.len() == d + 2) {
         // 1-D kernels as curves, 3-D kernels as slices.
         let s = lca::conv::FilterShapeNd::with_kernel(shape[0], shape[1], &shape[2..])?;
         let title = dir

@@ -219,11 +219,10 @@ mod tests {
             .map(|i| if i % 8 == 3 { 1.0 } else { 0.0 })
             .collect();
         let img = kernel_grid(&taps, shape).unwrap();
-        // Two panels side by side; the spike reaches the top quarter of each.
-        assert_eq!(
-            img.width() as usize,
-            2 * (CURVE_PANEL.0 + SEPARATOR_PIXELS) + SEPARATOR_PIXELS
-        );
+        // Two wide panels, one above the other; the spike reaches the top quarter.
+        let s = SEPARATOR_PIXELS;
+        assert_eq!(img.width() as usize, CURVE_PANEL.0 + 2 * s);
+        assert_eq!(img.height() as usize, 2 * (CURVE_PANEL.1 + s) + s);
         let blue = Rgb(CURVE_COLORS[0]);
         let top = (0..CURVE_PANEL.1 / 4).any(|y| {
             (0..CURVE_PANEL.0).any(|x| *img.get_pixel((x + 2) as u32, (y + 2) as u32) == blue)
