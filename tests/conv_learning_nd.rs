@@ -98,8 +98,11 @@ fn surrogate_is_the_data_term_of_a_direct_convolution_in_every_dimension() {
             .map(|(x, r)| 0.5 * (f64::from(*x) - r).powi(2))
             .sum::<f64>()
             / n as f64;
-        let energy: f64 =
-            signal.iter().map(|&x| 0.5 * f64::from(x).powi(2)).sum::<f64>() / n as f64;
+        let energy: f64 = signal
+            .iter()
+            .map(|&x| 0.5 * f64::from(x).powi(2))
+            .sum::<f64>()
+            / n as f64;
         let via_stats = energy + learner.surrogate();
         assert!(
             (direct - via_stats).abs() < 1e-9 * energy.max(1.0),
@@ -189,14 +192,23 @@ fn wav_folder(dir: &Path) -> std::path::PathBuf {
         let mut x = vec![0.0f32; 2000];
         for _ in 0..25 {
             let at = rng.random_range(0..1900usize);
-            let f = if rng.random_range(0.0..1.0) < 0.5 { 440.0 } else { 1100.0 };
+            let f = if rng.random_range(0.0..1.0) < 0.5 {
+                440.0
+            } else {
+                1100.0
+            };
             for (t, v) in x[at..].iter_mut().take(100).enumerate() {
                 let time = t as f32 / 8000.0;
                 *v += 0.5 * (-time * 300.0).exp() * (2.0 * std::f32::consts::PI * f * time).sin();
             }
         }
         let audio = Audio::new(8000, 1, x).unwrap();
-        write_wav(&folder.join(format!("clip{i}.wav")), &audio, WavSampleFormat::I16).unwrap();
+        write_wav(
+            &folder.join(format!("clip{i}.wav")),
+            &audio,
+            WavSampleFormat::I16,
+        )
+        .unwrap();
     }
     folder
 }
@@ -219,7 +231,11 @@ fn csv_steps(path: &Path) -> Vec<u64> {
 
 fn succeeds(cmd: &mut Command) -> serde_json::Value {
     let res = cmd.output().unwrap();
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     serde_json::from_slice(&res.stdout).unwrap_or(serde_json::Value::Null)
 }
 
@@ -264,7 +280,10 @@ fn temporal_kernels_from_a_wav_folder_and_from_an_npy() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(!res.status.success() && err.contains("signals.npy") && err.contains("--dims"), "{err}");
+    assert!(
+        !res.status.success() && err.contains("signals.npy") && err.contains("--dims"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!tmp.path().join("ask").exists());
     let out = tmp.path().join("npy");
@@ -275,7 +294,13 @@ fn temporal_kernels_from_a_wav_folder_and_from_an_npy() {
             .args(["--dims", "1", "--steps", "3", "--quiet", "--output"])
             .arg(&out),
     );
-    assert_eq!(read_array(&out.join("dictionary.npy")).unwrap().header.shape, [6, 2, 15]);
+    assert_eq!(
+        read_array(&out.join("dictionary.npy"))
+            .unwrap()
+            .header
+            .shape,
+        [6, 2, 15]
+    );
 }
 
 #[test]
@@ -288,7 +313,15 @@ fn a_1d_run_killed_mid_way_resumes_to_the_same_bytes() {
         let mut c = lca_cmd();
         c.args(SMALL_1D)
             .arg(&clips)
-            .args(["--steps", "300", "--checkpoint-every", "5", "--heldout-every", "7", "--quiet"])
+            .args([
+                "--steps",
+                "300",
+                "--checkpoint-every",
+                "5",
+                "--heldout-every",
+                "7",
+                "--quiet",
+            ])
             .arg("--output")
             .arg(out);
         c
@@ -303,8 +336,15 @@ fn a_1d_run_killed_mid_way_resumes_to_the_same_bytes() {
     child.kill().unwrap();
     child.wait().unwrap();
     let interrupted = csv_steps(&killed.join("training.csv")).len();
-    assert!(interrupted < steps, "the run finished before it could be killed");
-    succeeds(lca_cmd().args(["learn", "--quiet", "--resume"]).arg(&killed));
+    assert!(
+        interrupted < steps,
+        "the run finished before it could be killed"
+    );
+    succeeds(
+        lca_cmd()
+            .args(["learn", "--quiet", "--resume"])
+            .arg(&killed),
+    );
     assert_eq!(
         csv_steps(&killed.join("training.csv")),
         (1..=steps as u64).collect::<Vec<_>>()
@@ -325,7 +365,10 @@ fn a_1d_run_killed_mid_way_resumes_to_the_same_bytes() {
             })
             .collect()
     };
-    assert_eq!(strip(&whole.join("training.csv")), strip(&killed.join("training.csv")));
+    assert_eq!(
+        strip(&whole.join("training.csv")),
+        strip(&killed.join("training.csv"))
+    );
 }
 
 #[test]
@@ -336,8 +379,26 @@ fn volume_kernels_from_an_npy_of_video() {
     let out = tmp.path().join("v");
     let summary = succeeds(
         lca_cmd()
-            .args(["learn", "--conv", "--atoms", "4", "--kernel-size", "3", "--kernel-depth", "2"])
-            .args(["--crop", "8", "--crop-depth", "4", "--steps", "3", "--heldout-images", "1"])
+            .args([
+                "learn",
+                "--conv",
+                "--atoms",
+                "4",
+                "--kernel-size",
+                "3",
+                "--kernel-depth",
+                "2",
+            ])
+            .args([
+                "--crop",
+                "8",
+                "--crop-depth",
+                "4",
+                "--steps",
+                "3",
+                "--heldout-images",
+                "1",
+            ])
             .args(["--seed", "1", "--quiet", "--json", "--output"])
             .arg(&out)
             .arg(&video),
@@ -361,7 +422,11 @@ fn bad_inputs_name_the_file_and_write_nothing() {
     let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
         (vec!["--dims", "3"], &clips, "clip0.wav"),
         (vec!["--dims", "1"], &video, "video.npy"),
-        (vec!["--dims", "1", "--kernel-size", "64", "--crop", "0"], &short, "short.npy"),
+        (
+            vec!["--dims", "1", "--kernel-size", "64", "--crop", "0"],
+            &short,
+            "short.npy",
+        ),
     ];
     for (i, (flags, input, named)) in cases.into_iter().enumerate() {
         let out = tmp.path().join(format!("out{i}"));

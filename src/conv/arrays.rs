@@ -423,7 +423,12 @@ mod tests {
                     .map(|t| ((t * (i + 2)) as f32 * 0.37).sin() * 0.5)
                     .collect();
                 let audio = Audio::new(8000, 1, x.clone()).unwrap();
-                write_wav(&clips.join(format!("c{i}.wav")), &audio, WavSampleFormat::F32).unwrap();
+                write_wav(
+                    &clips.join(format!("c{i}.wav")),
+                    &audio,
+                    WavSampleFormat::F32,
+                )
+                .unwrap();
                 Planes::with_extent(1, [1, 1, x.len()], x).unwrap()
             })
             .collect();

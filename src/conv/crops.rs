@@ -60,8 +60,9 @@ fn random_origin(
     size: [usize; 3],
 ) -> [usize; 3] {
     let mut origin = [0; 3];
-    for a in 3 - dims..3 {
-        origin[a] = rng.random_range(0..=full[a] - size[a]);
+    let axes = origin.iter_mut().zip(full.iter().zip(&size));
+    for (o, (f, s)) in axes.skip(3 - dims) {
+        *o = rng.random_range(0..=f - s);
     }
     origin
 }

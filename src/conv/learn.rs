@@ -1010,7 +1010,8 @@ mod tests {
         for new_key in ["dims", "kernel_depth", "crop_depth", "heldout_depth"] {
             assert!(!text.contains(new_key), "{text}");
         }
-        let old: ConvLearnParams = serde_json::from_str(r#"{"kernel_size": 5, "crop": 32}"#).unwrap();
+        let old: ConvLearnParams =
+            serde_json::from_str(r#"{"kernel_size": 5, "crop": 32}"#).unwrap();
         assert_eq!((old.dims, old.kernel_extent()), (2, [1, 5, 5]));
         let p = ConvLearnParams::for_dims(3).unwrap();
         let back: ConvLearnParams =
