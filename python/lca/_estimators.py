@@ -889,7 +889,10 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
     def _learning_dims(self, X):
         """Spatial axes of the training signals ``X``: ``dims`` (checked
         against X's rank) or 3 for a 5-D X, else 2 (images, as always)."""
-        ndim = np.ndim(X) if not hasattr(X, "toarray") else 2
+        if hasattr(X, "toarray"):
+            ndim = 2
+        else:
+            ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim
         if self.dims is None:
             return 3 if ndim == 5 else 2
         dims = int(self.dims)
@@ -897,7 +900,7 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
             raise ValueError(f"dims: must be 1, 2 or 3 (spatial axes), got {self.dims!r}")
         if dims != 2 and ndim != dims + 2:
             layout = "(n, C, T)" if dims == 1 else "(n, C, D, H, W)"
-            raise ValueError(f"X: {dims}-D training signals have shape {layout}, got {np.shape(X)}")
+            raise ValueError(f"X: {dims}-D training signals have shape {layout}, got {np.asarray(X).shape}")
         return dims
 
     def _signals(self, X, reset, channels=None):
