@@ -762,7 +762,8 @@ class ConvSparseCoder(_ConvCoding, _Transformer, _Base):
 
 
 class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
-    """Convolutional dictionary learning (``lca learn --conv``'s learner and coder) on images.
+    """Convolutional dictionary learning (``lca learn --conv``'s learner and coder) on images,
+    1-D signals or 3-D volumes.
 
     ``fit(X)`` runs ``n_steps`` steps (or until ``max_seconds``): each codes
     ``images_per_step`` random ``crop x crop`` crops of the images of ``X`` (seeded
@@ -779,16 +780,19 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
     ----------
     n_components : int
         Number of filters.
-    kernel_size : int
-        Filter side k.
+    kernel_size : int, optional
+        Filter side k (taps of 1-D filters; kh = kw of 3-D ones). None: the
+        library's default for the dimension (12 for images, 64 taps, 7).
     alpha : float
         L1 penalty of the codes while learning.
     n_steps : int
         Learning steps (``0`` with ``max_seconds``: no step limit).
     max_seconds : float, optional
         Time budget of one ``fit``, in seconds of training.
-    crop : int
-        Side of the random crops (0: whole images; else at least 2k - 1).
+    crop : int, optional
+        Side of the random crops (0: whole images; else at least 2k - 1):
+        samples of 1-D crops, H = W of 3-D ones. None: the library's default
+        for the dimension (128, 4096, 32).
     images_per_step : int
         Crops coded per step.
     dict_sweeps : int
@@ -808,11 +812,17 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         :class:`ConvSparseCoder`).
     n_jobs : int, optional
         Threads; results do not depend on it.
+    dims : {1, 2, 3}, optional
+        Spatial axes of ``X``: 1 for signals (n, C, T), 2 for images, 3 for
+        volumes or video (n, C, D, H, W). None: 3 for a 5-D ``X``, else 2
+        (images, as always); ``transform`` then follows :func:`lca.conv_encode`.
+    kernel_depth, crop_depth : int, optional
+        With ``dims=3``: depth of the filters and of the crops (None: 5, 16).
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components, C, k, k)
-        float32 unit-norm filters (PyTorch layout).
+    components_ : ndarray of shape (n_components, C, k, k), (n_components, C, k) or (n_components, C, kd, k, k)
+        float32 unit-norm filters (PyTorch layout of their dimension).
     n_iter_ : int
         Steps done (all ``fit`` / ``partial_fit`` calls).
     n_steps_ : int
@@ -830,13 +840,13 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
     """
 
     def __init__(self, n_components=_lca.defaults()["conv_n_components"], *,
-                 kernel_size=_lca.defaults()["conv_kernel_size"], alpha=_lca.defaults()["conv_learn_alpha"],
-                 n_steps=_lca.defaults()["conv_n_steps"], max_seconds=None, crop=_lca.defaults()["conv_crop"],
+                 kernel_size=None, alpha=_lca.defaults()["conv_learn_alpha"],
+                 n_steps=_lca.defaults()["conv_n_steps"], max_seconds=None, crop=None,
                  images_per_step=_lca.defaults()["conv_images_per_step"],
                  dict_sweeps=_lca.defaults()["conv_dict_sweeps"], forgetting=_lca.defaults()["conv_forgetting"],
                  coder_tol=_lca.defaults()["conv_coder_tol"], random_state=None, transform_alpha=None,
                  boundary="circular", positive_code=False, mode="rate", tol=None, max_iter=None, time_steps=None,
-                 image_shape=None, n_jobs=None):
+                 image_shape=None, n_jobs=None, dims=None, kernel_depth=None, crop_depth=None):
         self.n_components = n_components
         self.kernel_size = kernel_size
         self.alpha = alpha
@@ -857,14 +867,57 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         self.time_steps = time_steps
         self.image_shape = image_shape
         self.n_jobs = n_jobs
+        self.dims = dims
+        self.kernel_depth = kernel_depth
+        self.crop_depth = crop_depth
 
-    def _settings(self):
-        s = dict(n_components=int(self.n_components), kernel_size=int(self.kernel_size), alpha=float(self.alpha),
-                 n_steps=int(self.n_steps), max_seconds=self.max_seconds, crop=int(self.crop),
+    def _settings(self, dims=2):
+        opt = lambda v: None if v is None else int(v)  # noqa: E731
+        s = dict(n_components=int(self.n_components), kernel_size=opt(self.kernel_size), alpha=float(self.alpha),
+                 n_steps=int(self.n_steps), max_seconds=self.max_seconds, crop=opt(self.crop),
                  images_per_step=int(self.images_per_step), dict_sweeps=int(self.dict_sweeps),
                  forgetting=int(self.forgetting), coder_tol=float(self.coder_tol),
-                 random_state=_seed(self.random_state))
+                 random_state=_seed(self.random_state), kernel_depth=opt(self.kernel_depth),
+                 crop_depth=opt(self.crop_depth))
+        if dims != 2:
+            s["dims"] = dims
         return {k: v for k, v in s.items() if v is not None}
+
+    def _kernel(self):
+        return _lca.defaults()["conv_kernel_size"] if self.kernel_size is None else int(self.kernel_size)
+
+    def _learning_dims(self, X):
+        """Spatial axes of the training signals ``X``: ``dims`` (checked
+        against X's rank) or 3 for a 5-D X, else 2 (images, as always)."""
+        if hasattr(X, "toarray"):
+            ndim = 2
+        else:
+            ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim
+        if self.dims is None:
+            return 3 if ndim == 5 else 2
+        dims = int(self.dims)
+        if dims not in (1, 2, 3):
+            raise ValueError(f"dims: must be 1, 2 or 3 (spatial axes), got {self.dims!r}")
+        if dims != 2 and ndim != dims + 2:
+            layout = "(n, C, T)" if dims == 1 else "(n, C, D, H, W)"
+            raise ValueError(f"X: {dims}-D training signals have shape {layout}, got {np.asarray(X).shape}")
+        return dims
+
+    def _signals(self, X, reset, channels=None):
+        """``X`` as the learner takes it: images (n, C, H, W), or 1-D / 3-D
+        signals as float32 arrays with their dimension."""
+        dims = self._learning_dims(X)
+        if dims == 2:
+            images, _ = _check_images(self, X, reset=reset, channels=channels, kernel=self._kernel())
+            return images, 2
+        from . import _float_array
+
+        X = np.ascontiguousarray(_float_array(X, "X"), dtype=np.float32)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("Input X contains NaN or infinity.")
+        if channels is not None and X.shape[1] != channels:
+            raise ValueError(f"X has {X.shape[1]} channel(s) but the filters {channels}")
+        return X, dims
 
     def _filters(self):
         _not_fitted(self)
@@ -900,8 +953,8 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         self : ConvDictionaryLearning
             The fitted estimator.
         """
-        images, _ = _check_images(self, X, reset=True, channels=None, kernel=int(self.kernel_size))
-        learner = _lca.ConvImageLearner(images, self._settings())
+        images, dims = self._signals(X, reset=True)
+        learner = _lca.ConvImageLearner(images, self._settings(dims))
         self.status_ = "running"
         try:
             self.status_ = learner.run(self._jobs())
@@ -927,10 +980,9 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
             The updated estimator.
         """
         first = not hasattr(self, "_learner")
-        images, _ = _check_images(self, X, reset=first, channels=None if first else self.components_.shape[1],
-                                  kernel=int(self.kernel_size))
+        images, dims = self._signals(X, reset=first, channels=None if first else self.components_.shape[1])
         if first:
-            self._learner = _lca.ConvImageLearner(images, self._settings())
+            self._learner = _lca.ConvImageLearner(images, self._settings(dims))
             self.status_ = "running"
         self._learner.step(images, self._jobs())
         self._publish(self._learner)

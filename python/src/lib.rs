@@ -1686,12 +1686,16 @@ struct ConvImageLearner {
 /// --conv`'s defaults); `n_steps=0` is no step limit.
 fn conv_array_params(s: &mut Settings<'_>) -> PyResult<ConvArrayParams> {
     let d = ConvArrayParams::default();
-    let conv = d
-        .conv
+    let dims: usize = s.or("dims", 2)?;
+    let base = lca::conv::ConvLearnParams::for_dims(dims)
+        .map_err(|e| invalid_input(format!("dims: {e}")))?;
+    let conv = base
         .clone()
-        .kernel_size(s.or("kernel_size", d.conv.kernel_size)?)
+        .kernel_size(s.or("kernel_size", base.kernel_size)?)
+        .kernel_depth(s.or("kernel_depth", base.kernel_depth)?)
         .lambda(s.or("alpha", d.conv.lambda)?)
-        .crop(s.or("crop", d.conv.crop)?)
+        .crop(s.or("crop", base.crop)?)
+        .crop_depth(s.or("crop_depth", base.crop_depth)?)
         .images_per_step(s.or("images_per_step", d.conv.images_per_step)?)
         .dict_sweeps(s.or("dict_sweeps", d.conv.dict_sweeps)?)
         .forgetting(s.or("forgetting", d.conv.forgetting)?);
@@ -1724,17 +1728,22 @@ impl ConvImageLearner {
         let mut s = Settings::new(settings, py);
         let params = conv_array_params(&mut s)?;
         s.finish()?;
-        let ([n, channels, h, w], data) = array4(images, "X")?;
-        let len = channels * h * w;
-        let images: Vec<Planes> = (0..n)
-            .map(|i| Planes::new(channels, h, w, data[i * len..(i + 1) * len].to_vec()))
-            .collect::<lca::Result<_>>()
-            .map_err(to_py)?;
+        let dims = params.conv.dims;
+        let images: Vec<Planes> = if dims == 2 {
+            let ([n, channels, h, w], data) = array4(images, "X")?;
+            let len = channels * h * w;
+            (0..n)
+                .map(|i| Planes::new(channels, h, w, data[i * len..(i + 1) * len].to_vec()))
+                .collect::<lca::Result<_>>()
+                .map_err(to_py)?
+        } else {
+            batch_planes(images, dims, "X")?.0
+        };
         let init = init.map(|i| conv_dictionary(i, true)).transpose()?;
-        if init.as_ref().is_some_and(|d| d.dims() != 2) {
-            return Err(invalid_input(
-                "dictionary learning takes 2-D filters (n_filters, C, k, k)",
-            ));
+        if init.as_ref().is_some_and(|d| d.dims() != dims) {
+            return Err(invalid_input(format!(
+                "initial filters must be {dims}-D (n_filters, C, k…) like X"
+            )));
         }
         let training = py
             .detach(|| ConvArrayTraining::new(params, images, init))
@@ -1776,12 +1785,11 @@ impl ConvImageLearner {
         Ok(())
     }
 
-    /// The filters, `(M, C, k, k)`.
+    /// The filters, `(M, C, k…)` (PyTorch's layout of their dimension).
     fn components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let learner = self.training.learner();
-        let s = learner.shape();
         Ok(PyArray1::from_vec(py, learner.filters().to_vec())
-            .reshape([s.atoms, s.channels, s.kernel, s.kernel])?
+            .reshape(learner.shape_nd().torch_shape())?
             .into_any())
     }
 

@@ -28,6 +28,7 @@ fn lp() -> LearnParams {
 #[derive(Args, Debug)]
 pub struct LearnArgs {
     /// Folder of images (PNG, JPEG, TIFF, BMP). Without it, the sample images embedded in the binary.
+    /// With --conv, also a folder of .wav recordings (1-D) or an .npy of signals (see --dims).
     dir: Option<PathBuf>,
     /// Learn from these patches instead of images: rows of a (n_patches, n_features) .npy, used
     /// as they are (no preprocessing, no held-out set), in seeded shuffled passes — what Python's
@@ -142,16 +143,29 @@ pub struct LearnArgs {
     /// coded by the convolutional LCA, instead of patch atoms.
     #[arg(long)]
     conv: bool,
-    /// Filter side K with --conv (filters are K×K, or 3×K×K with --color).
+    /// With --conv: spatial axes of the signals, 1 (a folder of .wav files or an .npy of
+    /// (N, C, T)), 2 (pictures) or 3 (an .npy of (N, C, D, H, W) volumes or video). Default: what
+    /// the input is (pictures 2-D, .wav 1-D; an .npy whose rank allows several asks for it).
+    #[arg(long, value_parser = super::encode::parse_dims)]
+    dims: Option<usize>,
+    /// Filter side K with --conv (filters are K×K, or 3×K×K with --color; K taps with --dims 1,
+    /// KD×K×K with --dims 3). Default: 12 (2-D), 64 (1-D), 7 (3-D).
     #[arg(long, default_value_t = lca::conv::learn_defaults::KERNEL_SIZE)]
     kernel_size: usize,
+    /// With --conv --dims 3: kernel depth KD (default 5).
+    #[arg(long)]
+    kernel_depth: Option<usize>,
     /// With --conv: remove the Tikhonov low-pass part of each image as SPORCO's
     /// tikhonov_filter(img, L, 16) does (0: keep it).
     #[arg(long, default_value_t = lca::conv::learn_defaults::HIGHPASS)]
     highpass: f64,
-    /// With --conv: side of the random square crops coded per step (0: whole images).
+    /// With --conv: side of the random square crops coded per step (0: whole images); samples
+    /// with --dims 1 (default 4096), the side of D×C×C crops with --dims 3 (default 32).
     #[arg(long, default_value_t = lca::conv::learn_defaults::CROP)]
     crop: usize,
+    /// With --conv --dims 3: depth D of the crops (default 16).
+    #[arg(long)]
+    crop_depth: Option<usize>,
     /// With --conv: images (the last in name order) held out and scored, never trained on.
     #[arg(long, default_value_t = lca::conv::learn_defaults::HELDOUT_IMAGES)]
     heldout_images: usize,

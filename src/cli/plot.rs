@@ -172,6 +172,26 @@ fn atoms_figure(dictionary: &Path, color: bool) -> anyhow::Result<image::RgbImag
     let values = array
         .to_f32_vec()
         .with_context(|| format!("{}: atoms must be float32 or float64", dictionary.display()))?;
+    let dir = dictionary.parent().map(|dir| {
+        if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        }
+    });
+    let dims = match shape.len() {
+        5 => Some(3),
+        _ => dir.and_then(lca::conv::run_dims),
+    };
+    if dims.is_some_and(|d| d != 2 && shape.len() == d + 2) {
+        // 1-D kernels as curves, 3-D kernels as slices.
+        let s = lca::conv::FilterShapeNd::with_kernel(shape[0], shape[1], &shape[2..])?;
+        let title = dir
+            .and_then(lca::conv::run_title)
+            .unwrap_or_else(|| vec![format!("{} filters of {}", s.atoms, s.describe())]);
+        return plot::kernels_figure(&values, s, &title)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", dictionary.display()));
+    }
     let (n, features, channels, rows) = match shape[..] {
         [n, f] => (n, f, if color { 3 } else { 1 }, values),
         [n, k1, k2] if k1 == k2 => (n, k1 * k2, 1, values),

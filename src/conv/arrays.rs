@@ -28,7 +28,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Instant;
 
 use super::crops::{initial_filters, step_crops};
-use super::learn::{ConvLearnParams, ConvLearner, FilterShape};
+use super::learn::{ConvLearnParams, ConvLearner, FilterShapeNd};
 use super::learn_step::ConvStep;
 use super::{Boundary, ConvDictionary, ConvLcaParams, ConvTrainingConfig, Planes};
 use crate::distributed::SINGLE_PROCESS;
@@ -137,26 +137,13 @@ impl ConvArrayTraining {
         init: Option<ConvDictionary>,
     ) -> Result<Self> {
         let params = params.check()?.into_inner();
-        let k = params.conv.kernel_size;
-        let channels = check_images(&images, k)?;
-        let shape = FilterShape {
-            atoms: params.atoms,
-            channels,
-            kernel: k,
-        };
+        let conv = &params.conv;
+        let channels = check_images(&images, conv.dims, conv.kernel_extent())?;
+        let shape = conv.filter_shape(params.atoms, channels);
         let images: Vec<Arc<Planes>> = images.into_iter().map(Arc::new).collect();
         let filters = match init {
             Some(d) => {
-                let got = (d.n_filters(), d.channels(), d.kernel_size());
-                if got != (shape.atoms, channels, k) {
-                    return Err(Error::Shape(format!(
-                        "initial filters are {}×{}×{k2}×{k2}, expected {}×{channels}×{k}×{k}",
-                        got.0,
-                        got.1,
-                        shape.atoms,
-                        k2 = got.2
-                    )));
-                }
+                check_init(&d, shape)?;
                 d.data().to_vec()
             }
             None => initial_filters(params.seed, shape, images.len(), |i| {
@@ -210,8 +197,8 @@ impl ConvArrayTraining {
     /// One step on the whole images `batch` instead of the next crops,
     /// logged like the others: scikit-learn's `partial_fit`.
     pub fn step_on(&mut self, batch: &[Planes]) -> Result<TrainingRow> {
-        let shape = self.source.step.learner.shape();
-        if check_images(batch, shape.kernel)? != shape.channels {
+        let shape = self.source.step.learner.shape_nd();
+        if check_images(batch, shape.dims, shape.extent)? != shape.channels {
             return Err(Error::Shape(format!(
                 "images have {} channel(s) but the filters {}",
                 batch[0].channels, shape.channels
@@ -284,7 +271,7 @@ impl Step for ConvArrays {
 
     fn step(&mut self, step: u64) -> Result<TrainingRow> {
         let p = &self.params;
-        let (count, crop) = (p.conv.images_per_step, p.conv.crop);
+        let (count, crop) = (p.conv.images_per_step, (p.conv.dims, p.conv.crop_extent()));
         let images = &self.images;
         let crops = step_crops(p.seed, step, count, crop, images.len(), |i| {
             Ok(Arc::clone(&images[i]))
@@ -293,9 +280,33 @@ impl Step for ConvArrays {
     }
 }
 
+/// Fails unless the initial filters `d` have `shape`.
+fn check_init(d: &ConvDictionary, shape: FilterShapeNd) -> Result<()> {
+    let got = (d.n_filters(), d.channels(), d.kernel_shape());
+    if got == (shape.atoms, shape.channels, shape.kernel_shape()) {
+        return Ok(());
+    }
+    Err(Error::Shape(if shape.dims == 2 && d.dims() == 2 {
+        let (k, k2) = (shape.extent[2], d.kernel_size());
+        format!(
+            "initial filters are {}×{}×{k2}×{k2}, expected {}×{}×{k}×{k}",
+            got.0, got.1, shape.atoms, shape.channels
+        )
+    } else {
+        let mut dshape = vec![d.n_filters(), d.channels()];
+        dshape.extend_from_slice(d.kernel_shape());
+        format!(
+            "initial filters have shape {}, expected {}",
+            super::shape_text(&dshape),
+            super::shape_text(&shape.torch_shape())
+        )
+    }))
+}
+
 /// The channel count of `images`, after checking there is at least one, all
-/// have it, every one is at least `k×k` and every value is finite.
-fn check_images(images: &[Planes], k: usize) -> Result<usize> {
+/// have it, every one is a `dims`-dimensional signal at least as large as
+/// the kernel `k` along every axis and every value is finite.
+fn check_images(images: &[Planes], dims: usize, k: [usize; 3]) -> Result<usize> {
     let Some(first) = images.first() else {
         return Err(Error::Shape("no images to learn from".into()));
     };
@@ -306,11 +317,33 @@ fn check_images(images: &[Planes], k: usize) -> Result<usize> {
                 img.channels, first.channels
             )));
         }
-        if img.height < k || img.width < k {
+        let e = img.extent();
+        if e[..3 - dims].iter().any(|&v| v != 1) {
             return Err(Error::Shape(format!(
-                "image {i} of {}×{} pixels is smaller than the {k}×{k} filters",
-                img.height, img.width
+                "image {i} of extent {e:?} is not a {dims}-D signal"
             )));
+        }
+        if (0..3).any(|a| e[a] < k[a]) {
+            return Err(Error::Shape(if dims == 2 {
+                format!(
+                    "image {i} of {}×{} pixels is smaller than the {k}×{k} filters",
+                    img.height,
+                    img.width,
+                    k = k[2]
+                )
+            } else {
+                let text = |v: &[usize]| {
+                    (v.iter())
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join("×")
+                };
+                format!(
+                    "signal {i} of {} samples is smaller than the {} filters",
+                    text(&e[3 - dims..]),
+                    text(&k[3 - dims..])
+                )
+            }));
         }
         crate::error::check_finite("images", &img.data)?;
     }
@@ -376,6 +409,55 @@ mod tests {
                 .collect()
         };
         assert_eq!(stats(mine.rows()), stats(run.rows()));
+    }
+
+    #[test]
+    fn signals_learn_what_a_folder_of_the_same_recordings_learns_bit_for_bit() {
+        use crate::io::wav::{Audio, WavSampleFormat, write_wav};
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join("clips");
+        std::fs::create_dir(&clips).unwrap();
+        let signals: Vec<Planes> = (0..3)
+            .map(|i| {
+                let x: Vec<f32> = (0..300 + 20 * i)
+                    .map(|t| ((t * (i + 2)) as f32 * 0.37).sin() * 0.5)
+                    .collect();
+                let audio = Audio::new(8000, 1, x.clone()).unwrap();
+                write_wav(
+                    &clips.join(format!("c{i}.wav")),
+                    &audio,
+                    WavSampleFormat::F32,
+                )
+                .unwrap();
+                Planes::with_extent(1, [1, 1, x.len()], x).unwrap()
+            })
+            .collect();
+        let conv = ConvLearnParams::for_dims(1)
+            .unwrap()
+            .kernel_size(9)
+            .crop(64)
+            .lambda(0.05)
+            .heldout_images(0);
+        let folder = ConvTrainingConfig::default()
+            .images(Some(clips))
+            .atoms(3)
+            .steps(5)
+            .seed(4)
+            .conv(conv.clone());
+        let out = dir.path().join("run");
+        let mut run =
+            super::super::ConvTraining::start(folder, &out, &SINGLE_PROCESS, &mut NoObserver)
+                .unwrap();
+        run.run(&mut NoObserver).unwrap();
+        let params = ConvArrayParams::default()
+            .atoms(3)
+            .steps(5)
+            .seed(4)
+            .conv(conv);
+        let mut mine = ConvArrayTraining::new(params, signals, None).unwrap();
+        mine.run(&mut NoObserver, None).unwrap();
+        assert_eq!(mine.learner().state(), run.learner().state());
+        assert_eq!(mine.learner().shape_nd().torch_shape(), [3, 1, 9]);
     }
 
     #[test]

@@ -5,14 +5,15 @@
 
 use std::path::Path;
 
-use super::learn::{ConvLearnerState, FilterShape};
+use super::learn::{ConvLearnerState, FilterShapeNd};
 use crate::error::{Error, Result};
 use crate::io::npy::NpyArray;
 use crate::io::npz;
 use crate::learning::run_folder as folder;
 
-/// Writes a checkpoint: `filters` `(M, C, k, k)` f32, `stat_r` `(M, M, 2k−1,
-/// 2k−1)` and `stat_b` `(M, C, k, k)` f64, `meta` JSON `{"step", "seconds"}`.
+/// Writes a checkpoint: `filters` `(M, C, k…)` f32, `stat_r` `(M, M, 2k−1…)`
+/// and `stat_b` `(M, C, k…)` f64 (flat, as [`ConvLearnerState`] holds them:
+/// the same file for filters of any axes), `meta` JSON `{"step", "seconds"}`.
 pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64) -> Result<()> {
     let arrays = conv_checkpoint_arrays(state, seconds)?;
     let named: Vec<(&str, &NpyArray)> = arrays.iter().map(|(n, a)| (*n, a)).collect();
@@ -24,7 +25,7 @@ pub fn write_conv_checkpoint(path: &Path, state: &ConvLearnerState, seconds: f64
 pub(crate) fn save_conv_checkpoint(
     out: &Path,
     state: &ConvLearnerState,
-    shape: FilterShape,
+    shape: FilterShapeNd,
     seconds: f64,
 ) -> Result<()> {
     let arrays = conv_checkpoint_arrays(state, seconds)?;
@@ -72,8 +73,13 @@ fn conv_checkpoint_arrays(
 }
 
 /// Reads a checkpoint written by [`write_conv_checkpoint`] for filters of
-/// `shape`; every array is checked against the shape before use.
-pub fn read_conv_checkpoint(path: &Path, shape: FilterShape) -> Result<(ConvLearnerState, f64)> {
+/// `shape` (a [`FilterShape`](super::FilterShape) or a [`FilterShapeNd`]);
+/// every array is checked against the shape before use.
+pub fn read_conv_checkpoint(
+    path: &Path,
+    shape: impl Into<FilterShapeNd>,
+) -> Result<(ConvLearnerState, f64)> {
+    let shape = shape.into();
     let arrays = npz::read_npz(path)?;
     let bad = |m: String| Error::format(path, m);
     let get = |name: &str| {
@@ -100,8 +106,8 @@ pub fn read_conv_checkpoint(path: &Path, shape: FilterShape) -> Result<(ConvLear
     ] {
         if got != want {
             return Err(bad(format!(
-                "'{name}' has {got} values, expected {want} for {m} filters of {}×{}×{}",
-                shape.channels, shape.kernel, shape.kernel
+                "'{name}' has {got} values, expected {want} for {m} filters of {}",
+                shape.describe()
             )));
         }
     }

@@ -262,6 +262,50 @@ pub fn infer_dims(
     }
 }
 
+/// The dimension of signals on their own (what learning reads, before there
+/// are filters): `explicit` where given (checked against the signal), else
+/// the only one the signal's shape allows, else an error asking for it.
+///
+/// ```
+/// use lca::conv::{SignalShape, infer_signal_dims};
+/// assert_eq!(infer_signal_dims(None, SignalShape::Array(&[4, 1, 16, 32, 32])).unwrap(), 3);
+/// assert_eq!(infer_signal_dims(None, SignalShape::Audio).unwrap(), 1);
+/// // (8, 1, 4096): eight 1-D signals or one 2-D image of 1×4096 in 8 channels.
+/// assert!(infer_signal_dims(None, SignalShape::Array(&[8, 1, 4096])).is_err());
+/// assert_eq!(infer_signal_dims(Some(1), SignalShape::Array(&[8, 1, 4096])).unwrap(), 1);
+/// ```
+pub fn infer_signal_dims(explicit: Option<usize>, signal: SignalShape<'_>) -> Result<usize> {
+    let candidates = signal_candidates(signal);
+    let text = match signal {
+        SignalShape::Picture => "a picture".to_string(),
+        SignalShape::Audio => "a .wav recording".to_string(),
+        SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
+    };
+    if let Some(d) = explicit {
+        check_dims(d)?;
+        if candidates.contains(&d) {
+            return Ok(d);
+        }
+        return Err(match signal {
+            SignalShape::Array(s) => signal_layout(d, s).expect_err("not a candidate"),
+            _ => Error::Shape(format!(
+                "{text} is {}, not {d}-D (--dims {d})",
+                join_or(&candidates)
+            )),
+        });
+    }
+    match candidates[..] {
+        [d] => Ok(d),
+        [] => Err(Error::Shape(format!(
+            "{text} are not 1-D, 2-D or 3-D signals"
+        ))),
+        _ => Err(Error::Shape(format!(
+            "{text} can be {}: say which with --dims (Python: dims=)",
+            join_or(&candidates)
+        ))),
+    }
+}
+
 /// `1-D or 2-D`, `1-D, 2-D or 3-D`.
 fn join_or(dims: &[usize]) -> String {
     let text: Vec<String> = dims.iter().map(|d| format!("{d}-D")).collect();

@@ -3,7 +3,7 @@
 //! convolutional LCA, circular boundary), hand the codes to the
 //! [`ConvLearner`], and log the codes' statistics per pixel.
 
-use super::learn::{CodedImage, ConvLearner};
+use super::learn::{CodedSignal, ConvLearner};
 use super::{ConvDictionary, ConvEncoding, ConvLca, Planes};
 use crate::error::Result;
 use crate::learning::TrainingRow;
@@ -21,11 +21,11 @@ pub(crate) struct ConvStep {
 impl ConvStep {
     /// The current filters as a unit-norm dictionary.
     pub fn dictionary(&self) -> Result<ConvDictionary> {
-        let s = self.learner.shape();
-        ConvDictionary::normalized(
+        let s = self.learner.shape_nd();
+        ConvDictionary::normalized_with_shape(
             s.atoms,
             s.channels,
-            s.kernel,
+            s.kernel_shape(),
             self.learner.filters().to_vec(),
         )
     }
@@ -35,17 +35,16 @@ impl ConvStep {
     pub fn learn_on(&mut self, crops: &[Planes]) -> Result<TrainingRow> {
         let dict = self.dictionary()?;
         let codes = self.coder.encode(&dict, crops)?;
-        let coded: Vec<CodedImage<'_>> = crops
+        let coded: Vec<CodedSignal<'_>> = crops
             .iter()
             .zip(&codes)
-            .map(|(x, e)| CodedImage {
-                height: x.height,
-                width: x.width,
-                image: &x.data,
+            .map(|(x, e)| CodedSignal {
+                extent: x.extent(),
+                signal: &x.data,
                 codes: &e.codes.data,
             })
             .collect();
-        self.learner.update(&coded)?;
+        self.learner.update_signals(&coded)?;
         Ok(step_row(
             self.learner.steps_done(),
             crops,
@@ -62,7 +61,7 @@ impl ConvStep {
         }
         let dict = self.dictionary()?;
         let codes = self.coder.encode(&dict, images)?;
-        let pixels: usize = images.iter().map(|p| p.height * p.width).sum();
+        let pixels: usize = images.iter().map(Planes::plane_len).sum();
         let total: f64 = codes.iter().map(|e| e.objective).sum();
         Ok(Some(total / pixels as f64))
     }
@@ -70,7 +69,7 @@ impl ConvStep {
 
 /// The log row of a step: per-pixel statistics of the coded crops.
 fn step_row(step: u64, crops: &[Planes], codes: &[ConvEncoding], lambda: f32) -> TrainingRow {
-    let pixels: usize = crops.iter().map(|p| p.height * p.width).sum();
+    let pixels: usize = crops.iter().map(Planes::plane_len).sum();
     let values: usize = crops.iter().map(|p| p.data.len()).sum();
     let coefficients: usize = codes.iter().map(|e| e.codes.data.len()).sum();
     let energy: f64 = codes.iter().map(|e| e.objective).sum();

@@ -61,8 +61,8 @@ mod splitting;
 pub use correlate::{GramKernels, check_image, correlate, objective, reconstruct};
 pub use dictionary::{ConvDictionary, UNIT_NORM_TOLERANCE};
 pub use dims::{
-    SignalLayout, SignalShape, check_dims, dictionary_layout, infer_dims, parse_dims, shape_text,
-    signal_layout,
+    SignalLayout, SignalShape, check_dims, dictionary_layout, infer_dims, infer_signal_dims,
+    parse_dims, shape_text, signal_layout,
 };
 pub use planes::{Boundary, Planes};
 pub use rate::ConvEncoding;
@@ -78,6 +78,7 @@ mod crops;
 mod highpass;
 mod learn;
 mod learn_step;
+mod signal_set;
 mod title;
 mod training;
 
@@ -86,6 +87,10 @@ pub use checkpoint::{read_conv_checkpoint, write_conv_checkpoint};
 pub use highpass::{DEFAULT_PAD, tikhonov_highpass, tikhonov_lowpass};
 /// Defaults of convolutional dictionary learning (CLI and library).
 pub use learn::defaults as learn_defaults;
-pub use learn::{CodedImage, ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
-pub use title::run_title;
+pub use learn::{
+    CodedImage, CodedSignal, ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape,
+    FilterShapeNd,
+};
+pub use signal_set::learning_dims;
+pub use title::{run_dims, run_title};
 pub use training::{ConvTraining, ConvTrainingConfig, is_conv_config};

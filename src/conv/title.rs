@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::signal_file::SignalFileKind;
 use super::training::{ConvTrainingConfig, is_conv_config};
 use crate::dictionary::TrainingConfig;
 use crate::learning::run_folder::{images_label, steps_phrase};
@@ -20,30 +21,60 @@ impl ConvTrainingConfig {
     /// ```
     pub fn title(&self, steps_done: u64) -> Vec<String> {
         let config = self;
-        let k = config.conv.kernel_size;
-        let colour = if config.color { "×3 RGB" } else { "" };
-        let crops = if config.conv.crop == 0 {
-            "whole images".to_string()
-        } else {
-            format!("{c}×{c} crops", c = config.conv.crop)
+        let c = &config.conv;
+        let axes = |e: [usize; 3]| {
+            (e[3 - c.dims.clamp(1, 3)..].iter())
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("×")
         };
-        let highpass = if config.conv.highpass > 0.0 {
-            format!(", high-pass L={}", config.conv.highpass)
+        let k = c.kernel_size;
+        let colour = if config.color { "×3 RGB" } else { "" };
+        let (size, unit) = match c.dims {
+            1 => (format!("{k}"), "taps"),
+            3 => (axes(c.kernel_extent()), "voxels"),
+            _ => (format!("{k}×{k}{colour}"), "pixels"),
+        };
+        let crops = match c.crop_extent() {
+            None => "whole images".to_string(),
+            Some(e) if c.dims == 1 => format!("crops of {} samples", e[2]),
+            Some(e) => format!("{} crops", axes(e)),
+        };
+        let highpass = if c.highpass > 0.0 {
+            format!(", high-pass L={}", c.highpass)
         } else {
             String::new()
         };
         vec![
             format!(
-                "{} convolutional filters of {k}×{k}{colour} pixels learned from {}",
+                "{} convolutional filters of {size} {unit} learned from {}",
                 config.atoms,
-                images_label(config.images.as_deref())
+                source_label(config.images.as_deref(), c.dims)
             ),
             format!(
                 "convolutional LCA: λ = {}, {} on {crops}{highpass}",
-                config.conv.lambda,
+                c.lambda,
                 steps_phrase(steps_done)
             ),
         ]
+    }
+}
+
+/// Where a run's signals came from: the photos (2-D folders), the
+/// recordings of a folder (1-D) or an `.npy`'s name.
+fn source_label(images: Option<&Path>, dims: usize) -> String {
+    match images {
+        Some(path) if dims != 2 || SignalFileKind::of(path) == SignalFileKind::Npy => {
+            let name = (path.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            if SignalFileKind::of(path) != SignalFileKind::Npy {
+                format!("the recordings in {name}/")
+            } else {
+                name
+            }
+        }
+        _ => images_label(images),
     }
 }
 
@@ -63,4 +94,16 @@ pub fn run_title(dir: &Path) -> Option<Vec<String>> {
         let steps = config.progress.as_ref().map_or(0, |p| p.steps_done);
         Some(config.title(steps))
     }
+}
+
+/// The dimension of the convolutional run whose output folder is `dir`
+/// (from its `config.json`; `None` without a readable conv run config), so
+/// `lca plot atoms OUT/dictionary.npy` draws 1-D and 3-D kernels as the run did.
+pub fn run_dims(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    if !is_conv_config(&text) {
+        return None;
+    }
+    let config: ConvTrainingConfig = serde_json::from_str(&text).ok()?;
+    Some(config.conv.dims)
 }

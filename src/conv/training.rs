@@ -31,12 +31,14 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{read_conv_checkpoint, save_conv_checkpoint};
 use super::crops::{centre_crop, initial_filters, step_crops};
-use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShape};
+use super::learn::{ConvLearnParams, ConvLearner, ConvLearnerState, FilterShapeNd};
 use super::learn_step::ConvStep;
+use super::signal_set::{SignalSet, learning_dims};
 use super::{Boundary, ConvDictionary, ConvLcaParams, Planes, tikhonov_highpass};
 use crate::distributed::{Communicator, SINGLE_PROCESS};
 use crate::error::{Error, Result};
 use crate::image::{ImageSet, LoadOptions};
+
 use crate::io::npy::NpyArray;
 use crate::learning::run_folder::{self as folder, ReportFacts, absolute};
 use crate::learning::{BudgetPlanner, HorizonRule, TimeUse};
@@ -61,7 +63,9 @@ const PREPROCESSED_BYTES: usize = 256 << 20;
 pub struct ConvTrainingConfig {
     /// Version of the crate that started the run.
     pub crate_version: String,
-    /// Image folder (absolute once the run starts); `None`: the embedded samples.
+    /// Image folder (absolute once the run starts); `None`: the embedded
+    /// samples. With `conv.dims` 1 a folder of `.wav` files, and for any
+    /// dimension an `.npy` of signals in a layout of it.
     pub images: Option<PathBuf>,
     /// Also read images in sub-folders.
     pub recursive: bool,
@@ -144,9 +148,20 @@ impl Default for ConvTrainingConfig {
 }
 
 impl ConvTrainingConfig {
+    /// The defaults of a `dims`-dimensional run ([`ConvLearnParams::for_dims`]).
+    pub fn for_dims(dims: usize) -> Result<ConvTrainingConfig> {
+        Ok(ConvTrainingConfig::default().conv(ConvLearnParams::for_dims(dims)?))
+    }
+
     /// Checks every setting (before anything is read or written).
     pub fn check(self) -> Result<Checked<ConvTrainingConfig>> {
         self.conv.clone().check()?;
+        if self.conv.dims != 2 && (self.color || self.downscale != 1.0) {
+            return Err(Error::setting(
+                "dims",
+                "colour and downscaling apply to pictures (2-D), not to 1-D or 3-D signals",
+            ));
+        }
         self.load_options().check()?;
         self.coder_params().check()?;
         if self.atoms == 0 {
@@ -189,12 +204,8 @@ impl ConvTrainingConfig {
             .boundary(Boundary::Circular)
     }
 
-    fn shape(&self, channels: usize) -> FilterShape {
-        FilterShape {
-            atoms: self.atoms,
-            channels,
-            kernel: self.conv.kernel_size,
-        }
+    fn shape(&self, channels: usize) -> FilterShapeNd {
+        self.conv.filter_shape(self.atoms, channels)
     }
 }
 
@@ -221,7 +232,7 @@ pub struct ConvTraining {
 struct ConvFolder {
     config: ConvTrainingConfig,
     out: PathBuf,
-    set: Arc<ImageSet>,
+    set: SignalSet,
     /// Indices of training images.
     train: Vec<usize>,
     /// Centre crops of the held-out images, pre-processed.
@@ -258,7 +269,7 @@ impl ConvTraining {
         config.images = config.images.as_deref().map(absolute).transpose()?;
         config.init = config.init.as_deref().map(absolute).transpose()?;
         config.progress = None;
-        let set = open_images(&config, observer, None)?;
+        let set = open_signals(&config, observer, None)?;
         if out.exists() && !out.is_dir() {
             return Err(Error::format(out, "output exists and is not a folder"));
         }
@@ -300,7 +311,7 @@ impl ConvTraining {
             .into_inner();
         folder::check_recorded_paths(config.images.iter().chain(&config.init), &path)?;
         crate::io::atomic::remove_stale_temporaries(out)?;
-        let set = open_images(&config, observer, Some(&path))?;
+        let set = open_signals(&config, observer, Some(&path))?;
         let shape = config.shape(set.channels());
         let read = |p: &Path| read_conv_checkpoint(p, shape);
         let resume_state = folder::load_checkpoint(out, observer, read, |s| s.0.step)?;
@@ -409,7 +420,8 @@ impl ConvTraining {
             elapsed: s.elapsed,
             steps_done: s.step.learner.steps_done(),
             start_step,
-            set: &s.set,
+            images: s.set.len(),
+            decodes: s.set.decode_count(),
         };
         let mut report = folder::report(self.session.rows(), facts, status, secs);
         report.time = Some(TimeUse {
@@ -427,17 +439,16 @@ impl ConvFolder {
     fn assemble(
         config: ConvTrainingConfig,
         out: &Path,
-        set: ImageSet,
+        set: SignalSet,
         resume: Option<(ConvLearnerState, f64)>,
     ) -> Result<Self> {
-        let set = Arc::new(set);
         let shape = config.shape(set.channels());
         let (train, held) = split_images(&set, &config)?;
         let heldout = held
             .iter()
             .map(|&i| {
                 let img = preprocess(&set, i, &config)?;
-                Ok(centre_crop(&img, config.conv.heldout_size))
+                Ok(centre_crop(&img, config.conv.heldout_extent()))
             })
             .collect::<Result<Vec<_>>>()?;
         let coder = config.coder_params().check()?;
@@ -486,11 +497,9 @@ impl ConvFolder {
     /// costs it as many steps as its pixels are steps' pixels.
     fn session(&self, opened: Instant, rows: Vec<TrainingRow>, replan: bool) -> Session<'static> {
         let c = &self.config.conv;
-        let crop = if c.crop == 0 { c.heldout_size } else { c.crop };
-        let step_pixels = (c.images_per_step * crop * crop).max(1) as f64;
-        let heldout_pixels = (self.heldout.iter())
-            .map(|p| p.height * p.width)
-            .sum::<usize>() as f64;
+        let crop = c.crop_extent().unwrap_or(c.heldout_extent());
+        let step_pixels = (c.images_per_step * crop.iter().product::<usize>()).max(1) as f64;
+        let heldout_pixels = (self.heldout.iter()).map(Planes::plane_len).sum::<usize>() as f64;
         let planned = self.config.horizon == HorizonRule::Budget && !replan;
         let budget = self.config.max_seconds.filter(|_| !planned);
         let planner = BudgetPlanner::new(budget, opened, self.elapsed, replan)
@@ -519,7 +528,7 @@ impl ConvFolder {
             crate::plot::write_training_png(&self.out.join("training.png"), rows)?;
         }
         let learner = &self.step.learner;
-        save_conv_checkpoint(&self.out, learner.state(), learner.shape(), seconds)?;
+        save_conv_checkpoint(&self.out, learner.state(), learner.shape_nd(), seconds)?;
         self.write_config(status, seconds)
     }
 
@@ -534,21 +543,33 @@ impl ConvFolder {
     }
 
     /// `dictionary.npy` as `(n_filters, k, k)` (grey) or `(n_filters, C, k,
-    /// k)`, and `atoms.png`.
+    /// k)` for 2-D filters, PyTorch's `(n_filters, C, k)` and `(n_filters,
+    /// C, kd, kh, kw)` for 1-D and 3-D ones; and `atoms.png` (curves for
+    /// 1-D kernels, slices for 3-D ones).
     fn write_dictionary(&self) -> Result<()> {
-        let s = self.step.learner.shape();
+        let s = self.step.learner.shape_nd();
         let filters = self.step.learner.filters();
+        let title = self.config.title(self.step.learner.steps_done());
+        let png = self.out.join("atoms.png");
+        if s.dims != 2 {
+            crate::io::npy::write_npy(
+                &self.out.join("dictionary.npy"),
+                &NpyArray::from_f32(s.torch_shape(), filters)?,
+            )?;
+            return crate::plot::write_kernels_png(&png, filters, s, &title);
+        }
+        let k = s.extent[2];
         let shape = if s.channels == 1 {
-            vec![s.atoms, s.kernel, s.kernel]
+            vec![s.atoms, k, k]
         } else {
-            vec![s.atoms, s.channels, s.kernel, s.kernel]
+            vec![s.atoms, s.channels, k, k]
         };
         crate::io::npy::write_npy(
             &self.out.join("dictionary.npy"),
             &NpyArray::from_f32(shape, filters)?,
         )?;
         // atoms.png draws pixel-interleaved patches: (C, k, k) → (k, k, C).
-        let kk = s.kernel * s.kernel;
+        let kk = k * k;
         let mut interleaved = vec![0.0f32; filters.len()];
         for m in 0..s.atoms {
             for c in 0..s.channels {
@@ -559,12 +580,12 @@ impl ConvFolder {
             }
         }
         crate::plot::write_titled_atoms_png(
-            &self.out.join("atoms.png"),
+            &png,
             &interleaved,
             s.atoms,
             s.filter_len(),
             s.channels,
-            &self.config.title(self.step.learner.steps_done()),
+            &title,
         )
     }
 }
@@ -587,7 +608,7 @@ impl Step for ConvFolder {
         let (seed, count, crop, n) = (
             c.seed,
             c.conv.images_per_step,
-            c.conv.crop,
+            (c.conv.dims, c.conv.crop_extent()),
             self.train.len(),
         );
         let crops = step_crops(seed, step, count, crop, n, |j| {
@@ -610,7 +631,7 @@ impl Step for ConvFolder {
             Save::Checkpoint { seconds, .. } => {
                 self.write_dictionary()?;
                 let learner = &self.step.learner;
-                save_conv_checkpoint(&self.out, learner.state(), learner.shape(), seconds)?;
+                save_conv_checkpoint(&self.out, learner.state(), learner.shape_nd(), seconds)?;
                 self.write_config(Status::Running, seconds)
             }
             Save::Final {
@@ -637,35 +658,61 @@ fn one_process(comm: &dyn Communicator) -> Result<()> {
     Ok(())
 }
 
-/// The usable images (at least `2k − 1` pixels a side) split into the
-/// training images and the held-out ones (the last in name order).
-fn split_images(set: &ImageSet, config: &ConvTrainingConfig) -> Result<(Vec<usize>, Vec<usize>)> {
-    let k = config.conv.kernel_size;
+/// The usable images (at least `2k − 1` pixels a side; signals at least
+/// `2k − 1` samples along each axis) split into the training images and the
+/// held-out ones (the last in name order).
+fn split_images(set: &SignalSet, config: &ConvTrainingConfig) -> Result<(Vec<usize>, Vec<usize>)> {
+    let k = config.conv.kernel_extent();
     let usable: Vec<usize> = (0..set.len())
-        .filter(|&i| {
-            let (w, h) = set.dims(i);
-            w >= 2 * k - 1 && h >= 2 * k - 1
-        })
+        .filter(|&i| (set.extent(i).iter().zip(&k)).all(|(&e, &k)| e >= 2 * k - 1))
         .collect();
     let n_heldout = config.conv.heldout_images;
     if usable.len() <= n_heldout {
-        return Err(Error::setting(
-            "heldout-images",
-            format!(
-                "{} usable image(s) (at least {}×{} pixels) leave none for training with {n_heldout} held out",
-                usable.len(),
-                2 * k - 1,
-                2 * k - 1
-            ),
-        ));
+        let dims = config.conv.dims;
+        let what = if dims == 2 {
+            let k = k[2];
+            format!("image(s) (at least {}×{} pixels)", 2 * k - 1, 2 * k - 1)
+        } else {
+            let at_least: Vec<String> = k[3 - dims..]
+                .iter()
+                .map(|k| (2 * k - 1).to_string())
+                .collect();
+            format!("signal(s) (at least {} samples)", at_least.join("×"))
+        };
+        let message = format!(
+            "{} usable {what} leave none for training with {n_heldout} held out",
+            usable.len()
+        );
+        return Err(match (&config.images, dims) {
+            (Some(path), 1 | 3) => Error::format(path, message),
+            _ => Error::setting("heldout-images", message),
+        });
     }
     let (train, held) = usable.split_at(usable.len() - n_heldout);
     Ok((train.to_vec(), held.to_vec()))
 }
 
 /// Initial filters from a `.npy` of `shape`, normalised.
-fn read_initial_filters(path: &Path, shape: FilterShape) -> Result<Vec<f32>> {
-    let k = shape.kernel;
+fn read_initial_filters(path: &Path, shape: FilterShapeNd) -> Result<Vec<f32>> {
+    if shape.dims != 2 {
+        let d = ConvDictionary::read_npy(path, shape.dims, true)?;
+        if (d.n_filters(), d.channels(), d.kernel_shape())
+            != (shape.atoms, shape.channels, shape.kernel_shape())
+        {
+            let mut got = vec![d.n_filters(), d.channels()];
+            got.extend_from_slice(d.kernel_shape());
+            return Err(Error::format(
+                path,
+                format!(
+                    "initial filters have shape {}, expected {}",
+                    super::shape_text(&got),
+                    super::shape_text(&shape.torch_shape())
+                ),
+            ));
+        }
+        return Ok(d.data().to_vec());
+    }
+    let k = shape.extent[2];
     let d = ConvDictionary::from_npy_normalized(path)?;
     let got = (d.n_filters(), d.channels(), d.kernel_size());
     if got != (shape.atoms, shape.channels, k) {
@@ -684,8 +731,30 @@ fn read_initial_filters(path: &Path, shape: FilterShape) -> Result<Vec<f32>> {
     Ok(d.data().to_vec())
 }
 
-/// Image `i` as `(C, H, W)` planes in [0, 1], high-passed when the run asks.
-fn preprocess(set: &ImageSet, i: usize, config: &ConvTrainingConfig) -> Result<Planes> {
+/// Signal `i` pre-processed: a picture as `(C, H, W)` planes in [0, 1],
+/// high-passed when the run asks; a signal as it was read, each row (1-D)
+/// or slice (3-D) of each channel high-passed when the run asks.
+fn preprocess(set: &SignalSet, i: usize, config: &ConvTrainingConfig) -> Result<Planes> {
+    let set = match set {
+        SignalSet::Pictures(set) => set,
+        SignalSet::Signals(signals) => {
+            let mut signal = Planes::clone(&signals[i]);
+            if config.conv.highpass > 0.0 {
+                let [_, h, w] = signal.extent();
+                for slice in signal.data.chunks_mut(h * w) {
+                    let high = tikhonov_highpass(
+                        slice,
+                        h,
+                        w,
+                        config.conv.highpass,
+                        super::highpass::DEFAULT_PAD,
+                    )?;
+                    slice.copy_from_slice(&high);
+                }
+            }
+            return Ok(signal);
+        }
+    };
     let img = set.load(i)?;
     let (h, w, c) = (img.height, img.width, img.channels);
     let mut data = vec![0.0f32; c * h * w];
@@ -707,6 +776,29 @@ fn preprocess(set: &ImageSet, i: usize, config: &ConvTrainingConfig) -> Result<P
         }
     }
     Planes::new(c, h, w, data)
+}
+
+/// Opens the signals of a run: pictures (warning once per skipped file),
+/// `.wav` recordings or an `.npy`, as `conv.dims` and the input say.
+fn open_signals(
+    config: &ConvTrainingConfig,
+    observer: &mut dyn Observer,
+    recorded_in: Option<&Path>,
+) -> Result<SignalSet> {
+    let dims = config.conv.dims;
+    let input = config.images.as_deref();
+    let is_folder = input.is_none_or(Path::is_dir);
+    if is_folder && input.is_none_or(|p| p.exists()) {
+        learning_dims(input, Some(dims), config.recursive)?;
+    }
+    match input {
+        Some(path) if dims != 2 || !is_folder => SignalSet::read(path, dims, config.recursive),
+        _ => Ok(SignalSet::Pictures(Arc::new(open_images(
+            config,
+            observer,
+            recorded_in,
+        )?))),
+    }
 }
 
 /// Opens the images of a run (warning once per skipped file).

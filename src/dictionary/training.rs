@@ -496,7 +496,8 @@ impl<'c> Training<'c> {
             elapsed: s.elapsed,
             steps_done: s.learner.steps_done(),
             start_step,
-            set: &s.set,
+            images: s.set.len(),
+            decodes: s.set.decode_count(),
         };
         let mut report = folder::report(self.session.rows(), facts, status, secs);
         report.time = Some(TimeUse {

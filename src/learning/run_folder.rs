@@ -253,22 +253,24 @@ pub(crate) fn finished_status(
 }
 
 /// What [`report`] needs besides the log.
-pub(crate) struct ReportFacts<'a> {
+pub(crate) struct ReportFacts {
     /// Training seconds of earlier sessions.
     pub elapsed: f64,
     /// Steps done in all.
     pub steps_done: u64,
     /// Steps done when this session started.
     pub start_step: u64,
-    /// The run's images.
-    pub set: &'a ImageSet,
+    /// Images (or signals) of the run.
+    pub images: usize,
+    /// Images decoded so far.
+    pub decodes: u64,
 }
 
 /// The report of a run that ended with `status` after `secs` wall seconds of
 /// this session.
 pub(crate) fn report(
     rows: &[TrainingRow],
-    facts: ReportFacts<'_>,
+    facts: ReportFacts,
     status: Status,
     secs: f64,
 ) -> TrainingReport {
@@ -279,8 +281,8 @@ pub(crate) fn report(
         status,
         last,
         heldout_energy: rows.iter().rev().find_map(|r| r.heldout_energy),
-        images: facts.set.len(),
-        decodes: facts.set.decode_count(),
+        images: facts.images,
+        decodes: facts.decodes,
         session_steps: facts.steps_done - facts.start_step,
         session_seconds: secs,
         time: None,

@@ -12,6 +12,7 @@ mod atoms;
 mod codes;
 mod compare;
 mod curves;
+mod kernels;
 mod raster;
 mod title;
 
@@ -39,6 +40,7 @@ pub use curves::{
     HELDOUT_COLOR, MAX_POINTS_PER_SERIES, PlotArea, RAW_COLOR, SMOOTHED_COLOR,
     TRAINING_FIGURE_SIZE, TrainingFigure, smoothing_window, training_figure, write_training_png,
 };
+pub use kernels::{CURVE_PANEL, kernel_grid, kernels_figure, write_kernels_png};
 pub use raster::{raster_figure_size, write_raster_png};
 
 /// Font family name under which the embedded DejaVu Sans is registered.

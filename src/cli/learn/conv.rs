@@ -8,6 +8,7 @@ use anyhow::bail;
 use clap::ArgMatches;
 use lca::conv::{
     ConvLearnParams, ConvTraining, ConvTrainingConfig, is_conv_config, learn_defaults,
+    learning_dims,
 };
 use lca::dictionary::UNBOUNDED_STEPS;
 use lca::dictionary::{Status, steps_label};
@@ -15,7 +16,15 @@ use lca::dictionary::{Status, steps_label};
 use super::{LearnArgs, Terminal, explicit};
 
 /// Flags that only mean something for convolutional learning.
-const CONV_ONLY: &[&str] = &["kernel_size", "highpass", "crop", "heldout_images"];
+const CONV_ONLY: &[&str] = &[
+    "kernel_size",
+    "highpass",
+    "crop",
+    "heldout_images",
+    "dims",
+    "kernel_depth",
+    "crop_depth",
+];
 /// Flags of patch learning that convolutional learning does not take.
 const PATCH_ONLY: &[&str] = &[
     "patch_size",
@@ -78,7 +87,9 @@ pub(super) fn wants_conv(args: &LearnArgs, matches: &ArgMatches) -> anyhow::Resu
 
 /// The run's settings from the flags; defaults of untyped flags come from
 /// [`learn_defaults`] (they differ from patch learning's: fewer atoms, λ and
-/// step count of convolutional coding).
+/// step count of convolutional coding), and for 1-D and 3-D runs from
+/// [`ConvLearnParams::for_dims`]; the dimension is `--dims` or the input's
+/// ([`learning_dims`]).
 fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConfig> {
     let given = |id: &str| typed.iter().any(|t| t == id);
     let steps = match (args.steps, args.max_seconds) {
@@ -87,21 +98,39 @@ fn config(args: &LearnArgs, typed: &[String]) -> anyhow::Result<ConvTrainingConf
         (Some(0), None) => bail!("--steps 0 (no step limit) needs --max-seconds"),
         (Some(n), _) => n,
     };
-    let conv = ConvLearnParams::default()
-        .kernel_size(args.kernel_size)
+    let dims = learning_dims(args.dir.as_deref(), args.dims, args.recursive)?;
+    let base = ConvLearnParams::for_dims(dims)?;
+    if dims != 3 && (args.kernel_depth.is_some() || args.crop_depth.is_some()) {
+        bail!("--kernel-depth and --crop-depth need 3-D signals (--dims 3)");
+    }
+    let mut conv = base
+        .clone()
         .lambda(if given("lambda") {
             args.lambda
         } else {
             learn_defaults::LAMBDA
         })
-        .highpass(args.highpass)
-        .crop(args.crop)
         .heldout_images(args.heldout_images)
         .heldout_every(if given("heldout_every") {
             args.heldout_every
         } else {
             learn_defaults::HELDOUT_EVERY
         });
+    if given("kernel_size") {
+        conv = conv.kernel_size(args.kernel_size);
+    }
+    if given("highpass") {
+        conv = conv.highpass(args.highpass);
+    }
+    if given("crop") {
+        conv = conv.crop(args.crop);
+    }
+    if let Some(d) = args.kernel_depth {
+        conv = conv.kernel_depth(d);
+    }
+    if let Some(d) = args.crop_depth {
+        conv = conv.crop_depth(d);
+    }
     let config = ConvTrainingConfig::default()
         .images(args.dir.clone())
         .recursive(args.recursive)
@@ -167,7 +196,7 @@ pub(super) fn run(
     term.bar.finish_and_clear();
 
     let config = training.config();
-    let shape = training.learner().shape();
+    let shape = training.learner().shape_nd();
     let last = report.last;
     let rate = |count: f64| {
         if report.session_seconds > 0.0 {
@@ -182,14 +211,14 @@ pub(super) fn run(
         Status::Interrupted => "interrupted",
         Status::Running => "running",
     };
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "output": out.display().to_string(),
         "mode": "conv",
         "status": status,
         "steps": report.steps_done,
         "atoms": shape.atoms,
         "channels": shape.channels,
-        "kernel_size": shape.kernel,
+        "kernel_size": shape.extent[2],
         "lambda": config.conv.lambda,
         "highpass": config.conv.highpass,
         "images": report.images,
@@ -201,15 +230,25 @@ pub(super) fn run(
         "steps_per_second": rate(report.session_steps as f64),
         "horizon": super::time_json(report.time.as_ref()),
     });
+    if shape.dims != 2 {
+        summary["dims"] = shape.dims.into();
+        summary["kernel_shape"] = shape.kernel_shape().into();
+    }
     if args.run.json {
         println!("{summary}");
     } else if !quiet && training.already_finished().is_none() {
+        let size = match shape.dims {
+            2 => format!(
+                "{k}×{k}{}",
+                if shape.channels == 3 { "×3" } else { "" },
+                k = shape.extent[2]
+            ),
+            _ => shape.describe(),
+        };
+        let noun = if shape.dims == 2 { "images" } else { "signals" };
         println!(
-            "learned {} filters of {}×{}{} from {} images in {} steps ({:.1} s): energy/pixel {:.5}, held-out {}, active fraction {:.4} → {}",
+            "learned {} filters of {size} from {} {noun} in {} steps ({:.1} s): energy/pixel {:.5}, held-out {}, active fraction {:.4} → {}",
             shape.atoms,
-            shape.kernel,
-            shape.kernel,
-            if shape.channels == 3 { "×3" } else { "" },
             report.images,
             report.steps_done,
             report.seconds,
