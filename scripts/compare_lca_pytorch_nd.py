@@ -25,7 +25,9 @@ Both codes are scored here the same way, in float64:
 against the optimum of a tight lca solve (--ref-tol, 1e-5). lca: `lca encode` with its defaults
 (plus --dims, --boundary zero, --nonneg for 1-D), the whole process timed. Both with 2
 threads (torch.set_num_threads(2); RAYON_NUM_THREADS=2); lca best of --repeats,
-lca-pytorch best of --pt-repeats.
+lca-pytorch best of --pt-repeats. Memory: lca's is the peak resident size of its process
+(/usr/bin/time); lca-pytorch's, which runs inside this script, is how much its first forward
+pass raised this process's peak resident size (torch and the arrays already loaded).
 
 Usage:
   git clone https://github.com/lanl/lca-pytorch target/lca-pytorch   # or any checkout
@@ -33,7 +35,7 @@ Usage:
   cargo build --release --bin lca
   python3 scripts/compare_lca_pytorch_nd.py [--problems 1d,3d] [--iters N] [--segments 8]
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, json, os, resource, subprocess, sys, tempfile, time
 
 import numpy as np
 
@@ -64,15 +66,19 @@ def objective(D, X, A, lam):
 
 
 def run_lca(d_npy, x_npy, out_npy, lam, dims, extra):
+    """(wall seconds, JSON summary, codes, peak resident MiB of the process)."""
     env = dict(os.environ, RAYON_NUM_THREADS="2")
-    cmd = [LCA, "encode", "-d", d_npy, "-i", x_npy, "-o", out_npy, "--dims", str(dims),
+    rss_file = out_npy + ".rss"
+    cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, LCA, "encode", "-d", d_npy, "-i", x_npy, "-o", out_npy, "--dims", str(dims),
            "--lambda", repr(lam), "--boundary", "zero", "--json", *extra]
     t = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if p.returncode:
         sys.exit(f"{' '.join(cmd)}: {p.stderr.strip()}")
-    return wall, json.loads(p.stdout.strip().splitlines()[-1]), np.load(out_npy)
+    with open(rss_file) as f:
+        rss_mib = int(f.read().split()[-1]) / 1024
+    return wall, json.loads(p.stdout.strip().splitlines()[-1]), np.load(out_npy), rss_mib
 
 
 def problem(name, segments):
@@ -117,7 +123,7 @@ def main():
         np.save(x_npy, X)
         sign = ["--nonneg"] if nonneg else []
         ref_flags = sign + ["--tol", f"{a.ref_tol:g}", "--max-iters", "100000"]
-        _, _, A_ref = run_lca(d_npy, x_npy, os.path.join(a.out, f"{name}_ref.npy"), lam, dims,
+        _, _, A_ref, _ = run_lca(d_npy, x_npy, os.path.join(a.out, f"{name}_ref.npy"), lam, dims,
                               ref_flags)
         ref = objective(D, X, A_ref, lam)
         print(f"{name}: X {X.shape}, D {D.shape}, λ {lam:.6g}, {'non-negative' if nonneg else 'signed'};"
@@ -131,6 +137,11 @@ def main():
             kwargs["lca_iters"] = a.iters
         inp = torch.from_numpy(X)
         best_pt, best_lca = float("inf"), float("inf")
+        # lca-pytorch runs in this process: its memory is the growth of the
+        # process's peak resident size over the first forward pass (torch and
+        # the inputs already loaded); lca's is its whole process's peak.
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        pt_mib, lca_mib = None, None
         with tempfile.TemporaryDirectory() as tmp:
             for rep in range(max(a.repeats, a.pt_repeats)):
                 if rep < a.pt_repeats:
@@ -140,21 +151,24 @@ def main():
                     with torch.no_grad():
                         acts = model(inp)
                     best_pt = min(best_pt, time.perf_counter() - t)
+                    if pt_mib is None:
+                        pt_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
                 if rep < a.repeats:
-                    sec, summary, A_lca = run_lca(d_npy, x_npy, os.path.join(a.out, f"{name}_codes.npy"),
-                                                  lam, dims, sign)
+                    sec, summary, A_lca, lca_mib = run_lca(
+                        d_npy, x_npy, os.path.join(a.out, f"{name}_codes.npy"), lam, dims, sign)
                     best_lca = min(best_lca, sec)
         A_pt = acts.numpy()
         iters = model.lca_iters
         rows = [("lca-pytorch " + cls.__name__, iters, best_pt, objective(D, X, A_pt, lam),
-                 int((A_pt != 0).sum())),
+                 int((A_pt != 0).sum()), pt_mib),
                 (f"lca encode (defaults: {summary['schedule']})", int(np.max(summary["iterations"])),
-                 best_lca, objective(D, X, A_lca, lam), int((A_lca != 0).sum()))]
-        print(f"| solver | iterations | time (s) | s / iteration | objective | gap | non-zeros |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for solver, it, t, obj, nnz in rows:
+                 best_lca, objective(D, X, A_lca, lam), int((A_lca != 0).sum()), lca_mib)]
+        print(f"| solver | iterations | time (s) | s / iteration | objective | gap | non-zeros "
+              f"| memory (MiB) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for solver, it, t, obj, nnz, mib in rows:
             print(f"| {solver} | {it} | {t:.3f} | {t / max(it, 1):.2e} | {obj:.6f} | "
-                  f"{(obj - ref) / ref:.1e} | {nnz} |")
+                  f"{(obj - ref) / ref:.1e} | {nnz} | {mib:.0f} |")
         print(f"time ratio (lca-pytorch / lca): {best_pt / best_lca:.0f}", flush=True)
         report[name] = {"lambda": lam, "optimum": ref, "rows": rows}
     print(f"load: {open('/proc/loadavg').read().split()[:3]}")
