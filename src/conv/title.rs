@@ -36,7 +36,11 @@ impl ConvTrainingConfig {
             _ => (format!("{k}×{k}{colour}"), "pixels"),
         };
         let crops = match c.crop_extent() {
-            None => "whole images".to_string(),
+            None => match c.dims {
+                1 => "whole recordings".to_string(),
+                3 => "whole volumes".to_string(),
+                _ => "whole images".to_string(),
+            },
             Some(e) if c.dims == 1 => format!("crops of {} samples", e[2]),
             Some(e) => format!("{} crops", axes(e)),
         };
