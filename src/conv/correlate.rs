@@ -60,7 +60,7 @@ pub(crate) fn check_images(dict: &ConvDictionary, images: &[Planes]) -> Result<(
 }
 
 /// `k×k`, `kd×kh×kw`: a kernel's or a signal's extent along `dims` axes.
-fn extent_text(extent: [usize; 3], dims: usize) -> String {
+pub(super) fn extent_text(extent: [usize; 3], dims: usize) -> String {
     extent[3 - dims..]
         .iter()
         .map(usize::to_string)

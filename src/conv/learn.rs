@@ -37,6 +37,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::correlate::extent_text;
 use crate::dictionary::OnlineStats;
 use crate::error::{Error, Result};
 use crate::settings::Checked;
@@ -814,15 +815,6 @@ impl ConvLearner {
             *out = *v as f32;
         }
     }
-}
-
-/// `H×W` (2-D), `T` samples (1-D) or `D×H×W` (3-D).
-fn extent_text(extent: [usize; 3], dims: usize) -> String {
-    let axes: Vec<String> = extent[3 - dims.clamp(1, 3)..]
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    axes.join("×")
 }
 
 /// `(H D)_m`: the Hessian of the surrogate applied to the filters, row `mi`,

@@ -121,10 +121,12 @@ impl ConvLca {
         // before the images are shared out, by every thread (computed lazily
         // by the first image that needs them, the other threads would wait).
         let gram = std::sync::OnceLock::new();
-        if images
-            .iter()
-            .any(|image| self.route(dict, image.extent()) == Route::Settling)
-        {
+        if images.iter().any(|image| {
+            matches!(
+                self.route(dict, image.extent()),
+                Route::Settling | Route::Greedy1d
+            )
+        }) {
             let _ = gram.set(GramKernels::new(dict));
         }
         each_image(images, monitor, |_, image| {
@@ -164,7 +166,7 @@ impl ConvLca {
     fn route(&self, dict: &ConvDictionary, extent: [usize; 3]) -> Route {
         let (p, transfer) = (&self.params, self.transfer());
         if p.schedule == Schedule::Splitting && dict.dims() == 1 {
-            Route::Settling // the 1-D default: greedy settling (see `encode_lazy`)
+            Route::Greedy1d
         } else if p.schedule == Schedule::Splitting
             && splitting::applies(&transfer, dict.extent(), extent, p.boundary)
         {
@@ -199,9 +201,8 @@ impl ConvLca {
         }
         let p = &self.params;
         let transfer = self.transfer();
-        if p.schedule == Schedule::Splitting && dict.dims() == 1 {
-            // The default schedule on 1-D signals: greedy settling (module
-            // docs, "One-dimensional signals").
+        let route = self.route(dict, extent);
+        if route == Route::Greedy1d {
             let greedy = ConvLca {
                 params: ConvLcaParams {
                     schedule: Schedule::Greedy { segment: None },
@@ -212,7 +213,6 @@ impl ConvLca {
             };
             return greedy.encode_lazy(dict, gram, image, warm_start);
         }
-        let route = self.route(dict, extent);
         if route == Route::Splitting {
             let settings = splitting::SplittingSettings {
                 transfer,
@@ -297,7 +297,11 @@ impl ConvLca {
 enum Route {
     Splitting,
     Accelerated,
+    /// Event-driven settling with the settings as given.
     Settling,
+    /// The default schedule on 1-D signals: greedy settling at a tighter
+    /// tolerance and sweep cap (module docs, "One-dimensional signals").
+    Greedy1d,
 }
 
 /// The default schedule's KKT tolerance on 1-D signals, relative to the
