@@ -887,21 +887,10 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         return _lca.defaults()["conv_kernel_size"] if self.kernel_size is None else int(self.kernel_size)
 
     def _learning_dims(self, X):
-        """Spatial axes of the training signals ``X``: ``dims`` (checked
-        against X's rank) or 3 for a 5-D X, else 2 (images, as always)."""
-        if hasattr(X, "toarray"):
-            ndim = 2
-        else:
-            ndim = X.ndim if isinstance(X, np.ndarray) else np.asarray(X).ndim
-        if self.dims is None:
-            return 3 if ndim == 5 else 2
-        dims = int(self.dims)
-        if dims not in (1, 2, 3):
-            raise ValueError(f"dims: must be 1, 2 or 3 (spatial axes), got {self.dims!r}")
-        if dims != 2 and ndim != dims + 2:
-            layout = "(n, C, T)" if dims == 1 else "(n, C, D, H, W)"
-            raise ValueError(f"X: {dims}-D training signals have shape {layout}, got {np.asarray(X).shape}")
-        return dims
+        """Spatial axes of the training signals ``X``: the library's rule
+        (``dims`` checked against X's rank, else 3 for a 5-D X, else 2)."""
+        shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
+        return _lca.conv_learning_dims(list(shape), self.dims)
 
     def _signals(self, X, reset, channels=None):
         """``X`` as the learner takes it: images (n, C, H, W), or 1-D / 3-D

@@ -919,6 +919,7 @@ fn _lca(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv_encode, m)?)?;
     m.add_function(wrap_pyfunction!(conv_reconstruct, m)?)?;
     m.add_function(wrap_pyfunction!(conv_dims, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_learning_dims, m)?)?;
     m.add_function(wrap_pyfunction!(conv_objective, m)?)?;
     m.add_class::<ConvImageLearner>()?;
     m.add_function(wrap_pyfunction!(snn_dataset, m)?)?;
@@ -1350,7 +1351,28 @@ fn conv_dims(
     signal_shape: Vec<usize>,
     dims: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<usize> {
-    let dims = match dims {
+    let dims = explicit_dims(dims)?;
+    lca::conv::infer_dims(
+        dims,
+        &filters_shape,
+        lca::conv::SignalShape::Array(&signal_shape),
+    )
+    .map_err(|e| invalid_input(e.to_string()))
+}
+
+/// The spatial axes of a batch of training signals of this shape
+/// ([`lca::conv::batch_learning_dims`]: `dims` checked against the rank,
+/// else 3 for a rank-5 batch and 2 otherwise).
+#[pyfunction]
+#[pyo3(signature = (shape, dims=None))]
+fn conv_learning_dims(shape: Vec<usize>, dims: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+    let dims = explicit_dims(dims)?;
+    lca::conv::batch_learning_dims(dims, &shape).map_err(|e| invalid_input(format!("X: {e}")))
+}
+
+/// Python's `dims=`: None, or 1, 2, 3 (as a number or its text).
+fn explicit_dims(dims: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    Ok(match dims {
         None => None,
         Some(d) if d.is_none() => None,
         Some(d) => Some(
@@ -1360,13 +1382,7 @@ fn conv_dims(
             }
             .map_err(|e| invalid_input(format!("dims: {e}")))?,
         ),
-    };
-    lca::conv::infer_dims(
-        dims,
-        &filters_shape,
-        lca::conv::SignalShape::Array(&signal_shape),
-    )
-    .map_err(|e| invalid_input(e.to_string()))
+    })
 }
 
 /// Filters `(M, C, k…)` with an explicit channel axis, over 1 to 3 spatial

@@ -306,6 +306,43 @@ pub fn infer_signal_dims(explicit: Option<usize>, signal: SignalShape<'_>) -> Re
     }
 }
 
+/// The dimension of a batch of training signals handed to a learner in
+/// memory (Python's `ConvDictionaryLearning.fit(X)`, whose `X` always has a
+/// leading sample axis): `explicit` where given, checked against the rank —
+/// `(N, C, T)` for 1-D, `(N, C, D, H, W)` for 3-D, and for 2-D whatever the
+/// image reader takes — else 3 for a rank-5 `X` and 2 otherwise, so the
+/// image batches `(N, H, W)` / `(N, C, H, W)` learners took before 1-D and
+/// 3-D existed keep their meaning.
+///
+/// ```
+/// use lca::conv::batch_learning_dims;
+/// assert_eq!(batch_learning_dims(None, &[10, 1, 64, 64]).unwrap(), 2);
+/// assert_eq!(batch_learning_dims(None, &[10, 64, 64]).unwrap(), 2);
+/// assert_eq!(batch_learning_dims(None, &[2, 1, 16, 32, 32]).unwrap(), 3);
+/// assert_eq!(batch_learning_dims(Some(1), &[10, 1, 4096]).unwrap(), 1);
+/// assert!(batch_learning_dims(Some(1), &[10, 1, 64, 64]).is_err());
+/// ```
+pub fn batch_learning_dims(explicit: Option<usize>, shape: &[usize]) -> Result<usize> {
+    match explicit {
+        None => Ok(if shape.len() == 5 { 3 } else { 2 }),
+        Some(d) => {
+            check_dims(d)?;
+            if d != 2 && shape.len() != d + 2 {
+                let layout = if d == 1 {
+                    "(n, C, T)"
+                } else {
+                    "(n, C, D, H, W)"
+                };
+                return Err(Error::Shape(format!(
+                    "{d}-D training signals have shape {layout}, got {}",
+                    shape_text(shape)
+                )));
+            }
+            Ok(d)
+        }
+    }
+}
+
 /// `1-D or 2-D`, `1-D, 2-D or 3-D`.
 fn join_or(dims: &[usize]) -> String {
     let text: Vec<String> = dims.iter().map(|d| format!("{d}-D")).collect();

@@ -61,8 +61,8 @@ mod splitting;
 pub use correlate::{GramKernels, check_image, correlate, objective, reconstruct};
 pub use dictionary::{ConvDictionary, UNIT_NORM_TOLERANCE};
 pub use dims::{
-    SignalLayout, SignalShape, check_dims, dictionary_layout, infer_dims, infer_signal_dims,
-    parse_dims, shape_text, signal_layout,
+    SignalLayout, SignalShape, batch_learning_dims, check_dims, dictionary_layout, infer_dims,
+    infer_signal_dims, parse_dims, shape_text, signal_layout,
 };
 pub use planes::{Boundary, Planes};
 pub use rate::ConvEncoding;
