@@ -384,24 +384,7 @@ mod tests {
             .lambda(0.05)
             .highpass(0.0)
             .heldout_images(0);
-        let folder = ConvTrainingConfig::default()
-            .images(Some(photos))
-            .atoms(4)
-            .steps(6)
-            .seed(2)
-            .conv(conv.clone());
-        let out = dir.path().join("run");
-        let mut run =
-            super::super::ConvTraining::start(folder, &out, &SINGLE_PROCESS, &mut NoObserver)
-                .unwrap();
-        run.run(&mut NoObserver).unwrap();
-        let params = ConvArrayParams::default()
-            .atoms(4)
-            .steps(6)
-            .seed(2)
-            .conv(conv);
-        let mut mine = ConvArrayTraining::new(params, arrays, None).unwrap();
-        mine.run(&mut NoObserver, None).unwrap();
+        let (mine, run) = folder_and_arrays(dir.path(), photos, arrays, conv, 4, 6, 2);
         assert_eq!(mine.learner().state(), run.learner().state());
         let stats = |rows: &[TrainingRow]| -> Vec<[f64; 4]> {
             (rows.iter())
@@ -409,6 +392,41 @@ mod tests {
                 .collect()
         };
         assert_eq!(stats(mine.rows()), stats(run.rows()));
+    }
+
+    /// The same learning run twice: from the files in `folder`, and from
+    /// `arrays` (the same signals in memory).
+    fn folder_and_arrays(
+        dir: &std::path::Path,
+        folder: std::path::PathBuf,
+        arrays: Vec<Planes>,
+        conv: ConvLearnParams,
+        atoms: usize,
+        steps: u64,
+        seed: u64,
+    ) -> (ConvArrayTraining, super::super::ConvTraining) {
+        let config = ConvTrainingConfig::default()
+            .images(Some(folder))
+            .atoms(atoms)
+            .steps(steps)
+            .seed(seed)
+            .conv(conv.clone());
+        let mut run = super::super::ConvTraining::start(
+            config,
+            &dir.join("run"),
+            &SINGLE_PROCESS,
+            &mut NoObserver,
+        )
+        .unwrap();
+        run.run(&mut NoObserver).unwrap();
+        let params = ConvArrayParams::default()
+            .atoms(atoms)
+            .steps(steps)
+            .seed(seed)
+            .conv(conv);
+        let mut mine = ConvArrayTraining::new(params, arrays, None).unwrap();
+        mine.run(&mut NoObserver, None).unwrap();
+        (mine, run)
     }
 
     #[test]
@@ -438,24 +456,7 @@ mod tests {
             .crop(64)
             .lambda(0.05)
             .heldout_images(0);
-        let folder = ConvTrainingConfig::default()
-            .images(Some(clips))
-            .atoms(3)
-            .steps(5)
-            .seed(4)
-            .conv(conv.clone());
-        let out = dir.path().join("run");
-        let mut run =
-            super::super::ConvTraining::start(folder, &out, &SINGLE_PROCESS, &mut NoObserver)
-                .unwrap();
-        run.run(&mut NoObserver).unwrap();
-        let params = ConvArrayParams::default()
-            .atoms(3)
-            .steps(5)
-            .seed(4)
-            .conv(conv);
-        let mut mine = ConvArrayTraining::new(params, signals, None).unwrap();
-        mine.run(&mut NoObserver, None).unwrap();
+        let (mine, run) = folder_and_arrays(dir.path(), clips, signals, conv, 3, 5, 4);
         assert_eq!(mine.learner().state(), run.learner().state());
         assert_eq!(mine.learner().shape_nd().torch_shape(), [3, 1, 9]);
     }
