@@ -3,6 +3,14 @@
 convolutional coding (issue 25), generated here so it is ours to license (CC0).
 
     python3 scripts/make_audio_clip.py [--out assets/speech_like_16k.wav] [--seconds 4] [--seed 25]
+    python3 scripts/make_audio_clip.py --speakers 16 --folder voices/   # a learning corpus
+
+With --speakers N, N clips (voices/speaker00.wav, ...) of --seconds each, one synthetic speaker
+per clip (seed + i): the pitch scaled by 2^u, u uniform in [-0.6, 0.9] (F0 from ~80 Hz to
+~270 Hz), and the formants by a vocal-tract factor uniform in [0.85, 1.25] (long to short
+tracts). One speaker's clip is quasi-periodic at one pitch, and a convolutional learner can
+code it with pitch-period snippets; across speakers only the vocal tract's responses recur
+(issue 25: learned 1-D kernels).
 
 A source-filter voice (Klatt-style): a glottal pulse train (Rosenberg pulses, jittered) with a
 pitch contour per syllable (rise then fall, overall declination), through a cascade of
@@ -72,22 +80,23 @@ def resonator(x, freq, bw):
     return y
 
 
-def syllable_plan(seconds, rng):
+def syllable_plan(seconds, rng, pitch=1.0):
     """(start, length, vowel, f0 peak) of voiced syllables, with gaps for consonants."""
     plan, t = [], 0.12
     names = list(VOWELS)
     while t < seconds - 0.3:
         length = rng.uniform(0.16, 0.32)
-        plan.append((t, length, names[rng.integers(len(names))], rng.uniform(115, 150)))
+        plan.append((t, length, names[rng.integers(len(names))], rng.uniform(115, 150) * pitch))
         t += length + rng.uniform(0.05, 0.14)
     return plan
 
 
-def synthesise(seconds, seed):
+def synthesise(seconds, seed, pitch=1.0, tract=1.0):
+    """The clip: `pitch` scales F0, `tract` the formant frequencies (1, 1: the shipped voice)."""
     rng = np.random.default_rng(seed)
     n = int(seconds * RATE)
     time = np.arange(n) / RATE
-    plan = syllable_plan(seconds, rng)
+    plan = syllable_plan(seconds, rng, pitch)
     f0 = np.zeros(n)
     env = np.zeros(n)
     formants = np.zeros((4, n))
@@ -95,7 +104,7 @@ def synthesise(seconds, seed):
     # Vowel targets at syllable centres, linearly interpolated in between (coarticulation).
     centres = [s + 0.5 * l for s, l, _, _ in plan]
     for k in range(4):
-        formants[k] = np.interp(time, centres, [VOWELS[v][0][k] for _, _, v, _ in plan])
+        formants[k] = np.interp(time, centres, [VOWELS[v][0][k] * tract for _, _, v, _ in plan])
         bands[k] = np.interp(time, centres, [VOWELS[v][1][k] for _, _, v, _ in plan])
     declination = 1 - 0.15 * time / seconds
     for start, length, _, peak in plan:
@@ -131,21 +140,33 @@ def synthesise(seconds, seed):
     return signal / np.max(np.abs(signal)) * 10 ** (-3 / 20)
 
 
+def write(path, x):
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2")
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+    print(f"{path}: {len(pcm)} samples, {len(pcm) / RATE:.2f} s at {RATE} Hz, "
+          f"{os.path.getsize(path)} bytes")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "assets", "speech_like_16k.wav"))
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--seed", type=int, default=25)
+    ap.add_argument("--speakers", type=int, default=0, help="write this many clips, one speaker each")
+    ap.add_argument("--folder", default="voices", help="where --speakers writes its clips")
     a = ap.parse_args()
-    x = synthesise(a.seconds, a.seed)
-    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2")
-    with wave.open(a.out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm.tobytes())
-    print(f"{a.out}: {len(pcm)} samples, {len(pcm) / RATE:.2f} s at {RATE} Hz, "
-          f"{os.path.getsize(a.out)} bytes")
+    if a.speakers <= 0:
+        write(a.out, synthesise(a.seconds, a.seed))
+        return
+    os.makedirs(a.folder, exist_ok=True)
+    voices = np.random.default_rng([a.seed, 1])
+    for i in range(a.speakers):
+        pitch, tract = 2.0 ** voices.uniform(-0.6, 0.9), voices.uniform(0.85, 1.25)
+        write(os.path.join(a.folder, f"speaker{i:02d}.wav"), synthesise(a.seconds, a.seed + i, pitch, tract))
 
 
 if __name__ == "__main__":

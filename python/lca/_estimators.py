@@ -782,7 +782,7 @@ class ConvDictionaryLearning(_ConvCoding, _Transformer, _Base):
         Number of filters.
     kernel_size : int, optional
         Filter side k (taps of 1-D filters; kh = kw of 3-D ones). None: the
-        library's default for the dimension (12 for images, 64 taps, 7).
+        library's default for the dimension (12 for images, 128 taps, 7).
     alpha : float
         L1 penalty of the codes while learning.
     n_steps : int

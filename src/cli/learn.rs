@@ -149,7 +149,7 @@ pub struct LearnArgs {
     #[arg(long, value_parser = super::encode::parse_dims)]
     dims: Option<usize>,
     /// Filter side K with --conv (filters are K×K, or 3×K×K with --color; K taps with --dims 1,
-    /// KD×K×K with --dims 3). Default: 12 (2-D), 64 (1-D), 7 (3-D).
+    /// KD×K×K with --dims 3). Default: 12 (2-D), 128 (1-D), 7 (3-D).
     #[arg(long, default_value_t = lca::conv::learn_defaults::KERNEL_SIZE)]
     kernel_size: usize,
     /// With --conv --dims 3: kernel depth KD (default 5).

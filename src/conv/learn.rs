@@ -83,9 +83,12 @@ pub mod defaults {
     /// Defaults of 1-D learning (temporal kernels, e.g. audio) where they
     /// differ from the 2-D ones; [`ConvLearnParams::for_dims`] reads them.
     pub mod dims1 {
-        /// Taps `k` of a temporal kernel: 4 ms at 16 kHz, long enough for the
-        /// band-pass wavelets of speech down to a few hundred Hz.
-        pub const KERNEL_SIZE: usize = 64;
+        /// Taps `k` of a temporal kernel: 8 ms at 16 kHz, room for the
+        /// envelope of a band-pass wavelet down to ~500 Hz. 64 taps (4 ms)
+        /// learned untapered low-frequency cycles on speech; 128 localised
+        /// bursts with a decaying envelope and a lower held-out objective
+        /// (BENCHMARKS.md, "Kernel length of 1-D learning").
+        pub const KERNEL_SIZE: usize = 128;
         /// Samples of the random crops coded per step (a quarter second at
         /// 16 kHz; 64 kernel lengths).
         pub const CROP: usize = 4096;
@@ -212,7 +215,7 @@ impl ConvLearnParams {
     /// use lca::conv::ConvLearnParams;
     /// let p = ConvLearnParams::for_dims(3).unwrap();
     /// assert_eq!((p.kernel_extent(), p.crop_extent()), ([5, 7, 7], Some([16, 32, 32])));
-    /// assert_eq!(ConvLearnParams::for_dims(1).unwrap().kernel_extent(), [1, 1, 64]);
+    /// assert_eq!(ConvLearnParams::for_dims(1).unwrap().kernel_extent(), [1, 1, 128]);
     /// assert_eq!(ConvLearnParams::for_dims(2).unwrap(), ConvLearnParams::default());
     /// ```
     pub fn for_dims(dims: usize) -> Result<ConvLearnParams> {
@@ -1173,7 +1176,7 @@ mod tests {
     fn checks_every_axis() {
         let p = ConvLearnParams::for_dims(1).unwrap();
         assert!(p.clone().check().is_ok());
-        assert!(p.clone().crop(100).check().is_err()); // < 2·64 − 1
+        assert!(p.clone().crop(200).check().is_err()); // < 2·128 − 1
         assert!(p.kernel_depth(2).check().is_err()); // depth needs 3-D
         let v = ConvLearnParams::for_dims(3).unwrap();
         assert!(v.clone().check().is_ok());

@@ -43,7 +43,7 @@ def test_dims_1_learns_temporal_kernels():
 def test_dims_1_defaults_come_from_the_library():
     X = bursts(np.random.default_rng(1), 2, 1, 5000)
     est = lca.ConvDictionaryLearning(n_components=2, n_steps=1, dims=1, random_state=0).fit(X)
-    assert est.components_.shape == (2, 1, 64)
+    assert est.components_.shape == (2, 1, 128)
 
 
 def test_dims_3_learns_volume_kernels_and_a_5d_array_needs_no_dims():
