@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use lca::conv::{
     Boundary, ConvDictionary, ConvLcaParams, ConvSpikingParams, Planes, Schedule, SignalFile,
-    SignalFileKind, SignalShapeOwned, SignalSource, dictionary_layout, infer_dims, signal_layout,
-    signal_shape_of,
+    SignalFileKind, SignalSource, coding_dims,
 };
 use lca::image::{ImageSet, LoadOptions, psnr};
 use lca::io::npy::{self, NpyArray};
@@ -45,34 +44,6 @@ pub(crate) fn is_conv_dictionary(path: &Path) -> anyhow::Result<bool> {
 /// Whether `path` is a signal file (`.npy` or `.wav`) rather than a picture.
 fn is_signal_file(path: &Path) -> bool {
     SignalFileKind::of(path) != SignalFileKind::Picture
-}
-
-/// The dimension of coding the signals at `input` with the dictionary at
-/// `dictionary`: `--dims`, checked against both files, or inferred where
-/// the shapes leave one reading. Errors name the file at fault.
-fn problem_dims(dictionary: &Path, input: &Path, dims: Option<usize>) -> anyhow::Result<usize> {
-    let dict_shape = npy::read_shape(dictionary)?;
-    let signal = signal_shape_of(input)?;
-    if let Some(d) = dims {
-        // A file whose kind fixes the dimension says so first.
-        match &signal {
-            SignalShapeOwned::Picture if d != 2 => bail!(
-                "{}: a picture is 2-D, not {d}-D (--dims {d})",
-                input.display()
-            ),
-            SignalShapeOwned::Audio if d != 1 => bail!(
-                "{}: a .wav file is 1-D, not {d}-D (--dims {d})",
-                input.display()
-            ),
-            _ => {}
-        }
-        dictionary_layout(d, &dict_shape).with_context(|| dictionary.display().to_string())?;
-        if let SignalShapeOwned::Array(shape) = &signal {
-            signal_layout(d, shape).with_context(|| input.display().to_string())?;
-        }
-    }
-    infer_dims(dims, &dict_shape, signal.as_shape())
-        .with_context(|| format!("{} with {}", dictionary.display(), input.display()))
 }
 
 fn read_dictionary(path: &Path, normalize: bool, dims: usize) -> anyhow::Result<ConvDictionary> {
@@ -190,7 +161,7 @@ pub(crate) fn encode(
         bail!("{}: codes are written as .npy or .npz", output.display());
     }
     super::check_writable(output)?;
-    let dims = problem_dims(dictionary, input, s.dims)?;
+    let dims = coding_dims(dictionary, input, s.dims)?;
     let dict = read_dictionary(dictionary, s.normalize, dims)?;
     let (images, batched) = read_images(input, dict.channels(), dims)?;
     let dict_shape = lca::conv::shape_text(&npy::read_shape(dictionary)?);
@@ -359,9 +330,9 @@ pub(crate) fn reconstruct(
     s: &ConvSettings,
 ) -> anyhow::Result<()> {
     let first = images.first().context("no inputs")?;
-    let dims = problem_dims(dictionary, first, s.dims)?;
+    let dims = coding_dims(dictionary, first, s.dims)?;
     for path in &images[1..] {
-        let d = problem_dims(dictionary, path, s.dims)?;
+        let d = coding_dims(dictionary, path, s.dims)?;
         if d != dims {
             bail!(
                 "{}: its signals are {d}-D but those of {} are {dims}-D",

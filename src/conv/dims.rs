@@ -212,8 +212,8 @@ pub fn infer_dims(
     let from_dict = dictionary_candidates(dictionary);
     let from_signal = signal_candidates(signal);
     let signal_text = match signal {
-        SignalShape::Picture => "a picture (2-D)".to_string(),
-        SignalShape::Audio => "a .wav recording (1-D)".to_string(),
+        SignalShape::Picture => "a picture".to_string(),
+        SignalShape::Audio => "a .wav recording".to_string(),
         SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
     };
     if let Some(d) = explicit {

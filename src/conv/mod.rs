@@ -68,7 +68,7 @@ pub use planes::{Boundary, Planes};
 pub use rate::ConvEncoding;
 pub use settings::{ConvLca, ConvLcaParams, Schedule, Termination, defaults};
 pub use signal_file::{
-    SignalFile, SignalFileKind, SignalShapeOwned, SignalSource, signal_shape_of,
+    SignalFile, SignalFileKind, SignalShapeOwned, SignalSource, coding_dims, signal_shape_of,
 };
 pub use spiking::{ConvSpiking, ConvSpikingEncoding, ConvSpikingParams};
 

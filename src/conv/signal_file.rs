@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::io::npy::{self, NpyArray};
 use crate::io::wav::{self, Audio, WavSampleFormat};
 
-use super::dims::{SignalShape, check_dims, signal_layout};
+use super::dims::{SignalShape, check_dims, dictionary_layout, infer_dims, signal_layout};
 use super::planes::Planes;
 
 /// What kind of signal file a path names, by its extension.
@@ -81,6 +81,58 @@ pub fn signal_shape_of(path: &Path) -> Result<SignalShapeOwned> {
         SignalFileKind::Npy => SignalShapeOwned::Array(npy::read_shape(path)?),
         SignalFileKind::Wav => SignalShapeOwned::Audio,
         SignalFileKind::Picture => SignalShapeOwned::Picture,
+    })
+}
+
+/// The dimension of coding the signals in the file `input` with the
+/// dictionary in the `.npy` `dictionary`: `explicit` (`--dims`, Python's
+/// `dims=`) checked against both files — a file whose kind fixes the
+/// dimension says so first — else inferred where the shapes leave one
+/// reading ([`super::infer_dims`]). Every error names the file at fault (or
+/// both, where only the pair does not fit).
+///
+/// ```
+/// use lca::conv::coding_dims;
+/// # let dir = tempfile::tempdir().unwrap();
+/// let (d, x) = (dir.path().join("D.npy"), dir.path().join("x.npy"));
+/// use lca::io::npy::{NpyArray, write_npy};
+/// write_npy(&d, &NpyArray::from_f32(vec![4, 1, 9], &[1.0 / 3.0; 36]).unwrap()).unwrap();
+/// write_npy(&x, &NpyArray::from_f32(vec![2, 1, 100], &[0.0; 200]).unwrap()).unwrap();
+/// assert_eq!(coding_dims(&d, &x, None).unwrap(), 1);
+/// let err = coding_dims(&d, &x, Some(2)).unwrap_err().to_string();
+/// assert!(err.starts_with(&d.display().to_string()), "{err}");
+/// ```
+pub fn coding_dims(dictionary: &Path, input: &Path, explicit: Option<usize>) -> Result<usize> {
+    let dict_shape = npy::read_shape(dictionary)?;
+    let signal = signal_shape_of(input)?;
+    let at = |path: &Path| move |e: Error| Error::format(path, e.to_string());
+    if let Some(d) = explicit {
+        check_dims(d)?;
+        match &signal {
+            SignalShapeOwned::Picture if d != 2 => {
+                return Err(Error::format(
+                    input,
+                    format!("a picture is 2-D, not {d}-D (--dims {d})"),
+                ));
+            }
+            SignalShapeOwned::Audio if d != 1 => {
+                return Err(Error::format(
+                    input,
+                    format!("a .wav file is 1-D, not {d}-D (--dims {d})"),
+                ));
+            }
+            _ => {}
+        }
+        dictionary_layout(d, &dict_shape).map_err(at(dictionary))?;
+        if let SignalShapeOwned::Array(shape) = &signal {
+            signal_layout(d, shape).map_err(at(input))?;
+        }
+    }
+    infer_dims(explicit, &dict_shape, signal.as_shape()).map_err(|e| {
+        Error::format(
+            dictionary,
+            format!("with {}: {e}", input.display()),
+        )
     })
 }
 
