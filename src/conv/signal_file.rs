@@ -98,14 +98,15 @@ pub fn signal_shape_of(path: &Path) -> Result<SignalShapeOwned> {
 /// use lca::io::npy::{NpyArray, write_npy};
 /// write_npy(&d, &NpyArray::from_f32(vec![4, 1, 9], &[1.0 / 3.0; 36]).unwrap()).unwrap();
 /// write_npy(&x, &NpyArray::from_f32(vec![2, 1, 100], &[0.0; 200]).unwrap()).unwrap();
-/// assert_eq!(coding_dims(&d, &x, None).unwrap(), 1);
-/// let err = coding_dims(&d, &x, Some(2)).unwrap_err().to_string();
+/// // (4, 1, 9) filters on (2, 1, 100): 1-D, or 2-D filters of 1×9? Ask.
+/// assert!(coding_dims(&d, &x, None).unwrap_err().to_string().contains("--dims"));
+/// assert_eq!(coding_dims(&d, &x, Some(1)).unwrap(), 1);
+/// let err = coding_dims(&d, &x, Some(3)).unwrap_err().to_string();
 /// assert!(err.starts_with(&d.display().to_string()), "{err}");
 /// ```
 pub fn coding_dims(dictionary: &Path, input: &Path, explicit: Option<usize>) -> Result<usize> {
     let dict_shape = npy::read_shape(dictionary)?;
     let signal = signal_shape_of(input)?;
-    let at = |path: &Path| move |e: Error| Error::format(path, e.to_string());
     if let Some(d) = explicit {
         check_dims(d)?;
         match &signal {
@@ -123,17 +124,13 @@ pub fn coding_dims(dictionary: &Path, input: &Path, explicit: Option<usize>) -> 
             }
             _ => {}
         }
-        dictionary_layout(d, &dict_shape).map_err(at(dictionary))?;
+        dictionary_layout(d, &dict_shape).map_err(|e| Error::format(dictionary, e.to_string()))?;
         if let SignalShapeOwned::Array(shape) = &signal {
-            signal_layout(d, shape).map_err(at(input))?;
+            signal_layout(d, shape).map_err(|e| Error::format(input, e.to_string()))?;
         }
     }
-    infer_dims(explicit, &dict_shape, signal.as_shape()).map_err(|e| {
-        Error::format(
-            dictionary,
-            format!("with {}: {e}", input.display()),
-        )
-    })
+    infer_dims(explicit, &dict_shape, signal.as_shape())
+        .map_err(|e| Error::format(dictionary, format!("with {}: {e}", input.display())))
 }
 
 /// A [`SignalShape`] that owns its array shape.
