@@ -133,31 +133,157 @@ fn check_codes(dict: &ConvDictionary, codes: &Planes) -> Result<()> {
 pub fn correlate(dict: &ConvDictionary, image: &Planes, boundary: Boundary) -> Result<Planes> {
     check_image(dict, image)?;
     let [d, h, w] = image.extent();
+    let padded: Vec<Vec<f32>> = (0..dict.channels())
+        .map(|c| pad_plane(image.plane(c), image.extent(), dict, boundary))
+        .collect();
     let mut out = Planes::zeros_with_extent(dict.n_filters(), image.extent());
     out.data
         .par_chunks_mut(d * h * w)
         .enumerate()
         .for_each(|(m, bm)| {
-            for c in 0..dict.channels() {
-                correlate_plane(
-                    bm,
-                    dict.kernel(m, c),
-                    image.plane(c),
-                    image.extent(),
-                    dict,
-                    boundary,
-                );
+            for (c, xp) in padded.iter().enumerate() {
+                correlate_padded(bm, dict.kernel(m, c), xp, image.extent(), dict.extent());
             }
         });
     Ok(out)
 }
 
+/// One channel `(D, H, W)` padded to `(D + kd − 1, H + kh − 1, W + kw − 1)`
+/// with what each filter tap reads beyond the edges — the wrapped signal
+/// (circular) or zeros — so that `b[z, y, x]` reads
+/// `padded[z + r, y + p, x + q]` for tap `(r, p, q)`, with no boundary test
+/// in the loop.
+fn pad_plane(
+    xc: &[f32],
+    [d, h, w]: [usize; 3],
+    dict: &ConvDictionary,
+    boundary: Boundary,
+) -> Vec<f32> {
+    let [kd, kh, kw] = dict.extent();
+    let [oz, oy, ox] = dict.origins().map(|o| o as isize);
+    let (pd, ph, pw) = (d + kd - 1, h + kh - 1, w + kw - 1);
+    let source = |u: usize, o: isize, n: usize| -> Option<usize> {
+        let i = u as isize - o;
+        match boundary {
+            Boundary::Circular => Some(i.rem_euclid(n as isize) as usize),
+            Boundary::Zero => (0..n as isize).contains(&i).then_some(i as usize),
+        }
+    };
+    let mut out = vec![0.0f32; pd * ph * pw];
+    for u in 0..pd {
+        let Some(z) = source(u, oz, d) else { continue };
+        for v in 0..ph {
+            let Some(y) = source(v, oy, h) else { continue };
+            let row = &xc[(z * h + y) * w..][..w];
+            let dst = &mut out[(u * ph + v) * pw..][..pw];
+            for (t, cell) in dst.iter_mut().enumerate() {
+                if let Some(x) = source(t, ox, w) {
+                    *cell = row[x];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Lanes of one block of outputs in [`correlate_padded`].
+const CORRELATE_LANES: usize = 16;
+
+/// `b[z, y, x] += Σ_(r,p,q) D[r, p, q]·padded[z + r, y + p, x + q]` for one
+/// filter and channel ([`pad_plane`]): blocks of `B·16` outputs of a row
+/// held in registers while every tap is added, the taps in the order of
+/// the kernel — per output, the same terms in the same order as one axpy
+/// per tap (no fused multiply-add), so the drive is the same to the bit —
+/// instead of one pass over the whole plane per tap, which was bound by
+/// memory traffic. Cloned for AVX2 only: dense 512-bit arithmetic here
+/// lowered the clock for the settling around it, and a learning run with an
+/// AVX-512 clone was slower than with none (BENCHMARKS.md).
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn correlate_padded(
+    bm: &mut [f32],
+    kernel: &[f32],
+    xp: &[f32],
+    [d, h, w]: [usize; 3],
+    k: [usize; 3],
+) {
+    const L: usize = CORRELATE_LANES;
+    let (ph, pw) = (h + k[1] - 1, w + k[2] - 1);
+    for z in 0..d {
+        for y in 0..h {
+            let out = &mut bm[(z * h + y) * w..][..w];
+            // Rows of the padded plane this output row reads, by (r, p).
+            let src = |r: usize, p: usize| &xp[((z + r) * ph + y + p) * pw..][..pw];
+            let mut x0 = 0;
+            while x0 + 4 * L <= w {
+                correlate_block::<4>(out, x0, kernel, k, &src);
+                x0 += 4 * L;
+            }
+            while x0 + L <= w {
+                correlate_block::<1>(out, x0, kernel, k, &src);
+                x0 += L;
+            }
+            // The rest of the row, one output at a time, in the same order.
+            for (x, o) in out.iter_mut().enumerate().skip(x0) {
+                let mut acc = *o;
+                for r in 0..k[0] {
+                    for p in 0..k[1] {
+                        for (q, &sv) in src(r, p)[x..][..k[2]].iter().enumerate() {
+                            let tap = kernel[(r * k[1] + p) * k[2] + q];
+                            if tap != 0.0 {
+                                acc += tap * sv;
+                            }
+                        }
+                    }
+                }
+                *o = acc;
+            }
+        }
+    }
+}
+
+/// `B` blocks of 16 outputs from `x0` on, in registers over all taps
+/// (inlined into each clone of [`correlate_padded`]).
+#[inline(always)]
+fn correlate_block<'a, const B: usize>(
+    out: &mut [f32],
+    x0: usize,
+    kernel: &[f32],
+    [kd, kh, kw]: [usize; 3],
+    src: &impl Fn(usize, usize) -> &'a [f32],
+) {
+    const L: usize = CORRELATE_LANES;
+    let mut acc = [[0.0f32; L]; B];
+    for (b, a) in acc.iter_mut().enumerate() {
+        a.copy_from_slice(&out[x0 + b * L..][..L]);
+    }
+    for r in 0..kd {
+        for p in 0..kh {
+            let row = src(r, p);
+            for q in 0..kw {
+                let tap = kernel[(r * kh + p) * kw + q];
+                if tap == 0.0 {
+                    continue;
+                }
+                for (b, a) in acc.iter_mut().enumerate() {
+                    let s: &[f32; L] = row[x0 + b * L + q..][..L].try_into().expect("L lanes");
+                    for l in 0..L {
+                        a[l] += tap * s[l];
+                    }
+                }
+            }
+        }
+    }
+    for (b, a) in acc.iter().enumerate() {
+        out[x0 + b * L..][..L].copy_from_slice(a);
+    }
+}
+
 /// `b[z, y, x] += Σ_(r,p,q) D[r, p, q]·x[z + r − oz, y + p − oy, x + q − ox]`
 /// for one filter and channel: tap by tap, an axpy along every row of the
-/// signal. The runs of each axis are found first, so the loops hold no
+/// signal — the plain form [`correlate_padded`] must match bit for bit. The runs of each axis are found first, so the loops hold no
 /// closure (closures are compiled for the baseline target, not for the
 /// target this function is cloned for).
-#[multiversion::multiversion(targets("x86_64+avx512f", "x86_64+avx2"))]
+#[cfg(test)]
 fn correlate_plane(
     bm: &mut [f32],
     kernel: &[f32],
@@ -420,6 +546,57 @@ impl GramKernels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drive_matches_one_axpy_per_tap_bit_for_bit() {
+        let mut s = 11u64;
+        let mut noise = move |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect()
+        };
+        // 2-D square and wide kernels on rows of 64+16+3, 16 and 13 cells
+        // (the 4-block, 1-block and one-at-a-time paths), even kernels,
+        // 1-D, 3-D, two channels, a zero tap.
+        let cases: [(&[usize], usize, [usize; 3]); 6] = [
+            (&[12, 12], 1, [1, 30, 83]),
+            (&[3, 5], 2, [1, 9, 16]),
+            (&[4, 4], 1, [1, 7, 13]),
+            (&[9], 2, [1, 1, 200]),
+            (&[2, 3, 4], 2, [5, 6, 21]),
+            (&[5, 5], 3, [1, 12, 70]),
+        ];
+        for (shape, channels, extent) in cases {
+            let len: usize = shape.iter().product::<usize>() * channels;
+            let mut data = noise(3 * len);
+            data[1] = 0.0;
+            let dict = ConvDictionary::normalized_with_shape(3, channels, shape, data).unwrap();
+            let plane: usize = extent.iter().product();
+            let image = Planes::with_extent(channels, extent, noise(channels * plane)).unwrap();
+            for boundary in [Boundary::Circular, Boundary::Zero] {
+                let got = correlate(&dict, &image, boundary).unwrap();
+                let mut want = vec![0.0f32; 3 * plane];
+                for (m, bm) in want.chunks_mut(plane).enumerate() {
+                    for c in 0..channels {
+                        let k = dict.kernel(m, c);
+                        correlate_plane(bm, k, image.plane(c), extent, &dict, boundary);
+                    }
+                }
+                assert!(
+                    got.data
+                        .iter()
+                        .zip(&want)
+                        .all(|(g, w)| g.to_bits() == w.to_bits()),
+                    "{shape:?} on {extent:?}, {boundary:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn gram_kernels_match_the_plain_fourfold_loop_bit_for_bit() {
