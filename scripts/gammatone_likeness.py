@@ -99,8 +99,9 @@ def main():
     pick = rng.choice(len(G), 64, replace=False)
     gt = np.array([np.concatenate([np.zeros(t0), G[j, : k - t0]])
                    for j, t0 in zip(pick, rng.integers(0, k // 4, 64))])
-    report = {"kernels": summary(scores(D, bank)),
-              "per_kernel": [round(float(x), 3) for x in scores(D, bank)],
+    learned = scores(D, bank)
+    report = {"kernels": summary(learned),
+              "per_kernel": [round(float(x), 3) for x in learned],
               "controls": {"white_noise": summary(scores(rng.standard_normal((64, k)), bank)),
                            "window_filling_sinusoids": summary(scores(sines, bank)),
                            "gammatones": summary(scores(gt, bank))},

@@ -2,6 +2,8 @@
 //! SPORCO, the learner's statistics against a direct convolution written
 //! here, recovery of planted filters, thread-count independence.
 
+mod common;
+use common::csv_steps;
 use std::path::Path;
 
 use lca::conv::{CodedImage, ConvLearner, FilterShape, tikhonov_highpass};
@@ -87,17 +89,6 @@ fn sparse_codes(rng: &mut ChaCha8Rng, m: usize, hw: usize, density: f64) -> Vec<
         .collect()
 }
 
-fn unit_filters(rng: &mut ChaCha8Rng, shape: FilterShape) -> Vec<f32> {
-    let mut f: Vec<f32> = (0..shape.atoms * shape.filter_len())
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect();
-    for chunk in f.chunks_mut(shape.filter_len()) {
-        let n = chunk.iter().map(|v| v * v).sum::<f32>().sqrt();
-        chunk.iter_mut().for_each(|v| *v /= n);
-    }
-    f
-}
-
 /// After one update the statistics hold exactly this batch, so the surrogate
 /// plus `½‖x‖²` is the data term `½‖x − Σ D ∗ A‖²` per pixel of the new
 /// filters — for odd and even `k`, grey and colour, non-square images.
@@ -114,7 +105,7 @@ fn surrogate_is_the_data_term_of_a_direct_convolution() {
             .map(|_| rng.random_range(-1.0..1.0))
             .collect();
         let codes = sparse_codes(&mut rng, 3, h * w, 0.1);
-        let init = unit_filters(&mut rng, shape);
+        let init = common::unit_filters(&mut rng, shape.atoms, shape.filter_len());
         let mut learner = ConvLearner::new(shape, init, 4, 1).unwrap();
         learner
             .update(&[CodedImage {
@@ -156,7 +147,7 @@ fn recovers_planted_filters_from_their_codes() {
         kernel: 5,
     };
     let (h, w) = (24, 24);
-    let truth = unit_filters(&mut rng, shape);
+    let truth = common::unit_filters(&mut rng, shape.atoms, shape.filter_len());
     let batches: Vec<(Vec<f32>, Vec<f32>)> = (0..6)
         .map(|_| {
             let codes = sparse_codes(&mut rng, 4, h * w, 0.03);
@@ -167,7 +158,7 @@ fn recovers_planted_filters_from_their_codes() {
             (image, codes)
         })
         .collect();
-    let init = unit_filters(&mut rng, shape);
+    let init = common::unit_filters(&mut rng, shape.atoms, shape.filter_len());
     let mut learner = ConvLearner::new(shape, init, 4, 4).unwrap();
     for step in 0..60 {
         let (image, codes) = &batches[step % batches.len()];
@@ -203,7 +194,7 @@ fn results_do_not_depend_on_the_thread_count() {
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
     let codes = sparse_codes(&mut rng, 6, h * w, 0.05);
-    let init = unit_filters(&mut rng, shape);
+    let init = common::unit_filters(&mut rng, shape.atoms, shape.filter_len());
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -270,15 +261,6 @@ const SMALL: [&str; 12] = [
     "--seed",
     "3",
 ];
-
-fn csv_steps(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect()
-}
 
 #[test]
 fn conv_learning_writes_every_output_in_the_pytorch_layout() {

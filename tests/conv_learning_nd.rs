@@ -3,6 +3,8 @@
 //! 3), recovery of planted 1-D and 3-D filters, and `lca learn --conv --dims
 //! 1|3` on folders of `.wav` files and `.npy` arrays (outputs, resume, errors).
 
+mod common;
+use common::csv_steps;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,17 +50,6 @@ fn reconstruct(shape: FilterShapeNd, filters: &[f32], codes: &[f32], e: [usize; 
     out
 }
 
-fn unit_filters(rng: &mut ChaCha8Rng, shape: FilterShapeNd) -> Vec<f32> {
-    let mut f: Vec<f32> = (0..shape.atoms * shape.filter_len())
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    for filter in f.chunks_mut(shape.filter_len()) {
-        let norm = filter.iter().map(|v| v * v).sum::<f32>().sqrt();
-        filter.iter_mut().for_each(|v| *v /= norm);
-    }
-    f
-}
-
 /// After one update the statistics hold exactly this batch, so the
 /// surrogate plus `½‖x‖²` is `½‖x − Σ D ∗ A‖²` per sample of the new
 /// filters: over 1, 2 and 3 axes, odd and even kernels, one and two channels.
@@ -85,7 +76,7 @@ fn surrogate_is_the_data_term_of_a_direct_convolution_in_every_dimension() {
                 }
             })
             .collect();
-        let init = unit_filters(&mut rng, shape);
+        let init = common::unit_filters(&mut rng, shape.atoms, shape.filter_len());
         let mut learner = ConvLearner::new(shape, init, 4, 1).unwrap();
         let item = CodedSignal {
             extent: e,
@@ -218,15 +209,6 @@ fn npy(path: &Path, shape: Vec<usize>, seed: u64) {
     let n = shape.iter().product();
     let data: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
     write_npy(path, &NpyArray::from_f32(shape, &data).unwrap()).unwrap();
-}
-
-fn csv_steps(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect()
 }
 
 fn succeeds(cmd: &mut Command) -> serde_json::Value {

@@ -1,6 +1,8 @@
 //! `lca learn` and `lca reconstruct` end to end: determinism, resume after
 //! `kill -9`, bad folders, and exact reconstruction with a complete basis.
 
+mod common;
+use common::csv_steps;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -34,15 +36,6 @@ fn learn(out: &Path, extra: &[&str]) -> Output {
         .arg(out)
         .output()
         .unwrap()
-}
-
-fn csv_steps(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect()
 }
 
 /// A folder with two of the embedded sample images.

@@ -547,19 +547,22 @@ impl GramKernels {
 mod tests {
     use super::*;
 
+    /// `n` values in [−0.5, 0.5) from a linear congruential generator.
+    fn noise(state: &mut u64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (*state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
     #[test]
     fn drive_matches_one_axpy_per_tap_bit_for_bit() {
-        let mut s = 11u64;
-        let mut noise = move |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect()
-        };
+        let mut seed = 11u64;
+        let mut noise = |n: usize| noise(&mut seed, n);
         // 2-D square and wide kernels on rows of 64+16+3, 16 and 13 cells
         // (the 4-block, 1-block and one-at-a-time paths), even kernels,
         // 1-D, 3-D, two channels, a zero tap.
@@ -603,15 +606,7 @@ mod tests {
         // 3-D kernels with two channels, and 2-D ones wider than tall.
         for (shape, channels) in [(vec![2usize, 3, 4], 2usize), (vec![3, 5], 1)] {
             let len: usize = shape.iter().product::<usize>() * channels;
-            let mut s = 7u64;
-            let data: Vec<f32> = (0..3 * len)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-                })
-                .collect();
+            let data = noise(&mut 7, 3 * len);
             let dict = ConvDictionary::normalized_with_shape(3, channels, &shape, data).unwrap();
             let gram = GramKernels::new(&dict);
             let [kd, kh, kw] = dict.extent();

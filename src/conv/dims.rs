@@ -211,11 +211,7 @@ pub fn infer_dims(
 ) -> Result<usize> {
     let from_dict = dictionary_candidates(dictionary);
     let from_signal = signal_candidates(signal);
-    let signal_text = match signal {
-        SignalShape::Picture => "a picture".to_string(),
-        SignalShape::Audio => "a .wav recording".to_string(),
-        SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
-    };
+    let signal_text = describe_signal(signal);
     if let Some(d) = explicit {
         check_dims(d)?;
         dictionary_layout(d, dictionary)?;
@@ -276,11 +272,7 @@ pub fn infer_dims(
 /// ```
 pub fn infer_signal_dims(explicit: Option<usize>, signal: SignalShape<'_>) -> Result<usize> {
     let candidates = signal_candidates(signal);
-    let text = match signal {
-        SignalShape::Picture => "a picture".to_string(),
-        SignalShape::Audio => "a .wav recording".to_string(),
-        SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
-    };
+    let text = describe_signal(signal);
     if let Some(d) = explicit {
         check_dims(d)?;
         if candidates.contains(&d) {
@@ -340,6 +332,15 @@ pub fn batch_learning_dims(explicit: Option<usize>, shape: &[usize]) -> Result<u
             }
             Ok(d)
         }
+    }
+}
+
+/// A signal as error messages name it: `a picture`, `signals of shape (…)`.
+fn describe_signal(signal: SignalShape<'_>) -> String {
+    match signal {
+        SignalShape::Picture => "a picture".to_string(),
+        SignalShape::Audio => "a .wav recording".to_string(),
+        SignalShape::Array(s) => format!("signals of shape {}", shape_text(s)),
     }
 }
 

@@ -148,3 +148,25 @@ pub fn relative_gap(dict: &Dictionary, x: &[f32], a: &[f32], lambda: f32, nonneg
     let ours = lca::solver::lasso_energy(dict, x, a, lambda);
     (ours - reference) / reference
 }
+
+/// `atoms` random filters of `len` values each, scaled to unit norm.
+pub fn unit_filters(rng: &mut rand_chacha::ChaCha8Rng, atoms: usize, len: usize) -> Vec<f32> {
+    let mut f: Vec<f32> = (0..atoms * len)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    for filter in f.chunks_mut(len) {
+        let norm = filter.iter().map(|v| v * v).sum::<f32>().sqrt();
+        filter.iter_mut().for_each(|v| *v /= norm);
+    }
+    f
+}
+
+/// The `step` column of a run's `training.csv`.
+pub fn csv_steps(path: &std::path::Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
